@@ -1,0 +1,1 @@
+Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
