@@ -1,0 +1,503 @@
+using Gyre.Cells;
+using Gyre.Kernels;
+using Gyre.Tensors;
+
+namespace Gyre.Layers;
+
+/// <summary>What a recurrent layer returns: the last layer's outputs and the final states.</summary>
+/// <param name="Output">y: [B, T, D·H] when batch-first, else [T, B, D·H] (forward ‖ reverse).</param>
+/// <param name="Hidden">h_n: [L·D, B, H].</param>
+/// <param name="Cell">c_n: [L·D, B, H] for LSTM, else null.</param>
+public sealed record RecurrentOutput(Tensor Output, Tensor Hidden, Tensor? Cell);
+
+/// <summary>Gradients with respect to a recurrent layer's inputs.</summary>
+/// <param name="Input">∂L/∂x, shaped as x.</param>
+/// <param name="Hidden">∂L/∂h0: [L·D, B, H].</param>
+/// <param name="Cell">∂L/∂c0 for LSTM, else null.</param>
+public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cell);
+
+/// <summary>
+/// The multi-layer, optionally bidirectional recurrent driver behind <see cref="Gru"/>, <see cref="Lstm"/>
+/// and <see cref="Rnn"/>: PyTorch's nn.RNNBase semantics, parameter names and shapes.
+/// <para>
+/// Dimension letters: B batch, T sequence length, I input size of the layer, H hidden size,
+/// G gate blocks (3 GRU, 4 LSTM, 1 RNN), D directions (1 or 2), L layers.
+/// </para>
+/// Internally everything is time-major ([T, B, ·]) so that one time step is a contiguous [B, ·] block.
+/// The input projection of a layer is one GEMM over all T·B rows; only h·W_hhᵀ and the fused gate
+/// kernel run inside the time loop. Activations live in a workspace sized for (B, T) and reused
+/// across calls; a call at the same (B, T) allocates nothing but its returned tensors
+/// (and nothing at all through the overloads that take destinations).
+/// Not thread-safe: one forward/backward at a time per layer instance.
+/// </summary>
+public class RecurrentLayer : Module
+{
+    private readonly ParameterBlock _block;
+    private readonly Parameter[] _wIh, _wHh;
+    private readonly Parameter?[] _bIh, _bHh;
+    private Workspace? _ws;
+    private bool _haveActivations;
+
+    public CellKind Kind { get; }
+    public int InputSize { get; }
+    public int HiddenSize { get; }
+    public int NumLayers { get; }
+    public bool Bidirectional { get; }
+    public bool HasBias { get; }
+    public bool BatchFirst { get; }
+
+    /// <summary>Dropout probability on the outputs of every layer but the last, in training mode only.</summary>
+    public float Dropout { get; }
+
+    /// <summary>Random source for dropout masks (seedable for determinism).</summary>
+    public Rng DropoutRng { get; set; }
+
+    public int Directions => Bidirectional ? 2 : 1;
+    internal int GateCount => CellRegistry.Gates(Kind);
+
+    /// <summary>Builds the layer with PyTorch's initialisation: every parameter U(−1/√H, 1/√H).</summary>
+    public RecurrentLayer(CellKind kind, int inputSize, int hiddenSize, int numLayers = 1, bool bias = true,
+        bool batchFirst = false, float dropout = 0f, bool bidirectional = false, ulong seed = 0,
+        bool singleCellNames = false)
+    {
+        if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), $"input_size must be positive, got {inputSize}");
+        if (hiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(hiddenSize), $"hidden_size must be positive, got {hiddenSize}");
+        if (numLayers <= 0) throw new ArgumentOutOfRangeException(nameof(numLayers), $"num_layers must be positive, got {numLayers}");
+        if (dropout is < 0f or >= 1f || float.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), $"dropout must be in [0, 1), got {dropout}");
+        Kind = kind; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
+        Bidirectional = bidirectional; HasBias = bias; BatchFirst = batchFirst; Dropout = dropout;
+        DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
+
+        int g = GateCount, h = hiddenSize, d = Directions;
+        var layout = new List<(string, int[])>();
+        for (int layer = 0; layer < numLayers; layer++)
+            for (int dir = 0; dir < d; dir++)
+            {
+                int inSize = layer == 0 ? inputSize : d * h;
+                string suffix = singleCellNames ? "" : $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
+                layout.Add(($"weight_ih{suffix}", [g * h, inSize]));
+                layout.Add(($"weight_hh{suffix}", [g * h, h]));
+                if (bias)
+                {
+                    layout.Add(($"bias_ih{suffix}", [g * h]));
+                    layout.Add(($"bias_hh{suffix}", [g * h]));
+                }
+            }
+        _block = new ParameterBlock(layout);
+        int slots = numLayers * d;
+        _wIh = new Parameter[slots]; _wHh = new Parameter[slots];
+        _bIh = new Parameter?[slots]; _bHh = new Parameter?[slots];
+        int per = bias ? 4 : 2;
+        for (int s = 0; s < slots; s++)
+        {
+            _wIh[s] = _block.Parameters[s * per];
+            _wHh[s] = _block.Parameters[s * per + 1];
+            if (bias) { _bIh[s] = _block.Parameters[s * per + 2]; _bHh[s] = _block.Parameters[s * per + 3]; }
+        }
+        float k = 1f / MathF.Sqrt(h);
+        new Rng(seed).Uniform(_block.Values, -k, k);
+    }
+
+    public override IEnumerable<Parameter> Parameters() => _block.Parameters;
+
+    /// <summary>All parameter values and gradients as two contiguous blocks (for optimizers).</summary>
+    public ParameterBlock Block => _block;
+
+    // ------------------------------------------------------------------ forward
+
+    /// <summary>
+    /// Runs the layer. x: [B, T, I] (batch-first) or [T, B, I]; h0, c0: [L·D, B, H] or null for zeros.
+    /// In <see cref="Module.Training"/> mode the activations are kept for <see cref="Backward(Tensor, Tensor?, Tensor?)"/>.
+    /// </summary>
+    public RecurrentOutput Forward(Tensor x, Tensor? h0 = null, Tensor? c0 = null)
+    {
+        var (b, t) = CheckInput(x);
+        int h = HiddenSize, ld = NumLayers * Directions;
+        var y = BatchFirst ? Tensor.Zeros(b, t, Directions * h) : Tensor.Zeros(t, b, Directions * h);
+        var hN = Tensor.Zeros(ld, b, h);
+        var cN = Kind == CellKind.Lstm ? Tensor.Zeros(ld, b, h) : null;
+        Forward(x, h0, c0, y, hN, cN);
+        return new RecurrentOutput(y, hN, cN);
+    }
+
+    /// <summary>
+    /// Runs the layer into caller-owned destinations (y shaped like the output, hN and cN [L·D, B, H]);
+    /// at a repeated (B, T) this allocates nothing.
+    /// </summary>
+    public void Forward(Tensor x, Tensor? h0, Tensor? c0, Tensor y, Tensor hN, Tensor? cN)
+    {
+        var (b, t) = CheckInput(x);
+        int h = HiddenSize, d = Directions, ld = NumLayers * d, g = GateCount;
+        CheckState(h0, "h0", b); CheckState(c0, "c0", b);
+        if (c0 != null && Kind != CellKind.Lstm) throw new ArgumentException("c0 is only for LSTM");
+        CheckDest(y, BatchFirst ? [b, t, d * h] : [t, b, d * h], "y");
+        CheckDest(hN, [ld, b, h], "h_n");
+        if (Kind == CellKind.Lstm) CheckDest(cN ?? throw new ArgumentException("LSTM needs a c_n destination"), [ld, b, h], "c_n");
+
+        var ws = EnsureWorkspace(b, t);
+        bool keep = Training;
+        _haveActivations = false;
+
+        // [T, B, I] time-major copy of the input (layer 0's input buffer).
+        if (BatchFirst) TransposeInto(ws.LayerInput[0].Span, x.ReadOnlySpan, b, t, InputSize);
+        else x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
+
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            int inSize = layer == 0 ? InputSize : d * h;
+            var input = ws.LayerInput[layer];                   // [T, B, I_layer]
+            var output = ws.LayerOutput[layer];                 // [T, B, D·H]
+            for (int dir = 0; dir < d; dir++)
+            {
+                int slot = layer * d + dir;
+                var st = ws.Dir[slot];
+                ForwardDirection(st, slot, dir == 1, input.ReadOnlySpan, inSize, b, t,
+                    h0 == null ? default : h0.Row(slot).ReadOnlySpan,
+                    c0 == null ? default : c0.Row(slot).ReadOnlySpan, keep);
+                // Scatter this direction's states into the [T, B, D·H] output.
+                var states = st.Hs.ReadOnlySpan.Slice(dir == 0 ? b * h : 0, t * b * h);
+                var outSpan = output.Span;
+                for (int row = 0; row < t * b; row++)
+                    states.Slice(row * h, h).CopyTo(outSpan.Slice(row * d * h + dir * h, h));
+                // Final state: after the last processed step.
+                st.Hs.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(hN.Row(slot).Span);
+                if (cN != null) st.Cs!.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(cN.Row(slot).Span);
+            }
+            if (layer + 1 < NumLayers)
+            {
+                var next = ws.LayerInput[layer + 1].Span;
+                output.ReadOnlySpan.CopyTo(next);
+                if (keep && Dropout > 0f)
+                {
+                    var mask = ws.DropoutMask[layer].Span;
+                    float scale = 1f / (1f - Dropout);
+                    for (int i = 0; i < mask.Length; i++)
+                    {
+                        mask[i] = DropoutRng.NextFloat() < Dropout ? 0f : scale;
+                        next[i] *= mask[i];
+                    }
+                }
+            }
+        }
+
+        var last = ws.LayerOutput[NumLayers - 1].ReadOnlySpan;
+        if (BatchFirst) TransposeInto(y.Span, last, t, b, d * h);
+        else last.CopyTo(y.Span);
+        _haveActivations = keep;
+    }
+
+    private void ForwardDirection(DirectionState st, int slot, bool reverse, ReadOnlySpan<float> x, int inSize,
+        int b, int t, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, bool keep)
+    {
+        int h = HiddenSize, g = GateCount, gh = g * h, rows = t * b;
+        var wIh = _wIh[slot].Value.ReadOnlySpan;                // [G·H, I]
+        var wHh = _wHh[slot].Value.ReadOnlySpan;                // [G·H, H]
+        var gx = st.Gx.Span;                                    // [T, B, G·H]
+        bool gru = Kind == CellKind.Gru;
+
+        // Bias rows first, then one GEMM accumulates x·W_ihᵀ over all T·B rows. GRU keeps b_hh apart
+        // because r multiplies (W_hn h + b_hn); the other cells fold it in here.
+        if (HasBias)
+        {
+            var bias = st.BiasRow.Span;                         // [G·H]
+            _bIh[slot]!.Value.ReadOnlySpan.CopyTo(bias);
+            if (!gru) AddInto(bias, _bHh[slot]!.Value.ReadOnlySpan);
+            for (int r = 0; r < rows; r++) bias.CopyTo(gx.Slice(r * gh, gh));
+            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, true);
+        }
+        else Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, false);
+
+        // States in processing convention: Hs[t] holds h before step t (forward) / after step t (reverse);
+        // see the class notes. Forward: h_prev(t) = Hs[t], h(t) = Hs[t+1]; reverse: h_prev(t) = Hs[t+1], h(t) = Hs[t].
+        var hs = st.Hs.Span;                                    // [T+1, B, H]
+        var cs = st.Cs == null ? default : st.Cs.Span;          // [T+1, B, H]
+        int bh = b * h;
+        var hInit = hs.Slice(reverse ? t * bh : 0, bh);
+        if (h0.IsEmpty) hInit.Clear(); else h0.CopyTo(hInit);
+        if (Kind == CellKind.Lstm)
+        {
+            var cInit = cs.Slice(reverse ? t * bh : 0, bh);
+            if (c0.IsEmpty) cInit.Clear(); else c0.CopyTo(cInit);
+        }
+
+        var saved = st.Saved.Span;                              // [T, B, S·H]
+        int sw = CellRegistry.SavedWidth(Kind) * h;
+        var ghBuf = st.Gh.Span;                                 // [B, G·H] (GRU)
+        var bHh = HasBias ? _bHh[slot]!.Value.ReadOnlySpan : default;
+        bool relu = Kind == CellKind.RnnRelu;
+
+        for (int s = 0; s < t; s++)
+        {
+            int step = reverse ? t - 1 - s : s;
+            var hPrev = hs.Slice((reverse ? step + 1 : step) * bh, bh);
+            var hNext = hs.Slice((reverse ? step : step + 1) * bh, bh);
+            var gStep = gx.Slice(step * b * gh, b * gh);
+            var savedStep = keep && sw > 0 ? saved.Slice(step * b * sw, b * sw) : default;
+            switch (Kind)
+            {
+                case CellKind.Gru:
+                    if (HasBias) for (int r = 0; r < b; r++) bHh.CopyTo(ghBuf.Slice(r * gh, gh));
+                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, ghBuf, gh, HasBias);
+                    GruGates.Forward(hNext, savedStep, gStep, ghBuf, hPrev, b, h);
+                    break;
+                case CellKind.Lstm:
+                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
+                    var cNext = cs.Slice((reverse ? step : step + 1) * bh, bh);
+                    LstmGates.Forward(hNext, cNext, savedStep, gStep, cPrev, b, h);
+                    break;
+                default:
+                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    RnnCellMath.Forward(hNext, gStep, relu);
+                    break;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>
+    /// Backpropagates through the last training-mode <c>Forward</c>. dy shaped like y; dhN, dcN: [L·D, B, H]
+    /// or null for zero. Parameter gradients accumulate (+=) into <see cref="Parameter.Grad"/>.
+    /// Returns new tensors ∂L/∂x, ∂L/∂h0 (and ∂L/∂c0).
+    /// </summary>
+    public RecurrentGradients Backward(Tensor dy, Tensor? dhN = null, Tensor? dcN = null)
+    {
+        var ws = _ws ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
+        int b = ws.Batch, t = ws.Steps, ld = NumLayers * Directions;
+        var dx = BatchFirst ? Tensor.Zeros(b, t, InputSize) : Tensor.Zeros(t, b, InputSize);
+        var dh0 = Tensor.Zeros(ld, b, HiddenSize);
+        var dc0 = Kind == CellKind.Lstm ? Tensor.Zeros(ld, b, HiddenSize) : null;
+        Backward(dy, dhN, dcN, dx, dh0, dc0);
+        return new RecurrentGradients(dx, dh0, dc0);
+    }
+
+    /// <summary>
+    /// Backward into caller-owned gradient tensors: dx, dh0 and dc0 are accumulated into (+=), as are the
+    /// parameter gradients. At a repeated (B, T) this allocates nothing.
+    /// </summary>
+    public void Backward(Tensor dy, Tensor? dhN, Tensor? dcN, Tensor dx, Tensor dh0, Tensor? dc0)
+    {
+        if (!_haveActivations || _ws == null)
+            throw new InvalidOperationException("Backward needs the activations of a training-mode Forward (set Training = true)");
+        var ws = _ws;
+        int b = ws.Batch, t = ws.Steps, h = HiddenSize, d = Directions, ld = NumLayers * d;
+        CheckDest(dy, BatchFirst ? [b, t, d * h] : [t, b, d * h], "dy");
+        CheckDest(dx, BatchFirst ? [b, t, InputSize] : [t, b, InputSize], "dx");
+        CheckDest(dh0, [ld, b, h], "dh0");
+        if (dhN != null) CheckDest(dhN, [ld, b, h], "dh_n");
+        if (Kind == CellKind.Lstm)
+        {
+            if (dcN != null) CheckDest(dcN, [ld, b, h], "dc_n");
+            CheckDest(dc0 ?? throw new ArgumentException("LSTM needs a dc0 destination"), [ld, b, h], "dc0");
+        }
+
+        // dY of the last layer, time-major [T, B, D·H].
+        var dOut = ws.DOutput.Span;
+        if (BatchFirst) TransposeInto(dOut, dy.ReadOnlySpan, b, t, d * h);
+        else dy.ReadOnlySpan.CopyTo(dOut);
+
+        for (int layer = NumLayers - 1; layer >= 0; layer--)
+        {
+            int inSize = layer == 0 ? InputSize : d * h;
+            var dIn = ws.DInput[layer].Span;                    // [T, B, I_layer]
+            dIn.Clear();
+            for (int dir = 0; dir < d; dir++)
+            {
+                int slot = layer * d + dir;
+                BackwardDirection(ws.Dir[slot], slot, dir == 1, ws.LayerInput[layer].ReadOnlySpan, inSize, b, t,
+                    dOut, dIn,
+                    dhN == null ? default : dhN.Row(slot).ReadOnlySpan,
+                    dcN == null ? default : dcN.Row(slot).ReadOnlySpan,
+                    dh0.Row(slot).Span, dc0 == null ? default : dc0.Row(slot).Span);
+            }
+            if (layer > 0)
+            {
+                // The layer below produced this input (through dropout in training).
+                dIn.CopyTo(dOut);
+                if (Dropout > 0f) MultiplyInto(dOut, ws.DropoutMask[layer - 1].ReadOnlySpan);
+            }
+        }
+
+        var dIn0 = ws.DInput[0].ReadOnlySpan;
+        if (BatchFirst) TransposeAddInto(dx.Span, dIn0, t, b, InputSize);
+        else AddInto(dx.Span, dIn0);
+    }
+
+    private void BackwardDirection(DirectionState st, int slot, bool reverse, ReadOnlySpan<float> x, int inSize,
+        int b, int t, ReadOnlySpan<float> dOut, Span<float> dIn, ReadOnlySpan<float> dhN, ReadOnlySpan<float> dcN,
+        Span<float> dh0, Span<float> dc0)
+    {
+        int h = HiddenSize, g = GateCount, gh = g * h, d = Directions, bh = b * h, rows = t * b;
+        int sw = CellRegistry.SavedWidth(Kind) * h;
+        var wIh = _wIh[slot].Value.ReadOnlySpan;                // [G·H, I]
+        var wHh = _wHh[slot].Value.ReadOnlySpan;                // [G·H, H]
+        var hs = st.Hs.ReadOnlySpan;                            // [T+1, B, H]
+        var cs = st.Cs == null ? default : st.Cs.ReadOnlySpan;  // [T+1, B, H]
+        var saved = st.Saved.ReadOnlySpan;                      // [T, B, S·H]
+        var dGi = st.DGi.Span;                                  // [T, B, G·H] ∂L/∂(x·W_ihᵀ + b_ih)
+        var dGh = Kind == CellKind.Gru ? st.DGh!.Span : dGi;    // [T, B, G·H] ∂L/∂(h·W_hhᵀ + b_hh)
+        var dh = st.Dh.Span; var dhTmp = st.DhTmp.Span;         // [B, H]
+        var dc = st.Dc.Span; var dcTmp = st.DcTmp.Span;         // [B, H]
+        bool relu = Kind == CellKind.RnnRelu;
+
+        if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
+        if (Kind == CellKind.Lstm) { if (dcN.IsEmpty) dc.Clear(); else dcN.CopyTo(dc); }
+
+        for (int s = t - 1; s >= 0; s--)
+        {
+            int step = reverse ? t - 1 - s : s;
+            // dh += this direction's slice of dY at this step.
+            for (int r = 0; r < b; r++)
+                AddInto(dh.Slice(r * h, h), dOut.Slice((step * b + r) * d * h + (reverse ? h : 0), h));
+            var hPrev = hs.Slice((reverse ? step + 1 : step) * bh, bh);
+            var dGiStep = dGi.Slice(step * b * gh, b * gh);
+            switch (Kind)
+            {
+                case CellKind.Gru:
+                    {
+                        var dGhStep = dGh.Slice(step * b * gh, b * gh);
+                        GruGates.Backward(dGiStep, dGhStep, dhTmp, dh, saved.Slice(step * b * sw, b * sw), hPrev, b, h);
+                        Gemm.Multiply(false, false, b, h, gh, dGhStep, gh, wHh, h, dhTmp, h, true);
+                        break;
+                    }
+                case CellKind.Lstm:
+                    {
+                        var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
+                        LstmGates.Backward(dGiStep, dcTmp, dh, dc, saved.Slice(step * b * sw, b * sw), cPrev, b, h);
+                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        var swapC = dc; dc = dcTmp; dcTmp = swapC;
+                        break;
+                    }
+                default:
+                    {
+                        var hOut = hs.Slice((reverse ? step : step + 1) * bh, bh);
+                        RnnCellMath.Backward(dGiStep, dh, hOut, relu);
+                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        break;
+                    }
+            }
+            var swap = dh; dh = dhTmp; dhTmp = swap;
+        }
+        AddInto(dh0, dh);
+        if (Kind == CellKind.Lstm) AddInto(dc0, dc);
+
+        // Weight gradients for all steps at once: dW_hh += dGhᵀ·H_prev, dW_ih += dGiᵀ·X, dX += dGi·W_ih.
+        var hPrevAll = hs.Slice(reverse ? bh : 0, rows * h);    // [T, B, H] h_prev of each step, time order
+        Gemm.Multiply(true, false, gh, h, rows, dGh, gh, hPrevAll, h, _wHh[slot].Grad.Span, h, true);
+        Gemm.Multiply(true, false, gh, inSize, rows, dGi, gh, x, inSize, _wIh[slot].Grad.Span, inSize, true);
+        if (HasBias)
+        {
+            ColumnSumsInto(_bIh[slot]!.Grad.Span, dGi, rows, gh);
+            ColumnSumsInto(_bHh[slot]!.Grad.Span, dGh, rows, gh);
+        }
+        Gemm.Multiply(false, false, rows, inSize, gh, dGi, gh, wIh, inSize, dIn, inSize, true);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private (int B, int T) CheckInput(Tensor x)
+    {
+        if (x.Rank != 3)
+            throw new ArgumentException($"input must be rank 3 ({(BatchFirst ? "[B, T, I]" : "[T, B, I]")}), got {x}");
+        int b = BatchFirst ? x.Dim(0) : x.Dim(1), t = BatchFirst ? x.Dim(1) : x.Dim(0);
+        if (x.Dim(2) != InputSize) throw new ArgumentException($"input has {x.Dim(2)} features, the layer expects input_size {InputSize}");
+        if (b <= 0 || t <= 0) throw new ArgumentException($"input {x} has an empty batch or sequence");
+        return (b, t);
+    }
+
+    private void CheckState(Tensor? s, string name, int b)
+    {
+        if (s != null && !s.HasShape(NumLayers * Directions, b, HiddenSize))
+            throw new ArgumentException($"{name} must be [{NumLayers * Directions}, {b}, {HiddenSize}], got {Tensor.ShapeString(s.Shape)}");
+    }
+
+    private static void CheckDest(Tensor t, int[] shape, string name)
+    {
+        if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
+    }
+
+    private Workspace EnsureWorkspace(int b, int t)
+    {
+        if (_ws != null && _ws.Batch == b && _ws.Steps == t) return _ws;
+        _ws = new Workspace(this, b, t);
+        return _ws;
+    }
+
+    /// <summary>[A, B, C] → [B, A, C].</summary>
+    internal static void TransposeInto(Span<float> dst, ReadOnlySpan<float> src, int a, int bDim, int c)
+    {
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < bDim; j++)
+                src.Slice((i * bDim + j) * c, c).CopyTo(dst.Slice((j * a + i) * c, c));
+    }
+
+    /// <summary>dst[B, A, C] += src[A, B, C] transposed.</summary>
+    internal static void TransposeAddInto(Span<float> dst, ReadOnlySpan<float> src, int a, int bDim, int c)
+    {
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < bDim; j++)
+                AddInto(dst.Slice((j * a + i) * c, c), src.Slice((i * bDim + j) * c, c));
+    }
+
+    internal static void AddInto(Span<float> dst, ReadOnlySpan<float> src) =>
+        System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+
+    private static void MultiplyInto(Span<float> dst, ReadOnlySpan<float> src) =>
+        System.Numerics.Tensors.TensorPrimitives.Multiply(dst, src, dst);
+
+    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order).</summary>
+    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++) AddInto(dst, src.Slice(r * n, n));
+    }
+
+    /// <summary>Buffers of one layer and direction, sized for one (B, T).</summary>
+    private sealed class DirectionState
+    {
+        public required Tensor Gx, Hs, Saved, Gh, BiasRow, DGi, Dh, DhTmp, Dc, DcTmp;
+        public Tensor? Cs, DGh;
+    }
+
+    /// <summary>Activations and gradient scratch for one (B, T), reused across calls.</summary>
+    private sealed class Workspace
+    {
+        public readonly int Batch, Steps;
+        public readonly Tensor[] LayerInput, LayerOutput, DInput, DropoutMask;
+        public readonly Tensor DOutput;
+        public readonly DirectionState[] Dir;
+
+        public Workspace(RecurrentLayer l, int b, int t)
+        {
+            Batch = b; Steps = t;
+            int h = l.HiddenSize, d = l.Directions, g = l.GateCount, sw = CellRegistry.SavedWidth(l.Kind);
+            bool lstm = l.Kind == CellKind.Lstm, gru = l.Kind == CellKind.Gru;
+            LayerInput = new Tensor[l.NumLayers]; LayerOutput = new Tensor[l.NumLayers];
+            DInput = new Tensor[l.NumLayers]; DropoutMask = new Tensor[Math.Max(l.NumLayers - 1, 0)];
+            for (int k = 0; k < l.NumLayers; k++)
+            {
+                int inSize = k == 0 ? l.InputSize : d * h;
+                LayerInput[k] = Tensor.Zeros(t, b, inSize);
+                LayerOutput[k] = Tensor.Zeros(t, b, d * h);
+                DInput[k] = Tensor.Zeros(t, b, inSize);
+                if (k + 1 < l.NumLayers) DropoutMask[k] = Tensor.Zeros(t, b, d * h);
+            }
+            DOutput = Tensor.Zeros(t, b, d * h);
+            Dir = new DirectionState[l.NumLayers * d];
+            for (int s = 0; s < Dir.Length; s++)
+                Dir[s] = new DirectionState
+                {
+                    Gx = Tensor.Zeros(t, b, g * h),
+                    Hs = Tensor.Zeros(t + 1, b, h),
+                    Cs = lstm ? Tensor.Zeros(t + 1, b, h) : null,
+                    Saved = Tensor.Zeros(t, b, sw * h),
+                    Gh = Tensor.Zeros(b, g * h),
+                    BiasRow = Tensor.Zeros(g * h),
+                    DGi = Tensor.Zeros(t, b, g * h),
+                    DGh = gru ? Tensor.Zeros(t, b, g * h) : null,
+                    Dh = Tensor.Zeros(b, h), DhTmp = Tensor.Zeros(b, h),
+                    Dc = Tensor.Zeros(b, h), DcTmp = Tensor.Zeros(b, h),
+                };
+        }
+    }
+}
