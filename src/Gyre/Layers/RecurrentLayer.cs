@@ -152,16 +152,16 @@ public class RecurrentLayer : Module
                 int slot = layer * d + dir;
                 var st = ws.Dir[slot];
                 ForwardDirection(st, slot, dir == 1, input.ReadOnlySpan, inSize, b, t,
-                    h0 == null ? default : h0.Row(slot).ReadOnlySpan,
-                    c0 == null ? default : c0.Row(slot).ReadOnlySpan, keep);
+                    h0 == null ? default : h0.ReadOnlySpan.Slice(slot * b * h, b * h),
+                    c0 == null ? default : c0.ReadOnlySpan.Slice(slot * b * h, b * h), keep);
                 // Scatter this direction's states into the [T, B, D·H] output.
                 var states = st.Hs.ReadOnlySpan.Slice(dir == 0 ? b * h : 0, t * b * h);
                 var outSpan = output.Span;
                 for (int row = 0; row < t * b; row++)
                     states.Slice(row * h, h).CopyTo(outSpan.Slice(row * d * h + dir * h, h));
                 // Final state: after the last processed step.
-                st.Hs.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(hN.Row(slot).Span);
-                if (cN != null) st.Cs!.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(cN.Row(slot).Span);
+                st.Hs.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(hN.Span.Slice(slot * b * h, b * h));
+                if (cN != null) st.Cs!.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(cN.Span.Slice(slot * b * h, b * h));
             }
             if (layer + 1 < NumLayers)
             {
@@ -307,9 +307,9 @@ public class RecurrentLayer : Module
                 int slot = layer * d + dir;
                 BackwardDirection(ws.Dir[slot], slot, dir == 1, ws.LayerInput[layer].ReadOnlySpan, inSize, b, t,
                     dOut, dIn,
-                    dhN == null ? default : dhN.Row(slot).ReadOnlySpan,
-                    dcN == null ? default : dcN.Row(slot).ReadOnlySpan,
-                    dh0.Row(slot).Span, dc0 == null ? default : dc0.Row(slot).Span);
+                    dhN == null ? default : dhN.ReadOnlySpan.Slice(slot * b * h, b * h),
+                    dcN == null ? default : dcN.ReadOnlySpan.Slice(slot * b * h, b * h),
+                    dh0.Span.Slice(slot * b * h, b * h), dc0 == null ? default : dc0.Span.Slice(slot * b * h, b * h));
             }
             if (layer > 0)
             {
@@ -412,7 +412,7 @@ public class RecurrentLayer : Module
             throw new ArgumentException($"{name} must be [{NumLayers * Directions}, {b}, {HiddenSize}], got {Tensor.ShapeString(s.Shape)}");
     }
 
-    private static void CheckDest(Tensor t, int[] shape, string name)
+    private static void CheckDest(Tensor t, ReadOnlySpan<int> shape, string name)
     {
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
     }

@@ -137,7 +137,7 @@ public sealed class Tensor
 
     public bool SameShape(Tensor other) => _shape.AsSpan().SequenceEqual(other._shape);
 
-    public bool HasShape(params int[] shape) => _shape.AsSpan().SequenceEqual(shape);
+    public bool HasShape(params ReadOnlySpan<int> shape) => _shape.AsSpan().SequenceEqual(shape);
 
     /// <summary>Swaps the first two dimensions into a new tensor ([A, B, ...] to [B, A, ...]).</summary>
     public Tensor TransposeLeading()
