@@ -420,7 +420,7 @@ public class RecurrentLayer : Module
     private Workspace EnsureWorkspace(int b, int t)
     {
         if (_ws != null && _ws.Batch == b && _ws.Steps == t) return _ws;
-        _ws = new Workspace(this, b, t);
+        _ws = new Workspace(this, b, t, _ws?.Arena);
         return _ws;
     }
 
@@ -459,45 +459,69 @@ public class RecurrentLayer : Module
         public Tensor? Cs, DGh;
     }
 
-    /// <summary>Activations and gradient scratch for one (B, T), reused across calls.</summary>
+    /// <summary>
+    /// Activations and gradient scratch for one (B, T), carved from one arena that a later workspace
+    /// reuses when it is large enough (so alternating batch sizes, e.g. a short last batch, do not reallocate).
+    /// </summary>
     private sealed class Workspace
     {
         public readonly int Batch, Steps;
+        public readonly float[] Arena;
         public readonly Tensor[] LayerInput, LayerOutput, DInput, DropoutMask;
         public readonly Tensor DOutput;
         public readonly DirectionState[] Dir;
+        private int _cursor;
 
-        public Workspace(RecurrentLayer l, int b, int t)
+        public Workspace(RecurrentLayer l, int b, int t, float[]? previous)
         {
             Batch = b; Steps = t;
             int h = l.HiddenSize, d = l.Directions, g = l.GateCount, sw = CellRegistry.SavedWidth(l.Kind);
             bool lstm = l.Kind == CellKind.Lstm, gru = l.Kind == CellKind.Gru;
+            long need = 0;
+            for (int k = 0; k < l.NumLayers; k++)
+            {
+                int inSize = k == 0 ? l.InputSize : d * h;
+                need += 2L * t * b * inSize + 2L * t * b * d * h;
+            }
+            need += (long)t * b * d * h;
+            long perDir = (long)t * b * g * h * (gru ? 3 : 2) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h;
+            need += perDir * l.NumLayers * d;
+            if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
+            Arena = previous != null && previous.Length >= need ? previous : new float[need];
+
             LayerInput = new Tensor[l.NumLayers]; LayerOutput = new Tensor[l.NumLayers];
             DInput = new Tensor[l.NumLayers]; DropoutMask = new Tensor[Math.Max(l.NumLayers - 1, 0)];
             for (int k = 0; k < l.NumLayers; k++)
             {
                 int inSize = k == 0 ? l.InputSize : d * h;
-                LayerInput[k] = Tensor.Zeros(t, b, inSize);
-                LayerOutput[k] = Tensor.Zeros(t, b, d * h);
-                DInput[k] = Tensor.Zeros(t, b, inSize);
-                if (k + 1 < l.NumLayers) DropoutMask[k] = Tensor.Zeros(t, b, d * h);
+                LayerInput[k] = Take(t, b, inSize);
+                LayerOutput[k] = Take(t, b, d * h);
+                DInput[k] = Take(t, b, inSize);
+                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(t, b, d * h);
             }
-            DOutput = Tensor.Zeros(t, b, d * h);
+            DOutput = Take(t, b, d * h);
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
                 Dir[s] = new DirectionState
                 {
-                    Gx = Tensor.Zeros(t, b, g * h),
-                    Hs = Tensor.Zeros(t + 1, b, h),
-                    Cs = lstm ? Tensor.Zeros(t + 1, b, h) : null,
-                    Saved = Tensor.Zeros(t, b, sw * h),
-                    Gh = Tensor.Zeros(b, g * h),
-                    BiasRow = Tensor.Zeros(g * h),
-                    DGi = Tensor.Zeros(t, b, g * h),
-                    DGh = gru ? Tensor.Zeros(t, b, g * h) : null,
-                    Dh = Tensor.Zeros(b, h), DhTmp = Tensor.Zeros(b, h),
-                    Dc = Tensor.Zeros(b, h), DcTmp = Tensor.Zeros(b, h),
+                    Gx = Take(t, b, g * h),
+                    Hs = Take(t + 1, b, h),
+                    Cs = lstm ? Take(t + 1, b, h) : null,
+                    Saved = Take(t, b, sw * h),
+                    Gh = Take(b, g * h),
+                    BiasRow = Take(g * h),
+                    DGi = Take(t, b, g * h),
+                    DGh = gru ? Take(t, b, g * h) : null,
+                    Dh = Take(b, h), DhTmp = Take(b, h),
+                    Dc = Take(b, h), DcTmp = Take(b, h),
                 };
+        }
+
+        private Tensor Take(params int[] shape)
+        {
+            var tensor = new Tensor(Arena, _cursor, shape);
+            _cursor += tensor.Length;
+            return tensor;
         }
     }
 }
