@@ -10,6 +10,10 @@ public abstract class Module
 
     public abstract IEnumerable<Parameter> Parameters();
 
+    /// <summary>Parameters under their state-dict names (a composite prefixes its children's names).</summary>
+    public virtual IEnumerable<(string Name, Parameter Parameter)> NamedParameters() =>
+        Parameters().Select(p => (p.Name, p));
+
     public void ZeroGrad()
     {
         foreach (var p in Parameters()) p.Grad.Fill(0f);
@@ -21,7 +25,7 @@ public abstract class Module
     public IReadOnlyDictionary<string, Tensor> StateDict()
     {
         var dict = new Dictionary<string, Tensor>();
-        foreach (var p in Parameters()) dict[p.Name] = p.Value;
+        foreach (var (name, p) in NamedParameters()) dict[name] = p.Value;
         return dict;
     }
 
@@ -32,14 +36,14 @@ public abstract class Module
     /// </summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, bool strict = true, string source = "state dict")
     {
-        var parameters = Parameters().ToList();
+        var parameters = NamedParameters().ToList();
         string prefix = FindPrefix(tensors.Keys, parameters.Select(p => p.Name), source);
-        foreach (var p in parameters)
+        foreach (var (name, p) in parameters)
         {
-            if (!tensors.TryGetValue(prefix + p.Name, out var t))
-                throw new InvalidDataException($"{source}: missing tensor '{prefix + p.Name}'");
+            if (!tensors.TryGetValue(prefix + name, out var t))
+                throw new InvalidDataException($"{source}: missing tensor '{prefix + name}'");
             if (!t.SameShape(p.Value))
-                throw new InvalidDataException($"{source}: tensor '{prefix + p.Name}' has shape {Tensor.ShapeString(t.Shape)}, the layer needs {Tensor.ShapeString(p.Value.Shape)}");
+                throw new InvalidDataException($"{source}: tensor '{prefix + name}' has shape {Tensor.ShapeString(t.Shape)}, the layer needs {Tensor.ShapeString(p.Value.Shape)}");
         }
         if (strict)
         {
@@ -48,7 +52,7 @@ public abstract class Module
             if (extra.Count > 0)
                 throw new InvalidDataException($"{source}: unexpected tensor '{extra[0]}' (the layer has no such parameter)");
         }
-        foreach (var p in parameters) p.Value.CopyFrom(tensors[prefix + p.Name]);
+        foreach (var (name, p) in parameters) p.Value.CopyFrom(tensors[prefix + name]);
     }
 
     private static string FindPrefix(IEnumerable<string> keys, IEnumerable<string> names, string source)

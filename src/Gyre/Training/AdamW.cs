@@ -59,13 +59,13 @@ public sealed class AdamW
         }
     }
 
-    /// <summary>Moments by name ("adam.m.{param}", "adam.v.{param}") for checkpoints.</summary>
+    /// <summary>Moments by position and name ("adam.m.{k}.{param}", "adam.v.{k}.{param}") for checkpoints.</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> State()
     {
         for (int k = 0; k < _parameters.Length; k++)
         {
-            yield return new($"adam.m.{_parameters[k].Name}", _m[k]);
-            yield return new($"adam.v.{_parameters[k].Name}", _v[k]);
+            yield return new($"adam.m.{k}.{_parameters[k].Name}", _m[k]);
+            yield return new($"adam.v.{k}.{_parameters[k].Name}", _v[k]);
         }
     }
 

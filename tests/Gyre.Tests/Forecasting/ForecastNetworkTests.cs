@@ -1,0 +1,61 @@
+using Gyre.Forecasting;
+using Gyre.Tensors;
+using Gyre.Tests.Layers;
+using Xunit;
+
+namespace Gyre.Tests.Forecasting;
+
+public class ForecastNetworkTests
+{
+    [Theory]
+    [InlineData("gru", "direct", 0, 0, 0)]
+    [InlineData("lstm", "direct", 3, 2, 0)]
+    [InlineData("gru", "recurrent", 0, 2, 0)]
+    [InlineData("lstm", "recurrent", 2, 0, 3)]
+    [InlineData("gru", "direct", 4, 1, 3)]
+    public void BackwardMatchesFiniteDifferences(string cell, string decoder, int patch, int future, int quantiles)
+    {
+        var config = new ForecastNetworkConfig
+        {
+            Cell = cell, Decoder = decoder, Patch = patch, FutureFeatures = future, InputFeatures = 2, Hidden = 5,
+            Layers = 2, Lookback = 9, Horizon = 3, Outputs = 2,
+            Quantiles = quantiles == 0 ? [] : Enumerable.Range(1, quantiles).Select(q => q / (quantiles + 1f)).ToArray(),
+            Seed = 11,
+        };
+        var net = new ForecastNetwork(config);
+        var rng = new Rng(5);
+        foreach (var p in net.Parameters()) rng.Uniform(p.Value.Span, -0.6f, 0.6f);
+        var x = GradientCheckTests.Random(rng, [2, 9, 2]);
+        var fut = future > 0 ? GradientCheckTests.Random(rng, [2, 3, future]) : null;
+        var up = GradientCheckTests.Random(rng, [2, 3, 2, config.QuantileCount]);
+        double Loss() => GradientCheckTests.Dot(net.Forward(x, fut), up);
+
+        Loss();
+        net.ZeroGrad();
+        net.Backward(up);
+        foreach (var (name, p) in net.NamedParameters())
+        {
+            var v = p.Value.Span;
+            for (int i = 0; i < v.Length; i++)
+            {
+                float keep = v[i];
+                v[i] = keep + 1e-2f; double a = Loss();
+                v[i] = keep - 1e-2f; double b = Loss();
+                v[i] = keep;
+                double numeric = (a - b) / 2e-2, analytic = p.Grad.ReadOnlySpan[i];
+                Assert.True(Math.Abs(numeric - analytic) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{name}[{i}]: {analytic} vs {numeric}");
+            }
+        }
+    }
+
+    [Fact]
+    public void ParameterNamesArePrefixed()
+    {
+        var net = new ForecastNetwork(new ForecastNetworkConfig { InputFeatures = 1, Lookback = 8, Horizon = 2, Patch = 4, Decoder = "recurrent", Hidden = 4 });
+        var names = net.NamedParameters().Select(p => p.Name).ToList();
+        Assert.Contains("patch.weight", names);
+        Assert.Contains("encoder.weight_hh_l0", names);
+        Assert.Contains("decoder.weight_ih_l0", names);
+        Assert.Contains("head.bias", names);
+    }
+}
