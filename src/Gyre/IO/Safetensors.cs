@@ -347,7 +347,7 @@ public static class Safetensors
     /// temporary file in the same folder renamed over the target (an existing file is replaced only once
     /// the new one is complete and flushed to disk).
     /// </summary>
-    /// <exception cref="ArgumentException">A name is repeated, empty of meaning (<c>__metadata__</c>) or null.</exception>
+    /// <exception cref="ArgumentException">A name is null, repeated or the reserved <c>__metadata__</c>; a tensor or metadata value is null.</exception>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null)
     {

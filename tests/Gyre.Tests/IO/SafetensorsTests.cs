@@ -357,6 +357,21 @@ public sealed class SafetensorsTests : IDisposable
                 Assert.Equal(y[b, 10, j], hn[0, b, j], 1e-6f);
     }
 
+    [Theory]
+    [InlineData("gru_i3_h16_l3_b4_t20_s7.safetensors", "gru", "weight_hh_l2", new[] { 48, 16 })]
+    [InlineData("gru_i4_h6_l2_bi_b2_t9_s3.safetensors", "gru", "weight_ih_l1_reverse", new[] { 18, 12 })]
+    [InlineData("gru_i5_h7_l1_b3_t11_s1.safetensors", "gru", "weight_ih_l0", new[] { 21, 5 })]
+    [InlineData("grucell_i5_h7_l1_b3_t1_s5.safetensors", "grucell", "weight_ih", new[] { 21, 5 })]
+    [InlineData("lstm_i4_h6_l2_bi_b2_t9_s4.safetensors", "lstm", "c_n", new[] { 4, 2, 6 })]
+    [InlineData("lstm_i5_h7_l1_b3_t11_s2.safetensors", "lstm", "weight_hh_l0", new[] { 28, 7 })]
+    [InlineData("lstmcell_i5_h7_l1_b3_t1_s6.safetensors", "lstmcell", "c_next", new[] { 3, 7 })]
+    public void Read_EveryTorchFixture(string fileName, string kind, string tensor, int[] shape)
+    {
+        var file = Safetensors.Read(FixturePath(fileName));
+        Assert.Equal(kind, file.Metadata["kind"]);
+        Assert.Equal(shape, file.Get(tensor).Shape);
+    }
+
     [Fact]
     public void Fixture_SurvivesARewrite()
     {
