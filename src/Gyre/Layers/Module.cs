@@ -37,34 +37,22 @@ public abstract class Module
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, bool strict = true, string source = "state dict")
     {
         var parameters = NamedParameters().ToList();
-        string prefix = FindPrefix(tensors.Keys, parameters.Select(p => p.Name), source);
+        var found = IO.StateDict.StripPrefix(tensors, parameters.Select(p => p.Name), source: source);
         foreach (var (name, p) in parameters)
         {
-            if (!tensors.TryGetValue(prefix + name, out var t))
-                throw new InvalidDataException($"{source}: missing tensor '{prefix + name}'");
+            if (!found.TryGetValue(name, out var t))
+                throw new InvalidDataException($"{source}: missing tensor '{name}'");
             if (!t.SameShape(p.Value))
-                throw new InvalidDataException($"{source}: tensor '{prefix + name}' has shape {Tensor.ShapeString(t.Shape)}, the layer needs {Tensor.ShapeString(p.Value.Shape)}");
+                throw new InvalidDataException($"{source}: tensor '{name}' has shape {Tensor.ShapeString(t.Shape)}, the layer needs {Tensor.ShapeString(p.Value.Shape)}");
         }
         if (strict)
         {
-            var names = parameters.Select(p => prefix + p.Name).ToHashSet();
-            var extra = tensors.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !names.Contains(k)).ToList();
+            var names = parameters.Select(p => p.Name).ToHashSet();
+            // Reference files carry gradients and inputs beside the parameters; only parameter-like keys count.
+            var extra = found.Keys.Where(k => !names.Contains(k) && !k.Contains("grad.", StringComparison.Ordinal) && (k.Contains("weight") || k.Contains("bias"))).ToList();
             if (extra.Count > 0)
                 throw new InvalidDataException($"{source}: unexpected tensor '{extra[0]}' (the layer has no such parameter)");
         }
-        foreach (var (name, p) in parameters) p.Value.CopyFrom(tensors[prefix + name]);
-    }
-
-    private static string FindPrefix(IEnumerable<string> keys, IEnumerable<string> names, string source)
-    {
-        var keyList = keys.ToList();
-        string first = names.First();
-        if (keyList.Contains(first)) return "";
-        var candidates = keyList.Where(k => k.EndsWith("." + first, StringComparison.Ordinal))
-            .Select(k => k[..^first.Length]).Distinct().ToList();
-        if (candidates.Count == 1) return candidates[0];
-        if (candidates.Count > 1)
-            throw new InvalidDataException($"{source}: several modules hold '{first}' ({string.Join(", ", candidates.Select(c => c.TrimEnd('.')))}); load a dictionary with one of them");
-        throw new InvalidDataException($"{source}: missing tensor '{first}' (found: {string.Join(", ", keyList.Take(8))}{(keyList.Count > 8 ? ", …" : "")})");
+        foreach (var (name, p) in parameters) p.Value.CopyFrom(found[name]);
     }
 }

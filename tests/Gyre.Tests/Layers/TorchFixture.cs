@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text.Json;
 using Gyre.Tensors;
 
 namespace Gyre.Tests.Layers;
@@ -21,23 +19,9 @@ public sealed class TorchFixture
     public int Int(string key) => int.Parse(Meta[key]);
     public bool Bool(string key) => Meta[key] is "true" or "True" or "1";
 
-    // Temporary F32-only reader until Gyre.IO.Safetensors lands.
     public static TorchFixture Load(string fileName)
     {
-        var bytes = File.ReadAllBytes(Path.Combine(Folder, fileName));
-        long n = BinaryPrimitives.ReadInt64LittleEndian(bytes);
-        using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)n));
-        var meta = new Dictionary<string, string>();
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var p in doc.RootElement.EnumerateObject())
-        {
-            if (p.Name == "__metadata__") { foreach (var m in p.Value.EnumerateObject()) meta[m.Name] = m.Value.GetString()!; continue; }
-            var shape = p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-            var off = p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var data = new float[(off[1] - off[0]) / 4];
-            Buffer.BlockCopy(bytes, (int)(8 + n + off[0]), data, 0, data.Length * 4);
-            tensors[p.Name] = new Tensor(data, shape);
-        }
-        return new TorchFixture { Name = fileName, Meta = meta, Tensors = tensors };
+        var file = Gyre.IO.Safetensors.Read(Path.Combine(Folder, fileName));
+        return new TorchFixture { Name = fileName, Meta = file.Metadata, Tensors = file.Tensors };
     }
 }
