@@ -1,0 +1,111 @@
+using Gyre.Tensors;
+
+namespace Gyre.IO;
+
+/// <summary>The recurrent cell family of a stack.</summary>
+public enum RecurrentKind
+{
+    /// <summary>GRU, PyTorch gate order r, z, n.</summary>
+    Gru,
+    /// <summary>LSTM, PyTorch gate order i, f, g, o.</summary>
+    Lstm,
+}
+
+/// <summary>
+/// Describes a stack of recurrent layers whose parameters live in a PyTorch-layout state dict, so
+/// interop code (ONNX, Keras) can work without the layer classes. Letters: I input size, H hidden
+/// size, L layers, D directions (1 or 2), G gates (3 for GRU, 4 for LSTM), I_k = I for k = 0 else D·H.
+/// Parameter names per layer k and direction suffix s ("" or "_reverse"):
+/// <c>weight_ih_l{k}{s}</c> [G·H, I_k], <c>weight_hh_l{k}{s}</c> [G·H, H],
+/// <c>bias_ih_l{k}{s}</c> [G·H], <c>bias_hh_l{k}{s}</c> [G·H] (biases only when <see cref="Bias"/>).
+/// GRU (reset after, PyTorch / cuDNN / ONNX linear_before_reset=1):
+/// r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+/// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+/// With <see cref="ResetBefore"/> the candidate is n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
+/// (ONNX linear_before_reset=0, Keras reset_after=False).
+/// LSTM: i, f, o = σ(·), g = tanh(W_ig x + b_ig + W_hg h + b_hg), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+/// </summary>
+/// <param name="Kind">GRU or LSTM.</param>
+/// <param name="InputSize">I, features per time step of the first layer.</param>
+/// <param name="HiddenSize">H, state size of every layer and direction.</param>
+/// <param name="NumLayers">L, stacked layers.</param>
+/// <param name="Bidirectional">D = 2 when true: each layer also runs backwards in time and the two
+/// outputs are concatenated (forward ‖ reverse) along features.</param>
+/// <param name="Bias">Whether the bias_ih / bias_hh tensors exist (absent means zero).</param>
+/// <param name="BatchFirst">Sequences are [B, T, I] when true, [T, B, I] when false.</param>
+public sealed record RecurrentSpec(
+    RecurrentKind Kind,
+    int InputSize,
+    int HiddenSize,
+    int NumLayers = 1,
+    bool Bidirectional = false,
+    bool Bias = true,
+    bool BatchFirst = true)
+{
+    /// <summary>GRU only: the candidate uses the reset-before variant
+    /// n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn). False is PyTorch's GRU.</summary>
+    public bool ResetBefore { get; init; }
+
+    /// <summary>Unidirectional stacks only: every layer runs backwards in time (ONNX direction
+    /// "reverse"); parameters keep the plain (no "_reverse") names. PyTorch has no such module.</summary>
+    public bool Reverse { get; init; }
+
+    /// <summary>D: 2 when bidirectional, else 1.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>G: 3 for GRU, 4 for LSTM.</summary>
+    public int Gates => Kind == RecurrentKind.Gru ? 3 : 4;
+
+    /// <summary>I_k: input features of layer k (I for k = 0, else D·H).</summary>
+    public int LayerInputSize(int layer) => layer == 0 ? InputSize : Directions * HiddenSize;
+
+    /// <summary>PyTorch's direction suffix: "" for forward (d = 0), "_reverse" for d = 1.</summary>
+    public static string Suffix(int direction) => direction == 0 ? "" : "_reverse";
+
+    /// <summary>"gru" or "lstm".</summary>
+    public string KindName => Kind == RecurrentKind.Gru ? "gru" : "lstm";
+
+    /// <summary>Parses "gru" / "lstm" (case-insensitive).</summary>
+    public static RecurrentKind ParseKind(string kind) => kind.ToLowerInvariant() switch
+    {
+        "gru" => RecurrentKind.Gru,
+        "lstm" => RecurrentKind.Lstm,
+        _ => throw new ArgumentException($"unknown recurrent kind '{kind}' (expected gru or lstm)"),
+    };
+
+    /// <summary>Every parameter name with its expected shape, in layer, direction, ih/hh order.</summary>
+    public IEnumerable<(string Name, int[] Shape)> Parameters()
+    {
+        int gh = Gates * HiddenSize;
+        for (int k = 0; k < NumLayers; k++)
+            for (int d = 0; d < Directions; d++)
+            {
+                string s = Suffix(d);
+                yield return ($"weight_ih_l{k}{s}", [gh, LayerInputSize(k)]);
+                yield return ($"weight_hh_l{k}{s}", [gh, HiddenSize]);
+                if (!Bias) continue;
+                yield return ($"bias_ih_l{k}{s}", [gh]);
+                yield return ($"bias_hh_l{k}{s}", [gh]);
+            }
+    }
+
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> naming <paramref name="source"/> and the
+    /// tensor when the spec is inconsistent or a parameter is missing or has the wrong shape.</summary>
+    public void Validate(IReadOnlyDictionary<string, Tensor> stateDict, string source)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
+            throw new ArgumentException($"{source}: input size {InputSize}, hidden size {HiddenSize} and layers {NumLayers} must be positive");
+        if (ResetBefore && Kind != RecurrentKind.Gru)
+            throw new ArgumentException($"{source}: ResetBefore applies to GRU only");
+        if (Reverse && Bidirectional)
+            throw new ArgumentException($"{source}: Reverse applies to unidirectional stacks only");
+        foreach (var (name, shape) in Parameters())
+        {
+            if (!stateDict.TryGetValue(name, out var t))
+                throw new ArgumentException($"{source}: missing tensor '{name}' (expected shape {Tensor.ShapeString(shape)})");
+            if (!t.HasShape(shape))
+                throw new ArgumentException($"{source}: tensor '{name}' has shape {Tensor.ShapeString(t.Shape)}, expected {Tensor.ShapeString(shape)}");
+        }
+    }
+}
