@@ -2,8 +2,8 @@ namespace Gyre.Data;
 
 /// <summary>
 /// Season length m for seasonal-naive baselines and MASE. From the time step: monthly → 12,
-/// quarterly → 4, yearly → 1, weekly → 52, daily → 7 or 365 (whichever lag has the higher
-/// autocorrelation on the given values; 365 needs at least 2·365 of them), hourly → 24, k-minute
+/// quarterly → 4, yearly → 1, weekly → 52, daily → 365 when the autocorrelation r(365) &gt; 0.3
+/// (needs 2·365 values) and r(7) is not a local peak (no weekly cycle), else 7; hourly → 24, k-minute
 /// steps dividing a day → steps per day. Otherwise (or without times) the lag of the highest local
 /// maximum of the autocorrelation over 2..min(n/2, 1000) that exceeds 0.2, else 1 (plain naive).
 /// </summary>
@@ -25,7 +25,13 @@ public static class Seasonality
         double days = step.Span.TotalDays;
         if (Math.Abs(days - 7) < 1e-9) return 52;
         if (Math.Abs(days - 1) < 1e-9)
-            return values.Length >= 2 * 365 && Autocorrelation(values, 365) > Autocorrelation(values, 7) ? 365 : 7;
+        {
+            // A smooth annual cycle makes every short lag correlate, so compare shapes, not sizes:
+            // weekly means r(7) is a local peak; annual means r(365) is clearly positive.
+            bool weeklyPeak = Autocorrelation(values, 7) > Math.Max(Autocorrelation(values, 6), Autocorrelation(values, 8));
+            bool annual = values.Length >= 2 * 365 && Autocorrelation(values, 365) > 0.3;
+            return annual && !weeklyPeak ? 365 : 7;
+        }
         double perDay = TimeSpan.FromDays(1).Ticks / (double)step.Span.Ticks;
         if (step.Span.Ticks > 0 && perDay >= 2 && Math.Abs(perDay - Math.Round(perDay)) < 1e-9) return (int)Math.Round(perDay);
         return AutocorrelationPeak(values);

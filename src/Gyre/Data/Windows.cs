@@ -59,7 +59,7 @@ public sealed class WindowSet
             if (b == a && part != SplitPart.Train) continue; // an empty val/test part has no windows
             if (part == SplitPart.Train && b < lookback + horizon)
                 throw new GyreDataException($"series '{ts.Id}': training part has {b} rows, fewer than lookback {lookback} + horizon {horizon}", set.Source);
-            if (a < lookback)
+            if (part != SplitPart.Train && a < lookback)
                 throw new GyreDataException($"series '{ts.Id}': {Name(part)} part starts at row {a}, before lookback {lookback} rows of history exist", set.Source);
             if (b - a < horizon)
                 throw new GyreDataException($"series '{ts.Id}': {Name(part)} part has {b - a} rows, fewer than horizon {horizon}", set.Source);

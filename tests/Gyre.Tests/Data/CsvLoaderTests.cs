@@ -90,7 +90,10 @@ public sealed class CsvLoaderTests : IDisposable
         Assert.Equal(new[] { 2f, 1f, 2f, 2f, 4f, 3f, 6f, 4f, 8f, 5f }, lin.Values);
         var mask = CsvLoader.Load(p, new CsvOptions { Fill = FillMode.Mask }).Series[0];
         Assert.Equal(ff.Values, mask.Values);
-        Assert.Equal(new[] { false, true, false, false, true }, mask.Observed);
+        // [T, C] with both columns as targets: y observed at rows 2 and 5, x everywhere but row 2.
+        Assert.Equal(new[] { false, true, true, false, false, true, false, true, true, true }, mask.Observed);
+        var maskY = CsvLoader.Load(p, new CsvOptions { Targets = ["y"], Features = ["x"], Fill = FillMode.Mask }).Series[0];
+        Assert.Equal(new[] { false, true, false, false, true }, maskY.Observed);
     }
 
     [Fact]

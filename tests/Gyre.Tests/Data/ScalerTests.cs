@@ -16,7 +16,7 @@ public sealed class ScalerTests : IDisposable
 
     [Theory]
     [InlineData(ScalerKind.Standard, 4.0, 3.5355339)]  // mean 16/4, std √(9+4+1+36)/4 = √12.5
-    [InlineData(ScalerKind.Robust, 2.5, 2.75)]          // median of 1,2,3,10; q75 = 4.75, q25 = 1.75
+    [InlineData(ScalerKind.Robust, 2.5, 3.0)]           // median of 1,2,3,10; q75 = 3 + 0.25·7 = 4.75, q25 = 1 + 0.75·1 = 1.75
     [InlineData(ScalerKind.MinMax, 1.0, 9.0)]
     [InlineData(ScalerKind.None, 0.0, 1.0)]
     public void Fits_on_training_rows_only(ScalerKind kind, double center, double scale)
