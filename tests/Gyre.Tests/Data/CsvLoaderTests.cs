@@ -214,3 +214,44 @@ public sealed class CsvLoaderTests : IDisposable
         AssertOneLine(e, "seattle-weather.csv", "data row 1 (line 2)", "column 'weather'", "'drizzle'");
     }
 }
+
+public sealed class CsvLoaderEdgeTests : IDisposable
+{
+    private readonly TempFiles _tmp = new();
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public void Crlf_bom_and_trailing_newline_are_accepted()
+    {
+        string p = Path.Combine(_tmp.Dir, "crlf.csv");
+        File.WriteAllText(p, "date,y\r\n2020-01-01,1.5\r\n2020-01-02,2.5\r\n", new System.Text.UTF8Encoding(true));
+        var s = CsvLoader.Load(p, new CsvOptions()).Series[0];
+        Assert.Equal(new[] { 1.5f, 2.5f }, s.Values);
+    }
+
+    [Fact]
+    public void Blank_line_in_the_middle_is_a_ragged_row()
+    {
+        string p = _tmp.Write("b.csv", "date,y\n2020-01-01,1\n\n2020-01-03,3\n");
+        var e = Assert.Throws<GyreDataException>(() => CsvLoader.Load(p, new CsvOptions()));
+        Assert.Contains("b.csv: data row 2 (line 3)", e.Message);
+    }
+
+    [Fact]
+    public void Quoted_numbers_and_fields_with_commas()
+    {
+        string p = _tmp.Write("q.csv", "date,note,y\n2020-01-01,\"a, b\",\"1e3\"\n2020-01-02,\"c\",-2\n");
+        var set = CsvLoader.Load(p, new CsvOptions());
+        Assert.Equal(new[] { "y" }, set.Columns);
+        Assert.Equal(new[] { 1000f, -2f }, set.Series[0].Values);
+    }
+
+    [Fact]
+    public void Semicolon_separated_file_fails_with_a_message_naming_it()
+    {
+        string p = _tmp.Write("c.csv", "date;y\n2020-01-01;1,5\n");
+        // Semicolon files are not supported: the whole header is one column and no numeric target exists.
+        var e = Assert.Throws<GyreDataException>(() => CsvLoader.Load(p, new CsvOptions()));
+        Assert.Contains("c.csv", e.Message);
+    }
+}
