@@ -179,6 +179,22 @@ public sealed class ForecastNetwork : Module
         if (_patch != null) _patch.Backward(_patchIn!.ReadOnlySpan, dEncIn.ReadOnlySpan, default, b * s, false);
     }
 
+    /// <summary>States of the dropout generators (for checkpoints).</summary>
+    public string[] SaveRngState() => Recurrent().Select(r => r.DropoutRng.SaveState()).ToArray();
+
+    public void RestoreRngState(string[] states)
+    {
+        var layers = Recurrent().ToArray();
+        if (states.Length != layers.Length) throw new InvalidDataException($"checkpoint holds {states.Length} RNG states for {layers.Length} recurrent stacks");
+        for (int i = 0; i < layers.Length; i++) layers[i].DropoutRng.Restore(states[i]);
+    }
+
+    private IEnumerable<RecurrentLayer> Recurrent()
+    {
+        yield return _encoder;
+        if (_decoder != null) yield return _decoder;
+    }
+
     private IEnumerable<Module> Modules()
     {
         if (_patch != null) yield return _patch;

@@ -1,0 +1,274 @@
+using Gyre.Data;
+using Gyre.Tensors;
+
+namespace Gyre.Forecasting;
+
+/// <summary>Point (and, with quantiles, probabilistic) accuracy of one forecaster over a set of windows.</summary>
+public sealed record MetricSet
+{
+    public double Mse { get; init; }
+    public double Rmse { get; init; }
+    public double Mae { get; init; }
+    public double Mape { get; init; }
+    public double Smape { get; init; }
+    public double Mase { get; init; }
+    /// <summary>Mean pinball loss over all quantiles (quantile models only).</summary>
+    public double? Pinball { get; init; }
+    /// <summary>Share of actuals inside [lowest, highest] quantile (quantile models only).</summary>
+    public double? Coverage { get; init; }
+    public double? Crps { get; init; }
+}
+
+/// <summary>What <see cref="Forecaster.Evaluate"/> and <see cref="Forecaster.Backtest"/> report.</summary>
+public sealed record EvaluationReport
+{
+    public required MetricSet Metrics { get; init; }
+    /// <summary>"naive" and "seasonal_naive" on the same windows.</summary>
+    public required Dictionary<string, MetricSet> Baselines { get; init; }
+    public int Horizon { get; init; }
+    public int Lookback { get; init; }
+    public int TestWindows { get; init; }
+    public int Season { get; init; }
+    /// <summary>"raw" or "scaled".</summary>
+    public string Scale { get; init; } = "raw";
+    /// <summary>"test" or "backtest".</summary>
+    public string Protocol { get; init; } = "test";
+    public int? BacktestOrigins { get; init; }
+    /// <summary>Nominal coverage of the reported interval (highest − lowest quantile).</summary>
+    public double? NominalCoverage { get; init; }
+}
+
+/// <summary>One forecast row: series, step (1-based), time when known, and per target the point value and quantiles.</summary>
+public sealed record ForecastRow(string SeriesId, int Step, DateTime? Time, float[] Values, float[][] Quantiles);
+
+/// <summary>Forecasts past the end of each series, in the data's units.</summary>
+public sealed record ForecastTable(string[] Targets, float[] QuantileLevels, IReadOnlyList<ForecastRow> Rows);
+
+public sealed partial class Forecaster
+{
+    /// <summary>
+    /// Metrics on every window of the test split (every test point forecast; the lookback reaches into
+    /// earlier splits), beside naive and seasonal-naive baselines on the same windows. <paramref name="rawScale"/>
+    /// computes them in the data's units, otherwise in the scaler's space. MASE divides by the in-sample
+    /// (training split) seasonal-naive MAE of each series and target.
+    /// </summary>
+    public EvaluationReport Evaluate(SeriesSet raw, bool rawScale = true)
+    {
+        var (view, rawView, splits) = Views(raw);
+        var windows = WindowSet.Create(view, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
+        var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
+        if (windows.Count == 0) throw new GyreDataException("the test split is empty: give --split three parts with a test share", raw.Source);
+        return Score(windows, rawWindows, Enumerable.Range(0, windows.Count).ToArray(), splits, rawScale, "test", null);
+    }
+
+    /// <summary>
+    /// Rolling-origin backtest: K origins per series spaced one horizon apart at the end of the data
+    /// (origins T − K·N, T − (K−1)·N, …, T − N), each forecasting N steps with the trained model.
+    /// </summary>
+    public EvaluationReport Backtest(SeriesSet raw, int origins, bool rawScale = true)
+    {
+        if (origins <= 0) throw new GyreDataException($"--backtest needs a positive number of origins (got {origins})");
+        var (view, rawView, splits) = Views(raw);
+        int n = Options.Horizon, l = Options.Lookback;
+        var tail = view.Series.Select(s =>
+        {
+            int first = s.Length - origins * n;
+            if (first < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows: {origins} backtest origins × horizon {n} + lookback {l} do not fit", raw.Source);
+            return new SeriesSplit(first, first, s.Length);
+        }).ToArray();
+        var windows = WindowSet.Create(view, tail, SplitPart.Test, l, n);
+        var rawWindows = WindowSet.Create(rawView, tail, SplitPart.Test, l, n);
+        var chosen = Enumerable.Range(0, windows.Count)
+            .Where(i => (windows[i].Origin - tail[windows[i].Series].ValEnd) % n == 0).ToArray();
+        return Score(windows, rawWindows, chosen, splits, rawScale, "backtest", origins);
+    }
+
+    private (SeriesSet View, SeriesSet RawView, SeriesSplit[] Splits) Views(SeriesSet raw)
+    {
+        var view = ModelView(raw);
+        var rawView = RawView(raw, Options.ChannelIndependent);
+        return (view, rawView, SplitSpec.Parse(Options.Split).For(view));
+    }
+
+    private EvaluationReport Score(WindowSet windows, WindowSet rawWindows, int[] chosen, SeriesSplit[] splits,
+        bool rawScale, string protocol, int? origins)
+    {
+        int n = Options.Horizon, c = windows.TargetWidth, q = Network.Config.QuantileCount, season = DataInfo.Season;
+        int total = chosen.Length * n * c;
+        var actual = new float[total]; var point = new float[total]; var mask = new float[total];
+        var naive = new float[total]; var snaive = new float[total]; var scale = new float[total];
+        var quant = new float[total * q];
+        const int batch = 256;
+        var pred = new float[batch * n * c * q];
+        var target = new float[n * c]; var m = new float[n * c];
+        var scratchIn = new float[Options.Lookback * rawWindows.InputWidth]; var scratchFut = new float[n * rawWindows.FutureWidth];
+        var baseline = new float[n * c];
+        var seriesScale = new Dictionary<(int, int), float>();
+        int median = MedianQuantile();
+
+        for (int s = 0; s < chosen.Length; s += batch)
+        {
+            int b = Math.Min(batch, chosen.Length - s);
+            PredictWindows(windows, chosen.AsSpan(s, b), pred);
+            for (int i = 0; i < b; i++)
+            {
+                int w = chosen[s + i];
+                var (series, _) = windows[w];
+                rawWindows.Fill(w, scratchIn, target, m, scratchFut);
+                int baseIdx = (s + i) * n * c;
+                for (int h = 0; h < n; h++)
+                    for (int j = 0; j < c; j++)
+                    {
+                        int o = baseIdx + h * c + j, col = ScalerColumn(windows, series, j);
+                        for (int r = 0; r < q; r++)
+                        {
+                            float v = pred[((i * n + h) * c + j) * q + r];
+                            quant[o * q + r] = rawScale ? Scaler.Inverse(v, col) : v;
+                        }
+                        point[o] = quant[o * q + median];
+                        actual[o] = rawScale ? target[h * c + j] : Scaler.Transform(target[h * c + j], col);
+                        mask[o] = m[h * c + j];
+                        scale[o] = InSampleScale(seriesScale, rawWindows, splits, series, j, col, season, rawScale);
+                    }
+                Baselines.Forecast(rawWindows, w, 1, baseline);
+                Store(naive, baseline, windows, series, baseIdx, rawScale);
+                Baselines.Forecast(rawWindows, w, season, baseline);
+                Store(snaive, baseline, windows, series, baseIdx, rawScale);
+            }
+        }
+
+        var qs = Options.Quantiles;
+        return new EvaluationReport
+        {
+            Metrics = Measure(actual, point, mask, scale, q > 1 ? quant : null, qs),
+            Baselines = new()
+            {
+                ["naive"] = Measure(actual, naive, mask, scale, null, []),
+                ["seasonal_naive"] = Measure(actual, snaive, mask, scale, null, []),
+            },
+            Horizon = n, Lookback = Options.Lookback, TestWindows = chosen.Length, Season = season,
+            Scale = rawScale ? "raw" : "scaled", Protocol = protocol, BacktestOrigins = origins,
+            NominalCoverage = qs.Length >= 2 ? qs[^1] - qs[0] : null,
+        };
+    }
+
+    private void Store(float[] dst, float[] forecast, WindowSet windows, int series, int baseIdx, bool rawScale)
+    {
+        int c = windows.TargetWidth;
+        for (int i = 0; i < forecast.Length; i++)
+            dst[baseIdx + i] = rawScale ? forecast[i] : Scaler.Transform(forecast[i], ScalerColumn(windows, series, i % c));
+    }
+
+    /// <summary>The scaler column of target <paramref name="j"/> of a view series (its source target in channel-independent mode).</summary>
+    private int ScalerColumn(WindowSet windows, int series, int j) =>
+        Options.ChannelIndependent ? windows.Set.Series[series].SourceTarget : j;
+
+    private float InSampleScale(Dictionary<(int, int), float> cache, WindowSet rawWindows, SeriesSplit[] splits,
+        int series, int j, int col, int season, bool rawScale)
+    {
+        if (cache.TryGetValue((series, j), out var v)) return v;
+        var ts = rawWindows.Set.Series[series];
+        var inSample = ts.Column(j, rawWindows.Set.ColumnCount, 0, Math.Max(splits[series].TrainEnd, 2));
+        if (!rawScale) for (int i = 0; i < inSample.Length; i++) inSample[i] = Scaler.Transform(inSample[i], col);
+        double scale = Metrics.NaiveScale(inSample, season);
+        if (!(scale > 0)) scale = Metrics.NaiveScale(inSample, 1);
+        v = scale > 0 ? (float)scale : float.NaN;
+        cache[(series, j)] = v;
+        return v;
+    }
+
+    private static MetricSet Measure(float[] actual, float[] point, float[] mask, float[] scale, float[]? quant, float[] levels)
+    {
+        var sa = new float[actual.Length]; var sp = new float[actual.Length];
+        for (int i = 0; i < actual.Length; i++) { sa[i] = actual[i] / scale[i]; sp[i] = point[i] / scale[i]; }
+        double? pinball = null, coverage = null, crps = null;
+        if (quant != null)
+        {
+            int q = levels.Length;
+            var col = new float[actual.Length];
+            double sum = 0;
+            for (int r = 0; r < q; r++)
+            {
+                for (int i = 0; i < actual.Length; i++) col[i] = quant[i * q + r];
+                sum += Metrics.Pinball(actual, col, levels[r], mask);
+            }
+            pinball = sum / q;
+            var lower = new float[actual.Length]; var upper = new float[actual.Length];
+            for (int i = 0; i < actual.Length; i++) { lower[i] = quant[i * q]; upper[i] = quant[i * q + q - 1]; }
+            coverage = Metrics.Coverage(actual, lower, upper, mask);
+            crps = Metrics.Crps(actual, quant, levels.Select(l => (double)l).ToArray(), mask);
+        }
+        return new MetricSet
+        {
+            Mse = Metrics.Mse(actual, point, mask), Rmse = Metrics.Rmse(actual, point, mask), Mae = Metrics.Mae(actual, point, mask),
+            Mape = Metrics.Mape(actual, point, mask), Smape = Metrics.Smape(actual, point, mask),
+            Mase = Metrics.Mae(sa, sp, mask), Pinball = pinball, Coverage = coverage, Crps = crps,
+        };
+    }
+
+    /// <summary>
+    /// Forecasts the <see cref="ForecastOptions.Horizon"/> steps after the end of every series, from its last
+    /// L rows, in the data's units. Calendar features for the future are generated from the time step;
+    /// other known-future covariates must be supplied for those steps, which this entry point cannot, so it refuses.
+    /// </summary>
+    public ForecastTable Predict(SeriesSet raw)
+    {
+        int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
+        if (userFuture > 0)
+            throw new GyreDataException("predict cannot forecast past the end with --future-features: their future values are unknown (use eval/backtest, or calendar features)", raw.Source);
+        var view = ModelView(raw);
+        int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
+        var calendar = Calendar.Parse(Options.Calendar);
+        int median = MedianQuantile();
+        var rows = new Dictionary<(string, int), ForecastRow>();
+        var order = new List<(string, int)>();
+        int targets = DataInfo.TargetCount;
+        foreach (var s in view.Series)
+        {
+            if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+            var x = Tensor.Zeros(1, l, k);
+            WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            Tensor? fut = null;
+            DateTime[]? times = null;
+            if (s.Times != null && s.Times.Length >= 2)
+            {
+                var step = TimeStep.Infer(s.Times);
+                times = Enumerable.Range(1, n).Select(h => step.Advance(s.Times[^1], h)).ToArray();
+            }
+            if (ff > 0)
+            {
+                fut = Tensor.Zeros(1, n, ff);
+                if (times == null) throw new GyreDataException("calendar features need timestamps to forecast past the end", raw.Source);
+                for (int h = 0; h < n; h++)
+                {
+                    Calendar.Encode(times[h], calendar, fut.Span.Slice(h * ff, ff));
+                    // The calendar columns are scaled like any other column.
+                    for (int j = 0; j < ff; j++)
+                        fut.Span[h * ff + j] = Scaler.Transform(fut.Span[h * ff + j], DataInfo.Columns.Length - ff + j);
+                }
+            }
+            var pred = new float[n * c * q];
+            RunNetwork(x, fut, pred, 1);
+            string id = Options.ChannelIndependent ? s.Id[..s.Id.LastIndexOf('/')] : s.Id;
+            for (int h = 0; h < n; h++)
+            {
+                if (!rows.TryGetValue((id, h), out var row))
+                {
+                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[Options.Quantiles.Length]).ToArray());
+                    rows[(id, h)] = row; order.Add((id, h));
+                }
+                for (int j = 0; j < c; j++)
+                {
+                    int target = Options.ChannelIndependent ? s.SourceTarget : j;
+                    for (int r = 0; r < q; r++)
+                    {
+                        float v = Scaler.Inverse(pred[(h * c + j) * q + r], target);
+                        if (Options.Quantiles.Length > 0) row.Quantiles[target][r] = v;
+                        if (r == median) row.Values[target] = v;
+                    }
+                }
+            }
+        }
+        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), Options.Quantiles, order.Select(key => rows[key]).ToList());
+    }
+}

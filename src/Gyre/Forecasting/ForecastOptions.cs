@@ -1,0 +1,89 @@
+using Gyre.Data;
+
+namespace Gyre.Forecasting;
+
+/// <summary>
+/// Everything a user chooses for a forecaster: data selection, model shape and training. Stored in the
+/// model file, so eval/predict read data the same way training did.
+/// </summary>
+public sealed record ForecastOptions
+{
+    // ---- data
+    public string? TimeColumn { get; init; }
+    public string? IdColumn { get; init; }
+    /// <summary>Target columns; null or ["all"] = every numeric column not otherwise used.</summary>
+    public string[]? Targets { get; init; }
+    public string[] Features { get; init; } = [];
+    public string[] FutureFeatures { get; init; } = [];
+    /// <summary>Calendar features added as known-future covariates: e.g. "hour,dow,month" ("" = none).</summary>
+    public string Calendar { get; init; } = "";
+    /// <summary>none | ffill | linear | mask.</summary>
+    public string Fill { get; init; } = "none";
+    public int Lookback { get; init; } = 24;
+    public int Horizon { get; init; } = 12;
+    /// <summary>Fractions "0.7,0.1,0.2" or row counts "8640,2880,2880".</summary>
+    public string Split { get; init; } = "0.7,0.1,0.2";
+    /// <summary>standard | robust | minmax | none, fitted on the training split.</summary>
+    public string Scaler { get; init; } = "standard";
+    /// <summary>Per-window reversible instance normalisation of the targets (RevIN).</summary>
+    public bool InstanceNorm { get; init; }
+    /// <summary>One shared model over each target column as its own series.</summary>
+    public bool ChannelIndependent { get; init; }
+    /// <summary>Season for seasonal naive and MASE; 0 = detect from the time step / autocorrelation.</summary>
+    public int Season { get; init; }
+
+    // ---- model
+    public string Cell { get; init; } = "gru";
+    public int Hidden { get; init; } = 64;
+    public int Layers { get; init; } = 1;
+    public int Patch { get; init; }
+    public string Decoder { get; init; } = "direct";
+    public float Dropout { get; init; }
+
+    // ---- training
+    public int Epochs { get; init; } = 40;
+    public int Batch { get; init; } = 32;
+    public float LearningRate { get; init; } = 3e-3f;
+    public float WeightDecay { get; init; } = 1e-4f;
+    /// <summary>mse | mae | huber | quantile.</summary>
+    public string Loss { get; init; } = "mse";
+    public float[] Quantiles { get; init; } = [];
+    /// <summary>Global gradient-norm clip (0 = off).</summary>
+    public float ClipNorm { get; init; } = 1f;
+    /// <summary>constant | cosine | plateau.</summary>
+    public string Schedule { get; init; } = "cosine";
+    /// <summary>Early-stopping patience in epochs on the validation loss (0 = off).</summary>
+    public int Patience { get; init; } = 10;
+    public ulong Seed { get; init; }
+
+    /// <summary>Checks ranges and names; throws <see cref="GyreDataException"/> with a one-line message.</summary>
+    public void Validate()
+    {
+        WindowSet.CheckSizes(Lookback, Horizon);
+        if (Hidden <= 0) throw new GyreDataException($"hidden must be > 0 (got {Hidden})");
+        if (Layers <= 0) throw new GyreDataException($"layers must be > 0 (got {Layers})");
+        if (Epochs < 0) throw new GyreDataException($"epochs must be >= 0 (got {Epochs})");
+        if (Batch <= 0) throw new GyreDataException($"batch must be > 0 (got {Batch})");
+        if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");
+        if (Dropout is < 0 or >= 1) throw new GyreDataException($"dropout must be in [0, 1) (got {Dropout})");
+        if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
+        if (Cell is not ("gru" or "lstm")) throw new GyreDataException($"cell must be gru or lstm (got '{Cell}')");
+        if (Decoder is not ("direct" or "recurrent")) throw new GyreDataException($"decoder must be direct or recurrent (got '{Decoder}')");
+        try
+        {
+            var loss = Training.Losses.Parse(Loss);
+            if (loss == Training.LossKind.Quantile && Quantiles.Length == 0)
+                throw new GyreDataException("the quantile loss needs --quantiles, e.g. 0.1,0.5,0.9");
+            if (loss != Training.LossKind.Quantile && Quantiles.Length > 0)
+                throw new GyreDataException("--quantiles needs --loss quantile");
+            foreach (var q in Quantiles)
+                if (!(q > 0 && q < 1)) throw new GyreDataException($"quantiles must lie in (0, 1) (got {q})");
+            if (Quantiles.Zip(Quantiles.Skip(1)).Any(p => p.Second <= p.First))
+                throw new GyreDataException("quantiles must be strictly increasing");
+            Training.LearningRateSchedule.Parse(Schedule);
+            Data.Scaler.ParseKind(Scaler);
+            CsvOptions.ParseFill(Fill);
+        }
+        catch (ArgumentException e) { throw new GyreDataException(e.Message); }
+    }
+}

@@ -1,0 +1,246 @@
+using System.Text.Json;
+using Gyre.Data;
+using Gyre.IO;
+using Gyre.Tensors;
+using Gyre.Training;
+
+namespace Gyre.Forecasting;
+
+/// <summary>One epoch of training, as logged and stored in the model file.</summary>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValLoss, float LearningRate, double GradNorm, double Seconds, bool Best);
+
+/// <summary>What the data looked like at training time (stored in the model file).</summary>
+public sealed record ForecastDataInfo
+{
+    public string[] Columns { get; init; } = [];
+    public int TargetCount { get; init; }
+    public int PastCount { get; init; }
+    /// <summary>Known-future columns, calendar columns included (they come last).</summary>
+    public int FutureCount { get; init; }
+    public int CalendarCount { get; init; }
+    public string? TimeColumn { get; init; }
+    public string? IdColumn { get; init; }
+    public int Season { get; init; }
+    public string Source { get; init; } = "";
+}
+
+/// <summary>
+/// The user-facing recurrent forecaster: <see cref="Fit"/> on a CSV, then <see cref="Evaluate"/>,
+/// <see cref="Backtest"/> and <see cref="Predict"/>; <see cref="Save"/> / <see cref="Load"/> one model file.
+/// The network is a <see cref="ForecastNetwork"/>; data handling is in <see cref="Data"/>.
+/// Dimensions: B batch, L lookback, N horizon, K input columns, C targets, Q quantiles, Ff future columns.
+/// </summary>
+public sealed partial class Forecaster
+{
+    public const string Format = "gyre.forecaster";
+    public const int FormatVersion = 1;
+
+    public ForecastOptions Options { get; }
+    public ForecastDataInfo DataInfo { get; private set; }
+    public Scaler Scaler { get; private set; }
+    public ForecastNetwork Network { get; }
+    public List<EpochRecord> History { get; } = [];
+
+    private Forecaster(ForecastOptions options, ForecastDataInfo info, Scaler scaler, ForecastNetwork network)
+    {
+        Options = options; DataInfo = info; Scaler = scaler; Network = network;
+    }
+
+    /// <summary>C as the network sees it (1 in channel-independent mode).</summary>
+    public int ModelTargets => Options.ChannelIndependent ? 1 : DataInfo.TargetCount;
+
+    // ------------------------------------------------------------------ data
+
+    private CsvOptions CsvOptionsFor() => new()
+    {
+        TimeColumn = Options.TimeColumn,
+        IdColumn = Options.IdColumn,
+        Targets = Options.Targets,
+        Features = Options.Features,
+        FutureFeatures = Options.FutureFeatures,
+        Fill = CsvOptions.ParseFill(Options.Fill),
+    };
+
+    /// <summary>Reads a CSV the way this model was trained (columns, calendar features).</summary>
+    public SeriesSet LoadData(string path)
+    {
+        var set = CsvLoader.Load(path, CsvOptionsFor());
+        set = Calendar.AddFutureFeatures(set, Calendar.Parse(Options.Calendar));
+        if (DataInfo.Columns.Length > 0 && !set.Columns.SequenceEqual(DataInfo.Columns))
+            throw new GyreDataException($"columns [{string.Join(", ", set.Columns)}] differ from the model's [{string.Join(", ", DataInfo.Columns)}]", path);
+        return set;
+    }
+
+    /// <summary>The scaled set the network reads (channel-independent when configured).</summary>
+    private SeriesSet ModelView(SeriesSet raw)
+    {
+        var scaled = Scaler.Transform(raw);
+        return Options.ChannelIndependent ? scaled.ChannelIndependent() : scaled;
+    }
+
+    private static SeriesSet RawView(SeriesSet raw, bool channelIndependent) => channelIndependent ? raw.ChannelIndependent() : raw;
+
+    // ------------------------------------------------------------------ fit
+
+    /// <summary>Creates a forecaster for <paramref name="options"/> shaped by the data at <paramref name="path"/> (untrained).</summary>
+    public static Forecaster Create(string path, ForecastOptions options)
+    {
+        options.Validate();
+        var csv = new CsvOptions
+        {
+            TimeColumn = options.TimeColumn, IdColumn = options.IdColumn, Targets = options.Targets,
+            Features = options.Features, FutureFeatures = options.FutureFeatures, Fill = CsvOptions.ParseFill(options.Fill),
+        };
+        var set = CsvLoader.Load(path, csv);
+        var calendar = Calendar.Parse(options.Calendar);
+        set = Calendar.AddFutureFeatures(set, calendar);
+        var splits = SplitSpec.Parse(options.Split).For(set);
+        // Early, one-line errors for series too short for the protocol.
+        WindowSet.Create(set, splits, SplitPart.Train, options.Lookback, options.Horizon);
+        var scaler = Scaler.Fit(Scaler.ParseKind(options.Scaler), set, splits);
+        int season = options.Season > 0 ? options.Season
+            : Seasonality.Detect(set.Series[0], set.ColumnCount, 0, splits[0].TrainEnd);
+        var info = new ForecastDataInfo
+        {
+            Columns = set.Columns, TargetCount = set.TargetCount, PastCount = set.PastCount, FutureCount = set.FutureCount,
+            CalendarCount = Calendar.Width(calendar), TimeColumn = set.TimeColumn, IdColumn = set.IdColumn,
+            Season = Math.Max(season, 1), Source = Path.GetFileName(path),
+        };
+        int c = options.ChannelIndependent ? 1 : set.TargetCount;
+        int k = options.ChannelIndependent ? 1 + set.PastCount + set.FutureCount : set.ColumnCount;
+        var network = new ForecastNetwork(new ForecastNetworkConfig
+        {
+            Cell = options.Cell, InputFeatures = k, FutureFeatures = set.FutureCount, Hidden = options.Hidden,
+            Layers = options.Layers, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
+            Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
+            Seed = options.Seed,
+        });
+        return new Forecaster(options, info, scaler, network);
+    }
+
+    /// <summary>
+    /// Trains on the CSV at <paramref name="path"/>: AdamW, global-norm clipping, the LR schedule and early
+    /// stopping on the validation loss (best-epoch weights kept). With <paramref name="checkpointPath"/>, a
+    /// checkpoint is written atomically after every epoch; <paramref name="resume"/> continues from it and
+    /// ends with the same bits as an uninterrupted run.
+    /// </summary>
+    public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
+        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default)
+    {
+        var f = Create(path, options);
+        var raw = f.LoadData(path);
+        new ForecastTrainer(f, raw, checkpointPath).Run(resume, onEpoch, cancel);
+        return f;
+    }
+
+    // ------------------------------------------------------------------ inference
+
+    /// <summary>
+    /// Forecasts for windows <paramref name="indices"/> of <paramref name="windows"/> (a model view),
+    /// in the scaled space: writes pred [B, N, C, Q].
+    /// </summary>
+    internal void PredictWindows(WindowSet windows, ReadOnlySpan<int> indices, Span<float> pred)
+    {
+        int b = indices.Length, l = Options.Lookback, n = Options.Horizon, k = windows.InputWidth, c = windows.TargetWidth, ff = windows.FutureWidth;
+        var x = Tensor.Zeros(b, l, k);
+        var target = new float[b * n * c];
+        var mask = new float[b * n * c];
+        var future = ff > 0 ? Tensor.Zeros(b, n, ff) : null;
+        windows.FillBatch(indices, x.Span, target, mask, future == null ? default : future.Span);
+        RunNetwork(x, future, pred, b);
+    }
+
+    /// <summary>Runs the network in inference mode on scaled inputs, undoing instance normalisation.</summary>
+    internal void RunNetwork(Tensor x, Tensor? future, Span<float> pred, int b)
+    {
+        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount, k = x.Dim(2);
+        var mean = new float[b * c];
+        var std = new float[b * c];
+        if (Options.InstanceNorm) InstanceNorm.Normalize(x.Span, mean, std, b, l, k, c);
+        Network.Training = false;
+        var y = Network.Forward(x, future);                    // [B, N, C, Q]
+        y.ReadOnlySpan.CopyTo(pred);
+        if (Options.InstanceNorm)
+            for (int i = 0; i < b; i++)
+                for (int h = 0; h < n; h++)
+                    for (int j = 0; j < c; j++)
+                        for (int r = 0; r < q; r++)
+                        {
+                            ref float v = ref pred[((i * n + h) * c + j) * q + r];
+                            v = v * std[i * c + j] + mean[i * c + j];
+                        }
+    }
+
+    /// <summary>Index of the quantile used as the point forecast (the one nearest 0.5).</summary>
+    public int MedianQuantile()
+    {
+        var qs = Options.Quantiles;
+        if (qs.Length == 0) return 0;
+        int best = 0;
+        for (int i = 1; i < qs.Length; i++) if (Math.Abs(qs[i] - 0.5f) < Math.Abs(qs[best] - 0.5f)) best = i;
+        return best;
+    }
+
+    // ------------------------------------------------------------------ model file
+
+    /// <summary>
+    /// Writes one versioned safetensors file: the network's weights as tensors, and in its metadata the
+    /// format tag and version, options, network config, data description, scaler and training history.
+    /// Written to a temporary name and renamed.
+    /// </summary>
+    public void Save(string path)
+    {
+        Safetensors.Write(path, Network.StateDict(), Metadata());
+    }
+
+    internal Dictionary<string, string> Metadata() => new()
+    {
+        ["format"] = Format,
+        ["version"] = FormatVersion.ToString(),
+        ["options"] = JsonSerializer.Serialize(Options, Json),
+        ["network"] = JsonSerializer.Serialize(Network.Config, Json),
+        ["data"] = JsonSerializer.Serialize(DataInfo, Json),
+        ["scaler"] = JsonSerializer.Serialize(Scaler.ToDto(), Json),
+        ["history"] = JsonSerializer.Serialize(History, Json),
+    };
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Reads a model file, checking its format, version and every tensor's shape.</summary>
+    public static Forecaster Load(string path)
+    {
+        if (!File.Exists(path)) throw new GyreDataException("model file not found", path);
+        var file = Safetensors.Read(path);
+        return FromFile(file, path);
+    }
+
+    internal static Forecaster FromFile(SafetensorsFile file, string path)
+    {
+        var meta = file.Metadata;
+        if (!meta.TryGetValue("format", out var format) || format != Format)
+            throw new GyreDataException($"not a Gyre forecaster model (format '{format ?? "missing"}')", path);
+        if (!meta.TryGetValue("version", out var version) || version != FormatVersion.ToString())
+            throw new GyreDataException($"model format version {version ?? "missing"} is not supported (this Gyre reads version {FormatVersion})", path);
+        try
+        {
+            var options = JsonSerializer.Deserialize<ForecastOptions>(meta["options"], Json)!;
+            var config = JsonSerializer.Deserialize<ForecastNetworkConfig>(meta["network"], Json)!;
+            var info = JsonSerializer.Deserialize<ForecastDataInfo>(meta["data"], Json)!;
+            var scaler = Scaler.FromDto(JsonSerializer.Deserialize<ScalerDto>(meta["scaler"], Json)!);
+            var network = new ForecastNetwork(config);
+            var f = new Forecaster(options, info, scaler, network);
+            network.LoadStateDict(file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).ToDictionary(), source: path);
+            if (meta.TryGetValue("history", out var history))
+                f.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(history, Json) ?? []);
+            return f;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or ArgumentException or InvalidDataException or NullReferenceException)
+        {
+            throw new GyreDataException($"corrupt model file: {e.Message.Replace(Environment.NewLine, " ")}", path);
+        }
+    }
+}

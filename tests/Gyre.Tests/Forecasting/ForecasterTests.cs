@@ -1,0 +1,112 @@
+using Gyre.Data;
+using Gyre.Forecasting;
+using Xunit;
+
+namespace Gyre.Tests.Forecasting;
+
+/// <summary>Behaviour of the user-facing forecaster: fit, predict, evaluate, save/load, resume, determinism.</summary>
+public class ForecasterTests
+{
+    internal static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Data", name);
+
+    internal static ForecastOptions Small(int epochs = 3) => new()
+    {
+        Lookback = 24, Horizon = 6, Hidden = 16, Epochs = epochs, Batch = 16, Seed = 3, LearningRate = 5e-3f,
+    };
+
+    private static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("gyre-fc").FullName, name);
+
+    [Fact]
+    public void FitsPredictsAndEvaluates()
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small());
+        Assert.Equal(3, f.History.Count);
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var table = f.Predict(data);
+        Assert.Equal(6, table.Rows.Count);
+        Assert.Equal(new DateTime(1961, 1, 1), table.Rows[0].Time);
+        Assert.Equal(new DateTime(1961, 6, 1), table.Rows[5].Time);
+        Assert.All(table.Rows, r => Assert.True(float.IsFinite(r.Values[0]) && r.Values[0] > 0));
+        var report = f.Evaluate(data);
+        Assert.Equal(12, report.Season);
+        // 144 rows, split 0.7/0.1/0.2: test rows [114, 144) → 30 − 6 + 1 windows.
+        Assert.Equal(25, report.TestWindows);
+        Assert.True(report.Metrics.Mase > 0 && double.IsFinite(report.Metrics.Rmse));
+        Assert.Equal(Math.Sqrt(report.Metrics.Mse), report.Metrics.Rmse, 9);
+        var bt = f.Backtest(data, 3);
+        Assert.Equal(3, bt.TestWindows);
+    }
+
+    [Fact]
+    public void SaveLoadGivesIdenticalForecasts()
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small() with { Cell = "lstm", Decoder = "recurrent", Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f] });
+        string path = Temp("m.gyre");
+        f.Save(path);
+        var g = Forecaster.Load(path);
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var a = f.Predict(data); var b = g.Predict(g.LoadData(Bundled("AirPassengers.csv")));
+        Assert.Equal(a.Rows.Select(r => r.Values[0]), b.Rows.Select(r => r.Values[0]));
+        Assert.Equal(a.Rows.SelectMany(r => r.Quantiles[0]), b.Rows.SelectMany(r => r.Quantiles[0]));
+        Assert.All(a.Rows, r => Assert.True(r.Quantiles[0][0] <= r.Quantiles[0][2] + 1e-3f));
+        Assert.Equal(f.History, g.History);
+        var report = g.Evaluate(data);
+        Assert.NotNull(report.Metrics.Coverage);
+        Assert.NotNull(report.Metrics.Crps);
+    }
+
+    [Fact]
+    public void SameSeedSameBits()
+    {
+        var o = Small() with { Dropout = 0.2f, Layers = 2 };
+        var a = Forecaster.Fit(Bundled("AirPassengers.csv"), o);
+        var b = Forecaster.Fit(Bundled("AirPassengers.csv"), o);
+        Assert.Equal(a.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()),
+            b.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()));
+        var c = Forecaster.Fit(Bundled("AirPassengers.csv"), o with { Seed = 4 });
+        Assert.NotEqual(a.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()),
+            c.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()));
+    }
+
+    [Fact]
+    public void ResumeAfterAKillEndsBitIdentical()
+    {
+        var o = Small(epochs: 6) with { Dropout = 0.1f, Layers = 2, Schedule = "plateau" };
+        var full = Forecaster.Fit(Bundled("AirPassengers.csv"), o);
+
+        string ckpt = Temp("ckpt.safetensors");
+        using var cts = new CancellationTokenSource();
+        // "Kill" the run after its third epoch's checkpoint is written.
+        Assert.Throws<OperationCanceledException>(() => Forecaster.Fit(Bundled("AirPassengers.csv"), o,
+            e => { if (e.Epoch == 3) cts.Cancel(); }, ckpt, cancel: cts.Token));
+        var resumed = Forecaster.Fit(Bundled("AirPassengers.csv"), o, null, ckpt, resume: true);
+        Assert.Equal(full.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()),
+            resumed.Network.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray()));
+        Assert.Equal(full.History.Select(h => h.TrainLoss), resumed.History.Select(h => h.TrainLoss));
+    }
+
+    [Fact]
+    public void PatchingChannelIndependenceAndInstanceNormRun()
+    {
+        var f = Forecaster.Fit(Bundled("co2-concentration.csv"), Small() with { Patch = 6, ChannelIndependent = true, InstanceNorm = true, Targets = ["all"] });
+        var table = f.Predict(f.LoadData(Bundled("co2-concentration.csv")));
+        Assert.Equal(2, table.Targets.Length);
+        Assert.Equal(6, table.Rows.Count);
+        Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
+    }
+
+    [Fact]
+    public void CorruptOrWrongVersionModelFilesAreRefused()
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small(epochs: 1));
+        string path = Temp("m.gyre");
+        f.Save(path);
+        var meta = f.Metadata();
+        meta["version"] = "99";
+        Gyre.IO.Safetensors.Write(path, f.Network.StateDict(), meta);
+        var e = Assert.Throws<GyreDataException>(() => Forecaster.Load(path));
+        Assert.Contains("version 99", e.Message);
+        File.WriteAllBytes(path, [1, 2, 3]);
+        Assert.ThrowsAny<InvalidDataException>(() => Forecaster.Load(path));
+    }
+}
