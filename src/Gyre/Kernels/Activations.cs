@@ -88,9 +88,9 @@ public static class Activations
     {
         TV negAbs = S.Or(x, S.Splat(-0f));
         TV e = Exp<S, TV>(negAbs);
-        TV s = S.Div(S.Splat(1f), S.Add(S.Splat(1f), e));
-        // NaN fails the comparison and takes e·s, which is NaN.
-        return S.Select(S.GreaterThanOrEqual(x, S.Splat(0f)), s, S.Mul(e, s));
+        // One division either way; NaN fails the comparison and takes e, which is NaN.
+        TV numerator = S.Select(S.GreaterThanOrEqual(x, S.Splat(0f)), S.Splat(1f), e);
+        return S.Div(numerator, S.Add(S.Splat(1f), e));
     }
 
     /// <summary>
@@ -114,7 +114,9 @@ public static class Activations
         q = S.MulAdd(q, y, S.Splat(-0.053959259577204543f));
         q = S.MulAdd(q, y, S.Splat(0.13333303556915742f));
         q = S.MulAdd(q, y, S.Splat(-0.33333333172140362f));
-        TV small = S.MulAdd(x, S.Mul(y, q), x);
+        // x·(y·q) is +0 for x = −0 (q < 0), and +0 + −0 = +0: OR the sign back in (a no-op elsewhere,
+        // since tanh keeps the sign of x).
+        TV small = S.Or(S.MulAdd(x, S.Mul(y, q), x), sign);
         // NaN fails a < 0.625 and takes the exp branch, which propagates it.
         return S.Select(S.LessThan(a, S.Splat(0.625f)), small, big);
     }
