@@ -15,7 +15,7 @@ namespace Gyre.Kernels;
 /// H mod 4 units, so every unit runs the same instruction sequence (same bits whatever H). Without
 /// SIMD the scalar twin runs. Within one vector step all loads precede all stores, so an [R, H] output
 /// may be the very same span as an [R, H] input: Forward allows hNext = hPrev; Backward allows
-/// dhPrev = dhNext (or dhPrev = hPrev). Any other overlap is undefined.
+/// dhPrev = dhNext (both tested). Any other overlap is undefined.
 /// </remarks>
 public static class GruGates
 {

@@ -12,8 +12,8 @@ namespace Gyre.Kernels;
 /// <remarks>
 /// Same structure as <see cref="GruGates"/> (widest vector first, single Vector128 lanes for the row
 /// tail, scalar twin without SIMD). Within one vector step all loads precede all stores, so Forward
-/// allows cNext = cPrev (or hNext = cPrev) and Backward allows dcPrev = dcNext (or dcPrev = dhNext or
-/// cPrev). hNext and cNext must be distinct; any other overlap is undefined.
+/// allows cNext = cPrev and Backward allows dcPrev = dcNext (both tested). hNext and cNext must be
+/// distinct; any other overlap is undefined.
 /// </remarks>
 public static class LstmGates
 {
