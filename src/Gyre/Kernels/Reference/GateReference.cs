@@ -7,9 +7,17 @@ namespace Gyre.Kernels.Reference;
 /// </summary>
 public static class GateReference
 {
-    public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+    // Computed in double and rounded once, so the twins are correctly rounded (up to rare double-rounding
+    // ties): the oracle the SIMD approximations are measured against in ulp.
 
-    public static float Tanh(float x) => MathF.Tanh(x);
+    /// <summary>σ(x) = 1 / (1 + e^(−x)).</summary>
+    public static float Sigmoid(float x) => (float)(1.0 / (1.0 + Math.Exp(-(double)x)));
+
+    /// <summary>tanh(x).</summary>
+    public static float Tanh(float x) => (float)Math.Tanh(x);
+
+    /// <summary>e^x.</summary>
+    public static float Exp(float x) => (float)Math.Exp(x);
 
     /// <summary>dst[i] = σ(src[i]).</summary>
     public static void Sigmoid(Span<float> dst, ReadOnlySpan<float> src)
@@ -23,6 +31,13 @@ public static class GateReference
     {
         if (dst.Length < src.Length) throw new ArgumentException("destination too short", nameof(dst));
         for (int i = 0; i < src.Length; i++) dst[i] = Tanh(src[i]);
+    }
+
+    /// <summary>dst[i] = e^(src[i]).</summary>
+    public static void Exp(Span<float> dst, ReadOnlySpan<float> src)
+    {
+        if (dst.Length < src.Length) throw new ArgumentException("destination too short", nameof(dst));
+        for (int i = 0; i < src.Length; i++) dst[i] = Exp(src[i]);
     }
 
     /// <summary>
