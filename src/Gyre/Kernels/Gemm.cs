@@ -89,13 +89,17 @@ public static unsafe partial class Gemm
 
             WorkerTeam? t = ChooseTeam(team, m, n, k);
             int panels = (n + NR - 1) / NR;
-            long need = (long)panels * k * NR;
-            float[] scratch = ThreadScratch.PackedB(need);
+            float[] scratch = ThreadScratch.PackedB((long)panels * k * NR);
             fixed (float* raw = scratch)
             {
                 float* pack = ThreadScratch.Align(raw);
-                var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack };
-                if (t is null) packJob.Execute(0, 1); else t.Run(ref packJob);
+                int workers = t?.Size ?? 1;
+                fixed (int* cursors = ThreadScratch.Cursors(workers))
+                {
+                    var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
+                    Chunks.Init(cursors, workers, panels);
+                    if (t is null) packJob.Execute(0, 1); else t.Run(ref packJob);
+                }
                 Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, accumulate);
             }
         }
@@ -150,28 +154,37 @@ public static unsafe partial class Gemm
     private static void Compute(WorkerTeam? team, bool transA, int m, int n, int k,
         float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate)
     {
-        var job = new ComputeJob
-        {
-            A = a, Lda = lda, TransA = transA, M = m, N = n, K = k, B = packedB, C = c, Ldc = ldc,
-            Accumulate = accumulate,
-        };
+        int workers = team?.Size ?? 1;
         int tiles = (m + MR - 1) / MR, panels = (n + NR - 1) / NR;
-        if (team is null) { job.Execute(0, 1); return; }
         // Split M when every worker gets a few tiles, else N panels (small batch, wide output: each
-        // worker then streams only its share of B, which suits a recurrent step at batch 1).
-        job.SplitN = tiles < 2 * team.Size && panels >= team.Size;
-        team.Run(ref job);
+        // worker then streams only its share of B, which suits a recurrent step at batch 1). About four
+        // chunks per worker let a worker that finishes early take over the tail of a descheduled one.
+        bool splitN = workers > 1 && tiles < 2 * workers && panels >= workers;
+        int chunkRows = MR * Math.Clamp((tiles + 4 * workers - 1) / (4 * workers), 1, MC / MR);
+        int chunkPanels = Math.Max(1, panels / (4 * workers));
+        int chunks = splitN ? (panels + chunkPanels - 1) / chunkPanels : (m + chunkRows - 1) / chunkRows;
+        fixed (int* cursors = ThreadScratch.Cursors(workers))
+        {
+            var job = new ComputeJob
+            {
+                A = a, Lda = lda, TransA = transA, M = m, N = n, K = k, B = packedB, C = c, Ldc = ldc,
+                Accumulate = accumulate, SplitN = splitN, ChunkRows = chunkRows, ChunkPanels = chunkPanels,
+                Chunks = chunks, Cursors = cursors,
+            };
+            Chunks.Init(cursors, workers, chunks);
+            if (team is null) job.Execute(0, 1); else team.Run(ref job);
+        }
     }
 
     private struct PackBJob : IWorkerJob
     {
-        public float* B; public nint Ldb; public bool TransB; public int N, K; public float* Dst;
+        public float* B; public nint Ldb; public bool TransB; public int N, K; public float* Dst; public int* Cursors;
 
         public void Execute(int worker, int workers)
         {
             int panels = (N + NR - 1) / NR;
-            int p0 = (int)((long)panels * worker / workers), p1 = (int)((long)panels * (worker + 1) / workers);
-            PackBPanels(Dst, B, Ldb, TransB, N, K, p0, p1);
+            for (int v = 0, jp; (jp = Chunks.Claim(Cursors, worker, workers, panels, ref v)) >= 0;)
+                PackBPanels(Dst, B, Ldb, TransB, N, K, jp, jp + 1);
         }
     }
 
@@ -179,20 +192,51 @@ public static unsafe partial class Gemm
     {
         public float* A; public nint Lda; public bool TransA; public int M, N, K;
         public float* B; public float* C; public nint Ldc; public bool Accumulate, SplitN;
+        public int ChunkRows, ChunkPanels, Chunks; public int* Cursors;
 
         public void Execute(int worker, int workers)
         {
-            int tiles = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
-            int i0 = 0, i1 = M, jp0 = 0, jp1 = panels;
-            if (SplitN)
+            int panels = (N + NR - 1) / NR;
+            for (int v = 0, chunk; (chunk = Gemm.Chunks.Claim(Cursors, worker, workers, Chunks, ref v)) >= 0;)
             {
-                jp0 = (int)((long)panels * worker / workers); jp1 = (int)((long)panels * (worker + 1) / workers);
+                if (SplitN)
+                    ComputeRange(this, 0, M, chunk * ChunkPanels, Math.Min(panels, (chunk + 1) * ChunkPanels));
+                else
+                    ComputeRange(this, chunk * ChunkRows, Math.Min(M, (chunk + 1) * ChunkRows), 0, panels);
             }
-            else
+        }
+    }
+
+    /// <summary>
+    /// Chunk scheduling: worker w owns chunks [w·C/W, (w+1)·C/W) and takes them in order (so a
+    /// recurrent layer's worker keeps touching the same weights, warm in its own cache); once its own
+    /// range is done it takes the remaining chunks of the others. Which worker computes a chunk never
+    /// changes what is computed, so results stay bit-identical.
+    /// </summary>
+    internal static class Chunks
+    {
+        /// <summary>Ints per cursor: one cache line each, so workers do not share lines.</summary>
+        public const int Stride = 16;
+
+        public static void Init(int* cursors, int workers, int chunks)
+        {
+            for (int w = 0; w < workers; w++) cursors[w * Stride] = (int)((long)chunks * w / workers);
+        }
+
+        /// <summary>Next chunk for <paramref name="worker"/>, or −1 when none is left; v is the claim state (start at 0).</summary>
+        public static int Claim(int* cursors, int worker, int workers, int chunks, ref int v)
+        {
+            for (; v < workers; v++)
             {
-                i0 = (int)((long)tiles * worker / workers) * MR; i1 = Math.Min(M, (int)((long)tiles * (worker + 1) / workers) * MR);
+                int owner = worker + v;
+                if (owner >= workers) owner -= workers;
+                int end = (int)((long)chunks * (owner + 1) / workers);
+                ref int cursor = ref cursors[owner * Stride];
+                if (Volatile.Read(ref cursor) >= end) continue;
+                int chunk = Interlocked.Increment(ref cursor) - 1;
+                if (chunk < end) return chunk;
             }
-            if (i0 < i1 && jp0 < jp1) ComputeRange(this, i0, i1, jp0, jp1);
+            return -1;
         }
     }
 
@@ -407,6 +451,15 @@ internal static unsafe class ThreadScratch
 {
     [ThreadStatic] private static float[]? _worker;
     [ThreadStatic] private static float[]? _packedB;
+    [ThreadStatic] private static int[]? _cursors;
+
+    /// <summary>Chunk cursors for a team of <paramref name="workers"/>, one cache line each.</summary>
+    public static int[] Cursors(int workers)
+    {
+        int need = workers * Gemm.Chunks.Stride + 16;
+        if (_cursors is null || _cursors.Length < need) _cursors = GC.AllocateArray<int>(need, pinned: true);
+        return _cursors;
+    }
 
     public static float[] Worker(long floats) => Get(ref _worker, floats);
     public static float[] PackedB(long floats) => Get(ref _packedB, floats);
