@@ -20,8 +20,11 @@ switch (args[0])
     case "sgemm-shape": // sgemm-shape m n k [threads]
         return Sgemm(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                      args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
+        return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
+                         args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm)");
+        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step)");
         return 2;
 }
 
@@ -50,6 +53,36 @@ static int Sgemm(int m, int n, int k, int threads)
     }
     Array.Sort(rates);
     Array.Sort(cpuRates);
-    Console.WriteLine($"sgemm m={m} n={n} k={k} threads={threads}: median {rates[runs / 2]:F1} GFLOP/s (min {rates[0]:F1}, max {rates[^1]:F1}, {runs} runs); per CPU-second: median {cpuRates[runs / 2]:F1} GFLOP");
+    Console.WriteLine($"tile {Gemm.MR}x{Gemm.NR}; sgemm m={m} n={n} k={k} threads={threads}: median {rates[runs / 2]:F1} GFLOP/s (min {rates[0]:F1}, max {rates[^1]:F1}, {runs} runs); per CPU-second: median {cpuRates[runs / 2]:F1} GFLOP");
+    return 0;
+}
+
+// One recurrent time step's h·W_hhᵀ, W_hh unpacked (packed again on every call) and pre-packed once.
+static int SgemmStep(int batch, int hidden, int gates, int threads)
+{
+    int gh = gates * hidden;
+    var rng = new Random(2);
+    var h = new float[batch * hidden]; var w = new float[gh * hidden]; var c = new float[batch * gh];
+    for (int i = 0; i < h.Length; i++) h[i] = (float)rng.NextDouble() - 0.5f;
+    for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+    using var team = new WorkerTeam(threads);
+    var packed = Gemm.PackB(true, gh, hidden, w, hidden);
+    double Median(Action step)
+    {
+        const int inner = 200, runs = 15;
+        var us = new double[runs];
+        for (int i = 0; i < 3 * inner; i++) step();
+        for (int r = 0; r < runs; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++) step();
+            us[r] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / inner;
+        }
+        Array.Sort(us);
+        return us[runs / 2];
+    }
+    double unpacked = Median(() => Gemm.Multiply(false, true, batch, gh, hidden, h, hidden, w, hidden, c, gh, false, team));
+    double prepacked = Median(() => Gemm.Multiply(false, batch, h, hidden, packed, c, gh, false, team));
+    Console.WriteLine($"sgemm-step B={batch} H={hidden} G={gates} threads={threads}: unpacked {unpacked:F2} µs, pre-packed {prepacked:F2} µs per step (median)");
     return 0;
 }

@@ -150,21 +150,24 @@ internal static unsafe class GemmMicro
         if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 4); }
     }
 
-    /// <summary>Scalar tile (no SIMD hardware): NR = 8 columns.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>Scalar tile (no SIMD hardware): NR = 8 columns, one row at a time in eight locals.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void KernelScalar(int mr, int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load)
     {
-        const int nr = 8;
-        float* acc = stackalloc float[6 * nr];
-        for (int r = 0; r < mr; r++)
-            for (int j = 0; j < nr; j++) acc[r * nr + j] = load ? c[r * ldc + j] : 0f;
-        for (int p = 0; p < kc; p++, a += ps, b += nr)
-            for (int r = 0; r < mr; r++)
+        for (int r = 0; r < mr; r++, a += rs, c += ldc)
+        {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            if (load) { s0 = c[0]; s1 = c[1]; s2 = c[2]; s3 = c[3]; s4 = c[4]; s5 = c[5]; s6 = c[6]; s7 = c[7]; }
+            float* ap = a, bp = b;
+            for (int p = 0; p < kc; p++, ap += ps, bp += 8)
             {
-                float av = a[r * rs];
-                for (int j = 0; j < nr; j++) acc[r * nr + j] = MathF.FusedMultiplyAdd(av, b[j], acc[r * nr + j]);
+                float av = *ap;
+                s0 = MathF.FusedMultiplyAdd(av, bp[0], s0); s1 = MathF.FusedMultiplyAdd(av, bp[1], s1);
+                s2 = MathF.FusedMultiplyAdd(av, bp[2], s2); s3 = MathF.FusedMultiplyAdd(av, bp[3], s3);
+                s4 = MathF.FusedMultiplyAdd(av, bp[4], s4); s5 = MathF.FusedMultiplyAdd(av, bp[5], s5);
+                s6 = MathF.FusedMultiplyAdd(av, bp[6], s6); s7 = MathF.FusedMultiplyAdd(av, bp[7], s7);
             }
-        for (int r = 0; r < mr; r++)
-            for (int j = 0; j < nr; j++) c[r * ldc + j] = acc[r * nr + j];
+            c[0] = s0; c[1] = s1; c[2] = s2; c[3] = s3; c[4] = s4; c[5] = s5; c[6] = s6; c[7] = s7;
+        }
     }
 }
