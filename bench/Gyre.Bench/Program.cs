@@ -23,8 +23,10 @@ switch (args[0])
     case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
         return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                          args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "team": // team [threads]: dispatch cost of an empty job, and whether busy shares overlap
+        return Team(args.Length > 1 ? int.Parse(args[1]) : WorkerTeam.Shared.Size);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step)");
+        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, team)");
         return 2;
 }
 
@@ -85,4 +87,30 @@ static int SgemmStep(int batch, int hidden, int gates, int threads)
     double prepacked = Median(() => Gemm.Multiply(false, batch, h, hidden, packed, c, gh, false, team));
     Console.WriteLine($"sgemm-step B={batch} H={hidden} G={gates} threads={threads}: unpacked {unpacked:F2} µs, pre-packed {prepacked:F2} µs per step (median)");
     return 0;
+}
+
+static int Team(int threads)
+{
+    using var team = new WorkerTeam(threads);
+    var empty = new BusyJob { Microseconds = 0 };
+    for (int i = 0; i < 10_000; i++) team.Run(ref empty);
+    long t0 = Stopwatch.GetTimestamp();
+    for (int i = 0; i < 100_000; i++) team.Run(ref empty);
+    double dispatch = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 100_000;
+    var busy = new BusyJob { Microseconds = 20_000 };
+    t0 = Stopwatch.GetTimestamp();
+    team.Run(ref busy);
+    double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    Console.WriteLine($"team threads={threads}: back-to-back dispatch {dispatch:F2} µs; {threads} shares of 20 ms busy took {wall:F1} ms wall");
+    return 0;
+}
+
+struct BusyJob : IWorkerJob
+{
+    public int Microseconds;
+    public readonly void Execute(int worker, int workers)
+    {
+        long end = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1_000_000 * Microseconds;
+        while (Stopwatch.GetTimestamp() < end) { }
+    }
 }
