@@ -1,3 +1,118 @@
-if (args is ["gates", ..]) return Gyre.Bench.GateBench.Run(args[1..]);
-Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-return 0;
+using System.Diagnostics;
+using Gyre.Kernels;
+
+// Gyre micro-benchmarks. `sgemm [size] [threads]`: median GFLOP/s of C = A·B at size³ (default 2048,
+// threads default GYRE_NUM_THREADS / processor count), after warm-up. Numbers on a shared machine are
+// noisy: repeat and compare medians.
+if (args.Length == 0)
+{
+    Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads]");
+    return 0;
+}
+switch (args[0])
+{
+    case "sgemm":
+        {
+            int size = args.Length > 1 ? int.Parse(args[1]) : 2048;
+            return Sgemm(size, size, size, args.Length > 2 ? int.Parse(args[2]) : WorkerTeam.Shared.Size);
+        }
+    case "sgemm-shape": // sgemm-shape m n k [threads]
+        return Sgemm(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
+                     args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
+        return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
+                         args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
+        return Gyre.Bench.GateBench.Run(args[1..]);
+    case "team": // team [threads]: dispatch cost of an empty job, and whether busy shares overlap
+        return Team(args.Length > 1 ? int.Parse(args[1]) : WorkerTeam.Shared.Size);
+    default:
+        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, gates, team)");
+        return 2;
+}
+
+static int Sgemm(int m, int n, int k, int threads)
+{
+    var rng = new Random(1);
+    var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+    for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
+    for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
+    using var team = new WorkerTeam(threads);
+    double flops = 2.0 * m * n * k;
+    int warm = 3, runs = flops >= 1e9 ? 9 : 51;
+    var rates = new double[runs];
+    var cpuRates = new double[runs];
+    using var process = Process.GetCurrentProcess();
+    for (int r = -warm; r < runs; r++)
+    {
+        process.Refresh();
+        TimeSpan cpu0 = process.TotalProcessorTime;
+        long t0 = Stopwatch.GetTimestamp();
+        Gemm.Multiply(false, false, m, n, k, a, k, b, n, c, n, false, team);
+        double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        process.Refresh();
+        double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        if (r >= 0) { rates[r] = flops / s / 1e9; cpuRates[r] = flops / Math.Max(cpu, 1e-6) / 1e9; }
+    }
+    Array.Sort(rates);
+    Array.Sort(cpuRates);
+    Console.WriteLine($"tile {Gemm.MR}x{Gemm.NR}; sgemm m={m} n={n} k={k} threads={threads}: median {rates[runs / 2]:F1} GFLOP/s (min {rates[0]:F1}, max {rates[^1]:F1}, {runs} runs); per CPU-second: median {cpuRates[runs / 2]:F1} GFLOP");
+    return 0;
+}
+
+// One recurrent time step's h·W_hhᵀ, W_hh unpacked (packed again on every call) and pre-packed once.
+static int SgemmStep(int batch, int hidden, int gates, int threads)
+{
+    int gh = gates * hidden;
+    var rng = new Random(2);
+    var h = new float[batch * hidden]; var w = new float[gh * hidden]; var c = new float[batch * gh];
+    for (int i = 0; i < h.Length; i++) h[i] = (float)rng.NextDouble() - 0.5f;
+    for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextDouble() - 0.5f;
+    using var team = new WorkerTeam(threads);
+    var packed = Gemm.PackB(true, gh, hidden, w, hidden);
+    double Median(Action step)
+    {
+        const int inner = 200, runs = 15;
+        var us = new double[runs];
+        for (int i = 0; i < 3 * inner; i++) step();
+        for (int r = 0; r < runs; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++) step();
+            us[r] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / inner;
+        }
+        Array.Sort(us);
+        return us[runs / 2];
+    }
+    double unpacked = Median(() => Gemm.Multiply(false, true, batch, gh, hidden, h, hidden, w, hidden, c, gh, false, team));
+    double prepacked = Median(() => Gemm.Multiply(false, batch, h, hidden, packed, c, gh, false, team));
+    Console.WriteLine($"sgemm-step B={batch} H={hidden} G={gates} threads={threads}: unpacked {unpacked:F2} µs, pre-packed {prepacked:F2} µs per step (median)");
+    return 0;
+}
+
+static int Team(int threads)
+{
+    using var team = new WorkerTeam(threads);
+    var empty = new BusyJob { Microseconds = 0 };
+    for (int i = 0; i < 10_000; i++) team.Run(ref empty);
+    long t0 = Stopwatch.GetTimestamp();
+    for (int i = 0; i < 100_000; i++) team.Run(ref empty);
+    double dispatch = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 100_000;
+    var busy = new BusyJob { Microseconds = 20_000 };
+    t0 = Stopwatch.GetTimestamp();
+    team.Run(ref busy);
+    double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    Console.WriteLine($"team threads={threads}: back-to-back dispatch {dispatch:F2} µs; {threads} shares of 20 ms busy took {wall:F1} ms wall");
+    return 0;
+}
+
+struct BusyJob : IWorkerJob
+{
+    public int Microseconds;
+    public readonly void Execute(int worker, int workers)
+    {
+        long end = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1_000_000 * Microseconds;
+        while (Stopwatch.GetTimestamp() < end) { }
+    }
+}

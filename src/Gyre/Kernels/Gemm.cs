@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Gyre.Kernels;
 
 /// <summary>
@@ -5,6 +8,15 @@ namespace Gyre.Kernels;
 /// op(A) is A stored [M, lda] or, when <c>transA</c>, Aᵀ with A stored [K, lda]; likewise B.
 /// The scalar twin is <see cref="Reference.GemmReference"/>.
 /// </summary>
+/// <remarks>
+/// Blocked and packed after Goto/BLIS: op(B) is packed once into panels of NR columns ([K, NR] each,
+/// zero-padded), K is cut into blocks of at most KC, and a register tile of MR × NR outputs
+/// (6 × 64 with AVX-512: 24 zmm accumulators) runs over one K block with one broadcast A element shared
+/// by a row. M strips are outside, N panels inside (A is packed once per strip and K block and reused
+/// for every panel). Work is split over M tiles or N panels, never over K, and the K blocking depends on
+/// K alone, so every element is the same chain of FMAs whatever the team size: results are
+/// bit-identical for 1 or many threads.
+/// </remarks>
 public static partial class Gemm
 {
     /// <summary>Throws unless every operand holds the rows its shape and leading dimension demand.</summary>
@@ -28,14 +40,448 @@ public static partial class Gemm
     }
 }
 
-public static partial class Gemm
+public static unsafe partial class Gemm
 {
-    /// <summary>
-    /// C[M, N] = (accumulate ? C : 0) + op(A)[M, K] · op(B)[K, N]. Until the blocked kernel lands this
-    /// forwards to the reference.
-    /// </summary>
+    /// <summary>Rows of the register tile.</summary>
+    internal const int MR = 6;
+    /// <summary>Longest K block: 512 keeps a [KC, 64] B panel (128 KB) plus an A strip in a 1 MB L2.</summary>
+    internal const int KC = 512;
+    /// <summary>Rows of A packed together (a multiple of MR); measured to matter little.</summary>
+    internal const int MC = 96;
+
+    /// <summary>Columns of the register tile: four vectors wide with AVX-512, two below that, 8 scalar.</summary>
+    internal static readonly int NR =
+        Vector512.IsHardwareAccelerated ? 4 * Vector512<float>.Count :
+        Vector256.IsHardwareAccelerated ? 2 * Vector256<float>.Count :
+        Vector128.IsHardwareAccelerated ? 2 * Vector128<float>.Count : 8;
+
+    /// <summary>Problems with m·n·k at most this go to a plain loop (packing would cost more). Tests lower it.</summary>
+    internal static long SmallWork = 4096;
+    /// <summary>Problems with m·n·k below this stay on the calling thread (a dispatch costs microseconds).</summary>
+    internal static long ParallelWork = 1L << 18;
+    /// <summary>With K at most this, A tiles are read in place through row pointers instead of being packed.</summary>
+    internal static int InPlaceMaxK = 128;
+
+    /// <summary>Team used when a call passes none; null means <see cref="WorkerTeam.Shared"/>.
+    /// Set <c>Gemm.Team = new WorkerTeam(1)</c> to keep every multiply on the calling thread.</summary>
+    public static WorkerTeam? Team { get; set; }
+
+    /// <summary>C[M, N] = (accumulate ? C : 0) + op(A)[M, K] · op(B)[K, N], on <see cref="Team"/>.</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate)
-        => Reference.GemmReference.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        => Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, null);
+
+    /// <summary>
+    /// C[M, N] = (accumulate ? C : 0) + op(A)[M, K] · op(B)[K, N], splitting large problems over
+    /// <paramref name="team"/> (null: <see cref="Team"/>, else <see cref="WorkerTeam.Shared"/>).
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, WorkerTeam? team)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
+        {
+            if (k == 0) { if (!accumulate) ZeroC(pc, m, n, ldc); return; }
+            if ((long)m * n * k <= SmallWork) { SmallMultiply(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate); return; }
+
+            WorkerTeam? t = ChooseTeam(team, m, n, k);
+            int panels = (n + NR - 1) / NR;
+            float[] scratch = ThreadScratch.PackedB((long)panels * k * NR);
+            fixed (float* raw = scratch)
+            {
+                float* pack = ThreadScratch.Align(raw);
+                int workers = t?.Size ?? 1;
+                fixed (int* cursors = ThreadScratch.Cursors(workers))
+                {
+                    var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
+                    Chunks.Init(cursors, workers, panels);
+                    if (t is null) packJob.Execute(0, 1); else t.Run(ref packJob);
+                }
+                Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[K, N] (B stored [N, ldb] when <paramref name="transB"/>, else [K, ldb]) for
+    /// <see cref="Multiply(bool, int, ReadOnlySpan{float}, int, PackedMatrix, Span{float}, int, bool, WorkerTeam?)"/>,
+    /// e.g. a recurrent weight W_hh [G·H, H] packed once per sequence and used at every time step.
+    /// </summary>
+    public static PackedMatrix PackB(bool transB, int n, int k, ReadOnlySpan<float> b, int ldb)
+    {
+        var packed = new PackedMatrix();
+        packed.Pack(transB, n, k, b, ldb);
+        return packed;
+    }
+
+    /// <summary>
+    /// C[M, N] = (accumulate ? C : 0) + op(A)[M, K] · B[K, N] with B pre-packed by <see cref="PackB"/>
+    /// (N = <see cref="PackedMatrix.Columns"/>, K = <see cref="PackedMatrix.Depth"/>). Bit-identical to the
+    /// unpacked <c>Multiply</c> whenever that one takes the blocked path.
+    /// </summary>
+    public static void Multiply(bool transA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b,
+        Span<float> c, int ldc, bool accumulate, WorkerTeam? team = null)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int n = b.Columns, k = b.Depth;
+        Validate(transA, false, m, n, k, a.Length, lda, n * k, n, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a) fixed (float* pc = c) fixed (float* raw = b.Buffer)
+        {
+            if (k == 0) { if (!accumulate) ZeroC(pc, m, n, ldc); return; }
+            Compute(ChooseTeam(team, m, n, k), transA, m, n, k, pa, lda, raw + b.Start, pc, ldc, accumulate);
+        }
+    }
+
+    private static WorkerTeam? ChooseTeam(WorkerTeam? team, int m, int n, int k)
+    {
+        if ((long)m * n * k < ParallelWork) return null;
+        team ??= Team ?? WorkerTeam.Shared;
+        return team.Size > 1 ? team : null;
+    }
+
+    private static void ZeroC(float* c, int m, int n, nint ldc)
+    {
+        for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
+    }
+
+    /// <summary>K blocks of near-equal length, at most KC: k = 600 runs 300 + 300, not 512 + 88.</summary>
+    internal static int BlockDepth(int k) => (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+
+    private static void Compute(WorkerTeam? team, bool transA, int m, int n, int k,
+        float* a, nint lda, float* packedB, float* c, nint ldc, bool accumulate)
+    {
+        int workers = team?.Size ?? 1;
+        int tiles = (m + MR - 1) / MR, panels = (n + NR - 1) / NR;
+        // Split M when every worker gets a few tiles, else N panels (small batch, wide output: each
+        // worker then streams only its share of B, which suits a recurrent step at batch 1). About four
+        // chunks per worker let a worker that finishes early take over the tail of a descheduled one.
+        bool splitN = workers > 1 && tiles < 2 * workers && panels >= workers;
+        int chunkRows = MR * Math.Clamp((tiles + 4 * workers - 1) / (4 * workers), 1, MC / MR);
+        int chunkPanels = Math.Max(1, panels / (4 * workers));
+        int chunks = splitN ? (panels + chunkPanels - 1) / chunkPanels : (m + chunkRows - 1) / chunkRows;
+        fixed (int* cursors = ThreadScratch.Cursors(workers))
+        {
+            var job = new ComputeJob
+            {
+                A = a, Lda = lda, TransA = transA, M = m, N = n, K = k, B = packedB, C = c, Ldc = ldc,
+                Accumulate = accumulate, SplitN = splitN, ChunkRows = chunkRows, ChunkPanels = chunkPanels,
+                Chunks = chunks, Cursors = cursors,
+            };
+            Chunks.Init(cursors, workers, chunks);
+            if (team is null) job.Execute(0, 1); else team.Run(ref job);
+        }
+    }
+
+    private struct PackBJob : IWorkerJob
+    {
+        public float* B; public nint Ldb; public bool TransB; public int N, K; public float* Dst; public int* Cursors;
+
+        public void Execute(int worker, int workers)
+        {
+            int panels = (N + NR - 1) / NR;
+            for (int v = 0, jp; (jp = Chunks.Claim(Cursors, worker, workers, panels, ref v)) >= 0;)
+                PackBPanels(Dst, B, Ldb, TransB, N, K, jp, jp + 1);
+        }
+    }
+
+    private struct ComputeJob : IWorkerJob
+    {
+        public float* A; public nint Lda; public bool TransA; public int M, N, K;
+        public float* B; public float* C; public nint Ldc; public bool Accumulate, SplitN;
+        public int ChunkRows, ChunkPanels, Chunks; public int* Cursors;
+
+        public void Execute(int worker, int workers)
+        {
+            int panels = (N + NR - 1) / NR;
+            for (int v = 0, chunk; (chunk = Gemm.Chunks.Claim(Cursors, worker, workers, Chunks, ref v)) >= 0;)
+            {
+                if (SplitN)
+                    ComputeRange(this, 0, M, chunk * ChunkPanels, Math.Min(panels, (chunk + 1) * ChunkPanels));
+                else
+                    ComputeRange(this, chunk * ChunkRows, Math.Min(M, (chunk + 1) * ChunkRows), 0, panels);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Chunk scheduling: worker w owns chunks [w·C/W, (w+1)·C/W) and takes them in order (so a
+    /// recurrent layer's worker keeps touching the same weights, warm in its own cache); once its own
+    /// range is done it takes the remaining chunks of the others. Which worker computes a chunk never
+    /// changes what is computed, so results stay bit-identical.
+    /// </summary>
+    internal static class Chunks
+    {
+        /// <summary>Ints per cursor: one cache line each, so workers do not share lines.</summary>
+        public const int Stride = 16;
+
+        public static void Init(int* cursors, int workers, int chunks)
+        {
+            for (int w = 0; w < workers; w++) cursors[w * Stride] = (int)((long)chunks * w / workers);
+        }
+
+        /// <summary>Next chunk for <paramref name="worker"/>, or −1 when none is left; v is the claim state (start at 0).</summary>
+        public static int Claim(int* cursors, int worker, int workers, int chunks, ref int v)
+        {
+            for (; v < workers; v++)
+            {
+                int owner = worker + v;
+                if (owner >= workers) owner -= workers;
+                int end = (int)((long)chunks * (owner + 1) / workers);
+                ref int cursor = ref cursors[owner * Stride];
+                if (Volatile.Read(ref cursor) >= end) continue;
+                int chunk = Interlocked.Increment(ref cursor) - 1;
+                if (chunk < end) return chunk;
+            }
+            return -1;
+        }
+    }
+
+    // The packing loops, the drivers and the tile dispatch are AggressiveOptimization as well as the
+    // micro-kernels: a recurrent layer calls them a few hundred times in its first 100 ms, all of which
+    // would otherwise run unoptimised tier-0 code (measured 100× slower packing).
+
+    /// <summary>Rows [i0, i1) × panels [jp0, jp1) of C: M strips, K blocks, N panels, MR-row tiles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ComputeRange(in ComputeJob g, int i0, int i1, int jp0, int jp1)
+    {
+        int n = g.N, k = g.K, nr = NR;
+        int kcMax = BlockDepth(k);
+        // Small K: packing A costs more than it saves (measured ~10 % at K = 32); a single panel
+        // reads each A tile once, so packing is pure overhead there too.
+        bool inPlace = k <= InPlaceMaxK || n <= nr;
+        float[] scratch = ThreadScratch.Worker(MC * kcMax + MR * nr);
+        fixed (float* raw = scratch)
+        {
+            float* aPack = ThreadScratch.Align(raw);
+            float* tile = aPack + MC * kcMax; // MR × NR staging tile for the ragged right edge
+            for (int ib = i0; ib < i1; ib += MC)
+            {
+                int mc = Math.Min(MC, i1 - ib);
+                for (int k0 = 0; k0 < k; k0 += kcMax)
+                {
+                    int kc = Math.Min(kcMax, k - k0);
+                    bool load = g.Accumulate || k0 > 0;
+                    if (!inPlace) PackA(aPack, g.A, g.Lda, g.TransA, ib, mc, k0, kc);
+                    for (int jp = jp0; jp < jp1; jp++)
+                    {
+                        int j0 = jp * nr, ncols = Math.Min(nr, n - j0);
+                        float* bPanel = g.B + (nint)jp * k * nr + (nint)k0 * nr;
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, mc - ir), i = ib + ir;
+                            float* aTile; nint rs, ps;
+                            if (!inPlace) { aTile = aPack + ir * kc; rs = 1; ps = MR; }
+                            else if (g.TransA) { aTile = g.A + k0 * g.Lda + i; rs = 1; ps = g.Lda; }
+                            else { aTile = g.A + i * g.Lda + k0; rs = g.Lda; ps = 1; }
+                            float* cTile = g.C + i * g.Ldc + j0;
+                            if (ncols == nr)
+                                Tile(mr, kc, aTile, rs, ps, bPanel, cTile, g.Ldc, load);
+                            else
+                            {
+                                if (load)
+                                    for (int r = 0; r < mr; r++)
+                                        new ReadOnlySpan<float>(cTile + r * g.Ldc, ncols).CopyTo(new Span<float>(tile + r * nr, ncols));
+                                Tile(mr, kc, aTile, rs, ps, bPanel, tile, nr, load);
+                                for (int r = 0; r < mr; r++)
+                                    new ReadOnlySpan<float>(tile + r * nr, ncols).CopyTo(new Span<float>(cTile + r * g.Ldc, ncols));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A rows [i0, i0 + mc) × K block [k0, k0 + kc) into MR-row tiles, each [kc, MR].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(float* dst, float* a, nint lda, bool transA, int i0, int mc, int k0, int kc)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* t = dst + ir * kc;
+            if (transA)
+            {
+                float* src = a + (nint)k0 * lda + i0 + ir;
+                for (int p = 0; p < kc; p++, src += lda, t += MR)
+                    for (int r = 0; r < mr; r++) t[r] = src[r];
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    float* src = a + (i0 + ir + r) * lda + k0;
+                    float* d = t + r;
+                    for (int p = 0; p < kc; p++, d += MR) *d = src[p];
+                }
+            }
+        }
+    }
+
+    /// <summary>Panels [p0, p1) of op(B)[K, N], each [K, NR] with columns past N zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackBPanels(float* dst, float* b, nint ldb, bool transB, int n, int k, int p0, int p1)
+    {
+        int nr = NR;
+        for (int jp = p0; jp < p1; jp++)
+        {
+            int j0 = jp * nr, ncols = Math.Min(nr, n - j0);
+            float* panel = dst + (nint)jp * k * nr;
+            if (!transB)
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    new ReadOnlySpan<float>(b + p * ldb + j0, ncols).CopyTo(new Span<float>(panel + p * nr, ncols));
+                    if (ncols < nr) new Span<float>(panel + p * nr + ncols, nr - ncols).Clear();
+                }
+            }
+            else
+            {
+                // Walk K in slices so the strided writes of one slice stay in L1 across the NR columns.
+                const int slice = 64;
+                for (int ps = 0; ps < k; ps += slice)
+                {
+                    int pe = Math.Min(k, ps + slice);
+                    for (int j = 0; j < ncols; j++)
+                    {
+                        float* src = b + (j0 + j) * ldb;
+                        float* d = panel + j;
+                        for (int p = ps; p < pe; p++) d[p * nr] = src[p];
+                    }
+                    for (int p = ps; p < pe; p++)
+                        if (ncols < nr) new Span<float>(panel + p * nr + ncols, nr - ncols).Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>Plain loop for tiny problems; the same FMA chain per element as the blocked kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallMultiply(bool transA, bool transB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        nint ars = transA ? 1 : lda, aps = transA ? lda : 1;
+        nint bcs = transB ? ldb : 1, bps = transB ? 1 : ldb;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float* ap = a + i * ars, bp = b + j * bcs;
+                float sum = accumulate ? c[i * ldc + j] : 0f;
+                for (int p = 0; p < k; p++, ap += aps, bp += bps) sum = MathF.FusedMultiplyAdd(*ap, *bp, sum);
+                c[i * ldc + j] = sum;
+            }
+    }
+
+    /// <summary>One MR × NR tile (mr ≤ MR rows) over one K block: widest ISA first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(int mr, int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            switch (mr)
+            {
+                case 6: GemmMicro.Kernel512<R6>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 5: GemmMicro.Kernel512<R5>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 4: GemmMicro.Kernel512<R4>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 3: GemmMicro.Kernel512<R3>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 2: GemmMicro.Kernel512<R2>(kc, a, rs, ps, b, c, ldc, load); break;
+                default: GemmMicro.Kernel512<R1>(kc, a, rs, ps, b, c, ldc, load); break;
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            switch (mr)
+            {
+                case 6: GemmMicro.Kernel256<R6>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 5: GemmMicro.Kernel256<R5>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 4: GemmMicro.Kernel256<R4>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 3: GemmMicro.Kernel256<R3>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 2: GemmMicro.Kernel256<R2>(kc, a, rs, ps, b, c, ldc, load); break;
+                default: GemmMicro.Kernel256<R1>(kc, a, rs, ps, b, c, ldc, load); break;
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            switch (mr)
+            {
+                case 6: GemmMicro.Kernel128<R6>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 5: GemmMicro.Kernel128<R5>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 4: GemmMicro.Kernel128<R4>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 3: GemmMicro.Kernel128<R3>(kc, a, rs, ps, b, c, ldc, load); break;
+                case 2: GemmMicro.Kernel128<R2>(kc, a, rs, ps, b, c, ldc, load); break;
+                default: GemmMicro.Kernel128<R1>(kc, a, rs, ps, b, c, ldc, load); break;
+            }
+        }
+        else GemmMicro.KernelScalar(mr, kc, a, rs, ps, b, c, ldc, load);
+    }
+}
+
+/// <summary>
+/// op(B) packed into panels of <c>Gemm.NR</c> columns for
+/// <see cref="Gemm.Multiply(bool, int, ReadOnlySpan{float}, int, PackedMatrix, Span{float}, int, bool, WorkerTeam?)"/>.
+/// <see cref="Pack"/> refills it in place (no allocation once it is large enough), so a layer can keep one
+/// per weight and repack after every optimiser step.
+/// </summary>
+public sealed unsafe class PackedMatrix
+{
+    internal float[] Buffer = [];
+    internal int Start;
+
+    /// <summary>N: columns of op(B) (rows of B when it was packed transposed).</summary>
+    public int Columns { get; private set; }
+    /// <summary>K: rows of op(B), the reduction depth.</summary>
+    public int Depth { get; private set; }
+
+    /// <summary>Packs op(B)[K = k, N = n]: B stored [n, ldb] when <paramref name="transB"/>, else [k, ldb].</summary>
+    public void Pack(bool transB, int n, int k, ReadOnlySpan<float> b, int ldb)
+    {
+        Gemm.Validate(false, transB, 0, n, k, 0, Math.Max(k, 1), b.Length, ldb, 0, Math.Max(n, 1));
+        int nr = Gemm.NR, panels = (n + nr - 1) / nr;
+        long need = (long)panels * k * nr;
+        if (need > Array.MaxLength - 16) throw new ArgumentException($"packed B of [{k}, {n}] is too large");
+        if (Buffer.Length < need + 16) Buffer = GC.AllocateUninitializedArray<float>((int)need + 16, pinned: true);
+        fixed (float* raw = Buffer) fixed (float* pb = b)
+        {
+            float* dst = ThreadScratch.Align(raw);
+            Start = (int)(dst - raw);
+            if (need > 0) Gemm.PackBPanels(dst, pb, ldb, transB, n, k, 0, panels);
+        }
+        Columns = n; Depth = k;
+    }
+}
+
+/// <summary>Per-thread packing buffers, pinned (so aligned offsets stay valid) and grown, never shrunk.</summary>
+internal static unsafe class ThreadScratch
+{
+    [ThreadStatic] private static float[]? _worker;
+    [ThreadStatic] private static float[]? _packedB;
+    [ThreadStatic] private static int[]? _cursors;
+
+    /// <summary>Chunk cursors for a team of <paramref name="workers"/>, one cache line each.</summary>
+    public static int[] Cursors(int workers)
+    {
+        int need = workers * Gemm.Chunks.Stride + 16;
+        if (_cursors is null || _cursors.Length < need) _cursors = GC.AllocateArray<int>(need, pinned: true);
+        return _cursors;
+    }
+
+    public static float[] Worker(long floats) => Get(ref _worker, floats);
+    public static float[] PackedB(long floats) => Get(ref _packedB, floats);
+
+    /// <summary>First 64-byte boundary in the buffer: whole-vector loads of packed panels never split a line.</summary>
+    public static float* Align(float* p) => (float*)(((nuint)p + 63) & ~(nuint)63);
+
+    private static float[] Get(ref float[]? slot, long floats)
+    {
+        if (slot is null || slot.Length < floats + 16)
+        {
+            if (floats > Array.MaxLength - 16) throw new ArgumentException($"GEMM packing buffer of {floats} floats is too large");
+            slot = GC.AllocateUninitializedArray<float>((int)Math.Max(floats + 16, 1024), pinned: true);
+        }
+        return slot;
+    }
 }

@@ -1,0 +1,173 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Gyre.Kernels;
+
+/// <summary>Row count of a register tile as a type, so the JIT compiles one kernel per count with the
+/// unused rows (their accumulators, loads and FMAs) removed.</summary>
+internal interface IRowCount { static abstract int Rows { get; } }
+internal struct R1 : IRowCount { public static int Rows => 1; }
+internal struct R2 : IRowCount { public static int Rows => 2; }
+internal struct R3 : IRowCount { public static int Rows => 3; }
+internal struct R4 : IRowCount { public static int Rows => 4; }
+internal struct R5 : IRowCount { public static int Rows => 5; }
+internal struct R6 : IRowCount { public static int Rows => 6; }
+
+/// <summary>
+/// GEMM register tiles: C[r, 0..NR) = (load ? C : 0) + Σ_p A(r, p) · Bpanel[p, 0..NR) for r &lt; TR.Rows,
+/// as one FMA chain per element in p order. A(r, p) = a[r·rs + p·ps] (packed tile: rs = 1, ps = 6; in
+/// place: the strides of A); Bpanel is [kc, NR] contiguous. NoInlining so the JIT compiles each whole
+/// and fully optimised, never mid-loop (measured 69 vs 117 GFLOP/s when inlined into a run-once caller).
+/// The three vector kernels differ only in vector width and are kept textually parallel.
+/// </summary>
+internal static unsafe class GemmMicro
+{
+    /// <summary>6×64 tile with Vector512: 24 accumulators, one B row of 4 vectors shared by every row.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel512<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount
+    {
+        int rows = TR.Rows;
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
+        if (load)
+        {
+            { c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16); c02 = Vector512.Load(c + 32); c03 = Vector512.Load(c + 48); }
+            if (rows > 1) { c10 = Vector512.Load(c + l1); c11 = Vector512.Load(c + l1 + 16); c12 = Vector512.Load(c + l1 + 32); c13 = Vector512.Load(c + l1 + 48); }
+            if (rows > 2) { c20 = Vector512.Load(c + l2); c21 = Vector512.Load(c + l2 + 16); c22 = Vector512.Load(c + l2 + 32); c23 = Vector512.Load(c + l2 + 48); }
+            if (rows > 3) { c30 = Vector512.Load(c + l3); c31 = Vector512.Load(c + l3 + 16); c32 = Vector512.Load(c + l3 + 32); c33 = Vector512.Load(c + l3 + 48); }
+            if (rows > 4) { c40 = Vector512.Load(c + l4); c41 = Vector512.Load(c + l4 + 16); c42 = Vector512.Load(c + l4 + 32); c43 = Vector512.Load(c + l4 + 48); }
+            if (rows > 5) { c50 = Vector512.Load(c + l5); c51 = Vector512.Load(c + l5 + 16); c52 = Vector512.Load(c + l5 + 32); c53 = Vector512.Load(c + l5 + 48); }
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
+            Vector512<float> av;
+            { av = Vector512.Create(*a); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); c02 = Vector512.FusedMultiplyAdd(av, b2, c02); c03 = Vector512.FusedMultiplyAdd(av, b3, c03); }
+            if (rows > 1) { av = Vector512.Create(a[o1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); c12 = Vector512.FusedMultiplyAdd(av, b2, c12); c13 = Vector512.FusedMultiplyAdd(av, b3, c13); }
+            if (rows > 2) { av = Vector512.Create(a[o2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); c22 = Vector512.FusedMultiplyAdd(av, b2, c22); c23 = Vector512.FusedMultiplyAdd(av, b3, c23); }
+            if (rows > 3) { av = Vector512.Create(a[o3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); c32 = Vector512.FusedMultiplyAdd(av, b2, c32); c33 = Vector512.FusedMultiplyAdd(av, b3, c33); }
+            if (rows > 4) { av = Vector512.Create(a[o4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41); c42 = Vector512.FusedMultiplyAdd(av, b2, c42); c43 = Vector512.FusedMultiplyAdd(av, b3, c43); }
+            if (rows > 5) { av = Vector512.Create(a[o5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51); c52 = Vector512.FusedMultiplyAdd(av, b2, c52); c53 = Vector512.FusedMultiplyAdd(av, b3, c53); }
+            a += ps; b += 64;
+        }
+        { c00.Store(c); c01.Store(c + 16); c02.Store(c + 32); c03.Store(c + 48); }
+        if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 16); c12.Store(c + l1 + 32); c13.Store(c + l1 + 48); }
+        if (rows > 2) { c20.Store(c + l2); c21.Store(c + l2 + 16); c22.Store(c + l2 + 32); c23.Store(c + l2 + 48); }
+        if (rows > 3) { c30.Store(c + l3); c31.Store(c + l3 + 16); c32.Store(c + l3 + 32); c33.Store(c + l3 + 48); }
+        if (rows > 4) { c40.Store(c + l4); c41.Store(c + l4 + 16); c42.Store(c + l4 + 32); c43.Store(c + l4 + 48); }
+        if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 16); c52.Store(c + l5 + 32); c53.Store(c + l5 + 48); }
+    }
+
+    /// <summary>6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount
+    {
+        int rows = TR.Rows;
+        Vector256<float> c00 = default, c01 = default;
+        Vector256<float> c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default;
+        Vector256<float> c50 = default, c51 = default;
+        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
+        if (load)
+        {
+            { c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8); }
+            if (rows > 1) { c10 = Vector256.Load(c + l1); c11 = Vector256.Load(c + l1 + 8); }
+            if (rows > 2) { c20 = Vector256.Load(c + l2); c21 = Vector256.Load(c + l2 + 8); }
+            if (rows > 3) { c30 = Vector256.Load(c + l3); c31 = Vector256.Load(c + l3 + 8); }
+            if (rows > 4) { c40 = Vector256.Load(c + l4); c41 = Vector256.Load(c + l4 + 8); }
+            if (rows > 5) { c50 = Vector256.Load(c + l5); c51 = Vector256.Load(c + l5 + 8); }
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+            Vector256<float> av;
+            { av = Vector256.Create(*a); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); }
+            if (rows > 1) { av = Vector256.Create(a[o1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); }
+            if (rows > 2) { av = Vector256.Create(a[o2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); }
+            if (rows > 3) { av = Vector256.Create(a[o3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
+            if (rows > 4) { av = Vector256.Create(a[o4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); }
+            if (rows > 5) { av = Vector256.Create(a[o5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); }
+            a += ps; b += 16;
+        }
+        { c00.Store(c); c01.Store(c + 8); }
+        if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 8); }
+        if (rows > 2) { c20.Store(c + l2); c21.Store(c + l2 + 8); }
+        if (rows > 3) { c30.Store(c + l3); c31.Store(c + l3 + 8); }
+        if (rows > 4) { c40.Store(c + l4); c41.Store(c + l4 + 8); }
+        if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 8); }
+    }
+
+    /// <summary>6×8 tile with Vector128: 12 accumulators, one B row of 2 vectors shared by every row.</summary>
+    // MultiplyAddEstimate: one FMA where the CPU has it, multiply + add where it does not (AVX2 off),
+    // rather than the exact software emulation FusedMultiplyAdd would fall back to.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel128<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount
+    {
+        int rows = TR.Rows;
+        Vector128<float> c00 = default, c01 = default;
+        Vector128<float> c10 = default, c11 = default;
+        Vector128<float> c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default;
+        Vector128<float> c40 = default, c41 = default;
+        Vector128<float> c50 = default, c51 = default;
+        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
+        if (load)
+        {
+            { c00 = Vector128.Load(c); c01 = Vector128.Load(c + 4); }
+            if (rows > 1) { c10 = Vector128.Load(c + l1); c11 = Vector128.Load(c + l1 + 4); }
+            if (rows > 2) { c20 = Vector128.Load(c + l2); c21 = Vector128.Load(c + l2 + 4); }
+            if (rows > 3) { c30 = Vector128.Load(c + l3); c31 = Vector128.Load(c + l3 + 4); }
+            if (rows > 4) { c40 = Vector128.Load(c + l4); c41 = Vector128.Load(c + l4 + 4); }
+            if (rows > 5) { c50 = Vector128.Load(c + l5); c51 = Vector128.Load(c + l5 + 4); }
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.Load(b); var b1 = Vector128.Load(b + 4);
+            Vector128<float> av;
+            { av = Vector128.Create(*a); c00 = Vector128.MultiplyAddEstimate(av, b0, c00); c01 = Vector128.MultiplyAddEstimate(av, b1, c01); }
+            if (rows > 1) { av = Vector128.Create(a[o1]); c10 = Vector128.MultiplyAddEstimate(av, b0, c10); c11 = Vector128.MultiplyAddEstimate(av, b1, c11); }
+            if (rows > 2) { av = Vector128.Create(a[o2]); c20 = Vector128.MultiplyAddEstimate(av, b0, c20); c21 = Vector128.MultiplyAddEstimate(av, b1, c21); }
+            if (rows > 3) { av = Vector128.Create(a[o3]); c30 = Vector128.MultiplyAddEstimate(av, b0, c30); c31 = Vector128.MultiplyAddEstimate(av, b1, c31); }
+            if (rows > 4) { av = Vector128.Create(a[o4]); c40 = Vector128.MultiplyAddEstimate(av, b0, c40); c41 = Vector128.MultiplyAddEstimate(av, b1, c41); }
+            if (rows > 5) { av = Vector128.Create(a[o5]); c50 = Vector128.MultiplyAddEstimate(av, b0, c50); c51 = Vector128.MultiplyAddEstimate(av, b1, c51); }
+            a += ps; b += 8;
+        }
+        { c00.Store(c); c01.Store(c + 4); }
+        if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 4); }
+        if (rows > 2) { c20.Store(c + l2); c21.Store(c + l2 + 4); }
+        if (rows > 3) { c30.Store(c + l3); c31.Store(c + l3 + 4); }
+        if (rows > 4) { c40.Store(c + l4); c41.Store(c + l4 + 4); }
+        if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 4); }
+    }
+
+    /// <summary>Scalar tile (no SIMD hardware): NR = 8 columns, one row at a time in eight locals.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void KernelScalar(int mr, int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load)
+    {
+        for (int r = 0; r < mr; r++, a += rs, c += ldc)
+        {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            if (load) { s0 = c[0]; s1 = c[1]; s2 = c[2]; s3 = c[3]; s4 = c[4]; s5 = c[5]; s6 = c[6]; s7 = c[7]; }
+            float* ap = a, bp = b;
+            for (int p = 0; p < kc; p++, ap += ps, bp += 8)
+            {
+                float av = *ap;
+                s0 = MathF.FusedMultiplyAdd(av, bp[0], s0); s1 = MathF.FusedMultiplyAdd(av, bp[1], s1);
+                s2 = MathF.FusedMultiplyAdd(av, bp[2], s2); s3 = MathF.FusedMultiplyAdd(av, bp[3], s3);
+                s4 = MathF.FusedMultiplyAdd(av, bp[4], s4); s5 = MathF.FusedMultiplyAdd(av, bp[5], s5);
+                s6 = MathF.FusedMultiplyAdd(av, bp[6], s6); s7 = MathF.FusedMultiplyAdd(av, bp[7], s7);
+            }
+            c[0] = s0; c[1] = s1; c[2] = s2; c[3] = s3; c[4] = s4; c[5] = s5; c[6] = s6; c[7] = s7;
+        }
+    }
+}
