@@ -1,0 +1,200 @@
+using System.CommandLine;
+using Gyre.Cli.Output;
+using Gyre.Data;
+using Gyre.Forecasting;
+using Spectre.Console;
+
+namespace Gyre.Cli.Commands;
+
+/// <summary>
+/// `gyre forecast` — with no subcommand, the bundled job (train on the bundled CO₂ series, report test
+/// metrics beside baselines, write model, forecast CSV and plot); subcommands train, eval, predict, inspect.
+/// </summary>
+internal static class ForecastCommand
+{
+    /// <summary>
+    /// The bundled job: monthly Mauna Loa CO₂, three years of lookback, one year ahead. Instance normalisation
+    /// because the trend carries the test split beyond every level seen in training.
+    /// </summary>
+    internal static ForecastOptions BundledDefaults => new()
+    {
+        Targets = ["CO2"], Lookback = 36, Horizon = 12, Hidden = 64, Layers = 1, Epochs = 60, Batch = 32, InstanceNorm = true,
+        LearningRate = 3e-3f, Patience = 15, Seed = 1,
+    };
+
+    internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
+
+    public static Command Create(CliContext ctx)
+    {
+        var training = new TrainingOptions();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled job's outputs", DefaultValueFactory = _ => "gyre-output" };
+        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job.");
+        training.AddTo(cmd);
+        cmd.Options.Add(json);
+        cmd.Options.Add(outDir);
+        cmd.SetAction(p => RunBundled(ctx, training.Apply(p, BundledDefaults), p.GetValue(outDir)!, p.GetValue(json)));
+        cmd.Subcommands.Add(Train(ctx));
+        cmd.Subcommands.Add(Eval(ctx));
+        cmd.Subcommands.Add(Predict(ctx));
+        cmd.Subcommands.Add(Inspect(ctx));
+        return cmd;
+    }
+
+    private static int RunBundled(CliContext ctx, ForecastOptions options, string outDir, bool json)
+    {
+        string data = BundledData;
+        if (!File.Exists(data)) throw new GyreDataException("bundled dataset missing (reinstall gyre)", data);
+        var log = json ? ctx.Err : ctx.Out;
+        log.WriteLine($"gyre forecast: bundled job — {Path.GetFileName(data)} (monthly Mauna Loa CO₂, Scripps CO2 Program, CC BY 4.0)");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var f = TrainWithProgress(ctx, data, options, null, false, json);
+        var set = f.LoadData(data);
+        var report = f.Evaluate(set);
+        Directory.CreateDirectory(outDir);
+        string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
+        var table = f.Predict(set);
+        f.Save(model);
+        ForecastCsv.Write(csv, table);
+        ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
+        else
+        {
+            Reports.Table(ctx, report);
+            ctx.Out.WriteLine($"wrote {model}, {csv}, {png} in {clock.Elapsed.TotalSeconds:F1} s");
+        }
+        return Cli.Ok;
+    }
+
+    private static Command Train(CliContext ctx)
+    {
+        var training = new TrainingOptions();
+        var data = new Option<string>("--data") { Description = "CSV file (header row; a time column is detected)", Required = true };
+        var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
+        var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
+        cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
+        cmd.SetAction(p =>
+        {
+            string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
+            bool asJson = p.GetValue(json);
+            var options = training.Apply(p, new ForecastOptions());
+            string ckpt = output + ".ckpt";
+            var f = TrainWithProgress(ctx, path, options, ckpt, p.GetValue(resume), asJson);
+            f.Save(output);
+            File.Delete(ckpt);
+            var set = f.LoadData(path);
+            var report = HasTest(f) ? f.Evaluate(set) : null;
+            if (asJson) ctx.Out.WriteLine(report != null ? Reports.Json(report, new() { ["model"] = output }) : "{\"model\":\"" + output + "\"}");
+            else
+            {
+                if (report != null) Reports.Table(ctx, report);
+                ctx.Out.WriteLine($"wrote {output}");
+            }
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static bool HasTest(Forecaster f) =>
+        SplitSpec.Parse(f.Options.Split) is var s && s.Test > 0;
+
+    private static Command Eval(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "Model file", Required = true };
+        var data = new Option<string>("--data") { Description = "CSV file with the training columns", Required = true };
+        var scale = new Option<string>("--eval-scale") { Description = "raw | scaled", DefaultValueFactory = _ => "raw" };
+        scale.AcceptOnlyFromAmong("raw", "scaled");
+        var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
+        cmd.SetAction(p =>
+        {
+            var f = Forecaster.Load(p.GetValue(model)!);
+            var set = f.LoadData(RequireFile(p.GetValue(data)!));
+            bool raw = p.GetValue(scale) == "raw";
+            var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
+            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
+            else Reports.Table(ctx, report);
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command Predict(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "Model file", Required = true };
+        var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
+        var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
+        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var cmd = new Command("predict", "Forecast the horizon after the end of each series");
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(outPath); cmd.Options.Add(plot);
+        cmd.SetAction(p =>
+        {
+            var f = Forecaster.Load(p.GetValue(model)!);
+            var set = f.LoadData(RequireFile(p.GetValue(data)!));
+            var table = f.Predict(set);
+            ForecastCsv.Write(p.GetValue(outPath)!, table);
+            ctx.Out.WriteLine($"wrote {p.GetValue(outPath)} ({table.Rows.Count} rows)");
+            if (p.GetValue(plot) is { } png)
+            {
+                ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+                ctx.Out.WriteLine($"wrote {png}");
+            }
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command Inspect(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "Model file", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("inspect", "Show a model's configuration, data columns, scaler statistics and training history");
+        cmd.Options.Add(model); cmd.Options.Add(json);
+        cmd.SetAction(p =>
+        {
+            var f = Forecaster.Load(p.GetValue(model)!);
+            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.InspectJson(f));
+            else Reports.Inspect(ctx, f);
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static string RequireFile(string path) =>
+        File.Exists(path) ? path : throw new GyreDataException("file not found", path);
+
+    /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
+    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json)
+    {
+        if (!File.Exists(data)) throw new GyreDataException("file not found", data);
+        var log = json ? ctx.Err : ctx.Out;
+        if (ctx.Interactive && !json)
+        {
+            Forecaster? result = null;
+            ctx.Console.Progress().AutoClear(false).Columns(
+                    new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(progress =>
+                {
+                    var task = progress.AddTask("training", maxValue: Math.Max(options.Epochs, 1));
+                    result = Forecaster.Fit(data, options, e =>
+                    {
+                        task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
+                        task.Value = e.Epoch;
+                    }, checkpoint, resume);
+                    task.Value = task.MaxValue;
+                });
+            return result!;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        return Forecaster.Fit(data, options, e =>
+        {
+            double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
+            log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
+                + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
+        }, checkpoint, resume);
+    }
+}

@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Globalization;
+using Gyre.Data;
+using Gyre.Forecasting;
+
+namespace Gyre.Cli.Commands;
+
+/// <summary>
+/// The data, model and training options shared by `gyre forecast` (bundled job) and `gyre forecast train`.
+/// Only options the user actually gave override the baseline, so the bundled job keeps its own defaults.
+/// </summary>
+internal sealed class TrainingOptions
+{
+    public readonly Option<string?> Target = new("--target") { Description = "Target column(s): COL[,COL…] or all" };
+    public readonly Option<string?> TimeCol = new("--time-col") { Description = "Time column (default: detected)" };
+    public readonly Option<string?> IdCol = new("--id-col") { Description = "Series id column for long-format data (one global model)" };
+    public readonly Option<string?> Features = new("--features") { Description = "Past covariate columns C,…" };
+    public readonly Option<string?> FutureFeatures = new("--future-features") { Description = "Known-future covariate columns C,…" };
+    public readonly Option<string?> CalendarFeatures = new("--calendar") { Description = "Calendar covariates: hour,dow,dom,month,doy" };
+    public readonly Option<string?> Fill = new("--fill") { Description = "Missing values: ffill | linear | mask (default: error)" };
+    public readonly Option<int?> Lookback = new("--lookback") { Description = "Input window length L" };
+    public readonly Option<int?> Horizon = new("--horizon") { Description = "Forecast horizon N" };
+    public readonly Option<string?> Split = new("--split") { Description = "Chronological split: fractions 0.7,0.1,0.2 or row counts" };
+    public readonly Option<string?> Scaler = new("--scaler") { Description = "standard | robust | minmax | none (fitted on train)" };
+    public readonly Option<bool?> InstanceNorm = new("--instance-norm") { Description = "Per-window reversible instance normalisation" };
+    public readonly Option<bool?> ChannelIndependent = new("--channel-independent") { Description = "One shared model over each target column as its own series" };
+    public readonly Option<int?> Season = new("--season") { Description = "Season for seasonal naive / MASE (default: detected)" };
+    public readonly Option<string?> Cell = new("--cell") { Description = "gru | lstm" };
+    public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H" };
+    public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers K" };
+    public readonly Option<int?> Patch = new("--patch") { Description = "Embed the lookback in patches of P steps" };
+    public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent" };
+    public readonly Option<float?> Dropout = new("--dropout") { Description = "Dropout between recurrent layers" };
+    public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs" };
+    public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
+    public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
+    public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
+    public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile" };
+    public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
+    public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
+    public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
+    public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (0 = off)" };
+    public readonly Option<ulong?> Seed = new("--seed") { Description = "Random seed (same seed, same bits)" };
+
+    public IEnumerable<Option> All() =>
+    [
+        Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Lookback, Horizon, Split, Scaler,
+        InstanceNorm, ChannelIndependent, Season, Cell, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed,
+    ];
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in All()) command.Options.Add(o);
+    }
+
+    /// <summary>The baseline with every option the user gave applied.</summary>
+    public ForecastOptions Apply(ParseResult p, ForecastOptions o)
+    {
+        if (p.GetValue(Target) is { } target) o = o with { Targets = [.. CsvOptions.ParseColumnList(target)] };
+        if (p.GetValue(TimeCol) is { } time) o = o with { TimeColumn = time };
+        if (p.GetValue(IdCol) is { } id) o = o with { IdColumn = id };
+        if (p.GetValue(Features) is { } f) o = o with { Features = [.. CsvOptions.ParseColumnList(f)] };
+        if (p.GetValue(FutureFeatures) is { } ff) o = o with { FutureFeatures = [.. CsvOptions.ParseColumnList(ff)] };
+        if (p.GetValue(CalendarFeatures) is { } cal) o = o with { Calendar = cal };
+        if (p.GetValue(Fill) is { } fill) o = o with { Fill = fill };
+        if (p.GetValue(Lookback) is { } l) o = o with { Lookback = l };
+        if (p.GetValue(Horizon) is { } n) o = o with { Horizon = n };
+        if (p.GetValue(Split) is { } split) o = o with { Split = split };
+        if (p.GetValue(Scaler) is { } scaler) o = o with { Scaler = scaler };
+        if (p.GetValue(InstanceNorm) is { } revin) o = o with { InstanceNorm = revin };
+        if (p.GetValue(ChannelIndependent) is { } ci) o = o with { ChannelIndependent = ci };
+        if (p.GetValue(Season) is { } season) o = o with { Season = season };
+        if (p.GetValue(Cell) is { } cell) o = o with { Cell = cell.ToLowerInvariant() };
+        if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
+        if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
+        if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
+        if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
+        if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };
+        if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
+        if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
+        if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
+        if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
+        if (p.GetValue(Loss) is { } loss) o = o with { Loss = loss.ToLowerInvariant() };
+        if (p.GetValue(Quantiles) is { } qs) o = o with { Quantiles = ParseQuantiles(qs) };
+        if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
+        if (p.GetValue(Schedule) is { } sched) o = o with { Schedule = sched };
+        if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
+        if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
+        if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };
+        o.Validate();
+        return o;
+    }
+
+    private static float[] ParseQuantiles(string text) =>
+        CsvOptions.ParseColumnList(text).Select(s => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var q)
+            ? q : throw new GyreDataException($"--quantiles: '{s}' is not a number")).ToArray();
+}

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gyre.Forecasting;
+using Spectre.Console;
+
+namespace Gyre.Cli.Output;
+
+/// <summary>Evaluation tables (Spectre.Console) and JSON for scripts.</summary>
+internal static class Reports
+{
+    private static readonly JsonSerializerOptions Snake = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static string Json(EvaluationReport r, Dictionary<string, object> extra)
+    {
+        var node = JsonSerializer.SerializeToNode(r, Snake)!.AsObject();
+        foreach (var (k, v) in extra) node[k] = JsonValue.Create(v);
+        return node.ToJsonString(Snake);
+    }
+
+    public static void Table(CliContext ctx, EvaluationReport r)
+    {
+        var t = new Table().Title($"{r.Protocol} metrics ({r.Scale} scale) — {r.TestWindows} windows, horizon {r.Horizon}, lookback {r.Lookback}, season {r.Season}");
+        t.AddColumn("metric");
+        t.AddColumn(new TableColumn("gyre").RightAligned());
+        t.AddColumn(new TableColumn("naive").RightAligned());
+        t.AddColumn(new TableColumn("seasonal naive").RightAligned());
+        void Row(string name, Func<MetricSet, double?> get)
+        {
+            var cells = new[] { r.Metrics, r.Baselines["naive"], r.Baselines["seasonal_naive"] }.Select(m => get(m) is { } v ? v.ToString("G5") : "—");
+            t.AddRow([name, .. cells]);
+        }
+        Row("MSE", m => m.Mse); Row("RMSE", m => m.Rmse); Row("MAE", m => m.Mae);
+        Row("MAPE %", m => m.Mape); Row("sMAPE %", m => m.Smape); Row("MASE", m => m.Mase);
+        if (r.Metrics.Pinball != null)
+        {
+            Row("pinball", m => m.Pinball); Row("CRPS", m => m.Crps);
+            Row($"coverage (nominal {r.NominalCoverage:P0})", m => m.Coverage);
+        }
+        ctx.Console.Write(t);
+    }
+
+    public static string InspectJson(Forecaster f)
+    {
+        var node = new JsonObject
+        {
+            ["options"] = JsonSerializer.SerializeToNode(f.Options, Snake),
+            ["network"] = JsonSerializer.SerializeToNode(f.Network.Config, Snake),
+            ["data"] = JsonSerializer.SerializeToNode(f.DataInfo, Snake),
+            ["scaler"] = JsonSerializer.SerializeToNode(f.Scaler.ToDto(), Snake),
+            ["parameters"] = f.Network.ParameterCount(),
+            ["history"] = JsonSerializer.SerializeToNode(f.History, Snake),
+        };
+        return node.ToJsonString(Snake);
+    }
+
+    public static void Inspect(CliContext ctx, Forecaster f)
+    {
+        var o = f.Options;
+        var cfg = new Table().Title("model").AddColumn("setting").AddColumn("value");
+        cfg.AddRow("cell", $"{o.Cell} × {o.Layers} layer(s), hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}");
+        cfg.AddRow("window", $"lookback {o.Lookback}, horizon {o.Horizon}");
+        cfg.AddRow("loss", o.Loss + (o.Quantiles.Length > 0 ? $" [{string.Join(", ", o.Quantiles)}]" : ""));
+        cfg.AddRow("data", $"{f.DataInfo.Source}: targets {string.Join(", ", f.DataInfo.Columns.Take(f.DataInfo.TargetCount))}; split {o.Split}; season {f.DataInfo.Season}");
+        cfg.AddRow("scaling", $"{o.Scaler}{(o.InstanceNorm ? " + instance norm" : "")}{(o.ChannelIndependent ? ", channel-independent" : "")}");
+        cfg.AddRow("parameters", f.Network.ParameterCount().ToString());
+        ctx.Console.Write(cfg);
+        var sc = new Table().Title("scaler").AddColumn("column").AddColumn("center").AddColumn("scale");
+        for (int i = 0; i < f.Scaler.Columns.Length; i++) sc.AddRow(f.Scaler.Columns[i], f.Scaler.Center[i].ToString("G6"), f.Scaler.Scale[i].ToString("G6"));
+        ctx.Console.Write(sc);
+        var h = new Table().Title("training history").AddColumn("epoch").AddColumn("train loss").AddColumn("val loss").AddColumn("lr").AddColumn("best");
+        foreach (var e in f.History) h.AddRow(e.Epoch.ToString(), e.TrainLoss.ToString("G5"), e.ValLoss?.ToString("G5") ?? "—", e.LearningRate.ToString("G3"), e.Best ? "*" : "");
+        ctx.Console.Write(h);
+    }
+}
