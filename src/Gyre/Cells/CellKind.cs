@@ -11,6 +11,9 @@ public enum CellKind
     Gru,
     /// <summary>LSTM, PyTorch convention. See <see cref="LstmCellMath"/>.</summary>
     Lstm,
+    /// <summary>GRU with the reset gate before the recurrent product (ONNX linear_before_reset = 0,
+    /// Keras reset_after = False); PyTorch's GRU parameter names and shapes. See <see cref="GruResetBeforeCellMath"/>.</summary>
+    GruResetBefore,
 }
 
 /// <summary>Per-kind constants and the registry by name.</summary>
@@ -20,6 +23,7 @@ public static class CellRegistry
     public static int Gates(CellKind kind) => kind switch
     {
         CellKind.Gru => GruCellMath.Gates,
+        CellKind.GruResetBefore => GruResetBeforeCellMath.Gates,
         CellKind.Lstm => LstmCellMath.Gates,
         _ => RnnCellMath.Gates,
     };
@@ -28,25 +32,28 @@ public static class CellRegistry
     public static int SavedWidth(CellKind kind) => kind switch
     {
         CellKind.Gru => GruCellMath.SavedWidth,
+        CellKind.GruResetBefore => GruResetBeforeCellMath.SavedWidth,
         CellKind.Lstm => LstmCellMath.SavedWidth,
         _ => RnnCellMath.SavedWidth,
     };
 
     public static bool HasCellState(CellKind kind) => kind == CellKind.Lstm;
 
-    /// <summary>Parses "gru", "lstm", "rnn" / "rnn_tanh", "rnn_relu" (case-insensitive).</summary>
+    /// <summary>Parses "gru", "gru_reset_before", "lstm", "rnn" / "rnn_tanh", "rnn_relu" (case-insensitive).</summary>
     public static CellKind Parse(string name) => name.ToLowerInvariant() switch
     {
         "gru" => CellKind.Gru,
+        "gru_reset_before" => CellKind.GruResetBefore,
         "lstm" => CellKind.Lstm,
         "rnn" or "rnn_tanh" or "tanh" => CellKind.RnnTanh,
         "rnn_relu" or "relu" => CellKind.RnnRelu,
-        _ => throw new ArgumentException($"unknown cell '{name}' (known: gru, lstm, rnn_tanh, rnn_relu)"),
+        _ => throw new ArgumentException($"unknown cell '{name}' (known: gru, gru_reset_before, lstm, rnn_tanh, rnn_relu)"),
     };
 
     public static string Name(CellKind kind) => kind switch
     {
         CellKind.Gru => "gru",
+        CellKind.GruResetBefore => "gru_reset_before",
         CellKind.Lstm => "lstm",
         CellKind.RnnTanh => "rnn_tanh",
         _ => "rnn_relu",

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Gyre.Layers;
 using Gyre.Tensors;
 
 namespace Gyre.IO;
@@ -165,6 +166,19 @@ public static class KerasWeights
         final.Validate(dict, source);
         ignored.Sort(StringComparer.Ordinal);
         return new KerasConversion(final, dict, ignored);
+    }
+
+    /// <summary>
+    /// Reads a safetensors file of Keras weights (names as in the class summary, e.g. written with
+    /// <c>{w.path: w.numpy() for w in model.weights}</c>) and returns a ready <see cref="RecurrentLayer"/>:
+    /// GRU (reset_after = True), reset-before GRU (reset_after = False) or LSTM, bidirectional for Keras
+    /// <c>Bidirectional</c> wrappers. Tensors of other layers are ignored; use <see cref="Convert"/> to see them.
+    /// </summary>
+    public static RecurrentLayer Load(string path, bool batchFirst = true, bool? gruResetAfter = null)
+    {
+        var file = Safetensors.Read(path);
+        var c = Convert(file.Tensors, path, batchFirst, gruResetAfter);
+        return RecurrentLayer.FromSpec(c.Spec, c.StateDict, path);
     }
 
     private static bool IsRecurrentKernel(Tensor t) =>

@@ -29,14 +29,19 @@ public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cel
 /// across calls; a call at the same (B, T) allocates nothing but its returned tensors
 /// (and nothing at all through the overloads that take destinations).
 /// Not thread-safe: one forward/backward at a time per layer instance.
+/// <para>
+/// Beyond PyTorch: <see cref="CellKind.GruResetBefore"/> (ONNX linear_before_reset = 0, Keras
+/// reset_after = False) and <see cref="ReverseOnly"/> stacks (ONNX direction "reverse").
+/// </para>
 /// </summary>
-public class RecurrentLayer : Module
+public partial class RecurrentLayer : Module
 {
     private readonly ParameterBlock _block;
     private readonly Parameter[] _wIh, _wHh;
     private readonly Parameter?[] _bIh, _bHh;
     private Workspace? _ws;
     private bool _haveActivations;
+    private readonly bool _singleCellNames;
 
     public CellKind Kind { get; }
     public int InputSize { get; }
@@ -45,6 +50,11 @@ public class RecurrentLayer : Module
     public bool Bidirectional { get; }
     public bool HasBias { get; }
     public bool BatchFirst { get; }
+
+    /// <summary>Unidirectional only: the single direction runs backwards in time (t = T−1 … 0), as ONNX
+    /// direction "reverse"; y[t] is still the state after consuming x[t], h_n the state after x[0].
+    /// Parameters keep the plain (no "_reverse") names.</summary>
+    public bool ReverseOnly { get; }
 
     /// <summary>Dropout probability on the outputs of every layer but the last, in training mode only.</summary>
     public float Dropout { get; }
@@ -55,15 +65,20 @@ public class RecurrentLayer : Module
     public int Directions => Bidirectional ? 2 : 1;
     internal int GateCount => CellRegistry.Gates(Kind);
 
+    /// <summary>Whether direction <paramref name="dir"/> (0 forward slot, 1 reverse slot) walks time backwards.</summary>
+    private bool RunsBackwards(int dir) => dir == 1 || ReverseOnly;
+
     /// <summary>Builds the layer with PyTorch's initialisation: every parameter U(−1/√H, 1/√H).</summary>
     public RecurrentLayer(CellKind kind, int inputSize, int hiddenSize, int numLayers = 1, bool bias = true,
         bool batchFirst = false, float dropout = 0f, bool bidirectional = false, ulong seed = 0,
-        bool singleCellNames = false)
+        bool singleCellNames = false, bool reverseOnly = false)
     {
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), $"input_size must be positive, got {inputSize}");
         if (hiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(hiddenSize), $"hidden_size must be positive, got {hiddenSize}");
         if (numLayers <= 0) throw new ArgumentOutOfRangeException(nameof(numLayers), $"num_layers must be positive, got {numLayers}");
         if (dropout is < 0f or >= 1f || float.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), $"dropout must be in [0, 1), got {dropout}");
+        if (reverseOnly && bidirectional) throw new ArgumentException("reverseOnly applies to unidirectional layers only (a bidirectional layer already runs both ways)", nameof(reverseOnly));
+        ReverseOnly = reverseOnly; _singleCellNames = singleCellNames;
         Kind = kind; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
         Bidirectional = bidirectional; HasBias = bias; BatchFirst = batchFirst; Dropout = dropout;
         DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
@@ -151,17 +166,18 @@ public class RecurrentLayer : Module
             {
                 int slot = layer * d + dir;
                 var st = ws.Dir[slot];
-                ForwardDirection(st, slot, dir == 1, input.ReadOnlySpan, inSize, b, t,
+                bool backwards = RunsBackwards(dir);
+                ForwardDirection(st, slot, backwards, input.ReadOnlySpan, inSize, b, t,
                     h0 == null ? default : h0.ReadOnlySpan.Slice(slot * b * h, b * h),
                     c0 == null ? default : c0.ReadOnlySpan.Slice(slot * b * h, b * h), keep);
                 // Scatter this direction's states into the [T, B, D·H] output.
-                var states = st.Hs.ReadOnlySpan.Slice(dir == 0 ? b * h : 0, t * b * h);
+                var states = st.Hs.ReadOnlySpan.Slice(backwards ? 0 : b * h, t * b * h);
                 var outSpan = output.Span;
                 for (int row = 0; row < t * b; row++)
                     states.Slice(row * h, h).CopyTo(outSpan.Slice(row * d * h + dir * h, h));
                 // Final state: after the last processed step.
-                st.Hs.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(hN.Span.Slice(slot * b * h, b * h));
-                if (cN != null) st.Cs!.ReadOnlySpan.Slice(dir == 0 ? t * b * h : 0, b * h).CopyTo(cN.Span.Slice(slot * b * h, b * h));
+                st.Hs.ReadOnlySpan.Slice(backwards ? 0 : t * b * h, b * h).CopyTo(hN.Span.Slice(slot * b * h, b * h));
+                if (cN != null) st.Cs!.ReadOnlySpan.Slice(backwards ? 0 : t * b * h, b * h).CopyTo(cN.Span.Slice(slot * b * h, b * h));
             }
             if (layer + 1 < NumLayers)
             {
@@ -195,8 +211,8 @@ public class RecurrentLayer : Module
         var gx = st.Gx.Span;                                    // [T, B, G·H]
         bool gru = Kind == CellKind.Gru;
 
-        // Bias rows first, then one GEMM accumulates x·W_ihᵀ over all T·B rows. GRU keeps b_hh apart
-        // because r multiplies (W_hn h + b_hn); the other cells fold it in here.
+        // Bias rows first, then one GEMM accumulates x·W_ihᵀ over all T·B rows. The reset-after GRU keeps
+        // b_hh apart because r multiplies (W_hn h + b_hn); every other cell folds it in here.
         if (HasBias)
         {
             var bias = st.BiasRow.Span;                         // [G·H]
@@ -224,6 +240,7 @@ public class RecurrentLayer : Module
         int sw = CellRegistry.SavedWidth(Kind) * h;
         var ghBuf = st.Gh.Span;                                 // [B, G·H] (GRU)
         var bHh = HasBias ? _bHh[slot]!.Value.ReadOnlySpan : default;
+        var rh = st.Rh == null ? default : st.Rh.Span;          // [B, H] r ⊙ h (reset-before GRU)
         bool relu = Kind == CellKind.RnnRelu;
 
         for (int s = 0; s < t; s++)
@@ -239,6 +256,13 @@ public class RecurrentLayer : Module
                     if (HasBias) for (int r = 0; r < b; r++) bHh.CopyTo(ghBuf.Slice(r * gh, gh));
                     Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, ghBuf, gh, HasBias);
                     GruGates.Forward(hNext, savedStep, gStep, ghBuf, hPrev, b, h);
+                    break;
+                case CellKind.GruResetBefore:
+                    // n needs r first, so the recurrent product is two GEMMs around the reset kernel.
+                    Gemm.Multiply(false, true, b, 2 * h, h, hPrev, h, wHh, h, gStep, gh, true);
+                    GruResetBeforeGates.ResetForward(rh, gStep, hPrev, b, h);
+                    Gemm.Multiply(false, true, b, h, h, rh, h, wHh.Slice(2 * h * h), h, gStep.Slice(2 * h), gh, true);
+                    GruResetBeforeGates.CandidateForward(hNext, savedStep, gStep, rh, hPrev, b, h);
                     break;
                 case CellKind.Lstm:
                     Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
@@ -305,7 +329,7 @@ public class RecurrentLayer : Module
             for (int dir = 0; dir < d; dir++)
             {
                 int slot = layer * d + dir;
-                BackwardDirection(ws.Dir[slot], slot, dir == 1, ws.LayerInput[layer].ReadOnlySpan, inSize, b, t,
+                BackwardDirection(ws.Dir[slot], slot, dir, RunsBackwards(dir), ws.LayerInput[layer].ReadOnlySpan, inSize, b, t,
                     dOut, dIn,
                     dhN == null ? default : dhN.ReadOnlySpan.Slice(slot * b * h, b * h),
                     dcN == null ? default : dcN.ReadOnlySpan.Slice(slot * b * h, b * h),
@@ -324,7 +348,7 @@ public class RecurrentLayer : Module
         else AddInto(dx.Span, dIn0);
     }
 
-    private void BackwardDirection(DirectionState st, int slot, bool reverse, ReadOnlySpan<float> x, int inSize,
+    private void BackwardDirection(DirectionState st, int slot, int dir, bool reverse, ReadOnlySpan<float> x, int inSize,
         int b, int t, ReadOnlySpan<float> dOut, Span<float> dIn, ReadOnlySpan<float> dhN, ReadOnlySpan<float> dcN,
         Span<float> dh0, Span<float> dc0)
     {
@@ -339,6 +363,7 @@ public class RecurrentLayer : Module
         var dGh = Kind == CellKind.Gru ? st.DGh!.Span : dGi;    // [T, B, G·H] ∂L/∂(h·W_hhᵀ + b_hh)
         var dh = st.Dh.Span; var dhTmp = st.DhTmp.Span;         // [B, H]
         var dc = st.Dc.Span; var dcTmp = st.DcTmp.Span;         // [B, H]
+        var dRh = st.Rh == null ? default : st.Rh.Span;         // [B, H] ∂L/∂(r ⊙ h) (reset-before GRU)
         bool relu = Kind == CellKind.RnnRelu;
 
         if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
@@ -349,7 +374,7 @@ public class RecurrentLayer : Module
             int step = reverse ? t - 1 - s : s;
             // dh += this direction's slice of dY at this step.
             for (int r = 0; r < b; r++)
-                AddInto(dh.Slice(r * h, h), dOut.Slice((step * b + r) * d * h + (reverse ? h : 0), h));
+                AddInto(dh.Slice(r * h, h), dOut.Slice((step * b + r) * d * h + dir * h, h));
             var hPrev = hs.Slice((reverse ? step + 1 : step) * bh, bh);
             var dGiStep = dGi.Slice(step * b * gh, b * gh);
             switch (Kind)
@@ -359,6 +384,15 @@ public class RecurrentLayer : Module
                         var dGhStep = dGh.Slice(step * b * gh, b * gh);
                         GruGates.Backward(dGiStep, dGhStep, dhTmp, dh, saved.Slice(step * b * sw, b * sw), hPrev, b, h);
                         Gemm.Multiply(false, false, b, h, gh, dGhStep, gh, wHh, h, dhTmp, h, true);
+                        break;
+                    }
+                case CellKind.GruResetBefore:
+                    {
+                        var savedStep = saved.Slice(step * b * sw, b * sw);
+                        GruResetBeforeGates.CandidateBackward(dGiStep, dhTmp, dh, savedStep, hPrev, b, h);
+                        Gemm.Multiply(false, false, b, h, h, dGiStep.Slice(2 * h), gh, wHh.Slice(2 * h * h), h, dRh, h, false);
+                        GruResetBeforeGates.ResetBackward(dGiStep, dhTmp, dRh, savedStep, hPrev, b, h);
+                        Gemm.Multiply(false, false, b, h, 2 * h, dGiStep, gh, wHh, h, dhTmp, h, true);
                         break;
                     }
                 case CellKind.Lstm:
@@ -384,7 +418,14 @@ public class RecurrentLayer : Module
 
         // Weight gradients for all steps at once: dW_hh += dGhᵀ·H_prev, dW_ih += dGiᵀ·X, dX += dGi·W_ih.
         var hPrevAll = hs.Slice(reverse ? bh : 0, rows * h);    // [T, B, H] h_prev of each step, time order
-        Gemm.Multiply(true, false, gh, h, rows, dGh, gh, hPrevAll, h, _wHh[slot].Grad.Span, h, true);
+        var dWhh = _wHh[slot].Grad.Span;                        // [G·H, H]
+        if (Kind == CellKind.GruResetBefore)
+        {
+            // W_h[r|z] multiplied h_prev, W_hn multiplied r ⊙ h_prev (the last block of saved).
+            Gemm.Multiply(true, false, 2 * h, h, rows, dGh, gh, hPrevAll, h, dWhh, h, true);
+            Gemm.Multiply(true, false, h, h, rows, dGh.Slice(2 * h), gh, saved.Slice(3 * h), sw, dWhh.Slice(2 * h * h), h, true);
+        }
+        else Gemm.Multiply(true, false, gh, h, rows, dGh, gh, hPrevAll, h, dWhh, h, true);
         Gemm.Multiply(true, false, gh, inSize, rows, dGi, gh, x, inSize, _wIh[slot].Grad.Span, inSize, true);
         if (HasBias)
         {
@@ -456,7 +497,7 @@ public class RecurrentLayer : Module
     private sealed class DirectionState
     {
         public required Tensor Gx, Hs, Saved, Gh, BiasRow, DGi, Dh, DhTmp, Dc, DcTmp;
-        public Tensor? Cs, DGh;
+        public Tensor? Cs, DGh, Rh;
     }
 
     /// <summary>
@@ -476,7 +517,7 @@ public class RecurrentLayer : Module
         {
             Batch = b; Steps = t;
             int h = l.HiddenSize, d = l.Directions, g = l.GateCount, sw = CellRegistry.SavedWidth(l.Kind);
-            bool lstm = l.Kind == CellKind.Lstm, gru = l.Kind == CellKind.Gru;
+            bool lstm = l.Kind == CellKind.Lstm, gru = l.Kind == CellKind.Gru, resetBefore = l.Kind == CellKind.GruResetBefore;
             long need = 0;
             for (int k = 0; k < l.NumLayers; k++)
             {
@@ -484,7 +525,8 @@ public class RecurrentLayer : Module
                 need += 2L * t * b * inSize + 2L * t * b * d * h;
             }
             need += (long)t * b * d * h;
-            long perDir = (long)t * b * g * h * (gru ? 3 : 2) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h;
+            long perDir = (long)t * b * g * h * (gru ? 3 : 2) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h
+                + (resetBefore ? (long)b * h : 0);
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
             Arena = previous != null && previous.Length >= need ? previous : new float[need];
@@ -512,6 +554,7 @@ public class RecurrentLayer : Module
                     BiasRow = Take(g * h),
                     DGi = Take(t, b, g * h),
                     DGh = gru ? Take(t, b, g * h) : null,
+                    Rh = resetBefore ? Take(b, h) : null,
                     Dh = Take(b, h), DhTmp = Take(b, h),
                     Dc = Take(b, h), DcTmp = Take(b, h),
                 };

@@ -148,7 +148,7 @@ public class KerasWeightsTests
     }
 
     // Keras' own cell equations on Keras-layout weights, independent of the PyTorch mapping.
-    private static float[] KerasRun(string cell, Tensor kernel, Tensor rk, Tensor? bias, Tensor x)
+    internal static float[] KerasRun(string cell, Tensor kernel, Tensor rk, Tensor? bias, Tensor x)
     {
         int B = x.Dim(0), T = x.Dim(1), I = x.Dim(2), U = rk.Dim(0);
         var outH = new float[B * U];

@@ -63,7 +63,7 @@ public class GradientCheckTests
         foreach (var (name, value, grad) in checks) CheckTensor(name, value, grad, Loss, kind);
     }
 
-    private static void CheckTensor(string name, Tensor value, Tensor grad, Func<double> loss, string kind)
+    internal static void CheckTensor(string name, Tensor value, Tensor grad, Func<double> loss, string kind)
     {
         const float eps = 1e-2f;
         var v = value.Span;

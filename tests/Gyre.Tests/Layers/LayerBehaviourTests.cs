@@ -9,6 +9,7 @@ public class LayerBehaviourTests
     [Theory]
     [InlineData("gru")]
     [InlineData("lstm")]
+    [InlineData("gru_reset_before")]
     public void TrainingStepAllocatesNothingAtARepeatedShape(string kind)
     {
         var cell = Cells.CellRegistry.Parse(kind);

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Gyre.Layers;
 using Gyre.Tensors;
 using Onnx;
 using static Gyre.IO.Onnx.OnnxProto;
@@ -76,7 +77,23 @@ public static class OnnxExport
         }
     }
 
-    /// <summary>The serialized ModelProto (see <see cref="Save"/>).</summary>
+    /// <summary>Exports <paramref name="layer"/> (its <see cref="RecurrentLayer.ToSpec"/> and current weights);
+    /// see <see cref="Save(string, RecurrentSpec, IReadOnlyDictionary{string, Tensor}, OnnxExportOptions?)"/>.
+    /// GRU, reset-before GRU and LSTM layers; Elman RNN layers throw <see cref="NotSupportedException"/>.</summary>
+    public static void Save(string path, RecurrentLayer layer, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        Save(path, layer.ToSpec(), layer.StateDict(), options);
+    }
+
+    /// <summary>The serialized ModelProto of <paramref name="layer"/> (see <see cref="Save(string, RecurrentLayer, OnnxExportOptions?)"/>).</summary>
+    public static byte[] ToBytes(RecurrentLayer layer, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        return ToBytes(layer.ToSpec(), layer.StateDict(), options);
+    }
+
+    /// <summary>The serialized ModelProto (see <see cref="Save(string, RecurrentSpec, IReadOnlyDictionary{string, Tensor}, OnnxExportOptions?)"/>).</summary>
     public static byte[] ToBytes(RecurrentSpec spec, IReadOnlyDictionary<string, Tensor> stateDict, OnnxExportOptions? options = null) =>
         Build(spec, stateDict, options).ToByteArray();
 

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Gyre.Layers;
 using Gyre.Tensors;
 using Onnx;
 using static Gyre.IO.Onnx.OnnxProto;
@@ -13,6 +14,10 @@ public sealed record OnnxRecurrentModel(RecurrentSpec Spec, IReadOnlyDictionary<
     public LinearHead? Head { get; init; }
     public AffineScaler? InputScaler { get; init; }
     public AffineScaler? OutputScaler { get; init; }
+
+    /// <summary>A <see cref="RecurrentLayer"/> running the recurrent stack (see <see cref="RecurrentLayer.FromSpec"/>);
+    /// <see cref="Head"/> and the scalers are not part of it.</summary>
+    public RecurrentLayer ToLayer(string source = "ONNX model") => RecurrentLayer.FromSpec(Spec, StateDict, source);
 }
 
 /// <summary>
@@ -50,6 +55,12 @@ public static class OnnxImport
         catch (IOException e) { throw new IOException($"{path}: cannot read ({e.Message})", e); }
         return Read(bytes, path);
     }
+
+    /// <summary>Reads the model file at <paramref name="path"/> into a ready <see cref="RecurrentLayer"/>
+    /// (GRU, reset-before GRU when linear_before_reset = 0, or LSTM; reverse-only for direction "reverse").
+    /// A linear head or scalers written by <see cref="OnnxExport"/> are not part of the layer: use
+    /// <see cref="Load"/> for those.</summary>
+    public static RecurrentLayer LoadLayer(string path) => Load(path).ToLayer(path);
 
     /// <summary>Reads a serialized model; <paramref name="source"/> names it in error messages.</summary>
     public static OnnxRecurrentModel Read(byte[] bytes, string source)
