@@ -57,6 +57,12 @@ public sealed class ForecastNetwork : Module
 
     public ForecastNetworkConfig Config { get; }
 
+    /// <summary>The recurrent encoder (batch-first).</summary>
+    public RecurrentLayer Encoder => _encoder;
+
+    /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct) or h_t → C·Q (recurrent decoder).</summary>
+    public Linear Head => _head;
+
     public ForecastNetwork(ForecastNetworkConfig config)
     {
         Config = config;
