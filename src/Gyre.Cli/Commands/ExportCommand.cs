@@ -1,25 +1,45 @@
 using System.CommandLine;
 using Gyre.Forecasting;
+using Gyre.IO;
+using Gyre.IO.Onnx;
 
 namespace Gyre.Cli.Commands;
 
-/// <summary>`gyre export --model M.gyre --onnx OUT.onnx [--opset 14|22]`: a forecaster as one ONNX graph.</summary>
+/// <summary>
+/// `gyre export --model M.gyre | --layer L.safetensors --onnx OUT.onnx [--opset 14|22]`: a forecaster
+/// (raw inputs → raw forecasts) or a recurrent layer as ONNX.
+/// </summary>
 internal static class ExportCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Option<string>("--model") { Description = "Forecaster model file", Required = true };
+        var model = new Option<string?>("--model") { Description = "Forecaster model file (gyre forecast train)" };
+        var layer = new Option<string?>("--layer") { Description = "Gyre layer file (gyre import)" };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
         var opset = new Option<int>("--opset") { Description = "ONNX opset: 14 or 22", DefaultValueFactory = _ => 14 };
         opset.Validators.Add(r => { if (r.GetValueOrDefault<int>() is not (14 or 22)) r.AddError("--opset must be 14 or 22"); });
-        var cmd = new Command("export", "Export a forecaster to ONNX (raw inputs → raw forecasts; runs in ONNX Runtime)");
-        cmd.Options.Add(model); cmd.Options.Add(onnx); cmd.Options.Add(opset);
+        var cmd = new Command("export", "Export a forecaster or a recurrent layer to ONNX (runs in ONNX Runtime)");
+        cmd.Options.Add(model); cmd.Options.Add(layer); cmd.Options.Add(onnx); cmd.Options.Add(opset);
+        cmd.Validators.Add(r =>
+        {
+            if ((r.GetValue(model) is null) == (r.GetValue(layer) is null)) r.AddError("give exactly one of --model or --layer");
+        });
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
-            try { ForecasterOnnx.Export(f, p.GetValue(onnx)!, p.GetValue(opset)); }
-            catch (NotSupportedException e) { throw new ArgumentException(e.Message); }
-            ctx.Out.WriteLine($"wrote {p.GetValue(onnx)}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+            string output = p.GetValue(onnx)!;
+            if (p.GetValue(model) is { } modelPath)
+            {
+                var f = Forecaster.Load(modelPath);
+                try { ForecasterOnnx.Export(f, output, p.GetValue(opset)); }
+                catch (NotSupportedException e) { throw new ArgumentException(e.Message); }
+                ctx.Out.WriteLine($"wrote {output}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+            }
+            else
+            {
+                var l = LayerFile.Load(p.GetValue(layer)!);
+                OnnxExport.Save(output, l, new OnnxExportOptions { Opset = p.GetValue(opset), InitialStateInputs = true });
+                ctx.Out.WriteLine($"wrote {output}: {l.Kind} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, h0{(l.Kind == Cells.CellKind.Lstm ? ", c0" : "")}");
+            }
             return Cli.Ok;
         });
         return cmd;

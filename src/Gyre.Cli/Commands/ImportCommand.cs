@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Gyre.IO;
+using Gyre.IO.Onnx;
+using Gyre.Layers;
+
+namespace Gyre.Cli.Commands;
+
+/// <summary>
+/// `gyre import --onnx F | --keras F | --torch F --kind gru|lstm [--time-major] --out layer.safetensors`:
+/// brings a GRU/LSTM from ONNX, Keras or PyTorch into a Gyre layer file (PyTorch-named tensors + spec).
+/// </summary>
+internal static class ImportCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var onnx = new Option<string?>("--onnx") { Description = "ONNX model with GRU/LSTM nodes" };
+        var keras = new Option<string?>("--keras") { Description = "safetensors file of Keras weights under their Keras names" };
+        var torch = new Option<string?>("--torch") { Description = "safetensors file of a PyTorch nn.GRU/nn.LSTM state dict" };
+        var kind = new Option<string?>("--kind") { Description = "gru | lstm (for --torch)" };
+        var timeMajor = new Option<bool>("--time-major") { Description = "For --torch: the layer takes [T, B, I] (PyTorch's default batch_first=False)" };
+        var output = new Option<string>("--out") { Description = "Gyre layer file to write", Required = true };
+        var cmd = new Command("import", "Import a recurrent layer from ONNX, Keras or PyTorch into a Gyre layer file");
+        foreach (var o in new Option[] { onnx, keras, torch, kind, timeMajor, output }) cmd.Options.Add(o);
+        cmd.Validators.Add(r =>
+        {
+            int given = new[] { r.GetValue(onnx), r.GetValue(keras), r.GetValue(torch) }.Count(v => v != null);
+            if (given != 1) r.AddError("give exactly one of --onnx, --keras or --torch");
+            if (r.GetValue(torch) != null && r.GetValue(kind) is null) r.AddError("--torch needs --kind gru|lstm");
+        });
+        cmd.SetAction(p =>
+        {
+            RecurrentLayer layer;
+            if (p.GetValue(onnx) is { } o) layer = OnnxImport.LoadLayer(Exists(o));
+            else if (p.GetValue(keras) is { } k) layer = KerasWeights.Load(Exists(k));
+            else
+            {
+                string path = Exists(p.GetValue(torch)!);
+                var dict = Safetensors.Read(path).Tensors;
+                var spec = LayerFile.InferSpec(dict, RecurrentSpec.ParseKind(p.GetValue(kind)!), !p.GetValue(timeMajor), path);
+                layer = RecurrentLayer.FromSpec(spec, dict, path);
+            }
+            string outPath = p.GetValue(output)!;
+            LayerFile.Save(outPath, layer);
+            ctx.Out.WriteLine($"wrote {outPath}: {layer.Kind} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static string Exists(string path) => File.Exists(path) ? path : throw new FileNotFoundException($"{path}: file not found");
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Gyre.Layers;
+using Gyre.Tensors;
+
+namespace Gyre.IO;
+
+/// <summary>
+/// A recurrent layer in one safetensors file: its PyTorch-named state dict as tensors and its
+/// <see cref="RecurrentSpec"/> in the metadata ("format": "gyre.layer", "version": "1", "spec": JSON).
+/// Any PyTorch tool reads the tensors; Gyre also gets the architecture back.
+/// </summary>
+public static class LayerFile
+{
+    public const string Format = "gyre.layer";
+    public const int Version = 1;
+
+    public static void Save(string path, RecurrentLayer layer)
+    {
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["version"] = Version.ToString(),
+            ["spec"] = JsonSerializer.Serialize(layer.ToSpec()),
+        };
+        Safetensors.Write(path, layer.StateDict(), meta);
+    }
+
+    public static RecurrentLayer Load(string path)
+    {
+        var file = Safetensors.Read(path);
+        if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
+            throw new InvalidDataException($"{path}: not a Gyre layer file (format '{format ?? "missing"}'); for a plain PyTorch state dict use InferSpec");
+        if (file.Metadata.GetValueOrDefault("version") != Version.ToString())
+            throw new InvalidDataException($"{path}: layer file version {file.Metadata.GetValueOrDefault("version") ?? "missing"} is not supported (this Gyre reads version {Version})");
+        RecurrentSpec spec;
+        try { spec = JsonSerializer.Deserialize<RecurrentSpec>(file.Metadata["spec"]) ?? throw new JsonException("empty spec"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: corrupt spec: {e.Message}"); }
+        return RecurrentLayer.FromSpec(spec, file.Tensors, path);
+    }
+
+    /// <summary>
+    /// The spec of a PyTorch nn.GRU / nn.LSTM state dict, read from its tensor names and shapes:
+    /// layers from weight_ih_l{k}, directions from _reverse, sizes from weight_ih_l0 [G·H, I] and
+    /// weight_hh_l0 [G·H, H], bias from bias_ih_l0. A module prefix ("rnn.") is allowed.
+    /// </summary>
+    public static RecurrentSpec InferSpec(IReadOnlyDictionary<string, Tensor> stateDict, RecurrentKind kind, bool batchFirst, string source)
+    {
+        string? key = stateDict.ContainsKey("weight_hh_l0") ? "weight_hh_l0"
+            : stateDict.Keys.FirstOrDefault(k => k.EndsWith(".weight_hh_l0", StringComparison.Ordinal) && !k.StartsWith("grad.", StringComparison.Ordinal))
+            ?? throw new InvalidDataException($"{source}: no 'weight_hh_l0' tensor: not a PyTorch GRU/LSTM state dict");
+        string prefix = key[..^"weight_hh_l0".Length];
+        var whh = stateDict[key];
+        var wih = stateDict.GetValueOrDefault(prefix + "weight_ih_l0") ?? throw new InvalidDataException($"{source}: missing tensor '{prefix}weight_ih_l0'");
+        int gates = kind == RecurrentKind.Gru ? 3 : 4;
+        if (whh.Rank != 2 || whh.Dim(0) != gates * whh.Dim(1))
+            throw new InvalidDataException($"{source}: tensor '{key}' has shape {Tensor.ShapeString(whh.Shape)}, not [{gates}·H, H] as {(kind == RecurrentKind.Gru ? "a GRU" : "an LSTM")} needs");
+        int layers = 0;
+        while (stateDict.ContainsKey($"{prefix}weight_ih_l{layers}")) layers++;
+        bool bidirectional = stateDict.ContainsKey(prefix + "weight_ih_l0_reverse");
+        bool bias = stateDict.ContainsKey(prefix + "bias_ih_l0");
+        return new RecurrentSpec(kind, wih.Dim(1), whh.Dim(1), layers, bidirectional, bias, batchFirst);
+    }
+}
