@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads] | bdn [BenchmarkDotNet options]");
     return 0;
 }
 switch (args[0])
@@ -23,12 +23,15 @@ switch (args[0])
     case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
         return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                          args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "bdn": // BenchmarkDotNet: every SIMD kernel against its scalar twin (KernelBenchmarks.cs)
+        BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Gyre.Bench.GruGateBenchmarks).Assembly).Run(args[1..]);
+        return 0;
     case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
         return Gyre.Bench.GateBench.Run(args[1..]);
     case "team": // team [threads]: dispatch cost of an empty job, and whether busy shares overlap
         return Team(args.Length > 1 ? int.Parse(args[1]) : WorkerTeam.Shared.Size);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, gates, team)");
+        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, gates, team, bdn)");
         return 2;
 }
 
