@@ -61,16 +61,18 @@ internal static class Reports
     public static void Inspect(CliContext ctx, Forecaster f)
     {
         var o = f.Options;
+        // Cells are Spectre markup: user text (column names, "[0.1, 0.5, 0.9]") must be escaped.
+        static string E(string text) => Markup.Escape(text);
         var cfg = new Table().Title("model").AddColumn("setting").AddColumn("value");
-        cfg.AddRow("cell", $"{o.Cell} × {o.Layers} layer(s), hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}");
+        cfg.AddRow("cell", E($"{o.Cell} × {o.Layers} layer(s), hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}"));
         cfg.AddRow("window", $"lookback {o.Lookback}, horizon {o.Horizon}");
-        cfg.AddRow("loss", o.Loss + (o.Quantiles.Length > 0 ? $" [{string.Join(", ", o.Quantiles)}]" : ""));
-        cfg.AddRow("data", $"{f.DataInfo.Source}: targets {string.Join(", ", f.DataInfo.Columns.Take(f.DataInfo.TargetCount))}; split {o.Split}; season {f.DataInfo.Season}");
-        cfg.AddRow("scaling", $"{o.Scaler}{(o.InstanceNorm ? " + instance norm" : "")}{(o.ChannelIndependent ? ", channel-independent" : "")}");
+        cfg.AddRow("loss", E(o.Loss + (o.Quantiles.Length > 0 ? $" [{string.Join(", ", o.Quantiles)}]" : "")));
+        cfg.AddRow("data", E($"{f.DataInfo.Source}: targets {string.Join(", ", f.DataInfo.Columns.Take(f.DataInfo.TargetCount))}; split {o.Split}; season {f.DataInfo.Season}"));
+        cfg.AddRow("scaling", E($"{o.Scaler}{(o.InstanceNorm ? " + instance norm" : "")}{(o.ChannelIndependent ? ", channel-independent" : "")}"));
         cfg.AddRow("parameters", f.Network.ParameterCount().ToString());
         ctx.Console.Write(cfg);
         var sc = new Table().Title("scaler").AddColumn("column").AddColumn("center").AddColumn("scale");
-        for (int i = 0; i < f.Scaler.Columns.Length; i++) sc.AddRow(f.Scaler.Columns[i], f.Scaler.Center[i].ToString("G6"), f.Scaler.Scale[i].ToString("G6"));
+        for (int i = 0; i < f.Scaler.Columns.Length; i++) sc.AddRow(E(f.Scaler.Columns[i]), f.Scaler.Center[i].ToString("G6"), f.Scaler.Scale[i].ToString("G6"));
         ctx.Console.Write(sc);
         var h = new Table().Title("training history").AddColumn("epoch").AddColumn("train loss").AddColumn("val loss").AddColumn("lr").AddColumn("best");
         foreach (var e in f.History) h.AddRow(e.Epoch.ToString(), e.TrainLoss.ToString("G5"), e.ValLoss?.ToString("G5") ?? "—", e.LearningRate.ToString("G3"), e.Best ? "*" : "");

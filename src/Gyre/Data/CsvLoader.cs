@@ -180,6 +180,12 @@ public static class CsvLoader
         {
             for (int j = 0; j < names.Length && timeIndex < 0; j++)
                 if (j != idIndex && cols[j].Dates is not null) timeIndex = j;
+            // A column whose first value is a date but a later one is not is a time column with a typo:
+            // report it rather than silently training without time (the column would drop out as text).
+            for (int j = 0; j < names.Length && timeIndex < 0; j++)
+                if (j != idIndex && cols[j].FirstBadDate > 0)
+                    throw new GyreDataException($"cannot parse date '{cols[j].FirstBadDateValue}' (expected e.g. 1958-03-01, 1949-01 or 2014-04-01 00:05:00)",
+                        path, cols[j].FirstBadDate + 1, lines[cols[j].FirstBadDate], names[j]);
         }
 
         var used = new HashSet<int>();
@@ -196,7 +202,14 @@ public static class CsvLoader
         {
             var list = new List<int>();
             for (int j = 0; j < names.Length; j++)
-                if (!used.Contains(j) && cols[j].FirstText < 0 && cols[j].NumericSeen) list.Add(j);
+            {
+                if (used.Contains(j) || !cols[j].NumericSeen) continue;
+                // Numbers with a stray word among them: a typo in a target, not a text column to skip.
+                if (cols[j].FirstText >= 0)
+                    throw new GyreDataException($"non-numeric value '{cols[j].FirstTextValue}' in a numeric column (name the targets with --target to leave it out)",
+                        path, cols[j].FirstText + 1, lines[cols[j].FirstText], names[j]);
+                list.Add(j);
+            }
             if (list.Count == 0)
                 throw new GyreDataException($"no numeric target column (columns: {string.Join(", ", names)})", path);
             targets = list.ToArray();

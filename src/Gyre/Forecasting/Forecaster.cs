@@ -185,8 +185,8 @@ public sealed partial class Forecaster
 
     /// <summary>
     /// Writes one versioned safetensors file: the network's weights as tensors, and in its metadata the
-    /// format tag and version, options, network config, data description, scaler and training history.
-    /// Written to a temporary name and renamed.
+    /// format tag and version, options, network config, data description, scaler and training history
+    /// (epoch timings zeroed: same seed, same bytes). Written to a temporary name and renamed.
     /// </summary>
     public void Save(string path)
     {
@@ -201,7 +201,8 @@ public sealed partial class Forecaster
         ["network"] = JsonSerializer.Serialize(Network.Config, Json),
         ["data"] = JsonSerializer.Serialize(DataInfo, Json),
         ["scaler"] = JsonSerializer.Serialize(Scaler.ToDto(), Json),
-        ["history"] = JsonSerializer.Serialize(History, Json),
+        // Wall-clock seconds stay out of the file so that the same seed gives a byte-identical model file.
+        ["history"] = JsonSerializer.Serialize(History.Select(e => e with { Seconds = 0 }), Json),
     };
 
     internal static readonly JsonSerializerOptions Json = new()
