@@ -1,0 +1,60 @@
+using Gyre.Forecasting;
+using Gyre.IO;
+using Gyre.Tests.IO;
+using Gyre.Tests.Layers;
+using Xunit;
+
+namespace Gyre.Tests.Cli;
+
+/// <summary>`gyre import` and `gyre export`: PyTorch → layer file → ONNX → layer file, and a forecaster to ONNX.</summary>
+public sealed class InteropCommandTests : IDisposable
+{
+    private readonly CliFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void TorchToLayerToOnnxAndBackKeepsTheOutputs()
+    {
+        string fixture = Path.Combine(TorchFixture.Folder, "lstm_i4_h6_l2_bi_b2_t9_s4.safetensors");
+        _dir.Ok("import", "--torch", fixture, "--kind", "lstm", "--out", _dir["l.safetensors"]);
+        _dir.Ok("export", "--layer", _dir["l.safetensors"], "--onnx", _dir["l.onnx"], "--opset", "22");
+        _dir.Ok("import", "--onnx", _dir["l.onnx"], "--out", _dir["back.safetensors"]);
+        var f = TorchFixture.Load("lstm_i4_h6_l2_bi_b2_t9_s4.safetensors");
+        var layer = LayerFile.Load(_dir["back.safetensors"]);
+        layer.Training = false;
+        var y = layer.Forward(f["x"], f["h0"], f["c0"]).Output.ReadOnlySpan;
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(y[i] - f["y"].ReadOnlySpan[i]) < 1e-5, $"y[{i}]");
+        // ONNX Runtime on the exported file agrees with libtorch too.
+        var ort = OnnxTests.RunOrt(File.ReadAllBytes(_dir["l.onnx"]), ("x", f["x"]), ("h0", f["h0"]), ("c0", f["c0"]));
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(ort["y"].ReadOnlySpan[i] - f["y"].ReadOnlySpan[i]) < 1e-5, $"ort y[{i}]");
+    }
+
+    [Fact]
+    public void ForecasterExportsToOnnx()
+    {
+        string data = _dir.Daily("d.csv");
+        _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--lookback", "14", "--horizon", "7", "--epochs", "1", "--hidden", "8", "--out", _dir["m.gyre"]);
+        var r = _dir.Ok("export", "--model", _dir["m.gyre"], "--onnx", _dir["m.onnx"]);
+        Assert.Contains("prediction [batch, 7]", r.Out);
+        var f = Forecaster.Load(_dir["m.gyre"]);
+        Assert.Equal(File.ReadAllBytes(_dir["m.onnx"]), ForecasterOnnx.ToBytes(f));
+    }
+
+    [Fact]
+    public void BadInteropInputIsOneLineExitTwoNothingWritten()
+    {
+        string fixture = Path.Combine(TorchFixture.Folder, "gru_i5_h7_l1_b3_t11_s1.safetensors");
+        var before = _dir.Files();
+        var r = _dir.Run("import", "--torch", fixture, "--kind", "lstm", "--out", _dir["x.safetensors"]);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("weight_hh_l0", r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        r = _dir.Run("import", "--onnx", fixture, "--out", _dir["x.safetensors"]);
+        Assert.Equal(2, r.Code);
+        r = _dir.Run("export", "--onnx", _dir["x.onnx"]);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--model or --layer", r.Err);
+        Assert.Equal(before, _dir.Files());
+    }
+}
