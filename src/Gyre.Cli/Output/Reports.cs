@@ -24,7 +24,9 @@ internal static class Reports
 
     public static void Table(CliContext ctx, EvaluationReport r)
     {
-        var t = new Table().Title($"{r.Protocol} metrics ({r.Scale} scale) — {r.TestWindows} windows, horizon {r.Horizon}, lookback {r.Lookback}, season {r.Season}");
+        // The caption as its own line: a table title wraps to the table's width.
+        ctx.Out.WriteLine($"{r.Protocol} metrics ({r.Scale} scale): {r.TestWindows} windows, horizon {r.Horizon}, lookback {r.Lookback}, season {r.Season}");
+        var t = new Table();
         t.AddColumn("metric");
         t.AddColumn(new TableColumn("gyre").RightAligned());
         t.AddColumn(new TableColumn("naive").RightAligned());
