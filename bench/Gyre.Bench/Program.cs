@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode]");
     return 0;
 }
 switch (args[0])
@@ -25,6 +25,18 @@ switch (args[0])
                          args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
     case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
         return Gyre.Bench.GateBench.Run(args[1..]);
+    case "rnn": // rnn cell B T I H mode threads reps: one `gyre bench --json` row (RecurrentBenchmark)
+        {
+            var shape = new Gyre.Benchmarks.RecurrentBenchShape(Gyre.Cells.CellRegistry.Parse(args[1]),
+                int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
+            Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, args[6], int.Parse(args[7]), int.Parse(args[8])).ToJson());
+            return 0;
+        }
+    case "rnn-grid": // rnn-grid threads reps [mode]: the standard grid as JSON lines
+        foreach (var shape in Gyre.Benchmarks.RecurrentBenchmark.StandardGrid)
+            foreach (var mode in args.Length > 3 ? new[] { args[3] } : new[] { "infer", "train" })
+                Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, mode, int.Parse(args[1]), int.Parse(args[2])).ToJson());
+        return 0;
     case "team": // team [threads]: dispatch cost of an empty job, and whether busy shares overlap
         return Team(args.Length > 1 ? int.Parse(args[1]) : WorkerTeam.Shared.Size);
     default:

@@ -37,6 +37,7 @@ public class RecurrentLayer : Module
     private readonly Parameter?[] _bIh, _bHh;
     private Workspace? _ws;
     private bool _haveActivations;
+    private RecurrentStepWeights[]? _stepWeights;
 
     public CellKind Kind { get; }
     public int InputSize { get; }
@@ -226,6 +227,16 @@ public class RecurrentLayer : Module
         var bHh = HasBias ? _bHh[slot]!.Value.ReadOnlySpan : default;
         bool relu = Kind == CellKind.RnnRelu;
 
+        var stepWeights = StepWeights(slot);
+        if (RecurrentStepWeights.UseFused(Kind, b))
+        {
+            stepWeights.RunFused(Kind, wHh, gru ? bHh : default, h, t, reverse, gx, hs, cs,
+                keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
+            return;
+        }
+        stepWeights.PackForGemm(wHh, g, h);
+        var wHhPacked = stepWeights.HiddenToGates;              // W_hhᵀ packed once for all steps
+
         for (int s = 0; s < t; s++)
         {
             int step = reverse ? t - 1 - s : s;
@@ -237,17 +248,17 @@ public class RecurrentLayer : Module
             {
                 case CellKind.Gru:
                     if (HasBias) for (int r = 0; r < b; r++) bHh.CopyTo(ghBuf.Slice(r * gh, gh));
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, ghBuf, gh, HasBias);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, ghBuf, gh, HasBias);
                     GruGates.Forward(hNext, savedStep, gStep, ghBuf, hPrev, b, h);
                     break;
                 case CellKind.Lstm:
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
                     var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
                     var cNext = cs.Slice((reverse ? step : step + 1) * bh, bh);
                     LstmGates.Forward(hNext, cNext, savedStep, gStep, cPrev, b, h);
                     break;
                 default:
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
                     RnnCellMath.Forward(hNext, gStep, relu);
                     break;
             }
@@ -341,6 +352,10 @@ public class RecurrentLayer : Module
         var dc = st.Dc.Span; var dcTmp = st.DcTmp.Span;         // [B, H]
         bool relu = Kind == CellKind.RnnRelu;
 
+        var stepWeights = StepWeights(slot);
+        stepWeights.PackForBackward(wHh, g, h);
+        var wHhPacked = stepWeights.GatesToHidden;              // W_hh packed once for all steps
+
         if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
         if (Kind == CellKind.Lstm) { if (dcN.IsEmpty) dc.Clear(); else dcN.CopyTo(dc); }
 
@@ -358,14 +373,14 @@ public class RecurrentLayer : Module
                     {
                         var dGhStep = dGh.Slice(step * b * gh, b * gh);
                         GruGates.Backward(dGiStep, dGhStep, dhTmp, dh, saved.Slice(step * b * sw, b * sw), hPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, gh, dGhStep, gh, wHh, h, dhTmp, h, true);
+                        Gemm.Multiply(false, b, dGhStep, gh, wHhPacked, dhTmp, h, true);
                         break;
                     }
                 case CellKind.Lstm:
                     {
                         var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
                         LstmGates.Backward(dGiStep, dcTmp, dh, dc, saved.Slice(step * b * sw, b * sw), cPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
                         var swapC = dc; dc = dcTmp; dcTmp = swapC;
                         break;
                     }
@@ -373,7 +388,7 @@ public class RecurrentLayer : Module
                     {
                         var hOut = hs.Slice((reverse ? step : step + 1) * bh, bh);
                         RnnCellMath.Backward(dGiStep, dh, hOut, relu);
-                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
                         break;
                     }
             }
@@ -415,6 +430,12 @@ public class RecurrentLayer : Module
     private static void CheckDest(Tensor t, ReadOnlySpan<int> shape, string name)
     {
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
+    }
+
+    private RecurrentStepWeights StepWeights(int slot)
+    {
+        _stepWeights ??= new RecurrentStepWeights[NumLayers * Directions];
+        return _stepWeights[slot] ??= new RecurrentStepWeights();
     }
 
     private Workspace EnsureWorkspace(int b, int t)

@@ -1,0 +1,72 @@
+using Gyre.Cells;
+using Gyre.Kernels;
+
+namespace Gyre.Layers;
+
+/// <summary>
+/// One direction's recurrent weight W_hh [G·H, H] in the layouts the per-step kernels read, refreshed at
+/// every Forward / Backward call (the weights may have changed in between, e.g. an optimiser step), so
+/// the time loop itself never packs: W_hhᵀ packed for h·W_hhᵀ, W_hh packed for dGh·W_hh, and the unit
+/// blocks of <see cref="RecurrentStepKernels"/> for the fused batch-1 step. Buffers grow once and are reused.
+/// </summary>
+internal sealed unsafe class RecurrentStepWeights
+{
+    /// <summary>op(B) = W_hhᵀ: K = H, N = G·H (forward, batch above 1).</summary>
+    public readonly PackedMatrix HiddenToGates = new();
+    /// <summary>op(B) = W_hh: K = G·H, N = H (backward, dh_prev += dGh·W_hh).</summary>
+    public readonly PackedMatrix GatesToHidden = new();
+
+    private float[] _blocks = [];     // [Hp·G·H] unit blocks (+16 for alignment)
+    private float[] _bias = [];       // GRU b_hh [3, Hp] zero-padded (+16)
+    private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
+
+    /// <summary>The fused batch-1 step runs for GRU and LSTM where Vector512 is accelerated.</summary>
+    public static bool UseFused(CellKind kind, int batch) =>
+        batch == 1 && RecurrentStepKernels.IsSupported && kind is CellKind.Gru or CellKind.Lstm;
+
+    /// <summary>Hidden sizes from which the fused sequence splits units over a team (two 64-unit blocks).</summary>
+    public const int ParallelFusedMinHidden = 128;
+
+    public void PackForGemm(ReadOnlySpan<float> wHh, int gates, int hidden) =>
+        HiddenToGates.Pack(true, gates * hidden, hidden, wHh, hidden);
+
+    public void PackForBackward(ReadOnlySpan<float> wHh, int gates, int hidden) =>
+        GatesToHidden.Pack(false, hidden, gates * hidden, wHh, hidden);
+
+    /// <summary>
+    /// Runs a whole batch-1 sequence of fused steps (see <see cref="FusedSequenceJob"/>): packs W_hh (and GRU
+    /// b_hh) into unit blocks, then splits hidden units over <paramref name="team"/> when H is large enough.
+    /// gx [T, G·H], hs/cs [T+1, H] (initial state already in place), saved [T, S·H] or empty.
+    /// </summary>
+    public void RunFused(CellKind kind, ReadOnlySpan<float> wHh, ReadOnlySpan<float> bHh, int hidden, int steps, bool reverse,
+        Span<float> gx, Span<float> hs, Span<float> cs, Span<float> saved, WorkerTeam team)
+    {
+        bool lstm = kind == CellKind.Lstm;
+        int g = lstm ? 4 : 3, hp = RecurrentStepKernels.PaddedUnits(hidden);
+        long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
+        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_bias.Length < 3 * hp + 16) _bias = GC.AllocateArray<float>(3 * hp + 16, pinned: true);
+        fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = wHh)
+        fixed (float* pGx = gx) fixed (float* pHs = hs) fixed (float* pCs = cs) fixed (float* pSaved = saved)
+        fixed (int* barrier = _barrier)
+        {
+            float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
+            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g);
+            if (!lstm && !bHh.IsEmpty)
+            {
+                bias = ThreadScratch.Align(biasRaw);
+                var padded = new Span<float>(bias, 3 * hp);
+                padded.Clear();
+                for (int gate = 0; gate < 3; gate++) bHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
+            }
+            barrier[0] = 0; barrier[16] = 0;
+            var job = new FusedSequenceJob
+            {
+                Lstm = lstm, Reverse = reverse, Hidden = hidden, Steps = steps, W = blocks, BiasHh = bias,
+                Gx = pGx, Hs = pHs, Cs = lstm ? pCs : null, Saved = saved.IsEmpty ? null : pSaved, Barrier = barrier,
+            };
+            if (team.Size > 1 && hidden >= ParallelFusedMinHidden && team.TryRunConcurrently(ref job)) return;
+            job.Execute(0, 1);
+        }
+    }
+}
