@@ -20,12 +20,21 @@ internal sealed unsafe class RecurrentStepWeights
     private float[] _bias = [];       // GRU b_hh [3, Hp] zero-padded (+16)
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
+    /// <summary>Tests turn the fused step off to compare it with the GEMM + gate-kernel path.</summary>
+    internal static bool FusedEnabled = true;
+
     /// <summary>The fused batch-1 step runs for GRU and LSTM where Vector512 is accelerated.</summary>
     public static bool UseFused(CellKind kind, int batch) =>
-        batch == 1 && RecurrentStepKernels.IsSupported && kind is CellKind.Gru or CellKind.Lstm;
+        FusedEnabled && batch == 1 && RecurrentStepKernels.IsSupported && kind is CellKind.Gru or CellKind.Lstm;
 
-    /// <summary>Hidden sizes from which the fused sequence splits units over a team (two 64-unit blocks).</summary>
-    public const int ParallelFusedMinHidden = 128;
+    /// <summary>
+    /// Hidden sizes from which the fused sequence splits units over a team. On a quiet 2-core Zen the split
+    /// gains 1.8× at H = 128 and 2× at H = 256, but a step is only microseconds: when the cores are shared
+    /// with other busy processes the partner thread is often descheduled and the per-step barrier costs
+    /// more than the split saves (measured 4× slower at H = 128 and 1.8× slower at H = 256 under load
+    /// average 6 on 2 cores). 256 keeps the split where a quiet machine gains most. Tests lower it.
+    /// </summary>
+    internal static int ParallelFusedMinHidden = 256;
 
     public void PackForGemm(ReadOnlySpan<float> wHh, int gates, int hidden) =>
         HiddenToGates.Pack(true, gates * hidden, hidden, wHh, hidden);
