@@ -236,6 +236,12 @@ public class RecurrentLayer : Module
         }
         stepWeights.PackForGemm(wHh, g, h);
         var wHhPacked = stepWeights.HiddenToGates;              // W_hhᵀ packed once for all steps
+        var team = Gemm.Team ?? WorkerTeam.Shared;
+        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
+        {
+            stepWeights.RunBatchSplit(Kind, HasBias, bHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default, ghBuf, team);
+            return;
+        }
 
         for (int s = 0; s < t; s++)
         {

@@ -78,4 +78,84 @@ internal sealed unsafe class RecurrentStepWeights
             job.Execute(0, 1);
         }
     }
+
+    /// <summary>
+    /// Batch rows each worker must get before the sequence is split by batch rows (two 6-row GEMM tiles):
+    /// below that a step's GEMM is split over the team instead (N panels at small batch).
+    /// </summary>
+    internal static int BatchSplitMinRows = 12;
+
+    /// <summary>Whether <see cref="RunBatchSplit"/> takes the sequence: GRU or LSTM, a team, enough rows per worker.</summary>
+    public static bool UseBatchSplit(CellKind kind, int batch, WorkerTeam team) =>
+        team.Size > 1 && batch >= BatchSplitMinRows * team.Size && kind is CellKind.Gru or CellKind.Lstm;
+
+    /// <summary>
+    /// Runs the whole sequence with the batch rows divided between the workers of <paramref name="team"/>:
+    /// rows never interact, so each worker steps its rows through all T steps (GEMM against the packed
+    /// W_hhᵀ, then the gate kernel) with no synchronisation until the end. Each output element is the same
+    /// chain of operations as on one thread (the GEMM never splits K), so the bits do not depend on the team.
+    /// Falls back to one thread when the team is busy.
+    /// </summary>
+    public void RunBatchSplit(CellKind kind, bool hasBias, ReadOnlySpan<float> bHh, int batch, int hidden, int steps, bool reverse,
+        Span<float> gx, Span<float> hs, Span<float> cs, Span<float> saved, Span<float> ghBuf, WorkerTeam team)
+    {
+        bool lstm = kind == CellKind.Lstm;
+        fixed (float* pGx = gx) fixed (float* pHs = hs) fixed (float* pCs = cs) fixed (float* pSaved = saved)
+        fixed (float* pGh = ghBuf) fixed (float* pB = bHh)
+        {
+            var job = new BatchSequenceJob
+            {
+                Lstm = lstm, Reverse = reverse, HasBias = hasBias, Batch = batch, Hidden = hidden, Steps = steps,
+                W = HiddenToGates.Pointer, Gx = pGx, Hs = pHs, Cs = lstm ? pCs : null, Saved = saved.IsEmpty ? null : pSaved,
+                Gh = pGh, BiasHh = pB,
+            };
+            if (!team.TryRunConcurrently(ref job)) job.Execute(0, 1);
+        }
+    }
+}
+
+/// <summary>
+/// A sequence split by batch rows: worker w steps rows [w·B/W, (w+1)·B/W) through every time step.
+/// Buffers are time-major: gx [T, B, G·H], hs/cs [T+1, B, H], saved [T, B, S·H], gh [B, G·H] (GRU).
+/// </summary>
+internal unsafe struct BatchSequenceJob : IWorkerJob
+{
+    public bool Lstm, Reverse, HasBias;
+    public int Batch, Hidden, Steps;
+    public float* W;                 // packed W_hhᵀ (K = H, N = G·H), pinned
+    public float* Gx, Hs, Cs, Saved, Gh, BiasHh;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
+        if (rows == 0) return;
+        int h = Hidden, g = Lstm ? 4 : 3, gh = g * h, sw = (Lstm ? 5 : 4) * h;
+        nint bh = (nint)Batch * h;
+        float* ghRows = Gh + (nint)r0 * gh;
+        for (int s = 0; s < Steps; s++)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            float* hPrev = Hs + (Reverse ? step + 1 : step) * bh + (nint)r0 * h;
+            float* hNext = Hs + (Reverse ? step : step + 1) * bh + (nint)r0 * h;
+            float* gStep = Gx + ((nint)step * Batch + r0) * gh;
+            var savedRows = Saved == null ? default : new Span<float>(Saved + ((nint)step * Batch + r0) * sw, rows * sw);
+            if (Lstm)
+            {
+                Gemm.MultiplyPackedSerial(rows, hPrev, h, W, gh, h, gStep, gh, true);
+                float* cPrev = Cs + (Reverse ? step + 1 : step) * bh + (nint)r0 * h;
+                float* cNext = Cs + (Reverse ? step : step + 1) * bh + (nint)r0 * h;
+                LstmGates.Forward(new Span<float>(hNext, rows * h), new Span<float>(cNext, rows * h), savedRows,
+                    new ReadOnlySpan<float>(gStep, rows * gh), new ReadOnlySpan<float>(cPrev, rows * h), rows, h);
+            }
+            else
+            {
+                if (HasBias)
+                    for (int r = 0; r < rows; r++) new ReadOnlySpan<float>(BiasHh, gh).CopyTo(new Span<float>(ghRows + (nint)r * gh, gh));
+                Gemm.MultiplyPackedSerial(rows, hPrev, h, W, gh, h, ghRows, gh, HasBias);
+                GruGates.Forward(new Span<float>(hNext, rows * h), savedRows, new ReadOnlySpan<float>(gStep, rows * gh),
+                    new ReadOnlySpan<float>(ghRows, rows * gh), new ReadOnlySpan<float>(hPrev, rows * h), rows, h);
+            }
+        }
+    }
 }

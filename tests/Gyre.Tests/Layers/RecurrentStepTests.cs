@@ -16,11 +16,12 @@ public class RecurrentStepTests
     // Never disposed: another test may still hold it through Gemm.Team for a moment after we restore.
     private static readonly WorkerTeam Two = new(2), One = new(1);
 
-    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256)
+    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256, int batch = 1, int splitMin = 12)
     {
         const int t = 9, i = 5;
         bool savedFused = RecurrentStepWeights.FusedEnabled;
-        int savedMin = RecurrentStepWeights.ParallelFusedMinHidden;
+        int savedMin = RecurrentStepWeights.ParallelFusedMinHidden, savedSplit = RecurrentStepWeights.BatchSplitMinRows;
+        RecurrentStepWeights.BatchSplitMinRows = splitMin;
         var savedTeam = Gemm.Team;
         RecurrentStepWeights.FusedEnabled = fused;
         RecurrentStepWeights.ParallelFusedMinHidden = parallelMin;
@@ -30,9 +31,9 @@ public class RecurrentStepTests
             int d = bidirectional ? 2 : 1, l = 2;
             var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7);
             var rng = new Rng(11);
-            var x = GradientCheckTests.Random(rng, [t, 1, i]);
-            var h0 = GradientCheckTests.Random(rng, [l * d, 1, h]);
-            var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, 1, h]) : null;
+            var x = GradientCheckTests.Random(rng, [t, batch, i]);
+            var h0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
+            var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, batch, h]) : null;
             var outputs = new List<float[]>();
             // Twice: the second call reuses the packed buffers after a weight change.
             for (int call = 0; call < 2; call++)
@@ -57,6 +58,7 @@ public class RecurrentStepTests
         {
             RecurrentStepWeights.FusedEnabled = savedFused;
             RecurrentStepWeights.ParallelFusedMinHidden = savedMin;
+            RecurrentStepWeights.BatchSplitMinRows = savedSplit;
             Gemm.Team = savedTeam;
         }
     }
@@ -101,6 +103,21 @@ public class RecurrentStepTests
         var kind = CellRegistry.Parse(cell);
         AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16),
                        Run(kind, h, true, true, fused: true, Two, parallelMin: 16));
+    }
+
+    [Theory]
+    [InlineData("gru", 13, 7)]
+    [InlineData("gru", 70, 30)]
+    [InlineData("lstm", 21, 9)]
+    [InlineData("lstm", 64, 25)]
+    public void BatchSplitOverTheTeamChangesNoBit(string cell, int h, int batch)
+    {
+        var kind = CellRegistry.Parse(cell);
+        var one = Run(kind, h, true, true, fused: true, One, batch: batch, splitMin: 3);
+        var two = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 3);
+        var noSplit = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 1000);
+        AssertSameBits(one, two);
+        AssertSameBits(one, noSplit);
     }
 
     [Fact]
