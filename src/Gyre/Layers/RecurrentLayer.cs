@@ -365,7 +365,17 @@ public class RecurrentLayer : Module
         if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
         if (Kind == CellKind.Lstm) { if (dcN.IsEmpty) dc.Clear(); else dcN.CopyTo(dc); }
 
-        for (int s = t - 1; s >= 0; s--)
+        // Batch rows never interact in the time loop: with a team, each worker runs it for its own rows
+        // (RecurrentStep.cs) and the loop below is skipped.
+        int firstStep = t - 1;
+        var team = Gemm.Team ?? WorkerTeam.Shared;
+        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
+        {
+            stepWeights.RunBackwardBatchSplit(Kind, b, h, t, reverse, d, dOut, hs, cs, saved, dGi, dGh, dh, dhTmp, dc, dcTmp, team);
+            if (t % 2 == 1) { dh = dhTmp; dc = dcTmp; }         // where the last of the per-step swaps left them
+            firstStep = -1;
+        }
+        for (int s = firstStep; s >= 0; s--)
         {
             int step = reverse ? t - 1 - s : s;
             // dh += this direction's slice of dY at this step.

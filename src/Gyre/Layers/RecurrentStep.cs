@@ -112,6 +112,79 @@ internal sealed unsafe class RecurrentStepWeights
             if (!team.TryRunConcurrently(ref job)) job.Execute(0, 1);
         }
     }
+
+    /// <summary>Backward through time with the batch rows divided between the workers (see <see cref="BatchBackwardJob"/>).</summary>
+    public void RunBackwardBatchSplit(CellKind kind, int batch, int hidden, int steps, bool reverse, int directions,
+        ReadOnlySpan<float> dOut, ReadOnlySpan<float> hs, ReadOnlySpan<float> cs, ReadOnlySpan<float> saved,
+        Span<float> dGi, Span<float> dGh, Span<float> dh, Span<float> dhTmp, Span<float> dc, Span<float> dcTmp, WorkerTeam team)
+    {
+        bool lstm = kind == CellKind.Lstm;
+        fixed (float* pDOut = dOut) fixed (float* pHs = hs) fixed (float* pCs = cs) fixed (float* pSaved = saved)
+        fixed (float* pDGi = dGi) fixed (float* pDGh = dGh) fixed (float* pDh = dh) fixed (float* pDhTmp = dhTmp)
+        fixed (float* pDc = dc) fixed (float* pDcTmp = dcTmp)
+        {
+            var job = new BatchBackwardJob
+            {
+                Lstm = lstm, Reverse = reverse, Batch = batch, Hidden = hidden, Steps = steps, Directions = directions,
+                W = GatesToHidden.Pointer, DOut = pDOut, Hs = pHs, Cs = pCs, Saved = pSaved, DGi = pDGi, DGh = pDGh,
+                Dh = pDh, DhTmp = pDhTmp, Dc = pDc, DcTmp = pDcTmp,
+            };
+            if (!team.TryRunConcurrently(ref job)) job.Execute(0, 1);
+        }
+    }
+}
+
+/// <summary>
+/// Backward through time split by batch rows: worker w runs rows [w·B/W, (w+1)·B/W) through every step,
+/// exactly the single-thread loop of RecurrentLayer restricted to those rows (dh += dY slice, gate
+/// backward, dh_prev (+)= dG·W_hh with W_hh packed, swap). dOut [T, B, D·H]; dGi, dGh [T, B, G·H];
+/// dh, dhTmp, dc, dcTmp [B, H]; after T steps the results sit in dh/dc for even T, else dhTmp/dcTmp.
+/// </summary>
+internal unsafe struct BatchBackwardJob : IWorkerJob
+{
+    public bool Lstm, Reverse;
+    public int Batch, Hidden, Steps, Directions;
+    public float* W;                 // packed W_hh (K = G·H, N = H), pinned
+    public float* DOut, Hs, Cs, Saved, DGi, DGh, Dh, DhTmp, Dc, DcTmp;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
+        if (rows == 0) return;
+        int h = Hidden, g = Lstm ? 4 : 3, gh = g * h, sw = (Lstm ? 5 : 4) * h, d = Directions;
+        nint bh = (nint)Batch * h, rh = (nint)r0 * h;
+        float* dh = Dh + rh, dhTmp = DhTmp + rh, dc = Lstm ? Dc + rh : null, dcTmp = Lstm ? DcTmp + rh : null;
+        int n = rows * h;
+        for (int s = Steps - 1; s >= 0; s--)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            for (int r = 0; r < rows; r++)
+            {
+                var dst = new Span<float>(dh + (nint)r * h, h);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst,
+                    new ReadOnlySpan<float>(DOut + ((nint)step * Batch + r0 + r) * d * h + (Reverse ? h : 0), h), dst);
+            }
+            nint prev = Reverse ? step + 1 : step;
+            float* dGiStep = DGi + ((nint)step * Batch + r0) * gh;
+            var savedRows = new ReadOnlySpan<float>(Saved + ((nint)step * Batch + r0) * sw, rows * sw);
+            if (Lstm)
+            {
+                LstmGates.Backward(new Span<float>(dGiStep, rows * gh), new Span<float>(dcTmp, n), new ReadOnlySpan<float>(dh, n),
+                    new ReadOnlySpan<float>(dc, n), savedRows, new ReadOnlySpan<float>(Cs + prev * bh + rh, n), rows, h);
+                Gemm.MultiplyPackedSerial(rows, dGiStep, gh, W, h, gh, dhTmp, h, false);
+                float* swapC = dc; dc = dcTmp; dcTmp = swapC;
+            }
+            else
+            {
+                float* dGhStep = DGh + ((nint)step * Batch + r0) * gh;
+                GruGates.Backward(new Span<float>(dGiStep, rows * gh), new Span<float>(dGhStep, rows * gh), new Span<float>(dhTmp, n),
+                    new ReadOnlySpan<float>(dh, n), savedRows, new ReadOnlySpan<float>(Hs + prev * bh + rh, n), rows, h);
+                Gemm.MultiplyPackedSerial(rows, dGhStep, gh, W, h, gh, dhTmp, h, true);
+            }
+            float* swap = dh; dh = dhTmp; dhTmp = swap;
+        }
+    }
 }
 
 /// <summary>
