@@ -4,8 +4,9 @@ using System.Runtime.Intrinsics;
 namespace Gyre.Kernels;
 
 /// <summary>
-/// Fused recurrent steps for a single sequence (batch 1): h·W_hhᵀ as a register-blocked GEMV with the
-/// gate math done on the accumulators, so the G·H gate pre-activations never leave the registers.
+/// Fused recurrent steps for a single sequence (batch 1): h·W_hhᵀ as a register-blocked GEMV over blocks
+/// of units, each block's gate math done right after its accumulation from an L1-resident tile, so the
+/// G·H gate pre-activations never go through a [G·H] buffer and no separate gate kernel runs.
 /// </summary>
 /// <remarks>
 /// Dimension letters: H hidden units, G gate blocks (3 GRU: r | z | n; 4 LSTM: i | f | g | o), K = H the
@@ -66,12 +67,17 @@ internal static unsafe class RecurrentStepKernels
         }
     }
 
+    // The K loops and the gate math are separate small methods: one method holding both (12 to 16
+    // accumulators plus a dozen inlined σ/tanh) exceeded the JIT's inlining budget, which then called
+    // Vector512.Load out of line and kept the accumulators on the stack (3× slower). The accumulators
+    // go to a 64-unit tile on the stack (L1) between the two, never to the [G·H] gate buffers.
+
     // ------------------------------------------------------------------ GRU
 
     /// <summary>
-    /// One GRU step of units [u0, u1) (multiples of 16, block-aligned): gh = b_hh + W_hh·h, then
-    /// r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r ⊙ gh_n), h' = n + z ⊙ (h − n).
-    /// w: packed blocks; biasHh [G, Hp] zero-padded (null: no bias); gi [3H] = x·W_ihᵀ + b_ih;
+    /// One GRU step of units [u0, u1) (block-aligned): gh = b_hh + W_hh·h, then r = σ(gi_r + gh_r),
+    /// z = σ(gi_z + gh_z), n = tanh(gi_n + r ⊙ gh_n), h' = n + z ⊙ (h − n).
+    /// w: packed blocks; biasHh [3, Hp] zero-padded (null: no bias); gi [3H] = x·W_ihᵀ + b_ih;
     /// hPrev, hNext [H]; saved [4H] (r | z | n | gh_n) or null.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -80,97 +86,104 @@ internal static unsafe class RecurrentStepKernels
     {
         int hp = PaddedUnits(hidden), k = hidden;
         nint hs = hidden;
-        float* tile = stackalloc float[9 * Lanes];
+        float* tile = stackalloc float[3 * Wide + 9 * Lanes + Lanes];
+        float* acc = (float*)(((nuint)tile + 63) & ~(nuint)63);   // [3, width] pre-activations gh
+        float* stage = acc + 3 * Wide;                             // partial-vector staging
         for (int u = u0; u < u1;)
         {
             int width = BlockWidth(u, hp);
             float* block = w + (nint)u * 3 * k;
-            if (width == Wide)
-            {
-                Vector512<float> r0, r1, r2, r3, z0, z1, z2, z3, n0, n1, n2, n3;
-                if (biasHh != null)
-                {
-                    float* br = biasHh + u, bz = br + hp, bn = bz + hp;
-                    r0 = Vector512.Load(br); r1 = Vector512.Load(br + 16); r2 = Vector512.Load(br + 32); r3 = Vector512.Load(br + 48);
-                    z0 = Vector512.Load(bz); z1 = Vector512.Load(bz + 16); z2 = Vector512.Load(bz + 32); z3 = Vector512.Load(bz + 48);
-                    n0 = Vector512.Load(bn); n1 = Vector512.Load(bn + 16); n2 = Vector512.Load(bn + 32); n3 = Vector512.Load(bn + 48);
-                }
-                else
-                {
-                    r0 = r1 = r2 = r3 = z0 = z1 = z2 = z3 = n0 = n1 = n2 = n3 = Vector512<float>.Zero;
-                }
-                float* row = block;
-                for (int p = 0; p < k; p++, row += 3 * Wide)
-                {
-                    var x = Vector512.Create(hPrev[p]);
-                    r0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, r0);
-                    r1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, r1);
-                    r2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, r2);
-                    r3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, r3);
-                    z0 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, z0);
-                    z1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, z1);
-                    z2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, z2);
-                    z3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, z3);
-                    n0 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, n0);
-                    n1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, n1);
-                    n2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, n2);
-                    n3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, n3);
-                }
-                GruLanes(r0, z0, n0, gi + u, hs, hPrev + u, hNext + u, saved == null ? null : saved + u, hs);
-                GruLanes(r1, z1, n1, gi + u + 16, hs, hPrev + u + 16, hNext + u + 16, saved == null ? null : saved + u + 16, hs);
-                GruLanes(r2, z2, n2, gi + u + 32, hs, hPrev + u + 32, hNext + u + 32, saved == null ? null : saved + u + 32, hs);
-                GruLanes(r3, z3, n3, gi + u + 48, hs, hPrev + u + 48, hNext + u + 48, saved == null ? null : saved + u + 48, hs);
-            }
+            for (int g = 0; g < 3; g++)
+                if (biasHh != null) new ReadOnlySpan<float>(biasHh + g * hp + u, width).CopyTo(new Span<float>(acc + g * width, width));
+                else new Span<float>(acc + g * width, width).Clear();
+            if (width == Wide) Accumulate12(acc, block, hPrev, k); else Accumulate3(acc, block, hPrev, k);
+            if (u + width <= hidden)
+                GruMath(hNext + u, saved == null ? null : saved + u, hs, gi + u, hs, hPrev + u, acc, width);
             else
             {
-                Vector512<float> r, z, n;
-                if (biasHh != null) { r = Vector512.Load(biasHh + u); z = Vector512.Load(biasHh + hp + u); n = Vector512.Load(biasHh + 2 * hp + u); }
-                else r = z = n = Vector512<float>.Zero;
-                float* row = block;
-                for (int p = 0; p < k; p++, row += 3 * Lanes)
-                {
-                    var x = Vector512.Create(hPrev[p]);
-                    r = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, r);
-                    z = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, z);
-                    n = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, n);
-                }
-                if (u + Lanes <= hidden)
-                    GruLanes(r, z, n, gi + u, hs, hPrev + u, hNext + u, saved == null ? null : saved + u, hs);
-                else
-                {
-                    // The last, partial vector of units: stage through a tile so no load or store leaves [0, H).
-                    int valid = hidden - u;
-                    new Span<float>(tile, 9 * Lanes).Clear();
-                    float* tGi = tile, tHp = tile + 3 * Lanes, tOut = tile + 4 * Lanes, tSaved = tile + 5 * Lanes;
-                    for (int g = 0; g < 3; g++) new ReadOnlySpan<float>(gi + g * hs + u, valid).CopyTo(new Span<float>(tGi + g * Lanes, valid));
-                    new ReadOnlySpan<float>(hPrev + u, valid).CopyTo(new Span<float>(tHp, valid));
-                    GruLanes(r, z, n, tGi, Lanes, tHp, tOut, saved == null ? null : tSaved, Lanes);
-                    new ReadOnlySpan<float>(tOut, valid).CopyTo(new Span<float>(hNext + u, valid));
-                    if (saved != null)
-                        for (int g = 0; g < 4; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
-                }
+                // The last, partial vector of units: stage it so no load or store leaves [0, H).
+                int valid = hidden - u;
+                new Span<float>(stage, 9 * Lanes).Clear();
+                float* tGi = stage, tHp = stage + 3 * Lanes, tOut = stage + 4 * Lanes, tSaved = stage + 5 * Lanes;
+                for (int g = 0; g < 3; g++) new ReadOnlySpan<float>(gi + g * hs + u, valid).CopyTo(new Span<float>(tGi + g * Lanes, valid));
+                new ReadOnlySpan<float>(hPrev + u, valid).CopyTo(new Span<float>(tHp, valid));
+                GruMath(tOut, saved == null ? null : tSaved, Lanes, tGi, Lanes, tHp, acc, Lanes);
+                new ReadOnlySpan<float>(tOut, valid).CopyTo(new Span<float>(hNext + u, valid));
+                if (saved != null)
+                    for (int g = 0; g < 4; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
             }
             u += width;
         }
     }
 
-    /// <summary>Gate math of 16 units; gate g of gi at gi + g·gs, of saved at saved + g·ss. Same expression as GruGates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GruLanes(Vector512<float> ghR, Vector512<float> ghZ, Vector512<float> ghN,
-        float* gi, nint gs, float* hPrev, float* hNext, float* saved, nint ss)
+    /// <summary>
+    /// Gate math of <paramref name="units"/> (a multiple of 16) units from gh = acc [3, units]; gate g of gi
+    /// at gi + g·gs, of saved at saved + g·ss. Same expression as <see cref="GruGates"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GruMath(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
     {
-        var r = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi) + ghR);
-        var z = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + gs) + ghZ);
-        var n = Activations.Tanh<Simd512, Vector512<float>>(Simd512.MulAdd(r, ghN, Vector512.Load(gi + 2 * gs)));
-        var hp = Vector512.Load(hPrev);
-        Vector512.Store(Simd512.MulAdd(z, hp - n, n), hNext);
-        if (saved != null)
+        for (int j = 0; j < units; j += Lanes)
         {
-            Vector512.Store(r, saved);
-            Vector512.Store(z, saved + ss);
-            Vector512.Store(n, saved + 2 * ss);
-            Vector512.Store(ghN, saved + 3 * ss);
+            var ghR = Vector512.Load(acc + j);
+            var ghZ = Vector512.Load(acc + units + j);
+            var ghN = Vector512.Load(acc + 2 * units + j);
+            var r = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + j) + ghR);
+            var z = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + gs + j) + ghZ);
+            var n = Activations.Tanh<Simd512, Vector512<float>>(Simd512.MulAdd(r, ghN, Vector512.Load(gi + 2 * gs + j)));
+            var hp = Vector512.Load(hPrev + j);
+            Vector512.Store(Simd512.MulAdd(z, hp - n, n), hNext + j);
+            if (saved != null)
+            {
+                Vector512.Store(r, saved + j);
+                Vector512.Store(z, saved + ss + j);
+                Vector512.Store(n, saved + 2 * ss + j);
+                Vector512.Store(ghN, saved + 3 * ss + j);
+            }
         }
+    }
+
+    /// <summary>acc [3, 64] += block [K, 3, 64] · h [K]: 12 accumulators, one broadcast per k.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate12(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        Vector512<float> a4 = Vector512.Load(acc + 64), a5 = Vector512.Load(acc + 80), a6 = Vector512.Load(acc + 96), a7 = Vector512.Load(acc + 112);
+        Vector512<float> a8 = Vector512.Load(acc + 128), a9 = Vector512.Load(acc + 144), a10 = Vector512.Load(acc + 160), a11 = Vector512.Load(acc + 176);
+        for (int p = 0; p < k; p++, row += 192)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, a7);
+            a8 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, a8);
+            a9 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, a9);
+            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, a10);
+            a11 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, a11);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+        Vector512.Store(a4, acc + 64); Vector512.Store(a5, acc + 80); Vector512.Store(a6, acc + 96); Vector512.Store(a7, acc + 112);
+        Vector512.Store(a8, acc + 128); Vector512.Store(a9, acc + 144); Vector512.Store(a10, acc + 160); Vector512.Store(a11, acc + 176);
+    }
+
+    /// <summary>acc [3, 16] += block [K, 3, 16] · h [K].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate3(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32);
+        for (int p = 0; p < k; p++, row += 48)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32);
     }
 
     // ------------------------------------------------------------------ LSTM
@@ -186,104 +199,112 @@ internal static unsafe class RecurrentStepKernels
     {
         int hp = PaddedUnits(hidden), k = hidden;
         nint hs = hidden;
-        float* tile = stackalloc float[12 * Lanes];
+        float* tile = stackalloc float[4 * Wide + 8 * Lanes + Lanes];
+        float* acc = (float*)(((nuint)tile + 63) & ~(nuint)63);   // [4, width] pre-activations
+        float* stage = acc + 4 * Wide;                             // partial-vector staging
         for (int u = u0; u < u1;)
         {
             int width = BlockWidth(u, hp);
             float* block = w + (nint)u * 4 * k;
-            if (width == Wide)
+            bool partial = u + width > hidden;
+            int valid = Math.Min(width, hidden - u);
+            for (int g = 0; g < 4; g++)
             {
-                float* ai = gates + u, af = ai + hs, ag = af + hs, ao = ag + hs;
-                Vector512<float> i0 = Vector512.Load(ai), i1 = Vector512.Load(ai + 16), i2 = Vector512.Load(ai + 32), i3 = Vector512.Load(ai + 48);
-                Vector512<float> f0 = Vector512.Load(af), f1 = Vector512.Load(af + 16), f2 = Vector512.Load(af + 32), f3 = Vector512.Load(af + 48);
-                Vector512<float> g0 = Vector512.Load(ag), g1 = Vector512.Load(ag + 16), g2 = Vector512.Load(ag + 32), g3 = Vector512.Load(ag + 48);
-                Vector512<float> o0 = Vector512.Load(ao), o1 = Vector512.Load(ao + 16), o2 = Vector512.Load(ao + 32), o3 = Vector512.Load(ao + 48);
-                float* row = block;
-                for (int p = 0; p < k; p++, row += 4 * Wide)
-                {
-                    var x = Vector512.Create(hPrev[p]);
-                    i0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, i0);
-                    i1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, i1);
-                    i2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, i2);
-                    i3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, i3);
-                    f0 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, f0);
-                    f1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, f1);
-                    f2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, f2);
-                    f3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, f3);
-                    g0 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, g0);
-                    g1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, g1);
-                    g2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, g2);
-                    g3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, g3);
-                    o0 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 192), x, o0);
-                    o1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 208), x, o1);
-                    o2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 224), x, o2);
-                    o3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 240), x, o3);
-                }
-                LstmLanes(i0, f0, g0, o0, cPrev + u, hNext + u, cNext + u, saved == null ? null : saved + u, hs);
-                LstmLanes(i1, f1, g1, o1, cPrev + u + 16, hNext + u + 16, cNext + u + 16, saved == null ? null : saved + u + 16, hs);
-                LstmLanes(i2, f2, g2, o2, cPrev + u + 32, hNext + u + 32, cNext + u + 32, saved == null ? null : saved + u + 32, hs);
-                LstmLanes(i3, f3, g3, o3, cPrev + u + 48, hNext + u + 48, cNext + u + 48, saved == null ? null : saved + u + 48, hs);
+                new ReadOnlySpan<float>(gates + g * hs + u, valid).CopyTo(new Span<float>(acc + g * width, valid));
+                if (partial) new Span<float>(acc + g * width + valid, width - valid).Clear();
             }
+            if (width == Wide) Accumulate16(acc, block, hPrev, k); else Accumulate4(acc, block, hPrev, k);
+            if (!partial)
+                LstmMath(hNext + u, cNext + u, saved == null ? null : saved + u, hs, cPrev + u, acc, width);
             else
             {
-                bool partial = u + Lanes > hidden;
-                int valid = Math.Min(Lanes, hidden - u);
-                float* a = gates + u; nint gs = hs;
-                if (partial)
-                {
-                    // Stage the partial vector of units so no load or store leaves [0, H).
-                    new Span<float>(tile, 12 * Lanes).Clear();
-                    for (int g = 0; g < 4; g++) new ReadOnlySpan<float>(gates + g * hs + u, valid).CopyTo(new Span<float>(tile + g * Lanes, valid));
-                    new ReadOnlySpan<float>(cPrev + u, valid).CopyTo(new Span<float>(tile + 4 * Lanes, valid));
-                    a = tile; gs = Lanes;
-                }
-                Vector512<float> vi = Vector512.Load(a), vf = Vector512.Load(a + gs), vg = Vector512.Load(a + 2 * gs), vo = Vector512.Load(a + 3 * gs);
-                float* row = block;
-                for (int p = 0; p < k; p++, row += 4 * Lanes)
-                {
-                    var x = Vector512.Create(hPrev[p]);
-                    vi = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, vi);
-                    vf = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, vf);
-                    vg = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, vg);
-                    vo = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, vo);
-                }
-                if (!partial)
-                    LstmLanes(vi, vf, vg, vo, cPrev + u, hNext + u, cNext + u, saved == null ? null : saved + u, hs);
-                else
-                {
-                    float* tH = tile + 5 * Lanes, tC = tile + 6 * Lanes, tSaved = tile + 7 * Lanes;
-                    LstmLanes(vi, vf, vg, vo, tile + 4 * Lanes, tH, tC, saved == null ? null : tSaved, Lanes);
-                    new ReadOnlySpan<float>(tH, valid).CopyTo(new Span<float>(hNext + u, valid));
-                    new ReadOnlySpan<float>(tC, valid).CopyTo(new Span<float>(cNext + u, valid));
-                    if (saved != null)
-                        for (int g = 0; g < 5; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
-                }
+                // Stage the partial vector of units so no load or store leaves [0, H).
+                new Span<float>(stage, 8 * Lanes).Clear();
+                new ReadOnlySpan<float>(cPrev + u, valid).CopyTo(new Span<float>(stage, valid));
+                float* tH = stage + Lanes, tC = stage + 2 * Lanes, tSaved = stage + 3 * Lanes;
+                LstmMath(tH, tC, saved == null ? null : tSaved, Lanes, stage, acc, Lanes);
+                new ReadOnlySpan<float>(tH, valid).CopyTo(new Span<float>(hNext + u, valid));
+                new ReadOnlySpan<float>(tC, valid).CopyTo(new Span<float>(cNext + u, valid));
+                if (saved != null)
+                    for (int g = 0; g < 5; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
             }
             u += width;
         }
     }
 
-    /// <summary>Gate math of 16 units from their pre-activations; same expression as LstmGates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LstmLanes(Vector512<float> ai, Vector512<float> af, Vector512<float> ag, Vector512<float> ao,
-        float* cPrev, float* hNext, float* cNext, float* saved, nint ss)
+    /// <summary>Gate math of <paramref name="units"/> units from a = acc [4, units]; same expression as <see cref="LstmGates"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmMath(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
     {
-        var i = Activations.Sigmoid<Simd512, Vector512<float>>(ai);
-        var f = Activations.Sigmoid<Simd512, Vector512<float>>(af);
-        var g = Activations.Tanh<Simd512, Vector512<float>>(ag);
-        var o = Activations.Sigmoid<Simd512, Vector512<float>>(ao);
-        var c = Simd512.MulAdd(f, Vector512.Load(cPrev), i * g);
-        var tc = Activations.Tanh<Simd512, Vector512<float>>(c);
-        Vector512.Store(c, cNext);
-        Vector512.Store(o * tc, hNext);
-        if (saved != null)
+        for (int j = 0; j < units; j += Lanes)
         {
-            Vector512.Store(i, saved);
-            Vector512.Store(f, saved + ss);
-            Vector512.Store(g, saved + 2 * ss);
-            Vector512.Store(o, saved + 3 * ss);
-            Vector512.Store(tc, saved + 4 * ss);
+            var i = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + j));
+            var f = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + units + j));
+            var g = Activations.Tanh<Simd512, Vector512<float>>(Vector512.Load(acc + 2 * units + j));
+            var o = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + 3 * units + j));
+            var c = Simd512.MulAdd(f, Vector512.Load(cPrev + j), i * g);
+            var tc = Activations.Tanh<Simd512, Vector512<float>>(c);
+            Vector512.Store(c, cNext + j);
+            Vector512.Store(o * tc, hNext + j);
+            if (saved != null)
+            {
+                Vector512.Store(i, saved + j);
+                Vector512.Store(f, saved + ss + j);
+                Vector512.Store(g, saved + 2 * ss + j);
+                Vector512.Store(o, saved + 3 * ss + j);
+                Vector512.Store(tc, saved + 4 * ss + j);
+            }
         }
+    }
+
+    /// <summary>acc [4, 64] += block [K, 4, 64] · h [K]: 16 accumulators, one broadcast per k.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate16(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        Vector512<float> a4 = Vector512.Load(acc + 64), a5 = Vector512.Load(acc + 80), a6 = Vector512.Load(acc + 96), a7 = Vector512.Load(acc + 112);
+        Vector512<float> a8 = Vector512.Load(acc + 128), a9 = Vector512.Load(acc + 144), a10 = Vector512.Load(acc + 160), a11 = Vector512.Load(acc + 176);
+        Vector512<float> a12 = Vector512.Load(acc + 192), a13 = Vector512.Load(acc + 208), a14 = Vector512.Load(acc + 224), a15 = Vector512.Load(acc + 240);
+        for (int p = 0; p < k; p++, row += 256)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, a7);
+            a8 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, a8);
+            a9 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, a9);
+            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, a10);
+            a11 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, a11);
+            a12 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 192), x, a12);
+            a13 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 208), x, a13);
+            a14 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 224), x, a14);
+            a15 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 240), x, a15);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+        Vector512.Store(a4, acc + 64); Vector512.Store(a5, acc + 80); Vector512.Store(a6, acc + 96); Vector512.Store(a7, acc + 112);
+        Vector512.Store(a8, acc + 128); Vector512.Store(a9, acc + 144); Vector512.Store(a10, acc + 160); Vector512.Store(a11, acc + 176);
+        Vector512.Store(a12, acc + 192); Vector512.Store(a13, acc + 208); Vector512.Store(a14, acc + 224); Vector512.Store(a15, acc + 240);
+    }
+
+    /// <summary>acc [4, 16] += block [K, 4, 16] · h [K].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate4(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        for (int p = 0; p < k; p++, row += 64)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
     }
 
     // ------------------------------------------------------------------ sequence driver

@@ -159,7 +159,13 @@ internal unsafe struct BatchBackwardJob : IWorkerJob
         for (int s = Steps - 1; s >= 0; s--)
         {
             int step = Reverse ? Steps - 1 - s : s;
-            for (int r = 0; r < rows; r++)
+            if (d == 1)
+            {
+                // One direction: this step's dY rows are contiguous.
+                var all = new Span<float>(dh, n);
+                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)step * Batch + r0) * h, n), all);
+            }
+            else for (int r = 0; r < rows; r++)
             {
                 var dst = new Span<float>(dh + (nint)r * h, h);
                 System.Numerics.Tensors.TensorPrimitives.Add(dst,
