@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads] | bdn [BenchmarkDotNet options]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
     return 0;
 }
 switch (args[0])
@@ -20,6 +20,11 @@ switch (args[0])
     case "sgemm-shape": // sgemm-shape m n k [threads]
         return Sgemm(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                      args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "sgemm-tn": // sgemm-tn m n k [threads] [inplace-max-k]: C = Aᵀ·B with A stored [K, M] (weight gradients over T·B rows)
+        TransA = true;
+        if (args.Length > 5) Gemm.InPlaceMaxK = int.Parse(args[5]);
+        return Sgemm(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
+                     args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
     case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
         return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                          args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
@@ -28,10 +33,48 @@ switch (args[0])
         return 0;
     case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
         return Gyre.Bench.GateBench.Run(args[1..]);
+    case "rnn": // rnn cell B T I H mode threads reps: one `gyre bench --json` row (RecurrentBenchmark)
+        {
+            var shape = new Gyre.Benchmarks.RecurrentBenchShape(Gyre.Cells.CellRegistry.Parse(args[1]),
+                int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
+            Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, args[6], int.Parse(args[7]), int.Parse(args[8])).ToJson());
+            return 0;
+        }
+    case "rnn-parts": // rnn-parts cell B T I H reps: median ms of training Forward and of Backward, one thread
+        {
+            var kind = Gyre.Cells.CellRegistry.Parse(args[1]);
+            int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
+            Gemm.Team = new WorkerTeam(1);
+            var layer = new Gyre.Layers.RecurrentLayer(kind, i, h);
+            var x = Gyre.Tensors.Tensor.Zeros(t, b, i); x.Span.Fill(0.1f);
+            var y = Gyre.Tensors.Tensor.Zeros(t, b, h); var hN = Gyre.Tensors.Tensor.Zeros(1, b, h);
+            var cN = kind == Gyre.Cells.CellKind.Lstm ? Gyre.Tensors.Tensor.Zeros(1, b, h) : null;
+            var dy = Gyre.Tensors.Tensor.Zeros(t, b, h); dy.Span.Fill(1f);
+            var dx = Gyre.Tensors.Tensor.Zeros(t, b, i); var dh0 = Gyre.Tensors.Tensor.Zeros(1, b, h);
+            var dc0 = kind == Gyre.Cells.CellKind.Lstm ? Gyre.Tensors.Tensor.Zeros(1, b, h) : null;
+            var fw = new double[reps]; var bw = new double[reps];
+            for (int r = -3; r < reps; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                layer.Forward(x, null, null, y, hN, cN);
+                long t1 = Stopwatch.GetTimestamp();
+                layer.Backward(dy, null, null, dx, dh0, dc0);
+                long t2 = Stopwatch.GetTimestamp();
+                if (r >= 0) { fw[r] = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds; bw[r] = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds; }
+            }
+            Array.Sort(fw); Array.Sort(bw);
+            Console.WriteLine($"forward(train) median {fw[reps / 2]:F3} ms min {fw[0]:F3}; backward median {bw[reps / 2]:F3} ms min {bw[0]:F3}");
+            return 0;
+        }
+    case "rnn-grid": // rnn-grid threads reps [mode]: the standard grid as JSON lines
+        foreach (var shape in Gyre.Benchmarks.RecurrentBenchmark.StandardGrid)
+            foreach (var mode in args.Length > 3 ? new[] { args[3] } : new[] { "infer", "train" })
+                Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, mode, int.Parse(args[1]), int.Parse(args[2])).ToJson());
+        return 0;
     case "team": // team [threads]: dispatch cost of an empty job, and whether busy shares overlap
         return Team(args.Length > 1 ? int.Parse(args[1]) : WorkerTeam.Shared.Size);
     default:
-        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, gates, team, bdn)");
+        Console.Error.WriteLine($"unknown benchmark '{args[0]}' (known: sgemm, sgemm-shape, sgemm-step, gates, team, rnn, rnn-grid, rnn-parts, sgemm-tn, bdn)");
         return 2;
 }
 
@@ -52,7 +95,7 @@ static int Sgemm(int m, int n, int k, int threads)
         process.Refresh();
         TimeSpan cpu0 = process.TotalProcessorTime;
         long t0 = Stopwatch.GetTimestamp();
-        Gemm.Multiply(false, false, m, n, k, a, k, b, n, c, n, false, team);
+        Gemm.Multiply(TransA, false, m, n, k, a, TransA ? m : k, b, n, c, n, false, team);
         double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         process.Refresh();
         double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
@@ -118,4 +161,9 @@ struct BusyJob : IWorkerJob
         long end = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1_000_000 * Microseconds;
         while (Stopwatch.GetTimestamp() < end) { }
     }
+}
+
+static partial class Program
+{
+    static bool TransA;
 }

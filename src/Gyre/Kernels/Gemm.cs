@@ -431,6 +431,9 @@ public sealed unsafe class PackedMatrix
     internal float[] Buffer = [];
     internal int Start;
 
+    /// <summary>First packed float; the buffer is pinned, so the address stays valid until the next larger <see cref="Pack"/>.</summary>
+    internal float* Pointer => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Buffer[Start]);
+
     /// <summary>N: columns of op(B) (rows of B when it was packed transposed).</summary>
     public int Columns { get; private set; }
     /// <summary>K: rows of op(B), the reduction depth.</summary>

@@ -88,13 +88,23 @@ public sealed unsafe class WorkerTeam : IDisposable
     {
         int size = Size;
         if (size == 1) { job.Execute(0, 1); return; }
-        if (_disposed) throw new ObjectDisposedException(nameof(WorkerTeam), "worker team is disposed");
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        if (!TryRunConcurrently(ref job))
         {
             // Nested or concurrent use: same shares, same results, one thread.
             for (int w = 0; w < size; w++) job.Execute(w, size);
-            return;
         }
+    }
+
+    /// <summary>
+    /// Like <see cref="Run{TJob}"/>, but when the team is busy (nested or concurrent use) runs nothing and
+    /// returns false, for jobs whose shares must run at the same time (they meet at spin barriers).
+    /// </summary>
+    internal bool TryRunConcurrently<TJob>(ref TJob job) where TJob : unmanaged, IWorkerJob
+    {
+        int size = Size;
+        if (size == 1) { job.Execute(0, 1); return true; }
+        if (_disposed) throw new ObjectDisposedException(nameof(WorkerTeam), "worker team is disposed");
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return false;
         try
         {
             fixed (TJob* p = &job)
@@ -118,6 +128,7 @@ public sealed unsafe class WorkerTeam : IDisposable
         }
         finally { Volatile.Write(ref _busy, 0); }
         if (_error is { } error) { _error = null; ExceptionDispatchInfo.Capture(error).Throw(); }
+        return true;
     }
 
     /// <summary>Stops the dedicated threads (after any running job). <see cref="Shared"/> is never disposed.</summary>

@@ -42,6 +42,7 @@ public partial class RecurrentLayer : Module
     private Workspace? _ws;
     private bool _haveActivations;
     private readonly bool _singleCellNames;
+    private RecurrentStepWeights[]? _stepWeights;
 
     public CellKind Kind { get; }
     public int InputSize { get; }
@@ -243,6 +244,22 @@ public partial class RecurrentLayer : Module
         var rh = st.Rh == null ? default : st.Rh.Span;          // [B, H] r ⊙ h (reset-before GRU)
         bool relu = Kind == CellKind.RnnRelu;
 
+        var stepWeights = StepWeights(slot);
+        if (RecurrentStepWeights.UseFused(Kind, b))
+        {
+            stepWeights.RunFused(Kind, wHh, gru ? bHh : default, h, t, reverse, gx, hs, cs,
+                keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
+            return;
+        }
+        stepWeights.PackForGemm(wHh, g, h);
+        var wHhPacked = stepWeights.HiddenToGates;              // W_hhᵀ packed once for all steps
+        var team = Gemm.Team ?? WorkerTeam.Shared;
+        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
+        {
+            stepWeights.RunBatchSplit(Kind, HasBias, bHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default, ghBuf, team);
+            return;
+        }
+
         for (int s = 0; s < t; s++)
         {
             int step = reverse ? t - 1 - s : s;
@@ -254,7 +271,7 @@ public partial class RecurrentLayer : Module
             {
                 case CellKind.Gru:
                     if (HasBias) for (int r = 0; r < b; r++) bHh.CopyTo(ghBuf.Slice(r * gh, gh));
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, ghBuf, gh, HasBias);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, ghBuf, gh, HasBias);
                     GruGates.Forward(hNext, savedStep, gStep, ghBuf, hPrev, b, h);
                     break;
                 case CellKind.GruResetBefore:
@@ -265,13 +282,13 @@ public partial class RecurrentLayer : Module
                     GruResetBeforeGates.CandidateForward(hNext, savedStep, gStep, rh, hPrev, b, h);
                     break;
                 case CellKind.Lstm:
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
                     var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
                     var cNext = cs.Slice((reverse ? step : step + 1) * bh, bh);
                     LstmGates.Forward(hNext, cNext, savedStep, gStep, cPrev, b, h);
                     break;
                 default:
-                    Gemm.Multiply(false, true, b, gh, h, hPrev, h, wHh, h, gStep, gh, true);
+                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
                     RnnCellMath.Forward(hNext, gStep, relu);
                     break;
             }
@@ -366,10 +383,24 @@ public partial class RecurrentLayer : Module
         var dRh = st.Rh == null ? default : st.Rh.Span;         // [B, H] ∂L/∂(r ⊙ h) (reset-before GRU)
         bool relu = Kind == CellKind.RnnRelu;
 
+        var stepWeights = StepWeights(slot);
+        stepWeights.PackForBackward(wHh, g, h);
+        var wHhPacked = stepWeights.GatesToHidden;              // W_hh packed once for all steps
+
         if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
         if (Kind == CellKind.Lstm) { if (dcN.IsEmpty) dc.Clear(); else dcN.CopyTo(dc); }
 
-        for (int s = t - 1; s >= 0; s--)
+        // Batch rows never interact in the time loop: with a team, each worker runs it for its own rows
+        // (RecurrentStep.cs) and the loop below is skipped.
+        int firstStep = t - 1;
+        var team = Gemm.Team ?? WorkerTeam.Shared;
+        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
+        {
+            stepWeights.RunBackwardBatchSplit(Kind, b, h, t, reverse, d, dOut, hs, cs, saved, dGi, dGh, dh, dhTmp, dc, dcTmp, team);
+            if (t % 2 == 1) { dh = dhTmp; dc = dcTmp; }         // where the last of the per-step swaps left them
+            firstStep = -1;
+        }
+        for (int s = firstStep; s >= 0; s--)
         {
             int step = reverse ? t - 1 - s : s;
             // dh += this direction's slice of dY at this step.
@@ -383,7 +414,7 @@ public partial class RecurrentLayer : Module
                     {
                         var dGhStep = dGh.Slice(step * b * gh, b * gh);
                         GruGates.Backward(dGiStep, dGhStep, dhTmp, dh, saved.Slice(step * b * sw, b * sw), hPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, gh, dGhStep, gh, wHh, h, dhTmp, h, true);
+                        Gemm.Multiply(false, b, dGhStep, gh, wHhPacked, dhTmp, h, true);
                         break;
                     }
                 case CellKind.GruResetBefore:
@@ -399,7 +430,7 @@ public partial class RecurrentLayer : Module
                     {
                         var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
                         LstmGates.Backward(dGiStep, dcTmp, dh, dc, saved.Slice(step * b * sw, b * sw), cPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
                         var swapC = dc; dc = dcTmp; dcTmp = swapC;
                         break;
                     }
@@ -407,7 +438,7 @@ public partial class RecurrentLayer : Module
                     {
                         var hOut = hs.Slice((reverse ? step : step + 1) * bh, bh);
                         RnnCellMath.Backward(dGiStep, dh, hOut, relu);
-                        Gemm.Multiply(false, false, b, h, gh, dGiStep, gh, wHh, h, dhTmp, h, false);
+                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
                         break;
                     }
             }
@@ -456,6 +487,12 @@ public partial class RecurrentLayer : Module
     private static void CheckDest(Tensor t, ReadOnlySpan<int> shape, string name)
     {
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
+    }
+
+    private RecurrentStepWeights StepWeights(int slot)
+    {
+        _stepWeights ??= new RecurrentStepWeights[NumLayers * Directions];
+        return _stepWeights[slot] ??= new RecurrentStepWeights();
     }
 
     private Workspace EnsureWorkspace(int b, int t)

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using Gyre.Cells;
+using Gyre.Kernels;
+using Gyre.Layers;
+using Gyre.Tensors;
+
+namespace Gyre.Benchmarks;
+
+/// <summary>One benchmark shape: a single-layer, unidirectional, time-major recurrent layer.</summary>
+/// <param name="Cell">gru or lstm (any <see cref="CellKind"/> runs).</param>
+/// <param name="Batch">B.</param>
+/// <param name="Seq">T.</param>
+/// <param name="Input">I.</param>
+/// <param name="Hidden">H.</param>
+public readonly record struct RecurrentBenchShape(CellKind Cell, int Batch, int Seq, int Input, int Hidden)
+{
+    /// <summary>
+    /// Multiply-add FLOPs of one forward pass, 2·B·T·G·H·(I + H) (the two matrix products; gate math
+    /// not counted). Training (forward + backward) counts three times this.
+    /// </summary>
+    public double ForwardFlops => 2.0 * Batch * Seq * CellRegistry.Gates(Cell) * Hidden * ((double)Input + Hidden);
+}
+
+/// <summary>One measured row, in the JSON-lines schema that the peer benchmarks (ONNX Runtime, libtorch) share.</summary>
+/// <param name="Peer">"gyre".</param>
+/// <param name="Shape">The layer measured.</param>
+/// <param name="Threads">Worker threads (team size).</param>
+/// <param name="Mode">"infer" (Training = false forward) or "train" (forward + backward of sum(y)).</param>
+/// <param name="Ms">Median wall-clock milliseconds of one run after warm-up.</param>
+/// <param name="Gflops">FLOPs (see <see cref="RecurrentBenchShape.ForwardFlops"/>) / median time.</param>
+/// <param name="StepsPerS">T / median seconds: time steps per second.</param>
+/// <param name="AllocBytes">Managed bytes allocated by the measuring thread per run (median).</param>
+/// <param name="PeakRssMb">Peak resident set (VmHWM) of the process after the runs, MiB; 0 where unknown.</param>
+public sealed record RecurrentBenchResult(string Peer, RecurrentBenchShape Shape, string Mode, int Threads,
+    double Ms, double Gflops, double StepsPerS, long AllocBytes, double PeakRssMb)
+{
+    /// <summary>One JSON object on one line: peer, cell, mode, batch, seq, input, hidden, threads, ms, gflops, steps_per_s, alloc_bytes, peak_rss_mb.</summary>
+    public string ToJson()
+    {
+        var c = CultureInfo.InvariantCulture;
+        return string.Create(c,
+            $"{{\"peer\":\"{Peer}\",\"cell\":\"{CellRegistry.Name(Shape.Cell)}\",\"mode\":\"{Mode}\",\"batch\":{Shape.Batch},\"seq\":{Shape.Seq},\"input\":{Shape.Input},\"hidden\":{Shape.Hidden},\"threads\":{Threads},\"ms\":{Math.Round(Ms, 4)},\"gflops\":{Math.Round(Gflops, 3)},\"steps_per_s\":{Math.Round(StepsPerS, 1)},\"alloc_bytes\":{AllocBytes},\"peak_rss_mb\":{Math.Round(PeakRssMb, 1)}}}");
+    }
+}
+
+/// <summary>
+/// The benchmark behind <c>gyre bench</c>: times a recurrent layer's forward (inference) or forward +
+/// backward (training, dy = ones, i.e. the gradient of sum(y)) through the allocation-free destination
+/// overloads, on a team of a given size, and reports the median.
+/// </summary>
+/// <remarks>
+/// Wall-clock medians on a shared machine are noisy: repeat runs and compare medians. The warm-up runs
+/// also let the JIT reach its final tier before timing.
+/// </remarks>
+public static class RecurrentBenchmark
+{
+    /// <summary>The grid every peer measures: GRU and LSTM at typical forecasting and sequence shapes.</summary>
+    public static IReadOnlyList<RecurrentBenchShape> StandardGrid { get; } =
+    [
+        new(CellKind.Gru, 64, 100, 32, 128),
+        new(CellKind.Gru, 64, 100, 128, 256),
+        new(CellKind.Gru, 1, 1000, 32, 128),
+        new(CellKind.Gru, 256, 50, 64, 64),
+        new(CellKind.Gru, 16, 1024, 768, 768),
+        new(CellKind.Lstm, 64, 100, 32, 128),
+        new(CellKind.Lstm, 1, 1000, 32, 128),
+        new(CellKind.Lstm, 16, 256, 256, 256),
+    ];
+
+    /// <summary>
+    /// Measures one shape in one mode ("infer" or "train") on a team of <paramref name="threads"/> workers
+    /// (installed as <see cref="Gemm.Team"/> for the duration, then restored): <paramref name="warmup"/>
+    /// untimed runs, then the median of <paramref name="reps"/> timed runs.
+    /// </summary>
+    public static RecurrentBenchResult Run(RecurrentBenchShape shape, string mode, int threads, int reps, int warmup = 3)
+    {
+        bool train = mode switch
+        {
+            "infer" => false,
+            "train" => true,
+            _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
+        };
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
+        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
+        var (cell, b, t, i, h) = shape;
+
+        var layer = new RecurrentLayer(cell, i, h, seed: 1) { Training = train };
+        var rng = new Rng(2);
+        var x = Tensor.Zeros(t, b, i);
+        rng.Uniform(x.Span, -1f, 1f);
+        var y = Tensor.Zeros(t, b, h);
+        var hN = Tensor.Zeros(1, b, h);
+        var cN = cell == CellKind.Lstm ? Tensor.Zeros(1, b, h) : null;
+        var dy = Tensor.Zeros(t, b, h);
+        dy.Span.Fill(1f);
+        var dx = Tensor.Zeros(t, b, i);
+        var dh0 = Tensor.Zeros(1, b, h);
+        var dc0 = cell == CellKind.Lstm ? Tensor.Zeros(1, b, h) : null;
+
+        var previous = Gemm.Team;
+        using var team = new WorkerTeam(threads);
+        Gemm.Team = team;
+        try
+        {
+            var ms = new double[reps];
+            var allocs = new long[reps];
+            for (int r = -warmup; r < reps; r++)
+            {
+                long a0 = GC.GetAllocatedBytesForCurrentThread();
+                long t0 = Stopwatch.GetTimestamp();
+                layer.Forward(x, null, null, y, hN, cN);
+                if (train)
+                {
+                    layer.Backward(dy, null, null, dx, dh0, dc0);
+                }
+                double elapsed = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                long a1 = GC.GetAllocatedBytesForCurrentThread();
+                if (r >= 0) { ms[r] = elapsed; allocs[r] = a1 - a0; }
+            }
+            Array.Sort(ms);
+            Array.Sort(allocs);
+            double median = reps % 2 == 1 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+            double flops = shape.ForwardFlops * (train ? 3 : 1);
+            return new RecurrentBenchResult("gyre", shape, mode, threads, median,
+                flops / (median * 1e-3) / 1e9, t / (median * 1e-3), allocs[reps / 2], PeakRssMb());
+        }
+        finally { Gemm.Team = previous; }
+    }
+
+    /// <summary>Median GFLOP/s of <see cref="Gemm.Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, WorkerTeam?)"/> at size³ on a team of <paramref name="threads"/>.</summary>
+    public static double Sgemm(int size, int threads, int reps, int warmup = 2)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"size must be positive, got {size}");
+        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
+        var rng = new Rng(3);
+        var a = new float[size * size]; var bm = new float[size * size]; var c = new float[size * size];
+        rng.Uniform(a, -0.5f, 0.5f); rng.Uniform(bm, -0.5f, 0.5f);
+        using var team = new WorkerTeam(threads);
+        var rates = new double[reps];
+        double flops = 2.0 * size * size * size;
+        for (int r = -warmup; r < reps; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Gemm.Multiply(false, false, size, size, size, a, size, bm, size, c, size, false, team);
+            double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            if (r >= 0) rates[r] = flops / s / 1e9;
+        }
+        Array.Sort(rates);
+        return rates[reps / 2];
+    }
+
+    /// <summary>VmHWM from /proc/self/status in MiB, or 0 where that file does not exist.</summary>
+    public static double PeakRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return double.Parse(parts[1], CultureInfo.InvariantCulture) / 1024.0;
+                }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return 0;
+    }
+}

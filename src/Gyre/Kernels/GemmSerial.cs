@@ -1,0 +1,16 @@
+namespace Gyre.Kernels;
+
+public static unsafe partial class Gemm
+{
+    /// <summary>
+    /// C[M, N] = (accumulate ? C : 0) + A[M, K] · B[K, N] on the calling thread only, with B pre-packed
+    /// (<see cref="PackedMatrix.Pointer"/>, N columns, depth K): for kernels that already split their work over a team, e.g. a
+    /// recurrent sequence whose batch rows are divided between workers for all time steps.
+    /// </summary>
+    internal static void MultiplyPackedSerial(int m, float* a, nint lda, float* packedB, int n, int k, float* c, nint ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0) { if (!accumulate) ZeroC(c, m, n, ldc); return; }
+        Compute(null, false, m, n, k, a, lda, packedB, c, ldc, accumulate);
+    }
+}

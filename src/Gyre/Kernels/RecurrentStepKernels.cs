@@ -1,0 +1,384 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Gyre.Kernels;
+
+/// <summary>
+/// Fused recurrent steps for a single sequence (batch 1): h·W_hhᵀ as a register-blocked GEMV over blocks
+/// of units, each block's gate math done right after its accumulation from an L1-resident tile, so the
+/// G·H gate pre-activations never go through a [G·H] buffer and no separate gate kernel runs.
+/// </summary>
+/// <remarks>
+/// Dimension letters: H hidden units, G gate blocks (3 GRU: r | z | n; 4 LSTM: i | f | g | o), K = H the
+/// reduction depth, Hp = H rounded up to 16 (one Vector512 of units).
+/// <para>
+/// W_hh [G·H, H] is repacked by <see cref="PackUnitBlocks"/> into blocks of U units (64 while 64 fit,
+/// then 16) that hold all G gate rows of those units: block at unit u0 is [K, G, U] at offset u0·G·K,
+/// so one pass over K feeds G·U/16 accumulators (12 for a 64-unit GRU block, 16 for LSTM) from one
+/// contiguous stream. At batch 1 a step is bound by streaming W_hh from L2 (196 KB at H = 128).
+/// </para>
+/// <para>
+/// Every pre-activation is the chain acc = init; acc = fma(W[u, k], h[k], acc) for k = 0..K−1, and the
+/// gate math is the same expression as <see cref="GruGates"/> / <see cref="LstmGates"/>: the result is
+/// bit-identical to the GEMM + gate-kernel path, and to itself whatever the split of blocks over threads.
+/// Vector512 only; callers take the GEMM path where it is not accelerated.
+/// </para>
+/// </remarks>
+internal static unsafe class RecurrentStepKernels
+{
+    public const int Lanes = 16;
+    public const int Wide = 64;
+
+    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+
+    /// <summary>Hp: H rounded up to whole vectors.</summary>
+    public static int PaddedUnits(int hidden) => (hidden + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>Floats <see cref="PackUnitBlocks"/> writes: Hp·G·K.</summary>
+    public static long PackedLength(int hidden, int gates) => (long)PaddedUnits(hidden) * gates * hidden;
+
+    /// <summary>Width of the block that starts at unit u0: 64 while a whole wide block fits in Hp, else 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BlockWidth(int u0, int paddedUnits) => u0 + Wide <= paddedUnits / Wide * Wide ? Wide : Lanes;
+
+    /// <summary>dst [Hp·G·K] ← W_hh [G·H, K] (row-major, row = gate·H + unit) in unit blocks; padded units are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackUnitBlocks(float* dst, float* w, int hidden, int gates)
+    {
+        int hp = PaddedUnits(hidden), k = hidden;
+        for (int u0 = 0; u0 < hp;)
+        {
+            int width = BlockWidth(u0, hp);
+            float* block = dst + (nint)u0 * gates * k;
+            for (int g = 0; g < gates; g++)
+                for (int u = 0; u < width; u++)
+                {
+                    int unit = u0 + u;
+                    float* d = block + g * width + u;
+                    if (unit < hidden)
+                    {
+                        float* src = w + ((nint)g * hidden + unit) * k;
+                        for (int p = 0; p < k; p++) d[(nint)p * gates * width] = src[p];
+                    }
+                    else
+                        for (int p = 0; p < k; p++) d[(nint)p * gates * width] = 0f;
+                }
+            u0 += width;
+        }
+    }
+
+    // The K loops and the gate math are separate small methods: one method holding both (12 to 16
+    // accumulators plus a dozen inlined σ/tanh) exceeded the JIT's inlining budget, which then called
+    // Vector512.Load out of line and kept the accumulators on the stack (3× slower). The accumulators
+    // go to a 64-unit tile on the stack (L1) between the two, never to the [G·H] gate buffers.
+
+    // ------------------------------------------------------------------ GRU
+
+    /// <summary>
+    /// One GRU step of units [u0, u1) (block-aligned): gh = b_hh + W_hh·h, then r = σ(gi_r + gh_r),
+    /// z = σ(gi_z + gh_z), n = tanh(gi_n + r ⊙ gh_n), h' = n + z ⊙ (h − n).
+    /// w: packed blocks; biasHh [3, Hp] zero-padded (null: no bias); gi [3H] = x·W_ihᵀ + b_ih;
+    /// hPrev, hNext [H]; saved [4H] (r | z | n | gh_n) or null.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GruStep(float* hNext, float* saved, float* gi, float* hPrev, float* w, float* biasHh,
+        int hidden, int u0, int u1)
+    {
+        int hp = PaddedUnits(hidden), k = hidden;
+        nint hs = hidden;
+        float* tile = stackalloc float[3 * Wide + 9 * Lanes + Lanes];
+        float* acc = (float*)(((nuint)tile + 63) & ~(nuint)63);   // [3, width] pre-activations gh
+        float* stage = acc + 3 * Wide;                             // partial-vector staging
+        for (int u = u0; u < u1;)
+        {
+            int width = BlockWidth(u, hp);
+            float* block = w + (nint)u * 3 * k;
+            for (int g = 0; g < 3; g++)
+                if (biasHh != null) new ReadOnlySpan<float>(biasHh + g * hp + u, width).CopyTo(new Span<float>(acc + g * width, width));
+                else new Span<float>(acc + g * width, width).Clear();
+            if (width == Wide) Accumulate12(acc, block, hPrev, k); else Accumulate3(acc, block, hPrev, k);
+            if (u + width <= hidden)
+                GruMath(hNext + u, saved == null ? null : saved + u, hs, gi + u, hs, hPrev + u, acc, width);
+            else
+            {
+                // The last, partial vector of units: stage it so no load or store leaves [0, H).
+                int valid = hidden - u;
+                new Span<float>(stage, 9 * Lanes).Clear();
+                float* tGi = stage, tHp = stage + 3 * Lanes, tOut = stage + 4 * Lanes, tSaved = stage + 5 * Lanes;
+                for (int g = 0; g < 3; g++) new ReadOnlySpan<float>(gi + g * hs + u, valid).CopyTo(new Span<float>(tGi + g * Lanes, valid));
+                new ReadOnlySpan<float>(hPrev + u, valid).CopyTo(new Span<float>(tHp, valid));
+                GruMath(tOut, saved == null ? null : tSaved, Lanes, tGi, Lanes, tHp, acc, Lanes);
+                new ReadOnlySpan<float>(tOut, valid).CopyTo(new Span<float>(hNext + u, valid));
+                if (saved != null)
+                    for (int g = 0; g < 4; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
+            }
+            u += width;
+        }
+    }
+
+    /// <summary>
+    /// Gate math of <paramref name="units"/> (a multiple of 16) units from gh = acc [3, units]; gate g of gi
+    /// at gi + g·gs, of saved at saved + g·ss. Same expression as <see cref="GruGates"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GruMath(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
+    {
+        for (int j = 0; j < units; j += Lanes)
+        {
+            var ghR = Vector512.Load(acc + j);
+            var ghZ = Vector512.Load(acc + units + j);
+            var ghN = Vector512.Load(acc + 2 * units + j);
+            var r = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + j) + ghR);
+            var z = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + gs + j) + ghZ);
+            var n = Activations.Tanh<Simd512, Vector512<float>>(Simd512.MulAdd(r, ghN, Vector512.Load(gi + 2 * gs + j)));
+            var hp = Vector512.Load(hPrev + j);
+            Vector512.Store(Simd512.MulAdd(z, hp - n, n), hNext + j);
+            if (saved != null)
+            {
+                Vector512.Store(r, saved + j);
+                Vector512.Store(z, saved + ss + j);
+                Vector512.Store(n, saved + 2 * ss + j);
+                Vector512.Store(ghN, saved + 3 * ss + j);
+            }
+        }
+    }
+
+    /// <summary>acc [3, 64] += block [K, 3, 64] · h [K]: 12 accumulators, one broadcast per k.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate12(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        Vector512<float> a4 = Vector512.Load(acc + 64), a5 = Vector512.Load(acc + 80), a6 = Vector512.Load(acc + 96), a7 = Vector512.Load(acc + 112);
+        Vector512<float> a8 = Vector512.Load(acc + 128), a9 = Vector512.Load(acc + 144), a10 = Vector512.Load(acc + 160), a11 = Vector512.Load(acc + 176);
+        for (int p = 0; p < k; p++, row += 192)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, a7);
+            a8 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, a8);
+            a9 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, a9);
+            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, a10);
+            a11 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, a11);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+        Vector512.Store(a4, acc + 64); Vector512.Store(a5, acc + 80); Vector512.Store(a6, acc + 96); Vector512.Store(a7, acc + 112);
+        Vector512.Store(a8, acc + 128); Vector512.Store(a9, acc + 144); Vector512.Store(a10, acc + 160); Vector512.Store(a11, acc + 176);
+    }
+
+    /// <summary>acc [3, 16] += block [K, 3, 16] · h [K].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate3(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32);
+        for (int p = 0; p < k; p++, row += 48)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32);
+    }
+
+    // ------------------------------------------------------------------ LSTM
+
+    /// <summary>
+    /// One LSTM step of units [u0, u1): a = gates + W_hh·h (gates [4H] = x·W_ihᵀ + b_ih + b_hh, read only),
+    /// i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+    /// hNext, cNext, cPrev [H]; saved [5H] (i | f | g | o | tanh c') or null.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LstmStep(float* hNext, float* cNext, float* saved, float* gates, float* hPrev, float* cPrev,
+        float* w, int hidden, int u0, int u1)
+    {
+        int hp = PaddedUnits(hidden), k = hidden;
+        nint hs = hidden;
+        float* tile = stackalloc float[4 * Wide + 8 * Lanes + Lanes];
+        float* acc = (float*)(((nuint)tile + 63) & ~(nuint)63);   // [4, width] pre-activations
+        float* stage = acc + 4 * Wide;                             // partial-vector staging
+        for (int u = u0; u < u1;)
+        {
+            int width = BlockWidth(u, hp);
+            float* block = w + (nint)u * 4 * k;
+            bool partial = u + width > hidden;
+            int valid = Math.Min(width, hidden - u);
+            for (int g = 0; g < 4; g++)
+            {
+                new ReadOnlySpan<float>(gates + g * hs + u, valid).CopyTo(new Span<float>(acc + g * width, valid));
+                if (partial) new Span<float>(acc + g * width + valid, width - valid).Clear();
+            }
+            if (width == Wide) Accumulate16(acc, block, hPrev, k); else Accumulate4(acc, block, hPrev, k);
+            if (!partial)
+                LstmMath(hNext + u, cNext + u, saved == null ? null : saved + u, hs, cPrev + u, acc, width);
+            else
+            {
+                // Stage the partial vector of units so no load or store leaves [0, H).
+                new Span<float>(stage, 8 * Lanes).Clear();
+                new ReadOnlySpan<float>(cPrev + u, valid).CopyTo(new Span<float>(stage, valid));
+                float* tH = stage + Lanes, tC = stage + 2 * Lanes, tSaved = stage + 3 * Lanes;
+                LstmMath(tH, tC, saved == null ? null : tSaved, Lanes, stage, acc, Lanes);
+                new ReadOnlySpan<float>(tH, valid).CopyTo(new Span<float>(hNext + u, valid));
+                new ReadOnlySpan<float>(tC, valid).CopyTo(new Span<float>(cNext + u, valid));
+                if (saved != null)
+                    for (int g = 0; g < 5; g++) new ReadOnlySpan<float>(tSaved + g * Lanes, valid).CopyTo(new Span<float>(saved + g * hs + u, valid));
+            }
+            u += width;
+        }
+    }
+
+    /// <summary>Gate math of <paramref name="units"/> units from a = acc [4, units]; same expression as <see cref="LstmGates"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmMath(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
+    {
+        for (int j = 0; j < units; j += Lanes)
+        {
+            var i = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + j));
+            var f = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + units + j));
+            var g = Activations.Tanh<Simd512, Vector512<float>>(Vector512.Load(acc + 2 * units + j));
+            var o = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + 3 * units + j));
+            var c = Simd512.MulAdd(f, Vector512.Load(cPrev + j), i * g);
+            var tc = Activations.Tanh<Simd512, Vector512<float>>(c);
+            Vector512.Store(c, cNext + j);
+            Vector512.Store(o * tc, hNext + j);
+            if (saved != null)
+            {
+                Vector512.Store(i, saved + j);
+                Vector512.Store(f, saved + ss + j);
+                Vector512.Store(g, saved + 2 * ss + j);
+                Vector512.Store(o, saved + 3 * ss + j);
+                Vector512.Store(tc, saved + 4 * ss + j);
+            }
+        }
+    }
+
+    /// <summary>acc [4, 64] += block [K, 4, 64] · h [K]: 16 accumulators, one broadcast per k.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate16(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        Vector512<float> a4 = Vector512.Load(acc + 64), a5 = Vector512.Load(acc + 80), a6 = Vector512.Load(acc + 96), a7 = Vector512.Load(acc + 112);
+        Vector512<float> a8 = Vector512.Load(acc + 128), a9 = Vector512.Load(acc + 144), a10 = Vector512.Load(acc + 160), a11 = Vector512.Load(acc + 176);
+        Vector512<float> a12 = Vector512.Load(acc + 192), a13 = Vector512.Load(acc + 208), a14 = Vector512.Load(acc + 224), a15 = Vector512.Load(acc + 240);
+        for (int p = 0; p < k; p++, row += 256)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+            a4 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 64), x, a4);
+            a5 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 80), x, a5);
+            a6 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 96), x, a6);
+            a7 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 112), x, a7);
+            a8 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 128), x, a8);
+            a9 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 144), x, a9);
+            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 160), x, a10);
+            a11 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 176), x, a11);
+            a12 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 192), x, a12);
+            a13 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 208), x, a13);
+            a14 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 224), x, a14);
+            a15 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 240), x, a15);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+        Vector512.Store(a4, acc + 64); Vector512.Store(a5, acc + 80); Vector512.Store(a6, acc + 96); Vector512.Store(a7, acc + 112);
+        Vector512.Store(a8, acc + 128); Vector512.Store(a9, acc + 144); Vector512.Store(a10, acc + 160); Vector512.Store(a11, acc + 176);
+        Vector512.Store(a12, acc + 192); Vector512.Store(a13, acc + 208); Vector512.Store(a14, acc + 224); Vector512.Store(a15, acc + 240);
+    }
+
+    /// <summary>acc [4, 16] += block [K, 4, 16] · h [K].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate4(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc), a1 = Vector512.Load(acc + 16), a2 = Vector512.Load(acc + 32), a3 = Vector512.Load(acc + 48);
+        for (int p = 0; p < k; p++, row += 64)
+        {
+            var x = Vector512.Create(h[p]);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), x, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), x, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), x, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), x, a3);
+        }
+        Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
+    }
+
+    // ------------------------------------------------------------------ sequence driver
+
+    /// <summary>
+    /// Units [start, end) of worker <paramref name="worker"/> of <paramref name="workers"/>: near-equal
+    /// shares cut at block boundaries (a block is never split, so its layout does not depend on the team).
+    /// </summary>
+    public static (int Start, int End) Share(int hidden, int worker, int workers)
+    {
+        int hp = PaddedUnits(hidden);
+        int Cut(int w)
+        {
+            if (w >= workers) return hp;
+            long target = (long)hp * w / workers;
+            int u = 0;
+            while (u < hp && u < target) u += BlockWidth(u, hp);
+            return u;
+        }
+        return (Cut(worker), Cut(worker + 1));
+    }
+
+    /// <summary>Sense-free generation barrier: the last arrival resets the count and bumps the generation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Barrier(int* count, int* generation, int workers)
+    {
+        if (workers == 1) return;
+        int g = Volatile.Read(ref *generation);
+        if (Interlocked.Increment(ref *count) == workers)
+        {
+            Volatile.Write(ref *count, 0);
+            Interlocked.Increment(ref *generation);
+            return;
+        }
+        var spin = new SpinWait();
+        // With two cores shared by other processes the peer may be descheduled: SpinWait yields after a
+        // short spin instead of burning the whole time slice.
+        while (Volatile.Read(ref *generation) == g) spin.SpinOnce(sleep1Threshold: -1);
+    }
+}
+
+/// <summary>
+/// A whole batch-1 sequence of fused steps on a team: each worker owns a fixed share of the hidden units
+/// for every step, and a barrier between steps publishes h. Pointers are into pinned buffers.
+/// </summary>
+internal unsafe struct FusedSequenceJob : IWorkerJob
+{
+    public bool Lstm, Reverse;
+    public int Hidden, Steps;
+    public float* W, BiasHh;         // packed W_hh blocks; GRU b_hh [3, Hp] or null
+    public float* Gx;                // [T, G·H] input projections
+    public float* Hs, Cs;            // [T+1, H] states (processing convention of RecurrentLayer)
+    public float* Saved;             // [T, S·H] or null (inference)
+    public int* Barrier;             // count at [0], generation at [16]
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Execute(int worker, int workers)
+    {
+        var (u0, u1) = RecurrentStepKernels.Share(Hidden, worker, workers);
+        nint h = Hidden, g = Lstm ? 4 : 3, sw = Lstm ? 5 : 4;
+        for (int s = 0; s < Steps; s++)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
+            float* saved = Saved == null ? null : Saved + step * sw * h;
+            if (u0 < u1)
+            {
+                if (Lstm)
+                    RecurrentStepKernels.LstmStep(Hs + next * h, Cs + next * h, saved, Gx + step * g * h,
+                        Hs + prev * h, Cs + prev * h, W, Hidden, u0, u1);
+                else
+                    RecurrentStepKernels.GruStep(Hs + next * h, saved, Gx + step * g * h, Hs + prev * h, W, BiasHh, Hidden, u0, u1);
+            }
+            RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using Gyre.Cells;
+using Gyre.Kernels;
+using Gyre.Layers;
+using Gyre.Tensors;
+using Xunit;
+
+namespace Gyre.Tests.Layers;
+
+/// <summary>
+/// The fused batch-1 step (unit-blocked GEMV with the gate math on the registers) must give the very same
+/// bits as the GEMM + gate-kernel path, and the same bits whatever the team splitting its units.
+/// </summary>
+[Collection(nameof(RecurrentStepTests))]
+public class RecurrentStepTests
+{
+    // Never disposed: another test may still hold it through Gemm.Team for a moment after we restore.
+    private static readonly WorkerTeam Two = new(2), One = new(1);
+
+    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256, int batch = 1, int splitMin = 12)
+    {
+        const int t = 9, i = 5;
+        bool savedFused = RecurrentStepWeights.FusedEnabled;
+        int savedMin = RecurrentStepWeights.ParallelFusedMinHidden, savedSplit = RecurrentStepWeights.BatchSplitMinRows;
+        RecurrentStepWeights.BatchSplitMinRows = splitMin;
+        var savedTeam = Gemm.Team;
+        RecurrentStepWeights.FusedEnabled = fused;
+        RecurrentStepWeights.ParallelFusedMinHidden = parallelMin;
+        Gemm.Team = team;
+        try
+        {
+            int d = bidirectional ? 2 : 1, l = 2;
+            var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7);
+            var rng = new Rng(11);
+            var x = GradientCheckTests.Random(rng, [t, batch, i]);
+            var h0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
+            var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, batch, h]) : null;
+            var outputs = new List<float[]>();
+            // Twice: the second call reuses the packed buffers after a weight change.
+            for (int call = 0; call < 2; call++)
+            {
+                if (call == 1) foreach (var p in layer.Parameters()) p.Value.Span[0] += 0.25f;
+                var r = layer.Forward(x, h0, c0);
+                var dy = GradientCheckTests.Random(rng, r.Output.Shape.ToArray());
+                var g = layer.Backward(dy);
+                outputs.Add(r.Output.ReadOnlySpan.ToArray());
+                outputs.Add(r.Hidden.ReadOnlySpan.ToArray());
+                if (r.Cell != null) outputs.Add(r.Cell.ReadOnlySpan.ToArray());
+                outputs.Add(g.Input.ReadOnlySpan.ToArray());
+                outputs.Add(g.Hidden.ReadOnlySpan.ToArray());
+                foreach (var p in layer.Parameters()) outputs.Add(p.Grad.ReadOnlySpan.ToArray());
+            }
+            layer.Training = false;
+            var inference = layer.Forward(x, h0, c0);
+            outputs.Add(inference.Output.ReadOnlySpan.ToArray());
+            return outputs.ToArray();
+        }
+        finally
+        {
+            RecurrentStepWeights.FusedEnabled = savedFused;
+            RecurrentStepWeights.ParallelFusedMinHidden = savedMin;
+            RecurrentStepWeights.BatchSplitMinRows = savedSplit;
+            Gemm.Team = savedTeam;
+        }
+    }
+
+    private static void AssertSameBits(float[][] expected, float[][] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int a = 0; a < expected.Length; a++)
+        {
+            Assert.Equal(expected[a].Length, actual[a].Length);
+            for (int j = 0; j < expected[a].Length; j++)
+                if (BitConverter.SingleToInt32Bits(expected[a][j]) != BitConverter.SingleToInt32Bits(actual[a][j]))
+                    Assert.Fail($"array {a}, element {j}: expected {expected[a][j]:R}, got {actual[a][j]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData("gru", 5, true, false)]
+    [InlineData("gru", 16, false, true)]
+    [InlineData("gru", 37, true, true)]
+    [InlineData("gru", 64, true, false)]
+    [InlineData("gru", 100, true, true)]
+    [InlineData("gru", 131, false, false)]
+    [InlineData("lstm", 3, true, false)]
+    [InlineData("lstm", 16, true, true)]
+    [InlineData("lstm", 45, false, true)]
+    [InlineData("lstm", 64, true, false)]
+    [InlineData("lstm", 150, true, true)]
+    public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
+    {
+        var kind = CellRegistry.Parse(cell);
+        AssertSameBits(Run(kind, h, bias, bidirectional, fused: false, One), Run(kind, h, bias, bidirectional, fused: true, One));
+    }
+
+    [Theory]
+    [InlineData("gru", 37)]
+    [InlineData("gru", 200)]
+    [InlineData("lstm", 150)]
+    [InlineData("lstm", 272)]
+    public void UnitSplitOverTheTeamChangesNoBit(string cell, int h)
+    {
+        var kind = CellRegistry.Parse(cell);
+        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16),
+                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16));
+    }
+
+    [Theory]
+    [InlineData("gru", 13, 7)]
+    [InlineData("gru", 70, 30)]
+    [InlineData("lstm", 21, 9)]
+    [InlineData("lstm", 64, 25)]
+    public void BatchSplitOverTheTeamChangesNoBit(string cell, int h, int batch)
+    {
+        var kind = CellRegistry.Parse(cell);
+        var one = Run(kind, h, true, true, fused: true, One, batch: batch, splitMin: 3);
+        var two = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 3);
+        var noSplit = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 1000);
+        AssertSameBits(one, two);
+        AssertSameBits(one, noSplit);
+    }
+
+    [Fact]
+    public void UnitSharesCoverEveryPaddedUnitOnce()
+    {
+        foreach (int h in new[] { 1, 16, 17, 64, 100, 128, 200, 768 })
+            foreach (int workers in new[] { 1, 2, 3, 5 })
+            {
+                int next = 0;
+                for (int w = 0; w < workers; w++)
+                {
+                    var (start, end) = RecurrentStepKernels.Share(h, w, workers);
+                    Assert.Equal(next, start);
+                    Assert.True(end >= start, $"h={h} workers={workers} worker {w}: [{start}, {end})");
+                    next = end;
+                }
+                Assert.Equal(RecurrentStepKernels.PaddedUnits(h), next);
+            }
+    }
+}
