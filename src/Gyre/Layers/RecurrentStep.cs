@@ -28,13 +28,14 @@ internal sealed unsafe class RecurrentStepWeights
         FusedEnabled && batch == 1 && RecurrentStepKernels.IsSupported && kind is CellKind.Gru or CellKind.Lstm;
 
     /// <summary>
-    /// Hidden sizes from which the fused sequence splits units over a team. On a quiet 2-core Zen the split
-    /// gains 1.8× at H = 128 and 2× at H = 256, but a step is only microseconds: when the cores are shared
-    /// with other busy processes the partner thread is often descheduled and the per-step barrier costs
-    /// more than the split saves (measured 4× slower at H = 128 and 1.8× slower at H = 256 under load
-    /// average 6 on 2 cores). 256 keeps the split where a quiet machine gains most. Tests lower it.
+    /// Hidden sizes from which the fused sequence splits units over a team. A step is only microseconds,
+    /// so the per-step barrier pays only while the partner core is free: on the quiet 2-core machine the
+    /// split took GRU H = 128 at batch 1 from 1.87 to 1.30–1.66 ms per 1000 steps and LSTM from 3.05 to
+    /// 1.84 ms (bench/compare session, 2026-11-30); with the cores shared by other busy processes (load
+    /// average 6 on 2 cores) it was measured 4× slower at H = 128. Gyre targets a machine it has to itself,
+    /// so the split starts at 128; pass a one-thread team (GYRE_NUM_THREADS=1) on a crowded machine.
     /// </summary>
-    internal static int ParallelFusedMinHidden = 256;
+    internal static int ParallelFusedMinHidden = 128;
 
     public void PackForGemm(ReadOnlySpan<float> wHh, int gates, int hidden) =>
         HiddenToGates.Pack(true, gates * hidden, hidden, wHh, hidden);
