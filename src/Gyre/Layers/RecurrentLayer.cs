@@ -562,7 +562,7 @@ public partial class RecurrentLayer : Module
                 need += 2L * t * b * inSize + 2L * t * b * d * h;
             }
             need += (long)t * b * d * h;
-            long perDir = (long)t * b * g * h * (gru ? 3 : 2) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h
+            long perDir = (long)t * b * g * h * (gru ? 2 : 1) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h
                 + (resetBefore ? (long)b * h : 0);
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
@@ -581,20 +581,25 @@ public partial class RecurrentLayer : Module
             DOutput = Take(t, b, d * h);
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
+            {
+                // ∂L/∂gi overwrites the input projections: backward never reads them (the gates it
+                // needs are in Saved), and at T·B·G·H floats this is the largest buffer after Saved.
+                var gx = Take(t, b, g * h);
                 Dir[s] = new DirectionState
                 {
-                    Gx = Take(t, b, g * h),
+                    Gx = gx,
                     Hs = Take(t + 1, b, h),
                     Cs = lstm ? Take(t + 1, b, h) : null,
                     Saved = Take(t, b, sw * h),
                     Gh = Take(b, g * h),
                     BiasRow = Take(g * h),
-                    DGi = Take(t, b, g * h),
+                    DGi = gx,
                     DGh = gru ? Take(t, b, g * h) : null,
                     Rh = resetBefore ? Take(b, h) : null,
                     Dh = Take(b, h), DhTmp = Take(b, h),
                     Dc = Take(b, h), DcTmp = Take(b, h),
                 };
+            }
         }
 
         private Tensor Take(params int[] shape)

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Markdown ratio table for the README from one bench/compare session (a .jsonl file)."""
+import json, math, sys
+from collections import defaultdict
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ms = defaultdict(dict)
+for r in rows:
+    ms[(r["cell"], r["batch"], r["seq"], r["input"], r["hidden"], r["mode"], r["threads"])][r["peer"]] = r
+print("| cell | B | T | I | H | mode | threads | Gyre ms | ONNX Runtime ms | libtorch ms | best peer / Gyre | Gyre GFLOP/s | Gyre / libtorch peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+train_ratios = defaultdict(list)
+order = []
+for r in rows:
+    k = (r["cell"], r["batch"], r["seq"], r["input"], r["hidden"], r["mode"], r["threads"])
+    if k not in order: order.append(k)
+for k in sorted(order, key=lambda k: (k[6], k[5] != "infer")):
+    p = ms[k]
+    g = p.get("gyre")
+    if not g: continue
+    peers = [p[n]["ms"] for n in ("onnxruntime", "libtorch") if n in p]
+    best = min(peers) if peers else float("nan")
+    ort = f'{p["onnxruntime"]["ms"]:.2f}' if "onnxruntime" in p else "—"
+    tor = f'{p["libtorch"]["ms"]:.2f}' if "libtorch" in p else "—"
+    rss = f'{g["peak_rss_mb"]:.0f} / {p["libtorch"]["peak_rss_mb"]:.0f}' if "libtorch" in p else "—"
+    ratio = best / g["ms"]
+    if k[5] == "train" and "libtorch" in p: train_ratios[k[6]].append(p["libtorch"]["ms"] / g["ms"])
+    mark = "**" if ratio >= 1 else ""
+    print(f'| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {k[5]} | {k[6]} | {g["ms"]:.2f} | {ort} | {tor} | {mark}{ratio:.2f}×{mark} | {g["gflops"]:.0f} | {rss} |')
+print()
+for t, rs in sorted(train_ratios.items()):
+    gm = math.exp(sum(math.log(x) for x in rs) / len(rs))
+    print(f"Training vs libtorch at {t} thread(s): geometric mean {gm:.2f}×, lowest row {min(rs):.2f}×.")
