@@ -251,6 +251,11 @@ public partial class RecurrentLayer : Module
                 keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
             return;
         }
+        if (RecurrentStepWeights.UseFusedRows(Kind, b, h))
+        {
+            stepWeights.RunFusedRows(wHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
+            return;
+        }
         stepWeights.PackForGemm(wHh, g, h);
         var wHhPacked = stepWeights.HiddenToGates;              // W_hhᵀ packed once for all steps
         var team = Gemm.Team ?? WorkerTeam.Shared;

@@ -80,6 +80,43 @@ internal sealed unsafe class RecurrentStepWeights
         }
     }
 
+    private float[] _rowBlocks = [];  // [H·4·H] narrow unit blocks (+16 for alignment)
+
+    /// <summary>The fused multi-row LSTM step runs where Vector512 is accelerated and H is whole vectors.</summary>
+    public static bool UseFusedRows(CellKind kind, int batch, int hidden) =>
+        FusedEnabled && batch > 1 && kind == CellKind.Lstm && hidden % RecurrentStepKernels.Lanes == 0 && RecurrentStepKernels.IsSupported;
+
+    /// <summary>
+    /// Runs a whole LSTM sequence at batch above 1 with the fused multi-row step (see <see cref="LstmRowsSequenceJob"/>):
+    /// batch rows split over the team when each worker gets <see cref="BatchSplitMinRows"/>, else 16-unit
+    /// blocks split when H ≥ <see cref="ParallelFusedMinHidden"/>, else one thread.
+    /// gx [T, B, 4H], hs/cs [T+1, B, H] (initial state in place), saved [T, B, 5H] or empty.
+    /// </summary>
+    public void RunFusedRows(ReadOnlySpan<float> wHh, int batch, int hidden, int steps, bool reverse,
+        Span<float> gx, Span<float> hs, Span<float> cs, Span<float> saved, WorkerTeam team)
+    {
+        long need = RecurrentStepKernels.PackedLength(hidden, 4) + 16;
+        if (_rowBlocks.Length < need) _rowBlocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        fixed (float* blocksRaw = _rowBlocks) fixed (float* w = wHh)
+        fixed (float* pGx = gx) fixed (float* pHs = hs) fixed (float* pCs = cs) fixed (float* pSaved = saved)
+        fixed (int* barrier = _barrier)
+        {
+            float* blocks = ThreadScratch.Align(blocksRaw);
+            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, 4, narrow: true);
+            barrier[0] = 0; barrier[16] = 0;
+            bool splitRows = team.Size > 1 && batch >= BatchSplitMinRows * team.Size;
+            bool splitUnits = !splitRows && team.Size > 1 && hidden >= ParallelFusedMinHidden;
+            var job = new LstmRowsSequenceJob
+            {
+                Reverse = reverse, SplitUnits = splitUnits, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                Gx = pGx, Hs = pHs, Cs = pCs, Saved = saved.IsEmpty ? null : pSaved, Barrier = barrier,
+            };
+            if ((splitRows || splitUnits) && team.TryRunConcurrently(ref job)) return;
+            job.SplitUnits = false;
+            job.Execute(0, 1);
+        }
+    }
+
     /// <summary>
     /// Batch rows each worker must get before the sequence is split by batch rows (two 6-row GEMM tiles):
     /// below that a step's GEMM is split over the team instead (N panels at small batch).
