@@ -325,7 +325,7 @@ internal static unsafe class RecurrentStepKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmRowsStep(float* hNext, float* cNext, float* saved, float* gates, float* hPrev, float* cPrev,
-        float* w, int rows, int hidden, int u0, int u1)
+        float* w, int rows, int hidden, int u0, int u1, float* nextGates = null)
     {
         int k = hidden;
         nint hs = hidden, gs = 4 * hs, ss = 5 * hs;
@@ -357,6 +357,17 @@ internal static unsafe class RecurrentStepKernels
                     case 2: GemmMicro.Kernel512<R2>(k, a, hs, 1, block, tile, Wide, true); break;
                     default: GemmMicro.Kernel512<R1>(k, a, hs, 1, block, tile, Wide, true); break;
                 }
+                if (nextGates != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    for (int i = 0; i < mr; i++)
+                    {
+                        // The next step's pre-activations of these rows and units, scattered 64-byte pieces of a
+                        // [R, 4H] block the hardware prefetcher does not follow: fetch them a step ahead.
+                        float* next = nextGates + (r + i) * gs + u;
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + hs);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 2 * hs);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 3 * hs);
+                    }
                 for (int i = 0; i < mr; i++)
                 {
                     nint row = r + i;
@@ -479,8 +490,12 @@ internal unsafe struct LstmRowsSequenceJob : IWorkerJob
             nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
             float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * 5 * h;
             if (u0 < u1)
+            {
+                // The step after this one, whose gates the kernel prefetches (null after the last step).
+                float* nextGx = s + 1 < Steps ? Gx + ((nint)(Reverse ? step - 1 : step + 1) * Batch + r0) * 4 * h : null;
                 RecurrentStepKernels.LstmRowsStep(Hs + next * bh + rh, Cs + next * bh + rh, saved, Gx + ((nint)step * Batch + r0) * 4 * h,
-                    Hs + prev * bh + rh, Cs + prev * bh + rh, W, rows, Hidden, u0, u1);
+                    Hs + prev * bh + rh, Cs + prev * bh + rh, W, rows, Hidden, u0, u1, nextGx);
+            }
             if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
         }
     }

@@ -212,15 +212,14 @@ public partial class RecurrentLayer : Module
         var gx = st.Gx.Span;                                    // [T, B, G·H]
         bool gru = Kind == CellKind.Gru;
 
-        // Bias rows first, then one GEMM accumulates x·W_ihᵀ over all T·B rows. The reset-after GRU keeps
-        // b_hh apart because r multiplies (W_hn h + b_hn); every other cell folds it in here.
+        // One GEMM over all T·B rows, each tile of gx starting from the bias row (no separate pass writing
+        // it into every row) and accumulating x·W_ihᵀ. The reset-after GRU keeps b_hh apart because r multiplies (W_hn h + b_hn); every other cell folds it in here.
         if (HasBias)
         {
             var bias = st.BiasRow.Span;                         // [G·H]
             _bIh[slot]!.Value.ReadOnlySpan.CopyTo(bias);
             if (!gru) AddInto(bias, _bHh[slot]!.Value.ReadOnlySpan);
-            for (int r = 0; r < rows; r++) bias.CopyTo(gx.Slice(r * gh, gh));
-            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, true);
+            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, bias);
         }
         else Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, false);
 
