@@ -174,6 +174,27 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>
+    /// C[M, N] = 1·rowInit + op(A)[M, K] · B[K, N] with B pre-packed by <see cref="PackB"/> (rowInit [N]
+    /// added to every row); bit-identical to writing rowInit into every row and accumulating.
+    /// </summary>
+    public static void Multiply(bool transA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b,
+        Span<float> c, int ldc, ReadOnlySpan<float> rowInit, WorkerTeam? team = null)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int n = b.Columns, k = b.Depth;
+        if (rowInit.Length != n) throw new ArgumentException($"rowInit has {rowInit.Length} elements, expected N = {n}", nameof(rowInit));
+        Validate(transA, false, m, n, k, a.Length, lda, n * k, n, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            for (int r = 0; r < m; r++) rowInit.CopyTo(c.Slice(r * ldc, n));
+            return;
+        }
+        fixed (float* pa = a) fixed (float* pc = c) fixed (float* raw = b.Buffer) fixed (float* pInit = rowInit)
+            Compute(ChooseTeam(team, m, n, k), transA, m, n, k, pa, lda, raw + b.Start, pc, ldc, false, pInit);
+    }
+
     private static WorkerTeam? ChooseTeam(WorkerTeam? team, int m, int n, int k)
     {
         if ((long)m * n * k < ParallelWork) return null;

@@ -458,7 +458,7 @@ internal unsafe struct FusedSequenceJob : IWorkerJob
 /// A whole LSTM sequence of <see cref="RecurrentStepKernels.LstmRowsStep"/> steps (batch above 1) on a team:
 /// either each worker owns a share of the batch rows for all steps (no synchronisation), or, when there
 /// are too few rows (<see cref="SplitUnits"/>), a share of the 16-unit blocks with a barrier between steps.
-/// Buffers are time-major: gx [T, B, 4H], hs/cs [T+1, B, H], saved [T, B, 5H] or null.
+/// Buffers are time-major: gx [T, B, 4H] (or its first [B, 4H] with X), hs/cs [T+1, B, H], saved [T, B, 5H] or null.
 /// </summary>
 internal unsafe struct LstmRowsSequenceJob : IWorkerJob
 {
@@ -466,6 +466,10 @@ internal unsafe struct LstmRowsSequenceJob : IWorkerJob
     public int Batch, Hidden, Steps;
     public float* W;                 // narrow unit blocks [H/16][K, 4, 16], pinned
     public float* Gx, Hs, Cs, Saved;
+    // Per-step projection (X not null): before each step the worker writes its rows' gx = 1·Bias + x·W_ihᵀ
+    // into its rows of the first [B, 4H] block of Gx, which then stays in cache; else Gx holds all T steps.
+    public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = 4H); bias [4H] or null
+    public int InSize;
     public int* Barrier;             // count at [0], generation at [16] (unit split only)
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -492,8 +496,19 @@ internal unsafe struct LstmRowsSequenceJob : IWorkerJob
             if (u0 < u1)
             {
                 // The step after this one, whose gates the kernel prefetches (null after the last step).
-                float* nextGx = s + 1 < Steps ? Gx + ((nint)(Reverse ? step - 1 : step + 1) * Batch + r0) * 4 * h : null;
-                RecurrentStepKernels.LstmRowsStep(Hs + next * bh + rh, Cs + next * bh + rh, saved, Gx + ((nint)step * Batch + r0) * 4 * h,
+                float* gStep, nextGx = null;
+                if (X != null)
+                {
+                    gStep = Gx + rh * 4;
+                    Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, 4 * Hidden, InSize,
+                        gStep, 4 * h, false, Bias);
+                }
+                else
+                {
+                    gStep = Gx + ((nint)step * bh + rh) * 4;
+                    if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * 4;
+                }
+                RecurrentStepKernels.LstmRowsStep(Hs + next * bh + rh, Cs + next * bh + rh, saved, gStep,
                     Hs + prev * bh + rh, Cs + prev * bh + rh, W, rows, Hidden, u0, u1, nextGx);
             }
             if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);

@@ -214,13 +214,16 @@ public partial class RecurrentLayer : Module
 
         // One GEMM over all T·B rows, each tile of gx starting from the bias row (no separate pass writing
         // it into every row) and accumulating x·W_ihᵀ. The reset-after GRU keeps b_hh apart because r multiplies (W_hn h + b_hn); every other cell folds it in here.
+        var bias = HasBias ? st.BiasRow.Span : default;        // [G·H]
         if (HasBias)
         {
-            var bias = st.BiasRow.Span;                         // [G·H]
             _bIh[slot]!.Value.ReadOnlySpan.CopyTo(bias);
             if (!gru) AddInto(bias, _bHh[slot]!.Value.ReadOnlySpan);
-            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, bias);
         }
+        // The fused multi-row LSTM projects x itself, in chunks of steps that stay in cache (RunFusedRows).
+        bool fusedRows = RecurrentStepWeights.UseFusedRows(Kind, b, h);
+        if (fusedRows) { }
+        else if (HasBias) Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, bias);
         else Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, false);
 
         // States in processing convention: Hs[t] holds h before step t (forward) / after step t (reverse);
@@ -250,9 +253,10 @@ public partial class RecurrentLayer : Module
                 keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
             return;
         }
-        if (RecurrentStepWeights.UseFusedRows(Kind, b, h))
+        if (fusedRows)
         {
-            stepWeights.RunFusedRows(wHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
+            stepWeights.RunFusedRows(x, inSize, wIh, bias, wHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default,
+                Gemm.Team ?? WorkerTeam.Shared);
             return;
         }
         stepWeights.PackForGemm(wHh, g, h);
