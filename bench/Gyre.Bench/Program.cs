@@ -28,6 +28,29 @@ switch (args[0])
     case "sgemm-step": // sgemm-step batch hidden gates [threads]: h[B, H] · W_hhᵀ, W_hh [G·H, H]
         return SgemmStep(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]),
                          args.Length > 4 ? int.Parse(args[4]) : WorkerTeam.Shared.Size);
+    case "lstm-rows": // lstm-rows B H: µs per fused multi-row LSTM step with hot caches
+        unsafe
+        {
+            int b = int.Parse(args[1]), h = int.Parse(args[2]);
+            var w = GC.AllocateArray<float>(4 * h * h + 16, pinned: true); var wp = GC.AllocateArray<float>(4 * h * h + 16, pinned: true);
+            var gx = GC.AllocateArray<float>(b * 4 * h, pinned: true); var hs = GC.AllocateArray<float>(2 * b * h, pinned: true); var cs = GC.AllocateArray<float>(2 * b * h, pinned: true);
+            new Random(1).NextBytes(new byte[1]); for (int i = 0; i < w.Length; i++) w[i] = (i % 7) * 0.01f;
+            fixed (float* pw = w) fixed (float* pwp = wp) fixed (float* pg = gx) fixed (float* ph = hs) fixed (float* pc = cs)
+            {
+                float* blocks = (float*)(((nuint)pwp + 63) & ~(nuint)63);
+                RecurrentStepKernels.PackUnitBlocks(blocks, pw, h, 4, narrow: true);
+                var times = new List<double>();
+                for (int rep = 0; rep < 30; rep++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    for (int s = 0; s < 200; s++) RecurrentStepKernels.LstmRowsStep(ph + b * h, pc + b * h, null, pg, ph, pc, blocks, b, h, 0, h);
+                    times.Add(sw.Elapsed.TotalMicroseconds / 200);
+                }
+                times.Sort();
+                Console.WriteLine($"lstm-rows B={b} H={h}: median {times[15]:F2} µs per step, {2.0 * b * 4 * h * h / times[15] / 1000:F1} GFLOP/s");
+            }
+            return 0;
+        }
     case "bdn": // BenchmarkDotNet: every SIMD kernel against its scalar twin (KernelBenchmarks.cs)
         BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Gyre.Bench.GruGateBenchmarks).Assembly).Run(args[1..]);
         return 0;

@@ -41,14 +41,17 @@ internal static unsafe class RecurrentStepKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int BlockWidth(int u0, int paddedUnits) => u0 + Wide <= paddedUnits / Wide * Wide ? Wide : Lanes;
 
-    /// <summary>dst [Hp·G·K] ← W_hh [G·H, K] (row-major, row = gate·H + unit) in unit blocks; padded units are zero.</summary>
+    /// <summary>
+    /// dst [Hp·G·K] ← W_hh [G·H, K] (row-major, row = gate·H + unit) in unit blocks; padded units are zero.
+    /// <paramref name="narrow"/>: every block 16 units ([K, G, 16], the B panel of <see cref="LstmRowsStep"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackUnitBlocks(float* dst, float* w, int hidden, int gates)
+    public static void PackUnitBlocks(float* dst, float* w, int hidden, int gates, bool narrow = false)
     {
         int hp = PaddedUnits(hidden), k = hidden;
         for (int u0 = 0; u0 < hp;)
         {
-            int width = BlockWidth(u0, hp);
+            int width = narrow ? Lanes : BlockWidth(u0, hp);
             float* block = dst + (nint)u0 * gates * k;
             for (int g = 0; g < gates; g++)
                 for (int u = 0; u < width; u++)
@@ -307,6 +310,74 @@ internal static unsafe class RecurrentStepKernels
         Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
     }
 
+    // ------------------------------------------------------------------ LSTM, several rows
+
+    /// <summary>
+    /// One LSTM step of rows [0, R) and units [u0, u1) (multiples of 16; H a multiple of 16): for each
+    /// 16-unit block and 6-row tile, the GEMM register tile computes a [6, 4·16] block of all four gates'
+    /// pre-activations a = gates + h·W_hhᵀ from the narrow unit block [K, 4, 16] (the 64-column B panel of
+    /// <see cref="GemmMicro.Kernel512{TR}"/>), then the gate math of <see cref="LstmMath"/> runs on that
+    /// L1 tile, so the [R, 4H] pre-activations are never written back and no separate gate pass runs.
+    /// Same FMA chains (init gates, k = 0..K−1) and gate expression as the GEMM + <see cref="LstmGates"/>
+    /// path: bit-identical to it, whatever the split of rows or units.
+    /// hNext, cNext, hPrev, cPrev [R, H]; gates [R, 4H] (x·W_ihᵀ + b_ih + b_hh, read only);
+    /// saved [R, 5H] or null; w narrow unit blocks [H/16][K, 4, 16].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LstmRowsStep(float* hNext, float* cNext, float* saved, float* gates, float* hPrev, float* cPrev,
+        float* w, int rows, int hidden, int u0, int u1, float* nextGates = null)
+    {
+        int k = hidden;
+        nint hs = hidden, gs = 4 * hs, ss = 5 * hs;
+        float* raw = stackalloc float[Gemm.MR * Wide + Lanes];
+        float* tile = (float*)(((nuint)raw + 63) & ~(nuint)63);   // [6, 4, 16] pre-activations
+        for (int u = u0; u < u1; u += Lanes)
+        {
+            float* block = w + (nint)u * 4 * k;                    // [K, 4, 16], stays in L1 over the row tiles
+            for (int r = 0; r < rows; r += Gemm.MR)
+            {
+                int mr = Math.Min(Gemm.MR, rows - r);
+                for (int i = 0; i < mr; i++)
+                {
+                    float* src = gates + (r + i) * gs + u;
+                    float* dst = tile + i * Wide;
+                    Vector512.Store(Vector512.Load(src), dst);
+                    Vector512.Store(Vector512.Load(src + hs), dst + Lanes);
+                    Vector512.Store(Vector512.Load(src + 2 * hs), dst + 2 * Lanes);
+                    Vector512.Store(Vector512.Load(src + 3 * hs), dst + 3 * Lanes);
+                }
+                // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
+                float* a = hPrev + r * hs;
+                switch (mr)
+                {
+                    case 6: GemmMicro.Kernel512<R6>(k, a, hs, 1, block, tile, Wide, true); break;
+                    case 5: GemmMicro.Kernel512<R5>(k, a, hs, 1, block, tile, Wide, true); break;
+                    case 4: GemmMicro.Kernel512<R4>(k, a, hs, 1, block, tile, Wide, true); break;
+                    case 3: GemmMicro.Kernel512<R3>(k, a, hs, 1, block, tile, Wide, true); break;
+                    case 2: GemmMicro.Kernel512<R2>(k, a, hs, 1, block, tile, Wide, true); break;
+                    default: GemmMicro.Kernel512<R1>(k, a, hs, 1, block, tile, Wide, true); break;
+                }
+                if (nextGates != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    for (int i = 0; i < mr; i++)
+                    {
+                        // The next step's pre-activations of these rows and units, scattered 64-byte pieces of a
+                        // [R, 4H] block the hardware prefetcher does not follow: fetch them a step ahead.
+                        float* next = nextGates + (r + i) * gs + u;
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + hs);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 2 * hs);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 3 * hs);
+                    }
+                for (int i = 0; i < mr; i++)
+                {
+                    nint row = r + i;
+                    LstmMath(hNext + row * hs + u, cNext + row * hs + u, saved == null ? null : saved + row * ss + u, hs,
+                        cPrev + row * hs + u, tile + i * Wide, Lanes);
+                }
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ sequence driver
 
     /// <summary>
@@ -379,6 +450,68 @@ internal unsafe struct FusedSequenceJob : IWorkerJob
                     RecurrentStepKernels.GruStep(Hs + next * h, saved, Gx + step * g * h, Hs + prev * h, W, BiasHh, Hidden, u0, u1);
             }
             RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+        }
+    }
+}
+
+/// <summary>
+/// A whole LSTM sequence of <see cref="RecurrentStepKernels.LstmRowsStep"/> steps (batch above 1) on a team:
+/// either each worker owns a share of the batch rows for all steps (no synchronisation), or, when there
+/// are too few rows (<see cref="SplitUnits"/>), a share of the 16-unit blocks with a barrier between steps.
+/// Buffers are time-major: gx [T, B, 4H] (or its first [B, 4H] with X), hs/cs [T+1, B, H], saved [T, B, 5H] or null.
+/// </summary>
+internal unsafe struct LstmRowsSequenceJob : IWorkerJob
+{
+    public bool Reverse, SplitUnits;
+    public int Batch, Hidden, Steps;
+    public float* W;                 // narrow unit blocks [H/16][K, 4, 16], pinned
+    public float* Gx, Hs, Cs, Saved;
+    // Per-step projection (X not null): before each step the worker writes its rows' gx = 1·Bias + x·W_ihᵀ
+    // into its rows of the first [B, 4H] block of Gx, which then stays in cache; else Gx holds all T steps.
+    public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = 4H); bias [4H] or null
+    public int InSize;
+    public int* Barrier;             // count at [0], generation at [16] (unit split only)
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Execute(int worker, int workers)
+    {
+        int r0 = 0, r1 = Batch, u0 = 0, u1 = Hidden, blocks = Hidden / RecurrentStepKernels.Lanes;
+        if (SplitUnits)
+        {
+            u0 = (int)((long)blocks * worker / workers) * RecurrentStepKernels.Lanes;
+            u1 = (int)((long)blocks * (worker + 1) / workers) * RecurrentStepKernels.Lanes;
+        }
+        else
+        {
+            r0 = (int)((long)Batch * worker / workers); r1 = (int)((long)Batch * (worker + 1) / workers);
+            if (r0 == r1) return;
+        }
+        nint h = Hidden, bh = (nint)Batch * h, rh = (nint)r0 * h;
+        int rows = r1 - r0;
+        for (int s = 0; s < Steps; s++)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
+            float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * 5 * h;
+            if (u0 < u1)
+            {
+                // The step after this one, whose gates the kernel prefetches (null after the last step).
+                float* gStep, nextGx = null;
+                if (X != null)
+                {
+                    gStep = Gx + rh * 4;
+                    Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, 4 * Hidden, InSize,
+                        gStep, 4 * h, false, Bias);
+                }
+                else
+                {
+                    gStep = Gx + ((nint)step * bh + rh) * 4;
+                    if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * 4;
+                }
+                RecurrentStepKernels.LstmRowsStep(Hs + next * bh + rh, Cs + next * bh + rh, saved, gStep,
+                    Hs + prev * bh + rh, Cs + prev * bh + rh, W, rows, Hidden, u0, u1, nextGx);
+            }
+            if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
         }
     }
 }

@@ -142,6 +142,34 @@ public class GemmTests
     }
 
     [Fact]
+    public void RowInitMatchesBiasRowsThenAccumulateBitForBit()
+    {
+        // C = 1·bias + op(A)·op(B) must equal writing bias into every row and accumulating, on any team;
+        // shapes: small-problem loop, a ragged right panel, K past one block, in-place and packed A.
+        using var one = new WorkerTeam(1);
+        using var two = new WorkerTeam(2);
+        int seed = 1500;
+        foreach (var (m, n, k) in new[] { (3, 5, 4), (100, 520, 32), (61, 130, 700), (400, 200, 256) })
+            foreach (var (ta, tb) in new[] { (false, true), (true, false) })
+            {
+                var t = Make(ta, tb, m, n, k, pad: 2, seed: seed++);
+                var bias = Random(n, seed++);
+                var twoPass = (float[])t.C.Clone();
+                for (int r = 0; r < m; r++) bias.CopyTo(twoPass, r * t.Ldc);
+                Gemm.Multiply(ta, tb, m, n, k, t.A, t.Lda, t.B, t.Ldb, twoPass, t.Ldc, true, one);
+                foreach (var team in new[] { one, two })
+                {
+                    var fused = (float[])t.C.Clone();
+                    Gemm.Multiply(ta, tb, m, n, k, t.A, t.Lda, t.B, t.Ldb, fused, t.Ldc, bias, team);
+                    for (int i = 0; i < fused.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(twoPass[i]) == BitConverter.SingleToInt32Bits(fused[i]),
+                            $"m={m} n={n} k={k} C[{i / t.Ldc},{i % t.Ldc}]: {twoPass[i]:R} vs {fused[i]:R}");
+                }
+            }
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 2, 3, 4, new float[8], 4, new float[12], 3, new float[6], 3, new float[2]));
+    }
+
+    [Fact]
     public void PackedBMatchesUnpackedBitForBit()
     {
         using var _ = GemmTuning.ForceBlocked();

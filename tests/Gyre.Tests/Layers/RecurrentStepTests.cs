@@ -120,6 +120,32 @@ public class RecurrentStepTests
         AssertSameBits(one, noSplit);
     }
 
+    [Theory]
+    [InlineData(16, 2, false)]
+    [InlineData(32, 7, true)]
+    [InlineData(48, 11, true)]
+    [InlineData(64, 25, false)]
+    [InlineData(32, 4, false, false)]
+    public void FusedLstmRowsStepMatchesGemmPathBitForBit(int h, int batch, bool bidirectional, bool bias = true)
+    {
+        // Batch above 1: the multi-row fused LSTM step (GEMM tile + gate math on the tile) on one thread,
+        // split by rows (splitMin 3) and split by unit blocks (splitMin 1000, parallelMin 16) must all give
+        // the GEMM + gate-kernel bits.
+        var gemm = Run(CellKind.Lstm, h, bias, bidirectional, fused: false, One, batch: batch);
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000));
+        // The input projection once for the whole sequence instead of per step (as at large I).
+        int savedMax = RecurrentStepWeights.ProjectInStepMaxInput;
+        RecurrentStepWeights.ProjectInStepMaxInput = 0;
+        try
+        {
+            AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch));
+            AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3));
+        }
+        finally { RecurrentStepWeights.ProjectInStepMaxInput = savedMax; }
+    }
+
     [Fact]
     public void UnitSharesCoverEveryPaddedUnitOnce()
     {
