@@ -29,13 +29,13 @@ internal sealed unsafe class RecurrentStepWeights
 
     /// <summary>
     /// Hidden sizes from which the fused sequence splits units over a team. A step is only microseconds,
-    /// so the per-step barrier pays only while the partner core is free: on the quiet 2-core machine the
-    /// split took GRU H = 128 at batch 1 from 1.87 to 1.30–1.66 ms per 1000 steps and LSTM from 3.05 to
-    /// 1.84 ms (bench/compare session, 2026-11-30); with the cores shared by other busy processes (load
-    /// average 6 on 2 cores) it was measured 4× slower at H = 128. Gyre targets a machine it has to itself,
-    /// so the split starts at 128; pass a one-thread team (GYRE_NUM_THREADS=1) on a crowded machine.
+    /// so the per-step spin barrier pays only while the partner core is free at every step. On this
+    /// 2-vCPU machine the split at H = 128 measured anywhere from 1.3 ms to 9 ms per 1000 GRU steps from
+    /// run to run, against a steady 1.7–2.1 ms unsplit (2026-11-30, otherwise idle machine; 4× slower
+    /// under load average 6): the barrier is hostage to the host scheduler. 256 keeps the split where
+    /// the work per step is large enough to absorb a late partner.
     /// </summary>
-    internal static int ParallelFusedMinHidden = 128;
+    internal static int ParallelFusedMinHidden = 256;
 
     public void PackForGemm(ReadOnlySpan<float> wHh, int gates, int hidden) =>
         HiddenToGates.Pack(true, gates * hidden, hidden, wHh, hidden);
