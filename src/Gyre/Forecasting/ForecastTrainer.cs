@@ -26,7 +26,7 @@ internal sealed class ForecastTrainer
     {
         _f = f;
         var o = f.Options;
-        var view = ModelView(f, raw);
+        var view = f.ModelView(raw);
         var splits = SplitSpec.Parse(o.Split).For(view);
         _train = WindowSet.Create(view, splits, SplitPart.Train, o.Lookback, o.Horizon);
         if (_train.Count == 0) throw new GyreDataException($"no training windows: the training split is shorter than lookback {o.Lookback} + horizon {o.Horizon}", raw.Source);
@@ -36,12 +36,6 @@ internal sealed class ForecastTrainer
         _checkpoint = checkpointPath;
         _loss = Losses.Parse(o.Loss);
         _quantiles = o.Quantiles;
-    }
-
-    private static SeriesSet ModelView(Forecaster f, SeriesSet raw)
-    {
-        var scaled = f.Scaler.Transform(raw);
-        return f.Options.ChannelIndependent ? scaled.ChannelIndependent() : scaled;
     }
 
     public void Run(bool resume, Action<EpochRecord>? onEpoch, CancellationToken cancel)

@@ -72,7 +72,7 @@ public sealed partial class Forecaster
     }
 
     /// <summary>The scaled set the network reads (channel-independent when configured).</summary>
-    private SeriesSet ModelView(SeriesSet raw)
+    internal SeriesSet ModelView(SeriesSet raw)
     {
         var scaled = Scaler.Transform(raw);
         return Options.ChannelIndependent ? scaled.ChannelIndependent() : scaled;
