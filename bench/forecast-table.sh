@@ -9,12 +9,14 @@ D=src/Gyre.Cli/Data
 out=$(mktemp -d)
 row() {
   local name=$1; shift
-  local start=$SECONDS
-  $G forecast train --json --out "$out/$name.gyre" "$@" 2>/dev/null | python3 -c "
+  local start=$SECONDS json
+  json=$($G forecast train --json --out "$out/$name.gyre" "$@" 2>/dev/null)
+  local seconds=$((SECONDS - start))
+  python3 -c "
 import json, sys
-d = json.load(sys.stdin)
+d = json.loads(sys.argv[1])
 g, s, n = d['metrics']['mase'], d['baselines']['seasonal_naive']['mase'], d['baselines']['naive']['mase']
-print(f\"| $name | {d['season']} | {d['lookback']} | {d['horizon']} | {d['test_windows']} | **{g:.3f}** | {s:.3f} | {n:.3f} | {'yes' if g < s else 'no'} | $((SECONDS - start)) s |\")"
+print(f\"| $name | {d['season']} | {d['lookback']} | {d['horizon']} | {d['test_windows']} | **{g:.3f}** | {s:.3f} | {n:.3f} | {'yes' if g < s else 'no'} | $seconds s |\")" "$json"
 }
 echo "| dataset | season | lookback | horizon | test windows | Gyre MASE | seasonal naive | naive | beats s-naive | time |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
