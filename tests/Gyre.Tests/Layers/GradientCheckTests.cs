@@ -35,8 +35,17 @@ public class GradientCheckTests
         var layer = new RecurrentLayer(cell, inputSize, hidden, layers, bias, batchFirst, dropout, bidir, seed: 7);
         // Push weights a little off the default scale so every nonlinearity is exercised.
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
-        bool lstm = cell == CellKind.Lstm;
-        int ld = layers * (bidir ? 2 : 1), d = bidir ? 2 : 1;
+        CheckLayer(layer, rng, kind, batch, steps);
+    }
+
+    /// <summary>
+    /// Random inputs, states and upstream gradients for <paramref name="layer"/>, then every input, state and
+    /// parameter gradient against central differences of L = Σ y ⊙ dy + Σ h_n ⊙ dh_n (+ Σ c_n ⊙ dc_n).
+    /// </summary>
+    internal static void CheckLayer(RecurrentLayer layer, Rng rng, string kind, int batch, int steps)
+    {
+        bool lstm = layer.Kind == CellKind.Lstm, batchFirst = layer.BatchFirst;
+        int ld = layer.NumLayers * layer.Directions, d = layer.Directions, hidden = layer.HiddenSize, inputSize = layer.InputSize;
         var x = Random(rng, batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]);
         var h0 = Random(rng, [ld, batch, hidden]);
         var c0 = lstm ? Random(rng, [ld, batch, hidden]) : null;

@@ -42,31 +42,7 @@ public class ResetBeforeAndReverseTests
         var rng = new Rng(43);
         var layer = new RecurrentLayer(cell, inputSize, hidden, layers, bias, batchFirst, dropout, bidir, seed: 9, reverseOnly: reverseOnly);
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
-        bool lstm = cell == CellKind.Lstm;
-        int ld = layers * (bidir ? 2 : 1), d = bidir ? 2 : 1;
-        var x = GradientCheckTests.Random(rng, batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]);
-        var h0 = GradientCheckTests.Random(rng, [ld, batch, hidden]);
-        var c0 = lstm ? GradientCheckTests.Random(rng, [ld, batch, hidden]) : null;
-        var dy = GradientCheckTests.Random(rng, batchFirst ? [batch, steps, d * hidden] : [steps, batch, d * hidden]);
-        var dhN = GradientCheckTests.Random(rng, [ld, batch, hidden]);
-        var dcN = lstm ? GradientCheckTests.Random(rng, [ld, batch, hidden]) : null;
-
-        double Loss()
-        {
-            layer.DropoutRng = new Rng(99);
-            var o = layer.Forward(x, h0, c0);
-            double l = GradientCheckTests.Dot(o.Output, dy) + GradientCheckTests.Dot(o.Hidden, dhN);
-            if (lstm) l += GradientCheckTests.Dot(o.Cell!, dcN!);
-            return l;
-        }
-
-        Loss();
-        layer.ZeroGrad();
-        var g = layer.Backward(dy, dhN, dcN);
-        var checks = new List<(string, Tensor, Tensor)> { ("x", x, g.Input), ("h0", h0, g.Hidden) };
-        if (lstm) checks.Add(("c0", c0!, g.Cell!));
-        foreach (var p in layer.Parameters()) checks.Add((p.Name, p.Value, p.Grad));
-        foreach (var (name, value, grad) in checks) GradientCheckTests.CheckTensor(name, value, grad, Loss, kind);
+        GradientCheckTests.CheckLayer(layer, rng, kind, batch, steps);
     }
 
     public static TheoryData<string, int, int, int, bool, bool, int, int, bool> ParityShapes => new()
