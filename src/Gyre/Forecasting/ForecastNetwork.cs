@@ -51,9 +51,6 @@ public sealed class ForecastNetwork : Module
     private readonly RecurrentLayer? _decoder;
     private readonly Linear _head;
 
-    // Kept from the last training-mode forward for backward.
-    private Tensor? _patchIn, _headIn, _decoderOut;
-    private int _batch;
 
     public ForecastNetworkConfig Config { get; }
 
@@ -105,84 +102,135 @@ public sealed class ForecastNetwork : Module
         foreach (var p in _head.Parameters()) yield return ("head." + p.Name, p);
     }
 
-    /// <summary>x [B, L, F], future [B, N, Ff] (null when Ff = 0) → predictions [B, N, C, Q].</summary>
+    /// <summary>
+    /// x [B, L, F], future [B, N, Ff] (null when Ff = 0) → predictions [B, N, C, Q]. The returned tensor is
+    /// the network's own buffer, valid until the next call; at a repeated batch size nothing large is allocated.
+    /// </summary>
     public Tensor Forward(Tensor x, Tensor? future)
     {
         var c = Config;
         if (x.Rank != 3 || x.Dim(1) != c.Lookback || x.Dim(2) != c.InputFeatures)
             throw new ArgumentException($"network input must be [B, {c.Lookback}, {c.InputFeatures}], got {x}");
-        int b = x.Dim(0), h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures;
+        int b = x.Dim(0), h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
             throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
-        _batch = b;
+        var buf = BuffersFor(b);
         foreach (var m in Modules()) m.Training = Training;
 
         Tensor encIn = x;
         if (_patch != null)
         {
             int s = c.PatchCount, pf = c.Patch * c.InputFeatures;
-            var patches = Tensor.Zeros(b * s, pf);                         // [B·S, P·F]
+            var patches = buf.Patches!.Span;                                // [B·S, P·F]
             int skip = (c.Lookback - s * c.Patch) * c.InputFeatures;
             for (int i = 0; i < b; i++)
-                x.ReadOnlySpan.Slice(i * c.Lookback * c.InputFeatures + skip, s * pf).CopyTo(patches.Span.Slice(i * s * pf, s * pf));
-            encIn = _patch.Forward(patches).Reshape(b, s, h);             // [B, S, H]
-            _patchIn = patches;
+                x.ReadOnlySpan.Slice(i * c.Lookback * c.InputFeatures + skip, s * pf).CopyTo(patches.Slice(i * s * pf, s * pf));
+            _patch.Forward(patches, buf.PatchOut!.Span, b * s);             // [B, S, H]
+            encIn = buf.PatchOut;
         }
-        var enc = _encoder.Forward(encIn);                                 // h_n [K, B, H]
-        var hLast = enc.Hidden.Row(c.Layers - 1);                          // [B, H]
-        int cq = c.Outputs * c.QuantileCount;
+        _encoder.Forward(encIn, null, null, buf.EncY, buf.EncH, buf.EncC); // h_n [K, B, H]
+        var hLast = buf.EncH.ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, H]
 
         if (_decoder == null)
         {
-            var headIn = Tensor.Zeros(b, h + n * ff);                     // [B, H + N·Ff]
+            int w = h + n * ff;
+            var headIn = buf.HeadIn!.Span;                                  // [B, H + N·Ff]
             for (int i = 0; i < b; i++)
             {
-                hLast.ReadOnlySpan.Slice(i * h, h).CopyTo(headIn.Span.Slice(i * (h + n * ff), h));
-                if (ff > 0) future!.ReadOnlySpan.Slice(i * n * ff, n * ff).CopyTo(headIn.Span.Slice(i * (h + n * ff) + h, n * ff));
+                hLast.Slice(i * h, h).CopyTo(headIn.Slice(i * w, h));
+                if (ff > 0) future!.ReadOnlySpan.Slice(i * n * ff, n * ff).CopyTo(headIn.Slice(i * w + h, n * ff));
             }
-            _headIn = headIn;
-            return _head.Forward(headIn).Reshape(b, n, c.Outputs, c.QuantileCount);
+            _head.Forward(headIn, buf.Pred.Span, b);
+            return buf.Pred;
         }
 
-        var decIn = Tensor.Zeros(b, n, ff + 1);                          // [B, N, Ff + 1]
+        var decIn = buf.DecIn!.Span;                                        // [B, N, Ff + 1]
         for (int i = 0; i < b * n; i++)
         {
-            if (ff > 0) future!.ReadOnlySpan.Slice(i * ff, ff).CopyTo(decIn.Span.Slice(i * (ff + 1), ff));
-            decIn.Span[i * (ff + 1) + ff] = 1f;
+            if (ff > 0) future!.ReadOnlySpan.Slice(i * ff, ff).CopyTo(decIn.Slice(i * (ff + 1), ff));
+            decIn[i * (ff + 1) + ff] = 1f;
         }
-        var dec = _decoder.Forward(decIn, enc.Hidden, enc.Cell);          // y [B, N, H]
-        _decoderOut = dec.Output;
-        return _head.Forward(dec.Output.Reshape(b * n, h)).Reshape(b, n, c.Outputs, c.QuantileCount);
+        _decoder.Forward(buf.DecIn, buf.EncH, buf.EncC, buf.DecY!, buf.DecH!, buf.DecC);   // y [B, N, H]
+        _head.Forward(buf.DecY!.ReadOnlySpan, buf.Pred.Span, b * n);
+        return buf.Pred;
     }
 
-    /// <summary>Accumulates parameter gradients for ∂L/∂predictions [B, N, C, Q].</summary>
+    /// <summary>Accumulates parameter gradients for ∂L/∂predictions [B, N, C, Q] of the last training-mode Forward.</summary>
     public void Backward(Tensor dPred)
     {
+        var buf = _buffers ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
         var c = Config;
-        int b = _batch, h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
-        var dhN = Tensor.Zeros(k, b, h);
-        Tensor? dcN = null;
+        int b = buf.Batch, h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        var dhN = buf.DEncH;                                                // [K, B, H] ∂L/∂h_n of the encoder
+        var dcN = buf.DEncC;
+        dhN.Span.Clear();
+        dcN?.Span.Clear();
         if (_decoder == null)
         {
-            var headIn = _headIn ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
-            var dHeadIn = Tensor.Zeros(headIn.Shape);
-            _head.Backward(headIn.ReadOnlySpan, dPred.ReadOnlySpan, dHeadIn.Span, b, false);
+            int w = h + n * ff;
+            var dHeadIn = buf.DHeadIn!.Span;                                // [B, H + N·Ff]
+            _head.Backward(buf.HeadIn!.ReadOnlySpan, dPred.ReadOnlySpan, dHeadIn, b, false);
             for (int i = 0; i < b; i++)
-                dHeadIn.ReadOnlySpan.Slice(i * (h + n * ff), h).CopyTo(dhN.Span.Slice(((k - 1) * b + i) * h, h));
+                dHeadIn.Slice(i * w, h).CopyTo(dhN.Span.Slice(((k - 1) * b + i) * h, h));
         }
         else
         {
-            var decOut = _decoderOut ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
-            var dDecOut = Tensor.Zeros(decOut.Shape);
-            _head.Backward(decOut.ReadOnlySpan, dPred.ReadOnlySpan, dDecOut.Span, b * n, false);
-            var g = _decoder.Backward(dDecOut);
-            dhN = g.Hidden;
-            dcN = g.Cell;
+            _head.Backward(buf.DecY!.ReadOnlySpan, dPred.ReadOnlySpan, buf.DDecY!.Span, b * n, false);
+            buf.DDecIn!.Span.Clear();
+            // The decoder starts from the encoder's final states: its ∂L/∂h0 (∂L/∂c0) is the encoder's ∂L/∂h_n.
+            _decoder.Backward(buf.DDecY, null, null, buf.DDecIn, dhN, dcN);
         }
-        int s = _patch != null ? c.PatchCount : c.Lookback;
-        var dEncOut = Tensor.Zeros(b, s, h);
-        var dEncIn = _encoder.Backward(dEncOut, dhN, dcN).Input;
-        if (_patch != null) _patch.Backward(_patchIn!.ReadOnlySpan, dEncIn.ReadOnlySpan, default, b * s, false);
+        buf.DEncIn.Span.Clear();
+        buf.DEncH0.Span.Clear();
+        buf.DEncC0?.Span.Clear();
+        // Only the final state feeds the head: ∂L/∂y of the encoder is zero.
+        _encoder.Backward(buf.DEncY, dhN, dcN, buf.DEncIn, buf.DEncH0, buf.DEncC0);
+        if (_patch != null) _patch.Backward(buf.Patches!.ReadOnlySpan, buf.DEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
+    }
+
+    private Buffers? _buffers;                                  // of the last Forward (Backward uses them)
+    private readonly Dictionary<int, Buffers> _byBatch = [];
+
+    /// <summary>
+    /// Buffers for batch size <paramref name="b"/>. Training alternates with validation batches of another
+    /// size, so a few sizes are kept; beyond four (an evaluation's ragged last batches) the cache starts over.
+    /// </summary>
+    private Buffers BuffersFor(int b)
+    {
+        if (!_byBatch.TryGetValue(b, out var buf))
+        {
+            if (_byBatch.Count >= 4) _byBatch.Clear();
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder.InputSize);
+        }
+        return _buffers = buf;
+    }
+
+    /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero).</summary>
+    private sealed class Buffers
+    {
+        public readonly int Batch;
+        public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DecH, DecC, DDecY, DDecIn;
+        public readonly Tensor EncY, EncH, Pred, DEncH, DEncY, DEncIn, DEncH0;
+        public readonly Tensor? EncC, DEncC, DEncC0;
+
+        public Buffers(ForecastNetworkConfig c, int b, int encIn)
+        {
+            Batch = b;
+            int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
+            bool lstm = c.Cell == "lstm";
+            if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, h); }
+            EncY = Tensor.Zeros(b, s, h); EncH = Tensor.Zeros(k, b, h); EncC = lstm ? Tensor.Zeros(k, b, h) : null;
+            Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);
+            DEncH = Tensor.Zeros(k, b, h); DEncC = lstm ? Tensor.Zeros(k, b, h) : null;
+            DEncY = Tensor.Zeros(b, s, h); DEncIn = Tensor.Zeros(b, s, encIn);
+            DEncH0 = Tensor.Zeros(k, b, h); DEncC0 = lstm ? Tensor.Zeros(k, b, h) : null;
+            if (c.Decoder == "direct") { HeadIn = Tensor.Zeros(b, h + n * ff); DHeadIn = Tensor.Zeros(b, h + n * ff); }
+            else
+            {
+                DecIn = Tensor.Zeros(b, n, ff + 1); DecY = Tensor.Zeros(b, n, h); DecH = Tensor.Zeros(k, b, h);
+                DecC = lstm ? Tensor.Zeros(k, b, h) : null; DDecY = Tensor.Zeros(b, n, h); DDecIn = Tensor.Zeros(b, n, ff + 1);
+            }
+        }
     }
 
     /// <summary>States of the dropout generators (for checkpoints).</summary>
