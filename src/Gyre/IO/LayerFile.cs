@@ -45,19 +45,14 @@ public static class LayerFile
     /// </summary>
     public static RecurrentSpec InferSpec(IReadOnlyDictionary<string, Tensor> stateDict, RecurrentKind kind, bool batchFirst, string source)
     {
-        string? key = stateDict.ContainsKey("weight_hh_l0") ? "weight_hh_l0"
-            : stateDict.Keys.FirstOrDefault(k => k.EndsWith(".weight_hh_l0", StringComparison.Ordinal) && !k.StartsWith("grad.", StringComparison.Ordinal))
-            ?? throw new InvalidDataException($"{source}: no 'weight_hh_l0' tensor: not a PyTorch GRU/LSTM state dict");
-        string prefix = key[..^"weight_hh_l0".Length];
-        var whh = stateDict[key];
-        var wih = stateDict.GetValueOrDefault(prefix + "weight_ih_l0") ?? throw new InvalidDataException($"{source}: missing tensor '{prefix}weight_ih_l0'");
+        var dict = StateDict.StripPrefix(stateDict, ["weight_ih_l0", "weight_hh_l0"], source: source);
+        var whh = dict["weight_hh_l0"];
         int gates = kind == RecurrentKind.Gru ? 3 : 4;
         if (whh.Rank != 2 || whh.Dim(0) != gates * whh.Dim(1))
-            throw new InvalidDataException($"{source}: tensor '{key}' has shape {Tensor.ShapeString(whh.Shape)}, not [{gates}·H, H] as {(kind == RecurrentKind.Gru ? "a GRU" : "an LSTM")} needs");
+            throw new InvalidDataException($"{source}: tensor 'weight_hh_l0' has shape {Tensor.ShapeString(whh.Shape)}, not [{gates}·H, H] as {(kind == RecurrentKind.Gru ? "a GRU" : "an LSTM")} needs");
         int layers = 0;
-        while (stateDict.ContainsKey($"{prefix}weight_ih_l{layers}")) layers++;
-        bool bidirectional = stateDict.ContainsKey(prefix + "weight_ih_l0_reverse");
-        bool bias = stateDict.ContainsKey(prefix + "bias_ih_l0");
-        return new RecurrentSpec(kind, wih.Dim(1), whh.Dim(1), layers, bidirectional, bias, batchFirst);
+        while (dict.ContainsKey($"weight_ih_l{layers}")) layers++;
+        return new RecurrentSpec(kind, dict["weight_ih_l0"].Dim(1), whh.Dim(1), layers,
+            Bidirectional: dict.ContainsKey("weight_ih_l0_reverse"), Bias: dict.ContainsKey("bias_ih_l0"), BatchFirst: batchFirst);
     }
 }
