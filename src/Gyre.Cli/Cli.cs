@@ -58,7 +58,8 @@ public static class Cli
 
     private static bool IsBadInput(Exception e) =>
         e is GyreDataException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-          or ArgumentException or FormatException or UnauthorizedAccessException;
+          or ArgumentException or FormatException or UnauthorizedAccessException
+          or NotSupportedException;   // a model the requested export cannot express
 
     internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

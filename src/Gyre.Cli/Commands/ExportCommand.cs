@@ -30,8 +30,7 @@ internal static class ExportCommand
             if (p.GetValue(model) is { } modelPath)
             {
                 var f = Forecaster.Load(modelPath);
-                try { ForecasterOnnx.Export(f, output, p.GetValue(opset)); }
-                catch (NotSupportedException e) { throw new ArgumentException(e.Message); }
+                ForecasterOnnx.Export(f, output, p.GetValue(opset));
                 ctx.Out.WriteLine($"wrote {output}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
             }
             else

@@ -58,3 +58,24 @@ public sealed class InteropCommandTests : IDisposable
         Assert.Equal(before, _dir.Files());
     }
 }
+
+public sealed class ExportRefusalTests : IDisposable
+{
+    private readonly CliFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void AnInstanceNormForecasterIsRefusedByNameWithExitTwo()
+    {
+        string data = _dir.Daily("d.csv");
+        _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--lookback", "14", "--horizon", "7", "--epochs", "1",
+            "--hidden", "8", "--instance-norm", "--out", _dir["m.gyre"]);
+        var before = _dir.Files();
+        var r = _dir.Run("export", "--model", _dir["m.gyre"], "--onnx", _dir["m.onnx"]);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--instance-norm", r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        Assert.Equal(before, _dir.Files());
+    }
+}
