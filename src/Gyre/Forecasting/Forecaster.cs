@@ -6,9 +6,6 @@ using Gyre.Training;
 
 namespace Gyre.Forecasting;
 
-/// <summary>One epoch of training, as logged and stored in the model file.</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValLoss, float LearningRate, double GradNorm, double Seconds, bool Best);
-
 /// <summary>What the data looked like at training time (stored in the model file).</summary>
 public sealed record ForecastDataInfo
 {
@@ -125,11 +122,16 @@ public sealed partial class Forecaster
     /// ends with the same bits as an uninterrupted run.
     /// </summary>
     public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
-        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default)
+        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default,
+        IProgress<TrainingProgress>? progress = null)
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
-        new ForecastTrainer(f, raw, checkpointPath).Run(resume, onEpoch, cancel);
+        var trainer = new Trainer(ForecastTask.TrainerOptionsFor(options))
+        {
+            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress,
+        };
+        trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
         return f;
     }
 
