@@ -10,7 +10,7 @@ namespace Gyre.Models;
 /// Parameter names: input.*, encoder.* (PyTorch's weight_ih_l0, …), pool.*, head.*.
 /// Backward is the forward list in reverse; every part's activations are reused per (B, T).
 /// </summary>
-public sealed class SequenceModel : ModelLayer
+public sealed partial class SequenceModel : ModelLayer
 {
     private readonly ModelLayer[] _parts;
     private readonly string[] _prefixes = ["input.", "encoder.", "pool.", "head."];
