@@ -254,7 +254,11 @@ public static unsafe class LinearRecurrence
                     new ReadOnlySpan<float>(b + (long)i * m + m0, m1 - m0).CopyTo(new Span<float>(next + (long)i * m + m0, m1 - m0));
                 return;
             }
-            var p = new StepArgs(prev, next, coef, b, transpose, k, m);
+            Channels(new StepArgs(prev, next, coef, b, transpose, k, m), m0, m1);
+        }
+
+        static void Channels(in StepArgs p, int m0, int m1)
+        {
             int j = m0;
             if (Vector512.IsHardwareAccelerated) j = Lanes<Simd512, Vector512<float>>(p, j, m1);
             if (Vector256.IsHardwareAccelerated) j = Lanes<Simd256, Vector256<float>>(p, j, m1);
@@ -269,12 +273,7 @@ public static unsafe class LinearRecurrence
             // Columns are read whole before any is written back, so the in-place update is safe.
             for (int col = 0; col < k; col++)
             {
-                var args = new StepArgs(p + (long)col * m, p + (long)col * m, coef, null, transpose, k, m) { Stride = (long)k * m };
-                int j = m0;
-                if (Vector512.IsHardwareAccelerated) j = Lanes<Simd512, Vector512<float>>(args, j, m1);
-                if (Vector256.IsHardwareAccelerated) j = Lanes<Simd256, Vector256<float>>(args, j, m1);
-                j = Lanes<Simd128, Vector128<float>>(args, j, m1);
-                Lanes<Simd1, Vector128<float>>(args, j, m1);
+                Channels(new StepArgs(p + (long)col * m, p + (long)col * m, coef, null, transpose, k, m) { Stride = (long)k * m }, m0, m1);
             }
         }
 
