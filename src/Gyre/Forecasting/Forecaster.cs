@@ -206,11 +206,7 @@ public sealed partial class Forecaster
         ["history"] = JsonSerializer.Serialize(History.Select(e => e with { Seconds = 0 }), Json),
     });
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    internal static JsonSerializerOptions Json => ModelFile.Json;
 
     /// <summary>Reads a model file, checking its format, version and every tensor's shape.</summary>
     public static Forecaster Load(string path)

@@ -14,84 +14,74 @@ public sealed class LinearHead(int inputSize, int outputs, ulong seed, LossKind 
 }
 
 /// <summary>
-/// Classification by softmax: p = softmax(out), weighted cross-entropy as PyTorch's
-/// nn.CrossEntropyLoss(weight = w): L = Σ_b w_{y_b}·(−log p_{b, y_b}) / Σ_b w_{y_b} (w = 1 without class weights);
-/// ∂L/∂out_b = w_{y_b}·(p_b − onehot(y_b)) / Σ_b w_{y_b}.
+/// A head over O classes with optional per-class loss weights w [O]: the loss is Σ_b w_{y_b}·ℓ(out_b, y_b) / Σ_b w_{y_b}
+/// (w = 1 without weights), ℓ the per-row loss of the kind; the predicted class is argmax_k out_bk.
 /// </summary>
-public sealed class SoftmaxHead(int inputSize, int classes, ulong seed) : Head(inputSize, classes, seed)
+public abstract class ClassificationHead(int inputSize, int classes, ulong seed) : Head(inputSize, classes, seed)
 {
-    public override string Kind => "softmax";
     public override bool Classifies => true;
 
     /// <summary>Per-class weights w [O] (null: all 1).</summary>
     public float[]? ClassWeights { get; set; }
 
-    public override double Loss(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, Span<float> dOutput)
+    public sealed override double Loss(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, Span<float> dOutput)
     {
         int o = Outputs, b = labels.Length;
         ClassLoss.Check(output, labels, dOutput, o, ClassWeights);
         double total = 0, weightSum = 0;
         for (int i = 0; i < b; i++) weightSum += ClassLoss.Weight(ClassWeights, labels[i]);
+        if (weightSum == 0) { dOutput.Slice(0, output.Length).Clear(); return 0; }
         for (int i = 0; i < b; i++)
-        {
-            var z = output.Slice(i * o, o); var dz = dOutput.Slice(i * o, o);
-            int y = labels[i];
-            double w = ClassLoss.Weight(ClassWeights, y) / weightSum;
-            // log-sum-exp shifted by the maximum so exp never overflows.
-            float max = z[0];
-            for (int k = 1; k < o; k++) max = MathF.Max(max, z[k]);
-            double sum = 0;
-            for (int k = 0; k < o; k++) sum += Math.Exp(z[k] - max);
-            double lse = max + Math.Log(sum);
-            total += w * (lse - z[y]);
-            for (int k = 0; k < o; k++) dz[k] = (float)(w * (Math.Exp(z[k] - lse) - (k == y ? 1 : 0)));
-        }
+            total += RowLoss(output.Slice(i * o, o), labels[i], ClassLoss.Weight(ClassWeights, labels[i]) / weightSum, dOutput.Slice(i * o, o));
         return total;
     }
 
-    /// <summary>Softmax probabilities [B, O] of out [B, O] into <paramref name="probabilities"/>.</summary>
-    public static void Probabilities(ReadOnlySpan<float> output, Span<float> probabilities, int classes)
+    /// <summary>weight·ℓ(z, y); writes weight·∂ℓ/∂z into <paramref name="dz"/>.</summary>
+    protected abstract double RowLoss(ReadOnlySpan<float> z, int label, double weight, Span<float> dz);
+}
+
+/// <summary>
+/// Classification by softmax: p = softmax(out), weighted cross-entropy as PyTorch's
+/// nn.CrossEntropyLoss(weight = w): ℓ = −log p_y, so L = Σ_b w_{y_b}·(−log p_{b, y_b}) / Σ_b w_{y_b};
+/// ∂L/∂out_b = w_{y_b}·(p_b − onehot(y_b)) / Σ_b w_{y_b}.
+/// </summary>
+public sealed class SoftmaxHead(int inputSize, int classes, ulong seed) : ClassificationHead(inputSize, classes, seed)
+{
+    public override string Kind => "softmax";
+
+    protected override double RowLoss(ReadOnlySpan<float> z, int y, double w, Span<float> dz)
     {
-        for (int i = 0; i < output.Length / classes; i++)
-        {
-            var z = output.Slice(i * classes, classes); var p = probabilities.Slice(i * classes, classes);
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(z, p);
-        }
+        // log-sum-exp shifted by the maximum so exp never overflows.
+        float max = z[0];
+        for (int k = 1; k < z.Length; k++) max = MathF.Max(max, z[k]);
+        double sum = 0;
+        for (int k = 0; k < z.Length; k++) sum += Math.Exp(z[k] - max);
+        double lse = max + Math.Log(sum);
+        for (int k = 0; k < z.Length; k++) dz[k] = (float)(w * (Math.Exp(z[k] - lse) - (k == y ? 1 : 0)));
+        return w * (lse - z[y]);
     }
 }
 
 /// <summary>
-/// Multi-class L2-SVM (one-vs-rest squared hinge, as in GRU-SVM): targets t_bk = +1 for k = y_b and −1 otherwise,
-/// L = Σ_b w_{y_b}·Σ_k max(0, 1 − t_bk·out_bk)² / (O·Σ_b w_{y_b}), the mean of the squared hinges; the ½‖W‖²
-/// term of the SVM objective is AdamW's weight decay. ∂L/∂out_bk = −2·t_bk·max(0, 1 − t_bk·out_bk)·w_{y_b} / (O·Σ w).
-/// The predicted class is argmax_k out_bk.
+/// Multi-class L2-SVM (one-vs-rest squared hinge, as in GRU-SVM): targets t_k = +1 for k = y and −1 otherwise,
+/// ℓ = (1/O)·Σ_k max(0, 1 − t_k·out_k)², so L is the (weighted) mean of the B·O squared hinges; the ½‖W‖² term
+/// of the SVM objective is AdamW's weight decay. ∂ℓ/∂out_k = −(2/O)·t_k·max(0, 1 − t_k·out_k).
 /// </summary>
-public sealed class SvmHead(int inputSize, int classes, ulong seed) : Head(inputSize, classes, seed)
+public sealed class SvmHead(int inputSize, int classes, ulong seed) : ClassificationHead(inputSize, classes, seed)
 {
     public override string Kind => "svm";
-    public override bool Classifies => true;
 
-    /// <summary>Per-class weights w [O] (null: all 1).</summary>
-    public float[]? ClassWeights { get; set; }
-
-    public override double Loss(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, Span<float> dOutput)
+    protected override double RowLoss(ReadOnlySpan<float> z, int y, double w, Span<float> dz)
     {
-        int o = Outputs, b = labels.Length;
-        ClassLoss.Check(output, labels, dOutput, o, ClassWeights);
-        double total = 0, weightSum = 0;
-        for (int i = 0; i < b; i++) weightSum += ClassLoss.Weight(ClassWeights, labels[i]);
-        for (int i = 0; i < b; i++)
+        double total = 0, scale = w / z.Length;
+        for (int k = 0; k < z.Length; k++)
         {
-            double w = ClassLoss.Weight(ClassWeights, labels[i]) / (o * weightSum);
-            for (int k = 0; k < o; k++)
-            {
-                float t = k == labels[i] ? 1f : -1f;
-                double margin = Math.Max(0.0, 1.0 - t * output[i * o + k]);
-                total += w * margin * margin;
-                dOutput[i * o + k] = (float)(-2.0 * t * margin * w);
-            }
+            float t = k == y ? 1f : -1f;
+            double margin = Math.Max(0.0, 1.0 - t * z[k]);
+            total += margin * margin;
+            dz[k] = (float)(-2.0 * t * margin * scale);
         }
-        return total;
+        return total * scale;
     }
 }
 

@@ -16,6 +16,13 @@ public static class ModelFile
     /// <summary>The forecast-only format that preceded this one (still read).</summary>
     public const string LegacyForecastFormat = "gyre.forecaster";
 
+    /// <summary>How every job serialises its metadata entries (NaN and ±Infinity allowed, e.g. an untrained best loss).</summary>
+    internal static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
     /// <summary>format, version and job followed by <paramref name="entries"/>.</summary>
     public static Dictionary<string, string> Metadata(string job, IEnumerable<KeyValuePair<string, string>>? entries = null)
     {

@@ -35,6 +35,27 @@ public abstract class Pooling : ModelLayer
 
     public static readonly string[] Names = ["last", "mean", "max", "attention"];
 
+    private ShapeCache<PoolBuffers>? _cache;
+    private PoolBuffers? _last;
+
+    /// <summary>Checks y and lengths and returns the reused buffers of a parameter-free pooling for this (B, T).</summary>
+    private protected PoolBuffers BeginForward(Tensor y, int[]? lengths, bool argmax = false)
+    {
+        var (b, t) = CheckInput(y, lengths);
+        _cache ??= new((bb, tt) => new PoolBuffers(bb, tt, Features, argmax));
+        var buf = _last = _cache.For(b, t);
+        buf.Lengths = lengths;
+        return buf;
+    }
+
+    /// <summary>The last Forward's buffers with ∂L/∂y cleared (padded steps keep zero gradient).</summary>
+    private protected PoolBuffers BeginBackward()
+    {
+        var buf = _last ?? throw new InvalidOperationException("Backward needs a Forward first");
+        buf.DY.Span.Clear();
+        return buf;
+    }
+
     protected (int B, int T) CheckInput(Tensor y, int[]? lengths)
     {
         if (y.Rank != 3 || y.Dim(2) != Features) throw new ArgumentException($"pooling input must be [B, T, {Features}], got {y}");
@@ -50,8 +71,6 @@ public abstract class Pooling : ModelLayer
 public sealed class LastPooling : Pooling
 {
     private readonly int _directions;
-    private readonly ShapeCache<PoolBuffers> _cache;
-    private PoolBuffers? _last;
 
     public override string Kind => "last";
 
@@ -59,15 +78,13 @@ public sealed class LastPooling : Pooling
     {
         if (directions is not (1 or 2) || features % directions != 0) throw new ArgumentException($"last pooling over {directions} directions of width {features}");
         _directions = directions;
-        _cache = new((b, t) => new PoolBuffers(b, t, features));
     }
 
     /// <summary>y [B, T, C] → z [B, C].</summary>
     public override Tensor Forward(Tensor y, int[]? lengths)
     {
-        var (b, t) = CheckInput(y, lengths);
-        var buf = _last = _cache.For(b, t);
-        buf.Lengths = lengths;
+        var buf = BeginForward(y, lengths);
+        int b = buf.B, t = buf.T;
         int c = Features, h = c / _directions;
         var src = y.ReadOnlySpan; var z = buf.Z.Span;
         for (int i = 0; i < b; i++)
@@ -82,10 +99,9 @@ public sealed class LastPooling : Pooling
     /// <summary>dz [B, C] → dy [B, T, C], nonzero only at the two steps read.</summary>
     public override Tensor Backward(Tensor dOutput)
     {
-        var buf = _last ?? throw new InvalidOperationException("Backward needs a Forward first");
+        var buf = BeginBackward();
         int b = buf.B, t = buf.T, c = Features, h = c / _directions;
         var dy = buf.DY.Span; var dz = dOutput.ReadOnlySpan;
-        dy.Clear();
         for (int i = 0; i < b; i++)
         {
             int len = LengthOf(buf.Lengths, i, t);
@@ -99,19 +115,15 @@ public sealed class LastPooling : Pooling
 /// <summary>Mean over valid steps: z[b] = (1/len_b) Σ_{t &lt; len_b} y[b, t]; ∂z/∂y[b, t] = 1/len_b.</summary>
 public sealed class MeanPooling : Pooling
 {
-    private readonly ShapeCache<PoolBuffers> _cache;
-    private PoolBuffers? _last;
-
     public override string Kind => "mean";
 
-    public MeanPooling(int features) : base(features) => _cache = new((b, t) => new PoolBuffers(b, t, features));
+    public MeanPooling(int features) : base(features) { }
 
     /// <summary>y [B, T, C] → z [B, C]; steps summed in time order (fixed reduction order).</summary>
     public override Tensor Forward(Tensor y, int[]? lengths)
     {
-        var (b, t) = CheckInput(y, lengths);
-        var buf = _last = _cache.For(b, t);
-        buf.Lengths = lengths;
+        var buf = BeginForward(y, lengths);
+        int b = buf.B, t = buf.T;
         int c = Features;
         var src = y.ReadOnlySpan; var z = buf.Z.Span;
         for (int i = 0; i < b; i++)
@@ -127,10 +139,9 @@ public sealed class MeanPooling : Pooling
 
     public override Tensor Backward(Tensor dOutput)
     {
-        var buf = _last ?? throw new InvalidOperationException("Backward needs a Forward first");
+        var buf = BeginBackward();
         int b = buf.B, t = buf.T, c = Features;
         var dy = buf.DY.Span; var dz = dOutput.ReadOnlySpan;
-        dy.Clear();
         for (int i = 0; i < b; i++)
         {
             int len = LengthOf(buf.Lengths, i, t);
@@ -147,19 +158,14 @@ public sealed class MeanPooling : Pooling
 /// </summary>
 public sealed class MaxPooling : Pooling
 {
-    private readonly ShapeCache<PoolBuffers> _cache;
-    private PoolBuffers? _last;
-
     public override string Kind => "max";
 
-    public MaxPooling(int features) : base(features) => _cache = new((b, t) => new PoolBuffers(b, t, features, argmax: true));
+    public MaxPooling(int features) : base(features) { }
 
     public override Tensor Forward(Tensor y, int[]? lengths)
     {
-        var (b, t) = CheckInput(y, lengths);
-        var buf = _last = _cache.For(b, t);
-        buf.Lengths = lengths;
-        int c = Features;
+        var buf = BeginForward(y, lengths, argmax: true);
+        int b = buf.B, t = buf.T, c = Features;
         var src = y.ReadOnlySpan; var z = buf.Z.Span; var arg = buf.ArgMax.AsSpan();
         for (int i = 0; i < b; i++)
         {
@@ -181,10 +187,9 @@ public sealed class MaxPooling : Pooling
 
     public override Tensor Backward(Tensor dOutput)
     {
-        var buf = _last ?? throw new InvalidOperationException("Backward needs a Forward first");
+        var buf = BeginBackward();
         int b = buf.B, t = buf.T, c = Features;
         var dy = buf.DY.Span; var dz = dOutput.ReadOnlySpan;
-        dy.Clear();
         for (int i = 0; i < b; i++)
             for (int j = 0; j < c; j++)
                 dy[(i * t + buf.ArgMax[i * c + j]) * c + j] = dz[i * c + j];

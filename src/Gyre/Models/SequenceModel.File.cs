@@ -8,11 +8,7 @@ namespace Gyre.Models;
 // The model file of a SequenceModel: ModelFile metadata with "spec" (the ModelSpec JSON) and "history".
 public sealed partial class SequenceModel
 {
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    internal static JsonSerializerOptions Json => ModelFile.Json;
 
     /// <summary>Model-file metadata: format, version, <paramref name="job"/>, "spec", then <paramref name="extra"/>.</summary>
     public Dictionary<string, string> Metadata(string job, IReadOnlyDictionary<string, string>? extra = null)

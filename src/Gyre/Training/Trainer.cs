@@ -42,11 +42,7 @@ public sealed class Trainer
     /// <summary>Continue from <see cref="CheckpointPath"/> when it exists.</summary>
     public bool Resume { get; init; }
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    internal static System.Text.Json.JsonSerializerOptions Json => Models.ModelFile.Json;
 
     public Trainer(TrainerOptions options)
     {
