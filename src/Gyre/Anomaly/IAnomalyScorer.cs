@@ -53,6 +53,25 @@ public static class ScoreMath
     public static (double Mean, double Std)[] Fit(double[] residuals, int channels, int warmup, int trainRows) =>
         Enumerable.Range(0, channels).Select(c => Moments(residuals, channels, c, warmup, trainRows)).ToArray();
 
+    /// <summary>Causal moving mean of scores [T, C] over the last k rows from <paramref name="warmup"/> on (fewer at the start).</summary>
+    public static double[] Smooth(double[] scores, int channels, int warmup, int k)
+    {
+        if (k <= 1) return scores;
+        int rows = scores.Length / channels;
+        var s = new double[scores.Length];   // [T, C]
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0;
+            for (int t = warmup; t < rows; t++)
+            {
+                sum += scores[t * channels + c];
+                if (t - k >= warmup) sum -= scores[(t - k) * channels + c];
+                s[t * channels + c] = sum / Math.Min(k, t - warmup + 1);
+            }
+        }
+        return s;
+    }
+
     /// <summary>The combined score per row: the largest channel score (one anomalous channel among many still shows).</summary>
     public static double[] Combine(double[] scores, int channels)
     {
