@@ -49,24 +49,47 @@ public sealed partial class Forecaster
 
     // ------------------------------------------------------------------ data
 
-    private CsvOptions CsvOptionsFor() => new()
+    private CsvOptions CsvOptionsFor() => CsvOptionsFor(Options);
+
+    /// <summary>How <paramref name="o"/> reads a CSV (columns, dialect, time format, fill and gap handling).</summary>
+    public static CsvOptions CsvOptionsFor(ForecastOptions o) => new()
     {
-        TimeColumn = Options.TimeColumn,
-        IdColumn = Options.IdColumn,
-        Targets = Options.Targets,
-        Features = Options.Features,
-        FutureFeatures = Options.FutureFeatures,
-        Fill = CsvOptions.ParseFill(Options.Fill),
+        TimeColumn = o.TimeColumn,
+        IdColumn = o.IdColumn,
+        Targets = o.Targets,
+        Features = o.Features,
+        FutureFeatures = o.FutureFeatures,
+        Fill = CsvOptions.ParseFill(o.Fill),
+        Separator = CsvOptions.ParseSeparator(o.Separator),
+        Decimal = CsvOptions.ParseDecimal(o.Decimal),
+        TimeFormat = o.TimeFormat,
+        Gaps = CsvOptions.ParseGaps(o.Gaps),
     };
 
-    /// <summary>Reads a CSV the way this model was trained (columns, calendar features).</summary>
-    public SeriesSet LoadData(string path)
+    /// <summary>
+    /// Reads a CSV the way this model was trained (columns, calendar features); <paramref name="adjust"/> may
+    /// change how the file is read (its dialect, time format, gap handling), not which columns it gives.
+    /// </summary>
+    public SeriesSet LoadData(string path, Func<CsvOptions, CsvOptions>? adjust = null)
     {
-        var set = CsvLoader.Load(path, CsvOptionsFor());
+        var csv = CsvOptionsFor();
+        var set = CsvLoader.Load(path, adjust is null ? csv : adjust(csv));
         set = Calendar.AddFutureFeatures(set, Calendar.Parse(Options.Calendar));
         if (DataInfo.Columns.Length > 0 && !set.Columns.SequenceEqual(DataInfo.Columns))
             throw new GyreDataException($"columns [{string.Join(", ", set.Columns)}] differ from the model's [{string.Join(", ", DataInfo.Columns)}]", path);
         return set;
+    }
+
+    /// <summary>
+    /// Reads the known-future covariates' values over the horizon from <paramref name="path"/>: the model's
+    /// --future-features columns (and its time and id columns), as <see cref="Predict"/> takes them.
+    /// </summary>
+    public SeriesSet LoadFutureData(string path, Func<CsvOptions, CsvOptions>? adjust = null)
+    {
+        var names = DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(DataInfo.FutureCount - DataInfo.CalendarCount).ToArray();
+        if (names.Length == 0) throw new GyreDataException("the model takes no known-future covariates (--future-features), so --future-data has nothing to give", path);
+        var csv = CsvOptionsFor() with { Targets = names, Features = [], FutureFeatures = [], Gaps = GapMode.Keep };
+        return CsvLoader.Load(path, adjust is null ? csv : adjust(csv));
     }
 
     /// <summary>The scaled set the network reads (channel-independent when configured).</summary>
@@ -84,12 +107,7 @@ public sealed partial class Forecaster
     public static Forecaster Create(string path, ForecastOptions options)
     {
         options.Validate();
-        var csv = new CsvOptions
-        {
-            TimeColumn = options.TimeColumn, IdColumn = options.IdColumn, Targets = options.Targets,
-            Features = options.Features, FutureFeatures = options.FutureFeatures, Fill = CsvOptions.ParseFill(options.Fill),
-        };
-        var set = CsvLoader.Load(path, csv);
+        var set = CsvLoader.Load(path, CsvOptionsFor(options));
         var calendar = Calendar.Parse(options.Calendar);
         set = Calendar.AddFutureFeatures(set, calendar);
         var splits = SplitSpec.Parse(options.Split).For(set);

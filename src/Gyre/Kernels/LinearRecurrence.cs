@@ -54,7 +54,7 @@ public static unsafe class LinearRecurrence
     /// <summary>
     /// Forward recurrence h_t = A_t·h_{t−1} + b_t for t = 0 … T−1 with h_{−1} = h₀.
     /// </summary>
-    /// <param name="h">[T, K, M] all states (output).</param>
+    /// <param name="h">[T, K, M] all states (output); may be the very span b (solved in place).</param>
     /// <param name="hLast">[K, M] receives h_{T−1}; empty to skip.</param>
     /// <param name="a">[T, K, K, M] coefficients (for K = 1 simply [T, M]).</param>
     /// <param name="b">[T, K, M] inputs.</param>

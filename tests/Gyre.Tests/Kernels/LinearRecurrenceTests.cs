@@ -190,6 +190,19 @@ public class LinearRecurrenceTests
     }
 
     [Fact]
+    public void InPlace_WhereTheStatesOverwriteTheInputs()
+    {
+        foreach (int chunk in new[] { 0, 4 })
+        {
+            var p = Make(31, 30, 2, 19);
+            var expected = Solve(p, chunk, reverse: false, twin: false);
+            var inPlace = (float[])p.B.Clone();
+            LinearRecurrence.Forward(inPlace, default, p.A, inPlace, p.H0, new float[LinearRecurrence.ScratchLength(30, 2, 19, chunk)], 30, 2, 19, chunk);
+            SameBits(expected.H, inPlace, $"L={chunk} in place");
+        }
+    }
+
+    [Fact]
     public void BadArguments_Throw()
     {
         float[] Z(int n) => new float[n];
