@@ -41,8 +41,21 @@ public static class RnnCellMath
     }
 }
 
-/// <summary>Elman RNN with tanh (<see cref="RnnCellMath"/>).</summary>
-public readonly struct RnnTanhCell : ICell
+/// <summary>The RNN's nonlinearity as a type, so each is its own specialised cell.</summary>
+public interface IRnnNonlinearity
+{
+    /// <summary>True for ReLU, false for tanh.</summary>
+    static abstract bool Relu { get; }
+}
+
+/// <summary>tanh.</summary>
+public readonly struct TanhNonlinearity : IRnnNonlinearity { public static bool Relu => false; }
+
+/// <summary>ReLU.</summary>
+public readonly struct ReluNonlinearity : IRnnNonlinearity { public static bool Relu => true; }
+
+/// <summary>Elman RNN with nonlinearity <typeparamref name="TAct"/> (<see cref="RnnCellMath"/>).</summary>
+public readonly struct RnnCell<TAct> : ICell where TAct : struct, IRnnNonlinearity
 {
     public static int Gates => 1;
     public static int States => 1;
@@ -50,31 +63,18 @@ public readonly struct RnnTanhCell : ICell
     public static int ScratchWidth => 0;
     public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
     public static bool HiddenBiasApart => false;
-    public static void Forward(in CellStep s) => RnnCellMath.Forward(s, relu: false);
-    public static void Backward(in CellBackwardStep s) => RnnCellMath.Backward(s, relu: false);
+    public static void Forward(in CellStep s) => RnnCellMath.Forward(s, TAct.Relu);
+    public static void Backward(in CellBackwardStep s) => RnnCellMath.Backward(s, TAct.Relu);
 }
 
-/// <summary>Elman RNN with ReLU (<see cref="RnnCellMath"/>).</summary>
-public readonly struct RnnReluCell : ICell
-{
-    public static int Gates => 1;
-    public static int States => 1;
-    public static int SavedWidth => 0;
-    public static int ScratchWidth => 0;
-    public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
-    public static bool HiddenBiasApart => false;
-    public static void Forward(in CellStep s) => RnnCellMath.Forward(s, relu: true);
-    public static void Backward(in CellBackwardStep s) => RnnCellMath.Backward(s, relu: true);
-}
-
-/// <summary>The registry entry of <see cref="RnnTanhCell"/> ("rnn_tanh"; "rnn" with nonlinearity=tanh).</summary>
-public sealed class RnnTanhDefinition : CellDefinition<RnnTanhCell>
+/// <summary>The registry entry of RnnCell&lt;TanhNonlinearity&gt; ("rnn_tanh"; "rnn" with nonlinearity=tanh).</summary>
+public sealed class RnnTanhDefinition : CellDefinition<RnnCell<TanhNonlinearity>>
 {
     public override string Name => "rnn_tanh";
 }
 
-/// <summary>The registry entry of <see cref="RnnReluCell"/> ("rnn_relu"; "rnn" with nonlinearity=relu).</summary>
-public sealed class RnnReluDefinition : CellDefinition<RnnReluCell>
+/// <summary>The registry entry of RnnCell&lt;ReluNonlinearity&gt; ("rnn_relu"; "rnn" with nonlinearity=relu).</summary>
+public sealed class RnnReluDefinition : CellDefinition<RnnCell<ReluNonlinearity>>
 {
     public override string Name => "rnn_relu";
 
