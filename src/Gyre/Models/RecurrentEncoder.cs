@@ -29,11 +29,9 @@ public sealed class RecurrentEncoder : ModelLayer
 
     public RecurrentEncoder(string cell, int inputSize, int hidden, int layers, bool bidirectional, float dropout, ulong seed)
     {
-        var kind = CellRegistry.Parse(cell);
-        Layer = new RecurrentLayer(kind, inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
+        Layer = new RecurrentLayer(CellRegistry.FromText(cell), inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
             bidirectional: bidirectional, seed: seed);
-        bool cellState = CellRegistry.HasCellState(kind);
-        _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, cellState));
+        _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, Layer.StateCount));
     }
 
     public override IEnumerable<Parameter> Parameters() => Layer.Parameters();
@@ -46,7 +44,7 @@ public sealed class RecurrentEncoder : ModelLayer
         CheckLengths(lengths, b, t);
         var buf = _last = _cache.For(b, t);
         Layer.Training = Training;
-        Layer.Forward(x, null, null, buf.Y, buf.HN, buf.CN);
+        Layer.Forward(x, default, buf.Y, buf.Final, default);
         return buf.Y;
     }
 
@@ -54,20 +52,17 @@ public sealed class RecurrentEncoder : ModelLayer
     public override Tensor Backward(Tensor dOutput)
     {
         var buf = _last ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
-        buf.DX.Span.Clear();                                // the layer accumulates into dx, dh0, dc0
-        buf.DH0.Span.Clear();
-        buf.DC0?.Span.Clear();
-        Layer.Backward(dOutput, null, null, buf.DX, buf.DH0, buf.DC0);
+        buf.DX.Span.Clear();                                // the layer accumulates into dx and ∂L/∂(initial states)
+        foreach (var d in buf.DInitial) d.Span.Clear();
+        Layer.Backward(dOutput, default, buf.DX, buf.DInitial);
         return buf.DX;
     }
 
-    private sealed class Buffers(int b, int t, int i, int h, int ld, int d, bool cellState)
+    private sealed class Buffers(int b, int t, int i, int h, int ld, int d, int states)
     {
         public readonly Tensor Y = Tensor.Zeros(b, t, d * h);                    // [B, T, D·H]
-        public readonly Tensor HN = Tensor.Zeros(ld, b, h);                      // [K·D, B, H]
-        public readonly Tensor? CN = cellState ? Tensor.Zeros(ld, b, h) : null;  // [K·D, B, H]
+        public readonly Tensor[] Final = [.. Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h))];    // NS × [K·D, B, H]
         public readonly Tensor DX = Tensor.Zeros(b, t, i);                       // [B, T, I]
-        public readonly Tensor DH0 = Tensor.Zeros(ld, b, h);                     // [K·D, B, H]
-        public readonly Tensor? DC0 = cellState ? Tensor.Zeros(ld, b, h) : null; // [K·D, B, H]
+        public readonly Tensor[] DInitial = [.. Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h))]; // NS × [K·D, B, H]
     }
 }

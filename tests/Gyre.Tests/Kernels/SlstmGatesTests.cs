@@ -81,16 +81,10 @@ public class SlstmGatesTests
 
     static (float[] G, float[] C, float[] N, float[] M) Grads(int n) => (new float[4 * n], new float[n], new float[n], new float[n]);
 
-    static readonly float[] Specials =
-    [
-        float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 200f, -200f,
-        float.Epsilon, -1e-40f, 88f, -88f, 105f, -105f, 9.5f, -9.5f,
-    ];
-
     static float[] WithSpecials(Random rng, int n, int shift, float lo, float hi)
     {
         float[] a = Random(rng, n, lo, hi);
-        for (int i = shift % 3; i < n; i += 3) a[i] = Specials[(i / 3 + shift) % Specials.Length];
+        for (int i = shift % 3; i < n; i += 3) a[i] = GateKernelTests.Specials[(i / 3 + shift) % GateKernelTests.Specials.Length];
         return a;
     }
 
