@@ -8,7 +8,7 @@ namespace Gyre.Forecasting;
 public sealed record ForecastNetworkConfig
 {
     /// <summary>The recurrent cell as <see cref="CellDefinition.ToString"/> writes it: "gru", "lstm", "slstm(forget=exp,heads=4)", ...</summary>
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = CellRegistry.Default;
     /// <summary>F: features per lookback step (targets first, then past and future covariates).</summary>
     public int InputFeatures { get; init; }
     /// <summary>Ff: known-future features per horizon step (0 = none).</summary>

@@ -42,7 +42,7 @@ public sealed record ForecastOptions
 
     // ---- model
     /// <summary>The recurrent cell: a registry name, with options as name(k=v,…), e.g. "slstm(forget=exp,heads=4)".</summary>
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public int Patch { get; init; }
