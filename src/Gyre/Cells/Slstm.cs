@@ -101,9 +101,6 @@ public sealed class SlstmDenseDefinition : CellDefinition<SlstmCell<DenseRecurre
     public override string Name => "slstm";
     public override IReadOnlyList<string> StateNames => SlstmDefinition.StateNames;
     public override CellParams Params => new() { I0 = _exp ? 1 : 0 };
-
-    public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
-        [(64, 100, 32, 128), (1, 1000, 32, 128), (16, 256, 256, 256)];
 }
 
 /// <summary>sLSTM with heads: weight_hh [n, 4H/n, H/n].</summary>
