@@ -1,13 +1,11 @@
 using System.Text.Json;
 using Gyre.Data;
 using Gyre.IO;
+using Gyre.Models;
 using Gyre.Tensors;
 using Gyre.Training;
 
 namespace Gyre.Forecasting;
-
-/// <summary>One epoch of training, as logged and stored in the model file.</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValLoss, float LearningRate, double GradNorm, double Seconds, bool Best);
 
 /// <summary>What the data looked like at training time (stored in the model file).</summary>
 public sealed record ForecastDataInfo
@@ -32,8 +30,8 @@ public sealed record ForecastDataInfo
 /// </summary>
 public sealed partial class Forecaster
 {
-    public const string Format = "gyre.forecaster";
-    public const int FormatVersion = 1;
+    /// <summary>The job a forecaster's model file names (<see cref="ModelFile"/>).</summary>
+    public const string Job = "forecast";
 
     public ForecastOptions Options { get; }
     public ForecastDataInfo DataInfo { get; private set; }
@@ -125,11 +123,16 @@ public sealed partial class Forecaster
     /// ends with the same bits as an uninterrupted run.
     /// </summary>
     public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
-        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default)
+        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default,
+        IProgress<TrainingProgress>? progress = null)
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
-        new ForecastTrainer(f, raw, checkpointPath).Run(resume, onEpoch, cancel);
+        var trainer = new Trainer(ForecastTask.TrainerOptionsFor(options))
+        {
+            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress,
+        };
+        trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
         return f;
     }
 
@@ -193,17 +196,15 @@ public sealed partial class Forecaster
         Safetensors.Write(path, Network.StateDict(), Metadata());
     }
 
-    internal Dictionary<string, string> Metadata() => new()
+    internal Dictionary<string, string> Metadata() => ModelFile.Metadata(Job, new Dictionary<string, string>
     {
-        ["format"] = Format,
-        ["version"] = FormatVersion.ToString(),
         ["options"] = JsonSerializer.Serialize(Options, Json),
         ["network"] = JsonSerializer.Serialize(Network.Config, Json),
         ["data"] = JsonSerializer.Serialize(DataInfo, Json),
         ["scaler"] = JsonSerializer.Serialize(Scaler.ToDto(), Json),
         // Wall-clock seconds stay out of the file so that the same seed gives a byte-identical model file.
         ["history"] = JsonSerializer.Serialize(History.Select(e => e with { Seconds = 0 }), Json),
-    };
+    });
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -222,10 +223,8 @@ public sealed partial class Forecaster
     internal static Forecaster FromFile(SafetensorsFile file, string path)
     {
         var meta = file.Metadata;
-        if (!meta.TryGetValue("format", out var format) || format != Format)
-            throw new GyreDataException($"not a Gyre forecaster model (format '{format ?? "missing"}')", path);
-        if (!meta.TryGetValue("version", out var version) || version != FormatVersion.ToString())
-            throw new GyreDataException($"model format version {version ?? "missing"} is not supported (this Gyre reads version {FormatVersion})", path);
+        string job = ModelFile.JobOf(file, path);
+        if (job != Job) throw new GyreDataException($"a {job} model, not a forecaster", path);
         try
         {
             var options = JsonSerializer.Deserialize<ForecastOptions>(meta["options"], Json)!;
