@@ -38,7 +38,11 @@ public static class NearestNeighbour
 
     /// <summary>
     /// For each query, the reference at the least DTW distance (series [T, C] of any lengths; band
-    /// <see cref="Dtw.Window"/>(n, m, <paramref name="windowFraction"/>)). Candidates abandon early against the best so far.
+    /// <see cref="Dtw.Window"/>(n, m, <paramref name="windowFraction"/>)); ties go to the lowest index.
+    /// Candidates are visited in order of their Euclidean distance after resampling to the query's length (a
+    /// cheap guess at the neighbour), so the best-so-far bound is tight early and most candidates abandon after
+    /// a few rows. The visiting order cannot change the answer: a candidate abandons only when it is strictly
+    /// worse than the best so far, and equal distances are settled by index.
     /// </summary>
     public static int[] DynamicTimeWarping(IReadOnlyList<float[]> references, IReadOnlyList<float[]> queries, int channels,
         double windowFraction = 0.1, int threads = 0)
@@ -46,23 +50,51 @@ public static class NearestNeighbour
         Check(references, queries);
         int maxRef = references.Max(r => r.Length) / channels;
         var result = new int[queries.Count];
-        Parallel.For(0, queries.Count, Options(threads), () => new double[Dtw.BufferLength(maxRef)], (qi, _, buffer) =>
+        Parallel.For(0, queries.Count, Options(threads), () => new DtwScratch(references.Count, maxRef), (qi, _, scratch) =>
         {
             var q = queries[qi];
             int n = q.Length / channels;
+            // Visiting order: squared Euclidean distance of the query to each reference resampled to n steps.
+            for (int ri = 0; ri < references.Count; ri++)
+            {
+                scratch.Order[ri] = ri;
+                scratch.Guess[ri] = ResampledDistance(q, references[ri], channels);
+            }
+            Array.Sort(scratch.Guess, scratch.Order);
             double best = double.PositiveInfinity;
             int arg = -1;
-            for (int ri = 0; ri < references.Count; ri++)
+            foreach (int ri in scratch.Order)
             {
                 var r = references[ri];
                 int m = r.Length / channels;
-                double d = Dtw.Distance(q, r, channels, Dtw.Window(n, m, windowFraction), best, buffer);
-                if (d < best) { best = d; arg = ri; }
+                double d = Dtw.Distance(q, r, channels, Dtw.Window(n, m, windowFraction), best, scratch.Rows);
+                if (d < best || (d == best && ri < arg)) { best = d; arg = ri; }
             }
             result[qi] = arg;
-            return buffer;
+            return scratch;
         }, _ => { });
         return result;
+    }
+
+    /// <summary>Per-worker buffers of the DTW search: two cost-matrix rows and the visiting order.</summary>
+    private sealed class DtwScratch(int references, int maxLength)
+    {
+        public readonly double[] Rows = new double[Dtw.BufferLength(maxLength)];
+        public readonly int[] Order = new int[references];
+        public readonly double[] Guess = new double[references];
+    }
+
+    /// <summary>Σ_t Σ_c (q[t,c] − r[t·(m−1)/(n−1), c])² with r read at the nearest resampled step (no allocation).</summary>
+    private static double ResampledDistance(ReadOnlySpan<float> q, ReadOnlySpan<float> r, int channels)
+    {
+        int n = q.Length / channels, m = r.Length / channels;
+        double sum = 0;
+        for (int t = 0; t < n; t++)
+        {
+            int j = n == 1 ? 0 : (int)(((long)t * (m - 1) * 2 + (n - 1)) / (2L * (n - 1)));
+            for (int c = 0; c < channels; c++) { double d = q[t * channels + c] - r[j * channels + c]; sum += d * d; }
+        }
+        return sum;
     }
 
     /// <summary>Σ (a − b)², or a partial sum above <paramref name="abandonAbove"/> once it exceeds it.</summary>

@@ -9,8 +9,8 @@ public sealed record LongCsvOptions
     /// <summary>Case id column (required): rows with the same id form one sequence, cases in order of first appearance.</summary>
     public required string IdColumn { get; init; }
 
-    /// <summary>Label column (required): the class, or the numeric target for regression; constant within a case.</summary>
-    public required string LabelColumn { get; init; }
+    /// <summary>Label column: the class, or the numeric target for regression; constant within a case. Null: unlabelled cases (to predict).</summary>
+    public required string? LabelColumn { get; init; }
 
     /// <summary>Optional time/step column: rows are ordered by it within each case (numbers or dates); duplicates are errors.</summary>
     public string? TimeColumn { get; init; }
@@ -18,7 +18,7 @@ public sealed record LongCsvOptions
     /// <summary>Feature (channel) columns; empty = every other column.</summary>
     public IReadOnlyList<string> Features { get; init; } = [];
 
-    public SequenceTask Task { get; init; } = SequenceTask.Classification;
+    public LabelKind Task { get; init; } = LabelKind.Classification;
 
     public FillMode Fill { get; init; } = FillMode.None;
 }
@@ -48,9 +48,9 @@ public static class LongCsvSequences
             if (reader.Header.IsEmpty) throw new GyreDataException("empty file (a header row is required)", path);
             names = reader.Header.ColNames.ToArray();
             int id = CsvLoader.Resolve(path, names, options.IdColumn, "id");
-            int label = CsvLoader.Resolve(path, names, options.LabelColumn, "label");
+            int label = options.LabelColumn is null ? -1 : CsvLoader.Resolve(path, names, options.LabelColumn, "label");
             int time = options.TimeColumn is null ? -1 : CsvLoader.Resolve(path, names, options.TimeColumn, "time");
-            if (id == label || id == time || label == time) throw new GyreDataException("the id, label and time columns must differ", path);
+            if (id == label || id == time || (label >= 0 && label == time)) throw new GyreDataException("the id, label and time columns must differ", path);
             features = options.Features.Count > 0
                 ? options.Features.Select(f => CsvLoader.Resolve(path, names, f, "feature")).ToArray()
                 : Enumerable.Range(0, names.Length).Where(j => j != id && j != label && j != time).ToArray();
@@ -66,9 +66,9 @@ public static class LongCsvSequences
                     throw new GyreDataException($"ragged row: {r.ColCount} fields, header has {names.Length}", path, row, line);
                 string key = r[id].ToString();
                 if (key.Length == 0) throw new GyreDataException("empty id", path, row, line, names[id]);
-                string lab = r[label].ToString();
-                if (lab.Length == 0) throw new GyreDataException("empty label", path, row, line, names[label]);
-                if (options.Task == SequenceTask.Regression
+                string lab = label < 0 ? "" : r[label].ToString();
+                if (label >= 0 && lab.Length == 0) throw new GyreDataException("empty label", path, row, line, names[label]);
+                if (label >= 0 && options.Task == LabelKind.Regression
                     && (!double.TryParse(lab, NumberStyles.Float, CultureInfo.InvariantCulture, out double y) || !double.IsFinite(y)))
                     throw new GyreDataException($"target '{lab}' is not a finite number", path, row, line, names[label]);
                 if (!byId.TryGetValue(key, out int k)) { k = cases.Count; byId[key] = k; cases.Add((key, lab, line, new())); }
@@ -131,8 +131,9 @@ public static class LongCsvSequences
                 if (options.Fill == FillMode.Linear) MissingValues.Linear(values, C, c);
                 else MissingValues.ForwardFill(values, C, c);
             }
-            double target = options.Task == SequenceTask.Regression ? double.Parse(lab, CultureInfo.InvariantCulture) : double.NaN;
-            result.Add(new LabeledSequence(key, values, C, options.Task == SequenceTask.Classification ? lab : null, target, line));
+            bool labelled = options.LabelColumn is not null;
+            double target = labelled && options.Task == LabelKind.Regression ? double.Parse(lab, CultureInfo.InvariantCulture) : double.NaN;
+            result.Add(new LabeledSequence(key, values, C, labelled && options.Task == LabelKind.Classification ? lab : null, target, line));
         }
         return new SequenceSet(path, Path.GetFileNameWithoutExtension(path), C, options.Task, result, null);
     }

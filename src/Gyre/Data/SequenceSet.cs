@@ -1,7 +1,7 @@
 namespace Gyre.Data;
 
 /// <summary>What a sequence set's labels are: class names or a numeric sequence-level target.</summary>
-public enum SequenceTask
+public enum LabelKind
 {
     /// <summary>Each case carries a class label (a string).</summary>
     Classification,
@@ -59,7 +59,7 @@ public sealed class SequenceSet
     /// <summary>Number of channels C (dimensions).</summary>
     public int Channels { get; }
 
-    public SequenceTask Task { get; }
+    public LabelKind Task { get; }
 
     public IReadOnlyList<LabeledSequence> Cases { get; }
 
@@ -69,7 +69,7 @@ public sealed class SequenceSet
     /// <summary>Problem name (.ts @problemName) or the file name without extension.</summary>
     public string Name { get; }
 
-    public SequenceSet(string path, string name, int channels, SequenceTask task, IReadOnlyList<LabeledSequence> cases, IReadOnlyList<string>? declaredClasses)
+    public SequenceSet(string path, string name, int channels, LabelKind task, IReadOnlyList<LabeledSequence> cases, IReadOnlyList<string>? declaredClasses)
     {
         Path = path;
         Name = name;
@@ -78,6 +78,9 @@ public sealed class SequenceSet
         Cases = cases;
         DeclaredClasses = declaredClasses;
     }
+
+    /// <summary>True when every case carries its label or target (false for data to predict).</summary>
+    public bool Labelled => Cases.All(c => Task == LabelKind.Classification ? c.Label is not null : !double.IsNaN(c.Target));
 
     public int MinLength => Cases.Count == 0 ? 0 : Cases.Min(c => c.Length);
 
@@ -91,7 +94,7 @@ public sealed class SequenceSet
     /// </summary>
     public string[] Classes()
     {
-        if (Task != SequenceTask.Classification) return [];
+        if (Task != LabelKind.Classification || !Labelled) return [];
         if (DeclaredClasses is { Count: > 0 }) return [.. DeclaredClasses];
         var distinct = Cases.Select(c => c.Label!).Distinct(StringComparer.Ordinal).ToList();
         return SortLabels(distinct);

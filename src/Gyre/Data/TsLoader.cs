@@ -20,8 +20,11 @@ public static class TsLoader
         public List<string>? Classes;
     }
 
-    /// <summary>Loads <paramref name="path"/>. <paramref name="fill"/>: None (missing values are errors), Ffill or Linear per dimension.</summary>
-    public static SequenceSet Load(string path, FillMode fill = FillMode.None)
+    /// <summary>
+    /// Loads <paramref name="path"/>. <paramref name="fill"/>: None (missing values are errors), Ffill or Linear per
+    /// dimension. <paramref name="requireLabels"/> false accepts a file without labels (cases to predict).
+    /// </summary>
+    public static SequenceSet Load(string path, FillMode fill = FillMode.None, bool requireLabels = true)
     {
         if (!File.Exists(path)) throw new GyreDataException("file not found", path);
         if (fill == FillMode.Mask) throw new GyreDataException("--fill mask is not available for sequence data (use ffill or linear)", path);
@@ -64,8 +67,8 @@ public static class TsLoader
         }
         if (!inData) throw new GyreDataException(lineNo == 0 ? "empty file" : "malformed header: no @data line", path);
         if (cases.Count == 0) throw new GyreDataException("no cases after @data", path);
-        var task = header.TargetLabel ? SequenceTask.Regression : SequenceTask.Classification;
-        if (task == SequenceTask.Classification && !header.ClassLabel)
+        var task = header.TargetLabel ? LabelKind.Regression : LabelKind.Classification;
+        if (task == LabelKind.Classification && !header.ClassLabel && requireLabels)
             throw new GyreDataException("no labels: the header declares neither @classLabel true nor @targetLabel true", path);
         string name = header.ProblemName ?? Path.GetFileNameWithoutExtension(path);
         return new SequenceSet(path, name, dims, task, cases, header.Classes);

@@ -28,9 +28,9 @@ public sealed class LongCsvSequencesTests : IDisposable
     public void Regression_targets_and_fill()
     {
         string p = _tmp.Write("r.csv", "id,x,rul\n1,1,9\n1,,9\n1,3,9\n2,4,7\n");
-        var e = Assert.Throws<GyreDataException>(() => LongCsvSequences.Load(p, new() { IdColumn = "id", LabelColumn = "rul", Task = SequenceTask.Regression }));
+        var e = Assert.Throws<GyreDataException>(() => LongCsvSequences.Load(p, new() { IdColumn = "id", LabelColumn = "rul", Task = LabelKind.Regression }));
         Assert.Equal("r.csv: data row 2 (line 3), column 'x': missing value '' (choose a fill mode: --fill linear or ffill)", e.Message);
-        var set = LongCsvSequences.Load(p, new() { IdColumn = "id", LabelColumn = "rul", Task = SequenceTask.Regression, Fill = FillMode.Linear });
+        var set = LongCsvSequences.Load(p, new() { IdColumn = "id", LabelColumn = "rul", Task = LabelKind.Regression, Fill = FillMode.Linear });
         Assert.Equal(new[] { 1f, 2f, 3f }, set.Cases[0].Values);
         Assert.Equal(new[] { 9.0, 7.0 }, set.Cases.Select(c => c.Target));
     }

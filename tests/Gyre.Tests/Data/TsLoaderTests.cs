@@ -21,7 +21,7 @@ public sealed class TsLoaderTests : IDisposable
     {
         var set = TsLoader.Load(Bundled(file));
         Assert.Equal(name, set.Name);
-        Assert.Equal(SequenceTask.Classification, set.Task);
+        Assert.Equal(LabelKind.Classification, set.Task);
         Assert.Equal(1, set.Channels);
         Assert.Equal(cases, set.Cases.Count);
         Assert.Equal(minLength, set.MinLength);
@@ -66,7 +66,7 @@ public sealed class TsLoaderTests : IDisposable
         Assert.Equal(9, set.Cases[1].Line);
         string r = _tmp.Write("r.ts", "@problemName RUL\n@univariate true\n@targetLabel true\n@data\n1,2,3:12.5\n4,5:-3\n");
         var reg = TsLoader.Load(r);
-        Assert.Equal(SequenceTask.Regression, reg.Task);
+        Assert.Equal(LabelKind.Regression, reg.Task);
         Assert.Equal(new[] { 12.5, -3 }, reg.Cases.Select(c => c.Target));
         Assert.Empty(reg.Classes());
     }
