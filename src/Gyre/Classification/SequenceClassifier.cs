@@ -137,9 +137,11 @@ public sealed class SequenceClassifier
 
         var (fitIdx, validIdx) = Holdout(train, y, options.ValidFraction, options.Seed);
         var inputs = train.Cases.Select(f.Prepare).ToArray();
-        var task = new Task(f, Subset(inputs, fitIdx), fitIdx.Select(i => y?[i] ?? 0).ToArray(), fitIdx.Select(i => f.ScaleTarget(train.Cases[i].Target)).ToArray(),
-            validIdx.Length == 0 ? null : Subset(inputs, validIdx), validIdx.Select(i => y?[i] ?? 0).ToArray(),
-            validIdx.Select(i => f.ScaleTarget(train.Cases[i].Target)).ToArray());
+        var fitData = f.Dataset(fitIdx.Select(i => inputs[i]).ToArray(), y is null ? null : fitIdx.Select(i => y[i]).ToArray(),
+            fitIdx.Select(i => train.Cases[i].Target).ToArray());
+        var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => inputs[i]).ToArray(),
+            y is null ? null : validIdx.Select(i => y[i]).ToArray(), validIdx.Select(i => train.Cases[i].Target).ToArray());
+        var task = new SequenceTask(model, fitData, validData, Job, f.FileEntries());
         var trainer = new Trainer(new TrainerOptions
         {
             Epochs = options.Epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
@@ -152,9 +154,24 @@ public sealed class SequenceClassifier
 
     private static string Name(LabelKind t) => t == LabelKind.Regression ? "regression" : "classification";
 
-    private static float[][] Subset(float[][] all, int[] idx) => idx.Select(i => all[i]).ToArray();
-
-    private float ScaleTarget(double y) => IsRegression ? (float)((y - TargetMean) / TargetStd) : 0f;
+    /// <summary>
+    /// Prepared inputs [T′, F] zero-padded to the longest into a <see cref="SequenceDataset"/> with lengths, and the
+    /// class labels or (regression) the z-scored targets.
+    /// </summary>
+    private SequenceDataset Dataset(float[][] inputs, int[]? labels, double[] targets)
+    {
+        int features = Patch * Channels, steps = inputs.Max(x => x.Length) / features, n = inputs.Length;
+        var x = new float[n * steps * features];             // [N, T′, F]
+        var lengths = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            inputs[i].CopyTo(x, i * steps * features);
+            lengths[i] = inputs[i].Length / features;
+        }
+        if (IsRegression)
+            return new SequenceDataset(x, n, steps, features, lengths, targets: targets.Select(t => (float)((t - TargetMean) / TargetStd)).ToArray(), targetWidth: 1);
+        return new SequenceDataset(x, n, steps, features, lengths, labels: labels ?? new int[n]);
+    }
 
     /// <summary>Stratified holdout (per class, every ⌈1/f⌉-th case of a seeded shuffle); regression: a seeded random subset.</summary>
     private static (int[] Fit, int[] Valid) Holdout(SequenceSet train, int[]? y, double fraction, ulong seed)
@@ -194,24 +211,24 @@ public sealed class SequenceClassifier
     {
         if (set.Channels != Channels) throw new GyreDataException($"{set.Channels} dimensions, the model was trained on {Channels}", set.Path);
         var inputs = set.Cases.Select(Prepare).ToArray();
-        var batches = new SequenceBatches(inputs, Patch * Channels);
         int n = inputs.Length, K = Model.Spec.Outputs;
         var outputs = new float[n * K];                      // [N, O]
-        // Batches of similar lengths waste little padding; the order does not change any row's result.
-        var byLength = Enumerable.Range(0, n).OrderBy(batches.Steps).ToArray();
+        // Batches of similar lengths, each padded only to its own longest case: the order changes no row's result.
+        var byLength = Enumerable.Range(0, n).OrderBy(i => inputs[i].Length).ToArray();
         Model.Training = false;
         const int B = 64;
         for (int start = 0; start < n; start += B)
         {
-            var idx = byLength.AsSpan(start, Math.Min(B, n - start));
-            var (x, lengths) = batches.Gather(idx);
-            var o = Model.Forward(x, lengths).ReadOnlySpan;
+            var idx = byLength.AsSpan(start, Math.Min(B, n - start)).ToArray();
+            var data = Dataset(idx.Select(i => inputs[i]).ToArray(), null, new double[idx.Length]);
+            var x = new Tensor(data.X, data.Count, data.Steps, data.Features);
+            var o = Model.Forward(x, data.Lengths).ReadOnlySpan;
             for (int r = 0; r < idx.Length; r++) o.Slice(r * K, K).CopyTo(outputs.AsSpan(idx[r] * K, K));
         }
         if (IsRegression)
             return new SequencePredictions([], [], outputs.Select(v => v * TargetStd + TargetMean).ToArray());
         var probs = new float[n * K];
-        SoftmaxHead.Probabilities(outputs, probs, K);
+        for (int i = 0; i < n; i++) System.Numerics.Tensors.TensorPrimitives.SoftMax(outputs.AsSpan(i * K, K), probs.AsSpan(i * K, K));
         var cls = new int[n];
         for (int i = 0; i < n; i++) cls[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(outputs.AsSpan(i * K, K));
         return new SequencePredictions(cls, probs, []);
@@ -228,141 +245,47 @@ public sealed class SequenceClassifier
 
     // ---- model file ----------------------------------------------------------------------------------
 
-    /// <summary>
-    /// One safetensors file: the weights, and in its metadata the job ("classify"), format version, options,
-    /// model spec, classes, normalisation, patch, target scaling, training-data path and history (epoch
-    /// timings zeroed: same seed, same bytes). Written to a temporary name and renamed.
-    /// </summary>
-    public void Save(string path)
+    /// <summary>The job's own model-file entries beside the shared ones (format, version, job, spec, history).</summary>
+    private Dictionary<string, string> FileEntries() => new()
     {
-        var meta = new Dictionary<string, string>
-        {
-            ["job"] = Job,
-            ["version"] = FormatVersion.ToString(),
-            ["options"] = JsonSerializer.Serialize(Options, Json),
-            ["spec"] = JsonSerializer.Serialize(Model.Spec, Json),
-            ["data"] = JsonSerializer.Serialize(new DataInfo(Classes, Channels, Patch, SequenceNormalizer.Name(Normalizer.Mode), Normalizer.Mean,
-                Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath), Json),
-            ["history"] = JsonSerializer.Serialize(History.Select(e => e with { Seconds = 0 }), Json),
-        };
-        Safetensors.Write(path, Model.StateDict(), meta);
-    }
+        ["classify_version"] = FormatVersion.ToString(),
+        ["options"] = JsonSerializer.Serialize(Options, Json),
+        ["data"] = JsonSerializer.Serialize(new DataInfo(Classes, Channels, Patch, SequenceNormalizer.Name(Normalizer.Mode), Normalizer.Mean,
+            Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath), Json),
+    };
+
+    /// <summary>
+    /// One model file (<see cref="ModelFile"/>, job "classify"): the weights, spec and history, plus the options,
+    /// classes, normalisation, patch, target scaling and training-data path. Written atomically.
+    /// </summary>
+    public void Save(string path) => Model.Save(path, Job, History, FileEntries());
 
     private sealed record DataInfo(string[] Classes, int Channels, int Patch, string Normalize, float[] Mean, float[] Std, string NormalizeReason,
         double TargetMean, double TargetStd, string TrainPath);
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    internal static JsonSerializerOptions Json => ModelFile.Json;
 
-    /// <summary>Reads a model file written by <see cref="Save"/>, checking its job, version and tensors.</summary>
+    /// <summary>Reads a model file written by <see cref="Save"/>; another job's model is bad input.</summary>
     public static SequenceClassifier Load(string path)
     {
-        if (!File.Exists(path)) throw new GyreDataException("model file not found", path);
-        var file = Safetensors.Read(path);
-        var meta = file.Metadata;
-        if (!meta.TryGetValue("job", out var job) || job != Job)
-            throw new GyreDataException($"not a Gyre classify model (job '{job ?? "missing"}')", path);
-        if (!meta.TryGetValue("version", out var version) || version != FormatVersion.ToString())
+        var (job, _) = ModelFile.Read(path);
+        if (job != Job) throw new GyreDataException($"a {job} model, not a classify model", path);
+        var (model, _, history, meta) = SequenceModel.Load(path);
+        if (!meta.TryGetValue("classify_version", out var version) || version != FormatVersion.ToString())
             throw new GyreDataException($"classify model version {version ?? "missing"} is not supported (this Gyre reads version {FormatVersion})", path);
         try
         {
             var options = JsonSerializer.Deserialize<ClassifierOptions>(meta["options"], Json)!;
-            var spec = JsonSerializer.Deserialize<ModelSpec>(meta["spec"], Json)!;
             var d = JsonSerializer.Deserialize<DataInfo>(meta["data"], Json)!;
-            var model = new SequenceModel(spec);
-            model.LoadStateDict(file.Tensors, source: path);
             var normalizer = new SequenceNormalizer(SequenceNormalizer.Parse(d.Normalize), d.Mean, d.Std);
+            if (d.Patch * d.Channels != model.Spec.InputSize) throw new InvalidDataException($"patch {d.Patch} × {d.Channels} channels does not match the model's {model.Spec.InputSize} inputs");
             var f = new SequenceClassifier(options, d.Classes, d.Channels, d.Patch, normalizer, d.NormalizeReason, d.TargetMean, d.TargetStd, d.TrainPath, model);
-            if (meta.TryGetValue("history", out var h)) f.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(h, Json) ?? []);
+            f.History.AddRange(history);
             return f;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or ArgumentException or InvalidDataException or NullReferenceException)
         {
             throw new GyreDataException($"corrupt model file: {e.Message.ReplaceLineEndings(" ")}", path);
         }
-    }
-
-    /// <summary>The training job the shared <see cref="Trainer"/> runs: padded batches, the head's loss, backward.</summary>
-    private sealed class Task : ITrainingTask
-    {
-        private readonly SequenceClassifier _f;
-        private readonly SequenceBatches _train;
-        private readonly SequenceBatches? _valid;
-        private readonly int[] _labels, _validLabels;
-        private readonly float[] _targets, _validTargets;
-        private readonly int[] _labelBuffer;
-        private readonly float[] _targetBuffer;
-
-        public Task(SequenceClassifier f, float[][] train, int[] labels, float[] targets, float[][]? valid, int[] validLabels, float[] validTargets)
-        {
-            _f = f;
-            _train = new SequenceBatches(train, f.Patch * f.Channels);
-            _valid = valid is null ? null : new SequenceBatches(valid, f.Patch * f.Channels);
-            _labels = labels; _targets = targets; _validLabels = validLabels; _validTargets = validTargets;
-            int most = Math.Max(train.Length, valid?.Length ?? 0);
-            _labelBuffer = new int[most];
-            _targetBuffer = new float[most];
-        }
-
-        public Module Model => _f.Model;
-        public int TrainCount => _train.Count;
-
-        public double TrainBatch(ReadOnlySpan<int> indices) => Step(_train, indices, _labels, _targets, backward: true);
-
-        private double Step(SequenceBatches data, ReadOnlySpan<int> indices, int[] labels, float[] targets, bool backward)
-        {
-            var (x, lengths) = data.Gather(indices);
-            _f.Model.Forward(x, lengths);
-            double loss;
-            if (_f.IsRegression)
-            {
-                for (int r = 0; r < indices.Length; r++) _targetBuffer[r] = targets[indices[r]];
-                loss = _f.Model.Loss(_targetBuffer.AsSpan(0, indices.Length));
-            }
-            else
-            {
-                for (int r = 0; r < indices.Length; r++) _labelBuffer[r] = labels[indices[r]];
-                loss = _f.Model.Loss(_labelBuffer.AsSpan(0, indices.Length));
-            }
-            if (backward) _f.Model.BackwardLoss();
-            return loss;
-        }
-
-        public ValidationResult? Validate()
-        {
-            if (_valid is null) return null;
-            _f.Model.Training = false;
-            int n = _valid.Count, hits = 0;
-            double sum = 0;
-            const int B = 64;
-            var idx = Enumerable.Range(0, n).ToArray();
-            for (int start = 0; start < n; start += B)
-            {
-                var span = idx.AsSpan(start, Math.Min(B, n - start));
-                sum += Step(_valid, span, _validLabels, _validTargets, backward: false) * span.Length;
-                if (!_f.IsRegression)
-                {
-                    var o = _f.Model.Head.LastOutput!;
-                    int K = o.Dim(1);
-                    for (int r = 0; r < span.Length; r++)
-                        if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(o.ReadOnlySpan.Slice(r * K, K)) == _validLabels[span[r]]) hits++;
-                }
-            }
-            _f.Model.Training = true;
-            var metrics = _f.IsRegression ? null : new Dictionary<string, double> { ["accuracy"] = (double)hits / n };
-            return new ValidationResult(sum / n, metrics);
-        }
-
-        public string[] SaveRngState() => _f.Model.SaveRngState();
-        public void RestoreRngState(string[] states) => _f.Model.RestoreRngState(states);
-
-        public IReadOnlyDictionary<string, string> CheckpointMetadata() => new Dictionary<string, string>
-        {
-            ["job"] = Job,
-            ["spec"] = JsonSerializer.Serialize(_f.Model.Spec, Json),
-        };
     }
 }
