@@ -45,7 +45,8 @@ public sealed record ClassifierOptions
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
     public ulong Seed { get; init; } = 1;
-    /// <summary>Worker threads for the baselines (0 = all cores); results do not depend on it.</summary>
+    /// <summary>Worker threads for the baselines (0 = all cores); results do not depend on it, so model files leave it out.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Threads { get; init; }
 
     /// <summary>One clear line for the first bad setting.</summary>

@@ -221,7 +221,7 @@ public sealed class SequenceClassifier
         {
             var idx = byLength.AsSpan(start, Math.Min(B, n - start)).ToArray();
             var data = Dataset(idx.Select(i => inputs[i]).ToArray(), null, new double[idx.Length]);
-            var x = new Tensor(data.X, data.Count, data.Steps, data.Features);
+            var x = new Tensor(data.X, 0, data.Count, data.Steps, data.Features);
             var o = Model.Forward(x, data.Lengths).ReadOnlySpan;
             for (int r = 0; r < idx.Length; r++) o.Slice(r * K, K).CopyTo(outputs.AsSpan(idx[r] * K, K));
         }
