@@ -127,7 +127,7 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
             Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
         };
@@ -160,7 +160,7 @@ public sealed class SequenceClassifier
     /// </summary>
     private SequenceDataset Dataset(float[][] inputs, int[]? labels, double[] targets)
     {
-        int features = Patch * Channels, steps = inputs.Max(x => x.Length) / features, n = inputs.Length;
+        int features = StepFeatures, steps = inputs.Max(x => x.Length) / features, n = inputs.Length;
         var x = new float[n * steps * features];             // [N, T′, F]
         var lengths = new int[n];
         for (int i = 0; i < n; i++)
@@ -194,15 +194,26 @@ public sealed class SequenceClassifier
         return (Enumerable.Range(0, n).Where(i => !set.Contains(i)).ToArray(), valid.Order().ToArray());
     }
 
-    /// <summary>The network input of one case: normalised, then cut into ⌈T / P⌉ patches of P steps [T′, P·C]; the last patch repeats the final step.</summary>
+    /// <summary>Inputs per encoder step: P·C values, plus 2·C case statistics with series+stats.</summary>
+    public int StepFeatures => Patch * Channels + Normalizer.ExtraFeatures(Channels);
+
+    /// <summary>
+    /// The network input of one case [T′, F]: normalised, then cut into T′ = ⌈T / P⌉ patches of P steps (the last
+    /// patch repeats the final step), each followed by the case statistics with series+stats.
+    /// </summary>
     public float[] Prepare(LabeledSequence s)
     {
         if (s.Values.Length % Channels != 0) throw new ArgumentException("channel mismatch");
         var z = Normalizer.Apply(s.Values, Channels);       // [T, C]
-        int T = s.Length, P = Patch, steps = (T + P - 1) / P, C = Channels;
-        var x = new float[steps * P * C];                    // [T′, P·C]
-        for (int t = 0; t < steps * P; t++)
-            z.AsSpan(Math.Min(t, T - 1) * C, C).CopyTo(x.AsSpan(t * C));
+        var stats = Normalizer.ExtraFeatures(Channels) > 0 ? Normalizer.StatsFeatures(s.Values, Channels) : [];
+        int T = s.Length, P = Patch, steps = (T + P - 1) / P, C = Channels, F = StepFeatures;
+        var x = new float[steps * F];                        // [T′, F]
+        for (int step = 0; step < steps; step++)
+        {
+            for (int k = 0; k < P; k++)
+                z.AsSpan(Math.Min(step * P + k, T - 1) * C, C).CopyTo(x.AsSpan(step * F + k * C));
+            stats.CopyTo(x.AsSpan(step * F + P * C));
+        }
         return x;
     }
 
@@ -278,7 +289,8 @@ public sealed class SequenceClassifier
             var options = JsonSerializer.Deserialize<ClassifierOptions>(meta["options"], Json)!;
             var d = JsonSerializer.Deserialize<DataInfo>(meta["data"], Json)!;
             var normalizer = new SequenceNormalizer(SequenceNormalizer.Parse(d.Normalize), d.Mean, d.Std);
-            if (d.Patch * d.Channels != model.Spec.InputSize) throw new InvalidDataException($"patch {d.Patch} × {d.Channels} channels does not match the model's {model.Spec.InputSize} inputs");
+            if (d.Patch * d.Channels + normalizer.ExtraFeatures(d.Channels) != model.Spec.InputSize)
+                throw new InvalidDataException($"patch {d.Patch} × {d.Channels} channels does not match the model's {model.Spec.InputSize} inputs");
             var f = new SequenceClassifier(options, d.Classes, d.Channels, d.Patch, normalizer, d.NormalizeReason, d.TargetMean, d.TargetStd, d.TrainPath, model);
             f.History.AddRange(history);
             return f;

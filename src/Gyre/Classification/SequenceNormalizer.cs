@@ -13,6 +13,12 @@ public enum SequenceNormalization
     Global,
     /// <summary>Values as given.</summary>
     None,
+    /// <summary>
+    /// <see cref="Series"/> z-scoring plus, for each channel, the case's own level and scale given back as two
+    /// extra inputs (mean and log standard deviation, each z-scored over the training cases): the network sees
+    /// the shape free of level and scale, and the level and scale themselves.
+    /// </summary>
+    SeriesStats,
 }
 
 /// <summary>
@@ -23,16 +29,17 @@ public sealed class SequenceNormalizer
 {
     public SequenceNormalization Mode { get; }
 
-    /// <summary>Per-channel training mean μ [C] (global mode; zeros otherwise).</summary>
+    /// <summary>Per-channel training mean μ [C] (global mode); series+stats: the training mean of each case statistic [2C]; zeros otherwise.</summary>
     public float[] Mean { get; }
 
-    /// <summary>Per-channel training standard deviation σ [C] (global mode; ones otherwise).</summary>
+    /// <summary>Per-channel training standard deviation σ [C] (global mode); series+stats: that of each case statistic [2C]; ones otherwise.</summary>
     public float[] Std { get; }
 
     public SequenceNormalizer(SequenceNormalization mode, float[] mean, float[] std)
     {
         if (mode == SequenceNormalization.Auto) throw new ArgumentException("resolve Auto with Choose before building a normalizer");
         if (mean.Length != std.Length) throw new ArgumentException("mean and std differ in length");
+        if (mode == SequenceNormalization.SeriesStats && mean.Length % 2 != 0) throw new ArgumentException("series+stats keeps two statistics per channel");
         Mode = mode;
         Mean = mean;
         Std = std;
@@ -44,17 +51,65 @@ public sealed class SequenceNormalizer
         "series" => SequenceNormalization.Series,
         "global" => SequenceNormalization.Global,
         "none" => SequenceNormalization.None,
-        _ => throw new GyreDataException($"--normalize: unknown mode '{text}' (expected auto, series, global or none)"),
+        "series+stats" => SequenceNormalization.SeriesStats,
+        _ => throw new GyreDataException($"--normalize: unknown mode '{text}' (expected auto, series, series+stats, global or none)"),
     };
 
-    public static string Name(SequenceNormalization mode) => mode.ToString().ToLowerInvariant();
+    public static string Name(SequenceNormalization mode) => mode == SequenceNormalization.SeriesStats ? "series+stats" : mode.ToString().ToLowerInvariant();
+
+    /// <summary>Extra inputs per step this mode adds for <paramref name="channels"/> channels (2·C for series+stats).</summary>
+    public int ExtraFeatures(int channels) => Mode == SequenceNormalization.SeriesStats ? 2 * channels : 0;
+
+    /// <summary>Per channel c of a [T, C] case: its mean and log standard deviation (floored at 1e−8).</summary>
+    public static void CaseStats(ReadOnlySpan<float> values, int channels, Span<double> stats)
+    {
+        int T = values.Length / channels;
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0, sq = 0;
+            for (int t = 0; t < T; t++) { double x = values[t * channels + c]; sum += x; sq += x * x; }
+            double mu = sum / T, sd = Math.Sqrt(Math.Max(0, sq / T - mu * mu));
+            stats[2 * c] = mu;
+            stats[2 * c + 1] = Math.Log(Math.Max(sd, 1e-8));
+        }
+    }
+
+    /// <summary>The series+stats extra inputs of one case [2·C], z-scored with the training statistics.</summary>
+    public float[] StatsFeatures(ReadOnlySpan<float> values, int channels)
+    {
+        var stats = new double[2 * channels];
+        CaseStats(values, channels, stats);
+        var result = new float[2 * channels];
+        for (int k = 0; k < result.Length; k++) result[k] = (float)((stats[k] - Mean[k]) / Std[k]);
+        return result;
+    }
 
     /// <summary>Fits <paramref name="mode"/> (not Auto) on the training cases.</summary>
     public static SequenceNormalizer Fit(IReadOnlyList<LabeledSequence> train, int channels, SequenceNormalization mode)
     {
-        var mean = new float[channels];
-        var std = new float[channels];
+        int width = mode == SequenceNormalization.SeriesStats ? 2 * channels : channels;
+        var mean = new float[width];
+        var std = new float[width];
         Array.Fill(std, 1f);
+        if (mode == SequenceNormalization.SeriesStats)
+        {
+            var all = new double[train.Count, width];
+            var one = new double[width];
+            for (int i = 0; i < train.Count; i++)
+            {
+                CaseStats(train[i].Values, channels, one);
+                for (int k = 0; k < width; k++) all[i, k] = one[k];
+            }
+            for (int k = 0; k < width; k++)
+            {
+                double mu = 0, sq = 0;
+                for (int i = 0; i < train.Count; i++) { mu += all[i, k]; sq += all[i, k] * all[i, k]; }
+                mu /= train.Count;
+                double sd = Math.Sqrt(Math.Max(0, sq / train.Count - mu * mu));
+                mean[k] = (float)mu;
+                std[k] = sd < 1e-8 ? 1f : (float)sd;
+            }
+        }
         if (mode == SequenceNormalization.Global)
         {
             for (int c = 0; c < channels; c++)
@@ -72,7 +127,7 @@ public sealed class SequenceNormalizer
     }
 
     /// <summary>The normalised copy of one case's values [T, C].</summary>
-    public float[] Apply(LabeledSequence s) => Apply(s.Values, Mean.Length);
+    public float[] Apply(LabeledSequence s, int channels) => Apply(s.Values, channels);
 
     /// <summary>The normalised copy of values [T, C].</summary>
     public float[] Apply(float[] values, int channels)
@@ -86,6 +141,7 @@ public sealed class SequenceNormalizer
                     for (int c = 0; c < channels; c++) result[t * channels + c] = (values[t * channels + c] - Mean[c]) / Std[c];
                 break;
             case SequenceNormalization.Series:
+            case SequenceNormalization.SeriesStats:
                 for (int c = 0; c < channels; c++)
                 {
                     double sum = 0, sq = 0;
@@ -116,7 +172,7 @@ public sealed class SequenceNormalizer
         int length = Math.Min(pick.Max(i => train[i].Length), 512);   // a cap keeps the choice cheap on long series
         double Score(SequenceNormalizer norm)
         {
-            var x = pick.Select(i => NearestNeighbour.Resample(norm.Apply(train[i]), channels, length)).ToArray();
+            var x = pick.Select(i => NearestNeighbour.Resample(norm.Apply(train[i], channels), channels, length)).ToArray();
             var nn = LeaveOneOut(x, threads);
             if (classIndex is not null)
                 return pick.Select((c, k) => classIndex[pick[nn[k]]] == classIndex[c] ? 1.0 : 0.0).Average();
