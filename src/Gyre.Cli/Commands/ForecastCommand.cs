@@ -56,7 +56,8 @@ internal static class ForecastCommand
         var table = f.Predict(set);
         f.Save(model);
         ForecastCsv.Write(csv, table, set.ReadInfo?.OffsetSuffix ?? "");
-        ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        var plotted = ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        if (plotted.LeftOut is not null) log.WriteLine(plotted.Describe(png));
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
         {
@@ -73,8 +74,11 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        var distributed = DistributedRun.Flag();
+        var bucket = DistributedRun.BucketOption();
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
         cmd.SetAction(p =>
         {
             string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
@@ -82,7 +86,9 @@ internal static class ForecastCommand
             // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
             var options = training.Apply(p, new ForecastOptions { Gaps = "error" });
             string ckpt = output + ".ckpt";
-            var f = TrainWithProgress(ctx, path, options, ckpt, p.GetValue(resume), asJson);
+            using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel);
+            if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(output);
             File.Delete(ckpt);
             var set = f.LoadData(path);
@@ -110,9 +116,10 @@ internal static class ForecastCommand
         var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reading = new ReadingOptions();
+        var plot = new PlotOptions("Also write a PNG of each series with forecasts from origins across the test part and the train/validation/test split marked");
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
-        reading.AddTo(cmd);
+        reading.AddTo(cmd); plot.AddTo(cmd);
         cmd.SetAction(p =>
         {
             var f = Forecaster.Load(p.GetValue(model)!);
@@ -121,7 +128,9 @@ internal static class ForecastCommand
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
-            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
+            string? png = p.GetValue(plot.Path);
+            if (png is not null) (p.GetValue(json) ? ctx.Err : ctx.Out).WriteLine(EvalPlot.Write(png, f, set, plot.Selection(p)).Describe(png));
+            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, png is null ? [] : new() { ["plot"] = png }));
             else Reports.Table(ctx, report);
             return Cli.Ok;
         });
@@ -134,12 +143,12 @@ internal static class ForecastCommand
         var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
         var future = new Option<string?>("--future-data") { Description = "CSV with the known-future covariates (--future-features) over the horizon, per series" };
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
-        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var plot = new PlotOptions("Also write a PNG of history, forecast and every quantile band, one panel per series and target");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
         var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(json);
-        reading.AddTo(cmd);
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(json);
+        plot.AddTo(cmd); reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
             bool asJson = p.GetValue(json);
@@ -154,12 +163,8 @@ internal static class ForecastCommand
             string offset = set.ReadInfo?.OffsetSuffix ?? "";
             ForecastCsv.Write(output, table, offset);
             log.WriteLine($"wrote {output} ({table.Rows.Count} rows)");
-            string? png = p.GetValue(plot);
-            if (png is not null)
-            {
-                ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
-                log.WriteLine($"wrote {png}");
-            }
+            string? png = p.GetValue(plot.Path);
+            if (png is not null) log.WriteLine(ForecastPlot.Write(png, set, table, f.Options.Lookback * 3, plot.Selection(p)).Describe(png));
             if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = p.GetValue(model)!, ["forecast_csv"] = output, ["plot"] = png }));
             return Cli.Ok;
         });
@@ -192,7 +197,8 @@ internal static class ForecastCommand
         File.Exists(path) ? path : throw new GyreDataException("file not found", path);
 
     /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
-    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json)
+    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json,
+        Training.DataParallel? parallel = null)
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
@@ -210,7 +216,7 @@ internal static class ForecastCommand
                     {
                         task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume);
+                    }, checkpoint, resume, parallel: parallel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -221,6 +227,6 @@ internal static class ForecastCommand
             double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
-        }, checkpoint, resume);
+        }, checkpoint, resume, parallel: parallel);
     }
 }

@@ -11,8 +11,7 @@ public partial class RecurrentLayer
     /// <summary>
     /// Builds a layer that runs the stack <paramref name="spec"/> describes with the weights of
     /// <paramref name="stateDict"/> (PyTorch names, see <see cref="RecurrentSpec"/>; a common module prefix such
-    /// as "rnn." is accepted). Cell: <see cref="CellKind.Gru"/>, <see cref="CellKind.GruResetBefore"/> when
-    /// <see cref="RecurrentSpec.ResetBefore"/>, or <see cref="CellKind.Lstm"/>; <see cref="RecurrentSpec.Reverse"/>
+    /// as "rnn." is accepted). Cell: <see cref="RecurrentSpec.Cell"/>; <see cref="RecurrentSpec.Reverse"/>
     /// gives a <see cref="ReverseOnly"/> layer. No dropout. <paramref name="source"/> names the file in errors.
     /// </summary>
     /// <exception cref="InvalidDataException">A tensor the spec needs is missing, or the state dict holds a
@@ -26,8 +25,7 @@ public partial class RecurrentLayer
         var names = spec.Parameters().Select(p => p.Name);
         var found = IO.StateDict.StripPrefix(stateDict, names, source: source);
         spec.Validate(found, source);
-        var kind = spec.Kind == RecurrentKind.Lstm ? CellKind.Lstm : spec.ResetBefore ? CellKind.GruResetBefore : CellKind.Gru;
-        var layer = new RecurrentLayer(kind, spec.InputSize, spec.HiddenSize, spec.NumLayers, spec.Bias, spec.BatchFirst,
+        var layer = new RecurrentLayer(spec.Cell(), spec.InputSize, spec.HiddenSize, spec.NumLayers, spec.Bias, spec.BatchFirst,
             dropout: 0f, spec.Bidirectional, reverseOnly: spec.Reverse);
         layer.LoadStateDict(found, strict: true, source);
         return layer;
@@ -37,22 +35,14 @@ public partial class RecurrentLayer
     /// The <see cref="RecurrentSpec"/> of this layer; with <see cref="Module.StateDict"/> (same names) it is what
     /// the ONNX exporter and the safetensors writer need. Dropout is a training setting and is not part of it.
     /// </summary>
-    /// <exception cref="NotSupportedException">Elman RNN layers (the spec covers GRU and LSTM) and the
+    /// <exception cref="NotSupportedException">Cells without an ONNX mapping (the spec covers interop cells) and the
     /// one-step layer inside a <see cref="RecurrentCell"/> (its parameters carry no layer suffix).</exception>
     public RecurrentSpec ToSpec()
     {
         if (_singleCellNames)
             throw new NotSupportedException("a cell's one-step layer has no stack spec (its parameters are named weight_ih, not weight_ih_l0)");
-        var kind = Kind switch
-        {
-            CellKind.Gru or CellKind.GruResetBefore => RecurrentKind.Gru,
-            CellKind.Lstm => RecurrentKind.Lstm,
-            _ => throw new NotSupportedException($"{CellRegistry.Name(Kind)} layers have no RecurrentSpec (ONNX and Keras interop cover gru, gru_reset_before and lstm)"),
-        };
-        return new RecurrentSpec(kind, InputSize, HiddenSize, NumLayers, Bidirectional, HasBias, BatchFirst)
-        {
-            ResetBefore = Kind == CellKind.GruResetBefore,
-            Reverse = ReverseOnly,
-        };
+        if (Cell.Onnx is null)
+            throw new NotSupportedException($"{Cell.Name} layers have no RecurrentSpec (interop covers the cells with an ONNX mapping: {string.Join(", ", CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Name))})");
+        return SpecCells.For(Cell, InputSize, HiddenSize, NumLayers, Bidirectional, HasBias, BatchFirst) with { Reverse = ReverseOnly };
     }
 }
