@@ -21,6 +21,7 @@ public static class Cli
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DistributedCommand.Create(context));
