@@ -15,7 +15,7 @@ public sealed record ModelSpec
     public string Input { get; init; } = "none";
     /// <summary>E for Input = "linear" (0: H).</summary>
     public int InputProjection { get; init; }
-    /// <summary>Any cell the registry knows by name (gru, lstm, …).</summary>
+    /// <summary>Any cell the registry knows: "name" or "name(k=v,…)" (gru, lstm, …; <see cref="CellRegistry.Names"/>).</summary>
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
