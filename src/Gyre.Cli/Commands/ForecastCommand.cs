@@ -19,7 +19,7 @@ internal static class ForecastCommand
     internal static ForecastOptions BundledDefaults => new()
     {
         Targets = ["CO2"], Lookback = 36, Horizon = 12, Hidden = 64, Layers = 1, Epochs = 60, Batch = 32, InstanceNorm = true,
-        LearningRate = 3e-3f, Patience = 15, Seed = 1,
+        LearningRate = 3e-3f, Patience = 15, Seed = 1, Gaps = "keep",   // co2 lacks three months (first 1958-06): rows stay consecutive
     };
 
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
@@ -55,7 +55,7 @@ internal static class ForecastCommand
         string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
         var table = f.Predict(set);
         f.Save(model);
-        ForecastCsv.Write(csv, table);
+        ForecastCsv.Write(csv, table, set.ReadInfo?.OffsetSuffix ?? "");
         ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
@@ -79,7 +79,8 @@ internal static class ForecastCommand
         {
             string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json);
-            var options = training.Apply(p, new ForecastOptions());
+            // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
+            var options = training.Apply(p, new ForecastOptions { Gaps = "error" });
             string ckpt = output + ".ckpt";
             var f = TrainWithProgress(ctx, path, options, ckpt, p.GetValue(resume), asJson);
             f.Save(output);
@@ -108,12 +109,16 @@ internal static class ForecastCommand
         scale.AcceptOnlyFromAmong("raw", "scaled");
         var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var reading = new ReadingOptions();
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
+        reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
             var f = Forecaster.Load(p.GetValue(model)!);
-            var set = f.LoadData(RequireFile(p.GetValue(data)!));
+            string path = RequireFile(p.GetValue(data)!);
+            var set = f.LoadData(path, reading.Adjust(p));
+            Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
@@ -127,25 +132,44 @@ internal static class ForecastCommand
     {
         var model = new Option<string>("--model") { Description = "Model file", Required = true };
         var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
+        var future = new Option<string?>("--future-data") { Description = "CSV with the known-future covariates (--future-features) over the horizon, per series" };
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
+        var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(outPath); cmd.Options.Add(plot);
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(json);
+        reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
+            bool asJson = p.GetValue(json);
+            var log = asJson ? ctx.Err : ctx.Out;
             var f = Forecaster.Load(p.GetValue(model)!);
-            var set = f.LoadData(RequireFile(p.GetValue(data)!));
-            var table = f.Predict(set);
-            ForecastCsv.Write(p.GetValue(outPath)!, table);
-            ctx.Out.WriteLine($"wrote {p.GetValue(outPath)} ({table.Rows.Count} rows)");
-            if (p.GetValue(plot) is { } png)
+            var adjust = reading.Adjust(p);
+            var set = f.LoadData(RequireFile(p.GetValue(data)!), adjust);
+            Describe(log, set);
+            var futureSet = p.GetValue(future) is { } fp ? f.LoadFutureData(RequireFile(fp), adjust) : null;
+            var table = f.Predict(set, futureSet);
+            string output = p.GetValue(outPath)!;
+            string offset = set.ReadInfo?.OffsetSuffix ?? "";
+            ForecastCsv.Write(output, table, offset);
+            log.WriteLine($"wrote {output} ({table.Rows.Count} rows)");
+            string? png = p.GetValue(plot);
+            if (png is not null)
             {
                 ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
-                ctx.Out.WriteLine($"wrote {png}");
+                log.WriteLine($"wrote {png}");
             }
+            if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = p.GetValue(model)!, ["forecast_csv"] = output, ["plot"] = png }));
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>The one line saying how the data file was read (dialect, time column, frequency, gaps).</summary>
+    internal static void Describe(TextWriter log, SeriesSet set)
+    {
+        if (set.ReadInfo is { } info) log.WriteLine($"read {info.Describe(set.Source)}");
     }
 
     private static Command Inspect(CliContext ctx)
@@ -172,6 +196,8 @@ internal static class ForecastCommand
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
+        // Say how the file reads before spending time on it: a wrong guess (no time column, day/month order) shows at once.
+        Describe(log, CsvLoader.Load(data, Forecaster.CsvOptionsFor(options)));
         if (ctx.Interactive && !json)
         {
             Forecaster? result = null;
