@@ -56,7 +56,8 @@ internal static class ForecastCommand
         var table = f.Predict(set);
         f.Save(model);
         ForecastCsv.Write(csv, table, set.ReadInfo?.OffsetSuffix ?? "");
-        ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        var plotted = ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        if (plotted.LeftOut is not null) log.WriteLine(plotted.Describe(png));
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
         {
@@ -110,9 +111,10 @@ internal static class ForecastCommand
         var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reading = new ReadingOptions();
+        var plot = new PlotOptions("Also write a PNG of each series with forecasts from origins across the test part and the train/validation/test split marked");
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
-        reading.AddTo(cmd);
+        reading.AddTo(cmd); plot.AddTo(cmd);
         cmd.SetAction(p =>
         {
             var f = Forecaster.Load(p.GetValue(model)!);
@@ -121,7 +123,9 @@ internal static class ForecastCommand
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
-            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
+            string? png = p.GetValue(plot.Path);
+            if (png is not null) (p.GetValue(json) ? ctx.Err : ctx.Out).WriteLine(EvalPlot.Write(png, f, set, plot.Selection(p)).Describe(png));
+            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, png is null ? [] : new() { ["plot"] = png }));
             else Reports.Table(ctx, report);
             return Cli.Ok;
         });
@@ -134,12 +138,12 @@ internal static class ForecastCommand
         var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
         var future = new Option<string?>("--future-data") { Description = "CSV with the known-future covariates (--future-features) over the horizon, per series" };
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
-        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var plot = new PlotOptions("Also write a PNG of history, forecast and every quantile band, one panel per series and target");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
         var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(json);
-        reading.AddTo(cmd);
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(json);
+        plot.AddTo(cmd); reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
             bool asJson = p.GetValue(json);
@@ -154,12 +158,8 @@ internal static class ForecastCommand
             string offset = set.ReadInfo?.OffsetSuffix ?? "";
             ForecastCsv.Write(output, table, offset);
             log.WriteLine($"wrote {output} ({table.Rows.Count} rows)");
-            string? png = p.GetValue(plot);
-            if (png is not null)
-            {
-                ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
-                log.WriteLine($"wrote {png}");
-            }
+            string? png = p.GetValue(plot.Path);
+            if (png is not null) log.WriteLine(ForecastPlot.Write(png, set, table, f.Options.Lookback * 3, plot.Selection(p)).Describe(png));
             if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = p.GetValue(model)!, ["forecast_csv"] = output, ["plot"] = png }));
             return Cli.Ok;
         });
