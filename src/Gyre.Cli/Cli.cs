@@ -20,11 +20,13 @@ public static class Cli
         var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.");
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
+        root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
-        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
+        root.Subcommands.Add(TrajectoryCommand.Create(context));
         return root;
     }
 
@@ -47,6 +49,7 @@ public static class Cli
         {
             stderr.WriteLine($"gyre: {OneLine(e.Message)}");
             if (parse.GetValue(Verbose)) stderr.WriteLine(e);
+            DistributedRun.AbortIfRunning(BadInput);
             return BadInput;
         }
         catch (Exception e)
@@ -54,6 +57,7 @@ public static class Cli
             stderr.WriteLine($"gyre: unexpected error: {OneLine(e.Message)}");
             if (parse.GetValue(Verbose)) stderr.WriteLine(e);
             else stderr.WriteLine("gyre: run with --verbose for the stack trace");
+            DistributedRun.AbortIfRunning(Failure);
             return Failure;
         }
     }
