@@ -64,6 +64,7 @@ public static class Cli
         {
             stderr.WriteLine($"gyre: {OneLine(e.Message)}");
             if (parse.GetValue(Verbose)) stderr.WriteLine(e);
+            DistributedRun.AbortIfRunning(BadInput);
             return BadInput;
         }
         catch (Exception e)
@@ -71,6 +72,7 @@ public static class Cli
             stderr.WriteLine($"gyre: unexpected error: {OneLine(e.Message)}");
             if (parse.GetValue(Verbose)) stderr.WriteLine(e);
             else stderr.WriteLine("gyre: run with --verbose for the stack trace");
+            DistributedRun.AbortIfRunning(Failure);
             return Failure;
         }
     }

@@ -80,15 +80,20 @@ internal static class ForecastCommand
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
         training.ShowDefaults(TrainDefaults, "default");
+        var distributed = DistributedRun.Flag();
+        var bucket = DistributedRun.BucketOption();
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
         cmd.SetAction(p =>
         {
             string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json);
             var options = training.Apply(p, TrainDefaults);
             string ckpt = output + ".ckpt";
-            var f = TrainWithProgress(ctx, path, options, ckpt, p.GetValue(resume), asJson);
+            using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel);
+            if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(output);
             File.Delete(ckpt);
             var set = f.LoadData(path);
@@ -197,7 +202,8 @@ internal static class ForecastCommand
         File.Exists(path) ? path : throw new GyreDataException("file not found", path);
 
     /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
-    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json)
+    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json,
+        Training.DataParallel? parallel = null)
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
@@ -215,7 +221,7 @@ internal static class ForecastCommand
                     {
                         task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume);
+                    }, checkpoint, resume, parallel: parallel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -226,6 +232,6 @@ internal static class ForecastCommand
             double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
-        }, checkpoint, resume);
+        }, checkpoint, resume, parallel: parallel);
     }
 }
