@@ -13,9 +13,9 @@ namespace Gyre.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext ctx)
     {
-        var cell = new Option<string?>("--cell") { Description = "gru or lstm (with a shape; without one: filters the grid)" };
+        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} (with a shape; without one: that cell's grid rows)" };
         var batch = new Option<int?>("--batch") { Description = "B" };
         var seq = new Option<int?>("--seq") { Description = "T" };
         var input = new Option<int?>("--input") { Description = "I" };
@@ -25,7 +25,7 @@ public static class BenchCommand
         var reps = new Option<int>("--reps") { Description = "timed runs per row (median reported)", DefaultValueFactory = _ => 7 };
         var json = new Option<bool>("--json") { Description = "one JSON object per row and mode" };
 
-        var cmd = new Command("bench", "Time GRU/LSTM layers (ms, GFLOP/s, steps/s, allocations, peak RSS)")
+        var cmd = new Command("bench", "Time recurrent layers of the registered cells (ms, GFLOP/s, steps/s, allocations, peak RSS)")
         {
             cell, batch, seq, input, hidden, mode, threads, reps, json,
         };
@@ -44,15 +44,15 @@ public static class BenchCommand
                     foreach (var md in modes)
                     {
                         var result = RecurrentBenchmark.Run(shape, md, n, r);
-                        if (asJson) Console.WriteLine(result.ToJson());
+                        if (asJson) ctx.Out.WriteLine(result.ToJson());
                         results.Add(result);
                     }
-                if (!asJson) WriteTable(results);
+                if (!asJson) WriteTable(ctx, results);
                 return 0;
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"gyre bench: {e.Message}");
+                ctx.Err.WriteLine($"gyre bench: {e.Message}");
                 return 2;
             }
         });
@@ -68,17 +68,17 @@ public static class BenchCommand
             var sizeResult = parse.GetResult(size);
             if (positional is { } p && sizeResult is { Implicit: false } && parse.GetValue(size) != p)
             {
-                Console.Error.WriteLine($"gyre bench sgemm: size given twice ({p} and --size {parse.GetValue(size)})");
+                ctx.Err.WriteLine($"gyre bench sgemm: size given twice ({p} and --size {parse.GetValue(size)})");
                 return 2;
             }
             int s = positional ?? parse.GetValue(size), n = parse.GetValue(sgemmThreads);
             if (s <= 0)
             {
-                Console.Error.WriteLine($"gyre bench sgemm: size must be positive, got {s}");
+                ctx.Err.WriteLine($"gyre bench sgemm: size must be positive, got {s}");
                 return 2;
             }
             double rate = RecurrentBenchmark.Sgemm(s, n, parse.GetValue(sgemmReps));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
             return 0;
         });
         cmd.Subcommands.Add(sgemm);
@@ -88,12 +88,12 @@ public static class BenchCommand
     /// <summary>The standard grid (optionally only one cell kind), or the single shape the options give.</summary>
     internal static IReadOnlyList<RecurrentBenchShape> Shapes(string? cell, int? b, int? t, int? i, int? h)
     {
-        CellKind? kind = cell is null ? null : CellRegistry.Parse(cell);
+        string? name = cell is null ? null : CellRegistry.Get(cell).Name;
         if (b is null && t is null && i is null && h is null)
-            return kind is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.StandardGrid.Where(s => s.Cell == kind).ToArray();
+            return name is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.GridFor(name);
         if (b is not > 0 || t is not > 0 || i is not > 0 || h is not > 0)
             throw new ArgumentException("a shape needs all of --batch, --seq, --input, --hidden, each positive");
-        return [new RecurrentBenchShape(kind ?? CellKind.Gru, b.Value, t.Value, i.Value, h.Value)];
+        return [new RecurrentBenchShape(name ?? CellRegistry.Names[0], b.Value, t.Value, i.Value, h.Value)];
     }
 
     /// <summary>
@@ -114,10 +114,10 @@ public static class BenchCommand
         foreach (var r in results)
         {
             var s = r.Shape;
-            var row = new List<string> { CellRegistry.Name(s.Cell), r.Mode, $"{s.Batch}x{s.Seq}x{s.Input}x{s.Hidden}" };
+            var row = new List<string> { s.Cell, r.Mode, $"{s.Batch}x{s.Seq}x{s.Input}x{s.Hidden}" };
             if (!oneThreadCount) row.Add(r.Threads.ToString(c));
             row.AddRange([r.Ms.ToString(r.Ms < 100 ? "F2" : "F0", c), r.Gflops.ToString("F0", c), Compact(r.StepsPerS), Bytes(r.AllocBytes), r.PeakRssMb.ToString("F0", c)]);
-            table.AddRow(row.ToArray());
+            table.AddRow(row.Select(Markup.Escape).ToArray());
         }
         return table;
     }
@@ -128,5 +128,5 @@ public static class BenchCommand
     private static string Bytes(long b) =>
         b >= 1 << 20 ? (b / (double)(1 << 20)).ToString("0.0", CultureInfo.InvariantCulture) + "M" : b >= 1 << 10 ? (b / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + "k" : b.ToString(CultureInfo.InvariantCulture);
 
-    private static void WriteTable(List<RecurrentBenchResult> results) => AnsiConsole.Write(BuildTable(results));
+    private static void WriteTable(CliContext ctx, List<RecurrentBenchResult> results) => ctx.Console.Write(BuildTable(results));
 }

@@ -37,7 +37,7 @@ internal static class ExportCommand
             {
                 var l = LayerFile.Load(p.GetValue(layer)!);
                 OnnxExport.Save(output, l, new OnnxExportOptions { Opset = p.GetValue(opset), InitialStateInputs = true });
-                ctx.Out.WriteLine($"wrote {output}: {l.Kind} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, h0{(l.Kind == Cells.CellKind.Lstm ? ", c0" : "")}");
+                ctx.Out.WriteLine($"wrote {output}: {l.Cell} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, {string.Join(", ", l.Cell.StateNames.Select(n => $"{n}0"))}");
             }
             return Cli.Ok;
         });

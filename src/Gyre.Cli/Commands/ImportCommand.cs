@@ -16,7 +16,7 @@ internal static class ImportCommand
         var onnx = new Option<string?>("--onnx") { Description = "ONNX model with GRU/LSTM nodes" };
         var keras = new Option<string?>("--keras") { Description = "safetensors file of Keras weights under their Keras names" };
         var torch = new Option<string?>("--torch") { Description = "safetensors file of a PyTorch nn.GRU/nn.LSTM state dict" };
-        var kind = new Option<string?>("--kind") { Description = "gru | lstm (for --torch)" };
+        var kind = new Option<string?>("--kind") { Description = $"the cell of the state dict (for --torch): one with an ONNX mapping, e.g. {string.Join(" | ", Cells.CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Name))}" };
         var timeMajor = new Option<bool>("--time-major") { Description = "For --torch: the layer takes [T, B, I] (PyTorch's default batch_first=False)" };
         var output = new Option<string>("--out") { Description = "Gyre layer file to write", Required = true };
         var cmd = new Command("import", "Import a recurrent layer from ONNX, Keras or PyTorch into a Gyre layer file");
@@ -25,7 +25,7 @@ internal static class ImportCommand
         {
             int given = new[] { r.GetValue(onnx), r.GetValue(keras), r.GetValue(torch) }.Count(v => v != null);
             if (given != 1) r.AddError("give exactly one of --onnx, --keras or --torch");
-            if (r.GetValue(torch) != null && r.GetValue(kind) is null) r.AddError("--torch needs --kind gru|lstm");
+            if (r.GetValue(torch) != null && r.GetValue(kind) is null) r.AddError("--torch needs --kind (the cell)");
         });
         cmd.SetAction(p =>
         {
@@ -36,12 +36,12 @@ internal static class ImportCommand
             {
                 string path = Exists(p.GetValue(torch)!);
                 var dict = Safetensors.Read(path).Tensors;
-                var spec = LayerFile.InferSpec(dict, RecurrentSpec.ParseKind(p.GetValue(kind)!), !p.GetValue(timeMajor), path);
+                var spec = LayerFile.InferSpec(dict, Cells.CellRegistry.Get(p.GetValue(kind)!), !p.GetValue(timeMajor), path);
                 layer = RecurrentLayer.FromSpec(spec, dict, path);
             }
             string outPath = p.GetValue(output)!;
             LayerFile.Save(outPath, layer);
-            ctx.Out.WriteLine($"wrote {outPath}: {layer.Kind} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
+            ctx.Out.WriteLine($"wrote {outPath}: {layer.Cell} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
             return Cli.Ok;
         });
         return cmd;

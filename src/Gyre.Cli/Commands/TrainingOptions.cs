@@ -30,7 +30,7 @@ internal sealed class TrainingOptions
     public readonly Option<bool?> InstanceNorm = new("--instance-norm") { Description = "Per-window reversible instance normalisation" };
     public readonly Option<bool?> ChannelIndependent = new("--channel-independent") { Description = "One shared model over each target column as its own series" };
     public readonly Option<int?> Season = new("--season") { Description = "Season for seasonal naive / MASE (default: detected)" };
-    public readonly Option<string?> Cell = new("--cell") { Description = "gru | lstm" };
+    public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)} (options as name(k=v,…), e.g. rnn(nonlinearity=relu))" };
     public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H" };
     public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers K" };
     public readonly Option<int?> Patch = new("--patch") { Description = "Embed the lookback in patches of P steps" };
