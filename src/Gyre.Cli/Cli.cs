@@ -23,6 +23,7 @@ public static class Cli
         root.Options.Add(new VersionOption());
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
+        root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
