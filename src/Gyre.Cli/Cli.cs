@@ -29,7 +29,8 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
-        root.Description = Help.RootDescription(root);
+        root.Subcommands.Add(TrajectoryCommand.Create(context));
+        root.Description = Help.RootDescription(root);   // after every command is registered
         return root;
     }
 
