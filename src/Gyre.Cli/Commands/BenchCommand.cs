@@ -82,7 +82,78 @@ public static class BenchCommand
             return 0;
         });
         cmd.Subcommands.Add(sgemm);
+        cmd.Subcommands.Add(ScanCommand());
         return cmd;
+    }
+
+    /// <summary>
+    /// <c>gyre bench scan</c>: sequential loop against parallel-in-time forward (Newton for ParaGRU/ParaLSTM, the
+    /// chunkwise form of gated linear attention, the chunked scan of the state-space layer) over
+    /// T = 1k, 4k, 16k at B = 1 and 8, hidden 256, untrained and briefly trained weights.
+    /// </summary>
+    private static Command ScanCommand()
+    {
+        var cell = new Option<string?>("--cell") { Description = "one of " + string.Join(", ", ScanBenchmark.Cells) + " (default: all)" };
+        var batch = new Option<int?>("--batch") { Description = "B (with --seq: one shape instead of the grid)" };
+        var seq = new Option<int?>("--seq") { Description = "T" };
+        var input = new Option<int>("--input") { Description = "I", DefaultValueFactory = _ => 32 };
+        var hidden = new Option<int>("--hidden") { Description = "H", DefaultValueFactory = _ => 256 };
+        var weights = new Option<string>("--weights") { Description = "init, trained or both", DefaultValueFactory = _ => "both" };
+        var threads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Kernels.WorkerTeam.Shared.Size };
+        var reps = new Option<int>("--reps") { Description = "timed runs per mode (median reported)", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "one JSON object per row" };
+        var scan = new Command("scan", "Sequential vs parallel-in-time forward (ParaGRU/ParaLSTM Newton, GLA chunkwise, LSSL scan): ms, speedup, Newton iterations")
+        {
+            cell, batch, seq, input, hidden, weights, threads, reps, json,
+        };
+        scan.SetAction(parse =>
+        {
+            try
+            {
+                string? c = parse.GetValue(cell);
+                var cells = c is null ? ScanBenchmark.Cells : ScanBenchmark.Cells.Contains(c) ? [c]
+                    : throw new ArgumentException($"--cell must be one of {string.Join(", ", ScanBenchmark.Cells)}, got '{c}'");
+                int? b = parse.GetValue(batch), t = parse.GetValue(seq);
+                if ((b is null) != (t is null) || b is <= 0 || t is <= 0) throw new ArgumentException("--batch and --seq go together, each positive");
+                var grid = b is null ? ScanBenchmark.Grid : [(b.Value, t!.Value)];
+                string w = parse.GetValue(weights) ?? "both";
+                bool[] trained = w switch
+                {
+                    "both" => [false, true], "init" => [false], "trained" => [true],
+                    _ => throw new ArgumentException($"--weights must be init, trained or both, got '{w}'"),
+                };
+                int i = parse.GetValue(input), h = parse.GetValue(hidden), n = parse.GetValue(threads), r = parse.GetValue(reps);
+                if (i <= 0 || h <= 0 || n <= 0 || r <= 0) throw new ArgumentException("--input, --hidden, --threads and --reps must be positive");
+                bool asJson = parse.GetValue(json);
+                var table = new Table().AddColumns("cell", "weights", "B", "T", "H", "threads", "sequential ms", "parallel ms", "speedup", "Newton its", "max |Δy|");
+                foreach (string name in cells)
+                    foreach (bool tr in trained)
+                        foreach (var (bb, tt) in grid)
+                        {
+                            var res = ScanBenchmark.Run(name, bb, tt, i, h, tr, n, r);
+                            var ci = CultureInfo.InvariantCulture;
+                            if (res is null)
+                            {
+                                string why = $"{name} B={bb} T={tt}: skipped, needs {ScanBenchmark.ForwardBytes(name, bb, tt, h) / (1 << 20)} MiB of activations";
+                                if (asJson) Console.Error.WriteLine(why);
+                                else table.AddRow(name, tr ? "trained" : "init", bb.ToString(ci), tt.ToString(ci), h.ToString(ci), n.ToString(ci), "skipped", "-", "-", "-", "-");
+                                continue;
+                            }
+                            if (asJson) { Console.WriteLine(res.ToJson()); continue; }
+                            table.AddRow(res.Cell, res.Weights, bb.ToString(ci), tt.ToString(ci), h.ToString(ci), n.ToString(ci),
+                                res.SequentialMs.ToString("F1", ci), res.ParallelMs.ToString("F1", ci), res.Speedup.ToString("F2", ci),
+                                res.Iterations.ToString(ci), res.MaxAbsDiff.ToString("G2", ci));
+                        }
+                if (!asJson) AnsiConsole.Write(table);
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"gyre bench scan: {e.Message}");
+                return 2;
+            }
+        });
+        return scan;
     }
 
     /// <summary>The standard grid (optionally only one cell kind), or the single shape the options give.</summary>
