@@ -26,6 +26,7 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
+        root.Subcommands.Add(TrajectoryCommand.Create(context));
         return root;
     }
 
