@@ -22,6 +22,9 @@ internal static class ForecastCommand
         LearningRate = 3e-3f, Patience = 15, Seed = 1, Gaps = "keep",   // co2 lacks three months (first 1958-06): rows stay consecutive
     };
 
+    /// <summary>`forecast train`'s baseline: the library defaults, except that a gap in the time index is refused until --fill-gaps or --allow-gaps says what to do.</summary>
+    internal static ForecastOptions TrainDefaults => new() { Gaps = "error" };
+
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
 
     public static Command Create(CliContext ctx)
@@ -29,7 +32,9 @@ internal static class ForecastCommand
         var training = new TrainingOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled job's outputs", DefaultValueFactory = _ => "gyre-output" };
-        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job.");
+        training.ShowDefaults(BundledDefaults, "bundled job");
+        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job, "
+            + $"whose defaults differ from `forecast train`'s in {training.Differences(TrainDefaults, BundledDefaults)}; the options below apply to it.");
         training.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(outDir);
@@ -74,6 +79,7 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        training.ShowDefaults(TrainDefaults, "default");
         var distributed = DistributedRun.Flag();
         var bucket = DistributedRun.BucketOption();
         var plotHistory = new Option<string?>("--plot-history") { Description = "Also write a PNG of train/validation loss per epoch with the best epoch marked" };
@@ -84,8 +90,7 @@ internal static class ForecastCommand
         {
             string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json);
-            // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
-            var options = training.Apply(p, new ForecastOptions { Gaps = "error" });
+            var options = training.Apply(p, TrainDefaults);
             string? historyPng = p.GetValue(plotHistory);
             if (historyPng != null) HistoryPlot.CheckWritable(historyPng);
             string ckpt = output + ".ckpt";
