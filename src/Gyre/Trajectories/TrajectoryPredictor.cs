@@ -23,7 +23,7 @@ public sealed record TrajectoryOptions
     /// Turn each sample about the vertical axis so that its last observed velocity points along +x (and back after
     /// predicting): the model learns turns and speed changes relative to the walker's heading, not the scene's map.
     /// </summary>
-    public bool Canonical { get; init; } = true;
+    public bool Canonical { get; init; }
     public ulong Seed { get; init; } = 1;
 
     public void Validate()
@@ -101,13 +101,13 @@ public sealed class TrajectoryPredictor : ITrainingTask
     /// Rotates points [N, D] in place about the origin (x, y only) by −θ, θ the heading of the last observed step
     /// (points Obs − 2 → Obs − 1); returns (cos θ, sin θ) so predictions can be turned back. A standing walker keeps θ = 0.
     /// </summary>
-    private static (double Cos, double Sin) Canonicalise(Span<float> points, int obs, int d, bool inverse)
+    private static (double Cos, double Sin) Canonicalise(Span<float> points, int obs, int d)
     {
         double vx = points[(obs - 1) * d] - points[(obs - 2) * d], vy = points[(obs - 1) * d + 1] - points[(obs - 2) * d + 1];
         double norm = Math.Sqrt(vx * vx + vy * vy);
         if (norm < 1e-9) return (1, 0);
         double c = vx / norm, s = vy / norm;
-        Turn(points, points.Length / d, d, c, inverse ? s : -s);
+        Turn(points, points.Length / d, d, c, -s);
         return (c, s);
     }
 
@@ -145,7 +145,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
         for (int i = 0; i < b; i++)
         {
             w.Sample(indices[i]).CopyTo(sample);
-            if (Options.Canonical) Canonicalise(sample, o, d, inverse: false);
+            if (Options.Canonical) Canonicalise(sample, o, d);
             else if (Options.Rotate)
             {
                 double a = 2 * Math.PI * _augment!.NextDouble(), c = Math.Cos(a), s = Math.Sin(a);
@@ -206,7 +206,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
             {
                 var one = observed.AsSpan(i * o * d, o * d);
                 windows.Sample(s0 + i)[..(o * d)].CopyTo(one);
-                turns[i] = Options.Canonical ? Canonicalise(one, o, d, inverse: false) : (1, 0);
+                turns[i] = Options.Canonical ? Canonicalise(one, o, d) : (1, 0);
                 Displacements(one, x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
             }
             var g = Network.Forward(x, null).ReadOnlySpan;   // [B, Pred·P]

@@ -54,7 +54,7 @@ public sealed class TrajectoryPredictorTests : IDisposable
     {
         var set = Walkers(10);
         var w = TrajectoryWindows.Build(set, 8, 12);
-        var model = TrajectoryPredictor.Fit(w, new TrajectoryOptions { Hidden = 8, Epochs = 2, Seed = 4 });
+        var model = TrajectoryPredictor.Fit(w, new TrajectoryOptions { Hidden = 8, Epochs = 2, Seed = 4, Canonical = true });
         // The same scene turned by 90°: (x, y) → (−y, x).
         var turned = new TrackSet("turned", 2, [.. set.Tracks.Select(t =>
         {
