@@ -120,6 +120,7 @@ internal sealed class TrainingOptions
         yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
+        yield return (Heads, Math.Max(Cells.CellRegistry.FromText(o.Cell).Params.Heads, 1).ToString(c));
         yield return (Hidden, o.Hidden.ToString(c));
         yield return (Layers, o.Layers.ToString(c));
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
