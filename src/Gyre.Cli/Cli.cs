@@ -6,18 +6,24 @@ using Spectre.Console;
 namespace Gyre.Cli;
 
 /// <summary>
-/// The `gyre` command line: registers commands and maps failures to exit codes.
-/// 0 success · 1 unexpected failure (stack trace with --verbose) · 2 bad input or usage (one line).
+/// The `gyre` command line: registers commands and maps failures to exit codes (<see cref="ExitCodes"/>).
+/// Bad input is a <see cref="GyreDataException"/> raised where input is checked, or a reader's
+/// <see cref="InvalidDataException"/> for a malformed file, or an I/O error on a path the user gave: one
+/// line, exit 2. Anything else is a bug in gyre: exit 70, saying so, the stack trace under --verbose.
 /// </summary>
 public static class Cli
 {
-    public const int Ok = 0, Failure = 1, BadInput = 2;
+    public const int Ok = 0, WorseThanBaseline = 1, BadInput = 2, InternalError = 70, Interrupted = 130;
+
+    /// <summary>The exit codes as `--help` and the README list them.</summary>
+    public const string ExitCodes =
+        "Exit codes: 0 ok · 1 model worse than a baseline (with --fail-if-worse) · 2 bad input (one line naming the file, row, column or option; nothing written) · 70 internal error (a bug in gyre) · 130 interrupted.";
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 
     public static RootCommand Build(CliContext context)
     {
-        var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.");
+        var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.\n" + ExitCodes);
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
@@ -27,19 +33,24 @@ public static class Cli
     }
 
     /// <summary>Runs the command line with the given writers (tests pass their own).</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
     {
-        var context = new CliContext(stdout, stderr);
+        var context = new CliContext(stdout, stderr, cancel);
         var root = Build(context);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) stderr.WriteLine($"gyre: {e.Message}");
+            foreach (var e in parse.Errors) stderr.WriteLine($"gyre: {OneLine(e.Message)}");
             return BadInput;
         }
         try
         {
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            stderr.WriteLine("gyre: interrupted");
+            return Interrupted;
         }
         catch (Exception e) when (IsBadInput(e))
         {
@@ -49,24 +60,27 @@ public static class Cli
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"gyre: unexpected error: {OneLine(e.Message)}");
+            stderr.WriteLine($"gyre: internal error (a bug in gyre, not in your input; please report it): {e.GetType().Name}: {OneLine(e.Message)}");
             if (parse.GetValue(Verbose)) stderr.WriteLine(e);
             else stderr.WriteLine("gyre: run with --verbose for the stack trace");
-            return Failure;
+            return InternalError;
         }
     }
 
+    // Only the dedicated user-input type, a reader's verdict on a file, and the operating system's refusal of
+    // a path the user named. ArgumentException and friends are programming errors: exit 70, not 2.
     private static bool IsBadInput(Exception e) =>
-        e is GyreDataException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-          or ArgumentException or FormatException or UnauthorizedAccessException
-          or NotSupportedException;   // a model the requested export cannot express
+        e is GyreDataException or InvalidDataException or IOException or UnauthorizedAccessException;
 
     internal static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }
 
 /// <summary>Where a command writes: plain writers, plus a Spectre console over stdout for tables and progress.</summary>
-public sealed class CliContext(TextWriter stdout, TextWriter stderr)
+public sealed class CliContext(TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
 {
+    /// <summary>Cancelled by the first Ctrl-C: training stops after the current epoch (checkpoint intact).</summary>
+    public CancellationToken Cancel { get; } = cancel;
+
     public TextWriter Out { get; } = stdout;
     public TextWriter Err { get; } = stderr;
 

@@ -33,7 +33,7 @@ internal static class ForecastCommand
         training.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(outDir);
-        cmd.SetAction(p => RunBundled(ctx, training.Apply(p, BundledDefaults), p.GetValue(outDir)!, p.GetValue(json)));
+        cmd.SetAction(p => RunBundled(ctx, training.Apply(p, BundledDefaults, Warn(ctx)), p.GetValue(outDir)!, p.GetValue(json)));
         cmd.Subcommands.Add(Train(ctx));
         cmd.Subcommands.Add(Eval(ctx));
         cmd.Subcommands.Add(Predict(ctx));
@@ -45,18 +45,30 @@ internal static class ForecastCommand
     {
         string data = BundledData;
         if (!File.Exists(data)) throw new GyreDataException("bundled dataset missing (reinstall gyre)", data);
+        if (File.Exists(outDir)) throw new GyreDataException($"--out-dir: '{outDir}' is a file, not a folder");
+        // The one folder gyre creates itself (the bundled job's documented default); everything inside goes through the plan.
+        try { Directory.CreateDirectory(outDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GyreDataException($"--out-dir: cannot create folder '{outDir}'");
+        }
+        using var plan = new OutputPlan();
+        string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
+        var modelOut = plan.Add("--out-dir", model);
+        var csvOut = plan.Add("--out-dir", csv);
+        var pngOut = plan.Add("--out-dir", png);
+        plan.Check();
         var log = json ? ctx.Err : ctx.Out;
         log.WriteLine($"gyre forecast: bundled job — {Path.GetFileName(data)} (monthly Mauna Loa CO₂, Scripps CO2 Program, CC BY 4.0)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var f = TrainWithProgress(ctx, data, options, null, false, json);
         var set = f.LoadData(data);
         var report = f.Evaluate(set);
-        Directory.CreateDirectory(outDir);
-        string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
         var table = f.Predict(set);
-        f.Save(model);
-        ForecastCsv.Write(csv, table);
-        ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        f.Save(modelOut.Temp);
+        ForecastCsv.Write(csvOut.Temp, table);
+        ForecastPlot.Write(pngOut.Temp, set, table, f.Options.Lookback * 3);
+        plan.Commit();
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
         {
@@ -74,15 +86,25 @@ internal static class ForecastCommand
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
-        cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
+        var failIfWorse = new FailIfWorseOption();
+        cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
         cmd.SetAction(p =>
         {
-            string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
-            bool asJson = p.GetValue(json);
-            var options = training.Apply(p, new ForecastOptions());
+            string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
+            bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
+            var options = training.Apply(p, new ForecastOptions(), Warn(ctx));
+            using var plan = new OutputPlan();
+            var modelOut = plan.Add("--out", output);
+            // The checkpoint is written in place after every epoch (atomically, by the trainer), so it is
+            // checked with the outputs but not part of the final rename.
             string ckpt = output + ".ckpt";
-            var f = TrainWithProgress(ctx, path, options, ckpt, p.GetValue(resume), asJson);
-            f.Save(output);
+            plan.Input("--data", path);
+            plan.Check();
+            CheckCheckpoint(ckpt, resuming);
+            OutputPlan.RemoveStaleTemporaries(ckpt);
+            var f = TrainWithProgress(ctx, path, options, ckpt, resuming, asJson);
+            f.Save(modelOut.Temp);
+            plan.Commit();
             File.Delete(ckpt);
             var set = f.LoadData(path);
             var report = HasTest(f) ? f.Evaluate(set) : null;
@@ -92,9 +114,20 @@ internal static class ForecastCommand
                 if (report != null) Reports.Table(ctx, report);
                 ctx.Out.WriteLine($"wrote {output}");
             }
-            return Cli.Ok;
+            return report != null && failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A checkpoint left by an earlier run is never overwritten silently: without --resume it is an error
+    /// that says how to continue it; with --resume and none there, training starts from scratch (said so).
+    /// </summary>
+    private static void CheckCheckpoint(string ckpt, bool resume)
+    {
+        if (Directory.Exists(ckpt)) throw new GyreDataException($"checkpoint path '{ckpt}' is a folder");
+        if (File.Exists(ckpt) && !resume)
+            throw new GyreDataException($"'{ckpt}' holds the checkpoint of an unfinished run: add --resume to continue it, or delete it to start over");
     }
 
     private static bool HasTest(Forecaster f) =>
@@ -106,19 +139,20 @@ internal static class ForecastCommand
         var data = new Option<string>("--data") { Description = "CSV file with the training columns", Required = true };
         var scale = new Option<string>("--eval-scale") { Description = "raw | scaled", DefaultValueFactory = _ => "raw" };
         scale.AcceptOnlyFromAmong("raw", "scaled");
-        var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
+        var backtest = UserInput.Int("--backtest", "K rolling origins at the end of the data instead of the test split", min: 1);
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
+        var failIfWorse = new FailIfWorseOption();
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
-            var set = f.LoadData(RequireFile(p.GetValue(data)!));
+            var f = Forecaster.Load(RequireFile("--model", p.GetValue(model)!));
+            var set = f.LoadData(RequireFile("--data", p.GetValue(data)!));
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
             else Reports.Table(ctx, report);
-            return Cli.Ok;
+            return failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
         return cmd;
     }
@@ -133,16 +167,21 @@ internal static class ForecastCommand
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(outPath); cmd.Options.Add(plot);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
-            var set = f.LoadData(RequireFile(p.GetValue(data)!));
+            string modelPath = RequireFile("--model", p.GetValue(model)!), dataPath = RequireFile("--data", p.GetValue(data)!);
+            using var plan = new OutputPlan();
+            var csv = plan.Add("--out", p.GetValue(outPath)!);
+            var png = p.GetValue(plot) is { } plotPath ? plan.Add("--plot", plotPath) : null;
+            plan.Input("--model", modelPath);
+            plan.Input("--data", dataPath);
+            plan.Check();
+            var f = Forecaster.Load(modelPath);
+            var set = f.LoadData(dataPath);
             var table = f.Predict(set);
-            ForecastCsv.Write(p.GetValue(outPath)!, table);
-            ctx.Out.WriteLine($"wrote {p.GetValue(outPath)} ({table.Rows.Count} rows)");
-            if (p.GetValue(plot) is { } png)
-            {
-                ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
-                ctx.Out.WriteLine($"wrote {png}");
-            }
+            ForecastCsv.Write(csv.Temp, table);
+            if (png != null) ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3);
+            plan.Commit();
+            ctx.Out.WriteLine($"wrote {csv.Path} ({table.Rows.Count} rows)");
+            if (png != null) ctx.Out.WriteLine($"wrote {png.Path}");
             return Cli.Ok;
         });
         return cmd;
@@ -156,7 +195,7 @@ internal static class ForecastCommand
         cmd.Options.Add(model); cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
+            var f = Forecaster.Load(RequireFile("--model", p.GetValue(model)!));
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.InspectJson(f));
             else Reports.Inspect(ctx, f);
             return Cli.Ok;
@@ -164,14 +203,43 @@ internal static class ForecastCommand
         return cmd;
     }
 
-    private static string RequireFile(string path) =>
-        File.Exists(path) ? path : throw new GyreDataException("file not found", path);
+    /// <summary>An input file the user named: it exists and is a file (one line naming the option otherwise).</summary>
+    internal static string RequireFile(string option, string path)
+    {
+        if (File.Exists(path)) return path;
+        if (Directory.Exists(path)) throw new GyreDataException($"{option}: '{path}' is a folder, not a file");
+        throw new GyreDataException("file not found", path);
+    }
+
+    /// <summary>Prints a warning line for a legal but lossy choice (stderr, so --json output stays clean).</summary>
+    internal static Action<string> Warn(CliContext ctx) => message => ctx.Err.WriteLine($"gyre: warning: {message}");
+
+    /// <summary>`--fail-if-worse`: exit 1 when the model's MASE is not below every baseline's.</summary>
+    private sealed class FailIfWorseOption
+    {
+        private readonly Option<bool> _option = new("--fail-if-worse")
+        {
+            Description = "Exit with code 1 when the model's test MASE is not better than both naive baselines (for CI gates)",
+        };
+
+        public void AddTo(Command cmd) => cmd.Options.Add(_option);
+        public bool Get(ParseResult p) => p.GetValue(_option);
+    }
+
+    private static int FailIfWorse(CliContext ctx, EvaluationReport report)
+    {
+        var (name, best) = report.Baselines.MinBy(b => b.Value.Mase);
+        if (report.Metrics.Mase < best.Mase) return Cli.Ok;
+        ctx.Err.WriteLine($"gyre: model MASE {report.Metrics.Mase:G4} is not better than the {name.Replace('_', ' ')} baseline's {best.Mase:G4} (--fail-if-worse)");
+        return Cli.WorseThanBaseline;
+    }
 
     /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
     internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json)
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
+        var cancel = ctx.Cancel;
         if (ctx.Interactive && !json)
         {
             Forecaster? result = null;
@@ -184,7 +252,7 @@ internal static class ForecastCommand
                     {
                         task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume);
+                    }, checkpoint, resume, cancel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -195,6 +263,6 @@ internal static class ForecastCommand
             double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
-        }, checkpoint, resume);
+        }, checkpoint, resume, cancel);
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gyre.Cli.Output;
 using Gyre.IO;
 using Gyre.IO.Onnx;
 using Gyre.Layers;
@@ -16,7 +17,7 @@ internal static class ImportCommand
         var onnx = new Option<string?>("--onnx") { Description = "ONNX model with GRU/LSTM nodes" };
         var keras = new Option<string?>("--keras") { Description = "safetensors file of Keras weights under their Keras names" };
         var torch = new Option<string?>("--torch") { Description = "safetensors file of a PyTorch nn.GRU/nn.LSTM state dict" };
-        var kind = new Option<string?>("--kind") { Description = "gru | lstm (for --torch)" };
+        var kind = UserInput.Choice("--kind", "gru | lstm (for --torch)", "gru", "lstm");
         var timeMajor = new Option<bool>("--time-major") { Description = "For --torch: the layer takes [T, B, I] (PyTorch's default batch_first=False)" };
         var output = new Option<string>("--out") { Description = "Gyre layer file to write", Required = true };
         var cmd = new Command("import", "Import a recurrent layer from ONNX, Keras or PyTorch into a Gyre layer file");
@@ -29,23 +30,26 @@ internal static class ImportCommand
         });
         cmd.SetAction(p =>
         {
+            var (option, source) = p.GetValue(onnx) is { } o ? ("--onnx", o) : p.GetValue(keras) is { } k ? ("--keras", k) : ("--torch", p.GetValue(torch)!);
+            ForecastCommand.RequireFile(option, source);
+            using var plan = new OutputPlan();
+            var outFile = plan.Add("--out", p.GetValue(output)!);
+            plan.Input(option, source);
+            plan.Check();
             RecurrentLayer layer;
-            if (p.GetValue(onnx) is { } o) layer = OnnxImport.LoadLayer(Exists(o));
-            else if (p.GetValue(keras) is { } k) layer = KerasWeights.Load(Exists(k));
+            if (option == "--onnx") layer = OnnxImport.LoadLayer(source);
+            else if (option == "--keras") layer = KerasWeights.Load(source);
             else
             {
-                string path = Exists(p.GetValue(torch)!);
-                var dict = Safetensors.Read(path).Tensors;
-                var spec = LayerFile.InferSpec(dict, RecurrentSpec.ParseKind(p.GetValue(kind)!), !p.GetValue(timeMajor), path);
-                layer = RecurrentLayer.FromSpec(spec, dict, path);
+                var dict = Safetensors.Read(source).Tensors;
+                var spec = LayerFile.InferSpec(dict, RecurrentSpec.ParseKind(p.GetValue(kind)!), !p.GetValue(timeMajor), source);
+                layer = RecurrentLayer.FromSpec(spec, dict, source);
             }
-            string outPath = p.GetValue(output)!;
-            LayerFile.Save(outPath, layer);
-            ctx.Out.WriteLine($"wrote {outPath}: {layer.Kind} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
+            LayerFile.Save(outFile.Temp, layer);
+            plan.Commit();
+            ctx.Out.WriteLine($"wrote {outFile.Path}: {layer.Kind} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
             return Cli.Ok;
         });
         return cmd;
     }
-
-    private static string Exists(string path) => File.Exists(path) ? path : throw new FileNotFoundException($"{path}: file not found");
 }

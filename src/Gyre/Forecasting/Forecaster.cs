@@ -219,6 +219,9 @@ public sealed partial class Forecaster
         return FromFile(file, path);
     }
 
+    /// <summary>Reads a model file image from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
+    public static Forecaster Read(Stream stream, string source) => FromFile(Safetensors.Read(stream, source), source);
+
     internal static Forecaster FromFile(SafetensorsFile file, string path)
     {
         var meta = file.Metadata;
