@@ -33,18 +33,24 @@ public static class Cli
     }
 
     /// <summary>Runs the command line with the given writers (tests pass their own).</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default) =>
+        Run(Build, args, stdout, stderr, cancel);
+
+    /// <summary>Runs the command tree <paramref name="build"/> makes, mapping its failures to exit codes.</summary>
+    internal static int Run(Func<CliContext, RootCommand> build, string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         var context = new CliContext(stdout, stderr, cancel);
-        var root = Build(context);
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var e in parse.Errors) stderr.WriteLine($"gyre: {OneLine(e.Message)}");
-            return BadInput;
-        }
+        var root = build(context);
+        ParseResult? parse = null;
         try
         {
+            parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                // The first problem only: one line, and fixing it may make the rest disappear.
+                stderr.WriteLine($"gyre: {OneLine(parse.Errors[0].Message)}");
+                return BadInput;
+            }
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -55,13 +61,13 @@ public static class Cli
         catch (Exception e) when (IsBadInput(e))
         {
             stderr.WriteLine($"gyre: {OneLine(e.Message)}");
-            if (parse.GetValue(Verbose)) stderr.WriteLine(e);
+            if (IsVerbose(parse, args)) stderr.WriteLine(e);
             return BadInput;
         }
         catch (Exception e)
         {
             stderr.WriteLine($"gyre: internal error (a bug in gyre, not in your input; please report it): {e.GetType().Name}: {OneLine(e.Message)}");
-            if (parse.GetValue(Verbose)) stderr.WriteLine(e);
+            if (IsVerbose(parse, args)) stderr.WriteLine(e);
             else stderr.WriteLine("gyre: run with --verbose for the stack trace");
             return InternalError;
         }
@@ -69,6 +75,12 @@ public static class Cli
 
     // Only the dedicated user-input type, a reader's verdict on a file, and the operating system's refusal of
     // a path the user named. ArgumentException and friends are programming errors: exit 70, not 2.
+    private static bool IsVerbose(ParseResult? parse, string[] args)
+    {
+        try { return parse?.GetValue(Verbose) ?? args.Contains("--verbose"); }
+        catch (InvalidOperationException) { return args.Contains("--verbose"); }
+    }
+
     private static bool IsBadInput(Exception e) =>
         e is GyreDataException or InvalidDataException or IOException or UnauthorizedAccessException;
 

@@ -26,7 +26,8 @@ internal static class ImportCommand
         {
             int given = new[] { r.GetValue(onnx), r.GetValue(keras), r.GetValue(torch) }.Count(v => v != null);
             if (given != 1) r.AddError("give exactly one of --onnx, --keras or --torch");
-            if (r.GetValue(torch) != null && r.GetValue(kind) is null) r.AddError("--torch needs --kind gru|lstm");
+            // GetResult, not GetValue: a --kind that failed to parse has no value to read here.
+            if (r.GetValue(torch) != null && r.GetResult(kind) is null) r.AddError("--torch needs --kind gru|lstm");
         });
         cmd.SetAction(p =>
         {
