@@ -20,7 +20,7 @@ print(f\"| $name | {d['season']} | {d['lookback']} | {d['horizon']} | {d['test_w
 }
 echo "| dataset | season | lookback | horizon | test windows | Gyre MASE | seasonal naive | naive | beats s-naive | time |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-row co2 --data $D/co2-concentration.csv --target CO2 --lookback 36 --horizon 12 --instance-norm --epochs 60 --patience 15 --seed 1
+row co2 --data $D/co2-concentration.csv --allow-gaps --target CO2 --lookback 36 --horizon 12 --instance-norm --epochs 60 --patience 15 --seed 1
 row AirPassengers --data $D/AirPassengers.csv --target '#Passengers' --lookback 24 --horizon 12 --instance-norm --epochs 100 --seed 1
 row monthly-sunspots --data $D/monthly-sunspots.csv --target Sunspots --lookback 120 --horizon 12 --epochs 30 --seed 1
 row seattle-temp_max --data $D/seattle-weather.csv --target temp_max --lookback 60 --horizon 7 --epochs 30 --seed 1

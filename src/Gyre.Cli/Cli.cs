@@ -29,6 +29,8 @@ public static class Cli
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(DistributedCommand.Create(context));
+        root.Subcommands.Add(DetectCommand.Create(context));
         return root;
     }
 

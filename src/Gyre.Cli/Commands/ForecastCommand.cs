@@ -19,7 +19,7 @@ internal static class ForecastCommand
     internal static ForecastOptions BundledDefaults => new()
     {
         Targets = ["CO2"], Lookback = 36, Horizon = 12, Hidden = 64, Layers = 1, Epochs = 60, Batch = 32, InstanceNorm = true,
-        LearningRate = 3e-3f, Patience = 15, Seed = 1,
+        LearningRate = 3e-3f, Patience = 15, Seed = 1, Gaps = "keep",   // co2 lacks three months (first 1958-06): rows stay consecutive
     };
 
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
@@ -66,7 +66,7 @@ internal static class ForecastCommand
         var report = f.Evaluate(set);
         var table = f.Predict(set);
         f.Save(modelOut.Temp);
-        ForecastCsv.Write(csvOut.Temp, table);
+        ForecastCsv.Write(csvOut.Temp, table, set.ReadInfo?.OffsetSuffix ?? "");
         ForecastPlot.Write(pngOut.Temp, set, table, f.Options.Lookback * 3);
         plan.Commit();
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
@@ -92,7 +92,8 @@ internal static class ForecastCommand
         {
             string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
-            var options = training.Apply(p, new ForecastOptions(), Warn(ctx));
+            // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
+            var options = training.Apply(p, new ForecastOptions { Gaps = "error" }, Warn(ctx));
             using var plan = new OutputPlan();
             var modelOut = plan.Add("--out", output);
             // The checkpoint is written in place after every epoch (atomically, by the trainer), so it is
@@ -141,13 +142,17 @@ internal static class ForecastCommand
         scale.AcceptOnlyFromAmong("raw", "scaled");
         var backtest = UserInput.Int("--backtest", "K rolling origins at the end of the data instead of the test split", min: 1);
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var reading = new ReadingOptions();
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
         var failIfWorse = new FailIfWorseOption();
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
+        reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
             var f = Forecaster.Load(RequireFile("--model", p.GetValue(model)!));
-            var set = f.LoadData(RequireFile("--data", p.GetValue(data)!));
+            string path = RequireFile("--data", p.GetValue(data)!);
+            var set = f.LoadData(path, reading.Adjust(p));
+            Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
@@ -161,30 +166,49 @@ internal static class ForecastCommand
     {
         var model = new Option<string>("--model") { Description = "Model file", Required = true };
         var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
+        var future = new Option<string?>("--future-data") { Description = "CSV with the known-future covariates (--future-features) over the horizon, per series" };
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
+        var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(outPath); cmd.Options.Add(plot);
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(json);
+        reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
+            bool asJson = p.GetValue(json);
+            var log = asJson ? ctx.Err : ctx.Out;
             string modelPath = RequireFile("--model", p.GetValue(model)!), dataPath = RequireFile("--data", p.GetValue(data)!);
+            string? futurePath = p.GetValue(future) is { } fp ? RequireFile("--future-data", fp) : null;
             using var plan = new OutputPlan();
             var csv = plan.Add("--out", p.GetValue(outPath)!);
             var png = p.GetValue(plot) is { } plotPath ? plan.Add("--plot", plotPath) : null;
             plan.Input("--model", modelPath);
             plan.Input("--data", dataPath);
+            if (futurePath != null) plan.Input("--future-data", futurePath);
             plan.Check();
             var f = Forecaster.Load(modelPath);
-            var set = f.LoadData(dataPath);
-            var table = f.Predict(set);
-            ForecastCsv.Write(csv.Temp, table);
+            var adjust = reading.Adjust(p);
+            var set = f.LoadData(dataPath, adjust);
+            Describe(log, set);
+            var futureSet = futurePath != null ? f.LoadFutureData(futurePath, adjust) : null;
+            var table = f.Predict(set, futureSet);
+            string offset = set.ReadInfo?.OffsetSuffix ?? "";
+            ForecastCsv.Write(csv.Temp, table, offset);
             if (png != null) ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3);
             plan.Commit();
-            ctx.Out.WriteLine($"wrote {csv.Path} ({table.Rows.Count} rows)");
-            if (png != null) ctx.Out.WriteLine($"wrote {png.Path}");
+            log.WriteLine($"wrote {csv.Path} ({table.Rows.Count} rows)");
+            if (png != null) log.WriteLine($"wrote {png.Path}");
+            if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = modelPath, ["forecast_csv"] = csv.Path, ["plot"] = png?.Path }));
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>The one line saying how the data file was read (dialect, time column, frequency, gaps).</summary>
+    internal static void Describe(TextWriter log, SeriesSet set)
+    {
+        if (set.ReadInfo is { } info) log.WriteLine($"read {info.Describe(set.Source)}");
     }
 
     private static Command Inspect(CliContext ctx)
@@ -240,6 +264,8 @@ internal static class ForecastCommand
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
         var cancel = ctx.Cancel;
+        // Say how the file reads before spending time on it: a wrong guess (no time column, day/month order) shows at once.
+        Describe(log, CsvLoader.Load(data, Forecaster.CsvOptionsFor(options)));
         if (ctx.Interactive && !json)
         {
             Forecaster? result = null;

@@ -18,6 +18,11 @@ internal sealed class TrainingOptions
     public readonly Option<string?> FutureFeatures = new("--future-features") { Description = "Known-future covariate columns C,…" };
     public readonly Option<string?> CalendarFeatures = new("--calendar") { Description = "Calendar covariates: hour,dow,dom,month,doy" };
     public readonly Option<string?> Fill = new("--fill") { Description = "Missing values: ffill | linear | mask (default: error)" };
+    public readonly Option<string?> Sep = new("--sep") { Description = "Field separator: , ; tab | (default: detected from the header line)" };
+    public readonly Option<string?> Decimal = new("--decimal") { Description = "Decimal mark . or , (default: detected; ',' when numbers read like 30,53)" };
+    public readonly Option<string?> TimeFormat = new("--time-format") { Description = "Time format: a .NET format such as \"dd/MM/yyyy HH:mm\", or epoch-s | epoch-ms (default: detected)" };
+    public readonly Option<bool?> FillGaps = new("--fill-gaps") { Description = "Insert whole missing time steps and fill them with --fill (default: a gap is an error)" };
+    public readonly Option<bool?> AllowGaps = new("--allow-gaps") { Description = "Keep rows around a missing time step consecutive (default: a gap is an error)" };
     public readonly Option<int?> Lookback = UserInput.Int("--lookback", "Input window length L", min: 1, max: 1_000_000);
     public readonly Option<int?> Horizon = UserInput.Int("--horizon", "Forecast horizon N", min: 1, max: 1_000_000);
     public readonly Option<string?> Split = new("--split") { Description = "Chronological split: fractions 0.7,0.1,0.2 or row counts" };
@@ -44,7 +49,7 @@ internal sealed class TrainingOptions
 
     public IEnumerable<Option> All() =>
     [
-        Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Lookback, Horizon, Split, Scaler,
+        Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
         InstanceNorm, ChannelIndependent, Season, Cell, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed,
     ];
@@ -67,6 +72,13 @@ internal sealed class TrainingOptions
         if (p.GetValue(FutureFeatures) is { } ff) o = o with { FutureFeatures = [.. CsvOptions.ParseColumnList(ff)] };
         if (p.GetValue(CalendarFeatures) is { } cal) o = o with { Calendar = cal };
         if (p.GetValue(Fill) is { } fill) o = o with { Fill = fill };
+        if (p.GetValue(Sep) is { } sep) o = o with { Separator = sep };
+        if (p.GetValue(Decimal) is { } mark) o = o with { Decimal = mark };
+        if (p.GetValue(TimeFormat) is { } tf) o = o with { TimeFormat = tf };
+        if (p.GetValue(FillGaps) == true && p.GetValue(AllowGaps) == true)
+            throw new GyreDataException("--fill-gaps and --allow-gaps exclude each other");
+        if (p.GetValue(FillGaps) == true) o = o with { Gaps = "fill" };
+        if (p.GetValue(AllowGaps) == true) o = o with { Gaps = "keep" };
         if (p.GetValue(Lookback) is { } l) o = o with { Lookback = l };
         if (p.GetValue(Horizon) is { } n) o = o with { Horizon = n };
         if (p.GetValue(Split) is { } split) o = o with { Split = split };

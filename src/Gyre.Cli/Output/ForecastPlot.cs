@@ -8,9 +8,6 @@ internal static class ForecastPlot
 {
     public static void Write(string path, SeriesSet data, ForecastTable table, int historyRows)
     {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: folder does not exist");
         var series = data.Series[0];
         int c = 0;                                        // first target of the first series
         var rows = table.Rows.Where(r => r.SeriesId == series.Id).ToList();
@@ -41,15 +38,6 @@ internal static class ForecastPlot
         if (dates) plt.Axes.DateTimeTicksBottom();
         plt.Title($"{table.Targets[c]} — {series.Id}");
         plt.ShowLegend();
-        string tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.png");
-        try
-        {
-            plt.SavePng(tmp, 1000, 500);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        OutputPlan.WriteOne(path, tmp => plt.SavePng(tmp, 1000, 500));
     }
 }

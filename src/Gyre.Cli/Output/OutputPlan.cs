@@ -31,7 +31,7 @@ public sealed class OutputPlan : IDisposable
         public string Full { get; } = full;
         /// <summary>Write here; <see cref="OutputPlan.Commit"/> renames it to <see cref="Full"/>.</summary>
         public string Temp { get; } = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!,
-            $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+            $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp{System.IO.Path.GetExtension(full)}");
     }
 
     /// <summary>Adds an output named by <paramref name="option"/> (for messages), e.g. "--out".</summary>
@@ -48,6 +48,31 @@ public sealed class OutputPlan : IDisposable
         var o = new PlannedOutput(option, path, full);
         _outputs.Add(o);
         return o;
+    }
+
+    /// <summary>The temporary to write for the output added with <paramref name="path"/>.</summary>
+    public string TempFor(string path) => _outputs.Single(o => o.Path == path).Temp;
+
+    /// <summary>
+    /// Writes one file outside a plan: <paramref name="write"/> gets a temporary path in the target's folder,
+    /// which is renamed over <paramref name="path"/> once written (and removed if writing fails).
+    /// </summary>
+    public static void WriteOne(string path, Action<string> write)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        string dir = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) throw new GyreDataException($"folder '{dir}' does not exist", path);
+        // The extension stays last: some writers (PNG) choose the format by it.
+        string tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp{System.IO.Path.GetExtension(full)}");
+        try
+        {
+            write(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
     }
 
     /// <summary>Declares an input file: no output may land on it.</summary>

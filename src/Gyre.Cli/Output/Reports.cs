@@ -22,6 +22,43 @@ internal static class Reports
         return node.ToJsonString(Snake);
     }
 
+    /// <summary>Forecast rows for scripts: {targets, quantiles, rows: [{series, step, time, values: {target: v}, quantiles: {target: {level: v}}}], …extra}.</summary>
+    public static string ForecastJson(ForecastTable table, string offsetSuffix, Dictionary<string, object?> extra)
+    {
+        string timeFormat = Gyre.Data.TimeParsing.ColumnFormat(table.Rows.Where(r => r.Time is not null).Select(r => r.Time!.Value));
+        var rows = new JsonArray();
+        foreach (var row in table.Rows)
+        {
+            var values = new JsonObject();
+            var quantiles = new JsonObject();
+            for (int c = 0; c < table.Targets.Length; c++)
+            {
+                values[table.Targets[c]] = Finite(row.Values[c]);
+                if (table.QuantileLevels.Length == 0) continue;
+                var levels = new JsonObject();
+                for (int q = 0; q < table.QuantileLevels.Length; q++)
+                    levels[table.QuantileLevels[q].ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)] = Finite(row.Quantiles[c][q]);
+                quantiles[table.Targets[c]] = levels;
+            }
+            var o = new JsonObject { ["series"] = row.SeriesId, ["step"] = row.Step };
+            if (row.Time is { } t) o["time"] = Gyre.Data.TimeParsing.Format(t, timeFormat, offsetSuffix);
+            o["values"] = values;
+            if (table.QuantileLevels.Length > 0) o["quantiles"] = quantiles;
+            rows.Add(o);
+        }
+        var node = new JsonObject
+        {
+            ["targets"] = new JsonArray(table.Targets.Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()),
+            ["quantiles"] = new JsonArray(table.QuantileLevels.Select(q => (JsonNode?)JsonValue.Create(q)).ToArray()),
+            ["rows"] = rows,
+        };
+        foreach (var (k, v) in extra) if (v is not null) node[k] = JsonValue.Create(v);
+        return node.ToJsonString();
+    }
+
+    // JSON has no NaN: a non-finite forecast (a diverged model) is written as null.
+    private static JsonNode? Finite(float v) => float.IsFinite(v) ? JsonValue.Create(v) : null;
+
     public static void Table(CliContext ctx, EvaluationReport r)
     {
         // The caption as its own line: a table title wraps to the table's width.

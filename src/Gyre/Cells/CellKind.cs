@@ -1,61 +1,59 @@
 namespace Gyre.Cells;
 
-/// <summary>The recurrent cells the layer driver runs. Each has its equations in its own file.</summary>
+/// <summary>The cells that existed before the registry, kept so code written against the enum still
+/// compiles; every kind is a registry name (<see cref="CellRegistry.Name(CellKind)"/>). New cells have no
+/// kind: use <see cref="CellDefinition"/> and <see cref="CellRegistry.Get(string, CellOptions?)"/>.</summary>
 public enum CellKind
 {
-    /// <summary>Elman RNN with tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh). See <see cref="RnnCellMath"/>.</summary>
+    /// <summary>Elman RNN with tanh ("rnn_tanh").</summary>
     RnnTanh,
-    /// <summary>Elman RNN with ReLU. See <see cref="RnnCellMath"/>.</summary>
+    /// <summary>Elman RNN with ReLU ("rnn_relu").</summary>
     RnnRelu,
-    /// <summary>GRU, PyTorch convention. See <see cref="GruCellMath"/>.</summary>
+    /// <summary>GRU, PyTorch convention ("gru").</summary>
     Gru,
-    /// <summary>LSTM, PyTorch convention. See <see cref="LstmCellMath"/>.</summary>
+    /// <summary>LSTM, PyTorch convention ("lstm").</summary>
     Lstm,
-    /// <summary>GRU with the reset gate before the recurrent product (ONNX linear_before_reset = 0,
-    /// Keras reset_after = False); PyTorch's GRU parameter names and shapes. See <see cref="GruResetBeforeCellMath"/>.</summary>
+    /// <summary>GRU with the reset gate before the recurrent product ("gru_reset_before").</summary>
     GruResetBefore,
 }
 
-/// <summary>Per-kind constants and the registry by name.</summary>
-public static class CellRegistry
+/// <summary>
+/// The cell of an interop <see cref="IO.RecurrentSpec"/>: <see cref="IO.RecurrentSpec.CellName"/> when set, else the
+/// spec's first-cell fields (<see cref="IO.RecurrentSpec.Kind"/> and <see cref="IO.RecurrentSpec.ResetBefore"/>),
+/// which files written before the registry carry.
+/// </summary>
+public static class SpecCells
 {
-    /// <summary>G: gate blocks stacked in weight_ih / weight_hh (rows = G·H).</summary>
-    public static int Gates(CellKind kind) => kind switch
-    {
-        CellKind.Gru => GruCellMath.Gates,
-        CellKind.GruResetBefore => GruResetBeforeCellMath.Gates,
-        CellKind.Lstm => LstmCellMath.Gates,
-        _ => RnnCellMath.Gates,
-    };
+    /// <summary>The cell a spec describes.</summary>
+    public static CellDefinition Of(IO.RecurrentSpec spec) =>
+        spec.CellName is { } name ? CellRegistry.Get(name, CellOptions.Parse(spec.CellOptions))
+        : spec.Kind == IO.RecurrentKind.Lstm ? new LstmDefinition()
+        : spec.ResetBefore ? new GruResetBeforeDefinition() : new GruDefinition();
 
-    /// <summary>Floats per (row, hidden unit) each step keeps for backward.</summary>
-    public static int SavedWidth(CellKind kind) => kind switch
-    {
-        CellKind.Gru => GruCellMath.SavedWidth,
-        CellKind.GruResetBefore => GruResetBeforeCellMath.SavedWidth,
-        CellKind.Lstm => LstmCellMath.SavedWidth,
-        _ => RnnCellMath.SavedWidth,
-    };
+    /// <summary>A spec for <paramref name="cell"/> (first cells through Kind / ResetBefore, so such specs equal and
+    /// serialise as before; any other cell by name and options).</summary>
+    public static IO.RecurrentSpec For(CellDefinition cell, int inputSize, int hiddenSize, int numLayers, bool bidirectional,
+        bool bias, bool batchFirst) => cell.Name switch
+        {
+            "gru" => new(IO.RecurrentKind.Gru, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst),
+            "gru_reset_before" => new(IO.RecurrentKind.Gru, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst) { ResetBefore = true },
+            "lstm" => new(IO.RecurrentKind.Lstm, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst),
+            _ => new(IO.RecurrentKind.Gru, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst)
+            {
+                CellName = cell.Name,
+                CellOptions = cell.Options.IsEmpty ? null : cell.Options.ToString(),
+            },
+        };
 
-    public static bool HasCellState(CellKind kind) => kind == CellKind.Lstm;
+    /// <summary>The one-line error for a spec whose first-cell fields contradict each other, or null.</summary>
+    public static string? Inconsistency(IO.RecurrentSpec spec) =>
+        spec.CellName is null && spec.ResetBefore && spec.Kind != IO.RecurrentKind.Gru ? "ResetBefore applies to GRU only" : null;
 
-    /// <summary>Parses "gru", "gru_reset_before", "lstm", "rnn" / "rnn_tanh", "rnn_relu" (case-insensitive).</summary>
-    public static CellKind Parse(string name) => name.ToLowerInvariant() switch
+    /// <summary>Parses the <see cref="IO.RecurrentKind"/> names "gru" / "lstm" (case-insensitive).</summary>
+    public static IO.RecurrentKind ParseKind(string kind) => kind.ToLowerInvariant() switch
     {
-        "gru" => CellKind.Gru,
-        "gru_reset_before" => CellKind.GruResetBefore,
-        "lstm" => CellKind.Lstm,
-        "rnn" or "rnn_tanh" or "tanh" => CellKind.RnnTanh,
-        "rnn_relu" or "relu" => CellKind.RnnRelu,
-        _ => throw new ArgumentException($"unknown cell '{name}' (known: gru, gru_reset_before, lstm, rnn_tanh, rnn_relu)"),
-    };
-
-    public static string Name(CellKind kind) => kind switch
-    {
-        CellKind.Gru => "gru",
-        CellKind.GruResetBefore => "gru_reset_before",
-        CellKind.Lstm => "lstm",
-        CellKind.RnnTanh => "rnn_tanh",
-        _ => "rnn_relu",
+        "gru" => IO.RecurrentKind.Gru,
+        "lstm" => IO.RecurrentKind.Lstm,
+        _ => throw new ArgumentException($"unknown recurrent kind '{kind}' (expected gru or lstm)"),
     };
 }

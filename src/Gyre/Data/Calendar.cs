@@ -29,6 +29,39 @@ public readonly record struct TimeStep(int Months, TimeSpan Span)
         return new TimeStep(0, median);
     }
 
+    /// <summary>
+    /// Whole steps from <paramref name="from"/> to <paramref name="to"/> (k with Advance(from, k) = to, compared by
+    /// calendar month for monthly steps so month-end dates count as regular), or -1 when the distance is not a
+    /// whole number of steps.
+    /// </summary>
+    public long StepsBetween(DateTime from, DateTime to)
+    {
+        if (Months > 0)
+        {
+            int months = (to.Year - from.Year) * 12 + to.Month - from.Month;
+            return months % Months == 0 && to.TimeOfDay == from.TimeOfDay ? months / Months : -1;
+        }
+        if (Span <= TimeSpan.Zero) return -1;
+        long d = (to - from).Ticks;
+        return d % Span.Ticks == 0 ? d / Span.Ticks : -1;
+    }
+
+    /// <summary>A word for the step: hourly, daily, weekly, monthly, quarterly, yearly, else "every …".</summary>
+    public string Describe()
+    {
+        if (Months == 1) return "monthly";
+        if (Months == 3) return "quarterly";
+        if (Months == 12) return "yearly";
+        if (Months > 0) return $"every {Months} months";
+        if (Span == TimeSpan.FromHours(1)) return "hourly";
+        if (Span == TimeSpan.FromDays(1)) return "daily";
+        if (Span == TimeSpan.FromDays(7)) return "weekly";
+        if (Span.TotalDays >= 1 && Span.Ticks % TimeSpan.TicksPerDay == 0) return $"every {Span.TotalDays:0} days";
+        if (Span.TotalHours >= 1 && Span.Ticks % TimeSpan.TicksPerHour == 0) return $"every {Span.TotalHours:0} hours";
+        if (Span.TotalMinutes >= 1 && Span.Ticks % TimeSpan.TicksPerMinute == 0) return $"every {Span.TotalMinutes:0} minutes";
+        return $"every {Span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s";
+    }
+
     public override string ToString() => Months switch
     {
         1 => "1 month",
@@ -136,6 +169,6 @@ public static class Calendar
             list.Add(new TimeSeries(s.Id, s.Times, v, K2, s.Observed, s.SourceRows, s.SourceTarget));
         }
         return new SeriesSet(set.Source, set.TimeColumn, set.IdColumn, [.. set.Columns, .. Names(f)],
-            set.TargetCount, set.PastCount, set.FutureCount + W, list);
+            set.TargetCount, set.PastCount, set.FutureCount + W, list) { ReadInfo = set.ReadInfo };
     }
 }

@@ -147,7 +147,7 @@ public sealed class Scaler
             Transform(v, set.ColumnCount);
             return new TimeSeries(s.Id, s.Times, v, set.ColumnCount, s.Observed, s.SourceRows, s.SourceTarget);
         }).ToList();
-        return new SeriesSet(set.Source, set.TimeColumn, set.IdColumn, set.Columns, set.TargetCount, set.PastCount, set.FutureCount, list);
+        return new SeriesSet(set.Source, set.TimeColumn, set.IdColumn, set.Columns, set.TargetCount, set.PastCount, set.FutureCount, list) { ReadInfo = set.ReadInfo };
     }
 
     public ScalerDto ToDto() => new()

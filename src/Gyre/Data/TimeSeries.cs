@@ -19,8 +19,8 @@ public enum FillMode
 /// <summary>
 /// One series: <see cref="Length"/> time steps (T) by <see cref="SeriesSet.ColumnCount"/> columns (K),
 /// row-major. Column order is targets (C), then past features (P), then future-known features (Ff).
-/// Rows are taken in file order: a missing step in a regular grid (e.g. co2's absent 1958-06) is not
-/// an error and is not inserted; the model sees consecutive rows as consecutive steps.
+/// Rows are taken in file order; whole missing steps in a regular grid (e.g. co2's absent 1958-06) are refused,
+/// inserted and filled, or kept as consecutive rows, as <see cref="CsvOptions.Gaps"/> says.
 /// </summary>
 public sealed class TimeSeries
 {
@@ -85,6 +85,8 @@ public sealed class SeriesSet
     public int PastCount { get; }
     public int FutureCount { get; }
     public IReadOnlyList<TimeSeries> Series { get; }
+    /// <summary>How the file was read (dialect, time column, frequency, gaps); null when not read by <see cref="CsvLoader"/>.</summary>
+    public CsvReadInfo? ReadInfo { get; init; }
 
     public int ColumnCount => Columns.Length;
     public IEnumerable<string> TargetColumns => Columns.Take(TargetCount);
@@ -134,6 +136,6 @@ public sealed class SeriesSet
                 list.Add(new TimeSeries($"{s.Id}/{Columns[c]}", s.Times, v, 1 + X, obs, s.SourceRows, c));
             }
         }
-        return new SeriesSet(Source, TimeColumn, IdColumn, cols, 1, PastCount, FutureCount, list);
+        return new SeriesSet(Source, TimeColumn, IdColumn, cols, 1, PastCount, FutureCount, list) { ReadInfo = ReadInfo };
     }
 }

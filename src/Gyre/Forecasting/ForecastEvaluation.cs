@@ -208,14 +208,18 @@ public sealed partial class Forecaster
 
     /// <summary>
     /// Forecasts the <see cref="ForecastOptions.Horizon"/> steps after the end of every series, from its last
-    /// L rows, in the data's units. Calendar features for the future are generated from the time step;
-    /// other known-future covariates must be supplied for those steps, which this entry point cannot, so it refuses.
+    /// L rows, in the data's units. Calendar features for the future are generated from the time step; other
+    /// known-future covariates come from <paramref name="future"/> (their values over the horizon, as Darts'
+    /// future_covariates): per series (matched by id), the first N rows after the end of the history, with
+    /// times that must continue the series' step when both files have times. Without it such a model refuses.
     /// </summary>
-    public ForecastTable Predict(SeriesSet raw)
+    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null)
     {
         int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
-        if (userFuture > 0)
-            throw new GyreDataException("predict cannot forecast past the end with --future-features: their future values are unknown (use eval/backtest, or calendar features)", raw.Source);
+        if (userFuture > 0 && future is null)
+            throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
+        if (future is not null && userFuture > 0 && future.TargetCount != userFuture)
+            throw new GyreDataException($"future data has {future.TargetCount} columns, the model takes {userFuture}", future.Source);
         var view = ModelView(raw);
         int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
         var calendar = Calendar.Parse(Options.Calendar);
@@ -226,6 +230,7 @@ public sealed partial class Forecaster
         foreach (var s in view.Series)
         {
             if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+            string rawId = Options.ChannelIndependent ? s.Id[..s.Id.LastIndexOf('/')] : s.Id;
             var x = Tensor.Zeros(1, l, k);
             WindowSet.CopyInput(s, k, s.Length, l, x.Span);
             Tensor? fut = null;
@@ -238,18 +243,19 @@ public sealed partial class Forecaster
             if (ff > 0)
             {
                 fut = Tensor.Zeros(1, n, ff);
-                if (times == null) throw new GyreDataException("calendar features need timestamps to forecast past the end", raw.Source);
+                if (userFuture > 0) FutureValues(future!, rawId, s, times, n, fut.Span, ff, userFuture);
+                if (ff > userFuture && times == null) throw new GyreDataException("calendar features need timestamps to forecast past the end", raw.Source);
                 for (int h = 0; h < n; h++)
                 {
-                    Calendar.Encode(times[h], calendar, fut.Span.Slice(h * ff, ff));
-                    // The calendar columns are scaled like any other column.
+                    if (ff > userFuture) Calendar.Encode(times![h], calendar, fut.Span.Slice(h * ff + userFuture, ff - userFuture));
+                    // Future columns are scaled like any other column.
                     for (int j = 0; j < ff; j++)
                         fut.Span[h * ff + j] = Scaler.Transform(fut.Span[h * ff + j], DataInfo.Columns.Length - ff + j);
                 }
             }
             var pred = new float[n * c * q];
             RunNetwork(x, fut, pred, 1);
-            string id = Options.ChannelIndependent ? s.Id[..s.Id.LastIndexOf('/')] : s.Id;
+            string id = rawId;
             for (int h = 0; h < n; h++)
             {
                 if (!rows.TryGetValue((id, h), out var row))
@@ -270,5 +276,24 @@ public sealed partial class Forecaster
             }
         }
         return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), Options.Quantiles, order.Select(key => rows[key]).ToList());
+    }
+
+    /// <summary>Copies series <paramref name="id"/>'s known-future values for the N steps after <paramref name="history"/> into dst [N, Ff] (raw units).</summary>
+    private static void FutureValues(SeriesSet future, string id, TimeSeries history, DateTime[]? times, int n, Span<float> dst, int ff, int userFuture)
+    {
+        var fs = future.Series.FirstOrDefault(f => f.Id == id) ?? (future.Series.Count == 1 && future.IdColumn is null ? future.Series[0] : null)
+            ?? throw new GyreDataException($"no rows for series '{id}' (series: {string.Join(", ", future.Series.Select(f => f.Id).Take(5))})", future.Source);
+        int start = 0;
+        if (fs.Times is not null && history.Times is not null)
+            while (start < fs.Length && fs.Times[start] <= history.Times[^1]) start++;
+        if (fs.Length - start < n)
+            throw new GyreDataException($"series '{id}' has {fs.Length - start} future rows after the history's end, the horizon needs {n}", future.Source);
+        for (int h = 0; h < n; h++)
+        {
+            if (fs.Times is not null && times is not null && fs.Times[start + h] != times[h])
+                throw new GyreDataException($"series '{id}': future row at {fs.Times[start + h]:yyyy-MM-dd HH:mm:ss} where the horizon's step {h + 1} is {times[h]:yyyy-MM-dd HH:mm:ss}",
+                    future.Source, fs.SourceRows[start + h], column: future.TimeColumn);
+            for (int j = 0; j < userFuture; j++) dst[h * ff + j] = fs.Values[(start + h) * future.ColumnCount + j];
+        }
     }
 }

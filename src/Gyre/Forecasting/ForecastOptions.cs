@@ -19,6 +19,14 @@ public sealed record ForecastOptions
     public string Calendar { get; init; } = "";
     /// <summary>none | ffill | linear | mask.</summary>
     public string Fill { get; init; } = "none";
+    /// <summary>Field separator (one character or tab/semicolon/…); null = detected from the header.</summary>
+    public string? Separator { get; init; }
+    /// <summary>Decimal mark "." or ","; null = detected.</summary>
+    public string? Decimal { get; init; }
+    /// <summary>Time format: null = detected; epoch, epoch-s, epoch-ms or a .NET custom format string.</summary>
+    public string? TimeFormat { get; init; }
+    /// <summary>Whole missing steps in the time index: keep (rows stay consecutive) | error | fill (with <see cref="Fill"/>).</summary>
+    public string Gaps { get; init; } = "keep";
     public int Lookback { get; init; } = 24;
     public int Horizon { get; init; } = 12;
     /// <summary>Fractions "0.7,0.1,0.2" or row counts "8640,2880,2880".</summary>
@@ -83,6 +91,9 @@ public sealed record ForecastOptions
             Training.LearningRateSchedule.Parse(Schedule);
             Data.Scaler.ParseKind(Scaler);
             CsvOptions.ParseFill(Fill);
+            CsvOptions.ParseGaps(Gaps);
+            CsvOptions.ParseSeparator(Separator);
+            CsvOptions.ParseDecimal(Decimal);
         }
         catch (ArgumentException e) { throw new GyreDataException(e.Message); }
     }

@@ -1,13 +1,11 @@
 using System.Text.Json;
 using Gyre.Data;
 using Gyre.IO;
+using Gyre.Models;
 using Gyre.Tensors;
 using Gyre.Training;
 
 namespace Gyre.Forecasting;
-
-/// <summary>One epoch of training, as logged and stored in the model file.</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValLoss, float LearningRate, double GradNorm, double Seconds, bool Best);
 
 /// <summary>What the data looked like at training time (stored in the model file).</summary>
 public sealed record ForecastDataInfo
@@ -32,8 +30,8 @@ public sealed record ForecastDataInfo
 /// </summary>
 public sealed partial class Forecaster
 {
-    public const string Format = "gyre.forecaster";
-    public const int FormatVersion = 1;
+    /// <summary>The job a forecaster's model file names (<see cref="ModelFile"/>).</summary>
+    public const string Job = "forecast";
 
     public ForecastOptions Options { get; }
     public ForecastDataInfo DataInfo { get; private set; }
@@ -51,24 +49,47 @@ public sealed partial class Forecaster
 
     // ------------------------------------------------------------------ data
 
-    private CsvOptions CsvOptionsFor() => new()
+    private CsvOptions CsvOptionsFor() => CsvOptionsFor(Options);
+
+    /// <summary>How <paramref name="o"/> reads a CSV (columns, dialect, time format, fill and gap handling).</summary>
+    public static CsvOptions CsvOptionsFor(ForecastOptions o) => new()
     {
-        TimeColumn = Options.TimeColumn,
-        IdColumn = Options.IdColumn,
-        Targets = Options.Targets,
-        Features = Options.Features,
-        FutureFeatures = Options.FutureFeatures,
-        Fill = CsvOptions.ParseFill(Options.Fill),
+        TimeColumn = o.TimeColumn,
+        IdColumn = o.IdColumn,
+        Targets = o.Targets,
+        Features = o.Features,
+        FutureFeatures = o.FutureFeatures,
+        Fill = CsvOptions.ParseFill(o.Fill),
+        Separator = CsvOptions.ParseSeparator(o.Separator),
+        Decimal = CsvOptions.ParseDecimal(o.Decimal),
+        TimeFormat = o.TimeFormat,
+        Gaps = CsvOptions.ParseGaps(o.Gaps),
     };
 
-    /// <summary>Reads a CSV the way this model was trained (columns, calendar features).</summary>
-    public SeriesSet LoadData(string path)
+    /// <summary>
+    /// Reads a CSV the way this model was trained (columns, calendar features); <paramref name="adjust"/> may
+    /// change how the file is read (its dialect, time format, gap handling), not which columns it gives.
+    /// </summary>
+    public SeriesSet LoadData(string path, Func<CsvOptions, CsvOptions>? adjust = null)
     {
-        var set = CsvLoader.Load(path, CsvOptionsFor());
+        var csv = CsvOptionsFor();
+        var set = CsvLoader.Load(path, adjust is null ? csv : adjust(csv));
         set = Calendar.AddFutureFeatures(set, Calendar.Parse(Options.Calendar));
         if (DataInfo.Columns.Length > 0 && !set.Columns.SequenceEqual(DataInfo.Columns))
             throw new GyreDataException($"columns [{string.Join(", ", set.Columns)}] differ from the model's [{string.Join(", ", DataInfo.Columns)}]", path);
         return set;
+    }
+
+    /// <summary>
+    /// Reads the known-future covariates' values over the horizon from <paramref name="path"/>: the model's
+    /// --future-features columns (and its time and id columns), as <see cref="Predict"/> takes them.
+    /// </summary>
+    public SeriesSet LoadFutureData(string path, Func<CsvOptions, CsvOptions>? adjust = null)
+    {
+        var names = DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(DataInfo.FutureCount - DataInfo.CalendarCount).ToArray();
+        if (names.Length == 0) throw new GyreDataException("the model takes no known-future covariates (--future-features), so --future-data has nothing to give", path);
+        var csv = CsvOptionsFor() with { Targets = names, Features = [], FutureFeatures = [], Gaps = GapMode.Keep };
+        return CsvLoader.Load(path, adjust is null ? csv : adjust(csv));
     }
 
     /// <summary>The scaled set the network reads (channel-independent when configured).</summary>
@@ -86,12 +107,7 @@ public sealed partial class Forecaster
     public static Forecaster Create(string path, ForecastOptions options)
     {
         options.Validate();
-        var csv = new CsvOptions
-        {
-            TimeColumn = options.TimeColumn, IdColumn = options.IdColumn, Targets = options.Targets,
-            Features = options.Features, FutureFeatures = options.FutureFeatures, Fill = CsvOptions.ParseFill(options.Fill),
-        };
-        var set = CsvLoader.Load(path, csv);
+        var set = CsvLoader.Load(path, CsvOptionsFor(options));
         var calendar = Calendar.Parse(options.Calendar);
         set = Calendar.AddFutureFeatures(set, calendar);
         var splits = SplitSpec.Parse(options.Split).For(set);
@@ -125,11 +141,16 @@ public sealed partial class Forecaster
     /// ends with the same bits as an uninterrupted run.
     /// </summary>
     public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
-        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default)
+        string? checkpointPath = null, bool resume = false, CancellationToken cancel = default,
+        IProgress<TrainingProgress>? progress = null)
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
-        new ForecastTrainer(f, raw, checkpointPath).Run(resume, onEpoch, cancel);
+        var trainer = new Trainer(ForecastTask.TrainerOptionsFor(options))
+        {
+            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress,
+        };
+        trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
         return f;
     }
 
@@ -193,23 +214,17 @@ public sealed partial class Forecaster
         Safetensors.Write(path, Network.StateDict(), Metadata());
     }
 
-    internal Dictionary<string, string> Metadata() => new()
+    internal Dictionary<string, string> Metadata() => ModelFile.Metadata(Job, new Dictionary<string, string>
     {
-        ["format"] = Format,
-        ["version"] = FormatVersion.ToString(),
         ["options"] = JsonSerializer.Serialize(Options, Json),
         ["network"] = JsonSerializer.Serialize(Network.Config, Json),
         ["data"] = JsonSerializer.Serialize(DataInfo, Json),
         ["scaler"] = JsonSerializer.Serialize(Scaler.ToDto(), Json),
         // Wall-clock seconds stay out of the file so that the same seed gives a byte-identical model file.
         ["history"] = JsonSerializer.Serialize(History.Select(e => e with { Seconds = 0 }), Json),
-    };
+    });
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    internal static JsonSerializerOptions Json => ModelFile.Json;
 
     /// <summary>Reads a model file, checking its format, version and every tensor's shape.</summary>
     public static Forecaster Load(string path)
@@ -220,27 +235,13 @@ public sealed partial class Forecaster
     }
 
     /// <summary>Reads a model file image from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
-    public static Forecaster Read(Stream stream, string source)
-    {
-        // A CSV passed as --model is the likeliest mistake: say so rather than quote a nonsense header length.
-        if (stream.CanSeek)
-        {
-            Span<byte> head = stackalloc byte[8];
-            int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            stream.Seek(-n, SeekOrigin.Current);
-            if (Safetensors.LooksLikeText(head[..n]))
-                throw new GyreDataException("not a Gyre model file (it looks like text/CSV)", source);
-        }
-        return FromFile(Safetensors.Read(stream, source), source);
-    }
+    public static Forecaster Read(Stream stream, string source) => FromFile(ModelFile.ReadImage(stream, source), source);
 
     internal static Forecaster FromFile(SafetensorsFile file, string path)
     {
         var meta = file.Metadata;
-        if (!meta.TryGetValue("format", out var format) || format != Format)
-            throw new GyreDataException($"not a Gyre forecaster model (format '{format ?? "missing"}')", path);
-        if (!meta.TryGetValue("version", out var version) || version != FormatVersion.ToString())
-            throw new GyreDataException($"model format version {version ?? "missing"} is not supported (this Gyre reads version {FormatVersion})", path);
+        string job = ModelFile.JobOf(file, path);
+        if (job != Job) throw new GyreDataException($"a {job} model, not a forecaster", path);
         string Entry(string key) => meta.TryGetValue(key, out var v) ? v : throw new GyreDataException($"corrupt model file: metadata '{key}' missing", path);
         try
         {

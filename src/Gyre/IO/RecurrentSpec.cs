@@ -1,3 +1,4 @@
+using Gyre.Cells;
 using Gyre.Tensors;
 
 namespace Gyre.IO;
@@ -50,11 +51,21 @@ public sealed record RecurrentSpec(
     /// "reverse"); parameters keep the plain (no "_reverse") names. PyTorch has no such module.</summary>
     public bool Reverse { get; init; }
 
+    /// <summary>A registered cell by name (<see cref="CellRegistry"/>) for cells other than GRU, reset-before GRU
+    /// and LSTM, which <see cref="Kind"/> and <see cref="ResetBefore"/> describe; null for those.</summary>
+    public string? CellName { get; init; }
+
+    /// <summary>The options of <see cref="CellName"/> as "k=v,..." (<see cref="Cells.CellOptions"/>), or null.</summary>
+    public string? CellOptions { get; init; }
+
+    /// <summary>The cell this spec describes.</summary>
+    public CellDefinition Cell() => SpecCells.Of(this);
+
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions => Bidirectional ? 2 : 1;
 
-    /// <summary>G: 3 for GRU, 4 for LSTM.</summary>
-    public int Gates => Kind == RecurrentKind.Gru ? 3 : 4;
+    /// <summary>G: the cell's gate blocks (3 for GRU, 4 for LSTM).</summary>
+    public int Gates => Cell().Gates;
 
     /// <summary>I_k: input features of layer k (I for k = 0, else D·H).</summary>
     public int LayerInputSize(int layer) => layer == 0 ? InputSize : Directions * HiddenSize;
@@ -62,32 +73,15 @@ public sealed record RecurrentSpec(
     /// <summary>PyTorch's direction suffix: "" for forward (d = 0), "_reverse" for d = 1.</summary>
     public static string Suffix(int direction) => direction == 0 ? "" : "_reverse";
 
-    /// <summary>"gru" or "lstm".</summary>
-    public string KindName => Kind == RecurrentKind.Gru ? "gru" : "lstm";
+    /// <summary>The family name: the cell's ONNX operator in lower case ("gru" for both GRUs, "lstm"), else the cell name.</summary>
+    public string KindName => Cell() is var c && c.Onnx is { } onnx ? onnx.OpType.ToLowerInvariant() : Cell().Name;
 
     /// <summary>Parses "gru" / "lstm" (case-insensitive).</summary>
-    public static RecurrentKind ParseKind(string kind) => kind.ToLowerInvariant() switch
-    {
-        "gru" => RecurrentKind.Gru,
-        "lstm" => RecurrentKind.Lstm,
-        _ => throw new ArgumentException($"unknown recurrent kind '{kind}' (expected gru or lstm)"),
-    };
+    public static RecurrentKind ParseKind(string kind) => SpecCells.ParseKind(kind);
 
-    /// <summary>Every parameter name with its expected shape, in layer, direction, ih/hh order.</summary>
-    public IEnumerable<(string Name, int[] Shape)> Parameters()
-    {
-        int gh = Gates * HiddenSize;
-        for (int k = 0; k < NumLayers; k++)
-            for (int d = 0; d < Directions; d++)
-            {
-                string s = Suffix(d);
-                yield return ($"weight_ih_l{k}{s}", [gh, LayerInputSize(k)]);
-                yield return ($"weight_hh_l{k}{s}", [gh, HiddenSize]);
-                if (!Bias) continue;
-                yield return ($"bias_ih_l{k}{s}", [gh]);
-                yield return ($"bias_hh_l{k}{s}", [gh]);
-            }
-    }
+    /// <summary>Every parameter name with its expected shape, in layer, direction, ih/hh order (the cell's layout).</summary>
+    public IEnumerable<(string Name, int[] Shape)> Parameters() =>
+        Layers.RecurrentLayer.Layout(Cell(), InputSize, HiddenSize, NumLayers, Directions, Bias);
 
     /// <summary>Throws a one-line <see cref="InvalidDataException"/> naming <paramref name="source"/> and the
     /// tensor when the spec is inconsistent or a parameter is missing or has the wrong shape.</summary>
@@ -96,8 +90,8 @@ public sealed record RecurrentSpec(
         ArgumentNullException.ThrowIfNull(stateDict);
         if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
             throw new InvalidDataException($"{source}: input size {InputSize}, hidden size {HiddenSize} and layers {NumLayers} must be positive");
-        if (ResetBefore && Kind != RecurrentKind.Gru)
-            throw new InvalidDataException($"{source}: ResetBefore applies to GRU only");
+        if (SpecCells.Inconsistency(this) is { } problem)
+            throw new InvalidDataException($"{source}: {problem}");
         if (Reverse && Bidirectional)
             throw new InvalidDataException($"{source}: Reverse applies to unidirectional stacks only");
         foreach (var (name, shape) in Parameters())

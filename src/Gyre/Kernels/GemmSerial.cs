@@ -20,4 +20,16 @@ public static unsafe partial class Gemm
         }
         Compute(null, false, m, n, k, a, lda, packedB, c, ldc, accumulate, rowInit);
     }
+
+    /// <summary>
+    /// As <see cref="MultiplyPackedSerial"/>, but a problem large enough is split over <paramref name="team"/>
+    /// (by N panels, never K: same bits as on one thread); null keeps it on the calling thread. The same
+    /// choice as <see cref="Multiply(bool, int, ReadOnlySpan{float}, int, PackedMatrix, Span{float}, int, bool, WorkerTeam?)"/>.
+    /// </summary>
+    internal static void MultiplyPacked(int m, float* a, nint lda, float* packedB, int n, int k, float* c, nint ldc, bool accumulate,
+        WorkerTeam? team)
+    {
+        if (team is null || m == 0 || n == 0 || k == 0) { MultiplyPackedSerial(m, a, lda, packedB, n, k, c, ldc, accumulate); return; }
+        Compute(ChooseTeam(team, m, n, k), false, m, n, k, a, lda, packedB, c, ldc, accumulate);
+    }
 }

@@ -9,7 +9,7 @@ namespace Gyre.Layers;
 /// </summary>
 public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, bool batchFirst = false,
     float dropout = 0f, bool bidirectional = false, ulong seed = 0)
-    : RecurrentLayer(CellKind.Gru, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed);
+    : RecurrentLayer(new GruDefinition(), inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed);
 
 /// <summary>
 /// Multi-layer LSTM, PyTorch's nn.LSTM (gates i, f, g, o; no projection, no peepholes), same names,
@@ -17,17 +17,14 @@ public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool b
 /// </summary>
 public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, bool batchFirst = false,
     float dropout = 0f, bool bidirectional = false, ulong seed = 0)
-    : RecurrentLayer(CellKind.Lstm, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed);
+    : RecurrentLayer(new LstmDefinition(), inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed);
 
 /// <summary>Multi-layer Elman RNN, PyTorch's nn.RNN with nonlinearity "tanh" or "relu".</summary>
 public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, string nonlinearity = "tanh", bool bias = true,
     bool batchFirst = false, float dropout = 0f, bool bidirectional = false, ulong seed = 0)
     : RecurrentLayer(ParseNonlinearity(nonlinearity), inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed)
 {
-    private static CellKind ParseNonlinearity(string name) => name switch
-    {
-        "tanh" => CellKind.RnnTanh,
-        "relu" => CellKind.RnnRelu,
-        _ => throw new ArgumentException($"nonlinearity must be 'tanh' or 'relu', got '{name}'"),
-    };
+    private static CellDefinition ParseNonlinearity(string name) => name is "tanh" or "relu"
+        ? RnnReluDefinition.FromOptions(CellOptions.From([new("nonlinearity", name)]))
+        : throw new ArgumentException($"nonlinearity must be 'tanh' or 'relu', got '{name}'");
 }

@@ -12,14 +12,17 @@ public abstract class RecurrentCell : Module
 {
     private readonly RecurrentLayer _layer;
 
-    protected RecurrentCell(CellKind kind, int inputSize, int hiddenSize, bool bias, ulong seed)
+    protected RecurrentCell(CellDefinition cell, int inputSize, int hiddenSize, bool bias, ulong seed)
     {
-        _layer = new RecurrentLayer(kind, inputSize, hiddenSize, 1, bias, batchFirst: true, seed: seed, singleCellNames: true);
+        _layer = new RecurrentLayer(cell, inputSize, hiddenSize, 1, bias, batchFirst: true, seed: seed, singleCellNames: true);
     }
 
     public int InputSize => _layer.InputSize;
     public int HiddenSize => _layer.HiddenSize;
     public CellKind Kind => _layer.Kind;
+
+    /// <summary>The cell.</summary>
+    public CellDefinition Cell => _layer.Cell;
 
     public override IEnumerable<Parameter> Parameters() => _layer.Parameters();
 
@@ -45,13 +48,13 @@ public abstract class RecurrentCell : Module
 
 /// <summary>PyTorch's nn.GRUCell. Equations: <see cref="GruCellMath"/>.</summary>
 public sealed class GruCell(int inputSize, int hiddenSize, bool bias = true, ulong seed = 0)
-    : RecurrentCell(CellKind.Gru, inputSize, hiddenSize, bias, seed);
+    : RecurrentCell(new GruDefinition(), inputSize, hiddenSize, bias, seed);
 
 /// <summary>PyTorch's nn.LSTMCell. Equations: <see cref="LstmCellMath"/>.</summary>
 public sealed class LstmCell(int inputSize, int hiddenSize, bool bias = true, ulong seed = 0)
-    : RecurrentCell(CellKind.Lstm, inputSize, hiddenSize, bias, seed);
+    : RecurrentCell(new LstmDefinition(), inputSize, hiddenSize, bias, seed);
 
 /// <summary>PyTorch's nn.RNNCell with nonlinearity "tanh" or "relu".</summary>
 public sealed class RnnCell(int inputSize, int hiddenSize, string nonlinearity = "tanh", bool bias = true, ulong seed = 0)
-    : RecurrentCell(nonlinearity == "relu" ? CellKind.RnnRelu : nonlinearity == "tanh" ? CellKind.RnnTanh
+    : RecurrentCell(nonlinearity is "tanh" or "relu" ? RnnReluDefinition.FromOptions(CellOptions.From([new("nonlinearity", nonlinearity)]))
         : throw new ArgumentException($"nonlinearity must be 'tanh' or 'relu', got '{nonlinearity}'"), inputSize, hiddenSize, bias, seed);

@@ -25,8 +25,7 @@ public partial class RecurrentLayer
         var names = spec.Parameters().Select(p => p.Name);
         var found = IO.StateDict.StripPrefix(stateDict, names, source: source);
         spec.Validate(found, source);
-        var kind = spec.Kind == RecurrentKind.Lstm ? CellKind.Lstm : spec.ResetBefore ? CellKind.GruResetBefore : CellKind.Gru;
-        var layer = new RecurrentLayer(kind, spec.InputSize, spec.HiddenSize, spec.NumLayers, spec.Bias, spec.BatchFirst,
+        var layer = new RecurrentLayer(spec.Cell(), spec.InputSize, spec.HiddenSize, spec.NumLayers, spec.Bias, spec.BatchFirst,
             dropout: 0f, spec.Bidirectional, reverseOnly: spec.Reverse);
         layer.LoadStateDict(found, strict: true, source);
         return layer;
@@ -42,16 +41,8 @@ public partial class RecurrentLayer
     {
         if (_singleCellNames)
             throw new NotSupportedException("a cell's one-step layer has no stack spec (its parameters are named weight_ih, not weight_ih_l0)");
-        var kind = Kind switch
-        {
-            CellKind.Gru or CellKind.GruResetBefore => RecurrentKind.Gru,
-            CellKind.Lstm => RecurrentKind.Lstm,
-            _ => throw new NotSupportedException($"{CellRegistry.Name(Kind)} layers have no RecurrentSpec (ONNX and Keras interop cover gru, gru_reset_before and lstm)"),
-        };
-        return new RecurrentSpec(kind, InputSize, HiddenSize, NumLayers, Bidirectional, HasBias, BatchFirst)
-        {
-            ResetBefore = Kind == CellKind.GruResetBefore,
-            Reverse = ReverseOnly,
-        };
+        if (Cell.Onnx is null)
+            throw new NotSupportedException($"{Cell.Name} layers have no RecurrentSpec (interop covers the cells with an ONNX mapping: {string.Join(", ", CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Name))})");
+        return SpecCells.For(Cell, InputSize, HiddenSize, NumLayers, Bidirectional, HasBias, BatchFirst) with { Reverse = ReverseOnly };
     }
 }

@@ -7,44 +7,68 @@ namespace Gyre.Layers;
 /// <summary>What a recurrent layer returns: the last layer's outputs and the final states.</summary>
 /// <param name="Output">y: [B, T, D·H] when batch-first, else [T, B, D·H] (forward ‖ reverse).</param>
 /// <param name="Hidden">h_n: [L·D, B, H].</param>
-/// <param name="Cell">c_n: [L·D, B, H] for LSTM, else null.</param>
-public sealed record RecurrentOutput(Tensor Output, Tensor Hidden, Tensor? Cell);
+/// <param name="Cell">c_n: [L·D, B, H], the second state, for cells with more than one (LSTM), else null.</param>
+public sealed record RecurrentOutput(Tensor Output, Tensor Hidden, Tensor? Cell)
+{
+    /// <summary>Every final state in the cell's order (<see cref="CellDefinition.StateNames"/>), [L·D, B, H] each;
+    /// the first is <see cref="Hidden"/>, the second <see cref="Cell"/>.</summary>
+    public IReadOnlyList<Tensor> States { get; init; } = Cell is null ? [Hidden] : [Hidden, Cell];
+}
 
 /// <summary>Gradients with respect to a recurrent layer's inputs.</summary>
 /// <param name="Input">∂L/∂x, shaped as x.</param>
 /// <param name="Hidden">∂L/∂h0: [L·D, B, H].</param>
-/// <param name="Cell">∂L/∂c0 for LSTM, else null.</param>
-public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cell);
+/// <param name="Cell">∂L/∂c0 for cells with a second state (LSTM), else null.</param>
+public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cell)
+{
+    /// <summary>∂L/∂(every initial state) in the cell's order, [L·D, B, H] each.</summary>
+    public IReadOnlyList<Tensor> States { get; init; } = Cell is null ? [Hidden] : [Hidden, Cell];
+}
 
 /// <summary>
 /// The multi-layer, optionally bidirectional recurrent driver behind <see cref="Gru"/>, <see cref="Lstm"/>
-/// and <see cref="Rnn"/>: PyTorch's nn.RNNBase semantics, parameter names and shapes.
+/// and <see cref="Rnn"/> and every registered cell (<see cref="CellRegistry"/>): PyTorch's nn.RNNBase
+/// semantics, parameter names and shapes.
 /// <para>
 /// Dimension letters: B batch, T sequence length, I input size of the layer, H hidden size,
-/// G gate blocks (3 GRU, 4 LSTM, 1 RNN), D directions (1 or 2), L layers.
+/// G gate blocks of the cell, NS states of the cell, D directions (1 or 2), L layers.
 /// </para>
 /// Internally everything is time-major ([T, B, ·]) so that one time step is a contiguous [B, ·] block.
-/// The input projection of a layer is one GEMM over all T·B rows; only h·W_hhᵀ and the fused gate
-/// kernel run inside the time loop. Activations live in a workspace sized for (B, T) and reused
-/// across calls; a call at the same (B, T) allocates nothing but its returned tensors
-/// (and nothing at all through the overloads that take destinations).
+/// The cell's sequence runner (<see cref="CellDefinition"/>, <see cref="SequencePaths"/>) does the input
+/// projection of a direction as one GEMM over all T·B rows and runs the cell's step in the time loop.
+/// Activations live in a workspace sized for (B, T) and reused across calls; a call at the same (B, T)
+/// allocates nothing but its returned tensors (and nothing at all through the overloads that take destinations).
 /// Not thread-safe: one forward/backward at a time per layer instance.
 /// <para>
-/// Beyond PyTorch: <see cref="CellKind.GruResetBefore"/> (ONNX linear_before_reset = 0, Keras
-/// reset_after = False) and <see cref="ReverseOnly"/> stacks (ONNX direction "reverse").
+/// Variable lengths: with per-row lengths, steps t ≥ length of a row never change a result: its states hold
+/// across them (both directions; a reverse direction starts at the row's last real step from h0, and the
+/// forward h_n is the state after the last real step), its outputs there are 0 and backward gives the
+/// gradients of the unpadded sequence (zero ∂L/∂x at padded steps).
+/// </para>
+/// <para>
+/// Beyond PyTorch: reset-before GRU and <see cref="ReverseOnly"/> stacks (ONNX direction "reverse").
 /// </para>
 /// </summary>
 public partial class RecurrentLayer : Module
 {
     private readonly ParameterBlock _block;
-    private readonly Parameter[] _wIh, _wHh;
-    private readonly Parameter?[] _bIh, _bHh;
+    private readonly Parameter[] _wIh;
+    private readonly Parameter?[] _wHh, _bIh, _bHh, _extra;
     private Workspace? _ws;
     private bool _haveActivations;
     private readonly bool _singleCellNames;
-    private RecurrentStepWeights[]? _stepWeights;
+    private readonly ISequenceRunner[] _runners;
+    private readonly SequencePath[] _forwardPaths, _backwardPaths;
+    // Argument names for messages, built once so the checks allocate nothing: h0, h_n, dh_n, dh0 per state.
+    private readonly int _extraRows;   // Σ rows of the cell's extra per-unit parameters
+    private readonly string[] _initNames, _finalNames, _dFinalNames, _dInitNames;
 
-    public CellKind Kind { get; }
+    /// <summary>The cell this layer runs.</summary>
+    public CellDefinition Cell { get; }
+
+    /// <summary>The cell as a <see cref="CellKind"/> (the five first cells only; see <see cref="Cell"/>).</summary>
+    public CellKind Kind => CellRegistry.KindOf(Cell);
+
     public int InputSize { get; }
     public int HiddenSize { get; }
     public int NumLayers { get; }
@@ -63,55 +87,106 @@ public partial class RecurrentLayer : Module
     /// <summary>Random source for dropout masks (seedable for determinism).</summary>
     public Rng DropoutRng { get; set; }
 
+    /// <summary>How the time loops run (team, fused paths, thresholds); never changes a result.</summary>
+    public ExecutionOptions Execution { get; set; } = ExecutionOptions.Default;
+
+    /// <summary>The path each layer direction (index layer·D + direction) took in the last Forward.</summary>
+    public IReadOnlyList<SequencePath> LastForwardPaths => _forwardPaths;
+
+    /// <summary>The path each layer direction took in the last Backward.</summary>
+    public IReadOnlyList<SequencePath> LastBackwardPaths => _backwardPaths;
+
     public int Directions => Bidirectional ? 2 : 1;
-    internal int GateCount => CellRegistry.Gates(Kind);
+    internal int GateCount => Cell.Gates;
+
+    /// <summary>NS: states per layer direction.</summary>
+    public int StateCount => Cell.States;
 
     /// <summary>Whether direction <paramref name="dir"/> (0 forward slot, 1 reverse slot) walks time backwards.</summary>
     private bool RunsBackwards(int dir) => dir == 1 || ReverseOnly;
 
-    /// <summary>Builds the layer with PyTorch's initialisation: every parameter U(−1/√H, 1/√H).</summary>
+    /// <summary>Builds a layer of a <see cref="CellKind"/> (see the <see cref="CellDefinition"/> overload).</summary>
     public RecurrentLayer(CellKind kind, int inputSize, int hiddenSize, int numLayers = 1, bool bias = true,
         bool batchFirst = false, float dropout = 0f, bool bidirectional = false, ulong seed = 0,
         bool singleCellNames = false, bool reverseOnly = false)
+        : this(CellRegistry.Get(kind), inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, seed,
+            singleCellNames, reverseOnly)
     {
+    }
+
+    /// <summary>
+    /// Builds the layer with the cell's initialisation (PyTorch's U(−1/√H, 1/√H) unless the cell says otherwise).
+    /// Parameters per layer k and direction: weight_ih_l{k}[_reverse] [G·H, I_k], weight_hh_… (shape per the
+    /// cell), bias_ih_… [G·H] and bias_hh_… [G·H] (with bias; no bias_hh when the cell has no weight_hh), then
+    /// the cell's extra per-unit parameters.
+    /// </summary>
+    public RecurrentLayer(CellDefinition cell, int inputSize, int hiddenSize, int numLayers = 1, bool bias = true,
+        bool batchFirst = false, float dropout = 0f, bool bidirectional = false, ulong seed = 0,
+        bool singleCellNames = false, bool reverseOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(cell);
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), $"input_size must be positive, got {inputSize}");
         if (hiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(hiddenSize), $"hidden_size must be positive, got {hiddenSize}");
         if (numLayers <= 0) throw new ArgumentOutOfRangeException(nameof(numLayers), $"num_layers must be positive, got {numLayers}");
         if (dropout is < 0f or >= 1f || float.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), $"dropout must be in [0, 1), got {dropout}");
         if (reverseOnly && bidirectional) throw new ArgumentException("reverseOnly applies to unidirectional layers only (a bidirectional layer already runs both ways)", nameof(reverseOnly));
         ReverseOnly = reverseOnly; _singleCellNames = singleCellNames;
-        Kind = kind; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
+        Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
         Bidirectional = bidirectional; HasBias = bias; BatchFirst = batchFirst; Dropout = dropout;
         DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
 
-        int g = GateCount, h = hiddenSize, d = Directions;
-        var layout = new List<(string, int[])>();
-        for (int layer = 0; layer < numLayers; layer++)
-            for (int dir = 0; dir < d; dir++)
-            {
-                int inSize = layer == 0 ? inputSize : d * h;
-                string suffix = singleCellNames ? "" : $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
-                layout.Add(($"weight_ih{suffix}", [g * h, inSize]));
-                layout.Add(($"weight_hh{suffix}", [g * h, h]));
-                if (bias)
-                {
-                    layout.Add(($"bias_ih{suffix}", [g * h]));
-                    layout.Add(($"bias_hh{suffix}", [g * h]));
-                }
-            }
+        int slots = numLayers * Directions;
+        var layout = Layout(cell, inputSize, hiddenSize, numLayers, Directions, bias, singleCellNames);
         _block = new ParameterBlock(layout);
-        int slots = numLayers * d;
-        _wIh = new Parameter[slots]; _wHh = new Parameter[slots];
-        _bIh = new Parameter?[slots]; _bHh = new Parameter?[slots];
-        int per = bias ? 4 : 2;
+        _wIh = new Parameter[slots]; _wHh = new Parameter?[slots];
+        _bIh = new Parameter?[slots]; _bHh = new Parameter?[slots]; _extra = new Parameter?[slots];
+        int p = 0;
+        bool hasHh = cell.RecurrentWeightShape(hiddenSize) != null;
         for (int s = 0; s < slots; s++)
         {
-            _wIh[s] = _block.Parameters[s * per];
-            _wHh[s] = _block.Parameters[s * per + 1];
-            if (bias) { _bIh[s] = _block.Parameters[s * per + 2]; _bHh[s] = _block.Parameters[s * per + 3]; }
+            _wIh[s] = _block.Parameters[p++];
+            if (hasHh) _wHh[s] = _block.Parameters[p++];
+            if (bias) { _bIh[s] = _block.Parameters[p++]; if (hasHh) _bHh[s] = _block.Parameters[p++]; }
+            // Extra parameters of a slot are contiguous: the step gets one pointer to the first.
+            if (cell.ExtraParameters.Count > 0) _extra[s] = _block.Parameters[p];
+            p += cell.ExtraParameters.Count;
         }
-        float k = 1f / MathF.Sqrt(h);
-        new Rng(seed).Uniform(_block.Values, -k, k);
+        cell.Initialize(_block.Values, new Rng(seed), hiddenSize);
+        _runners = new ISequenceRunner[slots];
+        for (int s = 0; s < slots; s++) _runners[s] = cell.CreateRunner();
+        _extraRows = cell.ExtraParameters.Sum(e => e.Rows);
+        var names = cell.StateNames;
+        _initNames = [.. names.Select(n => $"{n}0")];
+        _finalNames = [.. names.Select(n => $"{n}_n")];
+        _dFinalNames = [.. names.Select(n => $"d{n}_n")];
+        _dInitNames = [.. names.Select(n => $"d{n}0")];
+        _forwardPaths = new SequencePath[slots];
+        _backwardPaths = new SequencePath[slots];
+    }
+
+    /// <summary>The parameter names and shapes of a layer of <paramref name="cell"/> (see the constructor).</summary>
+    public static List<(string Name, int[] Shape)> Layout(CellDefinition cell, int inputSize, int hiddenSize, int numLayers,
+        int directions, bool bias, bool singleCellNames = false)
+    {
+        int gh = cell.Gates * hiddenSize, h = hiddenSize;
+        var hh = cell.RecurrentWeightShape(h);
+        var layout = new List<(string, int[])>();
+        for (int layer = 0; layer < numLayers; layer++)
+            for (int dir = 0; dir < directions; dir++)
+            {
+                int inSize = layer == 0 ? inputSize : directions * h;
+                string suffix = singleCellNames ? "" : $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
+                layout.Add(($"weight_ih{suffix}", [gh, inSize]));
+                if (hh != null) layout.Add(($"weight_hh{suffix}", hh));
+                if (bias)
+                {
+                    layout.Add(($"bias_ih{suffix}", [gh]));
+                    if (hh != null) layout.Add(($"bias_hh{suffix}", [gh]));
+                }
+                foreach (var (name, rows) in cell.ExtraParameters)
+                    layout.Add(($"{name}{suffix}", rows == 1 ? [h] : [rows, h]));
+            }
+        return layout;
     }
 
     public override IEnumerable<Parameter> Parameters() => _block.Parameters;
@@ -122,18 +197,36 @@ public partial class RecurrentLayer : Module
     // ------------------------------------------------------------------ forward
 
     /// <summary>
-    /// Runs the layer. x: [B, T, I] (batch-first) or [T, B, I]; h0, c0: [L·D, B, H] or null for zeros.
-    /// In <see cref="Module.Training"/> mode the activations are kept for <see cref="Backward(Tensor, Tensor?, Tensor?)"/>.
+    /// Runs the layer. x: [B, T, I] (batch-first) or [T, B, I]; h0, c0: [L·D, B, H] or null for zeros (c0 only for
+    /// cells with a second state); <paramref name="lengths"/>: per-row sequence lengths in 0..T, or empty for all T
+    /// (see the class notes). In <see cref="Module.Training"/> mode the activations are kept for Backward.
     /// </summary>
-    public RecurrentOutput Forward(Tensor x, Tensor? h0 = null, Tensor? c0 = null)
+    public RecurrentOutput Forward(Tensor x, Tensor? h0 = null, Tensor? c0 = null, ReadOnlySpan<int> lengths = default)
+    {
+        if (c0 != null && StateCount < 2) throw new ArgumentException($"c0 is only for cells with a cell state ({Cell.Name} has none)");
+        return ForwardStates(x, c0 == null ? (h0 == null ? null : new[] { h0 }) : new[] { h0, c0 }, lengths);
+    }
+
+    /// <summary>
+    /// Runs the layer from any number of initial states (the cell's order, <see cref="CellDefinition.StateNames"/>;
+    /// null list or entries mean zeros). See <see cref="Forward(Tensor, Tensor?, Tensor?, ReadOnlySpan{int})"/>.
+    /// </summary>
+    public RecurrentOutput ForwardStates(Tensor x, IReadOnlyList<Tensor?>? initialStates, ReadOnlySpan<int> lengths = default)
     {
         var (b, t) = CheckInput(x);
-        int h = HiddenSize, ld = NumLayers * Directions;
+        int h = HiddenSize, ld = NumLayers * Directions, ns = StateCount;
+        if (initialStates != null && initialStates.Count > ns)
+            throw new ArgumentException($"{initialStates.Count} initial states given, cell {Cell.Name} has {ns} ({string.Join(", ", Cell.StateNames)})");
         var y = BatchFirst ? Tensor.Zeros(b, t, Directions * h) : Tensor.Zeros(t, b, Directions * h);
-        var hN = Tensor.Zeros(ld, b, h);
-        var cN = Kind == CellKind.Lstm ? Tensor.Zeros(ld, b, h) : null;
-        Forward(x, h0, c0, y, hN, cN);
-        return new RecurrentOutput(y, hN, cN);
+        var finals = new Tensor[ns];
+        var inits = new Tensor?[ns];
+        for (int j = 0; j < ns; j++)
+        {
+            finals[j] = Tensor.Zeros(ld, b, h);
+            inits[j] = initialStates != null && j < initialStates.Count ? initialStates[j] : null;
+        }
+        Forward(x, inits, y, finals, lengths);
+        return new RecurrentOutput(y, finals[0], ns > 1 ? finals[1] : null) { States = finals };
     }
 
     /// <summary>
@@ -142,22 +235,39 @@ public partial class RecurrentLayer : Module
     /// </summary>
     public void Forward(Tensor x, Tensor? h0, Tensor? c0, Tensor y, Tensor hN, Tensor? cN)
     {
+        if (c0 != null && StateCount < 2) throw new ArgumentException($"c0 is only for cells with a cell state ({Cell.Name} has none)");
+        if (StateCount == 1) { Forward(x, [h0], y, [hN], default); return; }
+        if (StateCount > 2) throw new ArgumentException($"cell {Cell.Name} has {StateCount} states: use the overload that takes them all");
+        Forward(x, [h0, c0], y, [hN, cN ?? throw new ArgumentException($"{Cell.Name} needs a c_n destination")], default);
+    }
+
+    /// <summary>
+    /// Runs the layer into caller-owned destinations: y shaped like the output, one [L·D, B, H] tensor per state
+    /// in <paramref name="finalStates"/>, initial states (null: zeros) and optional per-row lengths.
+    /// At a repeated (B, T) this allocates nothing.
+    /// </summary>
+    public void Forward(Tensor x, ReadOnlySpan<Tensor?> initialStates, Tensor y, ReadOnlySpan<Tensor> finalStates, ReadOnlySpan<int> lengths)
+    {
         var (b, t) = CheckInput(x);
-        int h = HiddenSize, d = Directions, ld = NumLayers * d, g = GateCount;
-        CheckState(h0, "h0", b); CheckState(c0, "c0", b);
-        if (c0 != null && Kind != CellKind.Lstm) throw new ArgumentException("c0 is only for LSTM");
+        int h = HiddenSize, d = Directions, ld = NumLayers * d, ns = StateCount;
+        if (initialStates.Length > ns) throw new ArgumentException($"{initialStates.Length} initial states given, cell {Cell.Name} has {ns}");
+        if (finalStates.Length != ns) throw new ArgumentException($"{finalStates.Length} final-state destinations given, cell {Cell.Name} has {ns} states");
+        for (int j = 0; j < initialStates.Length; j++) CheckState(initialStates[j], _initNames[j], b);
         CheckDest(y, BatchFirst ? [b, t, d * h] : [t, b, d * h], "y");
-        CheckDest(hN, [ld, b, h], "h_n");
-        if (Kind == CellKind.Lstm) CheckDest(cN ?? throw new ArgumentException("LSTM needs a c_n destination"), [ld, b, h], "c_n");
+        for (int j = 0; j < ns; j++) CheckDest(finalStates[j], [ld, b, h], _finalNames[j]);
 
         var ws = EnsureWorkspace(b, t);
         bool keep = Training;
         _haveActivations = false;
+        var lens = ws.SetLengths(lengths, t);
 
-        // [T, B, I] time-major copy of the input (layer 0's input buffer).
+        // [T, B, I] time-major copy of the input (layer 0's input buffer); padded steps read as zeros, so
+        // whatever the caller padded with stays out of every product.
         if (BatchFirst) TransposeInto(ws.LayerInput[0].Span, x.ReadOnlySpan, b, t, InputSize);
         else x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
+        if (!lens.IsEmpty) ZeroPadded(ws.LayerInput[0].Span, lens, b, t, InputSize);
 
+        int bh = b * h;
         for (int layer = 0; layer < NumLayers; layer++)
         {
             int inSize = layer == 0 ? InputSize : d * h;
@@ -168,17 +278,45 @@ public partial class RecurrentLayer : Module
                 int slot = layer * d + dir;
                 var st = ws.Dir[slot];
                 bool backwards = RunsBackwards(dir);
-                ForwardDirection(st, slot, backwards, input.ReadOnlySpan, inSize, b, t,
-                    h0 == null ? default : h0.ReadOnlySpan.Slice(slot * b * h, b * h),
-                    c0 == null ? default : c0.ReadOnlySpan.Slice(slot * b * h, b * h), keep);
-                // Scatter this direction's states into the [T, B, D·H] output.
-                var states = st.Hs.ReadOnlySpan.Slice(backwards ? 0 : b * h, t * b * h);
+                var states = st.States.Span;                    // [NS, T+1, B, H]
+                int stride = (t + 1) * bh;
+                for (int j = 0; j < ns; j++)
+                {
+                    var init = states.Slice(j * stride + (backwards ? t * bh : 0), bh);
+                    var s0 = j < initialStates.Length ? initialStates[j] : null;
+                    if (s0 == null) init.Clear(); else s0.ReadOnlySpan.Slice(slot * bh, bh).CopyTo(init);
+                }
+                var bias = st.BiasRow.Span;                     // [G·H] b_ih (+ b_hh unless the cell keeps it apart)
+                if (HasBias)
+                {
+                    _bIh[slot]!.Value.ReadOnlySpan.CopyTo(bias);
+                    if (!Cell.HiddenBiasApart && _bHh[slot] != null) AddInto(bias, _bHh[slot]!.Value.ReadOnlySpan);
+                }
+                var args = new DirectionForward
+                {
+                    X = input.ReadOnlySpan, InSize = inSize, WIh = _wIh[slot].Value.ReadOnlySpan,
+                    Bias = HasBias ? bias : default,
+                    WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
+                    BHh = HasBias && Cell.HiddenBiasApart && _bHh[slot] != null ? _bHh[slot]!.Value.ReadOnlySpan : default,
+                    Extra = ExtraValues(slot), Params = Cell.Params,
+                    Batch = b, Steps = t, Hidden = h, Reverse = backwards,
+                    Gx = st.Gx.Span, States = states, Saved = keep ? st.Saved.Span : default, Scratch = st.Scratch.Span,
+                    Lengths = lens,
+                };
+                _forwardPaths[slot] = _runners[slot].Forward(args, Execution);
+
+                // Scatter this direction's h into the [T, B, D·H] output (0 at padded steps).
+                var hs = states.Slice(backwards ? 0 : bh, t * bh);
                 var outSpan = output.Span;
                 for (int row = 0; row < t * b; row++)
-                    states.Slice(row * h, h).CopyTo(outSpan.Slice(row * d * h + dir * h, h));
-                // Final state: after the last processed step.
-                st.Hs.ReadOnlySpan.Slice(backwards ? 0 : t * b * h, b * h).CopyTo(hN.Span.Slice(slot * b * h, b * h));
-                if (cN != null) st.Cs!.ReadOnlySpan.Slice(backwards ? 0 : t * b * h, b * h).CopyTo(cN.Span.Slice(slot * b * h, b * h));
+                {
+                    var dst = outSpan.Slice(row * d * h + dir * h, h);
+                    if (!lens.IsEmpty && row / b >= lens[row % b]) dst.Clear();
+                    else hs.Slice(row * h, h).CopyTo(dst);
+                }
+                // Final states: after the last processed step.
+                for (int j = 0; j < ns; j++)
+                    states.Slice(j * stride + (backwards ? 0 : t * bh), bh).CopyTo(finalStates[j].Span.Slice(slot * bh, bh));
             }
             if (layer + 1 < NumLayers)
             {
@@ -203,113 +341,25 @@ public partial class RecurrentLayer : Module
         _haveActivations = keep;
     }
 
-    private void ForwardDirection(DirectionState st, int slot, bool reverse, ReadOnlySpan<float> x, int inSize,
-        int b, int t, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, bool keep)
+    private ReadOnlySpan<float> ExtraValues(int slot)
     {
-        int h = HiddenSize, g = GateCount, gh = g * h, rows = t * b;
-        var wIh = _wIh[slot].Value.ReadOnlySpan;                // [G·H, I]
-        var wHh = _wHh[slot].Value.ReadOnlySpan;                // [G·H, H]
-        var gx = st.Gx.Span;                                    // [T, B, G·H]
-        bool gru = Kind == CellKind.Gru;
+        if (_extra[slot] is not { } first) return default;
+        int n = _extraRows * HiddenSize;
+        return first.Value.Data.AsSpan(first.Value.Offset, n);
+    }
 
-        // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias. The reset-after GRU keeps b_hh apart
-        // because r multiplies (W_hn h + b_hn); every other cell folds it in here.
-        var bias = HasBias ? st.BiasRow.Span : default;        // [G·H]
-        if (HasBias)
-        {
-            _bIh[slot]!.Value.ReadOnlySpan.CopyTo(bias);
-            if (!gru) AddInto(bias, _bHh[slot]!.Value.ReadOnlySpan);
-        }
-        // The fused multi-row LSTM projects x itself (per step at small I, RunFusedRows).
-        bool fusedRows = RecurrentStepWeights.UseFusedRows(Kind, b, h);
-        if (fusedRows) { }
-        else if (HasBias && inSize > Gemm.InPlaceMaxK)
-            // Compute-bound: each tile starts from the bias row (LSTM B=16 I=256 H=256: −0.8 ms of 26).
-            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, bias);
-        else if (HasBias)
-        {
-            // Small K, bound by gx's memory traffic: the streaming pass that writes the bias rows first was
-            // measured faster than starting each tile from the bias (GRU B=64 I=32 H=128: 6.2 vs 6.5 ms).
-            for (int r = 0; r < rows; r++) bias.CopyTo(gx.Slice(r * gh, gh));
-            Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, true);
-        }
-        else Gemm.Multiply(false, true, rows, gh, inSize, x, inSize, wIh, inSize, gx, gh, false);
+    private Span<float> ExtraGrads(int slot)
+    {
+        if (_extra[slot] is not { } first) return default;
+        int n = _extraRows * HiddenSize;
+        return first.Grad.Data.AsSpan(first.Grad.Offset, n);
+    }
 
-        // States in processing convention: Hs[t] holds h before step t (forward) / after step t (reverse);
-        // see the class notes. Forward: h_prev(t) = Hs[t], h(t) = Hs[t+1]; reverse: h_prev(t) = Hs[t+1], h(t) = Hs[t].
-        var hs = st.Hs.Span;                                    // [T+1, B, H]
-        var cs = st.Cs == null ? default : st.Cs.Span;          // [T+1, B, H]
-        int bh = b * h;
-        var hInit = hs.Slice(reverse ? t * bh : 0, bh);
-        if (h0.IsEmpty) hInit.Clear(); else h0.CopyTo(hInit);
-        if (Kind == CellKind.Lstm)
-        {
-            var cInit = cs.Slice(reverse ? t * bh : 0, bh);
-            if (c0.IsEmpty) cInit.Clear(); else c0.CopyTo(cInit);
-        }
-
-        var saved = st.Saved.Span;                              // [T, B, S·H]
-        int sw = CellRegistry.SavedWidth(Kind) * h;
-        var ghBuf = st.Gh.Span;                                 // [B, G·H] (GRU)
-        var bHh = HasBias ? _bHh[slot]!.Value.ReadOnlySpan : default;
-        var rh = st.Rh == null ? default : st.Rh.Span;          // [B, H] r ⊙ h (reset-before GRU)
-        bool relu = Kind == CellKind.RnnRelu;
-
-        var stepWeights = StepWeights(slot);
-        if (RecurrentStepWeights.UseFused(Kind, b))
-        {
-            stepWeights.RunFused(Kind, wHh, gru ? bHh : default, h, t, reverse, gx, hs, cs,
-                keep ? saved : default, Gemm.Team ?? WorkerTeam.Shared);
-            return;
-        }
-        if (fusedRows)
-        {
-            stepWeights.RunFusedRows(x, inSize, wIh, bias, wHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default,
-                Gemm.Team ?? WorkerTeam.Shared);
-            return;
-        }
-        stepWeights.PackForGemm(wHh, g, h);
-        var wHhPacked = stepWeights.HiddenToGates;              // W_hhᵀ packed once for all steps
-        var team = Gemm.Team ?? WorkerTeam.Shared;
-        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
-        {
-            stepWeights.RunBatchSplit(Kind, HasBias, bHh, b, h, t, reverse, gx, hs, cs, keep ? saved : default, ghBuf, team);
-            return;
-        }
-
-        for (int s = 0; s < t; s++)
-        {
-            int step = reverse ? t - 1 - s : s;
-            var hPrev = hs.Slice((reverse ? step + 1 : step) * bh, bh);
-            var hNext = hs.Slice((reverse ? step : step + 1) * bh, bh);
-            var gStep = gx.Slice(step * b * gh, b * gh);
-            var savedStep = keep && sw > 0 ? saved.Slice(step * b * sw, b * sw) : default;
-            switch (Kind)
-            {
-                case CellKind.Gru:
-                    if (HasBias) for (int r = 0; r < b; r++) bHh.CopyTo(ghBuf.Slice(r * gh, gh));
-                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, ghBuf, gh, HasBias);
-                    GruGates.Forward(hNext, savedStep, gStep, ghBuf, hPrev, b, h);
-                    break;
-                case CellKind.GruResetBefore:
-                    // n needs r first, so the recurrent product is two GEMMs around the reset kernel.
-                    Gemm.Multiply(false, true, b, 2 * h, h, hPrev, h, wHh, h, gStep, gh, true);
-                    GruResetBeforeGates.ResetForward(rh, gStep, hPrev, b, h);
-                    Gemm.Multiply(false, true, b, h, h, rh, h, wHh.Slice(2 * h * h), h, gStep.Slice(2 * h), gh, true);
-                    GruResetBeforeGates.CandidateForward(hNext, savedStep, gStep, rh, hPrev, b, h);
-                    break;
-                case CellKind.Lstm:
-                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
-                    var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
-                    var cNext = cs.Slice((reverse ? step : step + 1) * bh, bh);
-                    LstmGates.Forward(hNext, cNext, savedStep, gStep, cPrev, b, h);
-                    break;
-                default:
-                    Gemm.Multiply(false, b, hPrev, h, wHhPacked, gStep, gh, true);
-                    RnnCellMath.Forward(hNext, gStep, relu);
-                    break;
-            }
-        }
+    private static void ZeroPadded(Span<float> timeMajor, ReadOnlySpan<int> lens, int b, int t, int width)
+    {
+        for (int step = 0; step < t; step++)
+            for (int r = 0; r < b; r++)
+                if (step >= lens[r]) timeMajor.Slice((step * b + r) * width, width).Clear();
     }
 
     // ------------------------------------------------------------------ backward
@@ -319,15 +369,26 @@ public partial class RecurrentLayer : Module
     /// or null for zero. Parameter gradients accumulate (+=) into <see cref="Parameter.Grad"/>.
     /// Returns new tensors ∂L/∂x, ∂L/∂h0 (and ∂L/∂c0).
     /// </summary>
-    public RecurrentGradients Backward(Tensor dy, Tensor? dhN = null, Tensor? dcN = null)
+    public RecurrentGradients Backward(Tensor dy, Tensor? dhN = null, Tensor? dcN = null) =>
+        BackwardStates(dy, dcN == null ? (dhN == null ? null : new[] { dhN }) : new[] { dhN, dcN });
+
+    /// <summary>Backward with ∂L/∂(final states) in the cell's order (null list or entries: zero).</summary>
+    public RecurrentGradients BackwardStates(Tensor dy, IReadOnlyList<Tensor?>? dFinalStates)
     {
         var ws = _ws ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
-        int b = ws.Batch, t = ws.Steps, ld = NumLayers * Directions;
+        int b = ws.Batch, t = ws.Steps, ld = NumLayers * Directions, ns = StateCount;
+        if (dFinalStates != null && dFinalStates.Count > ns)
+            throw new ArgumentException($"{dFinalStates.Count} final-state gradients given, cell {Cell.Name} has {ns} states");
         var dx = BatchFirst ? Tensor.Zeros(b, t, InputSize) : Tensor.Zeros(t, b, InputSize);
-        var dh0 = Tensor.Zeros(ld, b, HiddenSize);
-        var dc0 = Kind == CellKind.Lstm ? Tensor.Zeros(ld, b, HiddenSize) : null;
-        Backward(dy, dhN, dcN, dx, dh0, dc0);
-        return new RecurrentGradients(dx, dh0, dc0);
+        var d0 = new Tensor[ns];
+        var dN = new Tensor?[ns];
+        for (int j = 0; j < ns; j++)
+        {
+            d0[j] = Tensor.Zeros(ld, b, HiddenSize);
+            dN[j] = dFinalStates != null && j < dFinalStates.Count ? dFinalStates[j] : null;
+        }
+        Backward(dy, dN, dx, d0);
+        return new RecurrentGradients(dx, d0[0], ns > 1 ? d0[1] : null) { States = d0 };
     }
 
     /// <summary>
@@ -336,19 +397,28 @@ public partial class RecurrentLayer : Module
     /// </summary>
     public void Backward(Tensor dy, Tensor? dhN, Tensor? dcN, Tensor dx, Tensor dh0, Tensor? dc0)
     {
+        if (StateCount == 1) { Backward(dy, [dhN], dx, [dh0]); return; }
+        if (StateCount > 2) throw new ArgumentException($"cell {Cell.Name} has {StateCount} states: use the overload that takes them all");
+        Backward(dy, [dhN, dcN], dx, [dh0, dc0 ?? throw new ArgumentException($"{Cell.Name} needs a dc0 destination")]);
+    }
+
+    /// <summary>
+    /// Backward into caller-owned tensors: dx and each ∂L/∂(initial state) in <paramref name="dInitialStates"/>
+    /// ([L·D, B, H], one per state) are accumulated into (+=), as are the parameter gradients.
+    /// </summary>
+    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates)
+    {
         if (!_haveActivations || _ws == null)
             throw new InvalidOperationException("Backward needs the activations of a training-mode Forward (set Training = true)");
         var ws = _ws;
-        int b = ws.Batch, t = ws.Steps, h = HiddenSize, d = Directions, ld = NumLayers * d;
+        int b = ws.Batch, t = ws.Steps, h = HiddenSize, d = Directions, ld = NumLayers * d, ns = StateCount, bh = b * h;
         CheckDest(dy, BatchFirst ? [b, t, d * h] : [t, b, d * h], "dy");
         CheckDest(dx, BatchFirst ? [b, t, InputSize] : [t, b, InputSize], "dx");
-        CheckDest(dh0, [ld, b, h], "dh0");
-        if (dhN != null) CheckDest(dhN, [ld, b, h], "dh_n");
-        if (Kind == CellKind.Lstm)
-        {
-            if (dcN != null) CheckDest(dcN, [ld, b, h], "dc_n");
-            CheckDest(dc0 ?? throw new ArgumentException("LSTM needs a dc0 destination"), [ld, b, h], "dc0");
-        }
+        if (dFinalStates.Length > ns) throw new ArgumentException($"{dFinalStates.Length} final-state gradients given, cell {Cell.Name} has {ns} states");
+        if (dInitialStates.Length != ns) throw new ArgumentException($"{dInitialStates.Length} initial-state gradient destinations given, cell {Cell.Name} has {ns} states");
+        for (int j = 0; j < dFinalStates.Length; j++) if (dFinalStates[j] is { } g) CheckDest(g, [ld, b, h], _dFinalNames[j]);
+        for (int j = 0; j < ns; j++) CheckDest(dInitialStates[j], [ld, b, h], _dInitNames[j]);
+        var lens = ws.Lengths;
 
         // dY of the last layer, time-major [T, B, D·H].
         var dOut = ws.DOutput.Span;
@@ -363,11 +433,34 @@ public partial class RecurrentLayer : Module
             for (int dir = 0; dir < d; dir++)
             {
                 int slot = layer * d + dir;
-                BackwardDirection(ws.Dir[slot], slot, dir, RunsBackwards(dir), ws.LayerInput[layer].ReadOnlySpan, inSize, b, t,
-                    dOut, dIn,
-                    dhN == null ? default : dhN.ReadOnlySpan.Slice(slot * b * h, b * h),
-                    dcN == null ? default : dcN.ReadOnlySpan.Slice(slot * b * h, b * h),
-                    dh0.Span.Slice(slot * b * h, b * h), dc0 == null ? default : dc0.Span.Slice(slot * b * h, b * h));
+                var st = ws.Dir[slot];
+                var dState = st.D.Span; var dTmp = st.DTmp.Span; // [NS, B, H]
+                for (int j = 0; j < ns; j++)
+                {
+                    var dst = dState.Slice(j * bh, bh);
+                    var g = j < dFinalStates.Length ? dFinalStates[j] : null;
+                    if (g == null) dst.Clear(); else g.ReadOnlySpan.Slice(slot * bh, bh).CopyTo(dst);
+                }
+                var args = new DirectionBackward
+                {
+                    X = ws.LayerInput[layer].ReadOnlySpan, InSize = inSize,
+                    WIh = _wIh[slot].Value.ReadOnlySpan,
+                    WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
+                    Extra = ExtraValues(slot), Params = Cell.Params,
+                    Batch = b, Steps = t, Hidden = h, Direction = dir, Directions = d,
+                    Reverse = RunsBackwards(dir), HasBias = HasBias,
+                    DOut = dOut, States = st.States.ReadOnlySpan, Saved = st.Saved.ReadOnlySpan,
+                    DGi = st.Gx.Span, DGh = st.DGh == null ? default : st.DGh.Span, D = dState, DTmp = dTmp,
+                    Scratch = st.Scratch.Span, DIn = dIn,
+                    DWIh = _wIh[slot].Grad.Span, DWHh = _wHh[slot] == null ? default : _wHh[slot]!.Grad.Span,
+                    DBIh = HasBias ? _bIh[slot]!.Grad.Span : default,
+                    DBHh = HasBias && _bHh[slot] != null ? _bHh[slot]!.Grad.Span : default,
+                    DExtra = ExtraGrads(slot), Lengths = lens,
+                };
+                var (path, inTmp) = _runners[slot].Backward(args, Execution);
+                _backwardPaths[slot] = path;
+                var result = inTmp ? dTmp : dState;
+                for (int j = 0; j < ns; j++) AddInto(dInitialStates[j].Span.Slice(slot * bh, bh), result.Slice(j * bh, bh));
             }
             if (layer > 0)
             {
@@ -380,107 +473,6 @@ public partial class RecurrentLayer : Module
         var dIn0 = ws.DInput[0].ReadOnlySpan;
         if (BatchFirst) TransposeAddInto(dx.Span, dIn0, t, b, InputSize);
         else AddInto(dx.Span, dIn0);
-    }
-
-    private void BackwardDirection(DirectionState st, int slot, int dir, bool reverse, ReadOnlySpan<float> x, int inSize,
-        int b, int t, ReadOnlySpan<float> dOut, Span<float> dIn, ReadOnlySpan<float> dhN, ReadOnlySpan<float> dcN,
-        Span<float> dh0, Span<float> dc0)
-    {
-        int h = HiddenSize, g = GateCount, gh = g * h, d = Directions, bh = b * h, rows = t * b;
-        int sw = CellRegistry.SavedWidth(Kind) * h;
-        var wIh = _wIh[slot].Value.ReadOnlySpan;                // [G·H, I]
-        var wHh = _wHh[slot].Value.ReadOnlySpan;                // [G·H, H]
-        var hs = st.Hs.ReadOnlySpan;                            // [T+1, B, H]
-        var cs = st.Cs == null ? default : st.Cs.ReadOnlySpan;  // [T+1, B, H]
-        var saved = st.Saved.ReadOnlySpan;                      // [T, B, S·H]
-        var dGi = st.DGi.Span;                                  // [T, B, G·H] ∂L/∂(x·W_ihᵀ + b_ih)
-        var dGh = Kind == CellKind.Gru ? st.DGh!.Span : dGi;    // [T, B, G·H] ∂L/∂(h·W_hhᵀ + b_hh)
-        var dh = st.Dh.Span; var dhTmp = st.DhTmp.Span;         // [B, H]
-        var dc = st.Dc.Span; var dcTmp = st.DcTmp.Span;         // [B, H]
-        var dRh = st.Rh == null ? default : st.Rh.Span;         // [B, H] ∂L/∂(r ⊙ h) (reset-before GRU)
-        bool relu = Kind == CellKind.RnnRelu;
-
-        var stepWeights = StepWeights(slot);
-        stepWeights.PackForBackward(wHh, g, h);
-        var wHhPacked = stepWeights.GatesToHidden;              // W_hh packed once for all steps
-
-        if (dhN.IsEmpty) dh.Clear(); else dhN.CopyTo(dh);
-        if (Kind == CellKind.Lstm) { if (dcN.IsEmpty) dc.Clear(); else dcN.CopyTo(dc); }
-
-        // Batch rows never interact in the time loop: with a team, each worker runs it for its own rows
-        // (RecurrentStep.cs) and the loop below is skipped.
-        int firstStep = t - 1;
-        var team = Gemm.Team ?? WorkerTeam.Shared;
-        if (RecurrentStepWeights.UseBatchSplit(Kind, b, team))
-        {
-            stepWeights.RunBackwardBatchSplit(Kind, b, h, t, reverse, d, dOut, hs, cs, saved, dGi, dGh, dh, dhTmp, dc, dcTmp, team);
-            if (t % 2 == 1) { dh = dhTmp; dc = dcTmp; }         // where the last of the per-step swaps left them
-            firstStep = -1;
-        }
-        for (int s = firstStep; s >= 0; s--)
-        {
-            int step = reverse ? t - 1 - s : s;
-            // dh += this direction's slice of dY at this step.
-            for (int r = 0; r < b; r++)
-                AddInto(dh.Slice(r * h, h), dOut.Slice((step * b + r) * d * h + dir * h, h));
-            var hPrev = hs.Slice((reverse ? step + 1 : step) * bh, bh);
-            var dGiStep = dGi.Slice(step * b * gh, b * gh);
-            switch (Kind)
-            {
-                case CellKind.Gru:
-                    {
-                        var dGhStep = dGh.Slice(step * b * gh, b * gh);
-                        GruGates.Backward(dGiStep, dGhStep, dhTmp, dh, saved.Slice(step * b * sw, b * sw), hPrev, b, h);
-                        Gemm.Multiply(false, b, dGhStep, gh, wHhPacked, dhTmp, h, true);
-                        break;
-                    }
-                case CellKind.GruResetBefore:
-                    {
-                        var savedStep = saved.Slice(step * b * sw, b * sw);
-                        GruResetBeforeGates.CandidateBackward(dGiStep, dhTmp, dh, savedStep, hPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, h, dGiStep.Slice(2 * h), gh, wHh.Slice(2 * h * h), h, dRh, h, false);
-                        GruResetBeforeGates.ResetBackward(dGiStep, dhTmp, dRh, savedStep, hPrev, b, h);
-                        Gemm.Multiply(false, false, b, h, 2 * h, dGiStep, gh, wHh, h, dhTmp, h, true);
-                        break;
-                    }
-                case CellKind.Lstm:
-                    {
-                        var cPrev = cs.Slice((reverse ? step + 1 : step) * bh, bh);
-                        LstmGates.Backward(dGiStep, dcTmp, dh, dc, saved.Slice(step * b * sw, b * sw), cPrev, b, h);
-                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
-                        var swapC = dc; dc = dcTmp; dcTmp = swapC;
-                        break;
-                    }
-                default:
-                    {
-                        var hOut = hs.Slice((reverse ? step : step + 1) * bh, bh);
-                        RnnCellMath.Backward(dGiStep, dh, hOut, relu);
-                        Gemm.Multiply(false, b, dGiStep, gh, wHhPacked, dhTmp, h, false);
-                        break;
-                    }
-            }
-            var swap = dh; dh = dhTmp; dhTmp = swap;
-        }
-        AddInto(dh0, dh);
-        if (Kind == CellKind.Lstm) AddInto(dc0, dc);
-
-        // Weight gradients for all steps at once: dW_hh += dGhᵀ·H_prev, dW_ih += dGiᵀ·X, dX += dGi·W_ih.
-        var hPrevAll = hs.Slice(reverse ? bh : 0, rows * h);    // [T, B, H] h_prev of each step, time order
-        var dWhh = _wHh[slot].Grad.Span;                        // [G·H, H]
-        if (Kind == CellKind.GruResetBefore)
-        {
-            // W_h[r|z] multiplied h_prev, W_hn multiplied r ⊙ h_prev (the last block of saved).
-            Gemm.Multiply(true, false, 2 * h, h, rows, dGh, gh, hPrevAll, h, dWhh, h, true);
-            Gemm.Multiply(true, false, h, h, rows, dGh.Slice(2 * h), gh, saved.Slice(3 * h), sw, dWhh.Slice(2 * h * h), h, true);
-        }
-        else Gemm.Multiply(true, false, gh, h, rows, dGh, gh, hPrevAll, h, dWhh, h, true);
-        Gemm.Multiply(true, false, gh, inSize, rows, dGi, gh, x, inSize, _wIh[slot].Grad.Span, inSize, true);
-        if (HasBias)
-        {
-            ColumnSumsInto(_bIh[slot]!.Grad.Span, dGi, rows, gh);
-            ColumnSumsInto(_bHh[slot]!.Grad.Span, dGh, rows, gh);
-        }
-        Gemm.Multiply(false, false, rows, inSize, gh, dGi, gh, wIh, inSize, dIn, inSize, true);
     }
 
     // ------------------------------------------------------------------ helpers
@@ -504,12 +496,6 @@ public partial class RecurrentLayer : Module
     private static void CheckDest(Tensor t, ReadOnlySpan<int> shape, string name)
     {
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
-    }
-
-    private RecurrentStepWeights StepWeights(int slot)
-    {
-        _stepWeights ??= new RecurrentStepWeights[NumLayers * Directions];
-        return _stepWeights[slot] ??= new RecurrentStepWeights();
     }
 
     private Workspace EnsureWorkspace(int b, int t)
@@ -541,17 +527,11 @@ public partial class RecurrentLayer : Module
     private static void MultiplyInto(Span<float> dst, ReadOnlySpan<float> src) =>
         System.Numerics.Tensors.TensorPrimitives.Multiply(dst, src, dst);
 
-    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order).</summary>
-    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n)
-    {
-        for (int r = 0; r < rows; r++) AddInto(dst, src.Slice(r * n, n));
-    }
-
     /// <summary>Buffers of one layer and direction, sized for one (B, T).</summary>
     private sealed class DirectionState
     {
-        public required Tensor Gx, Hs, Saved, Gh, BiasRow, DGi, Dh, DhTmp, Dc, DcTmp;
-        public Tensor? Cs, DGh, Rh;
+        public required Tensor Gx, States, Saved, Scratch, BiasRow, D, DTmp;
+        public Tensor? DGh;
     }
 
     /// <summary>
@@ -565,13 +545,20 @@ public partial class RecurrentLayer : Module
         public readonly Tensor[] LayerInput, LayerOutput, DInput, DropoutMask;
         public readonly Tensor DOutput;
         public readonly DirectionState[] Dir;
+        private readonly int[] _lengths;
+        private bool _padded;
         private int _cursor;
+
+        /// <summary>The lengths of the last Forward, or empty when every row had all T steps.</summary>
+        public ReadOnlySpan<int> Lengths => _padded ? _lengths : default;
 
         public Workspace(RecurrentLayer l, int b, int t, float[]? previous)
         {
             Batch = b; Steps = t;
-            int h = l.HiddenSize, d = l.Directions, g = l.GateCount, sw = CellRegistry.SavedWidth(l.Kind);
-            bool lstm = l.Kind == CellKind.Lstm, gru = l.Kind == CellKind.Gru, resetBefore = l.Kind == CellKind.GruResetBefore;
+            _lengths = new int[b];
+            var cell = l.Cell;
+            int h = l.HiddenSize, d = l.Directions, g = cell.Gates, sw = cell.SavedWidth, ns = cell.States;
+            bool apart = cell.HiddenBiasApart;
             long need = 0;
             for (int k = 0; k < l.NumLayers; k++)
             {
@@ -579,8 +566,8 @@ public partial class RecurrentLayer : Module
                 need += 2L * t * b * inSize + 2L * t * b * d * h;
             }
             need += (long)t * b * d * h;
-            long perDir = (long)t * b * g * h * (gru ? 2 : 1) + 2L * (t + 1) * b * h + (long)t * b * sw * h + (long)b * g * h + g * h + 4L * b * h
-                + (resetBefore ? (long)b * h : 0);
+            long perDir = (long)t * b * g * h * (apart ? 2 : 1) + (long)ns * (t + 1) * b * h + (long)t * b * sw * h
+                + (long)b * cell.ScratchWidth * h + g * h + 2L * ns * b * h;
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
             Arena = previous != null && previous.Length >= need ? previous : new float[need];
@@ -599,24 +586,34 @@ public partial class RecurrentLayer : Module
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
             {
-                // ∂L/∂gi overwrites the input projections: backward never reads them (the gates it
+                // ∂L/∂gx overwrites the input projections: backward never reads them (the gates it
                 // needs are in Saved), and at T·B·G·H floats this is the largest buffer after Saved.
-                var gx = Take(t, b, g * h);
                 Dir[s] = new DirectionState
                 {
-                    Gx = gx,
-                    Hs = Take(t + 1, b, h),
-                    Cs = lstm ? Take(t + 1, b, h) : null,
+                    Gx = Take(t, b, g * h),
+                    States = Take(ns, t + 1, b, h),
                     Saved = Take(t, b, sw * h),
-                    Gh = Take(b, g * h),
+                    Scratch = Take(b, cell.ScratchWidth * h),
                     BiasRow = Take(g * h),
-                    DGi = gx,
-                    DGh = gru ? Take(t, b, g * h) : null,
-                    Rh = resetBefore ? Take(b, h) : null,
-                    Dh = Take(b, h), DhTmp = Take(b, h),
-                    Dc = Take(b, h), DcTmp = Take(b, h),
+                    DGh = apart ? Take(t, b, g * h) : null,
+                    D = Take(ns, b, h), DTmp = Take(ns, b, h),
                 };
             }
+        }
+
+        /// <summary>Checks and keeps per-row lengths; empty when absent or when every row has all T steps.</summary>
+        public ReadOnlySpan<int> SetLengths(ReadOnlySpan<int> lengths, int t)
+        {
+            _padded = false;
+            if (lengths.IsEmpty) return default;
+            if (lengths.Length != Batch) throw new ArgumentException($"lengths has {lengths.Length} entries, the batch has {Batch} rows");
+            for (int r = 0; r < Batch; r++)
+            {
+                if (lengths[r] < 0 || lengths[r] > t) throw new ArgumentException($"lengths[{r}] = {lengths[r]} is outside 0..{t}");
+                _padded |= lengths[r] < t;
+            }
+            lengths.CopyTo(_lengths);
+            return Lengths;
         }
 
         private Tensor Take(params int[] shape)

@@ -16,19 +16,7 @@ public sealed class BadInputTests : IDisposable
 
     private static readonly string[] Small = ["--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "1"];
 
-    /// <summary>Runs the command and checks the contract; returns the message.</summary>
-    private string Fails(string[] args, params string[] expected)
-    {
-        var before = _dir.Files();
-        var r = _dir.Run(args);
-        Assert.True(r.Code == 2, $"exit {r.Code}, stderr: {r.Err}, stdout: {r.Out}");
-        string err = r.Err.TrimEnd('\r', '\n');
-        Assert.False(err.Contains('\n'), $"more than one line on stderr: {r.Err}");
-        Assert.StartsWith("gyre: ", err);
-        foreach (var e in expected) Assert.Contains(e, err);
-        Assert.Equal(before, _dir.Files());
-        return err;
-    }
+    private string Fails(string[] args, params string[] expected) => _dir.Fails(args, expected);
 
     private string[] Train(string data, params string[] extra) =>
         ["forecast", "train", "--data", data, .. Small, "--out", _dir["model.gyre"], .. extra];

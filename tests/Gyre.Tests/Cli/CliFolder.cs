@@ -35,6 +35,23 @@ public sealed class CliFolder : IDisposable
         return r;
     }
 
+    /// <summary>
+    /// Runs and checks the bad-input contract: exit code 2, ONE line on stderr starting "gyre: " and holding every
+    /// expected fragment, no file added or removed. Returns the line.
+    /// </summary>
+    public string Fails(string[] args, params string[] expected)
+    {
+        var before = Files();
+        var r = Run(args);
+        Assert.True(r.Code == 2, $"exit {r.Code}, stderr: {r.Err}, stdout: {r.Out}");
+        string err = r.Err.TrimEnd('\r', '\n');
+        Assert.False(err.Contains('\n'), $"more than one line on stderr: {r.Err}");
+        Assert.StartsWith("gyre: ", err);
+        foreach (var e in expected) Assert.Contains(e, err);
+        Assert.Equal(before, Files());
+        return err;
+    }
+
     /// <summary>Every file below the folder (hidden and temporary files included), as relative paths.</summary>
     public string[] Files() =>
         Directory.EnumerateFiles(Dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Dir, f)).Order().ToArray();

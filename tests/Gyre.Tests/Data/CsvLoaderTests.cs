@@ -168,12 +168,15 @@ public sealed class CsvLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Gaps_in_a_regular_grid_are_not_errors()
+    public void Gaps_in_a_regular_grid_are_kept_by_default_and_refused_on_request()
     {
         string p = _tmp.Write("g.csv", "date,y\n1958-03-01,1\n1958-04-01,2\n1958-05-01,3\n1958-07-01,4\n");
-        var s = CsvLoader.Load(p, new CsvOptions()).Series[0];
+        AssertOneLine(Fails(p, new CsvOptions { Gaps = GapMode.Error }), "g.csv", "data row 4 (line 5)", "column 'date'", "1 monthly step(s) missing between 1958-05-01 and 1958-07-01", "--fill-gaps", "--allow-gaps");
+        var set = CsvLoader.Load(p, new CsvOptions());
+        var s = set.Series[0];
         Assert.Equal(4, s.Length);
         Assert.Equal(1, TimeStep.Infer(s.Times!).Months);
+        Assert.Equal((1, 1L), (set.ReadInfo!.Gaps, set.ReadInfo.MissingSteps));
     }
 
     [Fact]
@@ -247,11 +250,11 @@ public sealed class CsvLoaderEdgeTests : IDisposable
     }
 
     [Fact]
-    public void Semicolon_separated_file_fails_with_a_message_naming_it()
+    public void Semicolon_separated_file_with_decimal_commas_is_detected()
     {
-        string p = _tmp.Write("c.csv", "date;y\n2020-01-01;1,5\n");
-        // Semicolon files are not supported: the whole header is one column and no numeric target exists.
-        var e = Assert.Throws<GyreDataException>(() => CsvLoader.Load(p, new CsvOptions()));
-        Assert.Contains("c.csv", e.Message);
+        string p = _tmp.Write("c.csv", "date;y\n2020-01-01;1,5\n2020-01-02;2,25\n");
+        var set = CsvLoader.Load(p, new CsvOptions());
+        Assert.Equal(new[] { 1.5f, 2.25f }, set.Series[0].Values);
+        Assert.Equal((';', ','), (set.ReadInfo!.Separator, set.ReadInfo.Decimal));
     }
 }

@@ -44,7 +44,7 @@ public class GradientCheckTests
     /// </summary>
     internal static void CheckLayer(RecurrentLayer layer, Rng rng, string kind, int batch, int steps)
     {
-        bool lstm = layer.Kind == CellKind.Lstm, batchFirst = layer.BatchFirst;
+        bool lstm = layer.StateCount > 1, batchFirst = layer.BatchFirst;
         int ld = layer.NumLayers * layer.Directions, d = layer.Directions, hidden = layer.HiddenSize, inputSize = layer.InputSize;
         var x = Random(rng, batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]);
         var h0 = Random(rng, [ld, batch, hidden]);

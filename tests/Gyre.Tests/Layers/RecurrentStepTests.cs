@@ -16,51 +16,48 @@ public class RecurrentStepTests
     // Never disposed: another test may still hold it through Gemm.Team for a moment after we restore.
     private static readonly WorkerTeam Two = new(2), One = new(1);
 
-    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256, int batch = 1, int splitMin = 12)
+    /// <summary>Runs forward + backward twice and inference once with the given execution options and checks that
+    /// every layer direction took <paramref name="expected"/> forward (the fused paths exist only where Vector512
+    /// is accelerated: elsewhere the caller's expectation is the split the runner falls back to).</summary>
+    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256,
+        int batch = 1, int splitMin = 12, int projectMax = 128, SequencePath? expected = null)
     {
         const int t = 9, i = 5;
-        bool savedFused = RecurrentStepWeights.FusedEnabled;
-        int savedMin = RecurrentStepWeights.ParallelFusedMinHidden, savedSplit = RecurrentStepWeights.BatchSplitMinRows;
-        RecurrentStepWeights.BatchSplitMinRows = splitMin;
-        var savedTeam = Gemm.Team;
-        RecurrentStepWeights.FusedEnabled = fused;
-        RecurrentStepWeights.ParallelFusedMinHidden = parallelMin;
-        Gemm.Team = team;
-        try
+        var options = new ExecutionOptions
         {
-            int d = bidirectional ? 2 : 1, l = 2;
-            var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7);
-            var rng = new Rng(11);
-            var x = GradientCheckTests.Random(rng, [t, batch, i]);
-            var h0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
-            var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, batch, h]) : null;
-            var outputs = new List<float[]>();
-            // Twice: the second call reuses the packed buffers after a weight change.
-            for (int call = 0; call < 2; call++)
-            {
-                if (call == 1) foreach (var p in layer.Parameters()) p.Value.Span[0] += 0.25f;
-                var r = layer.Forward(x, h0, c0);
-                var dy = GradientCheckTests.Random(rng, r.Output.Shape.ToArray());
-                var g = layer.Backward(dy);
-                outputs.Add(r.Output.ReadOnlySpan.ToArray());
-                outputs.Add(r.Hidden.ReadOnlySpan.ToArray());
-                if (r.Cell != null) outputs.Add(r.Cell.ReadOnlySpan.ToArray());
-                outputs.Add(g.Input.ReadOnlySpan.ToArray());
-                outputs.Add(g.Hidden.ReadOnlySpan.ToArray());
-                foreach (var p in layer.Parameters()) outputs.Add(p.Grad.ReadOnlySpan.ToArray());
-            }
-            layer.Training = false;
-            var inference = layer.Forward(x, h0, c0);
-            outputs.Add(inference.Output.ReadOnlySpan.ToArray());
-            return outputs.ToArray();
-        }
-        finally
+            Team = team, AllowFused = fused, ParallelFusedMinHidden = parallelMin, RowSplitMinRows = splitMin,
+            ProjectInStepMaxInput = projectMax,
+        };
+        int d = bidirectional ? 2 : 1, l = 2;
+        var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7) { Execution = options };
+        var rng = new Rng(11);
+        var x = GradientCheckTests.Random(rng, [t, batch, i]);
+        var h0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
+        var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, batch, h]) : null;
+        var outputs = new List<float[]>();
+        var split = team.Size > 1 && batch >= splitMin * team.Size ? SequencePath.RowSplit : team.Size > 1 ? SequencePath.UnitSplit : SequencePath.RowSplit;
+        var want = fused && RecurrentStepKernels.IsSupported && expected is { } e ? e : split;
+        // Twice: the second call reuses the packed buffers after a weight change.
+        for (int call = 0; call < 2; call++)
         {
-            RecurrentStepWeights.FusedEnabled = savedFused;
-            RecurrentStepWeights.ParallelFusedMinHidden = savedMin;
-            RecurrentStepWeights.BatchSplitMinRows = savedSplit;
-            Gemm.Team = savedTeam;
+            if (call == 1) foreach (var p in layer.Parameters()) p.Value.Span[0] += 0.25f;
+            var r = layer.Forward(x, h0, c0);
+            Assert.All(layer.LastForwardPaths, p => Assert.Equal(want, p));
+            var dy = GradientCheckTests.Random(rng, r.Output.Shape.ToArray());
+            var g = layer.Backward(dy);
+            Assert.All(layer.LastBackwardPaths, p => Assert.Equal(split, p));
+            outputs.Add(r.Output.ReadOnlySpan.ToArray());
+            outputs.Add(r.Hidden.ReadOnlySpan.ToArray());
+            if (r.Cell != null) outputs.Add(r.Cell.ReadOnlySpan.ToArray());
+            outputs.Add(g.Input.ReadOnlySpan.ToArray());
+            outputs.Add(g.Hidden.ReadOnlySpan.ToArray());
+            foreach (var p in layer.Parameters()) outputs.Add(p.Grad.ReadOnlySpan.ToArray());
         }
+        layer.Training = false;
+        var inference = layer.Forward(x, h0, c0);
+        Assert.All(layer.LastForwardPaths, p => Assert.Equal(want, p));
+        outputs.Add(inference.Output.ReadOnlySpan.ToArray());
+        return outputs.ToArray();
     }
 
     private static void AssertSameBits(float[][] expected, float[][] actual)
@@ -90,7 +87,8 @@ public class RecurrentStepTests
     public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
     {
         var kind = CellRegistry.Parse(cell);
-        AssertSameBits(Run(kind, h, bias, bidirectional, fused: false, One), Run(kind, h, bias, bidirectional, fused: true, One));
+        AssertSameBits(Run(kind, h, bias, bidirectional, fused: false, One),
+            Run(kind, h, bias, bidirectional, fused: true, One, expected: SequencePath.FusedSingleRow));
     }
 
     [Theory]
@@ -101,8 +99,8 @@ public class RecurrentStepTests
     public void UnitSplitOverTheTeamChangesNoBit(string cell, int h)
     {
         var kind = CellRegistry.Parse(cell);
-        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16),
-                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16));
+        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, expected: SequencePath.FusedSingleRow),
+                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16, expected: SequencePath.FusedSingleRow));
     }
 
     [Theory]
@@ -113,9 +111,10 @@ public class RecurrentStepTests
     public void BatchSplitOverTheTeamChangesNoBit(string cell, int h, int batch)
     {
         var kind = CellRegistry.Parse(cell);
-        var one = Run(kind, h, true, true, fused: true, One, batch: batch, splitMin: 3);
-        var two = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 3);
-        var noSplit = Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 1000);
+        // Not fused: the row split itself (the fused multi-row LSTM has its own test below).
+        var one = Run(kind, h, true, true, fused: false, One, batch: batch, splitMin: 3);
+        var two = Run(kind, h, true, true, fused: false, Two, batch: batch, splitMin: 3);
+        var noSplit = Run(kind, h, true, true, fused: false, Two, batch: batch, splitMin: 1000);
         AssertSameBits(one, two);
         AssertSameBits(one, noSplit);
     }
@@ -131,19 +130,34 @@ public class RecurrentStepTests
         // Batch above 1: the multi-row fused LSTM step (GEMM tile + gate math on the tile) on one thread,
         // split by rows (splitMin 3) and split by unit blocks (splitMin 1000, parallelMin 16) must all give
         // the GEMM + gate-kernel bits.
+        var rows = SequencePath.FusedRows;
         var gemm = Run(CellKind.Lstm, h, bias, bidirectional, fused: false, One, batch: batch);
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch));
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3));
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch, expected: rows));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, expected: rows));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: rows));
         // The input projection once for the whole sequence instead of per step (as at large I).
-        int savedMax = RecurrentStepWeights.ProjectInStepMaxInput;
-        RecurrentStepWeights.ProjectInStepMaxInput = 0;
-        try
-        {
-            AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch));
-            AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3));
-        }
-        finally { RecurrentStepWeights.ProjectInStepMaxInput = savedMax; }
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch, projectMax: 0, expected: rows));
+        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, projectMax: 0, expected: rows));
+    }
+
+    [Theory]
+    [InlineData("gru_reset_before", 13, 30)]
+    [InlineData("rnn_tanh", 21, 26)]
+    [InlineData("rnn_relu", 8, 25)]
+    public void EveryCellRowSplitAndUnitSplitChangeNoBit(string cell, int h, int batch)
+    {
+        var kind = CellRegistry.Parse(cell);
+        var one = Run(kind, h, true, true, fused: true, One, batch: batch, splitMin: 3);
+        AssertSameBits(one, Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 3));
+        AssertSameBits(one, Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 1000));
+    }
+
+    [Fact]
+    public void AForcedPathThatCannotRunIsAnError()
+    {
+        var layer = new RecurrentLayer(CellKind.GruResetBefore, 3, 4) { Execution = new ExecutionOptions { Path = SequencePath.FusedSingleRow } };
+        var e = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(2, 1, 3)));
+        Assert.Contains("FusedSingleRow", e.Message);
     }
 
     [Fact]

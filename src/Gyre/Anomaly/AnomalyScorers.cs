@@ -1,0 +1,30 @@
+using Gyre.Data;
+
+namespace Gyre.Anomaly;
+
+/// <summary>Settings every scorer may read: its context length (null = the scorer's default) and the seed.</summary>
+public sealed record ScorerSettings(int? Window = null, ulong Seed = 1);
+
+/// <summary>The scorers by name.</summary>
+public static class AnomalyScorers
+{
+    /// <summary>Rolling z-score window when none is given: one day of 5-minute rows is too long for short series; 48 rows.</summary>
+    public const int DefaultWindow = 48;
+
+    public static readonly string[] Names = ["naive", "rolling_z"];
+
+    public const string Default = "rolling_z";
+
+    public static IAnomalyScorer Create(string name, ScorerSettings s) => name.Replace('-', '_').ToLowerInvariant() switch
+    {
+        "naive" => new NaiveResidualScorer(),
+        "rolling_z" => new RollingZScorer(Window(s)),
+        _ => throw new GyreDataException($"--method '{name}' is not one of {string.Join(", ", Names)}"),
+    };
+
+    /// <summary>The baselines printed beside every model.</summary>
+    public static IAnomalyScorer[] Baselines(ScorerSettings s) => [new NaiveResidualScorer(), new RollingZScorer(Window(s))];
+
+    private static int Window(ScorerSettings s) =>
+        s.Window is { } w ? (w >= 2 ? w : throw new GyreDataException($"--window {w} must be at least 2")) : DefaultWindow;
+}

@@ -1,0 +1,96 @@
+using Gyre.Layers;
+using Gyre.Tensors;
+
+namespace Gyre.Cells;
+
+/// <summary>
+/// A cell as the layer, the files and the CLI see it: its registry name and options, its constants (read
+/// from the <see cref="ICell"/> struct), its parameter layout and initialisation, and optional interop
+/// mappings. The hot loop never calls through it: <see cref="CreateRunner"/> returns the sequence runner
+/// specialised for the cell's struct.
+/// </summary>
+public abstract class CellDefinition
+{
+    /// <summary>The registry name (lower case), e.g. "gru".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The options this cell was built with (empty for cells without any).</summary>
+    public CellOptions Options { get; init; } = CellOptions.Empty;
+
+    /// <summary>G: gate blocks stacked in weight_ih.</summary>
+    public abstract int Gates { get; }
+    /// <summary>NS: states carried between steps; state 0 is h.</summary>
+    public abstract int States { get; }
+    /// <summary>S: floats per (row, unit) kept for backward.</summary>
+    public abstract int SavedWidth { get; }
+    /// <summary>Per-row step scratch in units of H.</summary>
+    public abstract int ScratchWidth { get; }
+    /// <summary>The shape of weight_hh.</summary>
+    public abstract RecurrentWeights Recurrent { get; }
+    /// <summary>Whether b_hh stays inside the step (see <see cref="ICell.HiddenBiasApart"/>).</summary>
+    public abstract bool HiddenBiasApart { get; }
+
+    /// <summary>State names in order ("h", "c", ...), used in messages and files.</summary>
+    public virtual IReadOnlyList<string> StateNames => States switch
+    {
+        1 => ["h"],
+        2 => ["h", "c"],
+        _ => [.. Enumerable.Range(0, States).Select(j => j == 0 ? "h" : $"s{j}")],
+    };
+
+    /// <summary>Extra per-unit parameters (name, rows): a tensor [rows, H] per layer direction, e.g. a learnable
+    /// time constant τ. They follow the biases in the layout and reach the step as <see cref="CellWeights.Extra"/>.</summary>
+    public virtual IReadOnlyList<(string Name, int Rows)> ExtraParameters => [];
+
+    /// <summary>weight_hh's shape for H units, or null when the cell has none.</summary>
+    public virtual int[]? RecurrentWeightShape(int hidden) => Recurrent switch
+    {
+        RecurrentWeights.Dense => [Gates * hidden, hidden],
+        RecurrentWeights.Diagonal => [Gates * hidden],
+        RecurrentWeights.BlockDiagonal => throw new NotSupportedException($"cell '{Name}' must give its block-diagonal weight_hh shape"),
+        _ => null,
+    };
+
+    /// <summary>Fills the whole parameter block (layer by layer, direction by direction, in layout order).
+    /// Default: PyTorch's U(−1/√H, 1/√H) for every parameter, drawn in layout order.</summary>
+    public virtual void Initialize(Span<float> values, Rng rng, int hidden)
+    {
+        float k = 1f / MathF.Sqrt(hidden);
+        rng.Uniform(values, -k, k);
+    }
+
+    /// <summary>Numeric options the step reads (see <see cref="CellWeights.Params"/>).</summary>
+    public virtual CellParams Params => default;
+
+    /// <summary>The ONNX operator this cell maps to, or null when it has none.</summary>
+    public virtual OnnxCellMapping? Onnx => null;
+
+    /// <summary>Shapes (B, T, I, H) of this cell's rows in the standard benchmark grid.</summary>
+    public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];
+
+    /// <summary>"name" or "name(k=v,...)".</summary>
+    public override string ToString() => Options.IsEmpty ? Name : $"{Name}({Options})";
+
+    internal abstract ISequenceRunner CreateRunner();
+}
+
+/// <summary>A <see cref="CellDefinition"/> whose constants and runner come from the cell struct <typeparamref name="TCell"/>.</summary>
+public abstract class CellDefinition<TCell> : CellDefinition where TCell : struct, ICell
+{
+    public sealed override int Gates => TCell.Gates;
+    public sealed override int States => TCell.States;
+    public sealed override int SavedWidth => TCell.SavedWidth;
+    public sealed override int ScratchWidth => TCell.ScratchWidth;
+    public sealed override RecurrentWeights Recurrent => TCell.Recurrent;
+    public sealed override bool HiddenBiasApart => TCell.HiddenBiasApart;
+    internal sealed override ISequenceRunner CreateRunner() => new SequenceRunner<TCell>();
+}
+
+/// <summary>
+/// How a cell maps onto an ONNX recurrent operator (GRU / LSTM): the op type, the permutation of PyTorch's gate
+/// blocks into ONNX's (<c>TorchToOnnx[onnxBlock] = torchBlock</c>), the integer attributes that identify the
+/// cell (written on export, matched on import; ONNX's default for a missing one is 0), and the default
+/// activations list (the only one supported).
+/// </summary>
+public sealed record OnnxCellMapping(string OpType, int[] TorchToOnnx, IReadOnlyDictionary<string, long> Attributes,
+    string[] Activations, string[] KnownAttributes);

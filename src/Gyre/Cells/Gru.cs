@@ -1,0 +1,70 @@
+using Gyre.Kernels;
+
+namespace Gyre.Cells;
+
+/// <summary>
+/// GRU, exactly as PyTorch's nn.GRU (gate blocks in weight rows: r, z, n; reset applied after the
+/// recurrent product, "reset-after" / ONNX linear_before_reset = 1):
+/// <code>
+/// r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+/// z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+/// n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+/// h' = (1 − z) ⊙ n + z ⊙ h
+/// </code>
+/// Parameters (PyTorch names and initialisation U(−1/√H, 1/√H)): weight_ih [3H, I], weight_hh [3H, H],
+/// bias_ih [3H], bias_hh [3H]. State: h. Saved per unit: r, z, n and W_hn h + b_hn.
+/// b_hh stays inside the step because r multiplies (W_hn h + b_hn): gx = x·W_ihᵀ + b_ih, and per step
+/// gh = b_hh + h·W_hhᵀ (the scratch), then the pointwise kernel <see cref="GruGates"/>.
+/// Fast paths: the fused batch-1 step <see cref="RecurrentStepKernels.GruStep"/>. ONNX: op GRU,
+/// linear_before_reset = 1, gates z, r, h.
+/// </summary>
+public readonly unsafe struct GruCellMath : ICell
+{
+    public static int Gates => 3;
+    public static int States => 1;
+    public static int SavedWidth => 4;
+    public static int ScratchWidth => 3;
+    public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
+    public static bool HiddenBiasApart => true;
+
+    public static void Forward(in CellStep s)
+    {
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
+        bool bias = s.W.BiasHh != null;
+        if (bias)
+        {
+            var b = new ReadOnlySpan<float>(s.W.BiasHh, gh);
+            for (int i = 0; i < r; i++) b.CopyTo(new Span<float>(s.Scratch + (nint)i * gh, gh));
+        }
+        CellOps.HiddenProduct(r, s.Prev, h, s.W, gh, h, s.Scratch, gh, bias);
+        GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
+            new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+    }
+
+    public static void Backward(in CellBackwardStep s)
+    {
+        int r = s.Rows, h = s.Hidden, n = r * h;
+        GruGates.Backward(new Span<float>(s.DGx, 3 * n), new Span<float>(s.DGh, 3 * n), new Span<float>(s.DPrev, n),
+            new ReadOnlySpan<float>(s.DNext, n), new ReadOnlySpan<float>(s.Saved, 4 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+        CellOps.HiddenProductBackward(r, s.DGh, 3 * h, s.W, 3 * h, h, s.DPrev, true);
+    }
+
+    public static bool HasFusedStep => true;
+
+    public static void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        float* biasHh, int hidden, int u0, int u1) =>
+        RecurrentStepKernels.GruStep(next, saved, gx, prev, w, biasHh, hidden, u0, u1);
+}
+
+/// <summary>The registry entry of <see cref="GruCellMath"/> ("gru").</summary>
+public sealed class GruDefinition : CellDefinition<GruCellMath>
+{
+    public override string Name => "gru";
+
+    public override OnnxCellMapping Onnx { get; } = new("GRU", [1, 0, 2],
+        new Dictionary<string, long> { ["linear_before_reset"] = 1 }, ["Sigmoid", "Tanh"],
+        ["direction", "hidden_size", "layout", "linear_before_reset", "activations"]);
+
+    public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
+        [(64, 100, 32, 128), (64, 100, 128, 256), (1, 1000, 32, 128), (256, 50, 64, 64), (16, 1024, 768, 768)];
+}

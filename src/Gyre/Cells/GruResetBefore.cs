@@ -1,0 +1,78 @@
+using Gyre.Kernels;
+
+namespace Gyre.Cells;
+
+/// <summary>
+/// GRU with the reset gate applied before the recurrent product ("reset-before": ONNX
+/// linear_before_reset = 0, Keras reset_after = False, the original Cho et al. 2014 cell). Same gate
+/// blocks in the weight rows as PyTorch's GRU (r, z, n) and the same parameter names and shapes:
+/// <code>
+/// r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+/// z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+/// n  = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
+/// h' = (1 − z) ⊙ n + z ⊙ h
+/// </code>
+/// Every bias is additive outside a product, so b_ih + b_hh folds into gx. A step is a two-stage
+/// recurrent product, because n depends on r: gx[r|z] += h·W_h[r|z]ᵀ, then
+/// <see cref="GruResetBeforeGates.ResetForward"/> (r, z, r ⊙ h into the scratch), then gx[n] += (r ⊙ h)·W_hnᵀ,
+/// then <see cref="GruResetBeforeGates.CandidateForward"/>. Saved per unit: r, z, n and r ⊙ h (the input of
+/// dW_hn). Backward mirrors it; ∂L/∂gx equals ∂L/∂gh in every column, so one buffer holds both.
+/// ONNX: op GRU, linear_before_reset = 0.
+/// </summary>
+public readonly unsafe struct GruResetBeforeCellMath : ICell
+{
+    public static int Gates => 3;
+    public static int States => 1;
+    public static int SavedWidth => 4;
+    public static int ScratchWidth => 1;
+    public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
+    public static bool HiddenBiasApart => false;
+
+    public static void Forward(in CellStep s)
+    {
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
+        long gLen = (long)(r - 1) * gh + gh, wLen = 3L * h * h;
+        var rh = new Span<float>(s.Scratch, n);
+        CellOps.Multiply(false, true, r, 2 * h, h, s.Prev, h, n, s.W.Whh, h, wLen, s.Gx, gh, gLen, true);
+        GruResetBeforeGates.ResetForward(rh, new Span<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+        CellOps.Multiply(false, true, r, h, h, s.Scratch, h, n, s.W.Whh + 2 * h * h, h, (long)h * h, s.Gx + 2 * h, gh, gLen - 2 * h, true);
+        GruResetBeforeGates.CandidateForward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
+            new ReadOnlySpan<float>(s.Gx, 3 * n), rh, new ReadOnlySpan<float>(s.Prev, n), r, h);
+    }
+
+    public static void Backward(in CellBackwardStep s)
+    {
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
+        long gLen = 3L * n, wLen = 3L * h * h;
+        var saved = new ReadOnlySpan<float>(s.Saved, 4 * n);
+        var hPrev = new ReadOnlySpan<float>(s.Prev, n);
+        var dG = new Span<float>(s.DGx, 3 * n);
+        var dPrev = new Span<float>(s.DPrev, n);
+        GruResetBeforeGates.CandidateBackward(dG, dPrev, new ReadOnlySpan<float>(s.DNext, n), saved, hPrev, r, h);
+        // ∂L/∂(r ⊙ h) = dn · W_hn into the scratch, then the reset gate's part.
+        CellOps.Multiply(false, false, r, h, h, s.DGx + 2 * h, gh, gLen - 2 * h, s.W.Whh + 2 * h * h, h, (long)h * h, s.Scratch, h, n, false);
+        GruResetBeforeGates.ResetBackward(dG, dPrev, new ReadOnlySpan<float>(s.Scratch, n), saved, hPrev, r, h);
+        CellOps.Multiply(false, false, r, h, 2 * h, s.DGx, gh, gLen, s.W.Whh, h, wLen, s.DPrev, h, n, true);
+    }
+
+    /// <summary>W_h[r|z] multiplied h_prev, W_hn multiplied r ⊙ h_prev (the last block of saved).</summary>
+    public static void RecurrentWeightGradients(in CellWeightGradients g)
+    {
+        int h = g.Hidden, gh = 3 * h, rows = g.Rows, sw = 4 * h;
+        var dGh = new ReadOnlySpan<float>(g.DGh, checked(rows * gh));
+        var dWhh = new Span<float>(g.DWhh, 3 * h * h);
+        Gemm.Multiply(true, false, 2 * h, h, rows, dGh, gh, new ReadOnlySpan<float>(g.HPrev, checked(rows * h)), h, dWhh, h, true);
+        Gemm.Multiply(true, false, h, h, rows, dGh.Slice(2 * h), gh, new ReadOnlySpan<float>(g.Saved + 3 * h, checked(rows * sw - 3 * h)), sw,
+            dWhh.Slice(2 * h * h), h, true);
+    }
+}
+
+/// <summary>The registry entry of <see cref="GruResetBeforeCellMath"/> ("gru_reset_before").</summary>
+public sealed class GruResetBeforeDefinition : CellDefinition<GruResetBeforeCellMath>
+{
+    public override string Name => "gru_reset_before";
+
+    public override OnnxCellMapping Onnx { get; } = new("GRU", [1, 0, 2],
+        new Dictionary<string, long> { ["linear_before_reset"] = 0 }, ["Sigmoid", "Tanh"],
+        ["direction", "hidden_size", "layout", "linear_before_reset", "activations"]);
+}

@@ -1,0 +1,143 @@
+using Gyre.Kernels;
+
+namespace Gyre.Cells;
+
+/// <summary>How a cell's recurrent weight weight_hh is shaped (G gates, H units, heads n).</summary>
+public enum RecurrentWeights
+{
+    /// <summary>weight_hh [G·H, H]: every unit sees every unit (GRU, LSTM, RNN). The runner packs it for the
+    /// per-step products and computes dW_hh with one GEMM after the time loop.</summary>
+    Dense,
+    /// <summary>weight_hh [G·H]: unit j sees only itself, u ⊙ h (IndRNN). The cell computes its product and gradient.</summary>
+    Diagonal,
+    /// <summary>weight_hh [n, G·H/n, H/n]: one dense block per head (FlashRNN-style heads). The cell computes its
+    /// product and gradient.</summary>
+    BlockDiagonal,
+    /// <summary>No weight_hh and no bias_hh: gates come from x only (minGRU, minLSTM).</summary>
+    None,
+}
+
+/// <summary>
+/// The contract every recurrent cell implements, as a struct with static members so the sequence runner
+/// (generic over the cell) is specialised by the JIT per cell: no virtual call in the time loop.
+/// <para>
+/// Letters: R rows of one step handed to the cell, H hidden units, G gate blocks, S saved floats per unit,
+/// NS states per unit (h; h, c; ...). The runner owns the input projection gx = x·W_ihᵀ + b_ih (+ b_hh when
+/// <see cref="HiddenBiasApart"/> is false) for all steps, time order, directions, stacking, variable lengths,
+/// the split of rows over workers, dW_ih, db_ih, db_hh and dX. The cell owns one step: the recurrent product
+/// (through <see cref="CellOps"/> for dense weights), the pointwise math, and its backward.
+/// </para>
+/// </summary>
+public unsafe interface ICell
+{
+    /// <summary>G: gate blocks stacked in weight_ih (rows G·H).</summary>
+    static abstract int Gates { get; }
+
+    /// <summary>NS: states carried from step to step (1: h; 2: h, c). State 0 is h, the layer output.</summary>
+    static abstract int States { get; }
+
+    /// <summary>S: floats per (row, unit) a training step keeps for backward.</summary>
+    static abstract int SavedWidth { get; }
+
+    /// <summary>Per-row scratch of a step, in units of H floats (e.g. 3 for GRU's b_hh + W_hh·h).</summary>
+    static abstract int ScratchWidth { get; }
+
+    /// <summary>The shape of weight_hh (see <see cref="RecurrentWeights"/>).</summary>
+    static abstract RecurrentWeights Recurrent { get; }
+
+    /// <summary>True when b_hh stays inside the step (reset-after GRU: r ⊙ (W_hn h + b_hn)); then the
+    /// runner does not fold it into gx and keeps ∂L/∂(recurrent pre-activation) in its own buffer
+    /// (<see cref="CellBackwardStep.DGh"/>), from which db_hh and dW_hh are summed.</summary>
+    static abstract bool HiddenBiasApart { get; }
+
+    /// <summary>One forward step of <see cref="CellStep.Rows"/> rows: reads gx and the previous states,
+    /// writes the next states and (when not null) saved. gx may be used as scratch.</summary>
+    static abstract void Forward(in CellStep s);
+
+    /// <summary>Backward of one step: from ∂L/∂(next states) writes (overwrites) ∂L/∂gx, ∂L/∂gh when apart,
+    /// and ∂L/∂(previous states), including the recurrent product's part.</summary>
+    static abstract void Backward(in CellBackwardStep s);
+
+    /// <summary>dW_hh (and any per-unit extra parameter's gradient) accumulated (+=) over all steps after the
+    /// time loop. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM.</summary>
+    static virtual void RecurrentWeightGradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
+
+    /// <summary>Whether <see cref="FusedStep"/> exists: a batch-1 step that does W_hh·h and the gate math
+    /// in one pass over unit blocks (Vector512 only; see <see cref="RecurrentStepKernels"/>).</summary>
+    static virtual bool HasFusedStep => false;
+
+    /// <summary>The fused batch-1 step of units [u0, u1): next/prev state 0 with state j at + j·stateStride;
+    /// w packed unit blocks of W_hh; biasHh b_hh [G, Hp] zero-padded or null (when apart).</summary>
+    static virtual void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        float* biasHh, int hidden, int u0, int u1) => throw new NotSupportedException();
+
+    /// <summary>Whether <see cref="FusedRowsStep"/> exists: several rows per step with the gate math on the
+    /// GEMM's register tile (Vector512 and H a multiple of 16).</summary>
+    static virtual bool HasFusedRows => false;
+
+    /// <summary>The fused multi-row step of rows [0, R) and units [u0, u1); w narrow unit blocks; nextGx the
+    /// next step's gx to prefetch, or null.</summary>
+    static virtual void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        int rows, int hidden, int u0, int u1, float* nextGx) => throw new NotSupportedException();
+}
+
+/// <summary>The recurrent parameters of one layer direction as the step sees them (pointers into pinned or
+/// fixed buffers, valid during one Forward / Backward call).</summary>
+public unsafe struct CellWeights
+{
+    /// <summary>weight_hh as stored (shape per <see cref="RecurrentWeights"/>), or null when absent.</summary>
+    public float* Whh;
+    /// <summary>Dense only: W_hhᵀ packed for h·W_hhᵀ (K = H, N = G·H).</summary>
+    public float* WhhT;
+    /// <summary>Dense only, backward: W_hh packed for dG·W_hh (K = G·H, N = H).</summary>
+    public float* WhhPacked;
+    /// <summary>b_hh [G·H] when the cell keeps it apart, else null (folded into gx or absent).</summary>
+    public float* BiasHh;
+    /// <summary>Extra per-unit parameters the definition declares, in declaration order ([·, H] each), or null.</summary>
+    public float* Extra;
+    /// <summary>Gradient of <see cref="Extra"/> (backward only).</summary>
+    public float* ExtraGrad;
+    /// <summary>Cell options as numbers (e.g. heads, a bound), filled by the definition.</summary>
+    public CellParams Params;
+}
+
+/// <summary>A few numeric cell options (the definition fills them from its <see cref="CellOptions"/>).</summary>
+public struct CellParams
+{
+    public int I0, I1;
+    public float F0, F1;
+}
+
+/// <summary>One forward step of R rows. Buffers: prev/next [NS][R, H] (state j at + j·StateStride),
+/// gx [R, G·H], saved [R, S·H] or null, scratch [R, ScratchWidth·H].</summary>
+public unsafe struct CellStep
+{
+    public int Rows, Hidden;
+    public float* Prev, Next;
+    public nint StateStride;
+    public float* Gx, Saved, Scratch;
+    public CellWeights W;
+}
+
+/// <summary>Backward of one step of R rows. dNext [NS][R, H] ∂L/∂(states after the step) (h includes ∂L/∂y),
+/// dPrev [NS][R, H] written, state j at + j·DStride; dGx [R, G·H] written; dGh [R, G·H] written when the
+/// cell keeps the recurrent pre-activation apart, else the same buffer as dGx.</summary>
+public unsafe struct CellBackwardStep
+{
+    public int Rows, Hidden;
+    public float* DNext, DPrev;
+    public nint DStride;
+    public float* Prev, Next;
+    public nint StateStride;
+    public float* Saved, DGx, DGh, Scratch;
+    public CellWeights W;
+}
+
+/// <summary>After the time loop, over all N = T·B rows of one direction in time order: dGh [N, G·H],
+/// hPrev [N, H] the state h each step started from, saved [N, S·H]; dWhh the gradient of weight_hh.</summary>
+public unsafe struct CellWeightGradients
+{
+    public int Rows, Hidden, Gates, SavedWidth;
+    public float* DGh, HPrev, Saved, DWhh;
+    public CellWeights W;
+}

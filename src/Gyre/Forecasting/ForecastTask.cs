@@ -1,0 +1,116 @@
+using Gyre.Data;
+using Gyre.Layers;
+using Gyre.Tensors;
+using Gyre.Training;
+
+namespace Gyre.Forecasting;
+
+/// <summary>
+/// Forecasting as a <see cref="ITrainingTask"/> for the shared <see cref="Trainer"/>: training examples are the
+/// training windows of the scaled (model-view) series; a step fills a batch, applies instance normalisation to
+/// inputs and targets, runs the <see cref="ForecastNetwork"/> and backpropagates the forecast loss; validation is
+/// the mean loss over all validation windows in the scaled space.
+/// Dimensions: B batch, L lookback, N horizon, K input columns, C targets, Q quantiles, Ff future columns.
+/// </summary>
+internal sealed class ForecastTask : ITrainingTask
+{
+    private readonly Forecaster _f;
+    private readonly WindowSet _train;
+    private readonly WindowSet? _val;
+    private readonly LossKind _loss;
+    private readonly float[] _quantiles;
+    private Batch? _batch;
+
+    public ForecastTask(Forecaster f, SeriesSet raw)
+    {
+        _f = f;
+        var o = f.Options;
+        var view = f.ModelView(raw);
+        var splits = SplitSpec.Parse(o.Split).For(view);
+        _train = WindowSet.Create(view, splits, SplitPart.Train, o.Lookback, o.Horizon);
+        if (_train.Count == 0) throw new GyreDataException($"no training windows: the training split is shorter than lookback {o.Lookback} + horizon {o.Horizon}", raw.Source);
+        bool hasVal = splits.Any(s => s.Count(SplitPart.Val) > 0);
+        _val = hasVal ? WindowSet.Create(view, splits, SplitPart.Val, o.Lookback, o.Horizon) : null;
+        if (_val is { Count: 0 }) _val = null;
+        _loss = Losses.Parse(o.Loss);
+        _quantiles = o.Quantiles;
+    }
+
+    public Module Model => _f.Network;
+    public int TrainCount => _train.Count;
+
+    /// <summary>The trainer's settings for this forecaster's options.</summary>
+    public static TrainerOptions TrainerOptionsFor(ForecastOptions o) => new()
+    {
+        Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, ClipNorm = o.ClipNorm,
+        Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed,
+    };
+
+    public double TrainBatch(ReadOnlySpan<int> indices)
+    {
+        var o = _f.Options;
+        int b = indices.Length, l = o.Lookback, n = o.Horizon, k = _train.InputWidth, c = _train.TargetWidth;
+        var buf = _batch is { } cached && cached.B == b ? cached : _batch = new Batch(b, l, n, k, c, _train.FutureWidth, _f.Network.Config.QuantileCount);
+        _train.FillBatch(indices, buf.X.Span, buf.Target, buf.Mask, buf.Future == null ? default : buf.Future.Span);
+        if (o.InstanceNorm)
+        {
+            InstanceNorm.Normalize(buf.X.Span, buf.Mean, buf.Std, b, l, k, c);
+            for (int i = 0; i < b; i++)
+                for (int h = 0; h < n; h++)
+                    for (int j = 0; j < c; j++)
+                    {
+                        ref float t = ref buf.Target[(i * n + h) * c + j];
+                        t = (t - buf.Mean[i * c + j]) / buf.Std[i * c + j];
+                    }
+        }
+        var net = _f.Network;
+        var pred = net.Forward(buf.X, buf.Future);
+        double loss = Losses.Compute(_loss, pred.ReadOnlySpan, buf.Target, buf.Mask, buf.Grad.Span, _quantiles);
+        net.Backward(buf.Grad);
+        return loss;
+    }
+
+    /// <summary>Mean loss over all validation windows in the scaled space, inference mode.</summary>
+    public ValidationResult? Validate()
+    {
+        if (_val == null) return null;
+        var val = _val;
+        var o = _f.Options;
+        int n = o.Horizon, c = val.TargetWidth, q = _f.Network.Config.QuantileCount, bmax = Math.Min(256, val.Count);
+        var pred = new float[bmax * n * c * q];
+        var target = new float[bmax * n * c];
+        var mask = new float[bmax * n * c];
+        var scratchIn = new float[bmax * o.Lookback * val.InputWidth];
+        var scratchFut = new float[bmax * n * val.FutureWidth];
+        var grad = new float[pred.Length];
+        var order = val.Order(null);
+        double sum = 0; long count = 0;
+        for (int s = 0; s < val.Count; s += bmax)
+        {
+            int b = Math.Min(bmax, val.Count - s);
+            var idx = order.AsSpan(s, b);
+            val.FillBatch(idx, scratchIn, target, mask, scratchFut);
+            _f.PredictWindows(val, idx, pred);
+            double loss = Losses.Compute(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c), grad, _quantiles);
+            sum += loss * b; count += b;
+        }
+        return new ValidationResult(sum / count);
+    }
+
+    public string[] SaveRngState() => _f.Network.SaveRngState();
+    public void RestoreRngState(string[] states) => _f.Network.RestoreRngState(states);
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => _f.Metadata();
+
+    /// <summary>One training batch's inputs, targets and loss gradient, reused while B stays the same.</summary>
+    private sealed class Batch(int b, int l, int n, int k, int c, int ff, int q)
+    {
+        public readonly int B = b;
+        public readonly Tensor X = Tensor.Zeros(b, l, k);                      // [B, L, K]
+        public readonly Tensor? Future = ff > 0 ? Tensor.Zeros(b, n, ff) : null; // [B, N, Ff]
+        public readonly float[] Target = new float[b * n * c];                 // [B, N, C]
+        public readonly float[] Mask = new float[b * n * c];                   // [B, N, C]
+        public readonly Tensor Grad = Tensor.Zeros(b, n, c, q);                // [B, N, C, Q]
+        public readonly float[] Mean = new float[b * c];                       // [B, C] instance-norm statistics
+        public readonly float[] Std = new float[b * c];
+    }
+}

@@ -1,0 +1,104 @@
+using Gyre.Kernels;
+
+namespace Gyre.Layers;
+
+/// <summary>How a layer direction runs its time loop; chosen by <see cref="SequencePaths.Choose"/>.</summary>
+public enum SequencePath
+{
+    /// <summary>Batch 1: the cell's fused step (W_hh·h and the gate math in one pass over unit blocks), units
+    /// split over the team from <see cref="ExecutionOptions.ParallelFusedMinHidden"/>.</summary>
+    FusedSingleRow,
+    /// <summary>Batch above 1: the cell's fused multi-row step (gate math on the GEMM register tile).</summary>
+    FusedRows,
+    /// <summary>The batch rows divided between the workers of the team (one worker: the plain loop); each
+    /// worker steps its rows through all T steps with no synchronisation.</summary>
+    RowSplit,
+    /// <summary>One worker owns all rows; each step's recurrent product is split over the team by units
+    /// (output columns), for batches too small to divide.</summary>
+    UnitSplit,
+}
+
+/// <summary>
+/// Execution settings of a recurrent layer (never the results: every path gives the same bits).
+/// </summary>
+public sealed record ExecutionOptions
+{
+    /// <summary>The defaults.</summary>
+    public static readonly ExecutionOptions Default = new();
+
+    /// <summary>Workers; null: <see cref="Gemm.Team"/>, else <see cref="WorkerTeam.Shared"/>.</summary>
+    public WorkerTeam? Team { get; init; }
+
+    /// <summary>Whether the cells' fused paths may run (off: the row / unit split with the pointwise kernels).</summary>
+    public bool AllowFused { get; init; } = true;
+
+    /// <summary>Forces a path (tests, benchmarks); one the shapes or the cell do not allow is an error.</summary>
+    public SequencePath? Path { get; init; }
+
+    /// <summary>
+    /// Batch rows each worker must get before a sequence is split by rows (two 6-row GEMM tiles): below that
+    /// a step's product is split over the team instead (N panels at small batch).
+    /// </summary>
+    public int RowSplitMinRows { get; init; } = 12;
+
+    /// <summary>
+    /// Hidden sizes from which the fused sequence splits units over a team. A step is only microseconds,
+    /// so the per-step spin barrier pays only while the partner core is free at every step. On a
+    /// 2-vCPU machine the split at H = 128 measured anywhere from 1.3 ms to 9 ms per 1000 GRU steps from
+    /// run to run, against a steady 1.7–2.1 ms unsplit (2026-11-30, otherwise idle machine; 4× slower
+    /// under load average 6): the barrier is hostage to the host scheduler. 256 keeps the split where
+    /// the work per step is large enough to absorb a late partner.
+    /// </summary>
+    public int ParallelFusedMinHidden { get; init; } = 256;
+
+    /// <summary>
+    /// Input sizes up to which the fused multi-row path projects x inside the time loop, one [rows, G·H]
+    /// block per step into a buffer that stays in cache, instead of one [T·B, G·H] GEMM before it. At small
+    /// I that GEMM is bound by writing gx to memory and reading it back (LSTM B = 64, I = 32, H = 128: 1.9 ms
+    /// for 0.2 GFLOP, 13 MB of gx; 8.0 → 7.3 ms for the layer); at I = 256 it is compute-bound and the big
+    /// GEMM is faster (measured 2026-11-30).
+    /// </summary>
+    public int ProjectInStepMaxInput { get; init; } = 128;
+
+    internal WorkerTeam ResolveTeam() => Team ?? Gemm.Team ?? WorkerTeam.Shared;
+}
+
+/// <summary>The choice of <see cref="SequencePath"/>, in one place.</summary>
+public static class SequencePaths
+{
+    /// <summary>
+    /// The path of one layer direction, from the shapes, the cell's fast paths and the options:
+    /// <list type="number">
+    /// <item>a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
+    /// <item>forward, no padded rows, fused allowed and Vector512 accelerated: batch 1 with a fused step →
+    /// <see cref="SequencePath.FusedSingleRow"/>; batch above 1 with a fused multi-row step and H a multiple
+    /// of 16 → <see cref="SequencePath.FusedRows"/> (fused paths do not mask padded steps);</item>
+    /// <item>a team of W &gt; 1 and at least <see cref="ExecutionOptions.RowSplitMinRows"/>·W rows →
+    /// <see cref="SequencePath.RowSplit"/> over W workers;</item>
+    /// <item>a team of W &gt; 1 → <see cref="SequencePath.UnitSplit"/>; one worker → <see cref="SequencePath.RowSplit"/>
+    /// with one worker (the plain loop).</item>
+    /// </list>
+    /// Backward has no fused paths: it takes rule 3 or 4 (after a fused forward too).
+    /// </summary>
+    public static SequencePath Choose(bool backward, bool hasFusedStep, bool hasFusedRows, int batch, int hidden,
+        bool padded, ExecutionOptions options, int teamSize)
+    {
+        bool fusedStep = !backward && !padded && hasFusedStep && batch == 1 && RecurrentStepKernels.IsSupported;
+        bool fusedRows = !backward && !padded && hasFusedRows && batch > 1 && hidden % RecurrentStepKernels.Lanes == 0
+            && RecurrentStepKernels.IsSupported;
+        if (options.Path is { } forced)
+        {
+            bool ok = forced switch
+            {
+                SequencePath.FusedSingleRow => fusedStep || backward,
+                SequencePath.FusedRows => fusedRows || backward,
+                _ => true,
+            };
+            if (!ok) throw new ArgumentException($"execution path {forced} is not possible here (batch {batch}, hidden {hidden}, padded {padded}, cell fast paths {hasFusedStep}/{hasFusedRows}, Vector512 {RecurrentStepKernels.IsSupported})");
+            if (!backward || forced is SequencePath.RowSplit or SequencePath.UnitSplit) return forced;
+        }
+        else if (options.AllowFused && (fusedStep || fusedRows)) return fusedStep ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
+        if (teamSize > 1 && batch >= options.RowSplitMinRows * teamSize) return SequencePath.RowSplit;
+        return teamSize > 1 ? SequencePath.UnitSplit : SequencePath.RowSplit;
+    }
+}

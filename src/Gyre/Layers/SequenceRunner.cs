@@ -1,0 +1,458 @@
+using System.Runtime.CompilerServices;
+using Gyre.Cells;
+using Gyre.Kernels;
+
+namespace Gyre.Layers;
+
+/// <summary>
+/// One layer direction's buffers and weights for a forward call. Letters: T steps, B rows, I input size,
+/// H hidden, G gates, S saved width, NS states. States are in processing convention: for a forward direction
+/// state[t] is the state before step t and state[t+1] after it; for a reverse direction state[t+1] is the
+/// state before step t and state[t] after it.
+/// </summary>
+internal ref struct DirectionForward
+{
+    public ReadOnlySpan<float> X;          // [T, B, I]
+    public int InSize;
+    public ReadOnlySpan<float> WIh;        // [G·H, I]
+    public ReadOnlySpan<float> Bias;       // [G·H] b_ih (+ b_hh unless apart) or empty
+    public ReadOnlySpan<float> WHh;        // weight_hh as stored, or empty
+    public ReadOnlySpan<float> BHh;        // [G·H] b_hh when the cell keeps it apart, else empty
+    public ReadOnlySpan<float> Extra;      // extra per-unit parameters or empty
+    public CellParams Params;
+    public int Batch, Steps, Hidden;
+    public bool Reverse;
+    public Span<float> Gx;                 // [T, B, G·H] scratch
+    public Span<float> States;             // [NS, T+1, B, H], initial states in place
+    public Span<float> Saved;              // [T, B, S·H] or empty (inference)
+    public Span<float> Scratch;            // [B, ScratchWidth·H]
+    public ReadOnlySpan<int> Lengths;      // [B] or empty; set only when some row is shorter than T
+}
+
+/// <summary>One layer direction's buffers and gradients for a backward call (see <see cref="DirectionForward"/>).</summary>
+internal ref struct DirectionBackward
+{
+    public ReadOnlySpan<float> X;          // [T, B, I]
+    public int InSize;
+    public ReadOnlySpan<float> WIh, WHh, Extra;
+    public CellParams Params;
+    public int Batch, Steps, Hidden, Direction, Directions;
+    public bool Reverse, HasBias;
+    public ReadOnlySpan<float> DOut;       // [T, B, D·H] ∂L/∂y of this layer
+    public ReadOnlySpan<float> States;     // [NS, T+1, B, H]
+    public ReadOnlySpan<float> Saved;      // [T, B, S·H]
+    public Span<float> DGi;                // [T, B, G·H] ∂L/∂gx (overwrites gx)
+    public Span<float> DGh;                // [T, B, G·H] when apart, else empty
+    public Span<float> D, DTmp;            // [NS, B, H] each; D holds ∂L/∂(final states) on entry
+    public Span<float> Scratch;            // [B, ScratchWidth·H]
+    public Span<float> DIn;                // [T, B, I] += ∂L/∂x
+    public Span<float> DWIh, DWHh, DBIh, DBHh, DExtra;
+    public ReadOnlySpan<int> Lengths;
+}
+
+/// <summary>The sequence runner of one cell type behind the layer (one per layer direction: it owns the packed weights).</summary>
+internal interface ISequenceRunner
+{
+    SequencePath Forward(in DirectionForward a, ExecutionOptions options);
+
+    /// <summary>Returns the path and whether the ∂L/∂(initial states) ended in <c>DTmp</c> (else in <c>D</c>).</summary>
+    (SequencePath Path, bool InTmp) Backward(in DirectionBackward a, ExecutionOptions options);
+}
+
+/// <summary>
+/// Runs a layer direction for cell <typeparamref name="TCell"/>: the input projection, the time loop on the
+/// path <see cref="SequencePaths.Choose"/> picks, variable lengths, and the weight gradients. Packed weight
+/// buffers grow once and are reused; they are refreshed at every call (the weights may have changed).
+/// </summary>
+internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
+{
+    private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
+    private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
+    private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
+    private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
+    private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
+    private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
+
+    public SequencePath Forward(in DirectionForward a, ExecutionOptions options)
+    {
+        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b;
+        var team = options.ResolveTeam();
+        var path = SequencePaths.Choose(false, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
+
+        // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
+        var gx = a.Gx;
+        if (!a.Bias.IsEmpty && a.InSize > Gemm.InPlaceMaxK)
+            // Compute-bound: each tile starts from the bias row (LSTM B=16 I=256 H=256: −0.8 ms of 26).
+            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, a.Bias);
+        else if (!a.Bias.IsEmpty)
+        {
+            // Small K, bound by gx's memory traffic: the streaming pass that writes the bias rows first was
+            // measured faster than starting each tile from the bias (GRU B=64 I=32 H=128: 6.2 vs 6.5 ms).
+            for (int r = 0; r < rows; r++) a.Bias.CopyTo(gx.Slice(r * gh, gh));
+            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, true);
+        }
+        else Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, false);
+
+        if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
+
+        if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, h, a.WHh, h);
+        fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
+        fixed (float* pWhh = a.WHh) fixed (float* pBhh = a.BHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
+        {
+            var job = new RowSplitForward<TCell>
+            {
+                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Scratch = pScratch,
+                Lengths = a.Lengths.IsEmpty ? null : pLen,
+                W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
+            };
+            Run(ref job, path, team);
+        }
+        return path;
+    }
+
+    public (SequencePath, bool) Backward(in DirectionBackward a, ExecutionOptions options)
+    {
+        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bh = b * h;
+        var team = options.ResolveTeam();
+        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, h, gh, a.WHh, h);
+        var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
+        fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
+        fixed (float* pDGi = a.DGi) fixed (float* pDGh = dGh) fixed (float* pD = a.D) fixed (float* pDTmp = a.DTmp)
+        fixed (float* pScratch = a.Scratch) fixed (float* pWhh = a.WHh) fixed (float* pExtra = a.Extra)
+        fixed (float* pDExtra = a.DExtra) fixed (int* pLen = a.Lengths) fixed (float* pDWhh = a.DWHh)
+        {
+            var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
+            var job = new RowSplitBackward<TCell>
+            {
+                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
+                DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
+                Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
+            };
+            Run(ref job, path, team);
+
+            // Weight gradients for all steps at once: dW_hh (the cell's rule), dW_ih += dGiᵀ·X, dX += dGi·W_ih.
+            if (TCell.Recurrent != RecurrentWeights.None)
+            {
+                var grads = new CellWeightGradients
+                {
+                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h,
+                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bh : 0), Saved = pSaved, DWhh = pDWhh, W = w,
+                };
+                TCell.RecurrentWeightGradients(grads);
+            }
+        }
+        Gemm.Multiply(true, false, gh, a.InSize, rows, a.DGi, gh, a.X, a.InSize, a.DWIh, a.InSize, true);
+        if (a.HasBias)
+        {
+            ColumnSumsInto(a.DBIh, a.DGi, rows, gh);
+            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh);
+        }
+        Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
+        return (path, t % 2 == 1);
+    }
+
+    /// <summary>The step's view of the weights; the packed forms packed for this call only (forward or backward).</summary>
+    private CellWeights Weights(bool backward, float* whh, float* bhh, float* extra, float* dExtra, CellParams p) => new()
+    {
+        Whh = whh,
+        WhhT = TCell.Recurrent == RecurrentWeights.Dense && !backward ? _hiddenToGates.Pointer : null,
+        WhhPacked = TCell.Recurrent == RecurrentWeights.Dense && backward ? _gatesToHidden.Pointer : null,
+        BiasHh = bhh, Extra = extra, ExtraGrad = dExtra, Params = p,
+    };
+
+    /// <summary>Row split over the team's workers (falls back to one thread when the team is busy), or the
+    /// unit split: one worker on this thread whose products run on the team.</summary>
+    private static void Run<TJob>(ref TJob job, SequencePath path, WorkerTeam team) where TJob : unmanaged, IWorkerJob
+    {
+        if (path == SequencePath.RowSplit && team.Size > 1 && team.TryRunConcurrently(ref job)) return;
+        if (path == SequencePath.UnitSplit)
+        {
+            CellOps.StepTeam = team;
+            try { job.Execute(0, 1); }
+            finally { CellOps.StepTeam = null; }
+            return;
+        }
+        job.Execute(0, 1);
+    }
+
+    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order).</summary>
+    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dst, src.Slice(r * n, n), dst);
+    }
+
+    // ------------------------------------------------------------------ fused paths
+
+    /// <summary>A whole batch-1 sequence of fused steps: W_hh (and b_hh when apart) packed into unit blocks,
+    /// hidden units split over the team when H is large enough.</summary>
+    private void RunFused(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
+    {
+        int hidden = a.Hidden, g = TCell.Gates, hp = RecurrentStepKernels.PaddedUnits(hidden);
+        long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
+        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
+        fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
+        fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
+        fixed (int* barrier = _barrier)
+        {
+            float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
+            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g);
+            if (TCell.HiddenBiasApart && !a.BHh.IsEmpty)
+            {
+                bias = ThreadScratch.Align(biasRaw);
+                var padded = new Span<float>(bias, g * hp);
+                padded.Clear();
+                for (int gate = 0; gate < g; gate++) a.BHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
+            }
+            barrier[0] = 0; barrier[16] = 0;
+            var job = new FusedSequenceJob<TCell>
+            {
+                Reverse = a.Reverse, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
+                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
+            };
+            if (team.Size > 1 && hidden >= options.ParallelFusedMinHidden && team.TryRunConcurrently(ref job)) return;
+            job.Execute(0, 1);
+        }
+    }
+
+    /// <summary>
+    /// A whole direction at batch above 1 with the fused multi-row step, including the input projection
+    /// gx = 1·bias + x·W_ihᵀ: batch rows split over the team when each worker gets
+    /// <see cref="ExecutionOptions.RowSplitMinRows"/>, else 16-unit blocks split when H ≥
+    /// <see cref="ExecutionOptions.ParallelFusedMinHidden"/>, else one thread. Each gx element is the same FMA
+    /// chain whether projected per step or for the whole sequence (rows never split K), so no bit changes.
+    /// </summary>
+    private void RunFusedRows(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
+    {
+        int hidden = a.Hidden, batch = a.Batch, steps = a.Steps, inSize = a.InSize, g = TCell.Gates, gh = g * hidden;
+        bool splitRows = team.Size > 1 && batch >= options.RowSplitMinRows * team.Size;
+        bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
+        // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
+        bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
+        if (perStep) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
+        else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
+
+        long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
+        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
+        fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
+        fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (int* barrier = _barrier)
+        {
+            float* blocks = ThreadScratch.Align(blocksRaw);
+            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true);
+            barrier[0] = 0; barrier[16] = 0;
+            var job = new FusedRowsJob<TCell>
+            {
+                Reverse = a.Reverse, SplitUnits = splitUnits, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
+                X = perStep ? pX : null, InSize = inSize, WIh = perStep ? _inputToGates.Pointer : null,
+                Bias = a.Bias.IsEmpty ? null : pBias,
+            };
+            if ((splitRows || splitUnits) && team.TryRunConcurrently(ref job)) return;
+            job.SplitUnits = false;
+            job.Execute(0, 1);
+        }
+    }
+}
+
+/// <summary>
+/// The time loop, forward: worker w steps rows [w·B/W, (w+1)·B/W) through every step (the cell's step on
+/// those rows), then holds padded rows' states (t ≥ length). Each output element is the same chain of
+/// operations whatever W (products never split K), so the bits do not depend on the team.
+/// </summary>
+internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public bool Reverse;
+    public int Batch, Hidden, Steps;
+    public float* Gx, States, Saved, Scratch;   // [T, B, G·H], [NS, T+1, B, H], [T, B, S·H] or null, [B, W·H]
+    public int* Lengths;                        // [B] or null
+    public CellWeights W;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
+        if (rows == 0) return;
+        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
+        nint bh = (nint)Batch * h, stride = (nint)(Steps + 1) * bh;
+        var step = new CellStep
+        {
+            Rows = rows, Hidden = h, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+        };
+        for (int s = 0; s < Steps; s++)
+        {
+            int t = Reverse ? Steps - 1 - s : s;
+            step.Prev = States + (Reverse ? t + 1 : t) * bh + (nint)r0 * h;
+            step.Next = States + (Reverse ? t : t + 1) * bh + (nint)r0 * h;
+            step.Gx = Gx + ((nint)t * Batch + r0) * gh;
+            step.Saved = Saved == null || sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
+            TCell.Forward(step);
+            if (Lengths != null)
+                for (int r = 0; r < rows; r++)
+                    if (t >= Lengths[r0 + r])
+                        for (int j = 0; j < ns; j++)
+                            new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * h, h).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * h, h));
+        }
+    }
+}
+
+/// <summary>
+/// The time loop, backward, split by rows like <see cref="RowSplitForward{TCell}"/>: per step ∂L/∂h += this
+/// direction's ∂L/∂y, the cell's backward, then padded rows pass ∂L/∂states through unchanged with zero
+/// ∂L/∂gx; D and DTmp swap every step, so after T steps the result is in D for even T, else in DTmp.
+/// </summary>
+internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public bool Reverse;
+    public int Batch, Hidden, Steps, Direction, Directions;
+    public float* DOut, States, Saved, DGi, DGh, D, DTmp, Scratch;
+    public int* Lengths;
+    public CellWeights W;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
+        if (rows == 0) return;
+        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
+        nint bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (nint)(Steps + 1) * bh;
+        bool apart = DGh != DGi;
+        float* dNext = D + rh, dPrev = DTmp + rh;
+        int n = rows * h;
+        var step = new CellBackwardStep
+        {
+            Rows = rows, Hidden = h, DStride = bh, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+        };
+        for (int s = Steps - 1; s >= 0; s--)
+        {
+            int t = Reverse ? Steps - 1 - s : s;
+            if (d == 1 && Lengths == null)
+            {
+                // One direction: this step's dY rows are contiguous.
+                var all = new Span<float>(dNext, n);
+                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0) * h, n), all);
+            }
+            else for (int r = 0; r < rows; r++)
+            {
+                if (Lengths != null && t >= Lengths[r0 + r]) continue;
+                var dst = new Span<float>(dNext + (nint)r * h, h);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst,
+                    new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0 + r) * d * h + Direction * h, h), dst);
+            }
+            step.DNext = dNext; step.DPrev = dPrev;
+            step.Prev = States + (Reverse ? t + 1 : t) * bh + rh;
+            step.Next = States + (Reverse ? t : t + 1) * bh + rh;
+            step.Saved = sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
+            step.DGx = DGi + ((nint)t * Batch + r0) * gh;
+            step.DGh = DGh + ((nint)t * Batch + r0) * gh;
+            TCell.Backward(step);
+            if (Lengths != null)
+                for (int r = 0; r < rows; r++)
+                    if (t >= Lengths[r0 + r])
+                    {
+                        new Span<float>(step.DGx + (nint)r * gh, gh).Clear();
+                        if (apart) new Span<float>(step.DGh + (nint)r * gh, gh).Clear();
+                        for (int j = 0; j < ns; j++)
+                            new ReadOnlySpan<float>(dNext + j * bh + (nint)r * h, h).CopyTo(new Span<float>(dPrev + j * bh + (nint)r * h, h));
+                    }
+            float* swap = dNext; dNext = dPrev; dPrev = swap;
+        }
+    }
+}
+
+/// <summary>
+/// A whole batch-1 sequence of fused steps on a team: each worker owns a fixed share of the hidden units
+/// for every step, and a barrier between steps publishes h. Pointers are into pinned buffers.
+/// </summary>
+internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public bool Reverse;
+    public int Hidden, Steps;
+    public float* W, BiasHh;         // packed W_hh blocks; b_hh [G, Hp] or null
+    public float* Gx;                // [T, G·H] input projections
+    public float* States;            // [NS, T+1, H]
+    public float* Saved;             // [T, S·H] or null (inference)
+    public int* Barrier;             // count at [0], generation at [16]
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Execute(int worker, int workers)
+    {
+        var (u0, u1) = RecurrentStepKernels.Share(Hidden, worker, workers);
+        nint h = Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * h;
+        for (int s = 0; s < Steps; s++)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
+            float* saved = Saved == null ? null : Saved + step * sw * h;
+            if (u0 < u1)
+                TCell.FusedStep(States + next * h, States + prev * h, stride, saved, Gx + step * g * h, W, BiasHh, Hidden, u0, u1);
+            RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+        }
+    }
+}
+
+/// <summary>
+/// A whole sequence of the cell's fused multi-row steps (batch above 1) on a team: either each worker owns a
+/// share of the batch rows for all steps (no synchronisation), or, when there are too few rows
+/// (<see cref="SplitUnits"/>), a share of the 16-unit blocks with a barrier between steps.
+/// Buffers are time-major: gx [T, B, G·H] (or its first [B, G·H] with X), states [NS, T+1, B, H], saved [T, B, S·H] or null.
+/// </summary>
+internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public bool Reverse, SplitUnits;
+    public int Batch, Hidden, Steps;
+    public float* W;                 // narrow unit blocks [H/16][K, G, 16], pinned
+    public float* Gx, States, Saved;
+    // Per-step projection (X not null): before each step the worker writes its rows' gx = 1·Bias + x·W_ihᵀ
+    // into its rows of the first [B, G·H] block of Gx, which then stays in cache; else Gx holds all T steps.
+    public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = G·H); bias [G·H] or null
+    public int InSize;
+    public int* Barrier;             // count at [0], generation at [16] (unit split only)
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Execute(int worker, int workers)
+    {
+        int r0 = 0, r1 = Batch, u0 = 0, u1 = Hidden, blocks = Hidden / RecurrentStepKernels.Lanes;
+        if (SplitUnits)
+        {
+            u0 = (int)((long)blocks * worker / workers) * RecurrentStepKernels.Lanes;
+            u1 = (int)((long)blocks * (worker + 1) / workers) * RecurrentStepKernels.Lanes;
+        }
+        else
+        {
+            r0 = (int)((long)Batch * worker / workers); r1 = (int)((long)Batch * (worker + 1) / workers);
+            if (r0 == r1) return;
+        }
+        int g = TCell.Gates;
+        nint h = Hidden, bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (Steps + 1) * bh, sw = TCell.SavedWidth * h;
+        int rows = r1 - r0;
+        for (int s = 0; s < Steps; s++)
+        {
+            int step = Reverse ? Steps - 1 - s : s;
+            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
+            float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * sw;
+            if (u0 < u1)
+            {
+                // The step after this one, whose gates the kernel prefetches (null after the last step).
+                float* gStep, nextGx = null;
+                if (X != null)
+                {
+                    gStep = Gx + rh * g;
+                    Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, g * Hidden, InSize,
+                        gStep, g * h, false, Bias);
+                }
+                else
+                {
+                    gStep = Gx + ((nint)step * bh + rh) * g;
+                    if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
+                }
+                TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, u0, u1, nextGx);
+            }
+            if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using Gyre.Cells;
+
+namespace Gyre.Models;
+
+/// <summary>
+/// Architecture of a <see cref="SequenceModel"/>: input transform → recurrent encoder → pooling → head
+/// (stored as JSON in the model file). Dimensions: F input features, E projected width, H hidden,
+/// K layers, D directions, A attention units, O outputs.
+/// </summary>
+public sealed record ModelSpec
+{
+    /// <summary>F: features per time step.</summary>
+    public int InputSize { get; init; }
+    /// <summary>"none" or "linear" (a per-step Linear F → E before the encoder).</summary>
+    public string Input { get; init; } = "none";
+    /// <summary>E for Input = "linear" (0: H).</summary>
+    public int InputProjection { get; init; }
+    /// <summary>Any cell the registry knows by name (gru, lstm, …).</summary>
+    public string Cell { get; init; } = "gru";
+    public int Hidden { get; init; } = 64;
+    public int Layers { get; init; } = 1;
+    public bool Bidirectional { get; init; }
+    /// <summary>Dropout between recurrent layers (training only).</summary>
+    public float Dropout { get; init; }
+    /// <summary>"last", "mean", "max" or "attention".</summary>
+    public string Pool { get; init; } = "last";
+    /// <summary>A for attention pooling (0: H).</summary>
+    public int AttentionSize { get; init; }
+    /// <summary>"linear" (regression), "softmax" or "svm" (classification).</summary>
+    public string Head { get; init; } = "softmax";
+    /// <summary>O: classes for softmax / svm, targets for linear.</summary>
+    public int Outputs { get; init; }
+    /// <summary>Regression loss of the linear head: mse, mae, huber.</summary>
+    public string Loss { get; init; } = "mse";
+    /// <summary>Per-class loss weights (classification heads; null: all 1).</summary>
+    public float[]? ClassWeights { get; init; }
+    public ulong Seed { get; init; }
+
+    /// <summary>One clear line for the first inconsistent setting.</summary>
+    public void Validate()
+    {
+        if (InputSize <= 0) throw new ArgumentException($"model input size must be positive, got {InputSize}");
+        if (Hidden <= 0) throw new ArgumentException($"hidden must be positive, got {Hidden}");
+        if (Layers <= 0) throw new ArgumentException($"layers must be positive, got {Layers}");
+        if (Dropout is < 0f or >= 1f || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1), got {Dropout}");
+        if (Input is not ("none" or "linear")) throw new ArgumentException($"unknown input transform '{Input}' (known: none, linear)");
+        CellRegistry.Parse(Cell);
+        if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");
+        if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");
+        if (Outputs <= 0) throw new ArgumentException($"outputs must be positive, got {Outputs}");
+        if (Head != "linear" && Outputs < 2) throw new ArgumentException($"a {Head} head needs at least 2 classes, got {Outputs}");
+        if (ClassWeights != null)
+        {
+            if (Head == "linear") throw new ArgumentException("class weights apply to classification heads only");
+            if (ClassWeights.Length != Outputs) throw new ArgumentException($"{ClassWeights.Length} class weights for {Outputs} classes");
+            if (ClassWeights.Any(w => !(w >= 0f) || float.IsInfinity(w))) throw new ArgumentException("class weights must be finite and ≥ 0");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace Gyre.Training;
+
+/// <summary>Settings of a <see cref="Trainer"/> run.</summary>
+public sealed record TrainerOptions
+{
+    public int Epochs { get; init; } = 40;
+    /// <summary>B: examples per step (per rank); capped at the examples available.</summary>
+    public int Batch { get; init; } = 32;
+    public float LearningRate { get; init; } = 3e-3f;
+    /// <summary>AdamW's decoupled weight decay λ.</summary>
+    public float WeightDecay { get; init; } = 1e-4f;
+    /// <summary>Global gradient-norm clip (0 = off; the norm is still recorded).</summary>
+    public float ClipNorm { get; init; } = 1f;
+    /// <summary>"constant", "cosine" or "plateau".</summary>
+    public string Schedule { get; init; } = "cosine";
+    /// <summary>The schedule's floor as a fraction of <see cref="LearningRate"/>.</summary>
+    public float MinLearningRateFraction { get; init; } = 0.01f;
+    /// <summary>Epochs without a validation improvement before stopping (0 = off; needs validation data).</summary>
+    public int Patience { get; init; } = 10;
+    /// <summary>Seeds the shuffling of the training examples (the model's own seed sets its initial weights).</summary>
+    public ulong Seed { get; init; }
+    /// <summary>This process's rank in data-parallel training (0-based).</summary>
+    public int Rank { get; init; }
+    /// <summary>Processes in data-parallel training: each epoch's shuffled order (the same on every rank) is dealt
+    /// round-robin, rank r taking positions r, r + W, r + 2W, …</summary>
+    public int WorldSize { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (Epochs < 0) throw new ArgumentException($"epochs must be ≥ 0, got {Epochs}");
+        if (Batch <= 0) throw new ArgumentException($"batch must be positive, got {Batch}");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"learning rate must be positive, got {LearningRate}");
+        if (!(WeightDecay >= 0)) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
+        if (!(ClipNorm >= 0)) throw new ArgumentException($"clip must be ≥ 0, got {ClipNorm}");
+        LearningRateSchedule.Parse(Schedule);
+        if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");
+        if (WorldSize <= 0 || Rank < 0 || Rank >= WorldSize) throw new ArgumentException($"rank {Rank} is outside a world of {WorldSize}");
+    }
+}

@@ -1,0 +1,52 @@
+namespace Gyre.Trajectories;
+
+/// <summary>
+/// Samples of one agent over Obs + Pred consecutive frames (each gap equal to the frame step), sliding by one
+/// frame: positions [S, Obs + Pred, D] row-major, with the agent and first frame of each sample.
+/// </summary>
+public sealed class TrajectoryWindows
+{
+    public int Obs { get; }
+    public int Pred { get; }
+    public int Dims { get; }
+    public int Count => Agents.Length;
+    /// <summary>[S, Obs + Pred, D]</summary>
+    public float[] Positions { get; }
+    public string[] Agents { get; }
+    public double[] StartFrames { get; }
+
+    private TrajectoryWindows(int obs, int pred, int dims, float[] positions, string[] agents, double[] starts)
+    {
+        Obs = obs; Pred = pred; Dims = dims; Positions = positions; Agents = agents; StartFrames = starts;
+    }
+
+    public int Length => Obs + Pred;
+
+    /// <summary>Sample s's positions [Obs + Pred, D].</summary>
+    public ReadOnlySpan<float> Sample(int s) => Positions.AsSpan(s * Length * Dims, Length * Dims);
+
+    public static TrajectoryWindows Build(TrackSet data, int obs, int pred)
+    {
+        if (obs < 2) throw new ArgumentException($"--obs {obs}: at least 2 observed positions are needed (one velocity)");
+        if (pred < 1) throw new ArgumentException($"--pred {pred}: at least 1 predicted position is needed");
+        int len = obs + pred, d = data.Dims;
+        double step = data.FrameStep, tol = 1e-6 * Math.Max(1, Math.Abs(step));
+        var pos = new List<float>();
+        var agents = new List<string>();
+        var starts = new List<double>();
+        foreach (var t in data.Tracks)
+        {
+            int run = 1;   // length of the consecutive run ending at point i
+            for (int i = 1; i < t.Length; i++)
+            {
+                run = Math.Abs(t.Frames[i] - t.Frames[i - 1] - step) <= tol ? run + 1 : 1;
+                if (run < len) continue;
+                int first = i - len + 1;
+                pos.AddRange(t.Positions.AsSpan(first * d, len * d));
+                agents.Add(t.Agent);
+                starts.Add(t.Frames[first]);
+            }
+        }
+        return new TrajectoryWindows(obs, pred, d, pos.ToArray(), agents.ToArray(), starts.ToArray());
+    }
+}
