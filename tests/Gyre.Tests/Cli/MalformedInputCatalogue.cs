@@ -79,6 +79,8 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
 
     private static string[] Inspect(CliFolder d) => ["forecast", "inspect", "--model", d["m.gyre"]];
 
+    private static string[] ImportTorch(CliFolder d) => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]];
+
     /// <summary>A safetensors image with a hand-written header (8-byte length prefix, header, data).</summary>
     private static byte[] Image(string header, int dataBytes)
     {
@@ -224,25 +226,25 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
 
         // ------------------------------------------------------------------ safetensors (gyre import --torch)
         ["safetensors: header length past the end"] = new(Bytes("t.safetensors", [.. BitConverter.GetBytes(1000UL), .. "{}"u8]),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: header length 1000 exceeds the 2 bytes after the length prefix"),
         ["safetensors: header not JSON"] = new(Bytes("t.safetensors", Image("{nope", 0)),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: header is not valid JSON: 'n' is an invalid start of a property name. Expected a '\"'. LineNumber: 0 | BytePositionInLine: 1."),
         ["safetensors: lone surrogate escape"] = new(Bytes("t.safetensors", Image("{\"\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4)),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: header holds a string with an unpaired UTF-16 surrogate escape"),
         ["safetensors: integer dtype"] = new(Bytes("t.safetensors", Image("{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8)),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: tensor 'w': dtype I64 is not supported (Gyre reads F32, F16, BF16, F64 as float32)"),
         ["safetensors: overlapping tensors"] = new(Bytes("t.safetensors", Image("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8)),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: tensor 'b': data_offsets [4, 8] overlap the previous tensor, which ends at 8"),
         ["safetensors: offsets disagree with shape"] = new(Bytes("t.safetensors", Image("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: tensor 'a': data_offsets [0, 8] span 8 bytes but F32 [3] needs 12"),
         ["safetensors: no recurrent weights"] = new(Bytes("t.safetensors", KerasImage(("dense.weight", [3, 2]))),
-            d => ["import", "--torch", d["t.safetensors"], "--kind", "gru", "--out", d["l.safetensors"]], 2,
+            ImportTorch, 2,
             "{dir}/t.safetensors: missing 2 of 2 expected tensors with or without a module prefix: weight_ih_l0, weight_hh_l0; names found (1): dense.weight"),
 
         // ------------------------------------------------------------------ ONNX
