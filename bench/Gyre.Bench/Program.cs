@@ -58,30 +58,32 @@ switch (args[0])
         return Gyre.Bench.GateBench.Run(args[1..]);
     case "rnn": // rnn cell B T I H mode threads reps: one `gyre bench --json` row (RecurrentBenchmark)
         {
-            var shape = new Gyre.Benchmarks.RecurrentBenchShape(Gyre.Cells.CellRegistry.Parse(args[1]),
+            var shape = new Gyre.Benchmarks.RecurrentBenchShape(Gyre.Cells.CellRegistry.Get(args[1]).Name,
                 int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
             Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, args[6], int.Parse(args[7]), int.Parse(args[8])).ToJson());
             return 0;
         }
     case "rnn-parts": // rnn-parts cell B T I H reps: median ms of training Forward and of Backward, one thread
         {
-            var kind = Gyre.Cells.CellRegistry.Parse(args[1]);
+            var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
             int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
             Gemm.Team = new WorkerTeam(1);
-            var layer = new Gyre.Layers.RecurrentLayer(kind, i, h);
+            var layer = new Gyre.Layers.RecurrentLayer(cell, i, h);
+            int ns = layer.StateCount;
             var x = Gyre.Tensors.Tensor.Zeros(t, b, i); x.Span.Fill(0.1f);
-            var y = Gyre.Tensors.Tensor.Zeros(t, b, h); var hN = Gyre.Tensors.Tensor.Zeros(1, b, h);
-            var cN = kind == Gyre.Cells.CellKind.Lstm ? Gyre.Tensors.Tensor.Zeros(1, b, h) : null;
+            var y = Gyre.Tensors.Tensor.Zeros(t, b, h);
+            var finals = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
+            var dInits = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
+            var inits = new Gyre.Tensors.Tensor?[ns];
             var dy = Gyre.Tensors.Tensor.Zeros(t, b, h); dy.Span.Fill(1f);
-            var dx = Gyre.Tensors.Tensor.Zeros(t, b, i); var dh0 = Gyre.Tensors.Tensor.Zeros(1, b, h);
-            var dc0 = kind == Gyre.Cells.CellKind.Lstm ? Gyre.Tensors.Tensor.Zeros(1, b, h) : null;
+            var dx = Gyre.Tensors.Tensor.Zeros(t, b, i);
             var fw = new double[reps]; var bw = new double[reps];
             for (int r = -3; r < reps; r++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                layer.Forward(x, null, null, y, hN, cN);
+                layer.Forward(x, inits, y, finals, default);
                 long t1 = Stopwatch.GetTimestamp();
-                layer.Backward(dy, null, null, dx, dh0, dc0);
+                layer.Backward(dy, inits, dx, dInits);
                 long t2 = Stopwatch.GetTimestamp();
                 if (r >= 0) { fw[r] = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds; bw[r] = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds; }
             }

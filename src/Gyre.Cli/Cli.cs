@@ -28,7 +28,7 @@ public static class Cli
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
-        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
         return root;
@@ -64,6 +64,7 @@ public static class Cli
         {
             stderr.WriteLine($"gyre: {OneLine(e.Message)}");
             if (IsVerbose(parse, args)) stderr.WriteLine(e);
+            DistributedRun.AbortIfRunning(BadInput);
             return BadInput;
         }
         catch (Exception e)
@@ -71,6 +72,7 @@ public static class Cli
             stderr.WriteLine($"gyre: internal error (a bug in gyre, not in your input; please report it): {e.GetType().Name}: {OneLine(e.Message)}");
             if (IsVerbose(parse, args)) stderr.WriteLine(e);
             else stderr.WriteLine("gyre: run with --verbose for the stack trace");
+            DistributedRun.AbortIfRunning(InternalError);
             return InternalError;
         }
     }

@@ -14,9 +14,9 @@ namespace Gyre.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext ctx)
     {
-        var cell = new Option<string?>("--cell") { Description = "gru or lstm (with a shape; without one: filters the grid)" };
+        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} (with a shape; without one: that cell's grid rows)" };
         var batch = new Option<int?>("--batch") { Description = "B" };
         var seq = new Option<int?>("--seq") { Description = "T" };
         var input = new Option<int?>("--input") { Description = "I" };
@@ -26,7 +26,7 @@ public static class BenchCommand
         var reps = new Option<int>("--reps") { Description = "timed runs per row (median reported)", DefaultValueFactory = _ => 7 };
         var json = new Option<bool>("--json") { Description = "one JSON object per row and mode" };
 
-        var cmd = new Command("bench", "Time GRU/LSTM layers (ms, GFLOP/s, steps/s, allocations, peak RSS)")
+        var cmd = new Command("bench", "Time recurrent layers of the registered cells (ms, GFLOP/s, steps/s, allocations, peak RSS)")
         {
             cell, batch, seq, input, hidden, mode, threads, reps, json,
         };
@@ -43,10 +43,10 @@ public static class BenchCommand
                 foreach (var md in modes)
                 {
                     var result = RecurrentBenchmark.Run(shape, md, n, r);
-                    if (asJson) Console.WriteLine(result.ToJson());
+                    if (asJson) ctx.Out.WriteLine(result.ToJson());
                     results.Add(result);
                 }
-            if (!asJson) WriteTable(results);
+            if (!asJson) WriteTable(ctx, results);
             return 0;
         });
 
@@ -68,26 +68,26 @@ public static class BenchCommand
     /// <summary>The standard grid (optionally only one cell kind), or the single shape the options give.</summary>
     internal static IReadOnlyList<RecurrentBenchShape> Shapes(string? cell, int? b, int? t, int? i, int? h)
     {
-        CellKind? kind;
-        try { kind = cell is null ? null : CellRegistry.Parse(cell); }
+        string? name;
+        try { name = cell is null ? null : CellRegistry.Get(cell).Name; }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (b is null && t is null && i is null && h is null)
-            return kind is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.StandardGrid.Where(s => s.Cell == kind).ToArray();
+            return name is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.GridFor(name);
         if (b is not > 0 || t is not > 0 || i is not > 0 || h is not > 0)
             throw new GyreDataException("a shape needs all of --batch, --seq, --input, --hidden, each positive");
-        return [new RecurrentBenchShape(kind ?? CellKind.Gru, b.Value, t.Value, i.Value, h.Value)];
+        return [new RecurrentBenchShape(name ?? CellRegistry.Names[0], b.Value, t.Value, i.Value, h.Value)];
     }
 
-    private static void WriteTable(List<RecurrentBenchResult> results)
+    private static void WriteTable(CliContext ctx, List<RecurrentBenchResult> results)
     {
         var table = new Table().AddColumns("cell", "mode", "B", "T", "I", "H", "threads", "ms", "GFLOP/s", "steps/s", "alloc B", "peak RSS MiB");
         foreach (var r in results)
         {
             var c = CultureInfo.InvariantCulture;
-            table.AddRow(CellRegistry.Name(r.Shape.Cell), r.Mode, r.Shape.Batch.ToString(c), r.Shape.Seq.ToString(c),
+            table.AddRow(r.Shape.Cell, r.Mode, r.Shape.Batch.ToString(c), r.Shape.Seq.ToString(c),
                 r.Shape.Input.ToString(c), r.Shape.Hidden.ToString(c), r.Threads.ToString(c), r.Ms.ToString("F3", c),
                 r.Gflops.ToString("F1", c), r.StepsPerS.ToString("F0", c), r.AllocBytes.ToString(c), r.PeakRssMb.ToString("F1", c));
         }
-        AnsiConsole.Write(table);
+        ctx.Console.Write(table);
     }
 }

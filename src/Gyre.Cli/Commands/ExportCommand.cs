@@ -48,7 +48,7 @@ internal static class ExportCommand
                 var l = LayerFile.Load(layerPath!);
                 OnnxExport.Save(output.Temp, l, new OnnxExportOptions { Opset = version, InitialStateInputs = true });
                 plan.Commit();
-                ctx.Out.WriteLine($"wrote {output.Path}: {l.Kind} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, h0{(l.Kind == Cells.CellKind.Lstm ? ", c0" : "")}");
+                ctx.Out.WriteLine($"wrote {output.Path}: {l.Cell} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, {string.Join(", ", l.Cell.StateNames.Select(n => $"{n}0"))}");
             }
             return Cli.Ok;
         });

@@ -67,8 +67,9 @@ internal static class ForecastCommand
         var table = f.Predict(set);
         f.Save(modelOut.Temp);
         ForecastCsv.Write(csvOut.Temp, table, set.ReadInfo?.OffsetSuffix ?? "");
-        ForecastPlot.Write(pngOut.Temp, set, table, f.Options.Lookback * 3);
+        var plotted = ForecastPlot.Write(pngOut.Temp, set, table, f.Options.Lookback * 3);
         plan.Commit();
+        if (plotted.LeftOut is not null) log.WriteLine(plotted.Describe(png));
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
         {
@@ -85,9 +86,12 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        var distributed = DistributedRun.Flag();
+        var bucket = DistributedRun.BucketOption();
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
         var failIfWorse = new FailIfWorseOption();
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
         cmd.SetAction(p =>
         {
             string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
@@ -103,7 +107,9 @@ internal static class ForecastCommand
             plan.Check();
             CheckCheckpoint(ckpt, resuming);
             OutputPlan.RemoveStaleTemporaries(ckpt);
-            var f = TrainWithProgress(ctx, path, options, ckpt, resuming, asJson);
+            using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel);
+            if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(modelOut.Temp);
             plan.Commit();
             File.Delete(ckpt);
@@ -143,19 +149,32 @@ internal static class ForecastCommand
         var backtest = UserInput.Int("--backtest", "K rolling origins at the end of the data instead of the test split", min: 1);
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reading = new ReadingOptions();
+        var plot = new PlotOptions("Also write a PNG of each series with forecasts from origins across the test part and the train/validation/test split marked");
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
         var failIfWorse = new FailIfWorseOption();
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
-        reading.AddTo(cmd);
+        reading.AddTo(cmd); plot.AddTo(cmd);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(RequireFile("--model", p.GetValue(model)!));
-            string path = RequireFile("--data", p.GetValue(data)!);
+            string modelPath = RequireFile("--model", p.GetValue(model)!), path = RequireFile("--data", p.GetValue(data)!);
+            string? png = p.GetValue(plot.Path);
+            using var plan = new OutputPlan();
+            var pngOut = png is null ? null : plan.Add("--plot", png);
+            plan.Input("--model", modelPath);
+            plan.Input("--data", path);
+            plan.Check();
+            var f = Forecaster.Load(modelPath);
             var set = f.LoadData(path, reading.Adjust(p));
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
-            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, []));
+            if (pngOut is not null)
+            {
+                var plotted = EvalPlot.Write(pngOut.Temp, f, set, plot.Selection(p));
+                plan.Commit();
+                (p.GetValue(json) ? ctx.Err : ctx.Out).WriteLine(plotted.Describe(png!));
+            }
+            if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, png is null ? [] : new() { ["plot"] = png }));
             else Reports.Table(ctx, report);
             return failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
@@ -168,12 +187,12 @@ internal static class ForecastCommand
         var data = new Option<string>("--data") { Description = "CSV file whose last rows are the lookback", Required = true };
         var future = new Option<string?>("--future-data") { Description = "CSV with the known-future covariates (--future-features) over the horizon, per series" };
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
-        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of history, forecast and interval" };
+        var plot = new PlotOptions("Also write a PNG of history, forecast and every quantile band, one panel per series and target");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
         var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(json);
-        reading.AddTo(cmd);
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(json);
+        plot.AddTo(cmd); reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
             bool asJson = p.GetValue(json);
@@ -182,7 +201,7 @@ internal static class ForecastCommand
             string? futurePath = p.GetValue(future) is { } fp ? RequireFile("--future-data", fp) : null;
             using var plan = new OutputPlan();
             var csv = plan.Add("--out", p.GetValue(outPath)!);
-            var png = p.GetValue(plot) is { } plotPath ? plan.Add("--plot", plotPath) : null;
+            var png = p.GetValue(plot.Path) is { } plotPath ? plan.Add("--plot", plotPath) : null;
             plan.Input("--model", modelPath);
             plan.Input("--data", dataPath);
             if (futurePath != null) plan.Input("--future-data", futurePath);
@@ -195,10 +214,10 @@ internal static class ForecastCommand
             var table = f.Predict(set, futureSet);
             string offset = set.ReadInfo?.OffsetSuffix ?? "";
             ForecastCsv.Write(csv.Temp, table, offset);
-            if (png != null) ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3);
+            var plotted = png != null ? ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3, plot.Selection(p)) : null;
             plan.Commit();
             log.WriteLine($"wrote {csv.Path} ({table.Rows.Count} rows)");
-            if (png != null) log.WriteLine($"wrote {png.Path}");
+            if (png != null) log.WriteLine(plotted!.Describe(png.Path));
             if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = modelPath, ["forecast_csv"] = csv.Path, ["plot"] = png?.Path }));
             return Cli.Ok;
         });
@@ -259,7 +278,8 @@ internal static class ForecastCommand
     }
 
     /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
-    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json)
+    internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json,
+        Training.DataParallel? parallel = null)
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
@@ -278,7 +298,7 @@ internal static class ForecastCommand
                     {
                         task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume, cancel);
+                    }, checkpoint, resume, cancel, parallel: parallel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -289,6 +309,6 @@ internal static class ForecastCommand
             double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
-        }, checkpoint, resume, cancel);
+        }, checkpoint, resume, cancel, parallel: parallel);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gyre.Cli.Output;
+using Gyre.Data;
 using Gyre.IO;
 using Gyre.IO.Onnx;
 using Gyre.Layers;
@@ -17,7 +18,7 @@ internal static class ImportCommand
         var onnx = new Option<string?>("--onnx") { Description = "ONNX model with GRU/LSTM nodes" };
         var keras = new Option<string?>("--keras") { Description = "safetensors file of Keras weights under their Keras names" };
         var torch = new Option<string?>("--torch") { Description = "safetensors file of a PyTorch nn.GRU/nn.LSTM state dict" };
-        var kind = UserInput.Choice("--kind", "gru | lstm (for --torch)", "gru", "lstm");
+        var kind = new Option<string?>("--kind") { Description = $"the cell of the state dict (for --torch): one with an ONNX mapping, e.g. {string.Join(" | ", Cells.CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Name))}" };
         var timeMajor = new Option<bool>("--time-major") { Description = "For --torch: the layer takes [T, B, I] (PyTorch's default batch_first=False)" };
         var output = new Option<string>("--out") { Description = "Gyre layer file to write", Required = true };
         var cmd = new Command("import", "Import a recurrent layer from ONNX, Keras or PyTorch into a Gyre layer file");
@@ -26,13 +27,19 @@ internal static class ImportCommand
         {
             int given = new[] { r.GetValue(onnx), r.GetValue(keras), r.GetValue(torch) }.Count(v => v != null);
             if (given != 1) r.AddError("give exactly one of --onnx, --keras or --torch");
-            // GetResult, not GetValue: a --kind that failed to parse has no value to read here.
-            if (r.GetValue(torch) != null && r.GetResult(kind) is null) r.AddError("--torch needs --kind gru|lstm");
+            // GetResult, not GetValue: an option that failed to parse has no value to read here.
+            if (r.GetValue(torch) != null && r.GetResult(kind) is null) r.AddError("--torch needs --kind (the cell)");
         });
         cmd.SetAction(p =>
         {
             var (option, source) = p.GetValue(onnx) is { } o ? ("--onnx", o) : p.GetValue(keras) is { } k ? ("--keras", k) : ("--torch", p.GetValue(torch)!);
             ForecastCommand.RequireFile(option, source);
+            Cells.CellDefinition? cell = null;
+            if (option == "--torch")
+            {
+                try { cell = Cells.CellRegistry.Get(p.GetValue(kind)!); }
+                catch (ArgumentException e) { throw new GyreDataException($"--kind: {e.Message}"); }
+            }
             using var plan = new OutputPlan();
             var outFile = plan.Add("--out", p.GetValue(output)!);
             plan.Input(option, source);
@@ -43,12 +50,12 @@ internal static class ImportCommand
             else
             {
                 var dict = Safetensors.Read(source).Tensors;
-                var spec = LayerFile.InferSpec(dict, RecurrentSpec.ParseKind(p.GetValue(kind)!), !p.GetValue(timeMajor), source);
+                var spec = LayerFile.InferSpec(dict, cell!, !p.GetValue(timeMajor), source);
                 layer = RecurrentLayer.FromSpec(spec, dict, source);
             }
             LayerFile.Save(outFile.Temp, layer);
             plan.Commit();
-            ctx.Out.WriteLine($"wrote {outFile.Path}: {layer.Kind} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
+            ctx.Out.WriteLine($"wrote {outFile.Path}: {layer.Cell} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
             return Cli.Ok;
         });
         return cmd;

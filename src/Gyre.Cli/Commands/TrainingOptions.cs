@@ -30,7 +30,7 @@ internal sealed class TrainingOptions
     public readonly Option<bool?> InstanceNorm = UserInput.Flag("--instance-norm", "Per-window reversible instance normalisation");
     public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
     public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
-    public readonly Option<string?> Cell = new("--cell") { Description = "gru | lstm" };
+    public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)} (options as name(k=v,…), e.g. rnn(nonlinearity=relu))" };
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);

@@ -8,18 +8,22 @@ using Gyre.Tensors;
 namespace Gyre.Benchmarks;
 
 /// <summary>One benchmark shape: a single-layer, unidirectional, time-major recurrent layer.</summary>
-/// <param name="Cell">gru or lstm (any <see cref="CellKind"/> runs).</param>
+/// <param name="Cell">A registered cell name (<see cref="CellRegistry"/>).</param>
 /// <param name="Batch">B.</param>
 /// <param name="Seq">T.</param>
 /// <param name="Input">I.</param>
 /// <param name="Hidden">H.</param>
-public readonly record struct RecurrentBenchShape(CellKind Cell, int Batch, int Seq, int Input, int Hidden)
+public readonly record struct RecurrentBenchShape(string Cell, int Batch, int Seq, int Input, int Hidden)
 {
+    /// <summary>A shape of one of the first cells (<see cref="CellKind"/>).</summary>
+    public RecurrentBenchShape(CellKind cell, int batch, int seq, int input, int hidden)
+        : this(CellRegistry.Name(cell), batch, seq, input, hidden) { }
+
     /// <summary>
     /// Multiply-add FLOPs of one forward pass, 2·B·T·G·H·(I + H) (the two matrix products; gate math
     /// not counted). Training (forward + backward) counts three times this.
     /// </summary>
-    public double ForwardFlops => 2.0 * Batch * Seq * CellRegistry.Gates(Cell) * Hidden * ((double)Input + Hidden);
+    public double ForwardFlops => 2.0 * Batch * Seq * CellRegistry.Get(Cell).Gates * Hidden * ((double)Input + Hidden);
 }
 
 /// <summary>One measured row, in the JSON-lines schema that the peer benchmarks (ONNX Runtime, libtorch) share.</summary>
@@ -40,7 +44,7 @@ public sealed record RecurrentBenchResult(string Peer, RecurrentBenchShape Shape
     {
         var c = CultureInfo.InvariantCulture;
         return string.Create(c,
-            $"{{\"peer\":\"{Peer}\",\"cell\":\"{CellRegistry.Name(Shape.Cell)}\",\"mode\":\"{Mode}\",\"batch\":{Shape.Batch},\"seq\":{Shape.Seq},\"input\":{Shape.Input},\"hidden\":{Shape.Hidden},\"threads\":{Threads},\"ms\":{Math.Round(Ms, 4)},\"gflops\":{Math.Round(Gflops, 3)},\"steps_per_s\":{Math.Round(StepsPerS, 1)},\"alloc_bytes\":{AllocBytes},\"peak_rss_mb\":{Math.Round(PeakRssMb, 1)}}}");
+            $"{{\"peer\":\"{Peer}\",\"cell\":\"{Shape.Cell}\",\"mode\":\"{Mode}\",\"batch\":{Shape.Batch},\"seq\":{Shape.Seq},\"input\":{Shape.Input},\"hidden\":{Shape.Hidden},\"threads\":{Threads},\"ms\":{Math.Round(Ms, 4)},\"gflops\":{Math.Round(Gflops, 3)},\"steps_per_s\":{Math.Round(StepsPerS, 1)},\"alloc_bytes\":{AllocBytes},\"peak_rss_mb\":{Math.Round(PeakRssMb, 1)}}}");
     }
 }
 
@@ -55,18 +59,21 @@ public sealed record RecurrentBenchResult(string Peer, RecurrentBenchShape Shape
 /// </remarks>
 public static class RecurrentBenchmark
 {
-    /// <summary>The grid every peer measures: GRU and LSTM at typical forecasting and sequence shapes.</summary>
-    public static IReadOnlyList<RecurrentBenchShape> StandardGrid { get; } =
-    [
-        new(CellKind.Gru, 64, 100, 32, 128),
-        new(CellKind.Gru, 64, 100, 128, 256),
-        new(CellKind.Gru, 1, 1000, 32, 128),
-        new(CellKind.Gru, 256, 50, 64, 64),
-        new(CellKind.Gru, 16, 1024, 768, 768),
-        new(CellKind.Lstm, 64, 100, 32, 128),
-        new(CellKind.Lstm, 1, 1000, 32, 128),
-        new(CellKind.Lstm, 16, 256, 256, 256),
-    ];
+    /// <summary>The grid every peer measures: each registered cell's <see cref="CellDefinition.BenchmarkShapes"/>
+    /// (GRU and LSTM at typical forecasting and sequence shapes), in registry order.</summary>
+    public static IReadOnlyList<RecurrentBenchShape> StandardGrid =>
+        [.. CellRegistry.All.SelectMany(c => c.BenchmarkShapes.Select(s => new RecurrentBenchShape(c.Name, s.Batch, s.Seq, s.Input, s.Hidden)))];
+
+    /// <summary>The shape a cell without grid rows of its own is measured at (the grid's first shape).</summary>
+    public static (int Batch, int Seq, int Input, int Hidden) DefaultShape => (64, 100, 32, 128);
+
+    /// <summary>The grid rows of <paramref name="cell"/>, or its row at <see cref="DefaultShape"/> when it has none.</summary>
+    public static IReadOnlyList<RecurrentBenchShape> GridFor(string cell)
+    {
+        var def = CellRegistry.Get(cell);
+        var rows = def.BenchmarkShapes.Count > 0 ? def.BenchmarkShapes : [DefaultShape];
+        return [.. rows.Select(s => new RecurrentBenchShape(def.Name, s.Batch, s.Seq, s.Input, s.Hidden))];
+    }
 
     /// <summary>
     /// Measures one shape in one mode ("infer" or "train") on a team of <paramref name="threads"/> workers
@@ -85,18 +92,20 @@ public static class RecurrentBenchmark
         if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
         var (cell, b, t, i, h) = shape;
 
-        var layer = new RecurrentLayer(cell, i, h, seed: 1) { Training = train };
+        var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, seed: 1) { Training = train };
+        int ns = layer.StateCount;
         var rng = new Rng(2);
         var x = Tensor.Zeros(t, b, i);
         rng.Uniform(x.Span, -1f, 1f);
         var y = Tensor.Zeros(t, b, h);
-        var hN = Tensor.Zeros(1, b, h);
-        var cN = cell == CellKind.Lstm ? Tensor.Zeros(1, b, h) : null;
+        var finals = new Tensor[ns];
+        var inits = new Tensor?[ns];
+        var dFinals = new Tensor?[ns];
+        var dInits = new Tensor[ns];
+        for (int j = 0; j < ns; j++) { finals[j] = Tensor.Zeros(1, b, h); dInits[j] = Tensor.Zeros(1, b, h); }
         var dy = Tensor.Zeros(t, b, h);
         dy.Span.Fill(1f);
         var dx = Tensor.Zeros(t, b, i);
-        var dh0 = Tensor.Zeros(1, b, h);
-        var dc0 = cell == CellKind.Lstm ? Tensor.Zeros(1, b, h) : null;
 
         var previous = Gemm.Team;
         using var team = new WorkerTeam(threads);
@@ -109,11 +118,8 @@ public static class RecurrentBenchmark
             {
                 long a0 = GC.GetAllocatedBytesForCurrentThread();
                 long t0 = Stopwatch.GetTimestamp();
-                layer.Forward(x, null, null, y, hN, cN);
-                if (train)
-                {
-                    layer.Backward(dy, null, null, dx, dh0, dc0);
-                }
+                layer.Forward(x, inits, y, finals, default);
+                if (train) layer.Backward(dy, dFinals, dx, dInits);
                 double elapsed = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 long a1 = GC.GetAllocatedBytesForCurrentThread();
                 if (r >= 0) { ms[r] = elapsed; allocs[r] = a1 - a0; }

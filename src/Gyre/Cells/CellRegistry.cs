@@ -49,6 +49,9 @@ public static class CellRegistry
         }
     }
 
+    /// <summary>The cell a model gets when none is named.</summary>
+    public static string Default => "gru";
+
     /// <summary>The listed cell names in registration order.</summary>
     public static IReadOnlyList<string> Names { get { lock (Gate) return [.. Listed]; } }
 

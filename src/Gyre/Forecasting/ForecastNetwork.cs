@@ -7,8 +7,8 @@ namespace Gyre.Forecasting;
 /// <summary>Architecture of a <see cref="ForecastNetwork"/> (stored in the model file).</summary>
 public sealed record ForecastNetworkConfig
 {
-    /// <summary>"gru" or "lstm".</summary>
-    public string Cell { get; init; } = "gru";
+    /// <summary>A registered cell, "name" or "name(k=v,...)" with options (<see cref="CellRegistry.FromText"/>).</summary>
+    public string Cell { get; init; } = CellRegistry.Default;
     /// <summary>F: features per lookback step (targets first, then past and future covariates).</summary>
     public int InputFeatures { get; init; }
     /// <summary>Ff: known-future features per horizon step (0 = none).</summary>
@@ -67,8 +67,8 @@ public sealed class ForecastNetwork : Module
         if (config.Horizon <= 0) throw new ArgumentException($"horizon must be positive, got {config.Horizon}");
         if (config.InputFeatures <= 0) throw new ArgumentException("the network needs at least one input feature");
         if (config.Patch > config.Lookback) throw new ArgumentException($"patch {config.Patch} is longer than the lookback {config.Lookback}");
-        var kind = CellRegistry.Parse(config.Cell);
-        if (kind is not (CellKind.Gru or CellKind.Lstm)) throw new ArgumentException($"forecaster cell must be gru or lstm, got '{config.Cell}'");
+        var cell = CellRegistry.FromText(config.Cell);
+        if (cell.States > 2) throw new ArgumentException($"forecaster cell must carry one or two states, {cell.Name} has {cell.States}");
         int h = config.Hidden, seed = (int)(config.Seed % int.MaxValue);
         int encIn = config.InputFeatures;
         if (config.Patch > 1)
@@ -76,7 +76,7 @@ public sealed class ForecastNetwork : Module
             _patch = new Linear(config.Patch * config.InputFeatures, h, seed: (ulong)seed + 1);
             encIn = h;
         }
-        _encoder = new RecurrentLayer(kind, encIn, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 2);
+        _encoder = new RecurrentLayer(cell, encIn, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 2);
         int cq = config.Outputs * config.QuantileCount;
         switch (config.Decoder)
         {
@@ -84,7 +84,7 @@ public sealed class ForecastNetwork : Module
                 _head = new Linear(h + config.Horizon * config.FutureFeatures, config.Horizon * cq, seed: (ulong)seed + 3);
                 break;
             case "recurrent":
-                _decoder = new RecurrentLayer(kind, config.FutureFeatures + 1, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
+                _decoder = new RecurrentLayer(cell, config.FutureFeatures + 1, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
                 _head = new Linear(h, cq, seed: (ulong)seed + 3);
                 break;
             default:
@@ -217,7 +217,7 @@ public sealed class ForecastNetwork : Module
         {
             Batch = b;
             int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
-            bool lstm = c.Cell == "lstm";
+            bool lstm = CellRegistry.FromText(c.Cell).States > 1;
             if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, h); }
             EncY = Tensor.Zeros(b, s, h); EncH = Tensor.Zeros(k, b, h); EncC = lstm ? Tensor.Zeros(k, b, h) : null;
             Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);

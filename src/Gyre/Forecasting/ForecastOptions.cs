@@ -41,7 +41,7 @@ public sealed record ForecastOptions
     public int Season { get; init; }
 
     // ---- model
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public int Patch { get; init; }
@@ -75,7 +75,12 @@ public sealed record ForecastOptions
         if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");
         if (Dropout is < 0 or >= 1) throw new GyreDataException($"dropout must be in [0, 1) (got {Dropout})");
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
-        if (Cell is not ("gru" or "lstm")) throw new GyreDataException($"cell must be gru or lstm (got '{Cell}')");
+        try
+        {
+            var cell = Cells.CellRegistry.FromText(Cell);
+            if (cell.States > 2) throw new GyreDataException($"cell {cell.Name} carries {cell.States} states; the forecaster takes cells with one or two");
+        }
+        catch (ArgumentException e) { throw new GyreDataException($"cell: {e.Message}"); }
         if (Decoder is not ("direct" or "recurrent")) throw new GyreDataException($"decoder must be direct or recurrent (got '{Decoder}')");
         try
         {

@@ -137,18 +137,20 @@ public sealed partial class Forecaster
     /// <summary>
     /// Trains on the CSV at <paramref name="path"/>: AdamW, global-norm clipping, the LR schedule and early
     /// stopping on the validation loss (best-epoch weights kept). With <paramref name="checkpointPath"/>, a
-    /// checkpoint is written atomically after every epoch; <paramref name="resume"/> continues from it and
-    /// ends with the same bits as an uninterrupted run.
+    /// checkpoint is written atomically after every epoch (by rank 0); <paramref name="resume"/> continues from it and
+    /// ends with the same bits as an uninterrupted run. With <paramref name="parallel"/>, this process trains on its
+    /// share of every global batch and gradients are reduced across the ranks (see <see cref="DataParallel"/>).
     /// </summary>
     public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
         string? checkpointPath = null, bool resume = false, CancellationToken cancel = default,
-        IProgress<TrainingProgress>? progress = null)
+        IProgress<TrainingProgress>? progress = null, DataParallel? parallel = null)
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
-        var trainer = new Trainer(ForecastTask.TrainerOptionsFor(options))
+        var trainerOptions = ForecastTask.TrainerOptionsFor(options);
+        var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
         {
-            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress,
+            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync,
         };
         trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
         return f;

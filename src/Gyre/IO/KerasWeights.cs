@@ -1,3 +1,4 @@
+using Gyre.Cells;
 using System.Text.RegularExpressions;
 using Gyre.Layers;
 using Gyre.Tensors;
@@ -135,14 +136,14 @@ public static class KerasWeights
                 var rk = g["recurrent_kernel"].Tensor;
                 g.TryGetValue("bias", out var bias);
                 int U = rk.Dim(0);
-                var kind = rk.Dim(1) == 3 * U ? RecurrentKind.Gru : RecurrentKind.Lstm;
+                int gates = rk.Dim(1) / U;   // 3: a Keras GRU layer, 4: a Keras LSTM layer (IsRecurrentKernel)
                 Tensor wih, whh, bih, bhh;
                 bool resetBefore = false;
-                if (kind == RecurrentKind.Gru)
+                if (gates == 3)
                     (wih, whh, bih, bhh, resetBefore) = ConvertGruCell(kernel.Tensor, rk, bias.Tensor, $"{source}: {prefix}", gruResetAfter ?? true);
                 else
                     (wih, whh, bih, bhh) = ConvertLstmCell(kernel.Tensor, rk, bias.Tensor, $"{source}: {prefix}");
-                var here = new RecurrentSpec(kind, kernel.Tensor.Dim(0), U, k + 1, D == 2, bias.Tensor is not null, batchFirst) { ResetBefore = resetBefore };
+                var here = SpecCells.For(CellFor(gates, resetBefore), kernel.Tensor.Dim(0), U, k + 1, D == 2, bias.Tensor is not null, batchFirst);
                 if (spec is null) spec = here;
                 else
                 {
@@ -180,6 +181,12 @@ public static class KerasWeights
         var c = Convert(file.Tensors, path, batchFirst, gruResetAfter);
         return RecurrentLayer.FromSpec(c.Spec, c.StateDict, path);
     }
+
+    /// <summary>Keras' GRU and LSTM layers are ONNX's GRU and LSTM operators (reset_after = linear_before_reset):
+    /// the registered cell with that gate count and ONNX mapping.</summary>
+    private static CellDefinition CellFor(int gates, bool resetBefore) => CellRegistry.All.Single(c =>
+        c.Onnx is { } o && c.Gates == gates &&
+        (o.Attributes.TryGetValue("linear_before_reset", out long lbr) ? lbr == (resetBefore ? 0 : 1) : !resetBefore));
 
     private static bool IsRecurrentKernel(Tensor t) =>
         t.Rank == 2 && t.Dim(0) > 0 && (t.Dim(1) == 3 * t.Dim(0) || t.Dim(1) == 4 * t.Dim(0));

@@ -1,3 +1,4 @@
+using Gyre.Cells;
 using System.Text.Json;
 using Gyre.Layers;
 using Gyre.Tensors;
@@ -43,16 +44,20 @@ public static class LayerFile
     /// layers from weight_ih_l{k}, directions from _reverse, sizes from weight_ih_l0 [G·H, I] and
     /// weight_hh_l0 [G·H, H], bias from bias_ih_l0. A module prefix ("rnn.") is allowed.
     /// </summary>
-    public static RecurrentSpec InferSpec(IReadOnlyDictionary<string, Tensor> stateDict, RecurrentKind kind, bool batchFirst, string source)
+    public static RecurrentSpec InferSpec(IReadOnlyDictionary<string, Tensor> stateDict, RecurrentKind kind, bool batchFirst, string source) =>
+        InferSpec(stateDict, SpecCells.Of(new RecurrentSpec(kind, 1, 1)), batchFirst, source);
+
+    /// <summary>As <see cref="InferSpec(IReadOnlyDictionary{string, Tensor}, RecurrentKind, bool, string)"/> for a dense-weight cell.</summary>
+    public static RecurrentSpec InferSpec(IReadOnlyDictionary<string, Tensor> stateDict, CellDefinition cell, bool batchFirst, string source)
     {
         var dict = StateDict.StripPrefix(stateDict, ["weight_ih_l0", "weight_hh_l0"], source: source);
         var whh = dict["weight_hh_l0"];
-        int gates = kind == RecurrentKind.Gru ? 3 : 4;
+        int gates = cell.Gates;
         if (whh.Rank != 2 || whh.Dim(0) != gates * whh.Dim(1))
-            throw new InvalidDataException($"{source}: tensor 'weight_hh_l0' has shape {Tensor.ShapeString(whh.Shape)}, not [{gates}·H, H] as {(kind == RecurrentKind.Gru ? "a GRU" : "an LSTM")} needs");
+            throw new InvalidDataException($"{source}: tensor 'weight_hh_l0' has shape {Tensor.ShapeString(whh.Shape)}, not [{gates}·H, H] as cell '{cell.Name}'{(cell.Onnx is { } o ? $" ({o.OpType})" : "")} needs");
         int layers = 0;
         while (dict.ContainsKey($"weight_ih_l{layers}")) layers++;
-        return new RecurrentSpec(kind, dict["weight_ih_l0"].Dim(1), whh.Dim(1), layers,
-            Bidirectional: dict.ContainsKey("weight_ih_l0_reverse"), Bias: dict.ContainsKey("bias_ih_l0"), BatchFirst: batchFirst);
+        return SpecCells.For(cell, dict["weight_ih_l0"].Dim(1), whh.Dim(1), layers,
+            bidirectional: dict.ContainsKey("weight_ih_l0_reverse"), bias: dict.ContainsKey("bias_ih_l0"), batchFirst: batchFirst);
     }
 }

@@ -73,10 +73,10 @@ public sealed record RecurrentSpec(
     /// <summary>PyTorch's direction suffix: "" for forward (d = 0), "_reverse" for d = 1.</summary>
     public static string Suffix(int direction) => direction == 0 ? "" : "_reverse";
 
-    /// <summary>The family name: the cell's ONNX operator in lower case ("gru" for both GRUs, "lstm"), else the cell name.</summary>
+    /// <summary>The family name: the cell's ONNX operator in lower case (one name for both GRUs), else the cell name.</summary>
     public string KindName => Cell() is var c && c.Onnx is { } onnx ? onnx.OpType.ToLowerInvariant() : Cell().Name;
 
-    /// <summary>Parses "gru" / "lstm" (case-insensitive).</summary>
+    /// <summary>Parses a <see cref="RecurrentKind"/> name (case-insensitive); see <see cref="SpecCells.ParseKind"/>.</summary>
     public static RecurrentKind ParseKind(string kind) => SpecCells.ParseKind(kind);
 
     /// <summary>Every parameter name with its expected shape, in layer, direction, ih/hh order (the cell's layout).</summary>

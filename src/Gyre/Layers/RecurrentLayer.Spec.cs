@@ -11,8 +11,7 @@ public partial class RecurrentLayer
     /// <summary>
     /// Builds a layer that runs the stack <paramref name="spec"/> describes with the weights of
     /// <paramref name="stateDict"/> (PyTorch names, see <see cref="RecurrentSpec"/>; a common module prefix such
-    /// as "rnn." is accepted). Cell: <see cref="CellKind.Gru"/>, <see cref="CellKind.GruResetBefore"/> when
-    /// <see cref="RecurrentSpec.ResetBefore"/>, or <see cref="CellKind.Lstm"/>; <see cref="RecurrentSpec.Reverse"/>
+    /// as "rnn." is accepted). Cell: <see cref="RecurrentSpec.Cell"/>; <see cref="RecurrentSpec.Reverse"/>
     /// gives a <see cref="ReverseOnly"/> layer. No dropout. <paramref name="source"/> names the file in errors.
     /// </summary>
     /// <exception cref="InvalidDataException">A tensor the spec needs is missing or has the wrong shape, the
@@ -35,7 +34,7 @@ public partial class RecurrentLayer
     /// The <see cref="RecurrentSpec"/> of this layer; with <see cref="Module.StateDict"/> (same names) it is what
     /// the ONNX exporter and the safetensors writer need. Dropout is a training setting and is not part of it.
     /// </summary>
-    /// <exception cref="NotSupportedException">Elman RNN layers (the spec covers GRU and LSTM) and the
+    /// <exception cref="NotSupportedException">Cells without an ONNX mapping (the spec covers interop cells) and the
     /// one-step layer inside a <see cref="RecurrentCell"/> (its parameters carry no layer suffix).</exception>
     public RecurrentSpec ToSpec()
     {

@@ -16,7 +16,7 @@ public sealed record ModelSpec
     /// <summary>E for Input = "linear" (0: H).</summary>
     public int InputProjection { get; init; }
     /// <summary>Any cell the registry knows by name (gru, lstm, …).</summary>
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public bool Bidirectional { get; init; }

@@ -29,10 +29,10 @@ public sealed class RecurrentEncoder : ModelLayer
 
     public RecurrentEncoder(string cell, int inputSize, int hidden, int layers, bool bidirectional, float dropout, ulong seed)
     {
-        var kind = CellRegistry.Parse(cell);
-        Layer = new RecurrentLayer(kind, inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
+        var def = CellRegistry.FromText(cell);
+        Layer = new RecurrentLayer(def, inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
             bidirectional: bidirectional, seed: seed);
-        bool cellState = CellRegistry.HasCellState(kind);
+        bool cellState = def.States > 1;
         _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, cellState));
     }
 

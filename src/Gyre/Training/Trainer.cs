@@ -85,10 +85,14 @@ public sealed class Trainer
         if (n <= 0) throw new ArgumentException("no training examples");
         int shardSize = n / o.WorldSize + (o.Rank < n % o.WorldSize ? 1 : 0);
         if (shardSize == 0) throw new ArgumentException($"rank {o.Rank} of {o.WorldSize} gets none of the {n} training examples");
-        int b = Math.Min(o.Batch, shardSize);
+        // Every rank must take the same number of steps (each step is a collective), so batches come from the
+        // smallest shard, n / W; with one process that is all n examples.
+        int smallestShard = n / o.WorldSize;
+        if (smallestShard == 0) throw new ArgumentException($"{n} training examples cannot be shared by {o.WorldSize} ranks");
+        int b = Math.Min(o.Batch, smallestShard);
         // Full batches only: a short last batch would give its few examples outsized steps (the shuffled order
         // puts every example in a full batch over the epochs).
-        int batches = Math.Max(shardSize / b, 1);
+        int batches = Math.Max(smallestShard / b, 1);
         var order = new int[n];
         var shard = o.WorldSize == 1 ? order : new int[shardSize];
         var flat = GradientSync != null ? new float[parameters.Sum(p => p.Value.Length)] : null;
@@ -132,7 +136,7 @@ public sealed class Trainer
                     Progress.Report(new TrainingProgress(epoch + 1, o.Epochs, bi + 1, batches, lossSum / (bi + 1), elapsed, remaining));
                 }
             }
-            double trainLoss = lossSum / batches;
+            double trainLoss = GradientSync?.MeanOverRanks(lossSum / batches) ?? lossSum / batches;
             var val = task.Validate();
             double? valLoss = val?.Loss;
             double monitored = valLoss ?? trainLoss;

@@ -64,6 +64,10 @@ public interface IGradientSync
 
     /// <summary>Called after every backward, before clipping and the optimizer step; reduce the gradients in place.</summary>
     void SynchronizeGradients(Span<float> gradients);
+
+    /// <summary>The mean of <paramref name="value"/> over the ranks (an epoch's training loss, each rank having
+    /// seen its own shard), so every rank logs, records and checkpoints the same number.</summary>
+    double MeanOverRanks(double value) => value;
 }
 
 /// <summary>Progress of a run, reported after every batch: enough for a bar with an ETA.</summary>

@@ -1,3 +1,4 @@
+using Gyre.Cells;
 using Google.Protobuf;
 using Gyre.Layers;
 using Gyre.Tensors;
@@ -107,7 +108,10 @@ public static class OnnxExport
             throw new ArgumentException($"{src}: opset {options.Opset} is not supported (use 14 or 22)");
 
         int H = spec.HiddenSize, D = spec.Directions, L = spec.NumLayers, G = spec.Gates, I = spec.InputSize;
-        bool lstm = spec.Kind == RecurrentKind.Lstm;
+        var cell = spec.Cell();
+        var onnx = cell.Onnx ?? throw new NotSupportedException($"{src}: cell {cell.Name} has no ONNX operator");
+        if (cell.States > 2) throw new NotSupportedException($"{src}: cell {cell.Name} carries {cell.States} states; ONNX's recurrent operators carry at most two");
+        bool lstm = cell.States > 1;   // the second state is ONNX's cell state (initial_c, Y_c)
         var g = new GraphProto { Name = $"gyre_{spec.KindName}" };
         string seqDim = "seq", batchDim = "batch";
         object[] xDims = spec.BatchFirst ? [batchDim, seqDim, I] : [seqDim, batchDim, I];
@@ -136,7 +140,7 @@ public static class OnnxExport
         {
             int ik = spec.LayerInputSize(k);
             string p = $"{spec.KindName}_l{k}";
-            var perm = lstm ? LstmTorchToOnnx : GruTorchToOnnx;
+            var perm = onnx.TorchToOnnx;
             var w = new float[D * G * H * ik];       // [D, G·H, I_k]
             var r = new float[D * G * H * H];        // [D, G·H, H]
             var b = new float[D * 2 * G * H];        // [D, 2·G·H]
@@ -170,8 +174,8 @@ public static class OnnxExport
             var outputs = new List<string> { $"{p}.Y", yhName };
             if (lstm) outputs.Add(ycName);
             var attrs = new List<AttributeProto> { String("direction", direction), Int("hidden_size", H) };
-            if (!lstm) attrs.Add(Int("linear_before_reset", spec.ResetBefore ? 0 : 1));
-            var node = Node(lstm ? "LSTM" : "GRU", p, inputs, outputs, [.. attrs]);
+            foreach (var (name, value) in onnx.Attributes) attrs.Add(Int(name, value));
+            var node = Node(onnx.OpType, p, inputs, outputs, [.. attrs]);
             node.DocString = $"layer {k}: PyTorch weight_ih_l{k}/weight_hh_l{k}/bias_*_l{k} with gates reordered to ONNX order";
             g.Node.Add(node);
             yh.Add(yhName);

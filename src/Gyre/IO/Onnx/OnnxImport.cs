@@ -1,3 +1,4 @@
+using Gyre.Cells;
 using Google.Protobuf;
 using Gyre.Layers;
 using Gyre.Tensors;
@@ -41,11 +42,8 @@ public static class OnnxImport
     private static readonly HashSet<string> Plumbing =
         ["Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Slice", "Split", "Gather", "Identity", "Shape", "Cast", "Constant"];
 
-    private static readonly HashSet<string> GruAttributes =
-        ["activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size", "layout", "linear_before_reset"];
-
-    private static readonly HashSet<string> LstmAttributes =
-        ["activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size", "layout", "input_forget"];
+    /// <summary>The ONNX operators of the registered cells (GRU, LSTM).</summary>
+    private static HashSet<string> RecurrentOps() => [.. CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Onnx!.OpType)];
 
     /// <summary>Reads the model file at <paramref name="path"/>.</summary>
     public static OnnxRecurrentModel Load(string path)
@@ -79,23 +77,26 @@ public static class OnnxImport
         foreach (var t in g.Initializer) init[t.Name] = t;
 
         var layers = new List<NodeProto>();
+        var ops = RecurrentOps();
         foreach (var n in g.Node)
         {
             string where = $"{source}: node '{n.Name}' (op {n.OpType})";
             if (n.Domain is not ("" or "ai.onnx"))
                 throw new InvalidDataException($"{where}: operator domain '{n.Domain}' is not supported");
-            if (n.OpType is "GRU" or "LSTM") layers.Add(n);
+            if (ops.Contains(n.OpType)) layers.Add(n);
             else if (Plumbing.Contains(n.OpType)) continue;
             else if (n.OpType is "MatMul" or "Add" or "Mul" && IsGyreHeadNode(n, init)) continue;
             else throw new InvalidDataException($"{where}: unsupported op '{n.OpType}'");
         }
         if (layers.Count == 0)
-            throw new InvalidDataException($"{source}: no GRU or LSTM node in the graph");
+            throw new InvalidDataException($"{source}: no {string.Join(" or ", ops.Order(StringComparer.Ordinal))} node in the graph");
 
-        var kind = layers[0].OpType == "GRU" ? RecurrentKind.Gru : RecurrentKind.Lstm;
-        int G = kind == RecurrentKind.Gru ? 3 : 4;
+        var candidates = CellRegistry.All.Where(c => c.Onnx?.OpType == layers[0].OpType).ToArray();
+        CellDefinition? cell = null;
         string? direction0 = null;
-        long layout0 = 0, lbr0 = 0;
+        long layout0 = 0;
+        string cellAttrs0 = "";
+        int G = 0;
         int H = 0, I = 0;
         bool anyBias = false;
         var w = new Tensor[layers.Count];
@@ -107,14 +108,14 @@ public static class OnnxImport
             string where = $"{source}: node '{n.Name}' (op {n.OpType})";
             if (n.OpType != layers[0].OpType)
                 throw new InvalidDataException($"{where}: mixes {layers[0].OpType} and {n.OpType} layers");
-            var (direction, layout, lbr, hiddenAttr) = ReadAttributes(n, kind, where);
-            if (k == 0) (direction0, layout0, lbr0) = (direction, layout, lbr);
-            else if (direction != direction0 || layout != layout0 || lbr != lbr0)
-                throw new InvalidDataException($"{where}: direction/layout/linear_before_reset ({direction}/{layout}/{lbr}) differ from the first layer ({direction0}/{layout0}/{lbr0})");
+            var (direction, layout, hiddenAttr, match, cellAttrs) = ReadAttributes(n, candidates, where);
+            if (k == 0) (direction0, layout0, cell, cellAttrs0) = (direction, layout, match, cellAttrs);
+            else if (direction != direction0 || layout != layout0 || match != cell)
+                throw new InvalidDataException($"{where}: direction/layout/{cellAttrs} ({direction}/{layout}/{match.Name}) differ from the first layer ({direction0}/{layout0}/{cell!.Name})");
 
             if (Input(n, 4).Length > 0)
                 throw new InvalidDataException($"{where}: input 'sequence_lens' is not supported");
-            if (kind == RecurrentKind.Lstm && Input(n, 7).Length > 0)
+            if (cell!.States > 1 && Input(n, 7).Length > 0)
                 throw new InvalidDataException($"{where}: input 'P' (peepholes) is not supported");
 
             w[k] = Initializer(n, 1, "W", init, source, where);
@@ -123,6 +124,7 @@ public static class OnnxImport
             anyBias |= b[k] is not null;
 
             int D = direction == "bidirectional" ? 2 : 1;
+            G = cell!.Gates;
             if (r[k].Rank != 3 || r[k].Dim(0) != D || r[k].Dim(1) % G != 0 || r[k].Dim(1) / G != r[k].Dim(2))
                 throw new InvalidDataException($"{where}: R has shape {Tensor.ShapeString(r[k].Shape)}, expected [{D}, {G}·H, H]");
             int h = r[k].Dim(2);
@@ -142,13 +144,13 @@ public static class OnnxImport
         }
 
         bool batchFirst = meta.TryGetValue("gyre.batch_first", out var bf) ? bf == "true" : layout0 == 1;
-        var spec = new RecurrentSpec(kind, I, H, layers.Count, direction0 == "bidirectional", anyBias, batchFirst)
+        var spec = SpecCells.For(cell!, I, H, layers.Count, direction0 == "bidirectional", anyBias, batchFirst) with
         {
-            ResetBefore = kind == RecurrentKind.Gru && lbr0 == 0,
             Reverse = direction0 == "reverse",
         };
 
-        var perm = kind == RecurrentKind.Gru ? GruOnnxToTorch : LstmOnnxToTorch;
+        var perm = Inverse(cell!.Onnx!.TorchToOnnx);
+        G = cell.Gates;
         var dict = new Dictionary<string, Tensor>();
         for (int k = 0; k < layers.Count; k++)
         {
@@ -199,43 +201,58 @@ public static class OnnxImport
         };
     }
 
-    private static (string Direction, long Layout, long LinearBeforeReset, long? HiddenSize) ReadAttributes(NodeProto n, RecurrentKind kind, string where)
+    /// <summary>
+    /// The standard attributes of a recurrent node and the registered cell it maps to: every integer attribute a
+    /// candidate's mapping names (e.g. linear_before_reset, input_forget; absent = 0, ONNX's default) must equal
+    /// that candidate's value, so the attributes pick exactly one cell or the node is unsupported.
+    /// </summary>
+    private static (string Direction, long Layout, long? HiddenSize, CellDefinition Cell, string CellAttributes) ReadAttributes(
+        NodeProto n, CellDefinition[] candidates, string where)
     {
         string direction = "forward";
-        long layout = 0, lbr = 0;
+        long layout = 0;
         long? hidden = null;
-        var known = kind == RecurrentKind.Gru ? GruAttributes : LstmAttributes;
+        var known = candidates.SelectMany(c => c.Onnx!.KnownAttributes).ToHashSet();
+        var ints = new Dictionary<string, long>();
         foreach (var a in n.Attribute)
         {
             if (!known.Contains(a.Name))
-                throw new InvalidDataException($"{where}: unknown attribute '{a.Name}'");
+                throw new InvalidDataException($"{where}: attribute '{a.Name}' is not supported");
             switch (a.Name)
             {
                 case "direction": direction = a.S.ToStringUtf8(); break;
                 case "layout": layout = a.I; break;
-                case "linear_before_reset": lbr = a.I; break;
                 case "hidden_size": hidden = a.I; break;
-                case "input_forget":
-                    if (a.I != 0) throw new InvalidDataException($"{where}: attribute 'input_forget' = {a.I} is not supported");
-                    break;
                 case "activations":
-                    string[] defaults = kind == RecurrentKind.Gru ? ["Sigmoid", "Tanh"] : ["Sigmoid", "Tanh", "Tanh"];
+                    string[] defaults = candidates[0].Onnx!.Activations;
                     var acts = a.Strings.Select(s => s.ToStringUtf8()).ToArray();
                     bool ok = acts.Length % defaults.Length == 0 && acts.Length > 0 &&
                               acts.Select((s, i) => string.Equals(s, defaults[i % defaults.Length], StringComparison.OrdinalIgnoreCase)).All(x => x);
                     if (!ok) throw new InvalidDataException($"{where}: attribute 'activations' = [{string.Join(", ", acts)}] is not supported (only the defaults [{string.Join(", ", defaults)}])");
                     break;
-                default: // clip, activation_alpha, activation_beta
-                    throw new InvalidDataException($"{where}: attribute '{a.Name}' is not supported");
+                default: ints[a.Name] = a.I; break;
             }
         }
         if (direction is not ("forward" or "reverse" or "bidirectional"))
             throw new InvalidDataException($"{where}: attribute 'direction' = '{direction}' is not valid");
         if (layout is not (0 or 1))
             throw new InvalidDataException($"{where}: attribute 'layout' = {layout} is not valid");
-        if (lbr is not (0 or 1))
-            throw new InvalidDataException($"{where}: attribute 'linear_before_reset' = {lbr} is not valid");
-        return (direction, layout, lbr, hidden);
+        var identifying = known.Except(["direction", "layout", "hidden_size", "activations"]).Order(StringComparer.Ordinal).ToArray();
+        long Value(string name) => ints.TryGetValue(name, out var v) ? v : 0;
+        var match = candidates.FirstOrDefault(c => identifying.All(name => Value(name) == (c.Onnx!.Attributes.TryGetValue(name, out var want) ? want : 0)));
+        if (match is null)
+        {
+            var bad = identifying.FirstOrDefault(name => ints.ContainsKey(name)) ?? identifying.FirstOrDefault() ?? "?";
+            throw new InvalidDataException($"{where}: attribute '{bad}' = {Value(bad)} is not supported");
+        }
+        return (direction, layout, hidden, match, string.Join("/", identifying));
+    }
+
+    private static int[] Inverse(int[] perm)
+    {
+        var inv = new int[perm.Length];
+        for (int j = 0; j < perm.Length; j++) inv[perm[j]] = j;
+        return inv;
     }
 
     private static string Input(NodeProto n, int index) => index < n.Input.Count ? n.Input[index] : "";

@@ -15,14 +15,7 @@ internal static class OnnxProto
     public const int FloatType = (int)TensorProto.Types.DataType.Float;
     public const int Int64Type = (int)TensorProto.Types.DataType.Int64;
 
-    // XToY[j] = which row block of the X-layout weight becomes row block j of the Y layout.
-    // GRU: PyTorch r,z,n -> ONNX z,r,h.
-    public static readonly int[] GruTorchToOnnx = [1, 0, 2];
-    public static readonly int[] GruOnnxToTorch = [1, 0, 2];
-    // LSTM: PyTorch i,f,g,o -> ONNX i,o,f,c.
-    public static readonly int[] LstmTorchToOnnx = [0, 3, 1, 2];
-    public static readonly int[] LstmOnnxToTorch = [0, 2, 3, 1];
-
+    // A cell's OnnxCellMapping.TorchToOnnx[j] = which PyTorch row block becomes ONNX row block j.
     /// <summary>Copies <paramref name="src"/> (G row blocks of <paramref name="blockLength"/> floats)
     /// into <paramref name="dst"/> with block j taken from block perm[j].</summary>
     public static void PermuteBlocks(Span<float> dst, ReadOnlySpan<float> src, int[] perm, int blockLength)
