@@ -26,11 +26,13 @@ public static class Cli
         var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.\n" + ExitCodes);
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
+        root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
+        root.Subcommands.Add(TrajectoryCommand.Create(context));
         return root;
     }
 

@@ -566,7 +566,7 @@ public static class CsvLoader
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 
-    private static int Resolve(string path, string[] names, string name, string role)
+    internal static int Resolve(string path, string[] names, string name, string role)
     {
         int hit = Array.IndexOf(names, name);
         if (hit >= 0) return hit;

@@ -1,0 +1,94 @@
+using nietras.SeparatedValues;
+using Gyre.Data;
+
+namespace Gyre.Classification;
+
+/// <summary>
+/// Settings of <see cref="SequenceClassifier.Fit"/>: data preparation, the network (a <see cref="Models.ModelSpec"/>)
+/// and training (a <see cref="Training.TrainerOptions"/>). The defaults are the ones the bundled benchmarks use.
+/// </summary>
+public sealed record ClassifierOptions
+{
+    /// <summary>Classification (class labels) or regression (one numeric target per sequence).</summary>
+    public LabelKind Task { get; init; } = LabelKind.Classification;
+    /// <summary>Long-format CSV: case id column (required for CSV data).</summary>
+    public string? IdColumn { get; init; }
+    /// <summary>Long-format CSV: label (or regression target) column.</summary>
+    public string? LabelColumn { get; init; }
+    /// <summary>Long-format CSV: time/step column that orders the rows of a case (default: file order).</summary>
+    public string? TimeColumn { get; init; }
+    /// <summary>Long-format CSV: feature columns (default: every other column).</summary>
+    public string[] Features { get; init; } = [];
+    /// <summary>auto | series | global | none (see <see cref="SequenceNormalization"/>).</summary>
+    public string Normalize { get; init; } = "auto";
+    /// <summary>Steps per input patch P (each encoder step sees P consecutive values of every channel); 0 = auto.</summary>
+    public int Patch { get; init; }
+    /// <summary>Missing values in the data files: none (error), ffill or linear.</summary>
+    public string Fill { get; init; } = "none";
+    /// <summary>Fraction of the training cases held out (stratified) for validation and early stopping; 0 = none.</summary>
+    public double ValidFraction { get; init; }
+    public string Cell { get; init; } = "gru";
+    public int Hidden { get; init; } = 64;
+    public int Layers { get; init; } = 1;
+    public bool Bidirectional { get; init; }
+    public float Dropout { get; init; }
+    /// <summary>last | mean | max | attention.</summary>
+    public string Pool { get; init; } = "mean";
+    /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
+    public string Head { get; init; } = "softmax";
+    /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
+    public string ClassWeights { get; init; } = "none";
+    public int Epochs { get; init; } = 100;
+    public int Batch { get; init; } = 16;
+    public float LearningRate { get; init; } = 3e-3f;
+    public float WeightDecay { get; init; } = 1e-4f;
+    public float ClipNorm { get; init; } = 1f;
+    public int Patience { get; init; } = 20;
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Worker threads for the baselines (0 = all cores); results do not depend on it, so model files leave it out.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int Threads { get; init; }
+
+    /// <summary>One clear line for the first bad setting.</summary>
+    public void Validate()
+    {
+        SequenceNormalizer.Parse(Normalize);
+        if (Patch < 0) throw new ArgumentException($"--patch must be ≥ 0, got {Patch}");
+        if (Fill is not ("none" or "ffill" or "linear")) throw new ArgumentException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
+        if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new ArgumentException($"--valid must be in [0, 1), got {ValidFraction}");
+        if (Head is not ("softmax" or "svm")) throw new ArgumentException($"--head: unknown head '{Head}' (expected softmax or svm)");
+        if (ClassWeights is not ("none" or "balanced")) throw new ArgumentException($"--class-weights: unknown mode '{ClassWeights}' (expected none or balanced)");
+        if (Task == LabelKind.Regression && ClassWeights != "none") throw new ArgumentException("--class-weights applies to classification only");
+        if (Hidden <= 0) throw new ArgumentException($"--hidden must be positive, got {Hidden}");
+        if (Layers <= 0) throw new ArgumentException($"--layers must be positive, got {Layers}");
+        if (Epochs < 0) throw new ArgumentException($"--epochs must be ≥ 0, got {Epochs}");
+        if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
+        if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");
+    }
+
+    public FillMode FillMode => CsvOptions.ParseFill(Fill);
+
+    /// <summary>
+    /// Reads labelled (or, with <paramref name="requireLabels"/> false, unlabelled) sequences: a <c>.ts</c> file by its
+    /// extension, anything else as a long-format CSV that needs <see cref="IdColumn"/> (and <see cref="LabelColumn"/>).
+    /// </summary>
+    public SequenceSet LoadData(string path, bool requireLabels = true)
+    {
+        if (!File.Exists(path)) throw new GyreDataException("file not found", path);
+        if (path.EndsWith(".ts", StringComparison.OrdinalIgnoreCase)) return TsLoader.Load(path, FillMode, requireLabels);
+        if (IdColumn is null) throw new GyreDataException("a CSV of sequences needs --id-col (one row per case and step) and --label-col", path);
+        string? label = LabelColumn;
+        if (label is null && requireLabels) throw new GyreDataException("a CSV of labelled sequences needs --label-col", path);
+        if (!requireLabels && label is not null && !CsvHasColumn(path, label)) label = null;
+        return LongCsvSequences.Load(path, new LongCsvOptions
+        {
+            IdColumn = IdColumn, LabelColumn = label, TimeColumn = TimeColumn, Features = Features, Task = Task, Fill = FillMode,
+        });
+    }
+
+    private static bool CsvHasColumn(string path, string name)
+    {
+        using var reader = Sep.Reader(o => o with { Sep = new Sep(','), HasHeader = true, Unescape = true, Trim = SepTrim.All, DisableColCountCheck = true }).FromFile(path);
+        return reader.Header.ColNames.Any(c => string.Equals(c, name, StringComparison.OrdinalIgnoreCase));
+    }
+}
