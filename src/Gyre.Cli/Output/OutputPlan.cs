@@ -61,7 +61,7 @@ public sealed class OutputPlan : IDisposable
     {
         string full = System.IO.Path.GetFullPath(path);
         string dir = System.IO.Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new GyreDataException($"folder '{dir}' does not exist", path);
+        if (!Directory.Exists(dir)) throw new GyreDataException($"folder does not exist: '{dir}'", path);
         // The extension stays last: some writers (PNG) choose the format by it.
         string tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp{System.IO.Path.GetExtension(full)}");
         try
@@ -99,7 +99,7 @@ public sealed class OutputPlan : IDisposable
         {
             string dir = System.IO.Path.GetDirectoryName(o.Full)!;
             if (File.Exists(dir)) throw new GyreDataException($"{o.Option}: '{dir}' is a file, not a folder");
-            if (!Directory.Exists(dir)) throw new GyreDataException($"{o.Option}: folder '{dir}' does not exist");
+            if (!Directory.Exists(dir)) throw new GyreDataException($"{o.Option}: folder does not exist: '{dir}'");
             if (Directory.Exists(o.Full)) throw new GyreDataException($"{o.Option}: '{o.Path}' is a folder; name a file");
             try
             {
@@ -111,6 +111,13 @@ public sealed class OutputPlan : IDisposable
                 throw new GyreDataException($"{o.Option}: cannot write to folder '{dir}' ({Reason(e)})");
             }
         }
+    }
+
+    /// <summary>Drops a planned output that turned out to have nothing to show (e.g. a confusion matrix of a regression).</summary>
+    public void Discard(PlannedOutput output)
+    {
+        _outputs.Remove(output);
+        try { File.Delete(output.Temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>Renames every temporary over its target; call once every output is complete.</summary>

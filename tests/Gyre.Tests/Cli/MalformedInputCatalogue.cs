@@ -182,7 +182,7 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
 
         // ------------------------------------------------------------------ output paths
         ["output: train --out in a missing folder"] = new(Daily(), d => ["forecast", "train", "--data", d["d.csv"], .. Small, "--out", d["missing/m.gyre"]], 2,
-            "--out: folder '{dir}/missing' does not exist"),
+            "--out: folder does not exist: '{dir}/missing'"),
         ["output: train --out under a file"] = new(Daily(), d => ["forecast", "train", "--data", d["d.csv"], .. Small, "--out", d["d.csv"] + "/m.gyre"], 2,
             "--out: '{dir}/d.csv' is a file, not a folder"),
         ["output: train --out is a folder"] = new(Both(Daily(), (d, _) => Directory.CreateDirectory(d["m.gyre"])), d => Train(d), 2,
@@ -191,9 +191,9 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
             "--out '{dir}/d.csv' is the --data file: writing it would destroy the input"),
         ["output: checkpoint of an unfinished run"] = new(Both(Daily(), (d, _) => d.Write("m.gyre.ckpt", "x")), d => Train(d), 2,
             "'{dir}/m.gyre.ckpt' holds the checkpoint of an unfinished run: add --resume to continue it, or delete it to start over"),
-        ["--plot: folder '{dir}/missing' does not exist"] = new(Both(CopyModel, Daily()),
+        ["--plot: folder does not exist: '{dir}/missing'"] = new(Both(CopyModel, Daily()),
             d => ["forecast", "predict", "--model", d["m.gyre"], "--data", d["d.csv"], "--out", d["f.csv"], "--plot", d["missing/f.png"]], 2,
-            "--plot: folder '{dir}/missing' does not exist"),
+            "--plot: folder does not exist: '{dir}/missing'"),
         ["--out and --plot both name '{dir}/f.csv': give each output its own file"] = new(Both(CopyModel, Daily()),
             d => ["forecast", "predict", "--model", d["m.gyre"], "--data", d["d.csv"], "--out", d["f.csv"], "--plot", d["f.csv"]], 2,
             "--out and --plot both name '{dir}/f.csv': give each output its own file"),
@@ -203,9 +203,9 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
         ["output: bundled --out-dir is a file"] = new((d, _) => d.Write("out", "x"), d => ["forecast", "--epochs", "1", "--out-dir", d["out"]], 2,
             "--out-dir: '{dir}/out' is a file, not a folder"),
         ["output: export --onnx in a missing folder"] = new(CopyModel, d => ["export", "--model", d["m.gyre"], "--onnx", d["missing/m.onnx"]], 2,
-            "--onnx: folder '{dir}/missing' does not exist"),
+            "--onnx: folder does not exist: '{dir}/missing'"),
         ["output: import --out in a missing folder"] = new((d, m) => File.Copy(m.Layer, d["l.safetensors"]), d => ["import", "--keras", d["l.safetensors"], "--out", d["missing/l.safetensors"]], 2,
-            "--out: folder '{dir}/missing' does not exist"),
+            "--out: folder does not exist: '{dir}/missing'"),
 
         // ------------------------------------------------------------------ model files
         ["model: CSV as --model"] = new(Daily(), d => ["forecast", "inspect", "--model", d["d.csv"]], 2, "d.csv: not a Gyre model file (it looks like text/CSV)"),
