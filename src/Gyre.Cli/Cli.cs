@@ -21,18 +21,23 @@ public static class Cli
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 
-    public static RootCommand Build(CliContext context)
+    public static Command Build(CliContext context)
     {
-        var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.\n" + ExitCodes);
+        // A root named "gyre" rather than a RootCommand, whose name is the entry assembly's file (Gyre.Cli) in usage lines.
+        var root = new Command("gyre");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
         root.Subcommands.Add(TrajectoryCommand.Create(context));
+        root.Description = Help.RootDescription(root) + " " + ExitCodes;   // after every command is registered
         return root;
     }
 
@@ -41,18 +46,18 @@ public static class Cli
         Run(Build, args, stdout, stderr, cancel);
 
     /// <summary>Runs the command tree <paramref name="build"/> makes, mapping its failures to exit codes.</summary>
-    internal static int Run(Func<CliContext, RootCommand> build, string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    internal static int Run(Func<CliContext, Command> build, string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         var context = new CliContext(stdout, stderr, cancel);
         var root = build(context);
+        if (args.Length == 0) args = ["--help"];               // `gyre` alone: what it can do, not an error
         ParseResult? parse = null;
         try
         {
             parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {
-                // The first problem only: one line, and fixing it may make the rest disappear.
-                stderr.WriteLine($"gyre: {OneLine(parse.Errors[0].Message)}");
+                stderr.WriteLine(ParseError(parse));
                 return BadInput;
             }
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
@@ -77,6 +82,28 @@ public static class Cli
             DistributedRun.AbortIfRunning(InternalError);
             return InternalError;
         }
+    }
+
+    /// <summary>
+    /// One line for a parse failure: the first problem (fixing it may make the rest disappear), or, with a
+    /// mistyped word, the problem that carries a "did you mean" suggestion.
+    /// </summary>
+    private static string ParseError(ParseResult parse)
+    {
+        // With a mistyped word, "Required command was not provided" and the word's stray value only add noise.
+        var errors = parse.UnmatchedTokens.Count > 0
+            ? parse.Errors.Where(e => !parse.UnmatchedTokens.Skip(1).Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal))
+                && !(e.Message.StartsWith("Required command", StringComparison.Ordinal))).ToList()
+            : parse.Errors.ToList();
+        if (errors.Count == 0) errors = [.. parse.Errors];
+        var lines = errors.Select(e =>
+        {
+            string? token = parse.UnmatchedTokens.FirstOrDefault(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal));
+            string hint = token is null ? "" : Help.DidYouMean(parse, token);
+            return (Text: $"gyre: {OneLine(e.Message)}{hint}", Suggested: hint.Length > 0);
+        }).ToList();
+        // A typo with a suggestion explains the rest ("--model is required" after "--modle"): say only that.
+        return (lines.FirstOrDefault(l => l.Suggested).Text ?? lines[0].Text);
     }
 
     // Only the dedicated user-input type, a reader's verdict on a file, and the operating system's refusal of

@@ -4,6 +4,7 @@ using Gyre.Data;
 using Gyre.Forecasting;
 using Gyre.IO;
 using Gyre.IO.Onnx;
+using Gyre.Models;
 
 namespace Gyre.Cli.Commands;
 
@@ -15,7 +16,7 @@ internal static class ExportCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Option<string?>("--model") { Description = "Forecaster model file (gyre forecast train)" };
+        var model = new Option<string?>("--model") { Description = "Model file of any job (forecast, classify, …)" };
         var layer = new Option<string?>("--layer") { Description = "Gyre layer file (gyre import)" };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
         var opset = UserInput.Int("--opset", "ONNX opset: 14 or 22 (default 14)", min: 1);
@@ -29,19 +30,32 @@ internal static class ExportCommand
         cmd.SetAction(p =>
         {
             int version = p.GetValue(opset) ?? 14;
-            string? modelPath = p.GetValue(model) is { } m ? ForecastCommand.RequireFile("--model", m) : null;
+            string? modelPath = p.GetValue(model) is { } mp ? ForecastCommand.RequireFile("--model", mp) : null;
             string? layerPath = p.GetValue(layer) is { } lp ? ForecastCommand.RequireFile("--layer", lp) : null;
             using var plan = new OutputPlan();
             var output = plan.Add("--onnx", p.GetValue(onnx)!);
             plan.Input(modelPath != null ? "--model" : "--layer", (modelPath ?? layerPath)!);
             plan.Check();
-            if (modelPath != null)
+            if (modelPath != null && ModelFile.Read(modelPath) is var (job, file))
             {
-                var f = Forecaster.Load(modelPath);
-                if (ForecasterOnnx.Unsupported(f) is { } reason) throw new GyreDataException(reason, modelPath);
-                ForecasterOnnx.Export(f, output.Temp, version);
-                plan.Commit();
-                ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                if (job == Forecaster.Job)
+                {
+                    var f = Forecaster.FromFile(file, modelPath);
+                    if (ForecasterOnnx.Unsupported(f) is { } reason) throw new GyreDataException(reason, modelPath);
+                    ForecasterOnnx.Export(f, output.Temp, version);
+                    plan.Commit();
+                    ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                }
+                else if (file.Metadata.ContainsKey("spec"))
+                {
+                    var m = SequenceModel.Load(modelPath).Model;
+                    // What a model's export cannot express is a property of the user's model, not a bug.
+                    try { SequenceModelOnnx.Export(m, output.Temp, version, job); }
+                    catch (NotSupportedException e) { throw new GyreDataException(e.Message, modelPath); }
+                    plan.Commit();
+                    ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, seq, {m.Spec.InputSize}], output prediction [batch, {m.Spec.Outputs}] ({m.Spec.Head} head, raw outputs)");
+                }
+                else throw new GyreDataException($"ONNX export of {job} models is not supported", modelPath);
             }
             else
             {

@@ -22,6 +22,9 @@ internal static class ForecastCommand
         LearningRate = 3e-3f, Patience = 15, Seed = 1, Gaps = "keep",   // co2 lacks three months (first 1958-06): rows stay consecutive
     };
 
+    /// <summary>`forecast train`'s baseline: the library defaults, except that a gap in the time index is refused until --fill-gaps or --allow-gaps says what to do.</summary>
+    internal static ForecastOptions TrainDefaults => new() { Gaps = "error" };
+
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
 
     public static Command Create(CliContext ctx)
@@ -29,7 +32,9 @@ internal static class ForecastCommand
         var training = new TrainingOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled job's outputs", DefaultValueFactory = _ => "gyre-output" };
-        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job.");
+        training.ShowDefaults(BundledDefaults, "bundled job");
+        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job, "
+            + $"whose defaults differ from `forecast train`'s in {training.Differences(TrainDefaults, BundledDefaults)}; the options below apply to it.");
         training.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(outDir);
@@ -86,20 +91,23 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        training.ShowDefaults(TrainDefaults, "default");
         var distributed = DistributedRun.Flag();
         var bucket = DistributedRun.BucketOption();
+        var plotHistory = new Option<string?>("--plot-history") { Description = "Also write a PNG of train/validation loss per epoch with the best epoch marked" };
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
         var failIfWorse = new FailIfWorseOption();
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
-        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket); cmd.Options.Add(plotHistory);
         cmd.SetAction(p =>
         {
             string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
-            // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
-            var options = training.Apply(p, new ForecastOptions { Gaps = "error" }, Warn(ctx));
+            var options = training.Apply(p, TrainDefaults, Warn(ctx));
+            string? historyPng = p.GetValue(plotHistory);
             using var plan = new OutputPlan();
             var modelOut = plan.Add("--out", output);
+            var historyOut = historyPng is null ? null : plan.Add("--plot-history", historyPng);
             // The checkpoint is written in place after every epoch (atomically, by the trainer), so it is
             // checked with the outputs but not part of the final rename.
             string ckpt = output + ".ckpt";
@@ -111,6 +119,7 @@ internal static class ForecastCommand
             var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel);
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(modelOut.Temp);
+            if (historyOut != null) HistoryPlot.Write(historyOut.Temp, f.History, $"{Path.GetFileName(path)}: {options.Cell} forecaster training");
             plan.Commit();
             File.Delete(ckpt);
             var set = f.LoadData(path);
@@ -120,6 +129,7 @@ internal static class ForecastCommand
             {
                 if (report != null) Reports.Table(ctx, report);
                 ctx.Out.WriteLine($"wrote {output}");
+                if (historyPng != null) ctx.Out.WriteLine($"wrote {historyPng}");
             }
             return report != null && failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
@@ -294,11 +304,16 @@ internal static class ForecastCommand
                 .Start(progress =>
                 {
                     var task = progress.AddTask("training", maxValue: Math.Max(options.Epochs, 1));
+                    string last = "";
                     result = Forecaster.Fit(data, options, e =>
                     {
-                        task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
+                        last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4})" : ")");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume, cancel, parallel: parallel);
+                    }, checkpoint, resume, cancel, progress: new BatchProgress(b =>
+                    {
+                        task.Description = $"epoch {b.Epoch}/{b.Epochs} batch {b.Batch}/{b.Batches} loss {b.Loss:F4}{last}";
+                        task.Value = b.Epoch - 1 + (double)b.Batch / b.Batches;
+                    }), parallel: parallel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -310,5 +325,11 @@ internal static class ForecastCommand
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
         }, checkpoint, resume, cancel, parallel: parallel);
+    }
+
+    /// <summary>Renders the trainer's per-batch progress synchronously (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class BatchProgress(Action<Gyre.Training.TrainingProgress> report) : IProgress<Gyre.Training.TrainingProgress>
+    {
+        public void Report(Gyre.Training.TrainingProgress value) => report(value);
     }
 }

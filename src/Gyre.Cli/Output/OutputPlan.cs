@@ -99,7 +99,7 @@ public sealed class OutputPlan : IDisposable
         {
             string dir = System.IO.Path.GetDirectoryName(o.Full)!;
             if (File.Exists(dir)) throw new GyreDataException($"{o.Option}: '{dir}' is a file, not a folder");
-            if (!Directory.Exists(dir)) throw new GyreDataException($"{o.Option}: folder does not exist: '{dir}'");
+            if (!Directory.Exists(dir)) throw new GyreDataException($"{o.Option}: folder does not exist for '{o.Path}'");
             if (Directory.Exists(o.Full)) throw new GyreDataException($"{o.Option}: '{o.Path}' is a folder; name a file");
             try
             {

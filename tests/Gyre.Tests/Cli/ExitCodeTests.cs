@@ -25,7 +25,9 @@ public sealed class ExitCodeTests : IDisposable
         {
             var root = new RootCommand("test");
             root.Options.Add(Gyre.Cli.Cli.Verbose);
-            root.SetAction(_ => action());
+            var run = new Command("run");
+            run.SetAction(_ => action());
+            root.Subcommands.Add(run);
             return root;
         }, args, stdout, stderr, cancel);
         return new CliFolder.Result(code, stdout.ToString(), stderr.ToString());
@@ -34,7 +36,7 @@ public sealed class ExitCodeTests : IDisposable
     [Fact]
     public void An_internal_ArgumentException_is_exit_70_and_says_it_is_a_bug()
     {
-        var r = RunAction(() => throw new ArgumentException("span too short"), []);
+        var r = RunAction(() => throw new ArgumentException("span too short"), ["run"]);
         Assert.Equal(70, r.Code);
         var lines = r.Err.TrimEnd().Split('\n');
         Assert.Equal("gyre: internal error (a bug in gyre, not in your input; please report it): ArgumentException: span too short", lines[0]);
@@ -45,7 +47,7 @@ public sealed class ExitCodeTests : IDisposable
     [Fact]
     public void Verbose_shows_the_stack_trace_of_an_internal_error()
     {
-        var r = RunAction(() => throw new IndexOutOfRangeException("boom"), ["--verbose"]);
+        var r = RunAction(() => throw new IndexOutOfRangeException("boom"), ["run", "--verbose"]);
         Assert.Equal(70, r.Code);
         Assert.Contains("System.IndexOutOfRangeException: boom", r.Err);
         Assert.Contains(" at ", r.Err);
@@ -56,7 +58,7 @@ public sealed class ExitCodeTests : IDisposable
     {
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        var r = RunAction(() => { cts.Token.ThrowIfCancellationRequested(); return 0; }, [], cts.Token);
+        var r = RunAction(() => { cts.Token.ThrowIfCancellationRequested(); return 0; }, ["run"], cts.Token);
         Assert.Equal(130, r.Code);
         Assert.Equal("gyre: interrupted", r.Err.TrimEnd());
     }
