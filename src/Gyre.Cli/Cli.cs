@@ -62,8 +62,9 @@ public static class Cli
             }
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Ctrl-C: the command has said how to resume; 128 + SIGINT, as shells report it.
             stderr.WriteLine("gyre: interrupted");
             return Interrupted;
         }
@@ -123,7 +124,7 @@ public static class Cli
 /// <summary>Where a command writes: plain writers, plus a Spectre console over stdout for tables and progress.</summary>
 public sealed class CliContext(TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
 {
-    /// <summary>Cancelled by the first Ctrl-C: training stops after the current epoch (checkpoint intact).</summary>
+    /// <summary>The caller's cancellation (tests, a host); training honours it like Ctrl-C, after the current epoch.</summary>
     public CancellationToken Cancel { get; } = cancel;
 
     public TextWriter Out { get; } = stdout;
