@@ -99,7 +99,9 @@ public sealed class SequenceClassifier
         }
 
         var mode = SequenceNormalizer.Parse(options.Normalize);
-        string reason = "given";
+        string reason = options.Normalize == "series+stats"
+            ? "each case's shape, plus its level and log-scale per channel as inputs: nothing the label may depend on is removed"
+            : "given";
         if (mode == SequenceNormalization.Auto)
         {
             (mode, reason) = SequenceNormalizer.Choose(train.Cases, C, y, threads: options.Threads);
@@ -127,7 +129,7 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C + normalizer.ExtraFeatures(C), Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
             Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
         };
@@ -136,15 +138,27 @@ public sealed class SequenceClassifier
             targetMean, targetStd, Path.GetFullPath(train.Path), model);
 
         var (fitIdx, validIdx) = Holdout(train, y, options.ValidFraction, options.Seed);
-        var inputs = train.Cases.Select(f.Prepare).ToArray();
-        var fitData = f.Dataset(fitIdx.Select(i => inputs[i]).ToArray(), y is null ? null : fitIdx.Select(i => y[i]).ToArray(),
-            fitIdx.Select(i => train.Cases[i].Target).ToArray());
-        var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => inputs[i]).ToArray(),
+        int copies = options.Augment >= 0 ? options.Augment : Augmentation.AutoCopies(fitIdx.Length);
+        var rng = new Rng(options.Seed ^ 0x5851_F42D_4C95_7F2DUL);
+        var fitCases = new List<LabeledSequence>(fitIdx.Length * (1 + copies));
+        var fitLabels = new List<int>(fitCases.Capacity);
+        foreach (int i in fitIdx)
+            for (int k = 0; k <= copies; k++)
+            {
+                fitCases.Add(k == 0 ? train.Cases[i] : Augmentation.Copy(train.Cases[i], C, rng));
+                fitLabels.Add(y?[i] ?? 0);
+            }
+        var fitData = f.Dataset(fitCases.Select(f.Prepare).ToArray(), y is null ? null : fitLabels.ToArray(), fitCases.Select(c => c.Target).ToArray());
+        var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => f.Prepare(train.Cases[i])).ToArray(),
             y is null ? null : validIdx.Select(i => y[i]).ToArray(), validIdx.Select(i => train.Cases[i].Target).ToArray());
+        int batches = Math.Max(1, fitCases.Count / Math.Min(options.Batch, fitCases.Count));
+        int epochs = options.Epochs > 0 ? options.Epochs : Math.Clamp((ClassifierOptions.StepBudget + batches - 1) / batches, 10, 500);
+        log?.Invoke($"training: {fitIdx.Length} cases{(copies > 0 ? $" + {copies} augmented cop{(copies == 1 ? "y" : "ies")} each" : "")}, "
+            + $"patches of {patch} step(s), {epochs} epochs of {batches} batches{(validIdx.Length > 0 ? $", {validIdx.Length} held out" : "")}");
         var task = new SequenceTask(model, fitData, validData, Job, f.FileEntries());
         var trainer = new Trainer(new TrainerOptions
         {
-            Epochs = options.Epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
+            Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
             ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
         })
         { EpochEnd = epochEnd, Progress = progress, CheckpointPath = checkpoint, Resume = resume };
