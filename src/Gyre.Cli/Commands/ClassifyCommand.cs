@@ -35,11 +35,12 @@ internal static class ClassifyCommand
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
         public readonly Option<bool?> Bidirectional = new("--bidirectional") { Description = "Run a second, reversed direction" };
         public readonly Option<float?> Dropout = new("--dropout") { Description = "Dropout between recurrent layers" };
-        public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default mean)" };
+        public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default max)" };
         public readonly Option<string?> Head = new("--head") { Description = "softmax (cross-entropy) | svm (squared hinge)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
         public readonly Option<double?> Valid = new("--valid") { Description = "Hold out this fraction of the training cases (stratified) for early stopping" };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 3000 optimizer steps, 10–500 epochs)" };
+        public readonly Option<int?> TestAugment = new("--test-augment") { Description = "Slices averaged with each case at prediction time (default: 8 when training used augmented copies; 0 = off)" };
         public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 1000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
@@ -53,7 +54,7 @@ internal static class ClassifyCommand
         public Option[] All =>
         [
             Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Pool, Head,
-            ClassWeights, Valid, Epochs, Augment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines,
+            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines,
         ];
 
         public void AddTo(Command c)
@@ -92,6 +93,7 @@ internal static class ClassifyCommand
             if (p.GetValue(Valid) is { } v) o = o with { ValidFraction = v };
             if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
             if (p.GetValue(Augment) is { } aug) o = o with { Augment = aug };
+            if (p.GetValue(TestAugment) is { } tta) o = o with { TestAugment = tta };
             if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
             if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
             if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };

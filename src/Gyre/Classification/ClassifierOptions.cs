@@ -35,13 +35,15 @@ public sealed record ClassifierOptions
     public bool Bidirectional { get; init; }
     public float Dropout { get; init; }
     /// <summary>last | mean | max | attention.</summary>
-    public string Pool { get; init; } = "mean";
+    public string Pool { get; init; } = "max";
     /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
     public string Head { get; init; } = "softmax";
     /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
     public string ClassWeights { get; init; } = "none";
     /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 1000 sequences in all, at most 15 copies).</summary>
     public int Augment { get; init; } = -1;
+    /// <summary>Slices of each case averaged with it at prediction time; −1 = auto (8 when training used augmented copies, else 0).</summary>
+    public int TestAugment { get; init; } = -1;
     /// <summary>Maximum epochs; 0 = auto: about <see cref="StepBudget"/> optimizer steps, between 10 and 500 epochs.</summary>
     public int Epochs { get; init; }
     /// <summary>Optimizer steps the auto epoch count aims at.</summary>
@@ -68,6 +70,7 @@ public sealed record ClassifierOptions
         if (Task == LabelKind.Regression && ClassWeights != "none") throw new ArgumentException("--class-weights applies to classification only");
         if (Hidden <= 0) throw new ArgumentException($"--hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new ArgumentException($"--layers must be positive, got {Layers}");
+        if (TestAugment < -1) throw new ArgumentException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new ArgumentException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new ArgumentException($"--epochs must be ≥ 0, got {Epochs}");
         if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");

@@ -38,6 +38,8 @@ public sealed class SequenceClassifier
     /// <summary>Regression target scaling: the network predicts (y − mean) / std.</summary>
     public double TargetMean { get; }
     public double TargetStd { get; }
+    /// <summary>Augmented copies per training case the model was trained with.</summary>
+    public int AugmentCopies { get; private set; }
     /// <summary>Path of the training data (for the baselines of a later evaluation).</summary>
     public string TrainPath { get; }
     public SequenceModel Model { get; }
@@ -139,6 +141,7 @@ public sealed class SequenceClassifier
 
         var (fitIdx, validIdx) = Holdout(train, y, options.ValidFraction, options.Seed);
         int copies = options.Augment >= 0 ? options.Augment : Augmentation.AutoCopies(fitIdx.Length);
+        f.AugmentCopies = copies;
         var rng = new Rng(options.Seed ^ 0x5851_F42D_4C95_7F2DUL);
         var fitCases = new List<LabeledSequence>(fitIdx.Length * (1 + copies));
         var fitLabels = new List<int>(fitCases.Capacity);
@@ -235,7 +238,41 @@ public sealed class SequenceClassifier
     public SequencePredictions Predict(SequenceSet set)
     {
         if (set.Channels != Channels) throw new GyreDataException($"{set.Channels} dimensions, the model was trained on {Channels}", set.Path);
-        var inputs = set.Cases.Select(Prepare).ToArray();
+        int n = set.Cases.Count, K = Model.Spec.Outputs, views = TestViews;
+        // Test-time augmentation: the mean over the case itself and (views − 1) slices of it like those seen in
+        // training; each case's slices come from its own seeded generator, so a prediction never depends on the batch.
+        var mean = new double[n * K];                        // [N, O] mean probabilities (regression: outputs)
+        var probs = new float[K];
+        for (int v = 0; v < views; v++)
+        {
+            var cases = v == 0 ? set.Cases : set.Cases.Select((c, i) => Augmentation.Copy(c, Channels, new Rng(Options.Seed ^ ((ulong)i << 20) ^ (ulong)v))).ToList();
+            var outputs = Outputs(cases);
+            for (int i = 0; i < n; i++)
+            {
+                var o = outputs.AsSpan(i * K, K);
+                if (!IsRegression) { System.Numerics.Tensors.TensorPrimitives.SoftMax(o, probs); o = probs; }
+                for (int k = 0; k < K; k++) mean[i * K + k] += o[k] / (double)views;
+            }
+        }
+        if (IsRegression)
+            return new SequencePredictions([], [], mean.Select(v => v * TargetStd + TargetMean).ToArray());
+        var cls = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            for (int k = 1; k < K; k++) if (mean[i * K + k] > mean[i * K + best]) best = k;
+            cls[i] = best;
+        }
+        return new SequencePredictions(cls, mean.Select(v => (float)v).ToArray(), []);
+    }
+
+    /// <summary>Views averaged per prediction: 1 + <see cref="ClassifierOptions.TestAugment"/> (auto: 8 slices when training used augmented copies).</summary>
+    public int TestViews => 1 + (Options.TestAugment >= 0 ? Options.TestAugment : AugmentCopies > 0 ? 8 : 0);
+
+    /// <summary>Raw network outputs [N, O] in inference mode, in batches of similar lengths.</summary>
+    private float[] Outputs(IReadOnlyList<LabeledSequence> cases)
+    {
+        var inputs = cases.Select(Prepare).ToArray();
         int n = inputs.Length, K = Model.Spec.Outputs;
         var outputs = new float[n * K];                      // [N, O]
         // Batches of similar lengths, each padded only to its own longest case: the order changes no row's result.
@@ -250,13 +287,7 @@ public sealed class SequenceClassifier
             var o = Model.Forward(x, data.Lengths).ReadOnlySpan;
             for (int r = 0; r < idx.Length; r++) o.Slice(r * K, K).CopyTo(outputs.AsSpan(idx[r] * K, K));
         }
-        if (IsRegression)
-            return new SequencePredictions([], [], outputs.Select(v => v * TargetStd + TargetMean).ToArray());
-        var probs = new float[n * K];
-        for (int i = 0; i < n; i++) System.Numerics.Tensors.TensorPrimitives.SoftMax(outputs.AsSpan(i * K, K), probs.AsSpan(i * K, K));
-        var cls = new int[n];
-        for (int i = 0; i < n; i++) cls[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(outputs.AsSpan(i * K, K));
-        return new SequencePredictions(cls, probs, []);
+        return outputs;
     }
 
     /// <summary>
@@ -276,7 +307,7 @@ public sealed class SequenceClassifier
         ["classify_version"] = FormatVersion.ToString(),
         ["options"] = JsonSerializer.Serialize(Options, Json),
         ["data"] = JsonSerializer.Serialize(new DataInfo(Classes, Channels, Patch, SequenceNormalizer.Name(Normalizer.Mode), Normalizer.Mean,
-            Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath), Json),
+            Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath, AugmentCopies), Json),
     };
 
     /// <summary>
@@ -286,7 +317,7 @@ public sealed class SequenceClassifier
     public void Save(string path) => Model.Save(path, Job, History, FileEntries());
 
     private sealed record DataInfo(string[] Classes, int Channels, int Patch, string Normalize, float[] Mean, float[] Std, string NormalizeReason,
-        double TargetMean, double TargetStd, string TrainPath);
+        double TargetMean, double TargetStd, string TrainPath, int AugmentCopies);
 
     internal static JsonSerializerOptions Json => ModelFile.Json;
 
@@ -307,6 +338,7 @@ public sealed class SequenceClassifier
                 throw new InvalidDataException($"patch {d.Patch} × {d.Channels} channels does not match the model's {model.Spec.InputSize} inputs");
             var f = new SequenceClassifier(options, d.Classes, d.Channels, d.Patch, normalizer, d.NormalizeReason, d.TargetMean, d.TargetStd, d.TrainPath, model);
             f.History.AddRange(history);
+            f.AugmentCopies = d.AugmentCopies;
             return f;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or ArgumentException or InvalidDataException or NullReferenceException)
