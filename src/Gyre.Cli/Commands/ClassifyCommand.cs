@@ -20,8 +20,10 @@ internal static class ClassifyCommand
         public readonly Option<string?> Task = new("--task") { Description = "classification (class labels) | regression (one numeric target per sequence: MSE/MAE, mean-predictor baseline)" };
         public readonly Option<string?> Normalize = new("--normalize")
         {
-            Description = "series (z-score each case and channel: removes levels and scales) | global (z-score per channel with training statistics: keeps them) | none | "
-                + "auto (default: whichever of series and global gives the better leave-one-out 1-NN score on the training cases; ties go to global; the choice and its evidence are printed)",
+            Description = "series+stats (default: z-score each case and channel, and give the case's mean and log standard deviation back as two inputs per channel, "
+                + "so shape, level and scale all reach the network) | series (z-score each case and channel: removes levels and scales, e.g. per-speaker levels) "
+                + "| global (z-score each channel with training statistics: keeps them, but small-amplitude cases shrink to near zero) | none "
+                + "| auto (series or global, whichever gives the better leave-one-out 1-NN score on the training cases; ties go to global). The choice and its reason are printed",
         };
         public readonly Option<int?> Patch = new("--patch") { Description = "Steps per encoder input patch P (default: ⌈median length / 64⌉)" };
         public readonly Option<string?> Fill = new("--fill") { Description = "Missing values ('?', NaN, empty): ffill | linear (default: an error naming file, case and dimension)" };
