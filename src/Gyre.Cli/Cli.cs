@@ -15,17 +15,23 @@ public static class Cli
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 
-    public static RootCommand Build(CliContext context)
+    public static Command Build(CliContext context)
     {
-        var root = new RootCommand("Gyre: gated recurrent networks for .NET — train, evaluate, export and serve GRU/LSTM models.");
+        // A root named "gyre" rather than a RootCommand, whose name is the entry assembly's file (Gyre.Cli) in usage lines.
+        var root = new Command("gyre");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         root.Options.Add(Verbose);
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
+        root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(ImportCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
+        root.Subcommands.Add(TrajectoryCommand.Create(context));
+        root.Description = Help.RootDescription(root);   // after every command is registered
         return root;
     }
 
@@ -34,10 +40,23 @@ public static class Cli
     {
         var context = new CliContext(stdout, stderr);
         var root = Build(context);
+        if (args.Length == 0) args = ["--help"];               // `gyre` alone: what it can do, not an error
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) stderr.WriteLine($"gyre: {e.Message}");
+            // With a mistyped word, "Required command was not provided" and the word's stray value only add noise.
+            var errors = parse.UnmatchedTokens.Count > 0
+                ? parse.Errors.Where(e => !parse.UnmatchedTokens.Skip(1).Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal))
+                    && !(e.Message.StartsWith("Required command", StringComparison.Ordinal))).ToList()
+                : parse.Errors.ToList();
+            var lines = errors.Select(e =>
+            {
+                string? token = parse.UnmatchedTokens.FirstOrDefault(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal));
+                string hint = token is null ? "" : Help.DidYouMean(parse, token);
+                return (Text: $"gyre: {e.Message}{hint}", Suggested: hint.Length > 0);
+            }).ToList();
+            // A typo with a suggestion explains the rest ("--model is required" after "--modle"): say only that.
+            foreach (var line in lines.Any(l => l.Suggested) ? lines.Where(l => l.Suggested) : lines) stderr.WriteLine(line.Text);
             return BadInput;
         }
         try

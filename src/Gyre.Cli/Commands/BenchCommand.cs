@@ -58,18 +58,102 @@ public static class BenchCommand
         });
 
         var size = new Option<int>("--size") { Description = "matrix size N (N³ multiply)", DefaultValueFactory = _ => 2048 };
+        var sizeArgument = new Argument<int?>("N") { Description = "matrix size, as `gyre bench sgemm 512` (same as --size)", Arity = ArgumentArity.ZeroOrOne };
         var sgemmThreads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Kernels.WorkerTeam.Shared.Size };
         var sgemmReps = new Option<int>("--reps") { Description = "timed runs (median reported)", DefaultValueFactory = _ => 5 };
-        var sgemm = new Command("sgemm", "GFLOP/s of the SGEMM kernel at size³ (default 2048)") { size, sgemmThreads, sgemmReps };
+        var sgemm = new Command("sgemm", "GFLOP/s of the SGEMM kernel at size³ (default 2048)") { sizeArgument, size, sgemmThreads, sgemmReps };
         sgemm.SetAction(parse =>
         {
-            int s = parse.GetValue(size), n = parse.GetValue(sgemmThreads);
+            int? positional = parse.GetValue(sizeArgument);
+            var sizeResult = parse.GetResult(size);
+            if (positional is { } p && sizeResult is { Implicit: false } && parse.GetValue(size) != p)
+            {
+                ctx.Err.WriteLine($"gyre bench sgemm: size given twice ({p} and --size {parse.GetValue(size)})");
+                return 2;
+            }
+            int s = positional ?? parse.GetValue(size), n = parse.GetValue(sgemmThreads);
+            if (s <= 0)
+            {
+                ctx.Err.WriteLine($"gyre bench sgemm: size must be positive, got {s}");
+                return 2;
+            }
             double rate = RecurrentBenchmark.Sgemm(s, n, parse.GetValue(sgemmReps));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
             return 0;
         });
         cmd.Subcommands.Add(sgemm);
+        cmd.Subcommands.Add(ScanCommand());
         return cmd;
+    }
+
+    /// <summary>
+    /// <c>gyre bench scan</c>: sequential loop against parallel-in-time forward (Newton for ParaGRU/ParaLSTM, the
+    /// chunkwise form of gated linear attention, the chunked scan of the state-space layer) over
+    /// T = 1k, 4k, 16k at B = 1 and 8, hidden 256, untrained and briefly trained weights.
+    /// </summary>
+    private static Command ScanCommand()
+    {
+        var cell = new Option<string?>("--cell") { Description = "one of " + string.Join(", ", ScanBenchmark.Cells) + " (default: all)" };
+        var batch = new Option<int?>("--batch") { Description = "B (with --seq: one shape instead of the grid)" };
+        var seq = new Option<int?>("--seq") { Description = "T" };
+        var input = new Option<int>("--input") { Description = "I", DefaultValueFactory = _ => 32 };
+        var hidden = new Option<int>("--hidden") { Description = "H", DefaultValueFactory = _ => 256 };
+        var weights = new Option<string>("--weights") { Description = "init, trained or both", DefaultValueFactory = _ => "both" };
+        var threads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Kernels.WorkerTeam.Shared.Size };
+        var reps = new Option<int>("--reps") { Description = "timed runs per mode (median reported)", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "one JSON object per row" };
+        var scan = new Command("scan", "Sequential vs parallel-in-time forward (ParaGRU/ParaLSTM Newton, GLA chunkwise, LSSL scan): ms, speedup, Newton iterations")
+        {
+            cell, batch, seq, input, hidden, weights, threads, reps, json,
+        };
+        scan.SetAction(parse =>
+        {
+            try
+            {
+                string? c = parse.GetValue(cell);
+                var cells = c is null ? ScanBenchmark.Cells : ScanBenchmark.Cells.Contains(c) ? [c]
+                    : throw new ArgumentException($"--cell must be one of {string.Join(", ", ScanBenchmark.Cells)}, got '{c}'");
+                int? b = parse.GetValue(batch), t = parse.GetValue(seq);
+                if ((b is null) != (t is null) || b is <= 0 || t is <= 0) throw new ArgumentException("--batch and --seq go together, each positive");
+                var grid = b is null ? ScanBenchmark.Grid : [(b.Value, t!.Value)];
+                string w = parse.GetValue(weights) ?? "both";
+                bool[] trained = w switch
+                {
+                    "both" => [false, true], "init" => [false], "trained" => [true],
+                    _ => throw new ArgumentException($"--weights must be init, trained or both, got '{w}'"),
+                };
+                int i = parse.GetValue(input), h = parse.GetValue(hidden), n = parse.GetValue(threads), r = parse.GetValue(reps);
+                if (i <= 0 || h <= 0 || n <= 0 || r <= 0) throw new ArgumentException("--input, --hidden, --threads and --reps must be positive");
+                bool asJson = parse.GetValue(json);
+                var table = new Table().AddColumns("cell", "weights", "B", "T", "H", "threads", "sequential ms", "parallel ms", "speedup", "Newton its", "max |Δy|");
+                foreach (string name in cells)
+                    foreach (bool tr in trained)
+                        foreach (var (bb, tt) in grid)
+                        {
+                            var res = ScanBenchmark.Run(name, bb, tt, i, h, tr, n, r);
+                            var ci = CultureInfo.InvariantCulture;
+                            if (res is null)
+                            {
+                                string why = $"{name} B={bb} T={tt}: skipped, needs {ScanBenchmark.ForwardBytes(name, bb, tt, h) / (1 << 20)} MiB of activations";
+                                if (asJson) Console.Error.WriteLine(why);
+                                else table.AddRow(name, tr ? "trained" : "init", bb.ToString(ci), tt.ToString(ci), h.ToString(ci), n.ToString(ci), "skipped", "-", "-", "-", "-");
+                                continue;
+                            }
+                            if (asJson) { Console.WriteLine(res.ToJson()); continue; }
+                            table.AddRow(res.Cell, res.Weights, bb.ToString(ci), tt.ToString(ci), h.ToString(ci), n.ToString(ci),
+                                res.SequentialMs.ToString("F1", ci), res.ParallelMs.ToString("F1", ci), res.Speedup.ToString("F2", ci),
+                                res.Iterations.ToString(ci), res.MaxAbsDiff.ToString("G2", ci));
+                        }
+                if (!asJson) AnsiConsole.Write(table);
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"gyre bench scan: {e.Message}");
+                return 2;
+            }
+        });
+        return scan;
     }
 
     /// <summary>The standard grid (optionally only one cell kind), or the single shape the options give.</summary>
@@ -83,16 +167,37 @@ public static class BenchCommand
         return [new RecurrentBenchShape(name ?? CellRegistry.Names[0], b.Value, t.Value, i.Value, h.Value)];
     }
 
-    private static void WriteTable(CliContext ctx, List<RecurrentBenchResult> results)
+    /// <summary>
+    /// The results as a table that fits 80 columns: the shape in one column (BxTxIxH), threads in the caption
+    /// when they are all the same, allocations and RSS in compact units.
+    /// </summary>
+    internal static Table BuildTable(IReadOnlyList<RecurrentBenchResult> results)
     {
-        var table = new Table().AddColumns("cell", "mode", "B", "T", "I", "H", "threads", "ms", "GFLOP/s", "steps/s", "alloc B", "peak RSS MiB");
+        var c = CultureInfo.InvariantCulture;
+        bool oneThreadCount = results.Select(r => r.Threads).Distinct().Count() <= 1;
+        // No borders and two spaces between columns: the widest row (a 16×1024×768×768 shape) then takes 72 columns.
+        var table = new Table().Border(TableBorder.None).ShowHeaders();
+        if (oneThreadCount && results.Count > 0) table.Caption($"{results[0].Threads} thread(s); shape BxTxIxH; medians");
+        TableColumn Column(string header, bool right = false) => (right ? new TableColumn(header).RightAligned() : new TableColumn(header)).NoWrap().Padding(0, 0, 2, 0);
+        table.AddColumn(Column("cell")).AddColumn(Column("mode")).AddColumn(Column("shape"));
+        if (!oneThreadCount) table.AddColumn(Column("thr", true));
+        foreach (var h in new[] { "ms", "GFLOP/s", "steps/s", "alloc", "RSS MiB" }) table.AddColumn(Column(h, true));
         foreach (var r in results)
         {
-            var c = CultureInfo.InvariantCulture;
-            table.AddRow(r.Shape.Cell, r.Mode, r.Shape.Batch.ToString(c), r.Shape.Seq.ToString(c),
-                r.Shape.Input.ToString(c), r.Shape.Hidden.ToString(c), r.Threads.ToString(c), r.Ms.ToString("F3", c),
-                r.Gflops.ToString("F1", c), r.StepsPerS.ToString("F0", c), r.AllocBytes.ToString(c), r.PeakRssMb.ToString("F1", c));
+            var s = r.Shape;
+            var row = new List<string> { s.Cell, r.Mode, $"{s.Batch}x{s.Seq}x{s.Input}x{s.Hidden}" };
+            if (!oneThreadCount) row.Add(r.Threads.ToString(c));
+            row.AddRange([r.Ms.ToString(r.Ms < 100 ? "F2" : "F0", c), r.Gflops.ToString("F0", c), Compact(r.StepsPerS), Bytes(r.AllocBytes), r.PeakRssMb.ToString("F0", c)]);
+            table.AddRow(row.Select(Markup.Escape).ToArray());
         }
-        ctx.Console.Write(table);
+        return table;
     }
+
+    private static string Compact(double v) =>
+        v >= 1e6 ? (v / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + "M" : v >= 1e4 ? (v / 1e3).ToString("0", CultureInfo.InvariantCulture) + "k" : v.ToString("0", CultureInfo.InvariantCulture);
+
+    private static string Bytes(long b) =>
+        b >= 1 << 20 ? (b / (double)(1 << 20)).ToString("0.0", CultureInfo.InvariantCulture) + "M" : b >= 1 << 10 ? (b / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + "k" : b.ToString(CultureInfo.InvariantCulture);
+
+    private static void WriteTable(CliContext ctx, List<RecurrentBenchResult> results) => ctx.Console.Write(BuildTable(results));
 }

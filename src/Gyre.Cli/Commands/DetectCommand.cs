@@ -31,16 +31,20 @@ internal static class DetectCommand
         public readonly Option<double?> Contamination = new("--contamination") { Description = "Threshold at the (1 − p) quantile of the training scores instead" };
         public readonly Option<int?> MergeGap = new("--merge-gap") { Description = "Alarms at most this many rows apart form one event (default 1 % of the rows)" };
         public readonly Option<int> Smooth = new("--smooth") { Description = "Average each score over the last k rows (1 = off)", DefaultValueFactory = _ => 10 };
+        public readonly Option<double> Level = new("--evt-level") { Description = "Initial quantile of the EVT fit", DefaultValueFactory = _ => PeaksOverThreshold.DefaultInitialLevel };
+        public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of the recurrent scorers", DefaultValueFactory = _ => 32 };
+        public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs of the recurrent scorers", DefaultValueFactory = _ => 30 };
+        public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell of the learned scorers (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Window, Seed }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Window, Seed }) c.Options.Add(o);
         }
 
         public DetectionOptions Threshold(ParseResult p) =>
-            new() { Smooth = p.GetValue(Smooth), Risk = p.GetValue(Risk), Contamination = p.GetValue(Contamination), MergeGap = p.GetValue(MergeGap) };
+            new() { Smooth = p.GetValue(Smooth), InitialLevel = p.GetValue(Level), Risk = p.GetValue(Risk), Contamination = p.GetValue(Contamination), MergeGap = p.GetValue(MergeGap) };
     }
 
     public static Command Create(CliContext ctx)
@@ -96,7 +100,7 @@ internal static class DetectCommand
         double? fraction = p.GetValue(o.TrainFraction);
         if (fraction is { } f && !(f > 0 && f < 1)) throw new ArgumentException($"--train-fraction {f} is not in (0, 1)");
         int trainRows = AnomalyDetection.TrainRows(rows, fraction);
-        var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed));
+        var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed), p.GetValue(o.Cell)!, p.GetValue(o.Hidden), p.GetValue(o.Epochs));
         var scorer = AnomalyScorers.Create(method, settings);
         var baselines = AnomalyScorers.Baselines(settings).Where(b => b.Name != scorer.Name).ToList();
         foreach (var s in baselines.Prepend(scorer))
@@ -106,8 +110,9 @@ internal static class DetectCommand
 
         var log = job.Json ? ctx.Err : ctx.Out;
         log.WriteLine($"{Path.GetFileName(job.Data)}: {string.Join(", ", loaded.Targets)}, {rows} rows; fitting {scorer.Name} on the first {trainRows}");
-        var main = AnomalyDetection.Run(scorer, loaded.Values, loaded.Channels, trainRows, thresholds);
-        var others = baselines.Select(b => AnomalyDetection.Run(b, loaded.Values, loaded.Channels, trainRows, thresholds)).ToList();
+        var series = new SeriesInput(loaded.Values, loaded.Channels, SeriesInput.DailyPhase(loaded.Times), 2);
+        var main = AnomalyDetection.Run(scorer, series, trainRows, thresholds);
+        var others = baselines.Select(b => AnomalyDetection.Run(b, series, trainRows, thresholds)).ToList();
 
         AtomicOutput.WriteAll(Outputs(job, loaded, main, windows));
         Report(ctx, job, loaded, main, others, windows, thresholds);

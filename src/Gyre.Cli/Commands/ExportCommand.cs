@@ -2,6 +2,7 @@ using System.CommandLine;
 using Gyre.Forecasting;
 using Gyre.IO;
 using Gyre.IO.Onnx;
+using Gyre.Models;
 
 namespace Gyre.Cli.Commands;
 
@@ -13,7 +14,7 @@ internal static class ExportCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Option<string?>("--model") { Description = "Forecaster model file (gyre forecast train)" };
+        var model = new Option<string?>("--model") { Description = "Model file of any job (forecast, classify, …)" };
         var layer = new Option<string?>("--layer") { Description = "Gyre layer file (gyre import)" };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
         var opset = new Option<int>("--opset") { Description = "ONNX opset: 14 or 22", DefaultValueFactory = _ => 14 };
@@ -27,11 +28,21 @@ internal static class ExportCommand
         cmd.SetAction(p =>
         {
             string output = p.GetValue(onnx)!;
-            if (p.GetValue(model) is { } modelPath)
+            if (p.GetValue(model) is { } modelPath && ModelFile.Read(modelPath) is var (job, file))
             {
-                var f = Forecaster.Load(modelPath);
-                ForecasterOnnx.Export(f, output, p.GetValue(opset));
-                ctx.Out.WriteLine($"wrote {output}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                if (job == Forecaster.Job)
+                {
+                    var f = Forecaster.FromFile(file, modelPath);
+                    ForecasterOnnx.Export(f, output, p.GetValue(opset));
+                    ctx.Out.WriteLine($"wrote {output}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                }
+                else if (file.Metadata.ContainsKey("spec"))
+                {
+                    var m = SequenceModel.Load(modelPath).Model;
+                    SequenceModelOnnx.Export(m, output, p.GetValue(opset), job);
+                    ctx.Out.WriteLine($"wrote {output}: input x [batch, seq, {m.Spec.InputSize}], output prediction [batch, {m.Spec.Outputs}] ({m.Spec.Head} head, raw outputs)");
+                }
+                else throw new NotSupportedException($"{modelPath}: ONNX export of {job} models is not supported");
             }
             else
             {

@@ -22,6 +22,9 @@ internal static class ForecastCommand
         LearningRate = 3e-3f, Patience = 15, Seed = 1, Gaps = "keep",   // co2 lacks three months (first 1958-06): rows stay consecutive
     };
 
+    /// <summary>`forecast train`'s baseline: the library defaults, except that a gap in the time index is refused until --fill-gaps or --allow-gaps says what to do.</summary>
+    internal static ForecastOptions TrainDefaults => new() { Gaps = "error" };
+
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
 
     public static Command Create(CliContext ctx)
@@ -29,7 +32,9 @@ internal static class ForecastCommand
         var training = new TrainingOptions();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled job's outputs", DefaultValueFactory = _ => "gyre-output" };
-        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job.");
+        training.ShowDefaults(BundledDefaults, "bundled job");
+        var cmd = new Command("forecast", "Train, evaluate, backtest and predict recurrent forecasters from CSV files. Without a subcommand: the bundled CO₂ job, "
+            + $"whose defaults differ from `forecast train`'s in {training.Differences(TrainDefaults, BundledDefaults)}; the options below apply to it.");
         training.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(outDir);
@@ -74,23 +79,27 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Model file to write", DefaultValueFactory = _ => "model.gyre" };
         var resume = new Option<bool>("--resume") { Description = "Continue a killed run from its checkpoint (<out>.ckpt)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        training.ShowDefaults(TrainDefaults, "default");
         var distributed = DistributedRun.Flag();
         var bucket = DistributedRun.BucketOption();
+        var plotHistory = new Option<string?>("--plot-history") { Description = "Also write a PNG of train/validation loss per epoch with the best epoch marked" };
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
-        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket); cmd.Options.Add(plotHistory);
         cmd.SetAction(p =>
         {
             string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json);
-            // On the command line a gap in the time index is refused unless --fill-gaps or --allow-gaps says what to do.
-            var options = training.Apply(p, new ForecastOptions { Gaps = "error" });
+            var options = training.Apply(p, TrainDefaults);
+            string? historyPng = p.GetValue(plotHistory);
+            if (historyPng != null) HistoryPlot.CheckWritable(historyPng);
             string ckpt = output + ".ckpt";
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
             var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel);
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(output);
             File.Delete(ckpt);
+            if (historyPng != null) HistoryPlot.Write(historyPng, f.History, $"{Path.GetFileName(path)}: {options.Cell} forecaster training");
             var set = f.LoadData(path);
             var report = HasTest(f) ? f.Evaluate(set) : null;
             if (asJson) ctx.Out.WriteLine(report != null ? Reports.Json(report, new() { ["model"] = output }) : "{\"model\":\"" + output + "\"}");
@@ -98,6 +107,7 @@ internal static class ForecastCommand
             {
                 if (report != null) Reports.Table(ctx, report);
                 ctx.Out.WriteLine($"wrote {output}");
+                if (historyPng != null) ctx.Out.WriteLine($"wrote {historyPng}");
             }
             return Cli.Ok;
         });
@@ -212,11 +222,16 @@ internal static class ForecastCommand
                 .Start(progress =>
                 {
                     var task = progress.AddTask("training", maxValue: Math.Max(options.Epochs, 1));
+                    string last = "";
                     result = Forecaster.Fit(data, options, e =>
                     {
-                        task.Description = $"epoch {e.Epoch}/{options.Epochs} loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "");
+                        last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4})" : ")");
                         task.Value = e.Epoch;
-                    }, checkpoint, resume, parallel: parallel);
+                    }, checkpoint, resume, progress: new BatchProgress(b =>
+                    {
+                        task.Description = $"epoch {b.Epoch}/{b.Epochs} batch {b.Batch}/{b.Batches} loss {b.Loss:F4}{last}";
+                        task.Value = b.Epoch - 1 + (double)b.Batch / b.Batches;
+                    }), parallel: parallel);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -228,5 +243,11 @@ internal static class ForecastCommand
             log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
         }, checkpoint, resume, parallel: parallel);
+    }
+
+    /// <summary>Renders the trainer's per-batch progress synchronously (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class BatchProgress(Action<Gyre.Training.TrainingProgress> report) : IProgress<Gyre.Training.TrainingProgress>
+    {
+        public void Report(Gyre.Training.TrainingProgress value) => report(value);
     }
 }

@@ -59,6 +59,69 @@ internal sealed class TrainingOptions
         foreach (var o in All()) command.Options.Add(o);
     }
 
+    /// <summary>
+    /// Appends each option's default in <paramref name="defaults"/> to its description, as "[label: value]", so help
+    /// shows what applies when the option is left out (train's defaults and the bundled job's differ).
+    /// </summary>
+    public void ShowDefaults(ForecastOptions defaults, string label)
+    {
+        foreach (var (option, value) in Defaults(defaults))
+        {
+            string d = option.Description ?? "";
+            int cut = d.IndexOf(" (default:", StringComparison.Ordinal);
+            option.Description = (cut >= 0 ? d[..cut] : d) + $" [{label}: {value}]";
+        }
+    }
+
+    /// <summary>The settings whose defaults differ between <paramref name="a"/> and <paramref name="b"/>, as "--option value" (b's value).</summary>
+    public string Differences(ForecastOptions a, ForecastOptions b)
+    {
+        var da = Defaults(a).ToDictionary(x => x.Option.Name, x => x.Value);
+        return string.Join(", ", Defaults(b).Where(x => da[x.Option.Name] != x.Value).Select(x => $"{x.Option.Name} {x.Value}"));
+    }
+
+    /// <summary>Each option with the value it takes from <paramref name="o"/>, in words.</summary>
+    public IEnumerable<(Option Option, string Value)> Defaults(ForecastOptions o)
+    {
+        var c = CultureInfo.InvariantCulture;
+        static string List(string[]? xs, string none) => xs is null || xs.Length == 0 ? none : string.Join(",", xs);
+        yield return (Target, List(o.Targets, "every numeric column"));
+        yield return (TimeCol, o.TimeColumn ?? "detected");
+        yield return (IdCol, o.IdColumn ?? "none (one series)");
+        yield return (Features, List(o.Features, "none"));
+        yield return (FutureFeatures, List(o.FutureFeatures, "none"));
+        yield return (CalendarFeatures, o.Calendar.Length == 0 ? "none" : o.Calendar);
+        yield return (Fill, o.Fill == "none" ? "none (a missing cell is an error)" : o.Fill);
+        yield return (Sep, o.Separator ?? "detected");
+        yield return (Decimal, o.Decimal ?? "detected");
+        yield return (TimeFormat, o.TimeFormat ?? "detected");
+        yield return (FillGaps, o.Gaps == "fill" ? "on" : "off");
+        yield return (AllowGaps, o.Gaps == "keep" ? "on" : o.Gaps == "error" ? "off (a gap is an error)" : "off");
+        yield return (Lookback, o.Lookback.ToString(c));
+        yield return (Horizon, o.Horizon.ToString(c));
+        yield return (Split, o.Split);
+        yield return (Scaler, o.Scaler);
+        yield return (InstanceNorm, o.InstanceNorm ? "on" : "off");
+        yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
+        yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
+        yield return (Cell, o.Cell);
+        yield return (Hidden, o.Hidden.ToString(c));
+        yield return (Layers, o.Layers.ToString(c));
+        yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
+        yield return (Decoder, o.Decoder);
+        yield return (Dropout, o.Dropout.ToString(c));
+        yield return (Epochs, o.Epochs.ToString(c));
+        yield return (Batch, o.Batch.ToString(c));
+        yield return (Lr, o.LearningRate.ToString(c));
+        yield return (WeightDecay, o.WeightDecay.ToString(c));
+        yield return (Loss, o.Loss);
+        yield return (Quantiles, o.Quantiles.Length > 0 ? string.Join(",", o.Quantiles.Select(q => q.ToString(c))) : "0.1,0.5,0.9 with --loss quantile");
+        yield return (Clip, o.ClipNorm > 0 ? o.ClipNorm.ToString(c) : "off");
+        yield return (Schedule, o.Schedule);
+        yield return (Patience, o.Patience > 0 ? o.Patience.ToString(c) : "off");
+        yield return (Seed, o.Seed.ToString(c));
+    }
+
     /// <summary>The baseline with every option the user gave applied.</summary>
     public ForecastOptions Apply(ParseResult p, ForecastOptions o)
     {

@@ -8,7 +8,7 @@ namespace Gyre.Cli.Output;
 /// <summary>Evaluation tables (Spectre.Console) and JSON for scripts.</summary>
 internal static class Reports
 {
-    private static readonly JsonSerializerOptions Snake = new()
+    internal static readonly JsonSerializerOptions Snake = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,

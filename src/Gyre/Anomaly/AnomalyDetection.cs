@@ -10,6 +10,9 @@ public sealed record DetectionOptions
     /// </summary>
     public int Smooth { get; init; } = 10;
 
+    /// <summary>The EVT fit's initial threshold as a quantile of the training scores.</summary>
+    public double InitialLevel { get; init; } = PeaksOverThreshold.DefaultInitialLevel;
+
     /// <summary>Risk q of the extreme-value threshold (probability that a normal score exceeds it).</summary>
     public double Risk { get; init; } = 1e-4;
 
@@ -50,23 +53,27 @@ public static class AnomalyDetection
 
     /// <summary>The alarm threshold from the combined training scores (rows [warmup, trainRows)).</summary>
     public static double Threshold(ReadOnlySpan<double> trainScores, DetectionOptions o) =>
-        o.Contamination is { } p ? PeaksOverThreshold.Quantile(trainScores, 1 - p) : PeaksOverThreshold.Threshold(trainScores, o.Risk);
+        o.Contamination is { } p ? PeaksOverThreshold.Quantile(trainScores, 1 - p)
+            : PeaksOverThreshold.Threshold(trainScores, o.Risk, o.InitialLevel, clusterGap: o.Smooth);
 
-    /// <summary>Fits the scorer on rows [0, trainRows) of values [T, C], thresholds on its training scores and finds events after them.</summary>
-    public static Detection Run(IAnomalyScorer scorer, float[] values, int channels, int trainRows, DetectionOptions o)
+    /// <summary>Fits the scorer on rows [0, trainRows) of the series, thresholds on its training scores and finds events after them.</summary>
+    public static Detection Run(IAnomalyScorer scorer, SeriesInput series, int trainRows, DetectionOptions o)
     {
         o.Validate();
-        scorer.Fit(values, channels, trainRows);
-        var scores = ScoreMath.Smooth(scorer.Score(values, channels), channels, scorer.Warmup, o.Smooth);
+        int channels = series.Channels;
+        int from = scorer.Warmup;
+        scorer.Fit(series, trainRows);
+        var scores = ScoreMath.Smooth(scorer.Score(series), channels, scorer.Warmup, o.Smooth);
         var combined = ScoreMath.Combine(scores, channels);
-        double threshold = Threshold(combined.AsSpan(scorer.Warmup, trainRows - scorer.Warmup), o);
+        double threshold = Threshold(combined.AsSpan(from, trainRows - from), o);
         return Detect(scorer.Name, channels, scores, combined, threshold, trainRows, o);
     }
 
-    /// <summary>Scores new values [T, C] with an already fitted scorer and its stored threshold; events from its warm-up on.</summary>
-    public static Detection Apply(IAnomalyScorer scorer, float[] values, int channels, double threshold, DetectionOptions o)
+    /// <summary>Scores a new series with an already fitted scorer and its stored threshold; events from its warm-up on.</summary>
+    public static Detection Apply(IAnomalyScorer scorer, SeriesInput series, double threshold, DetectionOptions o)
     {
-        var scores = ScoreMath.Smooth(scorer.Score(values, channels), channels, scorer.Warmup, o.Smooth);
+        int channels = series.Channels;
+        var scores = ScoreMath.Smooth(scorer.Score(series), channels, scorer.Warmup, o.Smooth);
         return Detect(scorer.Name, channels, scores, ScoreMath.Combine(scores, channels), threshold, scorer.Warmup, o);
     }
 

@@ -1,7 +1,10 @@
 namespace Gyre.Anomaly;
 
-/// <summary>Settings every scorer may read: its context length (null = the scorer's default) and the seed.</summary>
-public sealed record ScorerSettings(int? Window = null, ulong Seed = 1);
+/// <summary>
+/// Settings every scorer may read: its context length (null = the scorer's default), the seed, and for the
+/// recurrent scorers the cell, hidden width and training epochs.
+/// </summary>
+public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string Cell = "gru", int Hidden = 32, int Epochs = 30);
 
 /// <summary>The scorers by name.</summary>
 public static class AnomalyScorers
@@ -9,12 +12,14 @@ public static class AnomalyScorers
     /// <summary>Rolling z-score window when none is given: one day of 5-minute rows is too long for short series; 48 rows.</summary>
     public const int DefaultWindow = 48;
 
-    public static readonly string[] Names = ["naive", "rolling_z"];
+    public static readonly string[] Names = ["forecast", "reconstruction", "naive", "rolling_z"];
 
-    public const string Default = "rolling_z";
+    public const string Default = "reconstruction";
 
     public static IAnomalyScorer Create(string name, ScorerSettings s) => name.Replace('-', '_').ToLowerInvariant() switch
     {
+        "forecast" => new ForecastScorer(s),
+        "reconstruction" => new ReconstructionScorer(s),
         "naive" => new NaiveResidualScorer(),
         "rolling_z" => new RollingZScorer(Window(s)),
         _ => throw new ArgumentException($"--method '{name}' is not one of {string.Join(", ", Names)}"),

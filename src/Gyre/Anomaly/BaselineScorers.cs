@@ -11,14 +11,14 @@ public sealed class NaiveResidualScorer : IAnomalyScorer
     public string Name => "naive";
     public int Warmup => 1;
 
-    public void Fit(float[] values, int channels, int trainRows)
+    public void Fit(SeriesInput s, int trainRows)
     {
         if (trainRows <= Warmup + 1) throw new ArgumentException($"naive scorer: {trainRows} training rows are too few");
-        _stats = ScoreMath.Fit(Residuals(values, channels, trainRows), channels, Warmup, trainRows);
+        _stats = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
     }
 
-    public double[] Score(float[] values, int channels) =>
-        ScoreMath.StandardiseAbs(Residuals(values, channels, values.Length / channels), channels, Warmup, _stats);
+    public double[] Score(SeriesInput s) =>
+        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, _stats);
 
     private static double[] Residuals(float[] x, int channels, int rows)
     {
@@ -41,14 +41,14 @@ public sealed class RollingZScorer(int window) : IAnomalyScorer
     public string Name => "rolling_z";
     public int Warmup => window;
 
-    public void Fit(float[] values, int channels, int trainRows)
+    public void Fit(SeriesInput s, int trainRows)
     {
         if (trainRows <= Warmup + 1) throw new ArgumentException($"rolling z-score: {trainRows} training rows do not exceed its window of {window}");
-        _stats = ScoreMath.Fit(Residuals(values, channels, trainRows), channels, Warmup, trainRows);
+        _stats = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
     }
 
-    public double[] Score(float[] values, int channels) =>
-        ScoreMath.StandardiseAbs(Residuals(values, channels, values.Length / channels), channels, Warmup, _stats);
+    public double[] Score(SeriesInput s) =>
+        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, _stats);
 
     private double[] Residuals(float[] x, int channels, int rows)
     {

@@ -12,11 +12,41 @@ public interface IAnomalyScorer
     /// <summary>Rows at the start that have no score (the scorer's context); their score is 0.</summary>
     int Warmup { get; }
 
-    /// <summary>Fits on rows [0, trainRows) of values [T, C]; nothing after them is read.</summary>
-    void Fit(float[] values, int channels, int trainRows);
+    /// <summary>Fits on rows [0, trainRows) of the series; nothing after them is read.</summary>
+    void Fit(SeriesInput series, int trainRows);
 
     /// <summary>Per-channel scores [T, C], standardised on the training rows so channels are comparable.</summary>
-    double[] Score(float[] values, int channels);
+    double[] Score(SeriesInput series);
+}
+
+/// <summary>
+/// A series to score: values [T, C] row-major and optional known covariates [T, P] (e.g. the phase of the day),
+/// which the learned scorers read beside the values and never score.
+/// </summary>
+public sealed record SeriesInput(float[] Values, int Channels, float[]? Covariates = null, int CovariateWidth = 0)
+{
+    public int Rows => Values.Length / Channels;
+
+    /// <summary>
+    /// The phase of the day as covariates [T, 2] = (sin, cos)(2π·time-of-day / 24 h) when the rows are less than a
+    /// day apart (a daily cycle can be seen), else null. Periodic signals then need not be timed from the values alone.
+    /// </summary>
+    public static float[]? DailyPhase(DateTime[]? times)
+    {
+        if (times is null || times.Length < 2) return null;
+        var steps = new double[times.Length - 1];
+        for (int i = 1; i < times.Length; i++) steps[i - 1] = (times[i] - times[i - 1]).TotalSeconds;
+        Array.Sort(steps);
+        if (steps[steps.Length / 2] >= 86400) return null;
+        var p = new float[times.Length * 2];
+        for (int t = 0; t < times.Length; t++)
+        {
+            double a = 2 * Math.PI * times[t].TimeOfDay.TotalSeconds / 86400;
+            p[2 * t] = (float)Math.Sin(a);
+            p[2 * t + 1] = (float)Math.Cos(a);
+        }
+        return p;
+    }
 }
 
 /// <summary>Shared helpers for scorers.</summary>

@@ -19,15 +19,27 @@ public static class PeaksOverThreshold
     /// <summary>Fewest peaks a fit is made from; below it the tail is the empirical one (threshold = largest score).</summary>
     public const int MinPeaks = 5;
 
-    /// <summary>The threshold z_q for risk q (the probability that a normal score exceeds it).</summary>
-    public static double Threshold(ReadOnlySpan<double> scores, double risk, double initialLevel = DefaultInitialLevel)
+    /// <summary>
+    /// The threshold z_q for risk q (the probability that a normal score exceeds it). Dependent scores (smoothed,
+    /// or from overlapping windows) exceed t in runs; with <paramref name="clusterGap"/> r > 0 the peaks are
+    /// declustered (Coles 2001, §5.3.2): exceedances fewer than r rows apart form one cluster and only its largest
+    /// excess is a peak, so N_t counts independent excursions and the tail is not fitted to one excursion many times.
+    /// </summary>
+    public static double Threshold(ReadOnlySpan<double> scores, double risk, double initialLevel = DefaultInitialLevel, int clusterGap = 0)
     {
         if (!(risk > 0 && risk < 1)) throw new ArgumentOutOfRangeException(nameof(risk), $"risk {risk} is not in (0, 1)");
         if (!(initialLevel > 0 && initialLevel < 1)) throw new ArgumentOutOfRangeException(nameof(initialLevel));
         if (scores.Length == 0) throw new ArgumentException("no calibration scores", nameof(scores));
         double t = Quantile(scores, initialLevel);
         var peaks = new List<double>();
-        foreach (double s in scores) if (s > t) peaks.Add(s - t);
+        int last = int.MinValue / 2;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            if (!(scores[i] > t)) continue;
+            if (clusterGap > 0 && peaks.Count > 0 && i - last < clusterGap) peaks[^1] = Math.Max(peaks[^1], scores[i] - t);
+            else peaks.Add(scores[i] - t);
+            last = i;
+        }
         if (peaks.Count < MinPeaks || risk * scores.Length >= peaks.Count)
             return Max(scores);
         var gpd = Fit(peaks.ToArray());

@@ -15,7 +15,7 @@ public sealed record ModelSpec
     public string Input { get; init; } = "none";
     /// <summary>E for Input = "linear" (0: H).</summary>
     public int InputProjection { get; init; }
-    /// <summary>Any cell the registry knows by name (gru, lstm, …).</summary>
+    /// <summary>Any cell the registry knows: "name" or "name(k=v,…)" (gru, lstm, …; <see cref="CellRegistry.Names"/>).</summary>
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -44,7 +44,7 @@ public sealed record ModelSpec
         if (Layers <= 0) throw new ArgumentException($"layers must be positive, got {Layers}");
         if (Dropout is < 0f or >= 1f || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1), got {Dropout}");
         if (Input is not ("none" or "linear")) throw new ArgumentException($"unknown input transform '{Input}' (known: none, linear)");
-        CellRegistry.Parse(Cell);
+        CellRegistry.FromText(Cell);
         if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");
         if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");
         if (Outputs <= 0) throw new ArgumentException($"outputs must be positive, got {Outputs}");

@@ -9,10 +9,9 @@ namespace Gyre.Models;
 /// directions. x [B, T, I] → y [B, T, D·H] (forward ‖ reverse at each step). Parameters keep PyTorch's names
 /// (weight_ih_l0, …). Dimensions: B batch, T steps, I input width, H hidden, D directions, K layers.
 /// <para>
-/// Padding: the forward direction's y[b, t] for t &lt; lengths[b] never depends on later (padded) steps, and the
-/// poolings give padded steps zero gradient, so a unidirectional encoder is padding-invariant. The reverse
-/// direction of a bidirectional layer starts at step T − 1 and so reads the padding before the real steps until
-/// the layer driver takes per-row lengths.
+/// Padding: the lengths go to the layer's sequence runner, so in both directions a row's states ignore its padded
+/// steps (the reverse direction starts at the row's last real step), y is 0 there, and backward gives the
+/// gradients of the unpadded sequence.
 /// </para>
 /// </summary>
 public sealed class RecurrentEncoder : ModelLayer
@@ -27,13 +26,18 @@ public sealed class RecurrentEncoder : ModelLayer
     /// <summary>D·H, the width of y.</summary>
     public int OutputSize => Layer.Directions * Layer.HiddenSize;
 
+    /// <param name="cell">A registered cell: "name" or "name(k=v,…)" (<see cref="CellRegistry.FromText"/>).</param>
+    /// <param name="inputSize">I.</param>
+    /// <param name="hidden">H.</param>
+    /// <param name="layers">K.</param>
+    /// <param name="bidirectional">D = 2 when true.</param>
+    /// <param name="dropout">Dropout between layers (training only).</param>
+    /// <param name="seed">Initialisation and dropout seed.</param>
     public RecurrentEncoder(string cell, int inputSize, int hidden, int layers, bool bidirectional, float dropout, ulong seed)
     {
-        var def = CellRegistry.FromText(cell);
-        Layer = new RecurrentLayer(def, inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
+        Layer = new RecurrentLayer(CellRegistry.FromText(cell), inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
             bidirectional: bidirectional, seed: seed);
-        bool cellState = def.States > 1;
-        _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, cellState));
+        _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, Layer.StateCount));
     }
 
     public override IEnumerable<Parameter> Parameters() => Layer.Parameters();
@@ -46,7 +50,7 @@ public sealed class RecurrentEncoder : ModelLayer
         CheckLengths(lengths, b, t);
         var buf = _last = _cache.For(b, t);
         Layer.Training = Training;
-        Layer.Forward(x, null, null, buf.Y, buf.HN, buf.CN);
+        Layer.Forward(x, default, buf.Y, buf.Finals, lengths);
         return buf.Y;
     }
 
@@ -54,20 +58,17 @@ public sealed class RecurrentEncoder : ModelLayer
     public override Tensor Backward(Tensor dOutput)
     {
         var buf = _last ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
-        buf.DX.Span.Clear();                                // the layer accumulates into dx, dh0, dc0
-        buf.DH0.Span.Clear();
-        buf.DC0?.Span.Clear();
-        Layer.Backward(dOutput, null, null, buf.DX, buf.DH0, buf.DC0);
+        buf.DX.Span.Clear();                                // the layer accumulates into dx and ∂L/∂(initial states)
+        foreach (var d in buf.DInitials) d.Span.Clear();
+        Layer.Backward(dOutput, default, buf.DX, buf.DInitials);
         return buf.DX;
     }
 
-    private sealed class Buffers(int b, int t, int i, int h, int ld, int d, bool cellState)
+    private sealed class Buffers(int b, int t, int i, int h, int ld, int d, int states)
     {
         public readonly Tensor Y = Tensor.Zeros(b, t, d * h);                    // [B, T, D·H]
-        public readonly Tensor HN = Tensor.Zeros(ld, b, h);                      // [K·D, B, H]
-        public readonly Tensor? CN = cellState ? Tensor.Zeros(ld, b, h) : null;  // [K·D, B, H]
         public readonly Tensor DX = Tensor.Zeros(b, t, i);                       // [B, T, I]
-        public readonly Tensor DH0 = Tensor.Zeros(ld, b, h);                     // [K·D, B, H]
-        public readonly Tensor? DC0 = cellState ? Tensor.Zeros(ld, b, h) : null; // [K·D, B, H]
+        public readonly Tensor[] Finals = Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h)).ToArray();     // S × [K·D, B, H]
+        public readonly Tensor[] DInitials = Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h)).ToArray();  // S × [K·D, B, H]
     }
 }

@@ -25,6 +25,15 @@ public sealed class TrajectoryWindows
     /// <summary>Sample s's positions [Obs + Pred, D].</summary>
     public ReadOnlySpan<float> Sample(int s) => Positions.AsSpan(s * Length * Dims, Length * Dims);
 
+    /// <summary>The windows of several sets (e.g. scenes) one after another.</summary>
+    public static TrajectoryWindows Concat(IReadOnlyList<TrajectoryWindows> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("no windows to join");
+        var f = parts[0];
+        if (parts.Any(p => p.Obs != f.Obs || p.Pred != f.Pred || p.Dims != f.Dims)) throw new ArgumentException("windows of different shapes cannot be joined");
+        return new TrajectoryWindows(f.Obs, f.Pred, f.Dims, [.. parts.SelectMany(p => p.Positions)], [.. parts.SelectMany(p => p.Agents)], [.. parts.SelectMany(p => p.StartFrames)]);
+    }
+
     public static TrajectoryWindows Build(TrackSet data, int obs, int pred)
     {
         if (obs < 2) throw new ArgumentException($"--obs {obs}: at least 2 observed positions are needed (one velocity)");

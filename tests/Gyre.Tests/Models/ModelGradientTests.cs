@@ -79,10 +79,10 @@ public class ModelGradientTests
         // cell, layers, bidirectional, input, pool, head, ragged
         yield return ["gru", 1, false, "none", "last", "softmax", true];
         yield return ["lstm", 2, false, "linear", "mean", "svm", true];
-        yield return ["gru", 1, true, "none", "attention", "softmax", false];
+        yield return ["gru", 1, true, "none", "attention", "softmax", true];
         yield return ["gru", 2, true, "linear", "max", "linear", false];
         yield return ["rnn_tanh", 1, false, "none", "attention", "svm", true];
-        yield return ["lstm", 1, true, "none", "last", "softmax", false];
+        yield return ["lstm", 1, true, "none", "last", "softmax", true];
     }
 
     [Theory]

@@ -9,16 +9,18 @@ namespace Gyre.Tests.Models;
 public class PaddingTests
 {
     [Theory]
-    [InlineData("gru", "last")]
-    [InlineData("lstm", "mean")]
-    [InlineData("gru", "max")]
-    [InlineData("gru", "attention")]
-    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool)
+    [InlineData("gru", "last", false)]
+    [InlineData("gru", "last", true)]
+    [InlineData("lstm", "last", true)]
+    [InlineData("lstm", "mean", false)]
+    [InlineData("gru", "max", true)]
+    [InlineData("gru", "attention", true)]
+    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool, bool bidirectional)
     {
         var rng = new Rng(8);
         int f = 3, o = 4, t = 6;
         int[] lengths = [6, 2, 4];
-        var model = new SequenceModel(new ModelSpec { InputSize = f, Cell = cell, Hidden = 5, Pool = pool, Head = "softmax", Outputs = o, Seed = 2 });
+        var model = new SequenceModel(new ModelSpec { InputSize = f, Cell = cell, Hidden = 5, Layers = 2, Bidirectional = bidirectional, Pool = pool, Head = "softmax", Outputs = o, Seed = 2 });
         var x = GradientCheckTests.Random(rng, [3, t, f]);
         var dOut = GradientCheckTests.Random(rng, [3, o]);
 

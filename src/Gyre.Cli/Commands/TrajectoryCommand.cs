@@ -1,0 +1,242 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Gyre.Cli.Output;
+using Gyre.Data;
+using Gyre.Trajectories;
+using Spectre.Console;
+
+namespace Gyre.Cli.Commands;
+
+/// <summary>
+/// `gyre trajectory` — where moving agents go next: a recurrent model of displacements with a Gaussian head,
+/// ADE/FDE beside constant-velocity and linear-fit baselines. Without a subcommand: train on the bundled UCY
+/// students001 scene, test on crowds_zara01.
+/// </summary>
+internal static class TrajectoryCommand
+{
+    /// <summary>How tracks are read: the ETH/UCY text layout, or CSV columns.</summary>
+    private sealed class DataOptions
+    {
+        public readonly Option<string?> TimeCol = new("--time-col") { Description = "CSV: time or frame column (default 'frame')" };
+        public readonly Option<string?> IdCol = new("--id-col") { Description = "CSV: agent id column (default 'agent')" };
+        public readonly Option<string?> X = new("--x") { Description = "CSV: x column (default 'x')" };
+        public readonly Option<string?> Y = new("--y") { Description = "CSV: y column (default 'y')" };
+        public readonly Option<string?> Z = new("--z") { Description = "CSV: z column for 3-D tracks" };
+
+        public void AddTo(Command c)
+        {
+            foreach (Option o in new Option[] { TimeCol, IdCol, X, Y, Z }) c.Options.Add(o);
+        }
+
+        /// <summary>A .csv file, or any file when a CSV column option is given, is CSV; anything else the text layout.</summary>
+        public TrackSet Load(ParseResult p, string path)
+        {
+            bool csv = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || p.GetValue(TimeCol) != null || p.GetValue(IdCol) != null
+                || p.GetValue(X) != null || p.GetValue(Y) != null || p.GetValue(Z) != null;
+            return csv ? TrackSet.LoadCsv(path, p.GetValue(TimeCol) ?? "frame", p.GetValue(IdCol) ?? "agent", p.GetValue(X) ?? "x", p.GetValue(Y) ?? "y", p.GetValue(Z))
+                : TrackSet.LoadText(path);
+        }
+    }
+
+    private sealed class ModelOptions
+    {
+        public readonly Option<int> Obs = new("--obs") { Description = "Observed positions", DefaultValueFactory = _ => 8 };
+        public readonly Option<int> Pred = new("--pred") { Description = "Predicted positions", DefaultValueFactory = _ => 12 };
+        public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units", DefaultValueFactory = _ => 64 };
+        public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 30 };
+        public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
+        public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "Do not rotate training samples at random" };
+        public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
+
+        public void AddTo(Command c)
+        {
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, NoRotate, Seed }) c.Options.Add(o);
+        }
+
+        public TrajectoryOptions Get(ParseResult p) => new()
+        {
+            Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
+            Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed),
+        };
+    }
+
+    private static Option<int> Samples() => new("--samples") { Description = "K samples per window: best-of-K ADE/FDE beside the mean", DefaultValueFactory = _ => 20 };
+
+    public static Command Create(CliContext ctx)
+    {
+        var m = new ModelOptions();
+        var samples = Samples();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled run's model, predictions and plot", DefaultValueFactory = _ => "gyre-output" };
+        var cmd = new Command("trajectory", "Forecast where moving agents go next (ETH/UCY text or CSV tracks). Without a subcommand: train on UCY students001, test on crowds_zara01.");
+        m.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(json); cmd.Options.Add(outDir);
+        cmd.SetAction(p =>
+        {
+            string dir = p.GetValue(outDir)!;
+            Directory.CreateDirectory(dir);
+            var o = m.Get(p);
+            o.Validate();
+            int k = CheckSamples(p.GetValue(samples));
+            var log = p.GetValue(json) ? ctx.Err : ctx.Out;
+            log.WriteLine("gyre trajectory: bundled run — train on UCY students001, test on crowds_zara01 (Social-STGCNN data, MIT)");
+            var train = Windows([TrackSet.LoadText(DetectCommand.Bundled("students001.txt"))], o);
+            var test = Windows([TrackSet.LoadText(DetectCommand.Bundled("crowds_zara01.txt"))], o);
+            string model = Path.Combine(dir, "trajectory.gyre"), csv = Path.Combine(dir, "zara01-predictions.csv"), png = Path.Combine(dir, "zara01-paths.png");
+            var predictor = Train(ctx, log, train, o);
+            var (mean, drawn) = predictor.Predict(test, k, o.Seed);
+            AtomicOutput.WriteAll([
+                (model, tmp => predictor.Save(tmp)),
+                (csv, tmp => TrajectoryOutput.WriteCsv(tmp, test, mean, drawn, k)),
+                (png, tmp => TrajectoryOutput.WritePlot(tmp, test, mean, drawn, k)),
+            ]);
+            Report(ctx, p.GetValue(json), predictor.Evaluate(test, k, o.Seed), k, test, [model, csv, png]);
+            return Cli.Ok;
+        });
+        cmd.Subcommands.Add(TrainCmd(ctx));
+        cmd.Subcommands.Add(EvalCmd(ctx));
+        cmd.Subcommands.Add(PredictCmd(ctx));
+        return cmd;
+    }
+
+    private static int CheckSamples(int k) => k >= 0 ? k : throw new ArgumentException($"--samples {k} must be ≥ 0");
+
+    private static TrajectoryWindows Windows(IReadOnlyList<TrackSet> sets, TrajectoryOptions o)
+    {
+        var parts = sets.Select(s => TrajectoryWindows.Build(s, o.Obs, o.Pred)).ToList();
+        if (sets.Select(s => s.Dims).Distinct().Count() > 1) throw new GyreDataException("2-D and 3-D tracks cannot be mixed", sets[1].Source);
+        for (int i = 0; i < sets.Count; i++)
+            if (parts[i].Count == 0) throw new GyreDataException($"no agent is present at {o.Obs + o.Pred} consecutive frames (--obs {o.Obs} + --pred {o.Pred})", sets[i].Source);
+        return TrajectoryWindows.Concat(parts);
+    }
+
+    private static TrajectoryPredictor Train(CliContext ctx, TextWriter log, TrajectoryWindows train, TrajectoryOptions o)
+    {
+        log.WriteLine($"training on {train.Count} windows ({o.Obs} observed + {o.Pred} predicted positions), {o.Epochs} epochs");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int lastEpoch = 0;
+        var progress = new LineProgress(pr =>
+        {
+            if (pr.Batch != pr.Batches || pr.Epoch == lastEpoch) return;
+            lastEpoch = pr.Epoch;
+            if (pr.Epoch % 5 == 0 || pr.Epoch == pr.Epochs) log.WriteLine($"epoch {pr.Epoch}/{pr.Epochs}  nll {pr.Loss:F4}  {pr.Elapsed.TotalSeconds:F0}s");
+        });
+        var model = TrajectoryPredictor.Fit(train, o, progress);
+        log.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s");
+        return model;
+    }
+
+    /// <summary>Reports on the training thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class LineProgress(Action<Gyre.Training.TrainingProgress> report) : IProgress<Gyre.Training.TrainingProgress>
+    {
+        public void Report(Gyre.Training.TrainingProgress value) => report(value);
+    }
+
+    private static Command TrainCmd(CliContext ctx)
+    {
+        var d = new DataOptions();
+        var m = new ModelOptions();
+        var data = new Option<string[]>("--data") { Description = "Track file(s); repeat for several scenes", Required = true, AllowMultipleArgumentsPerToken = false };
+        var outPath = new Option<string>("--out") { Description = "Model file to write", Required = true };
+        var cmd = new Command("train", "Train a trajectory model on one or more scenes");
+        cmd.Options.Add(data); d.AddTo(cmd); m.AddTo(cmd); cmd.Options.Add(outPath);
+        cmd.SetAction(p =>
+        {
+            string output = p.GetValue(outPath)!;
+            AtomicOutput.CheckFolder(output, "--out");
+            var o = m.Get(p);
+            o.Validate();
+            var train = Windows(p.GetValue(data)!.Select(f => d.Load(p, f)).ToList(), o);
+            var model = Train(ctx, ctx.Out, train, o);
+            AtomicOutput.Write(output, tmp => model.Save(tmp));
+            ctx.Out.WriteLine($"wrote {output}");
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command EvalCmd(CliContext ctx)
+    {
+        var d = new DataOptions();
+        var model = new Option<string>("--model") { Description = "Model file", Required = true };
+        var data = new Option<string>("--data") { Description = "Track file to evaluate on", Required = true };
+        var samples = Samples();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("eval", "ADE/FDE of a model beside constant-velocity and linear-fit baselines on the same windows");
+        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(json);
+        cmd.SetAction(p =>
+        {
+            int k = CheckSamples(p.GetValue(samples));
+            var predictor = TrajectoryPredictor.Load(p.GetValue(model)!);
+            var set = d.Load(p, p.GetValue(data)!);
+            if (set.Dims != predictor.Dims) throw new GyreDataException($"{set.Dims}-D tracks for a {predictor.Dims}-D model", set.Source);
+            var w = Windows([set], predictor.Options);
+            Report(ctx, p.GetValue(json), predictor.Evaluate(w, k, predictor.Options.Seed), k, w, []);
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command PredictCmd(CliContext ctx)
+    {
+        var d = new DataOptions();
+        var model = new Option<string>("--model") { Description = "Model file", Required = true };
+        var data = new Option<string>("--data") { Description = "Track file", Required = true };
+        var outPath = new Option<string>("--out") { Description = "Predictions CSV", Required = true };
+        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of observed paths, truths and predictions" };
+        var samples = new Option<int>("--samples") { Description = "K samples per window written beside the mean", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("predict", "Predict the next positions of every window (agent at obs + pred consecutive frames) and write them with the truth");
+        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(samples);
+        cmd.SetAction(p =>
+        {
+            string output = p.GetValue(outPath)!;
+            AtomicOutput.CheckFolder(output, "--out");
+            AtomicOutput.CheckFolder(p.GetValue(plot), "--plot");
+            int k = CheckSamples(p.GetValue(samples));
+            var predictor = TrajectoryPredictor.Load(p.GetValue(model)!);
+            var set = d.Load(p, p.GetValue(data)!);
+            if (set.Dims != predictor.Dims) throw new GyreDataException($"{set.Dims}-D tracks for a {predictor.Dims}-D model", set.Source);
+            var w = Windows([set], predictor.Options);
+            var (mean, drawn) = predictor.Predict(w, k, predictor.Options.Seed);
+            var outputs = new List<(string, Action<string>)> { (output, tmp => TrajectoryOutput.WriteCsv(tmp, w, mean, drawn, k)) };
+            if (p.GetValue(plot) is { } png) outputs.Add((png, tmp => TrajectoryOutput.WritePlot(tmp, w, mean, drawn, k)));
+            AtomicOutput.WriteAll(outputs);
+            ctx.Out.WriteLine($"wrote {output} ({w.Count} windows)" + (p.GetValue(plot) is { } pp ? $" and {pp}" : ""));
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+
+    private static void Report(CliContext ctx, bool json, TrajectoryScores s, int k, TrajectoryWindows w, string[] wrote)
+    {
+        var cv = TrajectoryMetrics.Evaluate(w, TrajectoryBaselines.ConstantVelocity);
+        var lin = TrajectoryMetrics.Evaluate(w, TrajectoryBaselines.Linear);
+        static double R(double v) => Math.Round(v, 4);
+        if (json)
+        {
+            var metrics = new JsonObject { ["ade"] = R(s.Ade), ["fde"] = R(s.Fde) };
+            if (s.BestOfKAde is { } ba) { metrics["best_of_k_ade"] = R(ba); metrics["best_of_k_fde"] = R(s.BestOfKFde!.Value); metrics["k"] = k; }
+            var root = new JsonObject
+            {
+                ["metrics"] = metrics,
+                ["baselines"] = new JsonObject
+                {
+                    ["constant_velocity"] = new JsonObject { ["ade"] = R(cv.Ade), ["fde"] = R(cv.Fde) },
+                    ["linear"] = new JsonObject { ["ade"] = R(lin.Ade), ["fde"] = R(lin.Fde) },
+                },
+                ["windows"] = w.Count,
+            };
+            ctx.Out.WriteLine(root.ToJsonString());
+            return;
+        }
+        ctx.Out.WriteLine($"{w.Count} windows of {w.Obs} observed + {w.Pred} predicted positions; errors in metres");
+        var t = new Table().AddColumn("predictor").AddColumn(new TableColumn("ADE").RightAligned()).AddColumn(new TableColumn("FDE").RightAligned());
+        static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
+        t.AddRow("gyre (mean)", F(s.Ade), F(s.Fde));
+        if (s.BestOfKAde is { } b) t.AddRow($"gyre best of {k}", F(b), F(s.BestOfKFde!.Value));
+        t.AddRow("constant velocity", F(cv.Ade), F(cv.Fde));
+        t.AddRow("linear fit", F(lin.Ade), F(lin.Fde));
+        ctx.Console.Write(t);
+        foreach (var f in wrote) ctx.Out.WriteLine($"wrote {f}");
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Globalization;
+using Gyre.Kernels;
+using Gyre.Layers;
+using Gyre.Tensors;
+using Gyre.Training;
+
+namespace Gyre.Benchmarks;
+
+/// <summary>One row of <c>gyre bench scan</c>: a layer's forward in sequential and in parallel mode.</summary>
+/// <param name="Cell">Layer name (paragru, paralstm, gla, lssl).</param>
+/// <param name="Batch">B.</param>
+/// <param name="Seq">T.</param>
+/// <param name="Hidden">H.</param>
+/// <param name="Weights">"init" (untrained) or "trained" (after <see cref="ScanBenchmark.ShortTraining"/>).</param>
+/// <param name="Threads">Worker threads.</param>
+/// <param name="SequentialMs">Median ms of the sequential forward.</param>
+/// <param name="ParallelMs">Median ms of the parallel forward (Newton; chunkwise GLA; chunked scan).</param>
+/// <param name="Iterations">Newton iterations (linear solves) the parallel forward used; 0 for linear layers.</param>
+/// <param name="MaxAbsDiff">max |y_parallel − y_sequential|.</param>
+public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden, string Weights, int Threads,
+    double SequentialMs, double ParallelMs, int Iterations, double MaxAbsDiff)
+{
+    /// <summary>Sequential time / parallel time: above 1 the parallel mode wins.</summary>
+    public double Speedup => SequentialMs / ParallelMs;
+
+    /// <summary>One JSON object on one line.</summary>
+    public string ToJson() => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"peer\":\"gyre\",\"bench\":\"scan\",\"cell\":\"{Cell}\",\"batch\":{Batch},\"seq\":{Seq},\"hidden\":{Hidden},\"weights\":\"{Weights}\",\"threads\":{Threads},\"sequential_ms\":{Math.Round(SequentialMs, 3)},\"parallel_ms\":{Math.Round(ParallelMs, 3)},\"speedup\":{Math.Round(Speedup, 3)},\"iterations\":{Iterations},\"max_abs_diff\":{MaxAbsDiff:G3}}}");
+}
+
+/// <summary>
+/// Sequential loop against parallel-in-time forward for the layers that have both (ParaGRU / ParaLSTM by
+/// Newton, gated linear attention by its chunkwise form, the state-space layer by a chunked scan): medians of wall time after a warm-up, the Newton iterations used,
+/// on untrained weights and on weights after a short training run.
+/// </summary>
+public static class ScanBenchmark
+{
+    /// <summary>Layers the scan benchmark knows: the Newton cells, gated linear attention and the state-space layer.</summary>
+    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl"];
+
+    /// <summary>The grid: T = 1k, 4k, 16k at B = 1 and 8.</summary>
+    public static IReadOnlyList<(int Batch, int Seq)> Grid { get; } = [(1, 1024), (8, 1024), (1, 4096), (8, 4096), (1, 16384), (8, 16384)];
+
+    /// <summary>Rows whose activations would pass this many bytes are skipped (the machine is shared).</summary>
+    public const long MemoryLimitBytes = 5L << 29; // 2.5 GiB
+
+    /// <summary>A layer by name (gla: 4 heads; lssl: 16 states per channel, zero-order hold).</summary>
+    public static Module Create(string cell, int input, int hidden, ulong seed) => cell switch
+    {
+        "paragru" => new ParaGru(input, hidden, seed),
+        "paralstm" => new ParaLstm(input, hidden, seed),
+        "gla" => new GatedLinearAttention(input, hidden, heads: 4, seed: seed),
+        "lssl" => new StateSpaceLayer(input, hidden, stateSize: 16, seed: seed),
+        _ => throw new ArgumentException($"--cell must be one of {string.Join(", ", Cells)}, got '{cell}'"),
+    };
+
+    /// <summary>Bytes of activations a forward of this layer keeps at (B, T) (what the memory guard compares).</summary>
+    public static long ForwardBytes(string cell, int batch, int seq, int hidden)
+    {
+        long rows = (long)batch * seq, h = hidden;
+        return 4 * cell switch
+        {
+            "paragru" => rows * h * 11,                              // states, J, work, y, 4 saved, 3 gx
+            "paralstm" => rows * h * 17,                             // 2 states, 4 J, 2 work, y, 5 saved, 3 gx
+            "gla" => rows * h * 5 + 3L * ((seq + 15) / 16) * batch * h * h / 8, // q k v o y, chunk states ×3
+            "lssl" => rows * h * 3 + 3L * rows * h * 16,             // u, y, and states, Ā, B̄·u over N = 16
+            _ => throw new ArgumentException($"unknown cell '{cell}'"),
+        };
+    }
+
+    /// <summary>
+    /// Times one layer at one shape: <paramref name="warmup"/> untimed runs of each mode, then
+    /// <paramref name="reps"/> interleaved sequential / parallel runs (so machine noise hits both alike), medians.
+    /// Returns null when the row passes <see cref="MemoryLimitBytes"/>.
+    /// </summary>
+    public static ScanBenchResult? Run(string cell, int batch, int seq, int input, int hidden, bool trained, int threads, int reps, int warmup = 1)
+    {
+        if (batch < 1 || seq < 1 || input < 1 || hidden < 1) throw new ArgumentException("batch, seq, input and hidden must be positive");
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
+        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
+        if (ForwardBytes(cell, batch, seq, hidden) > MemoryLimitBytes) return null;
+        using var team = new WorkerTeam(threads);
+        var layer = Subject.For(Create(cell, input, hidden, seed: 1));
+        layer.SetTeam(team);
+        if (trained) ShortTraining(layer.Layer);
+        layer.Layer.Training = false;
+        var x = Tensor.Zeros(batch, seq, input);
+        new Rng(2).Uniform(x.Span, -1f, 1f);
+
+        var previous = Gemm.Team;
+        Gemm.Team = team;
+        try
+        {
+            var seqMs = new double[reps];
+            var parMs = new double[reps];
+            Tensor? ySeq = null, yPar = null;
+            for (int r = -warmup; r < reps; r++)
+            {
+                layer.SetScan(ScanMode.Sequential);
+                long t0 = Stopwatch.GetTimestamp();
+                ySeq = layer.Forward(x);
+                double s = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                layer.SetScan(ScanMode.Parallel);
+                t0 = Stopwatch.GetTimestamp();
+                yPar = layer.Forward(x);
+                double p = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                if (r >= 0) { seqMs[r] = s; parMs[r] = p; }
+            }
+            double diff = 0;
+            for (int i = 0; i < ySeq!.Length; i++) diff = Math.Max(diff, Math.Abs(ySeq.ReadOnlySpan[i] - yPar!.ReadOnlySpan[i]));
+            return new ScanBenchResult(cell, batch, seq, hidden, trained ? "trained" : "init", threads,
+                Median(seqMs), Median(parMs), layer.Iterations(), diff);
+        }
+        finally { Gemm.Team = previous; }
+    }
+
+    /// <summary>
+    /// 40 AdamW steps (lr 3e-3) of one-step-ahead prediction on a noisy sum of sines (B = 8, T = 128), read out
+    /// by a fixed random projection of the outputs: enough to move the weights off their initialisation the way
+    /// training does (larger recurrent weights, stiffer gates), which is what changes Newton's iteration count.
+    /// </summary>
+    public static void ShortTraining(Module module, int steps = 40)
+    {
+        var layer = Subject.For(module);
+        int b = 8, t = 128, i = layer.Input, h = layer.Hidden;
+        var rng = new Rng(9);
+        var readout = new float[h];
+        rng.Uniform(readout, -1f / MathF.Sqrt(h), 1f / MathF.Sqrt(h));
+        var opt = new AdamW(module.Parameters(), lr: 3e-3f);
+        module.Training = true;
+        var x = Tensor.Zeros(b, t, i);
+        var dy = Tensor.Zeros(b, t, h);
+        for (int step = 0; step < steps; step++)
+        {
+            // Series s(τ) = sin(0.11τ + φ) + 0.5 sin(0.031τ) + noise; every input channel sees s, the target is s(τ + 1).
+            var series = new float[b, t + 1];
+            for (int e = 0; e < b; e++)
+            {
+                float phase = rng.NextFloat() * 6.283f;
+                int start = rng.NextInt(1000);
+                for (int s = 0; s <= t; s++)
+                    series[e, s] = MathF.Sin(0.11f * (start + s) + phase) + 0.5f * MathF.Sin(0.031f * (start + s)) + 0.05f * rng.NextGaussian();
+            }
+            for (int e = 0; e < b; e++)
+                for (int s = 0; s < t; s++)
+                    for (int c = 0; c < i; c++) x[e, s, c] = series[e, s];
+            var y = layer.Forward(x);
+            opt.ZeroGrad();
+            for (int e = 0; e < b; e++)
+                for (int s = 0; s < t; s++)
+                {
+                    float pred = 0f;
+                    for (int j = 0; j < h; j++) pred += readout[j] * y[e, s, j];
+                    float err = 2f * (pred - series[e, s + 1]) / (b * t);
+                    for (int j = 0; j < h; j++) dy[e, s, j] = err * readout[j];
+                }
+            layer.Backward(dy);
+            opt.Step();
+        }
+    }
+
+    /// <summary>The few things the benchmark does with a layer, whatever its type.</summary>
+    private sealed record Subject(Module Layer, int Input, int Hidden, Action<ScanMode> SetScan, Action<WorkerTeam> SetTeam,
+        Func<Tensor, Tensor> Forward, Action<Tensor> Backward, Func<int> Iterations)
+    {
+        public static Subject For(Module m) => m switch
+        {
+            ParallelRecurrentLayer p => new(p, p.InputSize, p.HiddenSize, s => p.Scan = s, t => p.Team = t,
+                x => p.Forward(x).Output, dy => p.Backward(dy), () => p.LastIterations),
+            GatedLinearAttention g => new(g, g.InputSize, g.HiddenSize, s => g.Scan = s, t => g.Team = t,
+                g.Forward, dy => g.Backward(dy), () => 0),
+            StateSpaceLayer l => new(l, l.InputSize, l.HiddenSize, s => l.Scan = s, t => l.Team = t,
+                l.Forward, dy => l.Backward(dy), () => 0),
+            _ => throw new ArgumentException($"the scan benchmark cannot drive a {m.GetType().Name}"),
+        };
+    }
+
+    private static double Median(double[] v)
+    {
+        Array.Sort(v);
+        return v.Length % 2 == 1 ? v[v.Length / 2] : 0.5 * (v[v.Length / 2 - 1] + v[v.Length / 2]);
+    }
+}

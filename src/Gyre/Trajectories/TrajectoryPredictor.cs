@@ -1,0 +1,277 @@
+using System.Text.Json;
+using Gyre.Data;
+using Gyre.Layers;
+using Gyre.Models;
+using Gyre.Tensors;
+using Gyre.Training;
+
+namespace Gyre.Trajectories;
+
+/// <summary>Settings of a trajectory model.</summary>
+public sealed record TrajectoryOptions
+{
+    public int Obs { get; init; } = 8;
+    public int Pred { get; init; } = 12;
+    public string Cell { get; init; } = "gru";
+    public int Hidden { get; init; } = 64;
+    public int Epochs { get; init; } = 30;
+    public int Batch { get; init; } = 64;
+    public float LearningRate { get; init; } = 3e-3f;
+    /// <summary>Rotate each training sample by a random angle about the vertical axis (the scene's layout is not learned).</summary>
+    public bool Rotate { get; init; } = true;
+    public ulong Seed { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (Obs < 2) throw new ArgumentException($"--obs {Obs}: at least 2 observed positions are needed (one velocity)");
+        if (Pred < 1) throw new ArgumentException($"--pred {Pred} must be at least 1");
+        if (Hidden < 1) throw new ArgumentException($"--hidden {Hidden} must be at least 1");
+        if (Epochs < 0) throw new ArgumentException($"--epochs {Epochs} must be ≥ 0");
+    }
+}
+
+/// <summary>
+/// A recurrent trajectory forecaster. The input is the Obs − 1 observed displacements (velocities) [Obs − 1, D],
+/// divided by one scale s fitted on the training displacements, so the model never sees absolute positions
+/// (translation to the last observed position); a <see cref="SequenceModel"/> (recurrent encoder → last step → linear
+/// head) outputs for each of the Pred future steps the parameters of a Gaussian over that step's displacement
+/// relative to the last observed one, (d_k − d_last)/s (<see cref="BivariateGaussianNll"/>: bivariate in the plane,
+/// plus an independent z for 3-D tracks), trained by NLL with the shared <see cref="Trainer"/>. Predicting the change
+/// of velocity makes constant velocity the model's starting point: a scene whose walkers are faster or slower than
+/// the training scene's shifts the inputs and the answer together, where absolute displacements would pull every
+/// walker towards the training scene's typical speed. Positions are the last observed position plus the running sum of the
+/// displacements (means, or K samples for best-of-K). Dimensions: B batch, D coordinates, P parameters per step.
+/// </summary>
+public sealed class TrajectoryPredictor : ITrainingTask
+{
+    private TrajectoryWindows? _train;
+    private Rng? _augment;
+    private Batch? _batch;
+
+    public TrajectoryOptions Options { get; }
+    public int Dims { get; }
+    /// <summary>s: the standard deviation of the training displacements' coordinates (metres per frame step).</summary>
+    public float Scale { get; private set; }
+    public SequenceModel Network { get; }
+    public List<EpochRecord> History { get; } = [];
+
+    private TrajectoryPredictor(TrajectoryOptions options, int dims, float scale, SequenceModel network)
+    {
+        Options = options; Dims = dims; Scale = scale; Network = network;
+    }
+
+    private static SequenceModel Build(TrajectoryOptions o, int dims) => new(new ModelSpec
+    {
+        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Pool = "last", Head = "linear",
+        Outputs = o.Pred * BivariateGaussianNll.Parameters(dims), Seed = o.Seed,
+    });
+
+    /// <summary>Fits on every window of <paramref name="train"/> (built with the same Obs and Pred).</summary>
+    public static TrajectoryPredictor Fit(TrajectoryWindows train, TrajectoryOptions o, IProgress<TrainingProgress>? progress = null)
+    {
+        o.Validate();
+        if (train.Obs != o.Obs || train.Pred != o.Pred) throw new ArgumentException($"windows of {train.Obs}+{train.Pred} for a model of {o.Obs}+{o.Pred}");
+        if (train.Count == 0) throw new ArgumentException($"no agent in the training data is present at {o.Obs + o.Pred} consecutive frames");
+        int d = train.Dims, len = train.Length;
+        double sq = 0;
+        long count = 0;
+        for (int s = 0; s < train.Count; s++)
+        {
+            var p = train.Sample(s);
+            for (int k = 1; k < len; k++)
+                for (int j = 0; j < d; j++) { double v = p[k * d + j] - p[(k - 1) * d + j]; sq += v * v; count++; }
+        }
+        float scale = (float)Math.Max(Math.Sqrt(sq / count), 1e-6);
+        var model = new TrajectoryPredictor(o, d, scale, Build(o, d)) { _train = train, _augment = new Rng(o.Seed ^ 0x7A3C_19E5_0BD2_4461UL) };
+        var trainer = new Trainer(new TrainerOptions { Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, Seed = o.Seed, Patience = 0 })
+        {
+            Progress = progress,
+        };
+        trainer.Fit(model, model.History);
+        model._train = null;
+        return model;
+    }
+
+    /// <summary>Observed positions [Obs, D] → scaled displacements [Obs − 1, D] into dst.</summary>
+    private void Displacements(ReadOnlySpan<float> observed, Span<float> dst)
+    {
+        int d = Dims;
+        for (int k = 1; k < Options.Obs; k++)
+            for (int j = 0; j < d; j++) dst[(k - 1) * d + j] = (observed[k * d + j] - observed[(k - 1) * d + j]) / Scale;
+    }
+
+    // ITrainingTask: example i is window i of the training set.
+    public Module Model => Network;
+    public int TrainCount => _train!.Count;
+
+    public double TrainBatch(ReadOnlySpan<int> indices)
+    {
+        var w = _train!;
+        int b = indices.Length, d = Dims, o = Options.Obs, pr = Options.Pred;
+        if (_batch is null || _batch.B != b) _batch = new Batch(b, o - 1, d, pr, BivariateGaussianNll.Parameters(d));
+        var x = _batch.X.Span;
+        var y = _batch.Targets.AsSpan();
+        var sample = new float[(o + pr) * d];   // [Obs + Pred, D] one augmented sample
+        for (int i = 0; i < b; i++)
+        {
+            w.Sample(indices[i]).CopyTo(sample);
+            if (Options.Rotate)
+            {
+                double a = 2 * Math.PI * _augment!.NextDouble(), c = Math.Cos(a), s = Math.Sin(a);
+                for (int k = 0; k < o + pr; k++)
+                {
+                    float px = sample[k * d], py = sample[k * d + 1];
+                    sample[k * d] = (float)(c * px - s * py);
+                    sample[k * d + 1] = (float)(s * px + c * py);
+                }
+            }
+            Displacements(sample, x.Slice(i * (o - 1) * d, (o - 1) * d));
+            for (int k = 0; k < pr; k++)
+                for (int j = 0; j < d; j++)
+                {
+                    float last = sample[(o - 1) * d + j] - sample[(o - 2) * d + j];
+                    y[(i * pr + k) * d + j] = (sample[(o + k) * d + j] - sample[(o + k - 1) * d + j] - last) / Scale;
+                }
+        }
+        Network.Training = true;
+        var outp = Network.Forward(_batch.X, null);
+        double loss = BivariateGaussianNll.Loss(outp.ReadOnlySpan, _batch.Targets, d, _batch.DOut.Span);
+        Network.Backward(_batch.DOut);
+        return loss;
+    }
+
+    public ValidationResult? Validate() => null;
+    public string[] SaveRngState() => [.. Network.SaveRngState(), _augment?.SaveState() ?? new Rng(0).SaveState()];
+
+    public void RestoreRngState(string[] states)
+    {
+        Network.RestoreRngState(states[..^1]);
+        _augment?.Restore(states[^1]);
+    }
+
+    public IReadOnlyDictionary<string, string> CheckpointMetadata() => Network.Metadata("trajectory", Extra());
+
+    /// <summary>
+    /// Predictions for every window: means [S, Pred, D] and, with k &gt; 0 samples, samples [S, K, Pred, D], each the
+    /// last observed position plus the running sum of displacements (drawn with a seeded generator).
+    /// </summary>
+    public (float[] Mean, float[]? Samples) Predict(TrajectoryWindows windows, int k = 0, ulong seed = 1)
+    {
+        if (windows.Obs != Options.Obs || windows.Pred != Options.Pred || windows.Dims != Dims)
+            throw new ArgumentException($"windows of {windows.Obs}+{windows.Pred} steps in {windows.Dims}-D for a model of {Options.Obs}+{Options.Pred} in {Dims}-D");
+        int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
+        var mean = new float[n * pr * d];
+        var samples = k > 0 ? new float[n * k * pr * d] : null;
+        var rng = new Rng(seed);
+        Network.Training = false;
+        const int Chunk = 512;
+        for (int s0 = 0; s0 < n; s0 += Chunk)
+        {
+            int b = Math.Min(Chunk, n - s0);
+            var x = Tensor.Zeros(b, o - 1, d);   // [B, Obs − 1, D]
+            for (int i = 0; i < b; i++) Displacements(windows.Sample(s0 + i)[..(o * d)], x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
+            var g = Network.Forward(x, null).ReadOnlySpan;   // [B, Pred·P]
+            for (int i = 0; i < b; i++)
+            {
+                int s = s0 + i;
+                var last = windows.Sample(s).Slice((o - 2) * d, 2 * d);
+                Integrate(g.Slice(i * pr * p, pr * p), last, mean.AsSpan(s * pr * d, pr * d), null);
+                for (int j = 0; j < k; j++) Integrate(g.Slice(i * pr * p, pr * p), last, samples.AsSpan(((s * k) + j) * pr * d, pr * d), rng);
+            }
+        }
+        return (mean, samples);
+    }
+
+    /// <summary>
+    /// Per-step Gaussian parameters [Pred, P] and the last two observed positions [2, D] → positions [Pred, D]:
+    /// means, or one draw when rng is given.
+    /// </summary>
+    private void Integrate(ReadOnlySpan<float> g, ReadOnlySpan<float> lastTwo, Span<float> dst, Rng? rng)
+    {
+        int d = Dims, p = BivariateGaussianNll.Parameters(d);
+        Span<double> pos = stackalloc double[d];
+        Span<double> velocity = stackalloc double[d];
+        for (int j = 0; j < d; j++) { pos[j] = lastTwo[d + j]; velocity[j] = lastTwo[d + j] - lastTwo[j]; }
+        for (int k = 0; k < Options.Pred; k++)
+        {
+            var q = g.Slice(k * p, p);
+            double dx = q[0], dy = q[1], dz = d == 3 ? q[5] : 0;
+            if (rng != null)
+            {
+                double sx = Math.Exp(Math.Clamp(q[2], BivariateGaussianNll.LogSigmaMin, BivariateGaussianNll.LogSigmaMax));
+                double sy = Math.Exp(Math.Clamp(q[3], BivariateGaussianNll.LogSigmaMin, BivariateGaussianNll.LogSigmaMax));
+                double rho = BivariateGaussianNll.Rho(q[4]), e1 = rng.NextGaussianDouble(), e2 = rng.NextGaussianDouble();
+                dx += sx * e1;
+                dy += sy * (rho * e1 + Math.Sqrt(1 - rho * rho) * e2);
+                if (d == 3) dz += Math.Exp(Math.Clamp(q[6], BivariateGaussianNll.LogSigmaMin, BivariateGaussianNll.LogSigmaMax)) * rng.NextGaussianDouble();
+            }
+            pos[0] += velocity[0] + dx * Scale; pos[1] += velocity[1] + dy * Scale;
+            if (d == 3) pos[2] += velocity[2] + dz * Scale;
+            for (int j = 0; j < d; j++) dst[k * d + j] = (float)pos[j];
+        }
+    }
+
+    /// <summary>Mean ADE/FDE of the mean prediction, and with k &gt; 0 of the best of k samples (lowest ADE per window).</summary>
+    public TrajectoryScores Evaluate(TrajectoryWindows windows, int k = 0, ulong seed = 1)
+    {
+        var (mean, samples) = Predict(windows, k, seed);
+        int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, step = pr * d;
+        if (n == 0) throw new ArgumentException("no windows to evaluate");
+        double ade = 0, fde = 0, bAde = 0, bFde = 0;
+        for (int s = 0; s < n; s++)
+        {
+            var truth = windows.Sample(s)[(o * d)..];
+            var (a, f) = TrajectoryMetrics.Errors(mean.AsSpan(s * step, step), truth, d);
+            ade += a; fde += f;
+            if (samples is null) continue;
+            double best = double.PositiveInfinity, bestF = 0;
+            for (int j = 0; j < k; j++)
+            {
+                var (sa, sf) = TrajectoryMetrics.Errors(samples.AsSpan((s * k + j) * step, step), truth, d);
+                if (sa < best) { best = sa; bestF = sf; }
+            }
+            bAde += best; bFde += bestF;
+        }
+        return new TrajectoryScores(ade / n, fde / n, samples is null ? null : bAde / n, samples is null ? null : bFde / n, n);
+    }
+
+    private Dictionary<string, string> Extra() => new()
+    {
+        ["trajectory"] = JsonSerializer.Serialize(new FileState(Options, Dims, Scale)),
+    };
+
+    /// <summary>Writes the model file (job "trajectory"): weights, spec, options, scale and history.</summary>
+    public void Save(string path) => Network.Save(path, "trajectory", History, Extra());
+
+    public static TrajectoryPredictor Load(string path)
+    {
+        var (network, job, history, meta) = SequenceModel.Load(path);
+        if (job != "trajectory") throw new GyreDataException($"a {job} model, not a trajectory model", path);
+        if (!meta.TryGetValue("trajectory", out var json)) throw new GyreDataException("the model file holds no trajectory settings", path);
+        FileState state;
+        try
+        {
+            state = JsonSerializer.Deserialize<FileState>(json) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new GyreDataException($"corrupt trajectory settings: {e.Message}", path);
+        }
+        var p = new TrajectoryPredictor(state.Options, state.Dims, state.Scale, network);
+        p.History.AddRange(history);
+        return p;
+    }
+
+    private sealed record FileState(TrajectoryOptions Options, int Dims, float Scale);
+
+    private sealed class Batch(int b, int t, int d, int pred, int p)
+    {
+        public readonly int B = b;
+        public readonly Tensor X = Tensor.Zeros(b, t, d);                // [B, Obs − 1, D]
+        public readonly float[] Targets = new float[b * pred * d];       // [B, Pred, D]
+        public readonly Tensor DOut = Tensor.Zeros(b, pred * p);         // [B, Pred·P]
+    }
+}
+
+/// <summary>Mean ADE and FDE (metres) over the windows; best-of-K ones when samples were drawn.</summary>
+public sealed record TrajectoryScores(double Ade, double Fde, double? BestOfKAde, double? BestOfKFde, int Windows);
