@@ -18,8 +18,11 @@ public static class Augmentation
     /// <summary>Jitter standard deviation as a fraction of each channel's standard deviation in the case.</summary>
     public const double Jitter = 0.03;
 
-    /// <summary>Copies per case by default: enough for about 1000 training sequences, at most 15.</summary>
-    public static int AutoCopies(int cases) => Math.Clamp((1000 + cases - 1) / cases - 1, 0, 15);
+    /// <summary>
+    /// Copies per case by default: enough for about 4000 training sequences, at most 15. The epoch count follows a
+    /// step budget, so more copies mean more varied batches, not longer training.
+    /// </summary>
+    public static int AutoCopies(int cases) => Math.Clamp((4000 + cases - 1) / cases - 1, 0, 15);
 
     /// <summary>One augmented copy of a [T, C] case: x′[t, c] = x(s + t·(L − 1)/(T − 1), c) + ε, linear interpolation, ε ~ N(0, (0.03·σ_c)²).</summary>
     public static LabeledSequence Copy(LabeledSequence s, int channels, Rng rng)

@@ -40,7 +40,7 @@ public sealed record ClassifierOptions
     public string Head { get; init; } = "softmax";
     /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
     public string ClassWeights { get; init; } = "none";
-    /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 1000 sequences in all, at most 15 copies).</summary>
+    /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 4000 sequences in all, at most 15 copies).</summary>
     public int Augment { get; init; } = -1;
     /// <summary>Slices of each case averaged with it at prediction time; −1 = auto (8 when training used augmented copies, else 0).</summary>
     public int TestAugment { get; init; } = -1;

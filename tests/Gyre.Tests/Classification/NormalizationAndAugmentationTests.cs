@@ -55,8 +55,9 @@ public sealed class NormalizationAndAugmentationTests
         double slope = (a.Values[^1] - a.Values[0]) / 39.0;
         Assert.InRange(slope, 0.8 - 0.02, 1.0 + 0.02);                          // jitter is 3 % of the std (≈ 0.35)
         Assert.InRange(a.Values[0], -1.5, 39 * (1 - 0.8) + 1.5);
-        Assert.Equal(0, Augmentation.AutoCopies(2000));
+        Assert.Equal(0, Augmentation.AutoCopies(4000));
+        Assert.Equal(1, Augmentation.AutoCopies(2000));
         Assert.Equal(15, Augmentation.AutoCopies(36));
-        Assert.Equal(1, Augmentation.AutoCopies(537));
+        Assert.Equal(7, Augmentation.AutoCopies(537));
     }
 }
