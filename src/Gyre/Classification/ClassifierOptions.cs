@@ -47,7 +47,7 @@ public sealed record ClassifierOptions
     /// <summary>Maximum epochs; 0 = auto: about <see cref="StepBudget"/> optimizer steps, between 10 and 500 epochs.</summary>
     public int Epochs { get; init; }
     /// <summary>Optimizer steps the auto epoch count aims at.</summary>
-    public const int StepBudget = 3000;
+    public const int StepBudget = 6000;
     public int Batch { get; init; } = 16;
     public float LearningRate { get; init; } = 1e-2f;
     public float WeightDecay { get; init; } = 1e-4f;
