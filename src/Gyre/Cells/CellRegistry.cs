@@ -21,6 +21,7 @@ public static class CellRegistry
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
         Register("slstm", SlstmDefinition.FromOptions);
+        Register("indrnn", IndRnnDefinition.FromOptions);
     }
 
     static CellRegistry() => Builtins();
