@@ -66,10 +66,13 @@ internal static class DetectCommand
             return RunJob(ctx, job, p, o);
         });
         cmd.Subcommands.Add(Run(ctx));
+        cmd.Subcommands.Add(TrainCmd(ctx));
+        cmd.Subcommands.Add(ScoreCmd(ctx));
         return cmd;
     }
 
-    private sealed record Job(string Data, string? Target, string? TimeCol, string? Labels, string? Scores, string? Events, string? Plot, bool Json);
+    private sealed record Job(string Data, string? Target, string? TimeCol, string? Labels, string? Scores, string? Events, string? Plot, bool Json,
+        string? Model = null);
 
     private static Command Run(CliContext ctx)
     {
@@ -90,7 +93,7 @@ internal static class DetectCommand
     private static int RunJob(CliContext ctx, Job job, ParseResult p, DetectOptions o)
     {
         // Everything the user could get wrong is checked before any fitting.
-        foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot") }) AtomicOutput.CheckFolder(path, option);
+        foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot"), (job.Model, "--out") }) AtomicOutput.CheckFolder(path, option);
         var thresholds = o.Threshold(p);
         thresholds.Validate();
         string method = p.GetValue(o.Method)!;
@@ -102,6 +105,7 @@ internal static class DetectCommand
         int trainRows = AnomalyDetection.TrainRows(rows, fraction);
         var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed), p.GetValue(o.Cell)!, p.GetValue(o.Hidden), p.GetValue(o.Epochs));
         var scorer = AnomalyScorers.Create(method, settings);
+        if (job.Model != null && scorer is not LearnedScorer) throw new ArgumentException($"--method {method} has nothing to save: train a forecast or reconstruction model");
         var baselines = AnomalyScorers.Baselines(settings).Where(b => b.Name != scorer.Name).ToList();
         foreach (var s in baselines.Prepend(scorer))
             if (trainRows - s.Warmup < MinCalibrationRows)
@@ -114,9 +118,58 @@ internal static class DetectCommand
         var main = AnomalyDetection.Run(scorer, series, trainRows, thresholds);
         var others = baselines.Select(b => AnomalyDetection.Run(b, series, trainRows, thresholds)).ToList();
 
-        AtomicOutput.WriteAll(Outputs(job, loaded, main, windows));
+        var outputs = Outputs(job, loaded, main, windows);
+        if (job.Model is { } model)
+            outputs.Add((model, tmp => DetectorFile.Save(tmp, new FittedDetector(scorer, main.Threshold,
+                [.. baselines.Zip(others, (b, d) => (b, d.Threshold))], loaded.Targets, thresholds, settings))));
+        AtomicOutput.WriteAll(outputs);
         Report(ctx, job, loaded, main, others, windows, thresholds);
+        if (job.Model != null && !job.Json) ctx.Out.WriteLine($"wrote {job.Model}");
         return Cli.Ok;
+    }
+
+    private static Command TrainCmd(CliContext ctx)
+    {
+        var o = new DetectOptions();
+        var data = new Option<string>("--data") { Description = "CSV file (header row)", Required = true };
+        var outPath = new Option<string>("--out") { Description = "Model file to write", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("train", "Fit a learned scorer on the first rows and save it with its threshold and baselines (then `detect score`)");
+        cmd.Options.Add(data); o.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(json);
+        cmd.SetAction(p => RunJob(ctx, new Job(p.GetValue(data)!, p.GetValue(o.Target), p.GetValue(o.TimeCol), null, null, null, null, p.GetValue(json),
+            p.GetValue(outPath)), p, o));
+        return cmd;
+    }
+
+    private static Command ScoreCmd(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "Model file from `detect train`", Required = true };
+        var data = new Option<string>("--data") { Description = "CSV file with the trained columns", Required = true };
+        var timeCol = new Option<string?>("--time-col") { Description = "Time column (default: detected)" };
+        var outPath = new Option<string>("--out") { Description = "Scores CSV to write", Required = true };
+        var events = new Option<string?>("--events") { Description = "Also write the events as CSV" };
+        var plot = new Option<string?>("--plot") { Description = "Also write a PNG of series, score, threshold, events and labelled windows" };
+        var labels = new Option<string?>("--labels") { Description = "NAB-style labels JSON: windows hit, false events and NAB scores" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("score", "Score new data with a saved detector and its stored threshold (every row after the scorer's context)");
+        foreach (Option opt in new Option[] { model, data, timeCol, outPath, events, plot, labels, json }) cmd.Options.Add(opt);
+        cmd.SetAction(p =>
+        {
+            var job = new Job(p.GetValue(data)!, null, p.GetValue(timeCol), p.GetValue(labels), p.GetValue(outPath), p.GetValue(events), p.GetValue(plot), p.GetValue(json));
+            foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot") }) AtomicOutput.CheckFolder(path, option);
+            var d = DetectorFile.Load(p.GetValue(model)!);
+            var loaded = Load(job.Data, string.Join(',', d.Targets), job.TimeCol);
+            var windows = job.Labels is null ? [] : LoadWindows(job.Labels, loaded.Times, job.Data);
+            var series = new SeriesInput(loaded.Values, loaded.Channels, SeriesInput.DailyPhase(loaded.Times), 2);
+            foreach (var s in d.Baselines.Select(b => b.Scorer).Prepend(d.Scorer))
+                if (loaded.Rows <= s.Warmup) throw new GyreDataException($"{loaded.Rows} rows do not exceed the {s.Name} scorer's context of {s.Warmup}", job.Data);
+            var main = AnomalyDetection.Apply(d.Scorer, series, d.Threshold, d.Options);
+            var others = d.Baselines.Select(b => AnomalyDetection.Apply(b.Scorer, series, b.Threshold, d.Options)).ToList();
+            AtomicOutput.WriteAll(Outputs(job, loaded, main, windows));
+            Report(ctx, job, loaded, main, others, windows, d.Options);
+            return Cli.Ok;
+        });
+        return cmd;
     }
 
     private static List<(string, Action<string>)> Outputs(Job job, Loaded d, Detection main, IReadOnlyList<RowWindow> windows)

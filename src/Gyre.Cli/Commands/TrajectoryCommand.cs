@@ -46,18 +46,20 @@ internal static class TrajectoryCommand
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units", DefaultValueFactory = _ => 64 };
         public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 30 };
         public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
-        public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "Do not rotate training samples at random" };
+        public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
+        public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, NoRotate, Seed }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Frame, NoRotate, Seed }) c.Options.Add(o);
         }
 
         public TrajectoryOptions Get(ParseResult p) => new()
         {
             Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
             Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed),
+            Canonical = p.GetValue(Frame) switch { "canonical" => true, "world" => false, var f => throw new ArgumentException($"--frame '{f}' is not canonical or world") },
         };
     }
 

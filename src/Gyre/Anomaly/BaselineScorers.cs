@@ -6,7 +6,7 @@ namespace Gyre.Anomaly;
 /// </summary>
 public sealed class NaiveResidualScorer : IAnomalyScorer
 {
-    private (double Mean, double Std)[] _stats = [];
+    public (double Mean, double Std)[] ScoreMoments { get; set; } = [];
 
     public string Name => "naive";
     public int Warmup => 1;
@@ -14,11 +14,11 @@ public sealed class NaiveResidualScorer : IAnomalyScorer
     public void Fit(SeriesInput s, int trainRows)
     {
         if (trainRows <= Warmup + 1) throw new ArgumentException($"naive scorer: {trainRows} training rows are too few");
-        _stats = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
+        ScoreMoments = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
     }
 
     public double[] Score(SeriesInput s) =>
-        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, _stats);
+        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, ScoreMoments);
 
     private static double[] Residuals(float[] x, int channels, int rows)
     {
@@ -36,7 +36,7 @@ public sealed class NaiveResidualScorer : IAnomalyScorer
 /// </summary>
 public sealed class RollingZScorer(int window) : IAnomalyScorer
 {
-    private (double Mean, double Std)[] _stats = [];
+    public (double Mean, double Std)[] ScoreMoments { get; set; } = [];
 
     public string Name => "rolling_z";
     public int Warmup => window;
@@ -44,11 +44,11 @@ public sealed class RollingZScorer(int window) : IAnomalyScorer
     public void Fit(SeriesInput s, int trainRows)
     {
         if (trainRows <= Warmup + 1) throw new ArgumentException($"rolling z-score: {trainRows} training rows do not exceed its window of {window}");
-        _stats = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
+        ScoreMoments = ScoreMath.Fit(Residuals(s.Values, s.Channels, trainRows), s.Channels, Warmup, trainRows);
     }
 
     public double[] Score(SeriesInput s) =>
-        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, _stats);
+        ScoreMath.StandardiseAbs(Residuals(s.Values, s.Channels, s.Rows), s.Channels, Warmup, ScoreMoments);
 
     private double[] Residuals(float[] x, int channels, int rows)
     {

@@ -21,8 +21,6 @@ public sealed class ForecastScorer : LearnedScorer
     public override int Warmup => Context;
     protected override int CovariateShift => 1;
     public SequenceModel? Network { get; private set; }
-    /// <summary>Per-channel moments of the training residuals z.</summary>
-    public (double Mean, double Std)[] ResidualStats { get; private set; } = [];
 
     public ForecastScorer(ScorerSettings settings) : base(settings) { }
 
@@ -31,18 +29,20 @@ public sealed class ForecastScorer : LearnedScorer
         BeginFit(s, trainRows);
         TrainCount = trainRows - Context;
         if (TrainCount < 1) throw new ArgumentException($"forecast scorer: {trainRows} training rows do not exceed the lookback {Context}");
-        Network = new SequenceModel(new ModelSpec
-        {
-            InputSize = Channels + CovariateWidth, Cell = Settings.Cell, Hidden = Settings.Hidden, Pool = "last", Head = "linear",
-            Outputs = 2 * Channels, Seed = Settings.Seed,
-        });
-        Train(Network);
-        ResidualStats = ScoreMath.Fit(Residuals(Z, Cov), Channels, Context, trainRows);
+        Build();
+        Train(Network!);
+        ScoreMoments = ScoreMath.Fit(Residuals(Z, Cov), Channels, Context, trainRows);
         EndFit();
     }
 
+    protected override void Build() => Network = new SequenceModel(new ModelSpec
+    {
+        InputSize = Channels + CovariateWidth, Cell = Settings.Cell, Hidden = Settings.Hidden, Pool = "last", Head = "linear",
+        Outputs = 2 * Channels, Seed = Settings.Seed,
+    });
+
     public override double[] Score(SeriesInput s) =>
-        ScoreMath.StandardiseAbs(Residuals(Prepare(s, Network != null), s.Covariates), Channels, Context, ResidualStats);
+        ScoreMath.StandardiseAbs(Residuals(Prepare(s, Network != null), s.Covariates), Channels, Context, ScoreMoments);
 
     /// <summary>z [T, C] → residuals (x − μ)/σ [T, C] for rows ≥ L (0 before), in inference batches.</summary>
     private double[] Residuals(float[] z, float[]? cov)

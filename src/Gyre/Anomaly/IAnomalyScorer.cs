@@ -12,6 +12,9 @@ public interface IAnomalyScorer
     /// <summary>Rows at the start that have no score (the scorer's context); their score is 0.</summary>
     int Warmup { get; }
 
+    /// <summary>Per-channel mean and deviation of the raw training scores that <see cref="Score"/> standardises by (saved in model files).</summary>
+    (double Mean, double Std)[] ScoreMoments { get; set; }
+
     /// <summary>Fits on rows [0, trainRows) of the series; nothing after them is read.</summary>
     void Fit(SeriesInput series, int trainRows);
 

@@ -30,6 +30,7 @@ public abstract class LearnedScorer : IAnomalyScorer, ITrainingTask
     /// <summary>Per-channel centre and scale of the raw values (training rows).</summary>
     public (double Mean, double Std)[] Scaling { get; protected set; } = [];
     public List<EpochRecord> History { get; } = [];
+    public (double Mean, double Std)[] ScoreMoments { get; set; } = [];
 
     /// <summary>Step k of a window starting at row r reads the covariates of row r + k + this shift.</summary>
     protected abstract int CovariateShift { get; }
@@ -42,6 +43,22 @@ public abstract class LearnedScorer : IAnomalyScorer, ITrainingTask
     }
 
     public abstract void Fit(SeriesInput series, int trainRows);
+
+    /// <summary>A fresh network for the current channels and covariates (weights from the seed).</summary>
+    protected abstract void Build();
+
+    /// <summary>Restores a fitted scorer from a model file's parts.</summary>
+    public void Restore(int channels, int covariates, (double Mean, double Std)[] scaling, (double Mean, double Std)[] moments,
+        IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        Channels = channels;
+        CovariateWidth = covariates;
+        Scaling = scaling;
+        ScoreMoments = moments;
+        Build();
+        Model.LoadStateDict(weights, source: source);
+        Model.Training = false;
+    }
     public abstract double[] Score(SeriesInput series);
 
     /// <summary>Standardises the series on rows [0, trainRows) and keeps it for the training steps.</summary>

@@ -18,7 +18,6 @@ public sealed class ReconstructionScorer : LearnedScorer
     public override int Warmup => Context - 1;
     protected override int CovariateShift => 0;
     public SequenceAutoencoder? Network { get; private set; }
-    public (double Mean, double Std)[] ErrorStats { get; private set; } = [];
 
     public ReconstructionScorer(ScorerSettings settings) : base(settings) { }
 
@@ -27,11 +26,13 @@ public sealed class ReconstructionScorer : LearnedScorer
         BeginFit(s, trainRows);
         TrainCount = trainRows - Context + 1;
         if (TrainCount < 1) throw new ArgumentException($"reconstruction scorer: {trainRows} training rows are fewer than the window {Context}");
-        Network = new SequenceAutoencoder(Settings.Cell, Channels, CovariateWidth, Settings.Hidden, Settings.Seed);
-        Train(Network);
-        ErrorStats = ScoreMath.Fit(Errors(Z, Cov), Channels, Warmup, trainRows);
+        Build();
+        Train(Network!);
+        ScoreMoments = ScoreMath.Fit(Errors(Z, Cov), Channels, Warmup, trainRows);
         EndFit();
     }
+
+    protected override void Build() => Network = new SequenceAutoencoder(Settings.Cell, Channels, CovariateWidth, Settings.Hidden, Settings.Seed);
 
     public override double[] Score(SeriesInput s)
     {
@@ -40,7 +41,7 @@ public sealed class ReconstructionScorer : LearnedScorer
         var scores = new double[e.Length];
         for (int t = Warmup; t < rows; t++)
             for (int j = 0; j < c; j++)
-                scores[t * c + j] = Math.Max(0, (e[t * c + j] - ErrorStats[j].Mean) / ErrorStats[j].Std);
+                scores[t * c + j] = Math.Max(0, (e[t * c + j] - ScoreMoments[j].Mean) / ScoreMoments[j].Std);
         return scores;
     }
 

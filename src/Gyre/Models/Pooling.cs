@@ -15,10 +15,13 @@ public abstract class Pooling : ModelLayer
     /// <summary>The pooling's name in a <see cref="ModelSpec"/>.</summary>
     public abstract string Kind { get; }
 
-    protected Pooling(int features)
+    /// <param name="features">C.</param>
+    /// <param name="argmax">Whether the parameter-free buffers keep a [B, C] step index (max pooling).</param>
+    protected Pooling(int features, bool argmax = false)
     {
         if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), $"pooled width must be positive, got {features}");
         Features = features;
+        _cache = new((b, t) => new PoolBuffers(b, t, features, argmax));
     }
 
     public override IEnumerable<Parameter> Parameters() => [];
@@ -35,14 +38,13 @@ public abstract class Pooling : ModelLayer
 
     public static readonly string[] Names = ["last", "mean", "max", "attention"];
 
-    private ShapeCache<PoolBuffers>? _cache;
+    private readonly ShapeCache<PoolBuffers> _cache;
     private PoolBuffers? _last;
 
     /// <summary>Checks y and lengths and returns the reused buffers of a parameter-free pooling for this (B, T).</summary>
-    private protected PoolBuffers BeginForward(Tensor y, int[]? lengths, bool argmax = false)
+    private protected PoolBuffers BeginForward(Tensor y, int[]? lengths)
     {
         var (b, t) = CheckInput(y, lengths);
-        _cache ??= new((bb, tt) => new PoolBuffers(bb, tt, Features, argmax));
         var buf = _last = _cache.For(b, t);
         buf.Lengths = lengths;
         return buf;
@@ -160,11 +162,11 @@ public sealed class MaxPooling : Pooling
 {
     public override string Kind => "max";
 
-    public MaxPooling(int features) : base(features) { }
+    public MaxPooling(int features) : base(features, argmax: true) { }
 
     public override Tensor Forward(Tensor y, int[]? lengths)
     {
-        var buf = BeginForward(y, lengths, argmax: true);
+        var buf = BeginForward(y, lengths);
         int b = buf.B, t = buf.T, c = Features;
         var src = y.ReadOnlySpan; var z = buf.Z.Span; var arg = buf.ArgMax.AsSpan();
         for (int i = 0; i < b; i++)

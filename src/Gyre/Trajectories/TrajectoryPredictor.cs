@@ -19,6 +19,11 @@ public sealed record TrajectoryOptions
     public float LearningRate { get; init; } = 3e-3f;
     /// <summary>Rotate each training sample by a random angle about the vertical axis (the scene's layout is not learned).</summary>
     public bool Rotate { get; init; } = true;
+    /// <summary>
+    /// Turn each sample about the vertical axis so that its last observed velocity points along +x (and back after
+    /// predicting): the model learns turns and speed changes relative to the walker's heading, not the scene's map.
+    /// </summary>
+    public bool Canonical { get; init; }
     public ulong Seed { get; init; } = 1;
 
     public void Validate()
@@ -92,6 +97,31 @@ public sealed class TrajectoryPredictor : ITrainingTask
         return model;
     }
 
+    /// <summary>
+    /// Rotates points [N, D] in place about the origin (x, y only) by −θ, θ the heading of the last observed step
+    /// (points Obs − 2 → Obs − 1); returns (cos θ, sin θ) so predictions can be turned back. A standing walker keeps θ = 0.
+    /// </summary>
+    private static (double Cos, double Sin) Canonicalise(Span<float> points, int obs, int d)
+    {
+        double vx = points[(obs - 1) * d] - points[(obs - 2) * d], vy = points[(obs - 1) * d + 1] - points[(obs - 2) * d + 1];
+        double norm = Math.Sqrt(vx * vx + vy * vy);
+        if (norm < 1e-9) return (1, 0);
+        double c = vx / norm, s = vy / norm;
+        Turn(points, points.Length / d, d, c, -s);
+        return (c, s);
+    }
+
+    /// <summary>Rotates points [N, D] in place about the origin in the x–y plane by the angle with cosine c and sine s.</summary>
+    private static void Turn(Span<float> points, int n, int d, double c, double s)
+    {
+        for (int k = 0; k < n; k++)
+        {
+            double px = points[k * d], py = points[k * d + 1];
+            points[k * d] = (float)(c * px - s * py);
+            points[k * d + 1] = (float)(s * px + c * py);
+        }
+    }
+
     /// <summary>Observed positions [Obs, D] → scaled displacements [Obs − 1, D] into dst.</summary>
     private void Displacements(ReadOnlySpan<float> observed, Span<float> dst)
     {
@@ -115,7 +145,8 @@ public sealed class TrajectoryPredictor : ITrainingTask
         for (int i = 0; i < b; i++)
         {
             w.Sample(indices[i]).CopyTo(sample);
-            if (Options.Rotate)
+            if (Options.Canonical) Canonicalise(sample, o, d);
+            else if (Options.Rotate)
             {
                 double a = 2 * Math.PI * _augment!.NextDouble(), c = Math.Cos(a), s = Math.Sin(a);
                 for (int k = 0; k < o + pr; k++)
@@ -169,14 +200,29 @@ public sealed class TrajectoryPredictor : ITrainingTask
         {
             int b = Math.Min(Chunk, n - s0);
             var x = Tensor.Zeros(b, o - 1, d);   // [B, Obs − 1, D]
-            for (int i = 0; i < b; i++) Displacements(windows.Sample(s0 + i)[..(o * d)], x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
+            var observed = new float[b * o * d];   // [B, Obs, D] in the model's frame
+            var turns = new (double Cos, double Sin)[b];
+            for (int i = 0; i < b; i++)
+            {
+                var one = observed.AsSpan(i * o * d, o * d);
+                windows.Sample(s0 + i)[..(o * d)].CopyTo(one);
+                turns[i] = Options.Canonical ? Canonicalise(one, o, d) : (1, 0);
+                Displacements(one, x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
+            }
             var g = Network.Forward(x, null).ReadOnlySpan;   // [B, Pred·P]
             for (int i = 0; i < b; i++)
             {
                 int s = s0 + i;
-                var last = windows.Sample(s).Slice((o - 2) * d, 2 * d);
-                Integrate(g.Slice(i * pr * p, pr * p), last, mean.AsSpan(s * pr * d, pr * d), null);
-                for (int j = 0; j < k; j++) Integrate(g.Slice(i * pr * p, pr * p), last, samples.AsSpan(((s * k) + j) * pr * d, pr * d), rng);
+                var last = observed.AsSpan((i * o + o - 2) * d, 2 * d);
+                var m = mean.AsSpan(s * pr * d, pr * d);
+                Integrate(g.Slice(i * pr * p, pr * p), last, m, null);
+                Turn(m, pr, d, turns[i].Cos, turns[i].Sin);
+                for (int j = 0; j < k; j++)
+                {
+                    var one = samples.AsSpan(((s * k) + j) * pr * d, pr * d);
+                    Integrate(g.Slice(i * pr * p, pr * p), last, one, rng);
+                    Turn(one, pr, d, turns[i].Cos, turns[i].Sin);
+                }
             }
         }
         return (mean, samples);

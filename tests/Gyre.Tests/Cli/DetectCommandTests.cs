@@ -93,4 +93,30 @@ public sealed class DetectCommandTests : IDisposable
         double above = train.Count(s => s > threshold) / (double)train.Length;
         Assert.InRange(above, 0.08, 0.12);
     }
+
+    [Theory]
+    [InlineData("forecast")]
+    [InlineData("reconstruction")]
+    public void Train_then_score_reproduces_the_run(string method)
+    {
+        string data = Series("s.csv", 400, shiftAt: 300, shift: 6);
+        string[] common = ["--method", method, "--window", "12", "--hidden", "8", "--epochs", "3", "--train-fraction", "0.4"];
+        _dir.Ok(["detect", "run", "--data", data, .. common, "--out", _dir["run.csv"]]);
+        _dir.Ok(["detect", "train", "--data", data, .. common, "--out", _dir["m.gyre"]]);
+        var r = _dir.Ok("detect", "score", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["score.csv"], "--json");
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(method, doc.RootElement.GetProperty("method").GetString());
+        var run = CliFolder.ReadCsv(_dir["run.csv"]).Rows;
+        var score = CliFolder.ReadCsv(_dir["score.csv"]).Rows;
+        Assert.Equal(run.Select(x => x[2]), score.Select(x => x[2]));   // same scores, bit for bit
+        Assert.Equal(run[0][3], score[0][3]);                           // same threshold
+    }
+
+    [Fact]
+    public void Score_refuses_a_model_of_another_job()
+    {
+        string data = Series("s.csv", 200);
+        _dir.Write("x.gyre", "not a model");
+        _dir.Fails(["detect", "score", "--model", _dir["x.gyre"], "--data", data, "--out", _dir["o.csv"]], "x.gyre");
+    }
 }

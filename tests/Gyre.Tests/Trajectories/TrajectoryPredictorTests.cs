@@ -48,4 +48,26 @@ public sealed class TrajectoryPredictorTests : IDisposable
         var again = TrajectoryPredictor.Fit(w, o);
         Assert.Equal(model.Predict(w, 3, 7).Samples, again.Predict(w, 3, 7).Samples);
     }
+
+    [Fact]
+    public void Canonical_frame_makes_predictions_turn_with_the_scene()
+    {
+        var set = Walkers(10);
+        var w = TrajectoryWindows.Build(set, 8, 12);
+        var model = TrajectoryPredictor.Fit(w, new TrajectoryOptions { Hidden = 8, Epochs = 2, Seed = 4, Canonical = true });
+        // The same scene turned by 90°: (x, y) → (−y, x).
+        var turned = new TrackSet("turned", 2, [.. set.Tracks.Select(t =>
+        {
+            var p = (float[])t.Positions.Clone();
+            for (int k = 0; k < t.Length; k++) (p[2 * k], p[2 * k + 1]) = (-t.Positions[2 * k + 1], t.Positions[2 * k]);
+            return new Track(t.Agent, t.Frames, p, t.Lines);
+        })]);
+        var a = model.Predict(w).Mean;
+        var b = model.Predict(TrajectoryWindows.Build(turned, 8, 12)).Mean;
+        for (int i = 0; i < a.Length; i += 2)
+        {
+            Assert.Equal(-a[i + 1], b[i], 3);
+            Assert.Equal(a[i], b[i + 1], 3);
+        }
+    }
 }
