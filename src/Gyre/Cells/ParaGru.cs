@@ -70,4 +70,17 @@ public readonly unsafe struct ParaGruCell : ICell
 public sealed class ParaGruDefinition : CellDefinition<ParaGruCell>
 {
     public override string Name => "paragru";
+
+    /// <summary>As the GRU's step with gh = [h | h | h] ⊙ weight_hh + b_hh (the diagonal product, broadcast over rows).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string h = s.State(0);
+        string gh = s.Mul(s.Op("Concat", [h, h, h], ("axis", 1)), s.Parameter("weight_hh")!);
+        if (s.Parameter("bias_hh") is { } b) gh = s.Add(gh, b);
+        string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
+        string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
+        string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Mul(r, s.Gate(gh, 2))));
+        s.SetNext(s.Lerp(n, h, z));
+        return true;
+    }
 }
