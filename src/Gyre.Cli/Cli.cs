@@ -11,7 +11,7 @@ namespace Gyre.Cli;
 /// </summary>
 public static class Cli
 {
-    public const int Ok = 0, Failure = 1, BadInput = 2;
+    public const int Ok = 0, Failure = 1, BadInput = 2, Interrupted = 130;
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 
@@ -62,6 +62,11 @@ public static class Cli
         try
         {
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C: the command has said how to resume; 128 + SIGINT, as shells report it.
+            return Interrupted;
         }
         catch (Exception e) when (IsBadInput(e))
         {

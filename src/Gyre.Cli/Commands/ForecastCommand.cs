@@ -38,7 +38,11 @@ internal static class ForecastCommand
         training.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(outDir);
-        cmd.SetAction(p => RunBundled(ctx, training.Apply(p, BundledDefaults), p.GetValue(outDir)!, p.GetValue(json)));
+        cmd.SetAction(p =>
+        {
+            var options = training.Apply(p, BundledDefaults);
+            return RunBundled(ctx, options, p.GetValue(outDir)!, p.GetValue(json), training.Settings(p, options, BundledDefaults));
+        });
         cmd.Subcommands.Add(Train(ctx));
         cmd.Subcommands.Add(Eval(ctx));
         cmd.Subcommands.Add(Predict(ctx));
@@ -46,14 +50,14 @@ internal static class ForecastCommand
         return cmd;
     }
 
-    private static int RunBundled(CliContext ctx, ForecastOptions options, string outDir, bool json)
+    private static int RunBundled(CliContext ctx, ForecastOptions options, string outDir, bool json, string settings)
     {
         string data = BundledData;
         if (!File.Exists(data)) throw new GyreDataException("bundled dataset missing (reinstall gyre)", data);
         var log = json ? ctx.Err : ctx.Out;
         log.WriteLine($"gyre forecast: bundled job — {Path.GetFileName(data)} (monthly Mauna Loa CO₂, Scripps CO2 Program, CC BY 4.0)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var f = TrainWithProgress(ctx, data, options, null, false, json);
+        var f = TrainWithProgress(ctx, data, options, null, false, json, settings: settings);
         var set = f.LoadData(data);
         var report = f.Evaluate(set);
         Directory.CreateDirectory(outDir);
@@ -95,7 +99,8 @@ internal static class ForecastCommand
             if (historyPng != null) HistoryPlot.CheckWritable(historyPng);
             string ckpt = output + ".ckpt";
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
-            var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel);
+            var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel,
+                training.Settings(p, options, TrainDefaults), ResumeCommand(p));
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(output);
             File.Delete(ckpt);
@@ -112,6 +117,13 @@ internal static class ForecastCommand
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>The command line as given, with --resume added: what Ctrl-C tells the user to run.</summary>
+    private static string ResumeCommand(ParseResult p)
+    {
+        var words = p.Tokens.Select(t => t.Value).Where(w => w != "--resume").Select(w => w.Any(char.IsWhiteSpace) || w.Length == 0 ? $"\"{w}\"" : w);
+        return "gyre " + string.Join(" ", words) + " --resume";
     }
 
     private static bool HasTest(Forecaster f) =>
@@ -206,43 +218,139 @@ internal static class ForecastCommand
     private static string RequireFile(string path) =>
         File.Exists(path) ? path : throw new GyreDataException("file not found", path);
 
-    /// <summary>Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json).</summary>
+    /// <summary>
+    /// Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json). Says first how the
+    /// file reads and which settings apply, then per epoch the losses (both in the scaler's space) and an ETA that
+    /// counts early stopping, and at the end whether early stopping ended the run and which epoch was restored.
+    /// Ctrl-C stops after the current epoch and says how to resume (<paramref name="resumeCommand"/>).
+    /// </summary>
     internal static Forecaster TrainWithProgress(CliContext ctx, string data, ForecastOptions options, string? checkpoint, bool resume, bool json,
-        Training.DataParallel? parallel = null)
+        Training.DataParallel? parallel = null, string? settings = null, string? resumeCommand = null)
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
         // Say how the file reads before spending time on it: a wrong guess (no time column, day/month order) shows at once.
         Describe(log, CsvLoader.Load(data, Forecaster.CsvOptionsFor(options)));
-        if (ctx.Interactive && !json)
+        if (settings is not null) log.WriteLine(settings);
+        using var interrupt = new Interrupt(log);
+        var eta = new EarlyStopEta(options);
+        try
         {
-            Forecaster? result = null;
-            ctx.Console.Progress().AutoClear(false).Columns(
-                    new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(progress =>
+            Forecaster f;
+            if (ctx.Interactive && !json)
+            {
+                Forecaster? result = null;
+                ctx.Console.Progress().AutoClear(false).Columns(
+                        new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(progress =>
+                    {
+                        var task = progress.AddTask("training", maxValue: Math.Max(options.Epochs, 1));
+                        string last = "";
+                        result = Forecaster.Fit(data, options, e =>
+                        {
+                            eta.Observe(e);
+                            last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "") + $"{eta.EarlyStopNote()})";
+                            task.Value = e.Epoch;
+                        }, checkpoint, resume, interrupt.Token, progress: new BatchProgress(b =>
+                        {
+                            task.Description = Markup.Escape($"epoch {b.Epoch}/{b.Epochs} batch {b.Batch}/{b.Batches} loss {b.Loss:F4}{last}");
+                            task.Value = b.Epoch - 1 + (double)b.Batch / b.Batches;
+                        }), parallel: parallel);
+                        task.Value = task.MaxValue;
+                    });
+                f = result!;
+            }
+            else
+            {
+                f = Forecaster.Fit(data, options, e =>
                 {
-                    var task = progress.AddTask("training", maxValue: Math.Max(options.Epochs, 1));
-                    string last = "";
-                    result = Forecaster.Fit(data, options, e =>
-                    {
-                        last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4})" : ")");
-                        task.Value = e.Epoch;
-                    }, checkpoint, resume, progress: new BatchProgress(b =>
-                    {
-                        task.Description = $"epoch {b.Epoch}/{b.Epochs} batch {b.Batch}/{b.Batches} loss {b.Loss:F4}{last}";
-                        task.Value = b.Epoch - 1 + (double)b.Batch / b.Batches;
-                    }), parallel: parallel);
-                    task.Value = task.MaxValue;
-                });
-            return result!;
+                    eta.Observe(e);
+                    log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
+                        + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta.Remaining():F0}s{eta.EarlyStopNote()}{(e.Best ? "  *" : "")}");
+                }, checkpoint, resume, interrupt.Token, parallel: parallel);
+            }
+            if (EarlyStopEta.Summary(f.History, options) is { } summary) log.WriteLine(summary);
+            return f;
         }
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        return Forecaster.Fit(data, options, e =>
+        catch (OperationCanceledException)
         {
-            double eta = clock.Elapsed.TotalSeconds / e.Epoch * (options.Epochs - e.Epoch);
-            log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
-                + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta:F0}s{(e.Best ? "  *" : "")}");
-        }, checkpoint, resume, parallel: parallel);
+            int done = eta.Epochs;
+            log.WriteLine(checkpoint is not null && resumeCommand is not null
+                ? $"interrupted after epoch {done} of {options.Epochs}; the checkpoint {checkpoint} keeps it: resume with `{resumeCommand}`"
+                : $"interrupted after epoch {done} of {options.Epochs}; this job keeps no checkpoint (train with `gyre forecast train --out FILE` to resume runs)");
+            throw;
+        }
+    }
+
+    /// <summary>First Ctrl-C: cancel after the current epoch (the checkpoint stays whole); a second one ends the process.</summary>
+    private sealed class Interrupt : IDisposable
+    {
+        private readonly CancellationTokenSource _cts = new();
+        private readonly TextWriter _log;
+        public CancellationToken Token => _cts.Token;
+
+        public Interrupt(TextWriter log)
+        {
+            _log = log;
+            Console.CancelKeyPress += OnCancel;
+        }
+
+        private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        {
+            if (_cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            _log.WriteLine("stopping after this epoch (Ctrl-C again to quit at once)");
+            _cts.Cancel();
+        }
+
+        public void Dispose()
+        {
+            Console.CancelKeyPress -= OnCancel;
+            _cts.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Time left, counting early stopping: the full run's time at the mean epoch time so far, and the epoch at which
+    /// early stopping ends the run unless validation improves (patience epochs after the best one).
+    /// </summary>
+    private sealed class EarlyStopEta(ForecastOptions options)
+    {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        private int _best, _first = -1;
+        private bool _validated;
+        public int Epochs { get; private set; }
+
+        public void Observe(Training.EpochRecord e)
+        {
+            if (_first < 0) _first = e.Epoch;
+            Epochs = e.Epoch;
+            if (e.Best) _best = e.Epoch;
+            _validated = e.ValLoss is not null;
+        }
+
+        private double PerEpoch => _clock.Elapsed.TotalSeconds / Math.Max(1, Epochs - _first + 1);
+
+        public double Remaining() => PerEpoch * (options.Epochs - Epochs);
+
+        /// <summary>The epoch early stopping ends the run at unless validation improves; 0 when it cannot come first.</summary>
+        public int StopEpoch => _validated && options.Patience > 0 && _best + options.Patience < options.Epochs ? _best + options.Patience : 0;
+
+        public string EarlyStopNote() => StopEpoch > 0
+            ? $" (or {PerEpoch * (StopEpoch - Epochs):F0}s: early stop at epoch {StopEpoch} unless val improves)"
+            : "";
+
+        /// <summary>Whether early stopping ended the run, and which epoch's weights were restored; null when the last epoch stands.</summary>
+        public static string? Summary(IReadOnlyList<Training.EpochRecord> history, ForecastOptions o)
+        {
+            if (history.Count == 0) return null;
+            int best = history.LastOrDefault(e => e.Best)?.Epoch ?? history[^1].Epoch;
+            var bestRecord = history[best - history[0].Epoch];
+            string loss = bestRecord.ValLoss is { } v ? $"val {v:F5}" : $"loss {bestRecord.TrainLoss:F5}";
+            if (history.Count < o.Epochs && o.Patience > 0 && history[^1].ValLoss is not null)
+                return $"stopped at epoch {history[^1].Epoch} of {o.Epochs}: no validation improvement for {o.Patience} epochs (--patience); best epoch {best} ({loss}) restored";
+            return best != history[^1].Epoch ? $"best epoch {best} of {history[^1].Epoch} ({loss}) restored" : null;
+        }
     }
 
     /// <summary>Renders the trainer's per-batch progress synchronously (Progress&lt;T&gt; would post to the thread pool).</summary>

@@ -73,6 +73,17 @@ internal sealed class TrainingOptions
         }
     }
 
+    /// <summary>
+    /// The effective configuration in one line: the options given (per <paramref name="cmdResult"/>; null = none),
+    /// then every default that applied (from <paramref name="defaults"/>), as "--option value".
+    /// </summary>
+    public string Settings(ParseResult? cmdResult, ForecastOptions effective, ForecastOptions defaults)
+    {
+        var given = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}").ToList();
+        var applied = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is not { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}");
+        return $"settings: {(given.Count > 0 ? string.Join(", ", given) : "none given")}; defaults: {string.Join(", ", applied)}";
+    }
+
     /// <summary>The settings whose defaults differ between <paramref name="a"/> and <paramref name="b"/>, as "--option value" (b's value).</summary>
     public string Differences(ForecastOptions a, ForecastOptions b)
     {

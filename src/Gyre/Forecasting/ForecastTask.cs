@@ -66,8 +66,27 @@ internal sealed class ForecastTask : ITrainingTask
         var net = _f.Network;
         var pred = net.Forward(buf.X, buf.Future);
         double loss = Losses.Compute(_loss, pred.ReadOnlySpan, buf.Target, buf.Mask, buf.Grad.Span, _quantiles);
+        // Instance norm trains on each window's own scale; the reported loss is measured where validation measures
+        // it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
+        if (o.InstanceNorm) loss = ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
         net.Backward(buf.Grad);
         return loss;
+    }
+
+    /// <summary>The batch's loss with prediction and target mapped back through each window's ŷ·σ + μ.</summary>
+    private double ScaledSpaceLoss(Batch buf, ReadOnlySpan<float> pred, int b, int n, int c)
+    {
+        int q = buf.Grad.Shape[^1];
+        for (int i = 0; i < b; i++)
+            for (int h = 0; h < n; h++)
+                for (int j = 0; j < c; j++)
+                {
+                    float mu = buf.Mean[i * c + j], sd = buf.Std[i * c + j];
+                    int t = (i * n + h) * c + j;
+                    buf.ScaledTarget[t] = buf.Target[t] * sd + mu;
+                    for (int r = 0; r < q; r++) buf.ScaledPred[t * q + r] = pred[t * q + r] * sd + mu;
+                }
+        return Losses.Compute(_loss, buf.ScaledPred, buf.ScaledTarget, buf.Mask, buf.ScratchGrad, _quantiles);
     }
 
     /// <summary>Mean loss over all validation windows in the scaled space, inference mode.</summary>
@@ -112,5 +131,8 @@ internal sealed class ForecastTask : ITrainingTask
         public readonly Tensor Grad = Tensor.Zeros(b, n, c, q);                // [B, N, C, Q]
         public readonly float[] Mean = new float[b * c];                       // [B, C] instance-norm statistics
         public readonly float[] Std = new float[b * c];
+        public readonly float[] ScaledPred = new float[b * n * c * q];         // [B, N, C, Q] instance norm undone, for the reported loss
+        public readonly float[] ScaledTarget = new float[b * n * c];           // [B, N, C]
+        public readonly float[] ScratchGrad = new float[b * n * c * q];        // [B, N, C, Q] discarded
     }
 }
