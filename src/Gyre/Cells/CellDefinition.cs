@@ -65,6 +65,13 @@ public abstract class CellDefinition
     /// <summary>The ONNX operator this cell maps to, or null when it has none.</summary>
     public virtual OnnxCellMapping? Onnx => null;
 
+    /// <summary>
+    /// Writes one step of this cell in ONNX primitive operators (the body of the <c>Scan</c> that exports a cell
+    /// without a native operator; see <see cref="IOnnxStep"/>). Returns false when the cell cannot be
+    /// expressed, and the exporter refuses it by name.
+    /// </summary>
+    public virtual bool EmitOnnxStep(IOnnxStep step) => false;
+
     /// <summary>Shapes (B, T, I, H) of this cell's rows in the standard benchmark grid.</summary>
     public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];
 

@@ -65,6 +65,17 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
         new Dictionary<string, long> { ["linear_before_reset"] = 1 }, ["Sigmoid", "Tanh"],
         ["direction", "hidden_size", "layout", "linear_before_reset", "activations"]);
 
+    /// <summary>r, z = σ(gx[r|z] + gh[r|z]), n = tanh(gx_n + r ⊙ gh_n), h' = n + z ⊙ (h − n), gh = h·W_hhᵀ + b_hh.</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string h = s.State(0), gh = s.DenseRecurrent(h, withBias: true);
+        string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
+        string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
+        string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Mul(r, s.Gate(gh, 2))));
+        s.SetNext(s.Lerp(n, h, z));
+        return true;
+    }
+
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
         [(64, 100, 32, 128), (64, 100, 128, 256), (1, 1000, 32, 128), (256, 50, 64, 64), (16, 1024, 768, 768)];
 }

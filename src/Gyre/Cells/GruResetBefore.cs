@@ -75,4 +75,15 @@ public sealed class GruResetBeforeDefinition : CellDefinition<GruResetBeforeCell
     public override OnnxCellMapping Onnx { get; } = new("GRU", [1, 0, 2],
         new Dictionary<string, long> { ["linear_before_reset"] = 0 }, ["Sigmoid", "Tanh"],
         ["direction", "hidden_size", "layout", "linear_before_reset", "activations"]);
+
+    /// <summary>r, z = σ(gx[r|z] + h·W_h[r|z]ᵀ), n = tanh(gx_n + (r ⊙ h)·W_hnᵀ), h' = n + z ⊙ (h − n) (biases folded into gx).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string h = s.State(0), wt = s.ParameterTransposed("weight_hh"), gh = s.MatMul(h, wt);
+        string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
+        string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
+        string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Gate(s.MatMul(s.Mul(r, h), wt), 2)));
+        s.SetNext(s.Lerp(n, h, z));
+        return true;
+    }
 }

@@ -64,6 +64,16 @@ public sealed class LstmDefinition : CellDefinition<LstmCellMath>
         new Dictionary<string, long>(), ["Sigmoid", "Tanh", "Tanh"],
         ["direction", "hidden_size", "layout", "input_forget", "activations"]);
 
+    /// <summary>i, f, o = σ(·), g = tanh(·) of gx + h·W_hhᵀ (biases folded), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string h = s.State(0), c = s.State(1), a = s.Add(s.Gx, s.DenseRecurrent(h, withBias: false));
+        string i = s.Sigmoid(s.Gate(a, 0)), f = s.Sigmoid(s.Gate(a, 1)), g = s.Tanh(s.Gate(a, 2)), o = s.Sigmoid(s.Gate(a, 3));
+        string cNext = s.Add(s.Mul(f, c), s.Mul(i, g));
+        s.SetNext(s.Mul(o, s.Tanh(cNext)), cNext);
+        return true;
+    }
+
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
         [(64, 100, 32, 128), (1, 1000, 32, 128), (16, 256, 256, 256)];
 }

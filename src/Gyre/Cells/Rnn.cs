@@ -71,12 +71,26 @@ public readonly struct RnnCell<TAct> : ICell where TAct : struct, IRnnNonlineari
 public sealed class RnnTanhDefinition : CellDefinition<RnnCell<TanhNonlinearity>>
 {
     public override string Name => "rnn_tanh";
+
+    /// <summary>h' = tanh(gx + h·W_hhᵀ) (biases folded into gx).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        s.SetNext(s.Tanh(s.Add(s.Gx, s.DenseRecurrent(s.State(0), withBias: false))));
+        return true;
+    }
 }
 
 /// <summary>The registry entry of RnnCell&lt;ReluNonlinearity&gt; ("rnn_relu"; "rnn" with nonlinearity=relu).</summary>
 public sealed class RnnReluDefinition : CellDefinition<RnnCell<ReluNonlinearity>>
 {
     public override string Name => "rnn_relu";
+
+    /// <summary>h' = ReLU(gx + h·W_hhᵀ) (biases folded into gx).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        s.SetNext(s.Relu(s.Add(s.Gx, s.DenseRecurrent(s.State(0), withBias: false))));
+        return true;
+    }
 
     /// <summary>"rnn" with option nonlinearity = tanh (default) or relu.</summary>
     internal static CellDefinition FromOptions(CellOptions o)

@@ -35,14 +35,12 @@ public partial class RecurrentLayer
     /// The <see cref="RecurrentSpec"/> of this layer; with <see cref="Module.StateDict"/> (same names) it is what
     /// the ONNX exporter and the safetensors writer need. Dropout is a training setting and is not part of it.
     /// </summary>
-    /// <exception cref="NotSupportedException">Cells without an ONNX mapping (the spec covers interop cells) and the
+    /// <exception cref="NotSupportedException">The
     /// one-step layer inside a <see cref="RecurrentCell"/> (its parameters carry no layer suffix).</exception>
     public RecurrentSpec ToSpec()
     {
         if (_singleCellNames)
             throw new NotSupportedException("a cell's one-step layer has no stack spec (its parameters are named weight_ih, not weight_ih_l0)");
-        if (Cell.Onnx is null)
-            throw new NotSupportedException($"{Cell.Name} layers have no RecurrentSpec (interop covers the cells with an ONNX mapping: {string.Join(", ", CellRegistry.All.Where(c => c.Onnx != null).Select(c => c.Name))})");
         return SpecCells.For(Cell, InputSize, HiddenSize, NumLayers, Bidirectional, HasBias, BatchFirst) with { Reverse = ReverseOnly };
     }
 }

@@ -38,6 +38,10 @@ public sealed record OnnxExportOptions
     /// <summary>Optional scaler applied to the head's output ([O]); needs <see cref="Head"/>.</summary>
     public AffineScaler? OutputScaler { get; init; }
 
+    /// <summary>Exports even GRU/LSTM/RNN as a Scan over the cell's step instead of their native ONNX node (for
+    /// runtimes without those operators, and to test the Scan export on cells with a reference).</summary>
+    public bool ForceScan { get; init; }
+
     /// <summary>Model-level doc string; a description of the graph is used when null.</summary>
     public string? DocString { get; init; }
 }
@@ -109,9 +113,12 @@ public static class OnnxExport
 
         int H = spec.HiddenSize, D = spec.Directions, L = spec.NumLayers, G = spec.Gates, I = spec.InputSize;
         var cell = spec.Cell();
-        var onnx = cell.Onnx ?? throw new NotSupportedException($"{src}: cell {cell.Name} has no ONNX operator");
-        if (cell.States > 2) throw new NotSupportedException($"{src}: cell {cell.Name} carries {cell.States} states; ONNX's recurrent operators carry at most two");
+        // A cell with a native operator (GRU, LSTM, RNN) becomes that node; any other cell a Scan over its step.
+        var onnx = options.ForceScan ? null : cell.Onnx;
+        if (onnx != null && cell.States > 2) throw new NotSupportedException($"{src}: cell {cell.Name} carries {cell.States} states; ONNX's recurrent operators carry at most two");
         bool lstm = cell.States > 1;   // the second state is ONNX's cell state (initial_c, Y_c)
+        var stateNames = cell.StateNames;
+        var names = new ExportNames();
         var g = new GraphProto { Name = $"gyre_{spec.KindName}" };
         string seqDim = "seq", batchDim = "batch";
         object[] xDims = spec.BatchFirst ? [batchDim, seqDim, I] : [seqDim, batchDim, I];
@@ -121,7 +128,10 @@ public static class OnnxExport
         if (options.InitialStateInputs)
         {
             g.Input.Add(FloatValue("h0", $"initial hidden states [layers·directions = {L * D}, batch, {H}], index = layer·{D} + direction", L * D, batchDim, H));
-            if (lstm) g.Input.Add(FloatValue("c0", $"initial cell states [layers·directions = {L * D}, batch, {H}]", L * D, batchDim, H));
+            if (onnx != null && lstm) g.Input.Add(FloatValue("c0", $"initial cell states [layers·directions = {L * D}, batch, {H}]", L * D, batchDim, H));
+            if (onnx == null)
+                for (int j = 1; j < stateNames.Count; j++)
+                    g.Input.Add(FloatValue($"{stateNames[j]}0", $"initial {stateNames[j]} states [layers·directions = {L * D}, batch, {H}]", L * D, batchDim, H));
         }
 
         string cur = "x";
@@ -136,8 +146,22 @@ public static class OnnxExport
         string direction = spec.Bidirectional ? "bidirectional" : spec.Reverse ? "reverse" : "forward";
         var yh = new List<string>();
         var yc = new List<string>();
+        var finals = Enumerable.Range(0, cell.States).Select(_ => new List<string>()).ToArray();
+        if (onnx == null) g.Initializer.Add(Int64Tensor(names.Axes0, [0], 1));
         for (int k = 0; k < L; k++)
         {
+            if (onnx == null)
+            {
+                string scanned = (k == L - 1 && !spec.BatchFirst) ? "y" : $"{cell.Name}_l{k}.out";
+                int layer = k;
+                string timeMajor = cur;
+                OnnxScanExport.Layer(g, names, spec, cell, stateDict, k, cur, scanned,
+                    (d, j) => options.InitialStateInputs ? InitialState(g, names, j == 0 ? "h0" : $"{stateNames[j]}0", layer * D + d)
+                        : OnnxScanExport.ZeroState(g, names, timeMajor, H),
+                    finals, src);
+                cur = scanned;
+                continue;
+            }
             int ik = spec.LayerInputSize(k);
             string p = $"{spec.KindName}_l{k}";
             var perm = onnx.TorchToOnnx;
@@ -192,7 +216,11 @@ public static class OnnxExport
         string yTimeMajor = cur; // [T, B, D·H]
         if (spec.BatchFirst)
             g.Node.Add(Node("Transpose", "y_to_batch_major", [yTimeMajor], ["y"], Ints("perm", 1, 0, 2)));
-        if (L > 1)
+        if (onnx == null)
+            for (int j = 0; j < cell.States; j++)
+                g.Node.Add(finals[j].Count == 1 ? Node("Identity", $"final_{stateNames[j]}", finals[j], [$"{stateNames[j]}_n"])
+                    : Node("Concat", $"final_{stateNames[j]}", finals[j], [$"{stateNames[j]}_n"], Int("axis", 0)));
+        else if (L > 1)
         {
             g.Node.Add(Node("Concat", "concat_h_n", yh, ["h_n"], Int("axis", 0)));
             if (lstm) g.Node.Add(Node("Concat", "concat_c_n", yc, ["c_n"], Int("axis", 0)));
@@ -201,7 +229,10 @@ public static class OnnxExport
         object[] yDims = spec.BatchFirst ? [batchDim, seqDim, D * H] : [seqDim, batchDim, D * H];
         g.Output.Add(FloatValue("y", $"last layer's output {layoutDoc}, {D * H} features (forward ‖ reverse)", yDims));
         g.Output.Add(FloatValue("h_n", $"final hidden states [{L * D}, batch, {H}], index = layer·{D} + direction", L * D, batchDim, H));
-        if (lstm) g.Output.Add(FloatValue("c_n", $"final cell states [{L * D}, batch, {H}]", L * D, batchDim, H));
+        if (onnx != null && lstm) g.Output.Add(FloatValue("c_n", $"final cell states [{L * D}, batch, {H}]", L * D, batchDim, H));
+        if (onnx == null)
+            for (int j = 1; j < cell.States; j++)
+                g.Output.Add(FloatValue($"{stateNames[j]}_n", $"final {stateNames[j]} states [{L * D}, batch, {H}]", L * D, batchDim, H));
 
         string headMode = "none";
         if (options.Head is { } head)
@@ -262,6 +293,18 @@ public static class OnnxExport
         AddMeta(model, "gyre.reverse", spec.Reverse ? "true" : "false");
         AddMeta(model, "gyre.head", headMode);
         return model;
+    }
+
+    // Row `slot` of an [L·D, B, H] state input as [B, H].
+    private static string InitialState(GraphProto g, ExportNames names, string input, int slot)
+    {
+        string name = $"{input}_slot{slot}";
+        if (!names.Add(name)) return name;
+        g.Initializer.Add(Int64Tensor($"{name}.starts", [slot], 1));
+        g.Initializer.Add(Int64Tensor($"{name}.ends", [slot + 1], 1));
+        g.Node.Add(Node("Slice", $"{name}.slice", [input, $"{name}.starts", $"{name}.ends", names.Axes0], [$"{name}.row"]));
+        g.Node.Add(Node("Squeeze", $"{name}.squeeze", [$"{name}.row", names.Axes0], [name]));
+        return name;
     }
 
     private static void AddMeta(ModelProto m, string key, string value) =>
