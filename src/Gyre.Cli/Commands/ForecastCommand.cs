@@ -148,6 +148,7 @@ internal static class ForecastCommand
             string path = RequireFile(p.GetValue(data)!);
             var set = f.LoadData(path, reading.Adjust(p));
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
+            if (p.GetValue(plot.Path) is not null) ForecastPlot.CheckSelection(set, plot.Selection(p));
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
             string? png = p.GetValue(plot.Path);
@@ -179,6 +180,7 @@ internal static class ForecastCommand
             var adjust = reading.Adjust(p);
             var set = f.LoadData(RequireFile(p.GetValue(data)!), adjust);
             Describe(log, set);
+            if (p.GetValue(plot.Path) is not null) ForecastPlot.CheckSelection(set, plot.Selection(p));
             var futureSet = p.GetValue(future) is { } fp ? f.LoadFutureData(RequireFile(fp), adjust) : null;
             var table = f.Predict(set, futureSet);
             string output = p.GetValue(outPath)!;
