@@ -91,6 +91,16 @@ public sealed class IndRnnDefinition : CellDefinition
 
     internal override Layers.ISequenceRunner CreateRunner() => _inner.CreateRunner();
 
+    /// <summary>h' = act(gx + clamp(u, −bound, bound) ⊙ h) (both biases are in gx).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string u = s.Parameter("weight_hh")!;
+        if (float.IsFinite(_bound)) u = s.Min(s.Max(u, s.Constant(-_bound)), s.Constant(_bound));
+        string pre = s.Add(s.Gx, s.Mul(u, s.State(0)));
+        s.SetNext(_inner is Typed<ReluNonlinearity> ? s.Relu(pre) : s.Tanh(pre));
+        return true;
+    }
+
     private sealed class Typed<TAct> : CellDefinition<IndRnnCell<TAct>> where TAct : struct, IRnnNonlinearity
     {
         public override string Name => "indrnn";
