@@ -60,12 +60,14 @@ public sealed class IndRnnDefinition : CellDefinition
 {
     private readonly CellDefinition _inner;
     private readonly float _bound;
+    private readonly bool _relu;
 
     private IndRnnDefinition(CellOptions options)
     {
         options.OnlyKnown("indrnn", "nonlinearity", "bound");
         _bound = options.Float("bound", float.PositiveInfinity);
         if (!(_bound > 0f)) throw new ArgumentException($"cell 'indrnn': bound must be positive, got '{options["bound"]}'");
+        _relu = (options["nonlinearity"] ?? "relu") == "relu";
         _inner = (options["nonlinearity"] ?? "relu") switch
         {
             "relu" => new Typed<ReluNonlinearity>(),
@@ -91,13 +93,13 @@ public sealed class IndRnnDefinition : CellDefinition
 
     internal override Layers.ISequenceRunner CreateRunner() => _inner.CreateRunner();
 
-    /// <summary>h' = act(gx + clamp(u, −bound, bound) ⊙ h) (both biases are in gx).</summary>
+    /// <summary>h' = act(gx + clamp(u, −bound, bound) ⊙ h) (biases folded into gx; u [H] broadcast over rows).</summary>
     public override bool EmitOnnxStep(IOnnxStep s)
     {
-        string u = s.Parameter("weight_hh")!;
-        if (float.IsFinite(_bound)) u = s.Min(s.Max(u, s.Constant(-_bound)), s.Constant(_bound));
-        string pre = s.Add(s.Gx, s.Mul(u, s.State(0)));
-        s.SetNext(_inner is Typed<ReluNonlinearity> ? s.Relu(pre) : s.Tanh(pre));
+        string u = s.Parameter("weight_hh") ?? throw new InvalidOperationException("indrnn has a weight_hh");
+        if (!float.IsPositiveInfinity(_bound)) u = s.Min(s.Max(u, s.Constant(-_bound)), s.Constant(_bound));
+        string pre = s.Add(s.Gx, s.Mul(s.State(0), u));
+        s.SetNext(_relu ? s.Relu(pre) : s.Tanh(pre));
         return true;
     }
 
