@@ -30,7 +30,11 @@ internal sealed class TrainingOptions
     public readonly Option<bool?> InstanceNorm = UserInput.Flag("--instance-norm", "Per-window reversible instance normalisation");
     public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
     public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
-    public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)} (options as name(k=v,…), e.g. rnn(nonlinearity=relu))" };
+    public readonly Option<string?> Cell = new("--cell")
+    {
+        Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; cell options as name(k=v,…), e.g. slstm(forget=exp)",
+    };
+    public readonly Option<int?> Heads = UserInput.Int("--heads", "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head (hidden a multiple of it; 1 = dense)", min: 1, max: 16_384);
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
@@ -50,7 +54,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, ChannelIndependent, Season, Cell, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, ChannelIndependent, Season, Cell, Heads, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed,
     ];
 
@@ -116,6 +120,7 @@ internal sealed class TrainingOptions
         yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
+        yield return (Heads, Math.Max(Cells.CellRegistry.FromText(o.Cell).Params.Heads, 1).ToString(c));
         yield return (Hidden, o.Hidden.ToString(c));
         yield return (Layers, o.Layers.ToString(c));
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
@@ -160,7 +165,8 @@ internal sealed class TrainingOptions
         if (p.GetValue(InstanceNorm) is { } revin) o = o with { InstanceNorm = revin };
         if (p.GetValue(ChannelIndependent) is { } ci) o = o with { ChannelIndependent = ci };
         if (p.GetValue(Season) is { } season) o = o with { Season = season };
-        if (p.GetValue(Cell) is { } cell) o = o with { Cell = cell.ToLowerInvariant() };
+        if (p.GetValue(Cell) is { } cell) o = o with { Cell = WithCellOption(cell.Trim().ToLowerInvariant(), null, "", "--cell") };
+        if (p.GetValue(Heads) is { } heads) o = o with { Cell = WithCellOption(o.Cell, "heads", heads.ToString(CultureInfo.InvariantCulture), "--heads") };
         if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
         if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
@@ -187,6 +193,23 @@ internal sealed class TrainingOptions
         if (o.Quantiles.Length > 0 && !o.Quantiles.Any(q => Math.Abs(q - 0.5f) < 1e-6f))
             warn($"--quantiles {string.Join(',', o.Quantiles)} has no 0.5: the point forecast uses the level nearest it");
         return o;
+    }
+
+    /// <summary>The canonical text of <paramref name="cell"/> with option <paramref name="key"/> set when not null (a one-line
+    /// error naming <paramref name="option"/>).</summary>
+    private static string WithCellOption(string cell, string? key, string value, string option)
+    {
+        try
+        {
+            var def = Cells.CellRegistry.FromText(cell);
+            if (key is null) return def.ToString();
+            var pairs = def.Options.Keys.Where(k => k != key).Select(k => KeyValuePair.Create(k, def.Options[k]!)).Append(KeyValuePair.Create(key, value));
+            return Cells.CellRegistry.Get(def.Name, Cells.CellOptions.From(pairs)).ToString();
+        }
+        catch (ArgumentException e)
+        {
+            throw new GyreDataException($"{option}: {e.Message}");
+        }
     }
 
     private static float[] ParseQuantiles(string text) =>

@@ -94,6 +94,42 @@ public abstract class CellDefinition<TCell> : CellDefinition where TCell : struc
 }
 
 /// <summary>
+/// A cell with FlashRNN-style heads: weight_hh [n, G·H/n, H/n] (<see cref="HeadsRecurrence"/>), option heads = n
+/// (&gt; 1; heads = 1 is the dense cell), <see cref="CellParams.Heads"/> = n. No ONNX operator.
+/// </summary>
+public abstract class HeadsDefinition<TCell> : CellDefinition<TCell> where TCell : struct, ICell
+{
+    private readonly string _name;
+
+    /// <summary>n: heads.</summary>
+    public int HeadCount { get; }
+
+    protected HeadsDefinition(string name, int heads, CellOptions? otherOptions = null)
+    {
+        if (heads < 2) throw new ArgumentOutOfRangeException(nameof(heads), $"cell '{name}': a heads cell has at least 2 heads, got {heads}");
+        _name = name; HeadCount = heads;
+        Options = CellOptions.From((otherOptions ?? CellOptions.Empty).Keys.Select(k => new KeyValuePair<string, string>(k, otherOptions![k]!))
+            .Append(new("heads", heads.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+    }
+
+    public sealed override string Name => _name;
+    public override int[]? RecurrentWeightShape(int hidden) => HeadsRecurrence.WeightShape(Name, Gates, hidden, HeadCount);
+    public override CellParams Params => new() { Heads = HeadCount };
+}
+
+/// <summary>The heads option shared by the cells that have one.</summary>
+public static class HeadsDefinition
+{
+    /// <summary>Option heads (default 1); a one-line error naming the cell when it is below 1.</summary>
+    public static int Heads(string cell, CellOptions o)
+    {
+        int heads = o.Int("heads", 1);
+        if (heads < 1) throw new ArgumentException($"cell '{cell}': heads must be at least 1, got {heads}");
+        return heads;
+    }
+}
+
+/// <summary>
 /// How a cell maps onto an ONNX recurrent operator (GRU / LSTM): the op type, the permutation of PyTorch's gate
 /// blocks into ONNX's (<c>TorchToOnnx[onnxBlock] = torchBlock</c>), the integer attributes that identify the
 /// cell (written on export, matched on import; ONNX's default for a missing one is 0), and the default

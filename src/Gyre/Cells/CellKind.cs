@@ -33,7 +33,7 @@ public static class SpecCells
     /// <summary>A spec for <paramref name="cell"/> (first cells through Kind / ResetBefore, so such specs equal and
     /// serialise as before; any other cell by name and options).</summary>
     public static IO.RecurrentSpec For(CellDefinition cell, int inputSize, int hiddenSize, int numLayers, bool bidirectional,
-        bool bias, bool batchFirst) => cell.Name switch
+        bool bias, bool batchFirst) => (cell.Options.IsEmpty ? cell.Name : "") switch
         {
             "gru" => new(IO.RecurrentKind.Gru, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst),
             "gru_reset_before" => new(IO.RecurrentKind.Gru, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst) { ResetBefore = true },

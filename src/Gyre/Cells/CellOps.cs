@@ -40,3 +40,89 @@ public static unsafe class CellOps
             new Span<float>(g.DWhh, checked(gh * g.Hidden)), g.Hidden, true);
     }
 }
+
+/// <summary>
+/// The recurrent product of a cell as a type, so one cell struct serves dense and block-diagonal weight_hh
+/// (<see cref="DenseRecurrence"/>, <see cref="HeadsRecurrence"/>) with no branch in the step.
+/// </summary>
+public unsafe interface IRecurrence
+{
+    /// <summary>The weight_hh shape this product reads.</summary>
+    static abstract RecurrentWeights Shape { get; }
+
+    /// <summary>c [R, G·H] (ldc) = (accumulate ? c : 0) + a [R, H] (lda) · W_hhᵀ.</summary>
+    static abstract void Product(int rows, float* a, nint lda, in CellWeights w, int gates, int hidden, float* c, nint ldc, bool accumulate);
+
+    /// <summary>dhPrev [R, H] = (accumulate ? dhPrev : 0) + dG [R, G·H] (ldg) · W_hh.</summary>
+    static abstract void ProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int gates, int hidden, float* dhPrev, bool accumulate);
+
+    /// <summary>dW_hh += the product's weight gradient over all steps (see <see cref="CellWeightGradients"/>).</summary>
+    static abstract void Gradients(in CellWeightGradients g);
+}
+
+/// <summary>Dense weight_hh [G·H, H] through the runner's packed forms (<see cref="CellOps.HiddenProduct"/>).</summary>
+public readonly unsafe struct DenseRecurrence : IRecurrence
+{
+    public static RecurrentWeights Shape => RecurrentWeights.Dense;
+
+    public static void Product(int rows, float* a, nint lda, in CellWeights w, int gates, int hidden, float* c, nint ldc, bool accumulate) =>
+        CellOps.HiddenProduct(rows, a, lda, w, gates * hidden, hidden, c, ldc, accumulate);
+
+    public static void ProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int gates, int hidden, float* dhPrev, bool accumulate) =>
+        CellOps.HiddenProductBackward(rows, dG, ldg, w, gates * hidden, hidden, dhPrev, accumulate);
+
+    public static void Gradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
+}
+
+/// <summary>
+/// Block-diagonal weight_hh [n, G·d, d] with d = H/n (n = <see cref="CellParams.Heads"/>), as FlashRNN's heads:
+/// head k's units k·d … k·d + d − 1 see only that head's units, gate g of unit k·d + j reads row g·d + j of
+/// block k. Gate pre-activations keep the dense layout [R, G·H] (gate-major), so the pointwise kernels are
+/// the dense cell's. One product per (head, gate); n = 1 is a dense [G·H, H] matrix stored as [1, G·H, H].
+/// </summary>
+public readonly unsafe struct HeadsRecurrence : IRecurrence
+{
+    public static RecurrentWeights Shape => RecurrentWeights.BlockDiagonal;
+
+    /// <summary>weight_hh [n, G·H/n, H/n]; a one-line error when H is not a multiple of n.</summary>
+    public static int[] WeightShape(string cell, int gates, int hidden, int heads)
+    {
+        if (heads < 1) throw new ArgumentException($"cell '{cell}': heads must be at least 1, got {heads}");
+        if (hidden % heads != 0) throw new ArgumentException($"cell '{cell}': hidden size {hidden} is not a multiple of heads={heads}");
+        int d = hidden / heads;
+        return [heads, gates * d, d];
+    }
+
+    // Span lengths that cover an [R, cols] slice with leading dimension ld.
+    private static long Extent(int rows, nint ld, int cols) => (long)(rows - 1) * ld + cols;
+
+    public static void Product(int rows, float* a, nint lda, in CellWeights w, int gates, int hidden, float* c, nint ldc, bool accumulate)
+    {
+        int n = w.Params.Heads, d = hidden / n, gh = gates * hidden;
+        for (int k = 0; k < n; k++)
+            for (int g = 0; g < gates; g++)
+                CellOps.Multiply(false, true, rows, d, d, a + k * d, (int)lda, Extent(rows, lda, d),
+                    w.Whh + (nint)(k * gates + g) * d * d, d, (long)d * d, c + g * hidden + k * d, (int)ldc, Extent(rows, ldc, d), accumulate);
+    }
+
+    public static void ProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int gates, int hidden, float* dhPrev, bool accumulate)
+    {
+        int n = w.Params.Heads, d = hidden / n;
+        for (int k = 0; k < n; k++)
+            for (int g = 0; g < gates; g++)
+                CellOps.Multiply(false, false, rows, d, d, dG + g * hidden + k * d, (int)ldg, Extent(rows, ldg, d),
+                    w.Whh + (nint)(k * gates + g) * d * d, d, (long)d * d, dhPrev + k * d, hidden, Extent(rows, hidden, d), accumulate || g > 0);
+    }
+
+    /// <summary>dW[k, g·d + j, i] += Σ_rows dG[·, g·H + k·d + j] · hPrev[·, k·d + i].</summary>
+    public static void Gradients(in CellWeightGradients g)
+    {
+        int n = g.W.Params.Heads, h = g.Hidden, d = h / n, gates = g.Gates, gh = gates * h;
+        for (int k = 0; k < n; k++)
+            for (int q = 0; q < gates; q++)
+                Gemm.Multiply(true, false, d, d, g.Rows,
+                    new ReadOnlySpan<float>(g.DGh + q * h + k * d, checked((int)Extent(g.Rows, gh, d))), gh,
+                    new ReadOnlySpan<float>(g.HPrev + k * d, checked((int)Extent(g.Rows, h, d))), h,
+                    new Span<float>(g.DWhh + (nint)(k * gates + q) * d * d, d * d), d, true);
+    }
+}

@@ -14,12 +14,13 @@ public static class CellRegistry
     // One line per cell: name, factory (options → definition), aliases.
     private static void Builtins()
     {
-        Register("gru", NoOptions("gru", () => new GruDefinition()));
+        Register("gru", GruDefinition.FromOptions);
         Register("gru_reset_before", NoOptions("gru_reset_before", () => new GruResetBeforeDefinition()));
-        Register("lstm", NoOptions("lstm", () => new LstmDefinition()));
+        Register("lstm", LstmDefinition.FromOptions);
         Register("rnn_tanh", NoOptions("rnn_tanh", () => new RnnTanhDefinition()), "tanh");
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
+        Register("slstm", SlstmDefinition.FromOptions);
     }
 
     static CellRegistry() => Builtins();
@@ -102,14 +103,14 @@ public static class CellRegistry
     public static CellDefinition Get(CellKind kind) => Get(Name(kind));
 
     /// <summary>The <see cref="CellKind"/> of a definition; cells added after the enum have none.</summary>
-    public static CellKind KindOf(CellDefinition cell) => cell.Name switch
+    public static CellKind KindOf(CellDefinition cell) => (cell.Options.IsEmpty ? cell.Name : cell.ToString()) switch
     {
         "gru" => CellKind.Gru,
         "gru_reset_before" => CellKind.GruResetBefore,
         "lstm" => CellKind.Lstm,
         "rnn_tanh" => CellKind.RnnTanh,
         "rnn_relu" => CellKind.RnnRelu,
-        _ => throw new NotSupportedException($"cell '{cell.Name}' has no CellKind (use the layer's Cell)"),
+        _ => throw new NotSupportedException($"cell '{cell}' has no CellKind (use the layer's Cell)"),
     };
 
     /// <summary>G of <paramref name="kind"/>.</summary>

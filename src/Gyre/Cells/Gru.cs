@@ -27,6 +27,32 @@ public readonly unsafe struct GruCellMath : ICell
     public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
     public static bool HiddenBiasApart => true;
 
+    public static void Forward(in CellStep s) => GruCell<DenseRecurrence>.Forward(s);
+
+    public static void Backward(in CellBackwardStep s) => GruCell<DenseRecurrence>.Backward(s);
+
+    public static bool HasFusedStep => true;
+
+    public static void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        float* biasHh, int hidden, int u0, int u1) =>
+        RecurrentStepKernels.GruStep(next, saved, gx, prev, w, biasHh, hidden, u0, u1);
+}
+
+/// <summary>
+/// The GRU step over a recurrent product <typeparamref name="TRec"/>: <see cref="GruCellMath"/> runs it with the
+/// dense W_hh; with <see cref="HeadsRecurrence"/> it is the GRU with heads (option heads = n &gt; 1): weight_hh
+/// [n, 3H/n, H/n], one block per head, gate blocks r, z, n inside each block; every other parameter as the
+/// dense GRU (b_hh [3H] stays apart). No fused paths.
+/// </summary>
+public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurrence
+{
+    public static int Gates => 3;
+    public static int States => 1;
+    public static int SavedWidth => 4;
+    public static int ScratchWidth => 3;
+    public static RecurrentWeights Recurrent => TRec.Shape;
+    public static bool HiddenBiasApart => true;
+
     public static void Forward(in CellStep s)
     {
         int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
@@ -36,7 +62,7 @@ public readonly unsafe struct GruCellMath : ICell
             var b = new ReadOnlySpan<float>(s.W.BiasHh, gh);
             for (int i = 0; i < r; i++) b.CopyTo(new Span<float>(s.Scratch + (nint)i * gh, gh));
         }
-        CellOps.HiddenProduct(r, s.Prev, h, s.W, gh, h, s.Scratch, gh, bias);
+        TRec.Product(r, s.Prev, h, s.W, 3, h, s.Scratch, gh, bias);
         GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
             new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
     }
@@ -46,14 +72,10 @@ public readonly unsafe struct GruCellMath : ICell
         int r = s.Rows, h = s.Hidden, n = r * h;
         GruGates.Backward(new Span<float>(s.DGx, 3 * n), new Span<float>(s.DGh, 3 * n), new Span<float>(s.DPrev, n),
             new ReadOnlySpan<float>(s.DNext, n), new ReadOnlySpan<float>(s.Saved, 4 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
-        CellOps.HiddenProductBackward(r, s.DGh, 3 * h, s.W, 3 * h, h, s.DPrev, true);
+        TRec.ProductBackward(r, s.DGh, 3 * h, s.W, 3, h, s.DPrev, true);
     }
 
-    public static bool HasFusedStep => true;
-
-    public static void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
-        float* biasHh, int hidden, int u0, int u1) =>
-        RecurrentStepKernels.GruStep(next, saved, gx, prev, w, biasHh, hidden, u0, u1);
+    public static void RecurrentWeightGradients(in CellWeightGradients g) => TRec.Gradients(g);
 }
 
 /// <summary>The registry entry of <see cref="GruCellMath"/> ("gru").</summary>
@@ -78,4 +100,15 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
 
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
         [(64, 100, 32, 128), (64, 100, 128, 256), (1, 1000, 32, 128), (256, 50, 64, 64), (16, 1024, 768, 768)];
+
+    /// <summary>"gru" with option heads = n (default 1: this dense cell).</summary>
+    internal static CellDefinition FromOptions(CellOptions o)
+    {
+        o.OnlyKnown("gru", "heads");
+        int heads = HeadsDefinition.Heads("gru", o);
+        return heads == 1 ? new GruDefinition() : new GruHeadsDefinition(heads);
+    }
 }
+
+/// <summary>"gru" with heads = n &gt; 1 (<see cref="GruCell{TRec}"/> over <see cref="HeadsRecurrence"/>).</summary>
+public sealed class GruHeadsDefinition(int heads) : HeadsDefinition<GruCell<HeadsRecurrence>>("gru", heads);

@@ -104,6 +104,8 @@ public unsafe struct CellWeights
 /// <summary>A few numeric cell options (the definition fills them from its <see cref="CellOptions"/>).</summary>
 public struct CellParams
 {
+    /// <summary>n: heads of a <see cref="RecurrentWeights.BlockDiagonal"/> weight_hh (0 or 1 otherwise).</summary>
+    public int Heads;
     public int I0, I1;
     public float F0, F1;
 }

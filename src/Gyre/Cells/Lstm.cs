@@ -24,23 +24,9 @@ public readonly unsafe struct LstmCellMath : ICell
     public static RecurrentWeights Recurrent => RecurrentWeights.Dense;
     public static bool HiddenBiasApart => false;
 
-    public static void Forward(in CellStep s)
-    {
-        int r = s.Rows, h = s.Hidden, n = r * h;
-        CellOps.HiddenProduct(r, s.Prev, h, s.W, 4 * h, h, s.Gx, 4 * h, true);
-        LstmGates.Forward(new Span<float>(s.Next, n), new Span<float>(s.Next + s.StateStride, n),
-            s.Saved == null ? default : new Span<float>(s.Saved, 5 * n), new ReadOnlySpan<float>(s.Gx, 4 * n),
-            new ReadOnlySpan<float>(s.Prev + s.StateStride, n), r, h);
-    }
+    public static void Forward(in CellStep s) => LstmCell<DenseRecurrence>.Forward(s);
 
-    public static void Backward(in CellBackwardStep s)
-    {
-        int r = s.Rows, h = s.Hidden, n = r * h;
-        LstmGates.Backward(new Span<float>(s.DGx, 4 * n), new Span<float>(s.DPrev + s.DStride, n), new ReadOnlySpan<float>(s.DNext, n),
-            new ReadOnlySpan<float>(s.DNext + s.DStride, n), new ReadOnlySpan<float>(s.Saved, 5 * n),
-            new ReadOnlySpan<float>(s.Prev + s.StateStride, n), r, h);
-        CellOps.HiddenProductBackward(r, s.DGx, 4 * h, s.W, 4 * h, h, s.DPrev, false);
-    }
+    public static void Backward(in CellBackwardStep s) => LstmCell<DenseRecurrence>.Backward(s);
 
     public static bool HasFusedStep => true;
 
@@ -53,6 +39,42 @@ public readonly unsafe struct LstmCellMath : ICell
     public static void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
         int rows, int hidden, int u0, int u1, float* nextGx) =>
         RecurrentStepKernels.LstmRowsStep(next, next + stateStride, saved, gx, prev, prev + stateStride, w, rows, hidden, u0, u1, nextGx);
+}
+
+/// <summary>
+/// The LSTM step over a recurrent product <typeparamref name="TRec"/>: <see cref="LstmCellMath"/> runs it with the
+/// dense W_hh; with <see cref="HeadsRecurrence"/> it is the LSTM with heads (option heads = n &gt; 1): weight_hh
+/// [n, 4H/n, H/n], one block per head, gate blocks i, f, g, o inside each block; every other parameter as the
+/// dense LSTM. No fused paths.
+/// </summary>
+public readonly unsafe struct LstmCell<TRec> : ICell where TRec : struct, IRecurrence
+{
+    public static int Gates => 4;
+    public static int States => 2;
+    public static int SavedWidth => 5;
+    public static int ScratchWidth => 0;
+    public static RecurrentWeights Recurrent => TRec.Shape;
+    public static bool HiddenBiasApart => false;
+
+    public static void Forward(in CellStep s)
+    {
+        int r = s.Rows, h = s.Hidden, n = r * h;
+        TRec.Product(r, s.Prev, h, s.W, 4, h, s.Gx, 4 * h, true);
+        LstmGates.Forward(new Span<float>(s.Next, n), new Span<float>(s.Next + s.StateStride, n),
+            s.Saved == null ? default : new Span<float>(s.Saved, 5 * n), new ReadOnlySpan<float>(s.Gx, 4 * n),
+            new ReadOnlySpan<float>(s.Prev + s.StateStride, n), r, h);
+    }
+
+    public static void Backward(in CellBackwardStep s)
+    {
+        int r = s.Rows, h = s.Hidden, n = r * h;
+        LstmGates.Backward(new Span<float>(s.DGx, 4 * n), new Span<float>(s.DPrev + s.DStride, n), new ReadOnlySpan<float>(s.DNext, n),
+            new ReadOnlySpan<float>(s.DNext + s.DStride, n), new ReadOnlySpan<float>(s.Saved, 5 * n),
+            new ReadOnlySpan<float>(s.Prev + s.StateStride, n), r, h);
+        TRec.ProductBackward(r, s.DGx, 4 * h, s.W, 4, h, s.DPrev, false);
+    }
+
+    public static void RecurrentWeightGradients(in CellWeightGradients g) => TRec.Gradients(g);
 }
 
 /// <summary>The registry entry of <see cref="LstmCellMath"/> ("lstm").</summary>
@@ -76,4 +98,15 @@ public sealed class LstmDefinition : CellDefinition<LstmCellMath>
 
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
         [(64, 100, 32, 128), (1, 1000, 32, 128), (16, 256, 256, 256)];
+
+    /// <summary>"lstm" with option heads = n (default 1: this dense cell).</summary>
+    internal static CellDefinition FromOptions(CellOptions o)
+    {
+        o.OnlyKnown("lstm", "heads");
+        int heads = HeadsDefinition.Heads("lstm", o);
+        return heads == 1 ? new LstmDefinition() : new LstmHeadsDefinition(heads);
+    }
 }
+
+/// <summary>"lstm" with heads = n &gt; 1 (<see cref="LstmCell{TRec}"/> over <see cref="HeadsRecurrence"/>).</summary>
+public sealed class LstmHeadsDefinition(int heads) : HeadsDefinition<LstmCell<HeadsRecurrence>>("lstm", heads);

@@ -7,7 +7,7 @@ namespace Gyre.Forecasting;
 /// <summary>Architecture of a <see cref="ForecastNetwork"/> (stored in the model file).</summary>
 public sealed record ForecastNetworkConfig
 {
-    /// <summary>A registered cell, "name" or "name(k=v,...)" with options (<see cref="CellRegistry.FromText"/>).</summary>
+    /// <summary>The recurrent cell as <see cref="CellDefinition.ToString"/> writes it: "gru", "lstm", "slstm(forget=exp,heads=4)", ...</summary>
     public string Cell { get; init; } = CellRegistry.Default;
     /// <summary>F: features per lookback step (targets first, then past and future covariates).</summary>
     public int InputFeatures { get; init; }
@@ -68,7 +68,6 @@ public sealed class ForecastNetwork : Module
         if (config.InputFeatures <= 0) throw new ArgumentException("the network needs at least one input feature");
         if (config.Patch > config.Lookback) throw new ArgumentException($"patch {config.Patch} is longer than the lookback {config.Lookback}");
         var cell = CellRegistry.FromText(config.Cell);
-        if (cell.States > 2) throw new ArgumentException($"forecaster cell must carry one or two states, {cell.Name} has {cell.States}");
         int h = config.Hidden, seed = (int)(config.Seed % int.MaxValue);
         int encIn = config.InputFeatures;
         if (config.Patch > 1)
@@ -128,8 +127,8 @@ public sealed class ForecastNetwork : Module
             _patch.Forward(patches, buf.PatchOut!.Span, b * s);             // [B, S, H]
             encIn = buf.PatchOut;
         }
-        _encoder.Forward(encIn, null, null, buf.EncY, buf.EncH, buf.EncC); // h_n [K, B, H]
-        var hLast = buf.EncH.ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, H]
+        _encoder.Forward(encIn, default, buf.EncY, buf.EncStates, default); // h_n, … [K, B, H]
+        var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, H]
 
         if (_decoder == null)
         {
@@ -150,7 +149,7 @@ public sealed class ForecastNetwork : Module
             if (ff > 0) future!.ReadOnlySpan.Slice(i * ff, ff).CopyTo(decIn.Slice(i * (ff + 1), ff));
             decIn[i * (ff + 1) + ff] = 1f;
         }
-        _decoder.Forward(buf.DecIn, buf.EncH, buf.EncC, buf.DecY!, buf.DecH!, buf.DecC);   // y [B, N, H]
+        _decoder.Forward(buf.DecIn, buf.EncStates, buf.DecY!, buf.DecStates!, default);   // y [B, N, H]
         _head.Forward(buf.DecY!.ReadOnlySpan, buf.Pred.Span, b * n);
         return buf.Pred;
     }
@@ -161,10 +160,9 @@ public sealed class ForecastNetwork : Module
         var buf = _buffers ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
         var c = Config;
         int b = buf.Batch, h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
-        var dhN = buf.DEncH;                                                // [K, B, H] ∂L/∂h_n of the encoder
-        var dcN = buf.DEncC;
-        dhN.Span.Clear();
-        dcN?.Span.Clear();
+        var dN = buf.DEncStates;                                            // [K, B, H] each: ∂L/∂(encoder final states)
+        foreach (var d in dN) d.Span.Clear();
+        var dhN = dN[0];
         if (_decoder == null)
         {
             int w = h + n * ff;
@@ -177,14 +175,13 @@ public sealed class ForecastNetwork : Module
         {
             _head.Backward(buf.DecY!.ReadOnlySpan, dPred.ReadOnlySpan, buf.DDecY!.Span, b * n, false);
             buf.DDecIn!.Span.Clear();
-            // The decoder starts from the encoder's final states: its ∂L/∂h0 (∂L/∂c0) is the encoder's ∂L/∂h_n.
-            _decoder.Backward(buf.DDecY, null, null, buf.DDecIn, dhN, dcN);
+            // The decoder starts from the encoder's final states: its ∂L/∂(initial states) are the encoder's ∂L/∂(final states).
+            _decoder.Backward(buf.DDecY, default, buf.DDecIn, dN);
         }
         buf.DEncIn.Span.Clear();
-        buf.DEncH0.Span.Clear();
-        buf.DEncC0?.Span.Clear();
-        // Only the final state feeds the head: ∂L/∂y of the encoder is zero.
-        _encoder.Backward(buf.DEncY, dhN, dcN, buf.DEncIn, buf.DEncH0, buf.DEncC0);
+        foreach (var d in buf.DEncStates0) d.Span.Clear();
+        // Only the final states feed the head or decoder: ∂L/∂y of the encoder is zero.
+        _encoder.Backward(buf.DEncY, buf.DEncStatesIn, buf.DEncIn, buf.DEncStates0);
         if (_patch != null) _patch.Backward(buf.Patches!.ReadOnlySpan, buf.DEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
     }
 
@@ -200,35 +197,38 @@ public sealed class ForecastNetwork : Module
         if (!_byBatch.TryGetValue(b, out var buf))
         {
             if (_byBatch.Count >= 4) _byBatch.Clear();
-            _byBatch[b] = buf = new Buffers(Config, b, _encoder.InputSize);
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder.InputSize, _encoder.StateCount);
         }
         return _buffers = buf;
     }
 
-    /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero).</summary>
+    /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero).
+    /// NS state tensors [K, B, H] each where the cell has NS states (h first).</summary>
     private sealed class Buffers
     {
         public readonly int Batch;
-        public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DecH, DecC, DDecY, DDecIn;
-        public readonly Tensor EncY, EncH, Pred, DEncH, DEncY, DEncIn, DEncH0;
-        public readonly Tensor? EncC, DEncC, DEncC0;
+        public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DDecY, DDecIn;
+        public readonly Tensor EncY, Pred, DEncY, DEncIn;
+        public readonly Tensor[] EncStates, DEncStates, DEncStates0;
+        public readonly Tensor[]? DecStates;
+        public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
 
-        public Buffers(ForecastNetworkConfig c, int b, int encIn)
+        public Buffers(ForecastNetworkConfig c, int b, int encIn, int ns)
         {
             Batch = b;
             int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
-            bool lstm = CellRegistry.FromText(c.Cell).States > 1;
+            Tensor[] States() => [.. Enumerable.Range(0, ns).Select(_ => Tensor.Zeros(k, b, h))];
             if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, h); }
-            EncY = Tensor.Zeros(b, s, h); EncH = Tensor.Zeros(k, b, h); EncC = lstm ? Tensor.Zeros(k, b, h) : null;
+            EncY = Tensor.Zeros(b, s, h); EncStates = States();
             Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);
-            DEncH = Tensor.Zeros(k, b, h); DEncC = lstm ? Tensor.Zeros(k, b, h) : null;
+            DEncStates = States(); DEncStatesIn = [.. DEncStates];
             DEncY = Tensor.Zeros(b, s, h); DEncIn = Tensor.Zeros(b, s, encIn);
-            DEncH0 = Tensor.Zeros(k, b, h); DEncC0 = lstm ? Tensor.Zeros(k, b, h) : null;
+            DEncStates0 = States();
             if (c.Decoder == "direct") { HeadIn = Tensor.Zeros(b, h + n * ff); DHeadIn = Tensor.Zeros(b, h + n * ff); }
             else
             {
-                DecIn = Tensor.Zeros(b, n, ff + 1); DecY = Tensor.Zeros(b, n, h); DecH = Tensor.Zeros(k, b, h);
-                DecC = lstm ? Tensor.Zeros(k, b, h) : null; DDecY = Tensor.Zeros(b, n, h); DDecIn = Tensor.Zeros(b, n, ff + 1);
+                DecIn = Tensor.Zeros(b, n, ff + 1); DecY = Tensor.Zeros(b, n, h); DecStates = States();
+                DDecY = Tensor.Zeros(b, n, h); DDecIn = Tensor.Zeros(b, n, ff + 1);
             }
         }
     }

@@ -41,6 +41,7 @@ public sealed record ForecastOptions
     public int Season { get; init; }
 
     // ---- model
+    /// <summary>The recurrent cell: a registry name, with options as name(k=v,…), e.g. "slstm(forget=exp,heads=4)".</summary>
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -65,6 +66,20 @@ public sealed record ForecastOptions
     public ulong Seed { get; init; }
 
     /// <summary>Checks ranges and names; throws <see cref="GyreDataException"/> with a one-line message.</summary>
+    /// <summary>A one-line error unless <paramref name="cell"/> names a registered cell whose options suit H units.</summary>
+    public static void CheckCell(string cell, int hidden)
+    {
+        try
+        {
+            var def = Cells.CellRegistry.FromText(cell);
+            Gyre.Layers.RecurrentLayer.Layout(def, 1, hidden, 1, 1, bias: true);
+        }
+        catch (ArgumentException e)
+        {
+            throw new GyreDataException($"--cell: {e.Message}");
+        }
+    }
+
     public void Validate()
     {
         WindowSet.CheckSizes(Lookback, Horizon);
@@ -75,12 +90,7 @@ public sealed record ForecastOptions
         if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");
         if (Dropout is < 0 or >= 1) throw new GyreDataException($"dropout must be in [0, 1) (got {Dropout})");
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
-        try
-        {
-            var cell = Cells.CellRegistry.FromText(Cell);
-            if (cell.States > 2) throw new GyreDataException($"cell {cell.Name} carries {cell.States} states; the forecaster takes cells with one or two");
-        }
-        catch (ArgumentException e) { throw new GyreDataException($"cell: {e.Message}"); }
+        CheckCell(Cell, Hidden);
         if (Decoder is not ("direct" or "recurrent")) throw new GyreDataException($"decoder must be direct or recurrent (got '{Decoder}')");
         try
         {

@@ -80,7 +80,7 @@ public class GateKernelTests
             }
     }
 
-    static readonly float[] Specials =
+    internal static readonly float[] Specials =
     [
         float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 200f, -200f,
         float.Epsilon, -1e-40f, 88f, -88f, 105f, -105f, 9.5f, -9.5f,

@@ -15,7 +15,8 @@ public class VariableLengthTests
     public static TheoryData<string, bool> Cells()
     {
         var d = new TheoryData<string, bool>();
-        foreach (var name in CellRegistry.Names.Append("test_peephole_leaky"))
+        // H = 5 below: heads = 5 gives one-unit heads.
+        foreach (var name in CellRegistry.Names.Concat(["test_peephole_leaky", "gru(heads=5)", "lstm(heads=5)", "slstm(forget=exp,heads=5)", "slstm(forget=exp)"]))
         {
             if (name.StartsWith("test_", StringComparison.Ordinal) && name != "test_peephole_leaky") continue;
             d.Add(name, true);
@@ -29,7 +30,7 @@ public class VariableLengthTests
     public void PaddingABatchChangesNoSequencesResults(string cellName, bool batchFirst)
     {
         System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(ToyCellTests).TypeHandle);
-        var cell = CellRegistry.Get(cellName);
+        var cell = CellRegistry.FromText(cellName);
         const int I = 3, H = 5, L = 2, D = 2, T = 6;
         int[] lengths = [6, 2, 4, 1, 0];
         int B = lengths.Length, ns = cell.States, ld = L * D;
