@@ -23,6 +23,7 @@ public static class FuzzTargets
         ["onnx"] = Onnx,
         ["keras"] = Keras,
         ["csv"] = Csv,
+        ["ts"] = Ts,
     };
 
     /// <summary>The safetensors reader: every tensor read back as float32.</summary>
@@ -64,8 +65,18 @@ public static class FuzzTargets
         catch (InvalidDataException) { }
     }
 
-    private static readonly string CsvPath = Path.Combine(
-        Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"gyre-fuzz-{Environment.ProcessId}.csv");
+    private static readonly string Scratch = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
+    private static readonly string CsvPath = Path.Combine(Scratch, $"gyre-fuzz-{Environment.ProcessId}.csv");
+    private static readonly string TsPath = Path.Combine(Scratch, $"gyre-fuzz-{Environment.ProcessId}.ts");
+
+    /// <summary>The sktime .ts reader of `gyre classify` (a file reader too); the first byte picks fill and labels.</summary>
+    public static void Ts(byte[] bytes)
+    {
+        if (bytes.Length == 0) return;
+        File.WriteAllBytes(TsPath, bytes.AsSpan(1).ToArray());
+        try { TsLoader.Load(TsPath, (bytes[0] & 1) == 0 ? FillMode.None : FillMode.Linear, requireLabels: (bytes[0] & 2) == 0); }
+        catch (GyreDataException) { }
+    }
 
     /// <summary>
     /// The CSV loader (it reads files, so the bytes go through one scratch file per process). The first

@@ -56,6 +56,14 @@ internal static class Seeds
             Save(csv, "no-time", Csv(0, "a;b\n1;2\n3;4\n"));
             Truncations(csv, "fill", Csv(2, daily));
 
+            var ts = Dir(root, "ts");
+            string tsText = "# seeds\n@problemName seed\n@timeStamps false\n@missing true\n@univariate true\n@equalLength false\n@classLabel true a b\n@data\n"
+                + "1.0,2.0,3.5:a\n4,5,NaN,?,6:b\n";
+            Save(ts, "univariate", [0, .. Encoding.UTF8.GetBytes(tsText)]);
+            Save(ts, "multivariate", [0, .. Encoding.UTF8.GetBytes("@problemName m\n@univariate false\n@dimensions 2\n@classLabel true x y\n@data\n1,2,3:4,5,6:x\n7,8:9,10:y\n")]);
+            Save(ts, "unlabelled-fill", [3, .. Encoding.UTF8.GetBytes("@problemName u\n@missing true\n@classLabel false\n@data\n1,?,3\n")]);
+            Truncations(ts, "univariate", [0, .. Encoding.UTF8.GetBytes(tsText)]);
+
             var model = Dir(root, "model");
             string data = Path.Combine(scratch, "d.csv");
             var sb = new StringBuilder("date,y\n");

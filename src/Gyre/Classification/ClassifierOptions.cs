@@ -76,8 +76,7 @@ public sealed record ClassifierOptions
         if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
         if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
-        // 0 is the default: epochs from a budget of optimizer steps (see SequenceClassifier).
-        if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 1 (or left out for the default), got {Epochs}");
+        if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");
         if (Batch <= 0) throw new GyreDataException($"--batch must be positive, got {Batch}");
         if (Threads < 0) throw new GyreDataException($"--threads must be ≥ 0, got {Threads}");
     }
