@@ -13,8 +13,6 @@ namespace Gyre.Tests.Cli;
 /// </summary>
 public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalogue.Models>, IDisposable
 {
-    // The registry grows with every cell; the message lists it as it is.
-    private static string KnownCells => string.Join(", ", Gyre.Cells.CellRegistry.Names);
 
     private readonly CliFolder _dir = new();
     private readonly Models _models;
