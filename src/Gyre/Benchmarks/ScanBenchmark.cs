@@ -88,31 +88,27 @@ public static class ScanBenchmark
         var x = Tensor.Zeros(batch, seq, input);
         new Rng(2).Uniform(x.Span, -1f, 1f);
 
-        var previous = Gemm.Team;
-        Gemm.Team = team;
-        try
+        // The layers take the team explicitly (their GEMMs too): the process-wide Gemm.Team is left alone, since
+        // other code may be using it while this runs.
+        var seqMs = new double[reps];
+        var parMs = new double[reps];
+        Tensor? ySeq = null, yPar = null;
+        for (int r = -warmup; r < reps; r++)
         {
-            var seqMs = new double[reps];
-            var parMs = new double[reps];
-            Tensor? ySeq = null, yPar = null;
-            for (int r = -warmup; r < reps; r++)
-            {
-                layer.SetScan(ScanMode.Sequential);
-                long t0 = Stopwatch.GetTimestamp();
-                ySeq = layer.Forward(x);
-                double s = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                layer.SetScan(ScanMode.Parallel);
-                t0 = Stopwatch.GetTimestamp();
-                yPar = layer.Forward(x);
-                double p = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                if (r >= 0) { seqMs[r] = s; parMs[r] = p; }
-            }
-            double diff = 0;
-            for (int i = 0; i < ySeq!.Length; i++) diff = Math.Max(diff, Math.Abs(ySeq.ReadOnlySpan[i] - yPar!.ReadOnlySpan[i]));
-            return new ScanBenchResult(cell, batch, seq, hidden, trained ? "trained" : "init", threads,
-                Median(seqMs), Median(parMs), layer.Iterations(), diff);
+            layer.SetScan(ScanMode.Sequential);
+            long t0 = Stopwatch.GetTimestamp();
+            ySeq = layer.Forward(x);
+            double s = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            layer.SetScan(ScanMode.Parallel);
+            t0 = Stopwatch.GetTimestamp();
+            yPar = layer.Forward(x);
+            double p = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            if (r >= 0) { seqMs[r] = s; parMs[r] = p; }
         }
-        finally { Gemm.Team = previous; }
+        double diff = 0;
+        for (int i = 0; i < ySeq!.Length; i++) diff = Math.Max(diff, Math.Abs(ySeq.ReadOnlySpan[i] - yPar!.ReadOnlySpan[i]));
+        return new ScanBenchResult(cell, batch, seq, hidden, trained ? "trained" : "init", threads,
+            Median(seqMs), Median(parMs), layer.Iterations(), diff);
     }
 
     /// <summary>

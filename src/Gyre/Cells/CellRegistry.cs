@@ -17,6 +17,7 @@ public static class CellRegistry
         Register("gru", GruDefinition.FromOptions);
         Register("gru_reset_before", NoOptions("gru_reset_before", () => new GruResetBeforeDefinition()));
         Register("lstm", LstmDefinition.FromOptions);
+        Register("paragru", NoOptions("paragru", () => new ParaGruDefinition()));
         Register("rnn_tanh", NoOptions("rnn_tanh", () => new RnnTanhDefinition()), "tanh");
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);

@@ -1,0 +1,86 @@
+using Gyre.Kernels;
+
+namespace Gyre.Cells;
+
+/// <summary>
+/// ParaGRU (Danieli et al. 2025) as a registered cell ("paragru"): PyTorch's GRU with a diagonal recurrent
+/// weight, so ∂h'/∂h is diagonal (what lets <see cref="Layers.ParaGru"/> run parallel in time by Newton):
+/// <code>
+/// r  = σ(W_ir x + b_ir + a_r ⊙ h + b_hr)
+/// z  = σ(W_iz x + b_iz + a_z ⊙ h + b_hz)
+/// n  = tanh(W_in x + b_in + r ⊙ (a_n ⊙ h + b_hn))
+/// h' = (1 − z) ⊙ n + z ⊙ h
+/// </code>
+/// Parameters: weight_ih [3H, I], weight_hh [3H] = a_r | a_z | a_n, bias_ih [3H], bias_hh [3H], U(−1/√H, 1/√H).
+/// State: h. Saved per unit: r, z, n and a_n ⊙ h + b_hn. The step is the GRU's pointwise kernel
+/// <see cref="GruGates"/> with gh = b_hh + a ⊙ h in place of b_hh + W_hh·h; backward adds Σ_g dgh_g ⊙ a_g to ∂L/∂h
+/// and dW_hh[g, j] = Σ_rows dgh[row, g, j]·h_prev[row, j]. This cell runs the sequential loop in every
+/// <see cref="Layers.RecurrentLayer"/>; the Newton mode is the layer <see cref="Layers.ParaGru"/>.
+/// </summary>
+public readonly unsafe struct ParaGruCell : ICell
+{
+    public static int Gates => 3;
+    public static int States => 1;
+    public static int SavedWidth => 4;
+    public static int ScratchWidth => 3;
+    public static RecurrentWeights Recurrent => RecurrentWeights.Diagonal;
+    public static bool HiddenBiasApart => true;
+
+    public static void Forward(in CellStep s)
+    {
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
+        float* a = s.W.Whh, b = s.W.BiasHh;
+        for (int row = 0; row < r; row++)
+        {
+            float* hp = s.Prev + (nint)row * h, dst = s.Scratch + (nint)row * gh;
+            for (int g = 0; g < 3; g++)
+                for (int j = 0; j < h; j++)
+                    dst[g * h + j] = (b == null ? 0f : b[g * h + j]) + a[g * h + j] * hp[j];
+        }
+        GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
+            new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+    }
+
+    public static void Backward(in CellBackwardStep s)
+    {
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
+        GruGates.Backward(new Span<float>(s.DGx, 3 * n), new Span<float>(s.DGh, 3 * n), new Span<float>(s.DPrev, n),
+            new ReadOnlySpan<float>(s.DNext, n), new ReadOnlySpan<float>(s.Saved, 4 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+        float* a = s.W.Whh;
+        for (int row = 0; row < r; row++)
+        {
+            float* dg = s.DGh + (nint)row * gh, dp = s.DPrev + (nint)row * h;
+            for (int j = 0; j < h; j++) dp[j] += dg[j] * a[j] + dg[h + j] * a[h + j] + dg[2 * h + j] * a[2 * h + j];
+        }
+    }
+
+    public static void RecurrentWeightGradients(in CellWeightGradients g)
+    {
+        int h = g.Hidden, gh = 3 * h;
+        for (int row = 0; row < g.Rows; row++)
+        {
+            float* dg = g.DGh + (nint)row * gh, hp = g.HPrev + (nint)row * h;
+            for (int k = 0; k < 3; k++)
+                for (int j = 0; j < h; j++) g.DWhh[k * h + j] += dg[k * h + j] * hp[j];
+        }
+    }
+}
+
+/// <summary>The registry entry of <see cref="ParaGruCell"/> ("paragru").</summary>
+public sealed class ParaGruDefinition : CellDefinition<ParaGruCell>
+{
+    public override string Name => "paragru";
+
+    /// <summary>As the GRU's step with gh = [h | h | h] ⊙ weight_hh + b_hh (the diagonal product, broadcast over rows).</summary>
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string h = s.State(0);
+        string gh = s.Mul(s.Op("Concat", [h, h, h], ("axis", 1)), s.Parameter("weight_hh")!);
+        if (s.Parameter("bias_hh") is { } b) gh = s.Add(gh, b);
+        string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
+        string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
+        string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Mul(r, s.Gate(gh, 2))));
+        s.SetNext(s.Lerp(n, h, z));
+        return true;
+    }
+}
