@@ -20,8 +20,10 @@ internal static class ClassifyCommand
         public readonly Option<string?> Task = new("--task") { Description = "classification (class labels) | regression (one numeric target per sequence: MSE/MAE, mean-predictor baseline)" };
         public readonly Option<string?> Normalize = new("--normalize")
         {
-            Description = "series (z-score each case and channel: removes levels and scales) | global (z-score per channel with training statistics: keeps them) | none | "
-                + "auto (default: whichever of series and global gives the better leave-one-out 1-NN score on the training cases; ties go to global; the choice and its evidence are printed)",
+            Description = "series+stats (default: z-score each case and channel, and give the case's mean and log standard deviation back as two inputs per channel, "
+                + "so shape, level and scale all reach the network) | series (z-score each case and channel: removes levels and scales, e.g. per-speaker levels) "
+                + "| global (z-score each channel with training statistics: keeps them, but small-amplitude cases shrink to near zero) | none "
+                + "| auto (series or global, whichever gives the better leave-one-out 1-NN score on the training cases; ties go to global). The choice and its reason are printed",
         };
         public readonly Option<int?> Patch = new("--patch") { Description = "Steps per encoder input patch P (default: ⌈median length / 64⌉)" };
         public readonly Option<string?> Fill = new("--fill") { Description = "Missing values ('?', NaN, empty): ffill | linear (default: an error naming file, case and dimension)" };
@@ -29,16 +31,19 @@ internal static class ClassifyCommand
         public readonly Option<string?> TimeCol = new("--time-col") { Description = "CSV long format: time/step column ordering the rows of a case (default: file order)" };
         public readonly Option<string?> LabelCol = new("--label-col") { Description = "CSV long format: class label (or regression target) column" };
         public readonly Option<string?> Features = new("--features") { Description = "CSV long format: feature columns C,… (default: all other columns)" };
+        public readonly Option<string?> Input = new("--input") { Description = "none | linear (a learned projection of each patch before the encoder)" };
         public readonly Option<string?> Cell = new("--cell") { Description = "Recurrent cell: gru | lstm | any registered cell" };
         public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H (default 64)" };
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
         public readonly Option<bool?> Bidirectional = new("--bidirectional") { Description = "Run a second, reversed direction" };
         public readonly Option<float?> Dropout = new("--dropout") { Description = "Dropout between recurrent layers" };
-        public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default mean)" };
+        public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default max)" };
         public readonly Option<string?> Head = new("--head") { Description = "softmax (cross-entropy) | svm (squared hinge)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
         public readonly Option<double?> Valid = new("--valid") { Description = "Hold out this fraction of the training cases (stratified) for early stopping" };
-        public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs" };
+        public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 6000 optimizer steps, 10–500 epochs)" };
+        public readonly Option<int?> TestAugment = new("--test-augment") { Description = "Slices averaged with each case at prediction time (default: 8 when training used augmented copies; 0 = off)" };
+        public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 4000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
@@ -50,8 +55,8 @@ internal static class ClassifyCommand
 
         public Option[] All =>
         [
-            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Cell, Hidden, Layers, Bidirectional, Dropout, Pool, Head,
-            ClassWeights, Valid, Epochs, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines,
+            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Pool, Head,
+            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines,
         ];
 
         public void AddTo(Command c)
@@ -78,6 +83,7 @@ internal static class ClassifyCommand
             if (p.GetValue(TimeCol) is { } time) o = o with { TimeColumn = time };
             if (p.GetValue(LabelCol) is { } label) o = o with { LabelColumn = label };
             if (p.GetValue(Features) is { } f) o = o with { Features = [.. CsvOptions.ParseColumnList(f)] };
+            if (p.GetValue(Input) is { } input) o = o with { Input = input.ToLowerInvariant() };
             if (p.GetValue(Cell) is { } cell) o = o with { Cell = cell.ToLowerInvariant() };
             if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
             if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
@@ -88,6 +94,8 @@ internal static class ClassifyCommand
             if (p.GetValue(ClassWeights) is { } cw) o = o with { ClassWeights = cw.ToLowerInvariant() };
             if (p.GetValue(Valid) is { } v) o = o with { ValidFraction = v };
             if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
+            if (p.GetValue(Augment) is { } aug) o = o with { Augment = aug };
+            if (p.GetValue(TestAugment) is { } tta) o = o with { TestAugment = tta };
             if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
             if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
             if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
@@ -141,7 +149,7 @@ internal static class ClassifyCommand
         log.WriteLine($"data: {train.Cases.Count} training cases, {train.Channels} dimension(s), lengths {train.MinLength}–{train.MaxLength}"
             + (train.Task == LabelKind.Classification ? $", classes {string.Join(' ', train.Classes())}" : ", regression target"));
         var f = SequenceClassifier.Fit(train, options, log.WriteLine, e =>
-            log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
+            log.WriteLine($"epoch {e.Epoch}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
                 + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{(e.Best ? "  *" : "")}"));
         double trainSeconds = clock.Elapsed.TotalSeconds;
         var report = test is null ? null : f.Evaluate(test, baselines ? train : null);

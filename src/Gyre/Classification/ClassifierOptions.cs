@@ -20,27 +20,36 @@ public sealed record ClassifierOptions
     /// <summary>Long-format CSV: feature columns (default: every other column).</summary>
     public string[] Features { get; init; } = [];
     /// <summary>auto | series | global | none (see <see cref="SequenceNormalization"/>).</summary>
-    public string Normalize { get; init; } = "auto";
+    public string Normalize { get; init; } = "series+stats";
     /// <summary>Steps per input patch P (each encoder step sees P consecutive values of every channel); 0 = auto.</summary>
     public int Patch { get; init; }
     /// <summary>Missing values in the data files: none (error), ffill or linear.</summary>
     public string Fill { get; init; } = "none";
     /// <summary>Fraction of the training cases held out (stratified) for validation and early stopping; 0 = none.</summary>
     public double ValidFraction { get; init; }
+    /// <summary>Input transform before the encoder: none, or linear (a learned projection of each patch to the hidden width).</summary>
+    public string Input { get; init; } = "none";
     public string Cell { get; init; } = "gru";
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public bool Bidirectional { get; init; }
     public float Dropout { get; init; }
     /// <summary>last | mean | max | attention.</summary>
-    public string Pool { get; init; } = "mean";
+    public string Pool { get; init; } = "max";
     /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
     public string Head { get; init; } = "softmax";
     /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
     public string ClassWeights { get; init; } = "none";
-    public int Epochs { get; init; } = 100;
+    /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 4000 sequences in all, at most 15 copies).</summary>
+    public int Augment { get; init; } = -1;
+    /// <summary>Slices of each case averaged with it at prediction time; −1 = auto (8 when training used augmented copies, else 0).</summary>
+    public int TestAugment { get; init; } = -1;
+    /// <summary>Maximum epochs; 0 = auto: about <see cref="StepBudget"/> optimizer steps, between 10 and 500 epochs.</summary>
+    public int Epochs { get; init; }
+    /// <summary>Optimizer steps the auto epoch count aims at.</summary>
+    public const int StepBudget = 6000;
     public int Batch { get; init; } = 16;
-    public float LearningRate { get; init; } = 3e-3f;
+    public float LearningRate { get; init; } = 1e-2f;
     public float WeightDecay { get; init; } = 1e-4f;
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
@@ -61,6 +70,8 @@ public sealed record ClassifierOptions
         if (Task == LabelKind.Regression && ClassWeights != "none") throw new ArgumentException("--class-weights applies to classification only");
         if (Hidden <= 0) throw new ArgumentException($"--hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new ArgumentException($"--layers must be positive, got {Layers}");
+        if (TestAugment < -1) throw new ArgumentException($"--test-augment must be ≥ 0, got {TestAugment}");
+        if (Augment < -1) throw new ArgumentException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new ArgumentException($"--epochs must be ≥ 0, got {Epochs}");
         if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
         if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");

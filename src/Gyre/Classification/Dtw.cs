@@ -63,4 +63,49 @@ public static class Dtw
         }
         return prev[m];
     }
+
+    /// <summary>Scratch ints <see cref="LowerBound"/> needs for a second series of length m.</summary>
+    public static int DequeLength(int m) => 2 * m;
+
+    /// <summary>
+    /// LB_Keogh for the band: every warping path visits each step i of a at least once, in some column
+    /// j ∈ [i − w, i + w] of b, so D(n, m) ≥ Σ_i Σ_c d(a[i,c], [L_ic, U_ic]) with L, U the minimum and maximum of
+    /// b[·, c] over that window and d the squared distance to the interval (0 inside it). The running minima and
+    /// maxima come from monotone queues, O((n + m)·C) time; stops early above <paramref name="abandonAbove"/>
+    /// (the partial sum is then returned). <paramref name="deque"/>: at least <see cref="DequeLength"/>(m) ints.
+    /// </summary>
+    public static double LowerBound(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int channels, int window,
+        double abandonAbove, Span<int> deque)
+    {
+        int C = channels, n = a.Length / C, m = b.Length / C;
+        if (window < Math.Abs(n - m)) throw new ArgumentOutOfRangeException(nameof(window), $"window {window} < |n − m| = {Math.Abs(n - m)}");
+        if (deque.Length < DequeLength(m)) throw new ArgumentException($"deque needs {DequeLength(m)} ints", nameof(deque));
+        var minQ = deque[..m];                    // indices j with increasing b[j, c]
+        var maxQ = deque.Slice(m, m);             // indices j with decreasing b[j, c]
+        double sum = 0;
+        for (int c = 0; c < C; c++)
+        {
+            int minHead = 0, minTail = 0, maxHead = 0, maxTail = 0, pushed = -1;
+            for (int i = 0; i < n; i++)
+            {
+                int lo = Math.Max(0, i - window), hi = Math.Min(m - 1, i + window);
+                while (pushed < hi)
+                {
+                    pushed++;
+                    float v = b[pushed * C + c];
+                    while (minTail > minHead && b[minQ[minTail - 1] * C + c] >= v) minTail--;
+                    minQ[minTail++] = pushed;
+                    while (maxTail > maxHead && b[maxQ[maxTail - 1] * C + c] <= v) maxTail--;
+                    maxQ[maxTail++] = pushed;
+                }
+                while (minQ[minHead] < lo) minHead++;
+                while (maxQ[maxHead] < lo) maxHead++;
+                double x = a[i * C + c], lower = b[minQ[minHead] * C + c], upper = b[maxQ[maxHead] * C + c];
+                if (x > upper) sum += (x - upper) * (x - upper);
+                else if (x < lower) sum += (lower - x) * (lower - x);
+            }
+            if (sum > abandonAbove) return sum;
+        }
+        return sum;
+    }
 }

@@ -40,8 +40,8 @@ public static class NearestNeighbour
     /// For each query, the reference at the least DTW distance (series [T, C] of any lengths; band
     /// <see cref="Dtw.Window"/>(n, m, <paramref name="windowFraction"/>)); ties go to the lowest index.
     /// Candidates are visited in order of their Euclidean distance after resampling to the query's length (a
-    /// cheap guess at the neighbour), so the best-so-far bound is tight early and most candidates abandon after
-    /// a few rows. The visiting order cannot change the answer: a candidate abandons only when it is strictly
+    /// cheap guess at the neighbour), so the best-so-far bound is tight early; most candidates are then ruled out by
+    /// LB_Keogh (<see cref="Dtw.LowerBound"/>) or abandon after a few rows. The visiting order cannot change the answer: a candidate abandons only when it is strictly
     /// worse than the best so far, and equal distances are settled by index.
     /// </summary>
     public static int[] DynamicTimeWarping(IReadOnlyList<float[]> references, IReadOnlyList<float[]> queries, int channels,
@@ -67,7 +67,10 @@ public static class NearestNeighbour
             {
                 var r = references[ri];
                 int m = r.Length / channels;
-                double d = Dtw.Distance(q, r, channels, Dtw.Window(n, m, windowFraction), best, scratch.Rows);
+                int w = Dtw.Window(n, m, windowFraction);
+                // LB_Keogh first: a candidate whose bound is already strictly worse cannot win or tie.
+                if (Dtw.LowerBound(q, r, channels, w, best, scratch.Deque) > best) continue;
+                double d = Dtw.Distance(q, r, channels, w, best, scratch.Rows);
                 if (d < best || (d == best && ri < arg)) { best = d; arg = ri; }
             }
             result[qi] = arg;
@@ -80,6 +83,7 @@ public static class NearestNeighbour
     private sealed class DtwScratch(int references, int maxLength)
     {
         public readonly double[] Rows = new double[Dtw.BufferLength(maxLength)];
+        public readonly int[] Deque = new int[Dtw.DequeLength(maxLength)];
         public readonly int[] Order = new int[references];
         public readonly double[] Guess = new double[references];
     }

@@ -38,6 +38,8 @@ public sealed class SequenceClassifier
     /// <summary>Regression target scaling: the network predicts (y − mean) / std.</summary>
     public double TargetMean { get; }
     public double TargetStd { get; }
+    /// <summary>Augmented copies per training case the model was trained with.</summary>
+    public int AugmentCopies { get; private set; }
     /// <summary>Path of the training data (for the baselines of a later evaluation).</summary>
     public string TrainPath { get; }
     public SequenceModel Model { get; }
@@ -99,7 +101,9 @@ public sealed class SequenceClassifier
         }
 
         var mode = SequenceNormalizer.Parse(options.Normalize);
-        string reason = "given";
+        string reason = options.Normalize == "series+stats"
+            ? "each case's shape, plus its level and log-scale per channel as inputs: nothing the label may depend on is removed"
+            : "given";
         if (mode == SequenceNormalization.Auto)
         {
             (mode, reason) = SequenceNormalizer.Choose(train.Cases, C, y, threads: options.Threads);
@@ -127,7 +131,7 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C + normalizer.ExtraFeatures(C), Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
             Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
         };
@@ -136,15 +140,28 @@ public sealed class SequenceClassifier
             targetMean, targetStd, Path.GetFullPath(train.Path), model);
 
         var (fitIdx, validIdx) = Holdout(train, y, options.ValidFraction, options.Seed);
-        var inputs = train.Cases.Select(f.Prepare).ToArray();
-        var fitData = f.Dataset(fitIdx.Select(i => inputs[i]).ToArray(), y is null ? null : fitIdx.Select(i => y[i]).ToArray(),
-            fitIdx.Select(i => train.Cases[i].Target).ToArray());
-        var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => inputs[i]).ToArray(),
+        int copies = options.Augment >= 0 ? options.Augment : Augmentation.AutoCopies(fitIdx.Length);
+        f.AugmentCopies = copies;
+        var rng = new Rng(options.Seed ^ 0x5851_F42D_4C95_7F2DUL);
+        var fitCases = new List<LabeledSequence>(fitIdx.Length * (1 + copies));
+        var fitLabels = new List<int>(fitCases.Capacity);
+        foreach (int i in fitIdx)
+            for (int k = 0; k <= copies; k++)
+            {
+                fitCases.Add(k == 0 ? train.Cases[i] : Augmentation.Copy(train.Cases[i], C, rng));
+                fitLabels.Add(y?[i] ?? 0);
+            }
+        var fitData = f.Dataset(fitCases.Select(f.Prepare).ToArray(), y is null ? null : fitLabels.ToArray(), fitCases.Select(c => c.Target).ToArray());
+        var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => f.Prepare(train.Cases[i])).ToArray(),
             y is null ? null : validIdx.Select(i => y[i]).ToArray(), validIdx.Select(i => train.Cases[i].Target).ToArray());
+        int batches = Math.Max(1, fitCases.Count / Math.Min(options.Batch, fitCases.Count));
+        int epochs = options.Epochs > 0 ? options.Epochs : Math.Clamp((ClassifierOptions.StepBudget + batches - 1) / batches, 10, 500);
+        log?.Invoke($"training: {fitIdx.Length} cases{(copies > 0 ? $" + {copies} augmented cop{(copies == 1 ? "y" : "ies")} each" : "")}, "
+            + $"patches of {patch} step(s), {epochs} epochs of {batches} batches{(validIdx.Length > 0 ? $", {validIdx.Length} held out" : "")}");
         var task = new SequenceTask(model, fitData, validData, Job, f.FileEntries());
         var trainer = new Trainer(new TrainerOptions
         {
-            Epochs = options.Epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
+            Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
             ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
         })
         { EpochEnd = epochEnd, Progress = progress, CheckpointPath = checkpoint, Resume = resume };
@@ -221,7 +238,41 @@ public sealed class SequenceClassifier
     public SequencePredictions Predict(SequenceSet set)
     {
         if (set.Channels != Channels) throw new GyreDataException($"{set.Channels} dimensions, the model was trained on {Channels}", set.Path);
-        var inputs = set.Cases.Select(Prepare).ToArray();
+        int n = set.Cases.Count, K = Model.Spec.Outputs, views = TestViews;
+        // Test-time augmentation: the mean over the case itself and (views − 1) slices of it like those seen in
+        // training; each case's slices come from its own seeded generator, so a prediction never depends on the batch.
+        var mean = new double[n * K];                        // [N, O] mean probabilities (regression: outputs)
+        var probs = new float[K];
+        for (int v = 0; v < views; v++)
+        {
+            var cases = v == 0 ? set.Cases : set.Cases.Select((c, i) => Augmentation.Copy(c, Channels, new Rng(Options.Seed ^ ((ulong)i << 20) ^ (ulong)v))).ToList();
+            var outputs = Outputs(cases);
+            for (int i = 0; i < n; i++)
+            {
+                var o = outputs.AsSpan(i * K, K);
+                if (!IsRegression) { System.Numerics.Tensors.TensorPrimitives.SoftMax(o, probs); o = probs; }
+                for (int k = 0; k < K; k++) mean[i * K + k] += o[k] / (double)views;
+            }
+        }
+        if (IsRegression)
+            return new SequencePredictions([], [], mean.Select(v => v * TargetStd + TargetMean).ToArray());
+        var cls = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            for (int k = 1; k < K; k++) if (mean[i * K + k] > mean[i * K + best]) best = k;
+            cls[i] = best;
+        }
+        return new SequencePredictions(cls, mean.Select(v => (float)v).ToArray(), []);
+    }
+
+    /// <summary>Views averaged per prediction: 1 + <see cref="ClassifierOptions.TestAugment"/> (auto: 8 slices when training used augmented copies).</summary>
+    public int TestViews => 1 + (Options.TestAugment >= 0 ? Options.TestAugment : AugmentCopies > 0 ? 8 : 0);
+
+    /// <summary>Raw network outputs [N, O] in inference mode, in batches of similar lengths.</summary>
+    private float[] Outputs(IReadOnlyList<LabeledSequence> cases)
+    {
+        var inputs = cases.Select(Prepare).ToArray();
         int n = inputs.Length, K = Model.Spec.Outputs;
         var outputs = new float[n * K];                      // [N, O]
         // Batches of similar lengths, each padded only to its own longest case: the order changes no row's result.
@@ -236,13 +287,7 @@ public sealed class SequenceClassifier
             var o = Model.Forward(x, data.Lengths).ReadOnlySpan;
             for (int r = 0; r < idx.Length; r++) o.Slice(r * K, K).CopyTo(outputs.AsSpan(idx[r] * K, K));
         }
-        if (IsRegression)
-            return new SequencePredictions([], [], outputs.Select(v => v * TargetStd + TargetMean).ToArray());
-        var probs = new float[n * K];
-        for (int i = 0; i < n; i++) System.Numerics.Tensors.TensorPrimitives.SoftMax(outputs.AsSpan(i * K, K), probs.AsSpan(i * K, K));
-        var cls = new int[n];
-        for (int i = 0; i < n; i++) cls[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(outputs.AsSpan(i * K, K));
-        return new SequencePredictions(cls, probs, []);
+        return outputs;
     }
 
     /// <summary>
@@ -262,7 +307,7 @@ public sealed class SequenceClassifier
         ["classify_version"] = FormatVersion.ToString(),
         ["options"] = JsonSerializer.Serialize(Options, Json),
         ["data"] = JsonSerializer.Serialize(new DataInfo(Classes, Channels, Patch, SequenceNormalizer.Name(Normalizer.Mode), Normalizer.Mean,
-            Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath), Json),
+            Normalizer.Std, NormalizeReason, TargetMean, TargetStd, TrainPath, AugmentCopies), Json),
     };
 
     /// <summary>
@@ -272,7 +317,7 @@ public sealed class SequenceClassifier
     public void Save(string path) => Model.Save(path, Job, History, FileEntries());
 
     private sealed record DataInfo(string[] Classes, int Channels, int Patch, string Normalize, float[] Mean, float[] Std, string NormalizeReason,
-        double TargetMean, double TargetStd, string TrainPath);
+        double TargetMean, double TargetStd, string TrainPath, int AugmentCopies);
 
     internal static JsonSerializerOptions Json => ModelFile.Json;
 
@@ -293,6 +338,7 @@ public sealed class SequenceClassifier
                 throw new InvalidDataException($"patch {d.Patch} × {d.Channels} channels does not match the model's {model.Spec.InputSize} inputs");
             var f = new SequenceClassifier(options, d.Classes, d.Channels, d.Patch, normalizer, d.NormalizeReason, d.TargetMean, d.TargetStd, d.TrainPath, model);
             f.History.AddRange(history);
+            f.AugmentCopies = d.AugmentCopies;
             return f;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or ArgumentException or InvalidDataException or NullReferenceException)

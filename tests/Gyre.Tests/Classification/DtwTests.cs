@@ -24,6 +24,22 @@ public sealed class DtwTests
         return d[n, m];
     }
 
+    /// <summary>LB_Keogh by brute force: each step's squared distance to the min–max of its band window.</summary>
+    private static double LowerBoundReference(float[] a, float[] b, int channels, int window)
+    {
+        int n = a.Length / channels, m = b.Length / channels;
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < channels; c++)
+            {
+                double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+                for (int j = Math.Max(0, i - window); j <= Math.Min(m - 1, i + window); j++) { lo = Math.Min(lo, b[j * channels + c]); hi = Math.Max(hi, b[j * channels + c]); }
+                double x = a[i * channels + c];
+                sum += x > hi ? (x - hi) * (x - hi) : x < lo ? (lo - x) * (lo - x) : 0;
+            }
+        return sum;
+    }
+
     private static double Run(float[] a, float[] b, int channels, int window, double abandon = double.PositiveInfinity) =>
         Dtw.Distance(a, b, channels, window, abandon, new double[Dtw.BufferLength(b.Length / channels)]);
 
@@ -41,6 +57,8 @@ public sealed class DtwTests
         // Two channels add their squared differences: steps (1,1) vs (0,0) and (2,0) vs (2,2).
         Assert.Equal(2.0 + 4.0, Run([1, 1, 2, 0], [0, 0, 2, 2], 2, 0));
         Assert.Equal(0.0, Run([3, 3, 3], [3], 1, 2));
+        // LB_Keogh, window 1: a = 0,0,0,5 against b's windows {5,0} {5,0,0} {0,0,0} {0,0} → 0 + 0 + 0 + 25.
+        Assert.Equal(25.0, Dtw.LowerBound([0, 0, 0, 5], [5, 0, 0, 0], 1, 1, double.PositiveInfinity, new int[8]));
     }
 
     [Fact]
@@ -58,6 +76,9 @@ public sealed class DtwTests
             Assert.True(Math.Abs(expected - got) <= 1e-9 * Math.Max(1, expected), $"trial {trial}: {got} vs {expected}");
             // Abandoning: exact when the bound is above the result, +inf when a full row exceeds it.
             Assert.Equal(got, Run(a, b, channels, w, got * 1.0001 + 1e-9));
+            double lb = Dtw.LowerBound(a, b, channels, w, double.PositiveInfinity, new int[Dtw.DequeLength(m)]);
+            Assert.True(lb <= got * (1 + 1e-9) + 1e-12, $"trial {trial}: lower bound {lb} above DTW {got}");
+            Assert.True(lb >= LowerBoundReference(a, b, channels, w) * (1 - 1e-9) - 1e-12, $"trial {trial}: lower bound {lb} below the envelope sum");
             double low = Run(a, b, channels, w, got * 0.5);
             Assert.True(double.IsPositiveInfinity(low) || low == got, $"trial {trial}: abandoned run gave {low}, full {got}");
         }

@@ -213,6 +213,7 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--patch", "7")]
     [InlineData("--decoder", "recurrent")]
     [InlineData("--cell", "lstm")]
+    [InlineData("--cell", "paragru")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
     {
@@ -226,7 +227,7 @@ public sealed class ForecastCommandTests : IDisposable
         if (variant[0] == "--channel-independent") Assert.True(o.ChannelIndependent);
         if (variant[0] == "--patch") Assert.Equal(7, o.Patch);
         if (variant[0] == "--decoder") Assert.Equal("recurrent", o.Decoder);
-        if (variant[0] == "--cell") Assert.Equal("lstm", o.Cell);
+        if (variant[0] == "--cell") Assert.Equal(variant[1], o.Cell);
         var json = _dir.Ok("forecast", "eval", "--model", _dir["m.gyre"], "--data", data, "--json");
         using var doc = JsonDocument.Parse(json.Out);
         Assert.True(double.IsFinite(doc.RootElement.GetProperty("metrics").GetProperty("mae").GetDouble()));
