@@ -83,7 +83,9 @@ internal static class ClassifyReports
         }
         if (r.Confusion is { } c && r.Classes.Length <= 20)
         {
-            var ct = new Table().Title("confusion (rows actual, columns predicted)");
+            // The caption as its own line: a table title wraps to the table's width.
+            ctx.Out.WriteLine("confusion (rows actual, columns predicted):");
+            var ct = new Table();
             ct.AddColumn("");
             foreach (var k in r.Classes) ct.AddColumn(new TableColumn(Markup.Escape(k)).RightAligned());
             ct.AddColumn(new TableColumn("precision").RightAligned());

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Gyre.Kernels;
 using Gyre.Tensors;
 
@@ -22,7 +21,7 @@ namespace Gyre.Layers;
 /// Letters: B batch, T steps, I inputs, H hidden (= output), N heads, dk = H/(2N), dv = H/N, R gate rank.
 /// Projections have no bias except the gate's; all start U(−1/√fan_in, 1/√fan_in), b_α = 0.
 /// </summary>
-public sealed class GatedLinearAttention : Module
+public sealed class GatedLinearAttention : Module, ISharedWork
 {
     /// <summary>Chunk length of the chunkwise form.</summary>
     public const int Chunk = 16;
@@ -160,24 +159,9 @@ public sealed class GatedLinearAttention : Module
 
     private enum Work { Recurrent, ChunkIntra, ChunkInter, Backward }
 
-    private void Run(Work work)
-    {
-        var handle = GCHandle.Alloc(this);
-        try
-        {
-            var job = new Job { Self = GCHandle.ToIntPtr(handle), Work = work };
-            (Team ?? WorkerTeam.Shared).Run(ref job);
-        }
-        finally { handle.Free(); }
-    }
+    private void Run(Work work) => SharedJob.Run(Team ?? WorkerTeam.Shared, this, (int)work);
 
-    private struct Job : IWorkerJob
-    {
-        public nint Self;
-        public Work Work;
-        public readonly void Execute(int worker, int workers) =>
-            ((GatedLinearAttention)GCHandle.FromIntPtr(Self).Target!).Share(Work, worker, workers);
-    }
+    void ISharedWork.Share(int work, int worker, int workers) => Share((Work)work, worker, workers);
 
     // Items are (batch, head) pairs or (batch, head, chunk) triples; each writes only its own outputs.
     private void Share(Work work, int worker, int workers)

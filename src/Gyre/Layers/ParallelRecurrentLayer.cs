@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Gyre.Kernels;
 using Gyre.Tensors;
 
@@ -28,7 +27,7 @@ public enum ScanMode
 /// Letters: B batch, T steps, I inputs, H hidden, K state components, G gate blocks, M = B·H channels.
 /// Parameters live in one block: weight_ih [G·H, I], bias_ih [G·H], then the cell's P per-unit vectors [P·H].
 /// </summary>
-public abstract class ParallelRecurrentLayer : Module
+public abstract class ParallelRecurrentLayer : Module, ISharedWork
 {
     private readonly ParameterBlock _block;
     private readonly int _diagOffset;
@@ -250,24 +249,9 @@ public abstract class ParallelRecurrentLayer : Module
 
     private int Workers => (Team ?? WorkerTeam.Shared).Size;
 
-    private void Run(Work work)
-    {
-        var handle = GCHandle.Alloc(this);
-        try
-        {
-            var job = new Job { Self = GCHandle.ToIntPtr(handle), Work = work };
-            (Team ?? WorkerTeam.Shared).Run(ref job);
-        }
-        finally { handle.Free(); }
-    }
+    private void Run(Work work) => SharedJob.Run(Team ?? WorkerTeam.Shared, this, (int)work);
 
-    private struct Job : IWorkerJob
-    {
-        public nint Self;
-        public Work Work;
-        public readonly void Execute(int worker, int workers) =>
-            ((ParallelRecurrentLayer)GCHandle.FromIntPtr(Self).Target!).Share(Work, worker, workers);
-    }
+    void ISharedWork.Share(int work, int worker, int workers) => Share((Work)work, worker, workers);
 
     // Every output element is computed by one worker in a fixed order, so the bits do not depend on the team size.
     private void Share(Work work, int worker, int workers)

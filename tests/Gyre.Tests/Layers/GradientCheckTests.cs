@@ -103,6 +103,14 @@ public class GradientCheckTests
         return t;
     }
 
+    /// <summary>max_i |a_i − b_i|.</summary>
+    internal static float MaxDiff(Tensor a, Tensor b)
+    {
+        float m = 0f;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a.ReadOnlySpan[i] - b.ReadOnlySpan[i]));
+        return m;
+    }
+
     internal static double Dot(Tensor a, Tensor b)
     {
         double s = 0;

@@ -17,13 +17,6 @@ public class ParallelInTimeTests(ITestOutputHelper output)
     static ParallelRecurrentLayer Make(string cell, int i, int h, ulong seed = 3) =>
         cell == "paragru" ? new ParaGru(i, h, seed) : new ParaLstm(i, h, seed);
 
-    static float MaxDiff(Tensor a, Tensor b)
-    {
-        float m = 0f;
-        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a.ReadOnlySpan[i] - b.ReadOnlySpan[i]));
-        return m;
-    }
-
     [Fact]
     public void ParaGru_Sequential_IsAGruWithDiagonalRecurrentWeights()
     {

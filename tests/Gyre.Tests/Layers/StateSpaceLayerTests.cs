@@ -12,13 +12,6 @@ namespace Gyre.Tests.Layers;
 /// </summary>
 public class StateSpaceLayerTests
 {
-    static float MaxDiff(Tensor a, Tensor b)
-    {
-        float m = 0f;
-        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a.ReadOnlySpan[i] - b.ReadOnlySpan[i]));
-        return m;
-    }
-
     [Fact]
     public void Initialisation_IsRealDiagonalHippoLegS()
     {
