@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gyre.Data;
 using System.Globalization;
 using Gyre.Benchmarks;
 using Gyre.Cells;
@@ -31,30 +32,22 @@ public static class BenchCommand
         };
         cmd.SetAction(parse =>
         {
-            try
-            {
-                var shapes = Shapes(parse.GetValue(cell), parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(input), parse.GetValue(hidden));
-                string m = parse.GetValue(mode) ?? "both";
-                string[] modes = m == "both" ? ["infer", "train"] : m is "infer" or "train" ? [m]
-                    : throw new ArgumentException($"--mode must be infer, train or both, got '{m}'");
-                int n = parse.GetValue(threads), r = parse.GetValue(reps);
-                bool asJson = parse.GetValue(json);
-                var results = new List<RecurrentBenchResult>();
-                foreach (var shape in shapes)
-                    foreach (var md in modes)
-                    {
-                        var result = RecurrentBenchmark.Run(shape, md, n, r);
-                        if (asJson) ctx.Out.WriteLine(result.ToJson());
-                        results.Add(result);
-                    }
-                if (!asJson) WriteTable(ctx, results);
-                return 0;
-            }
-            catch (ArgumentException e)
-            {
-                ctx.Err.WriteLine($"gyre bench: {e.Message}");
-                return 2;
-            }
+            var shapes = Shapes(parse.GetValue(cell), parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(input), parse.GetValue(hidden));
+            string m = parse.GetValue(mode) ?? "both";
+            string[] modes = m == "both" ? ["infer", "train"] : m is "infer" or "train" ? [m]
+                : throw new GyreDataException($"--mode must be infer, train or both, got '{m}'");
+            int n = parse.GetValue(threads), r = parse.GetValue(reps);
+            bool asJson = parse.GetValue(json);
+            var results = new List<RecurrentBenchResult>();
+            foreach (var shape in shapes)
+                foreach (var md in modes)
+                {
+                    var result = RecurrentBenchmark.Run(shape, md, n, r);
+                    if (asJson) ctx.Out.WriteLine(result.ToJson());
+                    results.Add(result);
+                }
+            if (!asJson) WriteTable(ctx, results);
+            return 0;
         });
 
         var size = new Option<int>("--size") { Description = "matrix size N (N³ multiply)", DefaultValueFactory = _ => 2048 };
@@ -159,11 +152,13 @@ public static class BenchCommand
     /// <summary>The standard grid (optionally only one cell kind), or the single shape the options give.</summary>
     internal static IReadOnlyList<RecurrentBenchShape> Shapes(string? cell, int? b, int? t, int? i, int? h)
     {
-        string? name = cell is null ? null : CellRegistry.Get(cell).Name;
+        string? name;
+        try { name = cell is null ? null : CellRegistry.Get(cell).Name; }
+        catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (b is null && t is null && i is null && h is null)
             return name is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.GridFor(name);
         if (b is not > 0 || t is not > 0 || i is not > 0 || h is not > 0)
-            throw new ArgumentException("a shape needs all of --batch, --seq, --input, --hidden, each positive");
+            throw new GyreDataException("a shape needs all of --batch, --seq, --input, --hidden, each positive");
         return [new RecurrentBenchShape(name ?? CellRegistry.Names[0], b.Value, t.Value, i.Value, h.Value)];
     }
 

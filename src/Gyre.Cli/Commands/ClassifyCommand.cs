@@ -73,7 +73,7 @@ internal static class ClassifyCommand
                     {
                         "classification" => LabelKind.Classification,
                         "regression" => LabelKind.Regression,
-                        _ => throw new ArgumentException($"--task: unknown task '{task}' (expected classification or regression)"),
+                        _ => throw new GyreDataException($"--task: unknown task '{task}' (expected classification or regression)"),
                     },
                 };
             if (p.GetValue(Normalize) is { } n) o = o with { Normalize = n.ToLowerInvariant() };
@@ -129,7 +129,7 @@ internal static class ClassifyCommand
     {
         string[] known = ["GunPoint", "ArrowHead", "PLAID"];
         string name = known.FirstOrDefault(k => k.Equals(dataset, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ArgumentException($"--dataset: unknown bundled dataset '{dataset}' (known: {string.Join(", ", known)})");
+            ?? throw new GyreDataException($"--dataset: unknown bundled dataset '{dataset}' (known: {string.Join(", ", known)})");
         string train = Path.Combine(BundledFolder, $"{name}_TRAIN.ts"), test = Path.Combine(BundledFolder, $"{name}_TEST.ts");
         if (!File.Exists(train) || !File.Exists(test)) throw new GyreDataException("bundled dataset missing (reinstall gyre)", train);
         var log = json ? ctx.Err : ctx.Out;
@@ -143,9 +143,15 @@ internal static class ClassifyCommand
         string? historyPlot, bool json, TextWriter log, bool baselines)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var plan = new OutputPlan();
+        var modelOut = plan.Add("--out", modelPath);
+        var plotOut = plot is null ? null : plan.Add("--plot", plot);
+        var historyOut = historyPlot is null ? null : plan.Add("--plot-history", historyPlot);
+        plan.Input("--data", trainPath);
+        if (testPath is not null) plan.Input("--test", testPath);
+        plan.Check();
         var train = options.LoadData(trainPath);
         var test = testPath is null ? null : options.LoadData(testPath);
-        CheckOutputs(modelPath, plot, historyPlot);
         log.WriteLine($"data: {train.Cases.Count} training cases, {train.Channels} dimension(s), lengths {train.MinLength}–{train.MaxLength}"
             + (train.Task == LabelKind.Classification ? $", classes {string.Join(' ', train.Classes())}" : ", regression target"));
         var f = SequenceClassifier.Fit(train, options, log.WriteLine, e =>
@@ -153,11 +159,14 @@ internal static class ClassifyCommand
                 + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{(e.Best ? "  *" : "")}"));
         double trainSeconds = clock.Elapsed.TotalSeconds;
         var report = test is null ? null : f.Evaluate(test, baselines ? train : null);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(modelPath));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        f.Save(modelPath);
-        if (plot is not null && report?.Confusion is not null) ClassifyPlots.Confusion(plot, report.Classes, report.Confusion, $"{train.Name}: confusion on {Path.GetFileName(testPath)}");
-        if (historyPlot is not null) ClassifyPlots.History(historyPlot, f.History, $"{train.Name}: training");
+        f.Save(modelOut.Temp);
+        if (plotOut is not null)
+        {
+            if (report?.Confusion is not null) ClassifyPlots.Confusion(plotOut.Temp, report.Classes, report.Confusion, $"{train.Name}: confusion on {Path.GetFileName(testPath)}");
+            else plan.Discard(plotOut);
+        }
+        if (historyOut is not null) ClassifyPlots.History(historyOut.Temp, f.History, $"{train.Name}: training");
+        plan.Commit();
         var written = new[] { modelPath, report?.Confusion is not null ? plot : null, historyPlot }.Where(w => w is not null).ToArray();
         if (json)
             ctx.Out.WriteLine(ClassifyReports.Json(report, new() { ["model"] = modelPath, ["train_seconds"] = trainSeconds, ["seconds"] = clock.Elapsed.TotalSeconds }));
@@ -167,17 +176,6 @@ internal static class ClassifyCommand
             ctx.Out.WriteLine($"wrote {string.Join(", ", written)} in {clock.Elapsed.TotalSeconds:F1} s (training {trainSeconds:F1} s)");
         }
         return Cli.Ok;
-    }
-
-    /// <summary>Refuses outputs whose folder does not exist before any work starts, so bad input writes nothing.</summary>
-    private static void CheckOutputs(params string?[] paths)
-    {
-        foreach (var p in paths)
-        {
-            if (p is null) continue;
-            string? dir = Path.GetDirectoryName(Path.GetFullPath(p));
-            if (dir is not null && !Directory.Exists(dir)) throw new DirectoryNotFoundException($"{p}: folder does not exist");
-        }
     }
 
     private static Command Train(CliContext ctx)
@@ -211,15 +209,23 @@ internal static class ClassifyCommand
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(train); cmd.Options.Add(plot); cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
+            using var plan = new OutputPlan();
+            var pngOut = p.GetValue(plot) is { } png ? plan.Add("--plot", png) : null;
+            plan.Input("--model", p.GetValue(model)!);
+            plan.Input("--data", p.GetValue(data)!);
+            plan.Check();
             var f = SequenceClassifier.Load(p.GetValue(model)!);
             var test = f.Options.LoadData(p.GetValue(data)!);
             string? trainPath = p.GetValue(train) ?? (File.Exists(f.TrainPath) ? f.TrainPath : null);
             if (p.GetValue(train) is { } given && !File.Exists(given)) throw new GyreDataException("file not found", given);
             var trainSet = trainPath is null ? null : f.Options.LoadData(trainPath);
-            CheckOutputs(p.GetValue(plot));
             var report = f.Evaluate(test, trainSet);
-            if (p.GetValue(plot) is { } png && report.Confusion is not null)
-                ClassifyPlots.Confusion(png, report.Classes, report.Confusion, $"confusion on {Path.GetFileName(test.Path)}");
+            if (pngOut is not null)
+            {
+                if (report.Confusion is not null) ClassifyPlots.Confusion(pngOut.Temp, report.Classes, report.Confusion, $"confusion on {Path.GetFileName(test.Path)}");
+                else plan.Discard(pngOut);
+                plan.Commit();
+            }
             if (p.GetValue(json)) ctx.Out.WriteLine(ClassifyReports.Json(report, []));
             else
             {
@@ -240,12 +246,17 @@ internal static class ClassifyCommand
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(outPath);
         cmd.SetAction(p =>
         {
+            string output = p.GetValue(outPath)!;
+            using var plan = new OutputPlan();
+            var csvOut = plan.Add("--out", output);
+            plan.Input("--model", p.GetValue(model)!);
+            plan.Input("--data", p.GetValue(data)!);
+            plan.Check();
             var f = SequenceClassifier.Load(p.GetValue(model)!);
             var set = f.Options.LoadData(p.GetValue(data)!, requireLabels: false);
-            string output = p.GetValue(outPath)!;
-            CheckOutputs(output);
             var pred = f.Predict(set);
-            ClassifyReports.WritePredictions(output, f, set, pred);
+            ClassifyReports.WritePredictions(csvOut.Temp, f, set, pred);
+            plan.Commit();
             ctx.Out.WriteLine($"wrote {output} ({set.Cases.Count} cases)");
             return Cli.Ok;
         });

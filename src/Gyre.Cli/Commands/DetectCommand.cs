@@ -93,7 +93,7 @@ internal static class DetectCommand
     private static int RunJob(CliContext ctx, Job job, ParseResult p, DetectOptions o)
     {
         // Everything the user could get wrong is checked before any fitting.
-        foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot"), (job.Model, "--out") }) AtomicOutput.CheckFolder(path, option);
+        using var plan = PlanOutputs(job);
         var thresholds = o.Threshold(p);
         thresholds.Validate();
         string method = p.GetValue(o.Method)!;
@@ -101,7 +101,7 @@ internal static class DetectCommand
         int rows = loaded.Rows;
         var windows = job.Labels is null ? [] : LoadWindows(job.Labels, loaded.Times, job.Data);
         double? fraction = p.GetValue(o.TrainFraction);
-        if (fraction is { } f && !(f > 0 && f < 1)) throw new ArgumentException($"--train-fraction {f} is not in (0, 1)");
+        if (fraction is { } f && !(f > 0 && f < 1)) throw new GyreDataException($"--train-fraction {f} is not in (0, 1)");
         int trainRows = AnomalyDetection.TrainRows(rows, fraction);
         var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed), p.GetValue(o.Cell)!, p.GetValue(o.Hidden), p.GetValue(o.Epochs));
         var scorer = AnomalyScorers.Create(method, settings);
@@ -122,7 +122,7 @@ internal static class DetectCommand
         if (job.Model is { } model)
             outputs.Add((model, tmp => DetectorFile.Save(tmp, new FittedDetector(scorer, main.Threshold,
                 [.. baselines.Zip(others, (b, d) => (b, d.Threshold))], loaded.Targets, thresholds, settings))));
-        AtomicOutput.WriteAll(outputs);
+        WriteOutputs(plan, outputs);
         Report(ctx, job, loaded, main, others, windows, thresholds);
         if (job.Model != null && !job.Json) ctx.Out.WriteLine($"wrote {job.Model}");
         return Cli.Ok;
@@ -156,7 +156,7 @@ internal static class DetectCommand
         cmd.SetAction(p =>
         {
             var job = new Job(p.GetValue(data)!, null, p.GetValue(timeCol), p.GetValue(labels), p.GetValue(outPath), p.GetValue(events), p.GetValue(plot), p.GetValue(json));
-            foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot") }) AtomicOutput.CheckFolder(path, option);
+            using var plan = PlanOutputs(job, ("--model", p.GetValue(model)!));
             var d = DetectorFile.Load(p.GetValue(model)!);
             var loaded = Load(job.Data, string.Join(',', d.Targets), job.TimeCol);
             var windows = job.Labels is null ? [] : LoadWindows(job.Labels, loaded.Times, job.Data);
@@ -165,11 +165,38 @@ internal static class DetectCommand
                 if (loaded.Rows <= s.Warmup) throw new GyreDataException($"{loaded.Rows} rows do not exceed the {s.Name} scorer's context of {s.Warmup}", job.Data);
             var main = AnomalyDetection.Apply(d.Scorer, series, d.Threshold, d.Options);
             var others = d.Baselines.Select(b => AnomalyDetection.Apply(b.Scorer, series, b.Threshold, d.Options)).ToList();
-            AtomicOutput.WriteAll(Outputs(job, loaded, main, windows));
+            WriteOutputs(plan, Outputs(job, loaded, main, windows));
             Report(ctx, job, loaded, main, others, windows, d.Options);
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>The job's outputs, checked (folders, clashes, inputs) before any work starts.</summary>
+    private static OutputPlan PlanOutputs(Job job, params (string Option, string Path)[] inputs)
+    {
+        var plan = new OutputPlan();
+        try
+        {
+            foreach (var (path, option) in new[] { (job.Scores, "--out"), (job.Events, "--events"), (job.Plot, "--plot"), (job.Model, "--out") })
+                if (path is not null) plan.Add(option, path);
+            plan.Input("--data", job.Data);
+            foreach (var (option, path) in inputs) plan.Input(option, path);
+            plan.Check();
+            return plan;
+        }
+        catch
+        {
+            plan.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes every output to its temporary, then publishes them all.</summary>
+    private static void WriteOutputs(OutputPlan plan, IEnumerable<(string Path, Action<string> Write)> outputs)
+    {
+        foreach (var (path, write) in outputs) write(plan.TempFor(path));
+        plan.Commit();
     }
 
     private static List<(string, Action<string>)> Outputs(Job job, Loaded d, Detection main, IReadOnlyList<RowWindow> windows)

@@ -1,3 +1,4 @@
+using Gyre.Data;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -20,8 +21,8 @@ public static class DistributedCommand
         check.SetAction(parse =>
         {
             int n = parse.GetValue(floats), r = parse.GetValue(reps);
-            if (n <= 0) throw new ArgumentException($"--floats must be positive, got {n}");
-            if (r <= 0) throw new ArgumentException($"--reps must be positive, got {r}");
+            if (n <= 0) throw new GyreDataException($"--floats must be positive, got {n}");
+            if (r <= 0) throw new GyreDataException($"--reps must be positive, got {r}");
             using var world = MpiWorld.Start();
             return Run(world, n, r, context.Out);
         });

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Gyre.Cli.Output;
+using Gyre.Data;
 using Gyre.Forecasting;
 using Gyre.IO;
 using Gyre.IO.Onnx;
@@ -17,8 +19,8 @@ internal static class ExportCommand
         var model = new Option<string?>("--model") { Description = "Model file of any job (forecast, classify, …)" };
         var layer = new Option<string?>("--layer") { Description = "Gyre layer file (gyre import)" };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
-        var opset = new Option<int>("--opset") { Description = "ONNX opset: 14 or 22", DefaultValueFactory = _ => 14 };
-        opset.Validators.Add(r => { if (r.GetValueOrDefault<int>() is not (14 or 22)) r.AddError("--opset must be 14 or 22"); });
+        var opset = UserInput.Int("--opset", "ONNX opset: 14 or 22 (default 14)", min: 1);
+        opset.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is { } v && v is not (14 or 22)) r.AddError($"--opset must be 14 or 22 (got {v})"); });
         var cmd = new Command("export", "Export a forecaster or a recurrent layer to ONNX (runs in ONNX Runtime)");
         cmd.Options.Add(model); cmd.Options.Add(layer); cmd.Options.Add(onnx); cmd.Options.Add(opset);
         cmd.Validators.Add(r =>
@@ -27,28 +29,40 @@ internal static class ExportCommand
         });
         cmd.SetAction(p =>
         {
-            string output = p.GetValue(onnx)!;
-            if (p.GetValue(model) is { } modelPath && ModelFile.Read(modelPath) is var (job, file))
+            int version = p.GetValue(opset) ?? 14;
+            string? modelPath = p.GetValue(model) is { } mp ? ForecastCommand.RequireFile("--model", mp) : null;
+            string? layerPath = p.GetValue(layer) is { } lp ? ForecastCommand.RequireFile("--layer", lp) : null;
+            using var plan = new OutputPlan();
+            var output = plan.Add("--onnx", p.GetValue(onnx)!);
+            plan.Input(modelPath != null ? "--model" : "--layer", (modelPath ?? layerPath)!);
+            plan.Check();
+            if (modelPath != null && ModelFile.Read(modelPath) is var (job, file))
             {
                 if (job == Forecaster.Job)
                 {
                     var f = Forecaster.FromFile(file, modelPath);
-                    ForecasterOnnx.Export(f, output, p.GetValue(opset));
-                    ctx.Out.WriteLine($"wrote {output}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                    if (ForecasterOnnx.Unsupported(f) is { } reason) throw new GyreDataException(reason, modelPath);
+                    ForecasterOnnx.Export(f, output.Temp, version);
+                    plan.Commit();
+                    ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
                 }
                 else if (file.Metadata.ContainsKey("spec"))
                 {
                     var m = SequenceModel.Load(modelPath).Model;
-                    SequenceModelOnnx.Export(m, output, p.GetValue(opset), job);
-                    ctx.Out.WriteLine($"wrote {output}: input x [batch, seq, {m.Spec.InputSize}], output prediction [batch, {m.Spec.Outputs}] ({m.Spec.Head} head, raw outputs)");
+                    // What a model's export cannot express is a property of the user's model, not a bug.
+                    try { SequenceModelOnnx.Export(m, output.Temp, version, job); }
+                    catch (NotSupportedException e) { throw new GyreDataException(e.Message, modelPath); }
+                    plan.Commit();
+                    ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, seq, {m.Spec.InputSize}], output prediction [batch, {m.Spec.Outputs}] ({m.Spec.Head} head, raw outputs)");
                 }
-                else throw new NotSupportedException($"{modelPath}: ONNX export of {job} models is not supported");
+                else throw new GyreDataException($"ONNX export of {job} models is not supported", modelPath);
             }
             else
             {
-                var l = LayerFile.Load(p.GetValue(layer)!);
-                OnnxExport.Save(output, l, new OnnxExportOptions { Opset = p.GetValue(opset), InitialStateInputs = true });
-                ctx.Out.WriteLine($"wrote {output}: {l.Cell} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, {string.Join(", ", l.Cell.StateNames.Select(n => $"{n}0"))}");
+                var l = LayerFile.Load(layerPath!);
+                OnnxExport.Save(output.Temp, l, new OnnxExportOptions { Opset = version, InitialStateInputs = true });
+                plan.Commit();
+                ctx.Out.WriteLine($"wrote {output.Path}: {l.Cell} {l.NumLayers}×{l.HiddenSize}{(l.Bidirectional ? " bidirectional" : "")}, inputs x, {string.Join(", ", l.Cell.StateNames.Select(n => $"{n}0"))}");
             }
             return Cli.Ok;
         });

@@ -40,7 +40,7 @@ internal static class ForecastCommand
         cmd.Options.Add(outDir);
         cmd.SetAction(p =>
         {
-            var options = training.Apply(p, BundledDefaults);
+            var options = training.Apply(p, BundledDefaults, Warn(ctx));
             return RunBundled(ctx, options, p.GetValue(outDir)!, p.GetValue(json), training.Settings(p, options, BundledDefaults));
         });
         cmd.Subcommands.Add(Train(ctx));
@@ -54,18 +54,30 @@ internal static class ForecastCommand
     {
         string data = BundledData;
         if (!File.Exists(data)) throw new GyreDataException("bundled dataset missing (reinstall gyre)", data);
+        if (File.Exists(outDir)) throw new GyreDataException($"--out-dir: '{outDir}' is a file, not a folder");
+        // The one folder gyre creates itself (the bundled job's documented default); everything inside goes through the plan.
+        try { Directory.CreateDirectory(outDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GyreDataException($"--out-dir: cannot create folder '{outDir}'");
+        }
+        using var plan = new OutputPlan();
+        string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
+        var modelOut = plan.Add("--out-dir", model);
+        var csvOut = plan.Add("--out-dir", csv);
+        var pngOut = plan.Add("--out-dir", png);
+        plan.Check();
         var log = json ? ctx.Err : ctx.Out;
         log.WriteLine($"gyre forecast: bundled job — {Path.GetFileName(data)} (monthly Mauna Loa CO₂, Scripps CO2 Program, CC BY 4.0)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var f = TrainWithProgress(ctx, data, options, null, false, json, settings: settings);
         var set = f.LoadData(data);
         var report = f.Evaluate(set);
-        Directory.CreateDirectory(outDir);
-        string model = Path.Combine(outDir, "co2.gyre"), csv = Path.Combine(outDir, "co2-forecast.csv"), png = Path.Combine(outDir, "co2-forecast.png");
         var table = f.Predict(set);
-        f.Save(model);
-        ForecastCsv.Write(csv, table, set.ReadInfo?.OffsetSuffix ?? "");
-        var plotted = ForecastPlot.Write(png, set, table, f.Options.Lookback * 3);
+        f.Save(modelOut.Temp);
+        ForecastCsv.Write(csvOut.Temp, table, set.ReadInfo?.OffsetSuffix ?? "");
+        var plotted = ForecastPlot.Write(pngOut.Temp, set, table, f.Options.Lookback * 3);
+        plan.Commit();
         if (plotted.LeftOut is not null) log.WriteLine(plotted.Describe(png));
         if (json) ctx.Out.WriteLine(Reports.Json(report, new() { ["model"] = model, ["forecast_csv"] = csv, ["plot"] = png, ["seconds"] = clock.Elapsed.TotalSeconds }));
         else
@@ -88,23 +100,33 @@ internal static class ForecastCommand
         var bucket = DistributedRun.BucketOption();
         var plotHistory = new Option<string?>("--plot-history") { Description = "Also write a PNG of train/validation loss per epoch with the best epoch marked" };
         var cmd = new Command("train", "Train a forecaster on a CSV and report test metrics beside baselines");
-        cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json);
+        var failIfWorse = new FailIfWorseOption();
+        cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(resume); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
         cmd.Options.Add(distributed); cmd.Options.Add(bucket); cmd.Options.Add(plotHistory);
         cmd.SetAction(p =>
         {
-            string path = p.GetValue(data)!, output = p.GetValue(outPath)!;
-            bool asJson = p.GetValue(json);
-            var options = training.Apply(p, TrainDefaults);
+            string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
+            bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
+            var options = training.Apply(p, TrainDefaults, Warn(ctx));
             string? historyPng = p.GetValue(plotHistory);
-            if (historyPng != null) HistoryPlot.CheckWritable(historyPng);
+            using var plan = new OutputPlan();
+            var modelOut = plan.Add("--out", output);
+            var historyOut = historyPng is null ? null : plan.Add("--plot-history", historyPng);
+            // The checkpoint is written in place after every epoch (atomically, by the trainer), so it is
+            // checked with the outputs but not part of the final rename.
             string ckpt = output + ".ckpt";
+            plan.Input("--data", path);
+            plan.Check();
+            CheckCheckpoint(ckpt, resuming);
+            OutputPlan.RemoveStaleTemporaries(ckpt);
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
-            var f = TrainWithProgress(run.Context, path, options, ckpt, p.GetValue(resume), asJson, run.Parallel,
+            var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel,
                 training.Settings(p, options, TrainDefaults), ResumeCommand(p));
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
-            f.Save(output);
+            f.Save(modelOut.Temp);
+            if (historyOut != null) HistoryPlot.Write(historyOut.Temp, f.History, $"{Path.GetFileName(path)}: {options.Cell} forecaster training");
+            plan.Commit();
             File.Delete(ckpt);
-            if (historyPng != null) HistoryPlot.Write(historyPng, f.History, $"{Path.GetFileName(path)}: {options.Cell} forecaster training");
             var set = f.LoadData(path);
             var report = HasTest(f) ? f.Evaluate(set) : null;
             if (asJson) ctx.Out.WriteLine(report != null ? Reports.Json(report, new() { ["model"] = output }) : "{\"model\":\"" + output + "\"}");
@@ -114,9 +136,20 @@ internal static class ForecastCommand
                 ctx.Out.WriteLine($"wrote {output}");
                 if (historyPng != null) ctx.Out.WriteLine($"wrote {historyPng}");
             }
-            return Cli.Ok;
+            return report != null && failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A checkpoint left by an earlier run is never overwritten silently: without --resume it is an error
+    /// that says how to continue it; with --resume and none there, training starts from scratch (said so).
+    /// </summary>
+    private static void CheckCheckpoint(string ckpt, bool resume)
+    {
+        if (Directory.Exists(ckpt)) throw new GyreDataException($"checkpoint path '{ckpt}' is a folder");
+        if (File.Exists(ckpt) && !resume)
+            throw new GyreDataException($"'{ckpt}' holds the checkpoint of an unfinished run: add --resume to continue it, or delete it to start over");
     }
 
     /// <summary>The command line as given, with --resume added: what Ctrl-C tells the user to run.</summary>
@@ -135,26 +168,37 @@ internal static class ForecastCommand
         var data = new Option<string>("--data") { Description = "CSV file with the training columns", Required = true };
         var scale = new Option<string>("--eval-scale") { Description = "raw | scaled", DefaultValueFactory = _ => "raw" };
         scale.AcceptOnlyFromAmong("raw", "scaled");
-        var backtest = new Option<int?>("--backtest") { Description = "K rolling origins at the end of the data instead of the test split" };
+        var backtest = UserInput.Int("--backtest", "K rolling origins at the end of the data instead of the test split", min: 1);
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var reading = new ReadingOptions();
         var plot = new PlotOptions("Also write a PNG of each series with forecasts from origins across the test part and the train/validation/test split marked");
         var cmd = new Command("eval", "Evaluate a model on the test split (or a rolling backtest) beside naive baselines");
-        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json);
+        var failIfWorse = new FailIfWorseOption();
+        cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(scale); cmd.Options.Add(backtest); cmd.Options.Add(json); failIfWorse.AddTo(cmd);
         reading.AddTo(cmd); plot.AddTo(cmd);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
-            string path = RequireFile(p.GetValue(data)!);
+            string modelPath = RequireFile("--model", p.GetValue(model)!), path = RequireFile("--data", p.GetValue(data)!);
+            string? png = p.GetValue(plot.Path);
+            using var plan = new OutputPlan();
+            var pngOut = png is null ? null : plan.Add("--plot", png);
+            plan.Input("--model", modelPath);
+            plan.Input("--data", path);
+            plan.Check();
+            var f = Forecaster.Load(modelPath);
             var set = f.LoadData(path, reading.Adjust(p));
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
-            string? png = p.GetValue(plot.Path);
-            if (png is not null) (p.GetValue(json) ? ctx.Err : ctx.Out).WriteLine(EvalPlot.Write(png, f, set, plot.Selection(p)).Describe(png));
+            if (pngOut is not null)
+            {
+                var plotted = EvalPlot.Write(pngOut.Temp, f, set, plot.Selection(p));
+                plan.Commit();
+                (p.GetValue(json) ? ctx.Err : ctx.Out).WriteLine(plotted.Describe(png!));
+            }
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.Json(report, png is null ? [] : new() { ["plot"] = png }));
             else Reports.Table(ctx, report);
-            return Cli.Ok;
+            return failIfWorse.Get(p) ? FailIfWorse(ctx, report) : Cli.Ok;
         });
         return cmd;
     }
@@ -175,19 +219,28 @@ internal static class ForecastCommand
         {
             bool asJson = p.GetValue(json);
             var log = asJson ? ctx.Err : ctx.Out;
-            var f = Forecaster.Load(p.GetValue(model)!);
+            string modelPath = RequireFile("--model", p.GetValue(model)!), dataPath = RequireFile("--data", p.GetValue(data)!);
+            string? futurePath = p.GetValue(future) is { } fp ? RequireFile("--future-data", fp) : null;
+            using var plan = new OutputPlan();
+            var csv = plan.Add("--out", p.GetValue(outPath)!);
+            var png = p.GetValue(plot.Path) is { } plotPath ? plan.Add("--plot", plotPath) : null;
+            plan.Input("--model", modelPath);
+            plan.Input("--data", dataPath);
+            if (futurePath != null) plan.Input("--future-data", futurePath);
+            plan.Check();
+            var f = Forecaster.Load(modelPath);
             var adjust = reading.Adjust(p);
-            var set = f.LoadData(RequireFile(p.GetValue(data)!), adjust);
+            var set = f.LoadData(dataPath, adjust);
             Describe(log, set);
-            var futureSet = p.GetValue(future) is { } fp ? f.LoadFutureData(RequireFile(fp), adjust) : null;
+            var futureSet = futurePath != null ? f.LoadFutureData(futurePath, adjust) : null;
             var table = f.Predict(set, futureSet);
-            string output = p.GetValue(outPath)!;
             string offset = set.ReadInfo?.OffsetSuffix ?? "";
-            ForecastCsv.Write(output, table, offset);
-            log.WriteLine($"wrote {output} ({table.Rows.Count} rows)");
-            string? png = p.GetValue(plot.Path);
-            if (png is not null) log.WriteLine(ForecastPlot.Write(png, set, table, f.Options.Lookback * 3, plot.Selection(p)).Describe(png));
-            if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = p.GetValue(model)!, ["forecast_csv"] = output, ["plot"] = png }));
+            ForecastCsv.Write(csv.Temp, table, offset);
+            var plotted = png != null ? ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3, plot.Selection(p)) : null;
+            plan.Commit();
+            log.WriteLine($"wrote {csv.Path} ({table.Rows.Count} rows)");
+            if (png != null) log.WriteLine(plotted!.Describe(png.Path));
+            if (asJson) ctx.Out.WriteLine(Reports.ForecastJson(table, offset, new() { ["model"] = modelPath, ["forecast_csv"] = csv.Path, ["plot"] = png?.Path }));
             return Cli.Ok;
         });
         return cmd;
@@ -207,7 +260,7 @@ internal static class ForecastCommand
         cmd.Options.Add(model); cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
-            var f = Forecaster.Load(p.GetValue(model)!);
+            var f = Forecaster.Load(RequireFile("--model", p.GetValue(model)!));
             if (p.GetValue(json)) ctx.Out.WriteLine(Reports.InspectJson(f));
             else Reports.Inspect(ctx, f);
             return Cli.Ok;
@@ -215,8 +268,36 @@ internal static class ForecastCommand
         return cmd;
     }
 
-    private static string RequireFile(string path) =>
-        File.Exists(path) ? path : throw new GyreDataException("file not found", path);
+    /// <summary>An input file the user named: it exists and is a file (one line naming the option otherwise).</summary>
+    internal static string RequireFile(string option, string path)
+    {
+        if (File.Exists(path)) return path;
+        if (Directory.Exists(path)) throw new GyreDataException($"{option}: '{path}' is a folder, not a file");
+        throw new GyreDataException("file not found", path);
+    }
+
+    /// <summary>Prints a warning line for a legal but lossy choice (stderr, so --json output stays clean).</summary>
+    internal static Action<string> Warn(CliContext ctx) => message => ctx.Err.WriteLine($"gyre: warning: {message}");
+
+    /// <summary>`--fail-if-worse`: exit 1 when the model's MASE is not below every baseline's.</summary>
+    private sealed class FailIfWorseOption
+    {
+        private readonly Option<bool> _option = new("--fail-if-worse")
+        {
+            Description = "Exit with code 1 when the model's test MASE is not better than both naive baselines (for CI gates)",
+        };
+
+        public void AddTo(Command cmd) => cmd.Options.Add(_option);
+        public bool Get(ParseResult p) => p.GetValue(_option);
+    }
+
+    private static int FailIfWorse(CliContext ctx, EvaluationReport report)
+    {
+        var (name, best) = report.Baselines.MinBy(b => b.Value.Mase);
+        if (report.Metrics.Mase < best.Mase) return Cli.Ok;
+        ctx.Err.WriteLine($"gyre: model MASE {report.Metrics.Mase:G4} is not better than the {name.Replace('_', ' ')} baseline's {best.Mase:G4} (--fail-if-worse)");
+        return Cli.WorseThanBaseline;
+    }
 
     /// <summary>
     /// Fits with a progress bar on a terminal, plain log lines otherwise (to stderr under --json). Says first how the
@@ -229,10 +310,11 @@ internal static class ForecastCommand
     {
         if (!File.Exists(data)) throw new GyreDataException("file not found", data);
         var log = json ? ctx.Err : ctx.Out;
+        var cancel = ctx.Cancel;
         // Say how the file reads before spending time on it: a wrong guess (no time column, day/month order) shows at once.
         Describe(log, CsvLoader.Load(data, Forecaster.CsvOptionsFor(options)));
         if (settings is not null) log.WriteLine(settings);
-        using var interrupt = new Interrupt(log);
+        using var interrupt = new Interrupt(log, ctx.Cancel);
         var eta = new EarlyStopEta(options);
         try
         {
@@ -285,12 +367,14 @@ internal static class ForecastCommand
     /// <summary>First Ctrl-C: cancel after the current epoch (the checkpoint stays whole); a second one ends the process.</summary>
     private sealed class Interrupt : IDisposable
     {
-        private readonly CancellationTokenSource _cts = new();
+        private readonly CancellationTokenSource _cts;
         private readonly TextWriter _log;
         public CancellationToken Token => _cts.Token;
 
-        public Interrupt(TextWriter log)
+        /// <param name="outer">The caller's cancellation (tests, an embedding host), honoured like Ctrl-C.</param>
+        public Interrupt(TextWriter log, CancellationToken outer)
         {
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
             _log = log;
             Console.CancelKeyPress += OnCancel;
         }

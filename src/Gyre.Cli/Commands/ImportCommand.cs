@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Gyre.Cli.Output;
+using Gyre.Data;
 using Gyre.IO;
 using Gyre.IO.Onnx;
 using Gyre.Layers;
@@ -25,27 +27,37 @@ internal static class ImportCommand
         {
             int given = new[] { r.GetValue(onnx), r.GetValue(keras), r.GetValue(torch) }.Count(v => v != null);
             if (given != 1) r.AddError("give exactly one of --onnx, --keras or --torch");
-            if (r.GetValue(torch) != null && r.GetValue(kind) is null) r.AddError("--torch needs --kind (the cell)");
+            // GetResult, not GetValue: an option that failed to parse has no value to read here.
+            if (r.GetValue(torch) != null && r.GetResult(kind) is null) r.AddError("--torch needs --kind (the cell)");
         });
         cmd.SetAction(p =>
         {
+            var (option, source) = p.GetValue(onnx) is { } o ? ("--onnx", o) : p.GetValue(keras) is { } k ? ("--keras", k) : ("--torch", p.GetValue(torch)!);
+            ForecastCommand.RequireFile(option, source);
+            Cells.CellDefinition? cell = null;
+            if (option == "--torch")
+            {
+                try { cell = Cells.CellRegistry.Get(p.GetValue(kind)!); }
+                catch (ArgumentException e) { throw new GyreDataException($"--kind: {e.Message}"); }
+            }
+            using var plan = new OutputPlan();
+            var outFile = plan.Add("--out", p.GetValue(output)!);
+            plan.Input(option, source);
+            plan.Check();
             RecurrentLayer layer;
-            if (p.GetValue(onnx) is { } o) layer = OnnxImport.LoadLayer(Exists(o));
-            else if (p.GetValue(keras) is { } k) layer = KerasWeights.Load(Exists(k));
+            if (option == "--onnx") layer = OnnxImport.LoadLayer(source);
+            else if (option == "--keras") layer = KerasWeights.Load(source);
             else
             {
-                string path = Exists(p.GetValue(torch)!);
-                var dict = Safetensors.Read(path).Tensors;
-                var spec = LayerFile.InferSpec(dict, Cells.CellRegistry.Get(p.GetValue(kind)!), !p.GetValue(timeMajor), path);
-                layer = RecurrentLayer.FromSpec(spec, dict, path);
+                var dict = Safetensors.Read(source).Tensors;
+                var spec = LayerFile.InferSpec(dict, cell!, !p.GetValue(timeMajor), source);
+                layer = RecurrentLayer.FromSpec(spec, dict, source);
             }
-            string outPath = p.GetValue(output)!;
-            LayerFile.Save(outPath, layer);
-            ctx.Out.WriteLine($"wrote {outPath}: {layer.Cell} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
+            LayerFile.Save(outFile.Temp, layer);
+            plan.Commit();
+            ctx.Out.WriteLine($"wrote {outFile.Path}: {layer.Cell} input {layer.InputSize}, hidden {layer.HiddenSize}, {layer.NumLayers} layer(s){(layer.Bidirectional ? ", bidirectional" : "")}");
             return Cli.Ok;
         });
         return cmd;
     }
-
-    private static string Exists(string path) => File.Exists(path) ? path : throw new FileNotFoundException($"{path}: file not found");
 }

@@ -23,33 +23,33 @@ internal sealed class TrainingOptions
     public readonly Option<string?> TimeFormat = new("--time-format") { Description = "Time format: a .NET format such as \"dd/MM/yyyy HH:mm\", or epoch-s | epoch-ms (default: detected)" };
     public readonly Option<bool?> FillGaps = new("--fill-gaps") { Description = "Insert whole missing time steps and fill them with --fill (default: a gap is an error)" };
     public readonly Option<bool?> AllowGaps = new("--allow-gaps") { Description = "Keep rows around a missing time step consecutive (default: a gap is an error)" };
-    public readonly Option<int?> Lookback = new("--lookback") { Description = "Input window length L" };
-    public readonly Option<int?> Horizon = new("--horizon") { Description = "Forecast horizon N" };
+    public readonly Option<int?> Lookback = UserInput.Int("--lookback", "Input window length L", min: 1, max: 1_000_000);
+    public readonly Option<int?> Horizon = UserInput.Int("--horizon", "Forecast horizon N", min: 1, max: 1_000_000);
     public readonly Option<string?> Split = new("--split") { Description = "Chronological split: fractions 0.7,0.1,0.2 or row counts" };
     public readonly Option<string?> Scaler = new("--scaler") { Description = "standard | robust | minmax | none (fitted on train)" };
-    public readonly Option<bool?> InstanceNorm = new("--instance-norm") { Description = "Per-window reversible instance normalisation" };
-    public readonly Option<bool?> ChannelIndependent = new("--channel-independent") { Description = "One shared model over each target column as its own series" };
-    public readonly Option<int?> Season = new("--season") { Description = "Season for seasonal naive / MASE (default: detected)" };
+    public readonly Option<bool?> InstanceNorm = UserInput.Flag("--instance-norm", "Per-window reversible instance normalisation");
+    public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
+    public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
     public readonly Option<string?> Cell = new("--cell")
     {
         Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; cell options as name(k=v,…), e.g. slstm(forget=exp)",
     };
-    public readonly Option<int?> Heads = new("--heads") { Description = "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head (hidden a multiple of it; 1 = dense)" };
-    public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H" };
-    public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers K" };
-    public readonly Option<int?> Patch = new("--patch") { Description = "Embed the lookback in patches of P steps" };
+    public readonly Option<int?> Heads = UserInput.Int("--heads", "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head (hidden a multiple of it; 1 = dense)", min: 1);
+    public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
+    public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
+    public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent" };
-    public readonly Option<float?> Dropout = new("--dropout") { Description = "Dropout between recurrent layers" };
-    public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs" };
-    public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
-    public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
-    public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
+    public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers", 0f, 1f, maxExclusive: true);
+    public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
+    public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
+    public readonly Option<float?> Lr = UserInput.Float("--lr", "AdamW learning rate", 0f, 10f, minExclusive: true);
+    public readonly Option<float?> WeightDecay = UserInput.Float("--weight-decay", "AdamW weight decay", 0f, 1f);
     public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile" };
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
-    public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
+    public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
     public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
-    public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (0 = off)" };
-    public readonly Option<ulong?> Seed = new("--seed") { Description = "Random seed (same seed, same bits)" };
+    public readonly Option<int?> Patience = UserInput.Int("--patience", "Early-stopping patience in epochs (0 = off)", min: 0);
+    public readonly Option<ulong?> Seed = UserInput.ULong("--seed", "Random seed (same seed, same bits)");
 
     public IEnumerable<Option> All() =>
     [
@@ -138,8 +138,11 @@ internal sealed class TrainingOptions
         yield return (Seed, o.Seed.ToString(c));
     }
 
-    /// <summary>The baseline with every option the user gave applied.</summary>
-    public ForecastOptions Apply(ParseResult p, ForecastOptions o)
+    /// <summary>
+    /// The baseline with every option the user gave applied and checked as a whole; <paramref name="warn"/>
+    /// receives a line for each legal but lossy combination.
+    /// </summary>
+    public ForecastOptions Apply(ParseResult p, ForecastOptions o, Action<string> warn)
     {
         if (p.GetValue(Target) is { } target) o = o with { Targets = [.. CsvOptions.ParseColumnList(target)] };
         if (p.GetValue(TimeCol) is { } time) o = o with { TimeColumn = time };
@@ -180,7 +183,15 @@ internal sealed class TrainingOptions
         if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
         if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
         if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };
+        if (o.Patch > o.Lookback)
+            throw new GyreDataException($"--patch {o.Patch} is longer than --lookback {o.Lookback}");
         o.Validate();
+        if (o.Patch > 1 && o.Lookback % o.Patch != 0)
+            warn($"--patch {o.Patch} does not divide --lookback {o.Lookback}: each window uses only its last {o.Lookback / o.Patch * o.Patch} steps ({o.Lookback % o.Patch} dropped)");
+        if (o.Dropout > 0 && o.Layers == 1)
+            warn($"--dropout {o.Dropout} acts between recurrent layers and has no effect with --layers 1");
+        if (o.Quantiles.Length > 0 && !o.Quantiles.Any(q => Math.Abs(q - 0.5f) < 1e-6f))
+            warn($"--quantiles {string.Join(',', o.Quantiles)} has no 0.5: the point forecast uses the level nearest it");
         return o;
     }
 

@@ -85,13 +85,15 @@ internal static class TrajectoryCommand
             var train = Windows([TrackSet.LoadText(DetectCommand.Bundled("students001.txt"))], o);
             var test = Windows([TrackSet.LoadText(DetectCommand.Bundled("crowds_zara01.txt"))], o);
             string model = Path.Combine(dir, "trajectory.gyre"), csv = Path.Combine(dir, "zara01-predictions.csv"), png = Path.Combine(dir, "zara01-paths.png");
+            using var plan = new OutputPlan();
+            var (modelOut, csvOut, pngOut) = (plan.Add("--out-dir", model), plan.Add("--out-dir", csv), plan.Add("--out-dir", png));
+            plan.Check();
             var predictor = Train(ctx, log, train, o);
             var (mean, drawn) = predictor.Predict(test, k, o.Seed);
-            AtomicOutput.WriteAll([
-                (model, tmp => predictor.Save(tmp)),
-                (csv, tmp => TrajectoryOutput.WriteCsv(tmp, test, mean, drawn, k)),
-                (png, tmp => TrajectoryOutput.WritePlot(tmp, test, mean, drawn, k)),
-            ]);
+            predictor.Save(modelOut.Temp);
+            TrajectoryOutput.WriteCsv(csvOut.Temp, test, mean, drawn, k);
+            TrajectoryOutput.WritePlot(pngOut.Temp, test, mean, drawn, k);
+            plan.Commit();
             Report(ctx, p.GetValue(json), predictor.Evaluate(test, k, o.Seed), k, test, [model, csv, png]);
             return Cli.Ok;
         });
@@ -145,12 +147,16 @@ internal static class TrajectoryCommand
         cmd.SetAction(p =>
         {
             string output = p.GetValue(outPath)!;
-            AtomicOutput.CheckFolder(output, "--out");
+            using var plan = new OutputPlan();
+            var modelOut = plan.Add("--out", output);
+            foreach (var f in p.GetValue(data)!) plan.Input("--data", f);
+            plan.Check();
             var o = m.Get(p);
             o.Validate();
             var train = Windows(p.GetValue(data)!.Select(f => d.Load(p, f)).ToList(), o);
             var model = Train(ctx, ctx.Out, train, o);
-            AtomicOutput.Write(output, tmp => model.Save(tmp));
+            model.Save(modelOut.Temp);
+            plan.Commit();
             ctx.Out.WriteLine($"wrote {output}");
             return Cli.Ok;
         });
@@ -192,17 +198,21 @@ internal static class TrajectoryCommand
         cmd.SetAction(p =>
         {
             string output = p.GetValue(outPath)!;
-            AtomicOutput.CheckFolder(output, "--out");
-            AtomicOutput.CheckFolder(p.GetValue(plot), "--plot");
+            using var plan = new OutputPlan();
+            var csvOut = plan.Add("--out", output);
+            var pngOut = p.GetValue(plot) is { } plotPath ? plan.Add("--plot", plotPath) : null;
+            plan.Input("--model", p.GetValue(model)!);
+            plan.Input("--data", p.GetValue(data)!);
+            plan.Check();
             int k = CheckSamples(p.GetValue(samples));
             var predictor = TrajectoryPredictor.Load(p.GetValue(model)!);
             var set = d.Load(p, p.GetValue(data)!);
             if (set.Dims != predictor.Dims) throw new GyreDataException($"{set.Dims}-D tracks for a {predictor.Dims}-D model", set.Source);
             var w = Windows([set], predictor.Options);
             var (mean, drawn) = predictor.Predict(w, k, predictor.Options.Seed);
-            var outputs = new List<(string, Action<string>)> { (output, tmp => TrajectoryOutput.WriteCsv(tmp, w, mean, drawn, k)) };
-            if (p.GetValue(plot) is { } png) outputs.Add((png, tmp => TrajectoryOutput.WritePlot(tmp, w, mean, drawn, k)));
-            AtomicOutput.WriteAll(outputs);
+            TrajectoryOutput.WriteCsv(csvOut.Temp, w, mean, drawn, k);
+            if (pngOut is not null) TrajectoryOutput.WritePlot(pngOut.Temp, w, mean, drawn, k);
+            plan.Commit();
             ctx.Out.WriteLine($"wrote {output} ({w.Count} windows)" + (p.GetValue(plot) is { } pp ? $" and {pp}" : ""));
             return Cli.Ok;
         });

@@ -14,7 +14,7 @@ internal static class AnomalyOutput
 
     /// <summary>time (or row), each target, score per channel (with several), combined score, threshold, alarm (0/1).</summary>
     public static void WriteScores(string path, DateTime[]? times, string[] targets, float[] values, Detection d) =>
-        AtomicOutput.Write(path, tmp =>
+        OutputPlan.WriteOne(path, tmp =>
         {
             int c = d.Channels;
             using var writer = Sep.New(',').Writer().ToFile(tmp);
@@ -31,7 +31,7 @@ internal static class AnomalyOutput
         });
 
     public static void WriteEvents(string path, DateTime[]? times, Detection d) =>
-        AtomicOutput.Write(path, tmp =>
+        OutputPlan.WriteOne(path, tmp =>
         {
             using var writer = Sep.New(',').Writer().ToFile(tmp);
             if (d.Events.Count == 0) { writer.Header.Add(["start", "end", "peak", "score"]); return; }
@@ -50,7 +50,7 @@ internal static class AnomalyOutput
     /// labelled windows shaded green, the training rows grey.
     /// </summary>
     public static void WritePlot(string path, DateTime[]? times, string target, float[] values, int channels, Detection d, IReadOnlyList<RowWindow> windows) =>
-        AtomicOutput.Write(path, tmp =>
+        OutputPlan.WriteOne(path, tmp =>
         {
             int n = d.Combined.Length;
             double X(int t) => times is null ? t : times[t].ToOADate();

@@ -14,35 +14,24 @@ internal static class ForecastCsv
 {
     public static void Write(string path, ForecastTable table, string offsetSuffix = "")
     {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: folder does not exist");
         string timeFormat = TimeParsing.ColumnFormat(table.Rows.Where(r => r.Time is not null).Select(r => r.Time!.Value));
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        OutputPlan.WriteOne(path, tmp =>
         {
-            using (var writer = Sep.New(',').Writer().ToFile(tmp))
+            using var writer = Sep.New(',').Writer().ToFile(tmp);
+            foreach (var row in table.Rows)
             {
-                foreach (var row in table.Rows)
+                using var w = writer.NewRow();
+                if (row.Time is { } t) w["time"].Set(TimeParsing.Format(t, timeFormat, offsetSuffix));
+                w["step"].Format(row.Step);
+                w["series"].Set(row.SeriesId);
+                for (int c = 0; c < table.Targets.Length; c++)
                 {
-                    using var w = writer.NewRow();
-                    if (row.Time is { } t) w["time"].Set(TimeParsing.Format(t, timeFormat, offsetSuffix));
-                    w["step"].Format(row.Step);
-                    w["series"].Set(row.SeriesId);
-                    for (int c = 0; c < table.Targets.Length; c++)
-                    {
-                        w[table.Targets[c]].Set(row.Values[c].ToString("R", CultureInfo.InvariantCulture));
-                        for (int q = 0; q < table.QuantileLevels.Length; q++)
-                            w[QuantileColumn(table, c, q)].Set(row.Quantiles[c][q].ToString("R", CultureInfo.InvariantCulture));
-                    }
+                    w[table.Targets[c]].Set(row.Values[c].ToString("R", CultureInfo.InvariantCulture));
+                    for (int q = 0; q < table.QuantileLevels.Length; q++)
+                        w[QuantileColumn(table, c, q)].Set(row.Quantiles[c][q].ToString("R", CultureInfo.InvariantCulture));
                 }
             }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        });
     }
 
     public static string QuantileColumn(ForecastTable table, int target, int q) =>

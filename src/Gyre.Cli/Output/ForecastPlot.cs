@@ -52,9 +52,6 @@ internal static class ForecastPlot
     private static PlotSummary Render(string path, SeriesSet data, string[] targets, float[] levels,
         IReadOnlyDictionary<string, IReadOnlyList<Forecast>> forecasts, Func<TimeSeries, int> historyStart, SeriesSplit[]? splits, PlotSelection select)
     {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: folder does not exist");
         var seriesIndex = Select(data.Series.Select(s => s.Id).ToArray(), select.Series, "series", "--plot-series");
         var targetIndex = Select(targets, select.Targets, "target", "--plot-targets");
         var panels = seriesIndex.SelectMany(i => targetIndex.Select(c => (Series: i, Target: c))).ToList();
@@ -80,16 +77,7 @@ internal static class ForecastPlot
             multiplot.AddPlot(plot);
         }
         int width = columns == 1 ? 1100 : 800 * columns, height = Math.Max(500, rows * (columns == 1 && rows == 1 ? 500 : 330));
-        string tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.png");
-        try
-        {
-            multiplot.SavePng(tmp, width, height);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        OutputPlan.WriteOne(path, tmp => multiplot.SavePng(tmp, width, height));
         return new PlotSummary(panels.Count, total, leftOut);
     }
 

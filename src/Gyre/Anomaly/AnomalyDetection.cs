@@ -1,3 +1,5 @@
+using Gyre.Data;
+
 namespace Gyre.Anomaly;
 
 /// <summary>How scores are smoothed and alarms raised from them.</summary>
@@ -24,10 +26,10 @@ public sealed record DetectionOptions
 
     public void Validate()
     {
-        if (!(Risk > 0 && Risk < 1)) throw new ArgumentException($"--risk {Risk} is not in (0, 1)");
-        if (Contamination is { } p && !(p > 0 && p < 1)) throw new ArgumentException($"--contamination {p} is not in (0, 1)");
-        if (Smooth < 1) throw new ArgumentException($"--smooth {Smooth} must be at least 1");
-        if (MergeGap is < 0) throw new ArgumentException($"--merge-gap {MergeGap} is negative");
+        if (!(Risk > 0 && Risk < 1)) throw new GyreDataException($"--risk {Risk} is not in (0, 1)");
+        if (Contamination is { } p && !(p > 0 && p < 1)) throw new GyreDataException($"--contamination {p} is not in (0, 1)");
+        if (Smooth < 1) throw new GyreDataException($"--smooth {Smooth} must be at least 1");
+        if (MergeGap is < 0) throw new GyreDataException($"--merge-gap {MergeGap} is negative");
     }
 }
 

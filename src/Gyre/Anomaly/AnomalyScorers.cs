@@ -1,3 +1,5 @@
+using Gyre.Data;
+
 namespace Gyre.Anomaly;
 
 /// <summary>
@@ -22,12 +24,12 @@ public static class AnomalyScorers
         "reconstruction" => new ReconstructionScorer(s),
         "naive" => new NaiveResidualScorer(),
         "rolling_z" => new RollingZScorer(Window(s)),
-        _ => throw new ArgumentException($"--method '{name}' is not one of {string.Join(", ", Names)}"),
+        _ => throw new GyreDataException($"--method '{name}' is not one of {string.Join(", ", Names)}"),
     };
 
     /// <summary>The baselines printed beside every model.</summary>
     public static IAnomalyScorer[] Baselines(ScorerSettings s) => [new NaiveResidualScorer(), new RollingZScorer(Window(s))];
 
     private static int Window(ScorerSettings s) =>
-        s.Window is { } w ? (w >= 2 ? w : throw new ArgumentException($"--window {w} must be at least 2")) : DefaultWindow;
+        s.Window is { } w ? (w >= 2 ? w : throw new GyreDataException($"--window {w} must be at least 2")) : DefaultWindow;
 }

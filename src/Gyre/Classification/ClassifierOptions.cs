@@ -61,20 +61,24 @@ public sealed record ClassifierOptions
     /// <summary>One clear line for the first bad setting.</summary>
     public void Validate()
     {
+        // The options are the user's words: every problem is bad input (exit 2), named by its option.
         SequenceNormalizer.Parse(Normalize);
-        if (Patch < 0) throw new ArgumentException($"--patch must be ≥ 0, got {Patch}");
-        if (Fill is not ("none" or "ffill" or "linear")) throw new ArgumentException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
-        if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new ArgumentException($"--valid must be in [0, 1), got {ValidFraction}");
-        if (Head is not ("softmax" or "svm")) throw new ArgumentException($"--head: unknown head '{Head}' (expected softmax or svm)");
-        if (ClassWeights is not ("none" or "balanced")) throw new ArgumentException($"--class-weights: unknown mode '{ClassWeights}' (expected none or balanced)");
-        if (Task == LabelKind.Regression && ClassWeights != "none") throw new ArgumentException("--class-weights applies to classification only");
-        if (Hidden <= 0) throw new ArgumentException($"--hidden must be positive, got {Hidden}");
-        if (Layers <= 0) throw new ArgumentException($"--layers must be positive, got {Layers}");
-        if (TestAugment < -1) throw new ArgumentException($"--test-augment must be ≥ 0, got {TestAugment}");
-        if (Augment < -1) throw new ArgumentException($"--augment must be ≥ 0, got {Augment}");
-        if (Epochs < 0) throw new ArgumentException($"--epochs must be ≥ 0, got {Epochs}");
-        if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
-        if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");
+        try { Cells.CellRegistry.Get(Cell); }
+        catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
+        if (!Models.Pooling.Names.Contains(Pool)) throw new GyreDataException($"--pool: unknown pooling '{Pool}' (known: {string.Join(", ", Models.Pooling.Names)})");
+        if (Patch < 0) throw new GyreDataException($"--patch must be ≥ 0, got {Patch}");
+        if (Fill is not ("none" or "ffill" or "linear")) throw new GyreDataException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
+        if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new GyreDataException($"--valid must be in [0, 1), got {ValidFraction}");
+        if (Head is not ("softmax" or "svm")) throw new GyreDataException($"--head: unknown head '{Head}' (expected softmax or svm)");
+        if (ClassWeights is not ("none" or "balanced")) throw new GyreDataException($"--class-weights: unknown mode '{ClassWeights}' (expected none or balanced)");
+        if (Task == LabelKind.Regression && ClassWeights != "none") throw new GyreDataException("--class-weights applies to classification only");
+        if (Hidden <= 0) throw new GyreDataException($"--hidden must be positive, got {Hidden}");
+        if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
+        if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
+        if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
+        if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");
+        if (Batch <= 0) throw new GyreDataException($"--batch must be positive, got {Batch}");
+        if (Threads < 0) throw new GyreDataException($"--threads must be ≥ 0, got {Threads}");
     }
 
     public FillMode FillMode => CsvOptions.ParseFill(Fill);

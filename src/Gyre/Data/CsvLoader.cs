@@ -208,6 +208,7 @@ public static class CsvLoader
     {
         ArgumentNullException.ThrowIfNull(options);
         if (!File.Exists(path)) throw new GyreDataException("file not found", path);
+        RejectBinary(path);
 
         string[] names;
         ColumnData[] cols;
@@ -292,7 +293,8 @@ public static class CsvLoader
         catch (GyreDataException) { throw; }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or FormatException or IOException or NotSupportedException or UnauthorizedAccessException)
         {
-            throw new GyreDataException($"cannot read CSV: {OneLine(e.Message)}", path);
+            string reason = OneLine(e.Message);
+            throw new GyreDataException($"cannot read CSV: {(reason.Length > 200 ? reason[..200] + "…" : reason)}", path);
         }
 
         int rows = lines.Count;
@@ -542,6 +544,25 @@ public static class CsvLoader
     private static bool[] FilledTrue(int n) { var a = new bool[n]; Array.Fill(a, true); return a; }
 
     private static string Format(DateTime t) => t.ToString(t.TimeOfDay == TimeSpan.Zero ? "yyyy-MM-dd" : "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A model, safetensors or other binary file given as data is named as such rather than parsed into
+    /// nonsense: text never holds a NUL byte or more than a trace of other control characters.
+    /// </summary>
+    private static void RejectBinary(string path)
+    {
+        Span<byte> head = stackalloc byte[4096];
+        int n;
+        using (var s = File.OpenRead(path)) n = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        int control = 0;
+        foreach (byte b in head[..n])
+        {
+            if (b == 0) { control = n; break; }
+            if (b < 0x20 && b is not ((byte)'\t' or (byte)'\n' or (byte)'\r' or 0x0C)) control++;
+        }
+        if (n > 0 && control * 100 > n)
+            throw new GyreDataException("not a CSV file (it holds binary data: a model or safetensors file?)", path);
+    }
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 

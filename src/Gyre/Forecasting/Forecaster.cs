@@ -232,21 +232,26 @@ public sealed partial class Forecaster
     public static Forecaster Load(string path)
     {
         if (!File.Exists(path)) throw new GyreDataException("model file not found", path);
-        var file = Safetensors.Read(path);
-        return FromFile(file, path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        return Read(stream, path);
     }
+
+    /// <summary>Reads a model file image from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
+    public static Forecaster Read(Stream stream, string source) => FromFile(ModelFile.ReadImage(stream, source), source);
 
     internal static Forecaster FromFile(SafetensorsFile file, string path)
     {
         var meta = file.Metadata;
         string job = ModelFile.JobOf(file, path);
         if (job != Job) throw new GyreDataException($"a {job} model, not a forecaster", path);
+        string Entry(string key) => meta.TryGetValue(key, out var v) ? v : throw new GyreDataException($"corrupt model file: metadata '{key}' missing", path);
         try
         {
-            var options = JsonSerializer.Deserialize<ForecastOptions>(meta["options"], Json)!;
-            var config = JsonSerializer.Deserialize<ForecastNetworkConfig>(meta["network"], Json)!;
-            var info = JsonSerializer.Deserialize<ForecastDataInfo>(meta["data"], Json)!;
-            var scaler = Scaler.FromDto(JsonSerializer.Deserialize<ScalerDto>(meta["scaler"], Json)!);
+            var options = JsonSerializer.Deserialize<ForecastOptions>(Entry("options"), Json)!;
+            var config = JsonSerializer.Deserialize<ForecastNetworkConfig>(Entry("network"), Json)!;
+            var info = JsonSerializer.Deserialize<ForecastDataInfo>(Entry("data"), Json)!;
+            var scaler = Scaler.FromDto(JsonSerializer.Deserialize<ScalerDto>(Entry("scaler"), Json)!);
+            CheckSize(config, file, path);
             var network = new ForecastNetwork(config);
             var f = new Forecaster(options, info, scaler, network);
             network.LoadStateDict(file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).ToDictionary(), source: path);
@@ -256,7 +261,32 @@ public sealed partial class Forecaster
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or ArgumentException or InvalidDataException or NullReferenceException)
         {
-            throw new GyreDataException($"corrupt model file: {e.Message.Replace(Environment.NewLine, " ")}", path);
+            // The inner message may already name the file; name it once.
+            string inner = e.Message.Replace(Environment.NewLine, " ");
+            if (inner.StartsWith(path + ": ", StringComparison.Ordinal)) inner = inner[(path.Length + 2)..];
+            throw new GyreDataException($"corrupt model file: {inner}", path);
         }
+    }
+
+    /// <summary>
+    /// Refuses a network config whose parameters could not fit in the file's tensors before anything is
+    /// allocated: the sizes in the metadata are claims, the tensors are bytes on disk. The count below
+    /// follows the architecture (patch embedding, G·H·(in + H + 2) per recurrent layer, the head) and is
+    /// compared with slack, so only a config far beyond the file (a corrupt or hostile one) is refused.
+    /// </summary>
+    private static void CheckSize(ForecastNetworkConfig c, SafetensorsFile file, string path)
+    {
+        // In double: the claims may be anything up to int.MaxValue each, and their products must not wrap.
+        double h = Math.Max(c.Hidden, 0), f = Math.Max(c.InputFeatures, 0), ff = Math.Max(c.FutureFeatures, 0), n = Math.Max(c.Horizon, 0);
+        double k = Math.Max(c.Layers, 0), g = c.Cell.Equals("lstm", StringComparison.OrdinalIgnoreCase) ? 4 : 3;
+        double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, 1);
+        double Stack(double input) => k == 0 ? 0 : g * h * (input + h + 2) + (k - 1) * g * h * (2 * h + 2);
+        double patch = c.Patch > 1 ? c.Patch * f * h + h : 0;
+        double encoder = Stack(c.Patch > 1 ? h : f);
+        double rest = c.Decoder == "recurrent" ? Stack(ff + 1) + outs * (h + 1) : n * outs * (h + n * ff + 1);
+        double claimed = patch + encoder + rest;
+        long stored = file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).Sum(kv => (long)kv.Value.Length);
+        if (claimed > 4.0 * stored + (1 << 16))
+            throw new GyreDataException($"corrupt model file: its network config needs about {claimed:G3} parameters but the file holds {stored}", path);
     }
 }

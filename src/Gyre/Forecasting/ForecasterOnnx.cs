@@ -20,13 +20,20 @@ public static class ForecasterOnnx
     public static byte[] ToBytes(Forecaster f, int opset = 14) =>
         OnnxExport.ToBytes(f.Network.Encoder, Options(f, opset));
 
-    private static OnnxExportOptions Options(Forecaster f, int opset)
+    /// <summary>Why <paramref name="f"/> cannot be exported (one line), or null when it can.</summary>
+    public static string? Unsupported(Forecaster f)
     {
         var o = f.Options;
         string? refused = f.Network.Encoder.Cell.Onnx is null ? $"cell {f.Network.Encoder.Cell} (no ONNX operator mapping)" : o.InstanceNorm ? "--instance-norm" : o.Patch > 1 ? "--patch" : o.Decoder != "direct" ? "--decoder recurrent"
             : f.DataInfo.FutureCount > 0 ? "known-future covariates (--future-features/--calendar)" : o.ChannelIndependent ? "--channel-independent" : null;
-        if (refused != null)
-            throw new NotSupportedException($"ONNX export of a forecaster trained with {refused} is not supported (export covers scaler → encoder → direct head)");
+        return refused is null ? null
+            : $"ONNX export of a forecaster trained with {refused} is not supported (export covers scaler → encoder → direct head)";
+    }
+
+    private static OnnxExportOptions Options(Forecaster f, int opset)
+    {
+        var o = f.Options;
+        if (Unsupported(f) is { } reason) throw new NotSupportedException(reason);
         var scaler = f.Scaler;
         int k = f.DataInfo.Columns.Length, n = o.Horizon, c = f.DataInfo.TargetCount, q = f.Network.Config.QuantileCount;
         var inScale = new float[k]; var inShift = new float[k];

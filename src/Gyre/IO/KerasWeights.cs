@@ -59,7 +59,7 @@ public static class KerasWeights
                 ReorderVector(bih.Span, bias.ReadOnlySpan, GruKerasToTorch, U);
                 resetBefore = true;
             }
-            else throw new ArgumentException($"{name}: GRU bias has shape {Tensor.ShapeString(bias.Shape)}, expected [2, {3 * U}] (reset_after=True) or [{3 * U}] (reset_after=False)");
+            else throw new InvalidDataException($"{name}: GRU bias has shape {Tensor.ShapeString(bias.Shape)}, expected [2, {3 * U}] (reset_after=True) or [{3 * U}] (reset_after=False)");
         }
         return (wih, whh, bih, bhh, resetBefore);
     }
@@ -73,7 +73,7 @@ public static class KerasWeights
         if (bias is not null)
         {
             if (!bias.HasShape(4 * U))
-                throw new ArgumentException($"{name}: LSTM bias has shape {Tensor.ShapeString(bias.Shape)}, expected [{4 * U}]");
+                throw new InvalidDataException($"{name}: LSTM bias has shape {Tensor.ShapeString(bias.Shape)}, expected [{4 * U}]");
             bias.ReadOnlySpan.CopyTo(bih.Span);
         }
         return (wih, whh, bih, Tensor.Zeros(4 * U));
@@ -92,7 +92,7 @@ public static class KerasWeights
             if (!TryParseName(name, out var prefix, out var role)) { ignored.Add(name); continue; }
             if (!groups.TryGetValue(prefix, out var g)) groups[prefix] = g = [];
             if (g.ContainsKey(role))
-                throw new ArgumentException($"{source}: tensors '{g[role].Name}' and '{name}' are both the {role} of '{prefix}'");
+                throw new InvalidDataException($"{source}: tensors '{g[role].Name}' and '{name}' are both the {role} of '{prefix}'");
             g[role] = (name, tensor);
         }
 
@@ -106,7 +106,7 @@ public static class KerasWeights
                 continue;
             }
             if (!g.ContainsKey("kernel"))
-                throw new ArgumentException($"{source}: '{rk.Name}' has no matching kernel tensor under '{prefix}'");
+                throw new InvalidDataException($"{source}: '{rk.Name}' has no matching kernel tensor under '{prefix}'");
             var segments = prefix.Split('/');
             int dirAt = Array.FindIndex(segments, s => s.StartsWith("forward_", StringComparison.Ordinal) || s.StartsWith("backward_", StringComparison.Ordinal));
             int dir = dirAt >= 0 && segments[dirAt].StartsWith("backward_", StringComparison.Ordinal) ? 1 : 0;
@@ -114,11 +114,11 @@ public static class KerasWeights
             string key = string.Join('/', segments);
             if (!layers.TryGetValue(key, out var slots)) layers[key] = slots = new (string, Dictionary<string, (string, Tensor)>)?[2];
             if (slots[dir] is not null)
-                throw new ArgumentException($"{source}: '{prefix}' and '{slots[dir]!.Value.Prefix}' are the same direction of layer '{key}'");
+                throw new InvalidDataException($"{source}: '{prefix}' and '{slots[dir]!.Value.Prefix}' are the same direction of layer '{key}'");
             slots[dir] = (prefix, g);
         }
         if (layers.Count == 0)
-            throw new ArgumentException($"{source}: no Keras GRU/LSTM weights found (expected names like 'gru/gru_cell/recurrent_kernel')");
+            throw new InvalidDataException($"{source}: no Keras GRU/LSTM weights found (expected names like 'gru/gru_cell/recurrent_kernel')");
 
         var order = layers.Keys.OrderBy(k => k, NaturalComparer.Instance).ToList();
         var dict = new Dictionary<string, Tensor>();
@@ -127,7 +127,7 @@ public static class KerasWeights
         {
             var slots = layers[order[k]];
             if (slots[0] is null)
-                throw new ArgumentException($"{source}: layer '{order[k]}' has a backward_ half but no forward_ half");
+                throw new InvalidDataException($"{source}: layer '{order[k]}' has a backward_ half but no forward_ half");
             int D = slots[1] is null ? 1 : 2;
             for (int d = 0; d < D; d++)
             {
@@ -149,9 +149,9 @@ public static class KerasWeights
                 {
                     int expectedInput = k == 0 ? spec.InputSize : spec.Directions * spec.HiddenSize;
                     if (here.InputSize != expectedInput)
-                        throw new ArgumentException($"{source}: kernel '{kernel.Name}' has shape {Tensor.ShapeString(kernel.Tensor.Shape)}, expected [{expectedInput}, {here.Gates * U}]");
+                        throw new InvalidDataException($"{source}: kernel '{kernel.Name}' has shape {Tensor.ShapeString(kernel.Tensor.Shape)}, expected [{expectedInput}, {here.Gates * U}]");
                     if (here with { InputSize = spec.InputSize } != spec with { NumLayers = k + 1 })
-                        throw new ArgumentException($"{source}: layer '{prefix}' ({here.KindName}, {U} units, {D} direction(s), bias {here.Bias}, reset-before {resetBefore}) does not match the first layer ({spec.KindName}, {spec.HiddenSize} units, {spec.Directions} direction(s), bias {spec.Bias}, reset-before {spec.ResetBefore})");
+                        throw new InvalidDataException($"{source}: layer '{prefix}' ({here.KindName}, {U} units, {D} direction(s), bias {here.Bias}, reset-before {resetBefore}) does not match the first layer ({spec.KindName}, {spec.HiddenSize} units, {spec.Directions} direction(s), bias {spec.Bias}, reset-before {spec.ResetBefore})");
                 }
                 string s = RecurrentSpec.Suffix(d);
                 dict[$"weight_ih_l{k}{s}"] = wih;
@@ -218,10 +218,10 @@ public static class KerasWeights
     private static (Tensor WeightIh, Tensor WeightHh, int U) ConvertKernels(Tensor kernel, Tensor recurrentKernel, int G, int[] perm, string name)
     {
         if (recurrentKernel.Rank != 2 || recurrentKernel.Dim(1) != G * recurrentKernel.Dim(0))
-            throw new ArgumentException($"{name}: recurrent_kernel has shape {Tensor.ShapeString(recurrentKernel.Shape)}, expected [U, {G}·U]");
+            throw new InvalidDataException($"{name}: recurrent_kernel has shape {Tensor.ShapeString(recurrentKernel.Shape)}, expected [U, {G}·U]");
         int U = recurrentKernel.Dim(0);
         if (kernel.Rank != 2 || kernel.Dim(1) != G * U)
-            throw new ArgumentException($"{name}: kernel has shape {Tensor.ShapeString(kernel.Shape)}, expected [input, {G * U}]");
+            throw new InvalidDataException($"{name}: kernel has shape {Tensor.ShapeString(kernel.Shape)}, expected [input, {G * U}]");
         return (TransposeBlocks(kernel, G, U, perm), TransposeBlocks(recurrentKernel, G, U, perm), U);
     }
 

@@ -83,23 +83,23 @@ public sealed record RecurrentSpec(
     public IEnumerable<(string Name, int[] Shape)> Parameters() =>
         Layers.RecurrentLayer.Layout(Cell(), InputSize, HiddenSize, NumLayers, Directions, Bias);
 
-    /// <summary>Throws a one-line <see cref="ArgumentException"/> naming <paramref name="source"/> and the
+    /// <summary>Throws a one-line <see cref="InvalidDataException"/> naming <paramref name="source"/> and the
     /// tensor when the spec is inconsistent or a parameter is missing or has the wrong shape.</summary>
     public void Validate(IReadOnlyDictionary<string, Tensor> stateDict, string source)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
         if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
-            throw new ArgumentException($"{source}: input size {InputSize}, hidden size {HiddenSize} and layers {NumLayers} must be positive");
+            throw new InvalidDataException($"{source}: input size {InputSize}, hidden size {HiddenSize} and layers {NumLayers} must be positive");
         if (SpecCells.Inconsistency(this) is { } problem)
-            throw new ArgumentException($"{source}: {problem}");
+            throw new InvalidDataException($"{source}: {problem}");
         if (Reverse && Bidirectional)
-            throw new ArgumentException($"{source}: Reverse applies to unidirectional stacks only");
+            throw new InvalidDataException($"{source}: Reverse applies to unidirectional stacks only");
         foreach (var (name, shape) in Parameters())
         {
             if (!stateDict.TryGetValue(name, out var t))
-                throw new ArgumentException($"{source}: missing tensor '{name}' (expected shape {Tensor.ShapeString(shape)})");
+                throw new InvalidDataException($"{source}: missing tensor '{name}' (expected shape {Tensor.ShapeString(shape)})");
             if (!t.HasShape(shape))
-                throw new ArgumentException($"{source}: tensor '{name}' has shape {Tensor.ShapeString(t.Shape)}, expected {Tensor.ShapeString(shape)}");
+                throw new InvalidDataException($"{source}: tensor '{name}' has shape {Tensor.ShapeString(t.Shape)}, expected {Tensor.ShapeString(shape)}");
         }
     }
 }

@@ -99,6 +99,9 @@ public static class Safetensors
         Span<byte> lengthBytes = stackalloc byte[8];
         stream.ReadExactly(lengthBytes);
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+        // A text file read as safetensors gives an absurd length; say what the file looks like instead.
+        if (headerLength > (ulong)(total - 8) && LooksLikeText(lengthBytes))
+            throw Fail(file, null, "not a safetensors file (it looks like text/CSV)");
         if (headerLength > MaxHeaderBytes)
             throw Fail(file, null, $"header length {headerLength} exceeds the {MaxHeaderBytes}-byte limit");
         if (headerLength > (ulong)(total - 8))
@@ -193,18 +196,27 @@ public static class Safetensors
             // JsonDocument keeps duplicate keys and lookups silently pick one: catch them explicitly.
             var seen = new HashSet<string>(StringComparer.Ordinal);
             bool sawMetadata = false;
-            foreach (var property in root.EnumerateObject())
+            try
             {
-                string name = property.Name;
-                if (name == MetadataKey)
+                foreach (var property in root.EnumerateObject())
                 {
-                    if (sawMetadata) throw Fail(file, null, $"header has two {MetadataKey} entries");
-                    sawMetadata = true;
-                    ParseMetadata(file, property.Value, metadata);
-                    continue;
+                    string name = property.Name;
+                    if (name == MetadataKey)
+                    {
+                        if (sawMetadata) throw Fail(file, null, $"header has two {MetadataKey} entries");
+                        sawMetadata = true;
+                        ParseMetadata(file, property.Value, metadata);
+                        continue;
+                    }
+                    if (!seen.Add(name)) throw Fail(file, name, "tensor name appears twice in the header");
+                    entries.Add(ParseEntry(file, name, property.Value, dataLength));
                 }
-                if (!seen.Add(name)) throw Fail(file, name, "tensor name appears twice in the header");
-                entries.Add(ParseEntry(file, name, property.Value, dataLength));
+            }
+            catch (InvalidOperationException)
+            {
+                // The parser accepts an escaped lone surrogate ("\ud800") and only decoding the string
+                // throws; no valid UTF-8 file can hold one, so the header is malformed.
+                throw Fail(file, null, "header holds a string with an unpaired UTF-16 surrogate escape");
             }
             return (metadata, entries);
         }
@@ -221,6 +233,19 @@ public static class Safetensors
             if (!metadata.TryAdd(item.Name, item.Value.GetString()!))
                 throw Fail(file, null, $"{MetadataKey} key {Quote(item.Name)} appears twice");
         }
+    }
+
+    /// <summary>
+    /// True when <paramref name="prefix"/> (a file's first bytes) is printable text: tabs, line breaks and
+    /// ASCII 0x20–0x7E, or a UTF-8 byte order mark. A real length prefix of a safetensors file under 4 GB
+    /// has zero bytes in its high half, so it is never taken for text.
+    /// </summary>
+    public static bool LooksLikeText(ReadOnlySpan<byte> prefix)
+    {
+        if (prefix.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) return true;
+        foreach (byte b in prefix)
+            if (b is not (0x09 or 0x0A or 0x0D) and (< 0x20 or > 0x7E)) return false;
+        return prefix.Length > 0;
     }
 
     private static Entry ParseEntry(string file, string name, JsonElement value, long dataLength)

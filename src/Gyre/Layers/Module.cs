@@ -32,7 +32,8 @@ public abstract class Module
     /// <summary>
     /// Copies tensors into the parameters of the same name. Keys may carry a common module prefix
     /// ("rnn.weight_ih_l0"). Every parameter must be present with its exact shape; with
-    /// <paramref name="strict"/> no other key may remain.
+    /// <paramref name="strict"/> no other key under that prefix may remain (pass strict: false to load
+    /// the parameters out of a file that holds more, such as a reference file with inputs and gradients).
     /// </summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, bool strict = true, string source = "state dict")
     {
@@ -47,9 +48,10 @@ public abstract class Module
         }
         if (strict)
         {
+            // Every key under the module's prefix must be a parameter: a running statistic, a scale or a
+            // layer more that this module would silently drop means the file is not this module's.
             var names = parameters.Select(p => p.Name).ToHashSet();
-            // Reference files carry gradients and inputs beside the parameters; only parameter-like keys count.
-            var extra = found.Keys.Where(k => !names.Contains(k) && !k.Contains("grad.", StringComparison.Ordinal) && (k.Contains("weight") || k.Contains("bias"))).ToList();
+            var extra = found.Keys.Where(k => !names.Contains(k)).ToList();
             if (extra.Count > 0)
                 throw new InvalidDataException($"{source}: unexpected tensor '{extra[0]}' (the layer has no such parameter)");
         }

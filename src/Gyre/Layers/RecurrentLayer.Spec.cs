@@ -14,10 +14,9 @@ public partial class RecurrentLayer
     /// as "rnn." is accepted). Cell: <see cref="RecurrentSpec.Cell"/>; <see cref="RecurrentSpec.Reverse"/>
     /// gives a <see cref="ReverseOnly"/> layer. No dropout. <paramref name="source"/> names the file in errors.
     /// </summary>
-    /// <exception cref="InvalidDataException">A tensor the spec needs is missing, or the state dict holds a
-    /// parameter the spec does not (e.g. a layer more); one line naming the tensor.</exception>
-    /// <exception cref="ArgumentException">The spec is inconsistent or a tensor has the wrong shape; one line
-    /// naming the tensor, its shape and the expected one.</exception>
+    /// <exception cref="InvalidDataException">A tensor the spec needs is missing or has the wrong shape, the
+    /// state dict holds a parameter the spec does not (e.g. a layer more), or the spec is inconsistent; one
+    /// line naming the tensor, its shape and the expected one.</exception>
     public static RecurrentLayer FromSpec(RecurrentSpec spec, IReadOnlyDictionary<string, Tensor> stateDict, string source = "state dict")
     {
         ArgumentNullException.ThrowIfNull(spec);

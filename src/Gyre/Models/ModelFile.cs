@@ -40,8 +40,27 @@ public static class ModelFile
     public static (string Job, SafetensorsFile File) Read(string path)
     {
         if (!File.Exists(path)) throw new GyreDataException("model file not found", path);
-        var file = Safetensors.Read(path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        var file = ReadImage(stream, path);
         return (JobOf(file, path), file);
+    }
+
+    /// <summary>
+    /// Reads the safetensors image of a model file from <paramref name="stream"/>. A text file passed as a
+    /// model (a CSV given to --model is the likeliest mistake) is named as such instead of being reported
+    /// as a nonsense header length.
+    /// </summary>
+    public static SafetensorsFile ReadImage(Stream stream, string source)
+    {
+        if (stream.CanSeek)
+        {
+            Span<byte> head = stackalloc byte[8];
+            int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            stream.Seek(-n, SeekOrigin.Current);
+            if (Safetensors.LooksLikeText(head[..n]))
+                throw new GyreDataException("not a Gyre model file (it looks like text/CSV)", source);
+        }
+        return Safetensors.Read(stream, source);
     }
 
     /// <summary>The job of a read file; one clear line when it is not a Gyre model of a supported version.</summary>

@@ -115,16 +115,16 @@ public sealed class BadInputTests : IDisposable
         Fails(Train(_dir.Daily("s.csv", 25)), "s.csv", "lookback 14", "horizon 7");
 
     [Theory]
-    [InlineData("--horizon", "0", "horizon must be > 0")]
-    [InlineData("--lookback", "0", "lookback must be > 0")]
-    [InlineData("--horizon", "-3", "horizon must be > 0")]
-    [InlineData("--lookback", "-1", "lookback must be > 0")]
+    [InlineData("--horizon", "0", "--horizon must be between 1 and 1000000 (got 0)")]
+    [InlineData("--lookback", "0", "--lookback must be between 1 and 1000000 (got 0)")]
+    [InlineData("--horizon", "-3", "--horizon must be between 1 and 1000000 (got -3)")]
+    [InlineData("--lookback", "-1", "--lookback must be between 1 and 1000000 (got -1)")]
     public void Non_positive_window(string option, string value, string message) =>
         Fails(["forecast", "train", "--data", _dir.Daily("d.csv"), "--epochs", "1", option, value, "--out", _dir["model.gyre"]], message);
 
     [Fact]
     public void Non_positive_window_in_the_bundled_job() =>
-        Fails(["forecast", "--horizon", "0", "--out-dir", _dir["out"]], "horizon must be > 0");
+        Fails(["forecast", "--horizon", "0", "--out-dir", _dir["out"]], "--horizon must be between 1 and 1000000 (got 0)");
 
     [Fact]
     public void Unknown_option_is_usage_error() =>

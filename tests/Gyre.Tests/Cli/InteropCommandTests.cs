@@ -16,7 +16,7 @@ public sealed class InteropCommandTests : IDisposable
     [Fact]
     public void TorchToLayerToOnnxAndBackKeepsTheOutputs()
     {
-        string fixture = Path.Combine(TorchFixture.Folder, "lstm_i4_h6_l2_bi_b2_t9_s4.safetensors");
+        string fixture = TorchFixture.WriteStateDict("lstm_i4_h6_l2_bi_b2_t9_s4.safetensors", _dir.Dir);
         _dir.Ok("import", "--torch", fixture, "--kind", "lstm", "--out", _dir["l.safetensors"]);
         _dir.Ok("export", "--layer", _dir["l.safetensors"], "--onnx", _dir["l.onnx"], "--opset", "22");
         _dir.Ok("import", "--onnx", _dir["l.onnx"], "--out", _dir["back.safetensors"]);

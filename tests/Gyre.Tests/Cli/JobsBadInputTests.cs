@@ -37,7 +37,7 @@ public sealed class JobsBadInputTests : IDisposable
 
     [Fact]
     public void Missing_output_folder() =>
-        _dir.Fails(["detect", "run", "--data", Rows("d.csv", 300), "--out", _dir["nope/s.csv"]], "--out", "folder does not exist");
+        _dir.Fails(["detect", "run", "--data", Rows("d.csv", 300), "--out", _dir["nope/s.csv"]], "--out: folder", "does not exist");
 
     [Fact]
     public void Unknown_method() =>

@@ -5,7 +5,7 @@ using Xunit;
 namespace Gyre.Tests.Forecasting;
 
 /// <summary>Behaviour of the user-facing forecaster: fit, predict, evaluate, save/load, resume, determinism.</summary>
-public class ForecasterTests
+public class ForecasterTests : IDisposable
 {
     internal static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Data", name);
 
@@ -14,7 +14,12 @@ public class ForecasterTests
         Lookback = 24, Horizon = 6, Hidden = 16, Epochs = epochs, Batch = 16, Seed = 3, LearningRate = 5e-3f,
     };
 
-    private static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("gyre-fc").FullName, name);
+    // One folder per test (xUnit makes an instance per test), removed whatever the test's outcome.
+    private readonly string _dir = Directory.CreateTempSubdirectory("gyre-fc").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Temp(string name) => Path.Combine(_dir, name);
 
     [Fact]
     public void FitsPredictsAndEvaluates()

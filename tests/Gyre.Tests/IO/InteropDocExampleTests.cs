@@ -21,7 +21,7 @@ public sealed class InteropDocExampleTests : IDisposable
     [Fact]
     public void DocSnippetsRun()
     {
-        string torchFile = Path.Combine(TorchFixture.Folder, "gru_i4_h6_l2_bi_b2_t9_s3.safetensors");
+        string torchFile = TorchFixture.WriteStateDict("gru_i4_h6_l2_bi_b2_t9_s3.safetensors", _dir);
         string onnxFile = Path.Combine(_dir, "gru.onnx");
         string kerasFile = Path.Combine(_dir, "keras.safetensors");
         var fixture = TorchFixture.Load("gru_i4_h6_l2_bi_b2_t9_s3.safetensors");

@@ -248,7 +248,7 @@ public class KerasWeightsTests
         };
         void Fails(Dictionary<string, Tensor> w, string expected)
         {
-            var ex = Assert.Throws<ArgumentException>(() => KerasWeights.Convert(w, "keras.safetensors"));
+            var ex = Assert.Throws<InvalidDataException>(() => KerasWeights.Convert(w, "keras.safetensors"));
             Assert.Contains("keras.safetensors", ex.Message);
             Assert.Contains(expected, ex.Message);
             Assert.DoesNotContain('\n', ex.Message);

@@ -14,11 +14,23 @@ public class LayerFileTests
     public void TorchStateDictToLayerFileToOnnxAndBack(string fixture, RecurrentKind kind)
     {
         var f = TorchFixture.Load(fixture);
-        var spec = LayerFile.InferSpec(f.Tensors, kind, batchFirst: true, fixture);
+        var spec = LayerFile.InferSpec(f.StateDict(), kind, batchFirst: true, fixture);
         Assert.Equal(f.Int("num_layers"), spec.NumLayers);
         Assert.Equal(f.Bool("bidirectional"), spec.Bidirectional);
-        var layer = RecurrentLayer.FromSpec(spec, f.Tensors, fixture);
+        var layer = RecurrentLayer.FromSpec(spec, f.StateDict(), fixture);
         string dir = Directory.CreateTempSubdirectory("gyre-layer").FullName;
+        try
+        {
+            RoundTrip(f, kind, layer, dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static void RoundTrip(TorchFixture f, RecurrentKind kind, RecurrentLayer layer, string dir)
+    {
         string path = Path.Combine(dir, "l.safetensors"), onnx = Path.Combine(dir, "l.onnx");
         LayerFile.Save(path, layer);
         var back = LayerFile.Load(path);

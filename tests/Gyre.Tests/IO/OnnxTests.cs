@@ -410,10 +410,10 @@ public class OnnxTests
         var spec = new RecurrentSpec(RecurrentKind.Gru, 3, 4, 2);
         var p = RecurrentReference.RandomStateDict(spec, 3);
         p["weight_hh_l1"] = GTensor.Zeros(12, 5);
-        var ex = Assert.Throws<ArgumentException>(() => OnnxExport.ToBytes(spec, p));
+        var ex = Assert.Throws<InvalidDataException>(() => OnnxExport.ToBytes(spec, p));
         Assert.Contains("weight_hh_l1", ex.Message);
         p.Remove("weight_hh_l1");
-        Assert.Contains("missing tensor 'weight_hh_l1'", Assert.Throws<ArgumentException>(() => OnnxExport.ToBytes(spec, p)).Message);
+        Assert.Contains("missing tensor 'weight_hh_l1'", Assert.Throws<InvalidDataException>(() => OnnxExport.ToBytes(spec, p)).Message);
         Assert.Throws<ArgumentException>(() => OnnxExport.ToBytes(spec, RecurrentReference.RandomStateDict(spec, 3), new OnnxExportOptions { Opset = 13 }));
     }
 
@@ -430,7 +430,7 @@ public class OnnxTests
             Assert.Single(Directory.GetFiles(dir));
             Assert.Equal(spec, OnnxImport.Load(path).Spec);
             // A failing export leaves the previous file untouched.
-            Assert.Throws<ArgumentException>(() => OnnxExport.Save(path, spec, new Dictionary<string, GTensor>()));
+            Assert.Throws<InvalidDataException>(() => OnnxExport.Save(path, spec, new Dictionary<string, GTensor>()));
             Assert.Single(Directory.GetFiles(dir));
             Assert.Equal(spec, OnnxImport.Load(path).Spec);
         }

@@ -12,7 +12,19 @@ public class ReadmeExampleTests
     public void ReadmeLibraryExampleRuns()
     {
         string dir = Directory.CreateTempSubdirectory("gyre-readme").FullName;
-        string path = Path.Combine(TorchFixture.Folder, "gru_i5_h7_l1_b3_t11_s1.safetensors");
+        try
+        {
+            Run(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static void Run(string dir)
+    {
+        string path = TorchFixture.WriteStateDict("gru_i5_h7_l1_b3_t11_s1.safetensors", dir);
         string copyPath = Path.Combine(dir, "gru-copy.safetensors");
 
         // --- README example starts ---

@@ -19,6 +19,18 @@ public sealed class TorchFixture
     public int Int(string key) => int.Parse(Meta[key]);
     public bool Bool(string key) => Meta[key] is "true" or "True" or "1";
 
+    /// <summary>The fixture's parameters alone (what torch's state_dict() holds), without inputs, outputs and gradients.</summary>
+    public Dictionary<string, Tensor> StateDict() =>
+        Tensors.Where(kv => kv.Key.StartsWith("weight_", StringComparison.Ordinal) || kv.Key.StartsWith("bias_", StringComparison.Ordinal)).ToDictionary();
+
+    /// <summary>Writes the fixture's state dict into <paramref name="folder"/> as a torch user's save_file would; returns the path.</summary>
+    public static string WriteStateDict(string fileName, string folder)
+    {
+        string path = Path.Combine(folder, fileName);
+        Gyre.IO.Safetensors.Write(path, Load(fileName).StateDict());
+        return path;
+    }
+
     public static TorchFixture Load(string fileName)
     {
         var file = Gyre.IO.Safetensors.Read(Path.Combine(Folder, fileName));
