@@ -52,6 +52,25 @@ public sealed class DataParallelTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ClassifierOnTwoRanksMatchesOneProcess()
+    {
+        string[] train =
+        [
+            "classify", "train", "--data", Path.Combine(AppContext.BaseDirectory, "Data", "classification", "GunPoint_TRAIN.ts"),
+            "--epochs", "3", "--batch", "16", "--hidden", "16", "--augment", "0", "--test-augment", "0", "--seed", "5", "--json",
+        ];
+        var single = RunSingle([.. train, "--out", "c1.gyre"]);
+        Assert.True(single.Code == 0, single.Err);
+        var (code, stdout, stderr) = MpiJob.Run(2, _dir, [.. train, "--out", "c2.gyre", "--distributed"]);
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        var one = Safetensors.Read(Path.Combine(_dir, "c1.gyre"));
+        var two = Safetensors.Read(Path.Combine(_dir, "c2.gyre"));
+        double maxDiff = one.Tensors.Max(kv => Enumerable.Range(0, kv.Value.Length)
+            .Max(i => (double)Math.Abs(kv.Value.ReadOnlySpan[i] - two.Tensors[kv.Key].ReadOnlySpan[i])));
+        Assert.True(maxDiff <= 1e-5, $"max |w1 − w2| = {maxDiff}");
+    }
+
+    [Fact]
     public void AGlobalBatchThatDoesNotSplitIsBadInput()
     {
         var (code, _, stderr) = MpiJob.Run(2, _dir, [.. Train.Select(a => a == "16" ? "15" : a), "--out", "odd.gyre", "--distributed"]);

@@ -140,7 +140,7 @@ internal static class ClassifyCommand
     }
 
     private static int TrainAndReport(CliContext ctx, ClassifierOptions options, string trainPath, string? testPath, string modelPath, string? plot,
-        string? historyPlot, bool json, TextWriter log, bool baselines)
+        string? historyPlot, bool json, TextWriter log, bool baselines, Training.DataParallel? parallel = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var plan = new OutputPlan();
@@ -156,7 +156,9 @@ internal static class ClassifyCommand
             + (train.Task == LabelKind.Classification ? $", classes {string.Join(' ', train.Classes())}" : ", regression target"));
         var f = SequenceClassifier.Fit(train, options, log.WriteLine, e =>
             log.WriteLine($"epoch {e.Epoch}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
-                + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{(e.Best ? "  *" : "")}"));
+                + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{(e.Best ? "  *" : "")}"),
+            parallel: parallel);
+        if (parallel is { IsRoot: false }) return Cli.Ok;   // rank 0 evaluates, writes and reports
         double trainSeconds = clock.Elapsed.TotalSeconds;
         var report = test is null ? null : f.Evaluate(test, baselines ? train : null);
         f.Save(modelOut.Temp);
@@ -187,13 +189,19 @@ internal static class ClassifyCommand
         var plot = new Option<string?>("--plot") { Description = "With --test: confusion-matrix PNG" };
         var history = new Option<string?>("--plot-history") { Description = "Training-curve PNG" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logs go to stderr)" };
+        var distributed = DistributedRun.Flag();
+        var bucket = DistributedRun.BucketOption();
         var cmd = new Command("train", "Train a sequence classifier (or regressor with --task regression)");
         cmd.Options.Add(data); options.AddTo(cmd); cmd.Options.Add(test); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(history); cmd.Options.Add(json);
+        cmd.Options.Add(distributed); cmd.Options.Add(bucket);
         cmd.SetAction(p =>
         {
             bool asJson = p.GetValue(json);
-            return TrainAndReport(ctx, options.Apply(p, new ClassifierOptions()), p.GetValue(data)!, p.GetValue(test), p.GetValue(outPath)!,
-                p.GetValue(plot), p.GetValue(history), asJson, asJson ? ctx.Err : ctx.Out, !p.GetValue(options.NoBaselines));
+            var settings = options.Apply(p, new ClassifierOptions());
+            using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var c = run.Context;
+            return TrainAndReport(c, settings, p.GetValue(data)!, p.GetValue(test), p.GetValue(outPath)!,
+                p.GetValue(plot), p.GetValue(history), asJson, asJson ? c.Err : c.Out, !p.GetValue(options.NoBaselines), run.Parallel);
         });
         return cmd;
     }

@@ -114,7 +114,7 @@ internal static class TrajectoryCommand
         return TrajectoryWindows.Concat(parts);
     }
 
-    private static TrajectoryPredictor Train(CliContext ctx, TextWriter log, TrajectoryWindows train, TrajectoryOptions o)
+    private static TrajectoryPredictor Train(CliContext ctx, TextWriter log, TrajectoryWindows train, TrajectoryOptions o, Gyre.Training.DataParallel? parallel = null)
     {
         log.WriteLine($"training on {train.Count} windows ({o.Obs} observed + {o.Pred} predicted positions), {o.Epochs} epochs");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -125,7 +125,7 @@ internal static class TrajectoryCommand
             lastEpoch = pr.Epoch;
             if (pr.Epoch % 5 == 0 || pr.Epoch == pr.Epochs) log.WriteLine($"epoch {pr.Epoch}/{pr.Epochs}  nll {pr.Loss:F4}  {pr.Elapsed.TotalSeconds:F0}s");
         });
-        var model = TrajectoryPredictor.Fit(train, o, progress);
+        var model = TrajectoryPredictor.Fit(train, o, progress, parallel);
         log.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s");
         return model;
     }
@@ -142,8 +142,10 @@ internal static class TrajectoryCommand
         var m = new ModelOptions();
         var data = new Option<string[]>("--data") { Description = "Track file(s); repeat for several scenes", Required = true, AllowMultipleArgumentsPerToken = false };
         var outPath = new Option<string>("--out") { Description = "Model file to write", Required = true };
+        var distributed = DistributedRun.Flag();
+        var bucket = DistributedRun.BucketOption();
         var cmd = new Command("train", "Train a trajectory model on one or more scenes");
-        cmd.Options.Add(data); d.AddTo(cmd); m.AddTo(cmd); cmd.Options.Add(outPath);
+        cmd.Options.Add(data); d.AddTo(cmd); m.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(distributed); cmd.Options.Add(bucket);
         cmd.SetAction(p =>
         {
             string output = p.GetValue(outPath)!;
@@ -154,7 +156,9 @@ internal static class TrajectoryCommand
             var o = m.Get(p);
             o.Validate();
             var train = Windows(p.GetValue(data)!.Select(f => d.Load(p, f)).ToList(), o);
-            var model = Train(ctx, ctx.Out, train, o);
+            using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var model = Train(run.Context, run.Context.Out, train, o, run.Parallel);
+            if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model
             model.Save(modelOut.Temp);
             plan.Commit();
             ctx.Out.WriteLine($"wrote {output}");

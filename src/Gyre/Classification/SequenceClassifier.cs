@@ -82,7 +82,8 @@ public sealed class SequenceClassifier
     /// holdout drives early stopping; otherwise the epoch with the lowest training loss is kept.
     /// </summary>
     public static SequenceClassifier Fit(SequenceSet train, ClassifierOptions options, Action<string>? log = null,
-        Action<EpochRecord>? epochEnd = null, IProgress<TrainingProgress>? progress = null, string? checkpoint = null, bool resume = false)
+        Action<EpochRecord>? epochEnd = null, IProgress<TrainingProgress>? progress = null, string? checkpoint = null, bool resume = false,
+        DataParallel? parallel = null)
     {
         options.Validate();
         if (train.Task != options.Task)
@@ -159,12 +160,14 @@ public sealed class SequenceClassifier
         log?.Invoke($"training: {fitIdx.Length} cases{(copies > 0 ? $" + {copies} augmented cop{(copies == 1 ? "y" : "ies")} each" : "")}, "
             + $"patches of {patch} step(s), {epochs} epochs of {batches} batches{(validIdx.Length > 0 ? $", {validIdx.Length} held out" : "")}");
         var task = new SequenceTask(model, fitData, validData, Job, f.FileEntries());
-        var trainer = new Trainer(new TrainerOptions
+        var trainerOptions = new TrainerOptions
         {
             Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
             ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
-        })
-        { EpochEnd = epochEnd, Progress = progress, CheckpointPath = checkpoint, Resume = resume };
+        };
+        // Data parallel: every rank builds the same augmented set (same seed) and trains on its share of each global batch.
+        var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
+        { EpochEnd = epochEnd, Progress = progress, CheckpointPath = checkpoint, Resume = resume, GradientSync = parallel?.Sync };
         trainer.Fit(task, f.History);
         return f;
     }

@@ -72,7 +72,8 @@ public sealed class TrajectoryPredictor : ITrainingTask
     });
 
     /// <summary>Fits on every window of <paramref name="train"/> (built with the same Obs and Pred).</summary>
-    public static TrajectoryPredictor Fit(TrajectoryWindows train, TrajectoryOptions o, IProgress<TrainingProgress>? progress = null)
+    public static TrajectoryPredictor Fit(TrajectoryWindows train, TrajectoryOptions o, IProgress<TrainingProgress>? progress = null,
+        DataParallel? parallel = null)
     {
         o.Validate();
         if (train.Obs != o.Obs || train.Pred != o.Pred) throw new ArgumentException($"windows of {train.Obs}+{train.Pred} for a model of {o.Obs}+{o.Pred}");
@@ -88,9 +89,10 @@ public sealed class TrajectoryPredictor : ITrainingTask
         }
         float scale = (float)Math.Max(Math.Sqrt(sq / count), 1e-6);
         var model = new TrajectoryPredictor(o, d, scale, Build(o, d)) { _train = train, _augment = new Rng(o.Seed ^ 0x7A3C_19E5_0BD2_4461UL) };
-        var trainer = new Trainer(new TrainerOptions { Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, Seed = o.Seed, Patience = 0 })
+        var trainerOptions = new TrainerOptions { Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, Seed = o.Seed, Patience = 0 };
+        var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
         {
-            Progress = progress,
+            Progress = progress, GradientSync = parallel?.Sync,
         };
         trainer.Fit(model, model.History);
         model._train = null;
