@@ -50,6 +50,7 @@ internal static class HistoryPlot
         plt.Axes.Left.Label.Text = "loss";
         plt.Title(title);
         plt.ShowLegend();
+        plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;   // losses fall: the top right stays empty
         string tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.png");
         try
         {
