@@ -33,7 +33,7 @@ internal static class DetectCommand
         public readonly Option<int> Smooth = new("--smooth") { Description = "Average each score over the last k rows (1 = off)", DefaultValueFactory = _ => 10 };
         public readonly Option<double> Level = new("--evt-level") { Description = "Initial quantile of the EVT fit", DefaultValueFactory = _ => PeaksOverThreshold.DefaultInitialLevel };
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of the recurrent scorers", DefaultValueFactory = _ => 32 };
-        public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs of the recurrent scorers", DefaultValueFactory = _ => 30 };
+        public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs of the recurrent scorers", DefaultValueFactory = _ => 10 };
         public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell of the learned scorers (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };

@@ -188,6 +188,7 @@ internal static class ForecastCommand
             var f = Forecaster.Load(modelPath);
             var set = f.LoadData(path, reading.Adjust(p));
             Describe(p.GetValue(json) ? ctx.Err : ctx.Out, set);
+            if (p.GetValue(plot.Path) is not null) ForecastPlot.CheckSelection(set, plot.Selection(p));
             bool raw = p.GetValue(scale) == "raw";
             var report = p.GetValue(backtest) is { } k ? f.Backtest(set, k, raw) : f.Evaluate(set, raw);
             if (pngOut is not null)
@@ -232,6 +233,7 @@ internal static class ForecastCommand
             var adjust = reading.Adjust(p);
             var set = f.LoadData(dataPath, adjust);
             Describe(log, set);
+            if (p.GetValue(plot.Path) is not null) ForecastPlot.CheckSelection(set, plot.Selection(p));
             var futureSet = futurePath != null ? f.LoadFutureData(futurePath, adjust) : null;
             var table = f.Predict(set, futureSet);
             string offset = set.ReadInfo?.OffsetSuffix ?? "";

@@ -81,6 +81,13 @@ internal static class ForecastPlot
         return new PlotSummary(panels.Count, total, leftOut);
     }
 
+    /// <summary>Throws for a selected series or target that does not exist, before any output is written.</summary>
+    public static void CheckSelection(SeriesSet data, PlotSelection select)
+    {
+        Select(data.Series.Select(s => s.Id).ToArray(), select.Series, "series", "--plot-series");
+        Select(data.Columns.Take(data.TargetCount).ToArray(), select.Targets, "target", "--plot-targets");
+    }
+
     private static int[] Select(string[] names, IReadOnlyList<string>? wanted, string role, string option)
     {
         if (wanted is null || wanted.Count == 0) return Enumerable.Range(0, names.Length).ToArray();
@@ -156,7 +163,8 @@ internal static class ForecastPlot
             if (firstForecast) line.LegendText = levels.Length > 0 ? "forecast (median)" : "forecast";
             firstForecast = false;
         }
-        if (dates) plt.Axes.DateTimeTicksBottom();
+        if (dates && plt.Axes.DateTimeTicksBottom().TickGenerator is ScottPlot.TickGenerators.DateTimeAutomatic ticks)
+            ticks.LabelFormatter = t => t.ToString(t.TimeOfDay == TimeSpan.Zero ? "yyyy-MM-dd" : "yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);   // ISO, whatever the input's order
         plt.Title($"{target} — {s.Id}");
         plt.ShowLegend(Edge.Right);
     }

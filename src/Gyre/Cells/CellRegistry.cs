@@ -21,8 +21,8 @@ public static class CellRegistry
         Register("rnn_tanh", NoOptions("rnn_tanh", () => new RnnTanhDefinition()), "tanh");
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
-        Register("indrnn", IndRnnDefinition.FromOptions);
         Register("slstm", SlstmDefinition.FromOptions);
+        Register("indrnn", IndRnnDefinition.FromOptions);
     }
 
     static CellRegistry() => Builtins();

@@ -87,10 +87,12 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
         new Dictionary<string, long> { ["linear_before_reset"] = 1 }, ["Sigmoid", "Tanh"],
         ["direction", "hidden_size", "layout", "linear_before_reset", "activations"]);
 
-    /// <summary>r, z = σ(gx[r|z] + gh[r|z]), n = tanh(gx_n + r ⊙ gh_n), h' = n + z ⊙ (h − n), gh = h·W_hhᵀ + b_hh.</summary>
-    public override bool EmitOnnxStep(IOnnxStep s)
+    public override bool EmitOnnxStep(IOnnxStep s) => EmitStep(s, s.DenseRecurrent(s.State(0), withBias: true));
+
+    /// <summary>r, z = σ(gx[r|z] + gh[r|z]), n = tanh(gx_n + r ⊙ gh_n), h' = n + z ⊙ (h − n), given gh = h·W_hhᵀ + b_hh.</summary>
+    internal static bool EmitStep(IOnnxStep s, string gh)
     {
-        string h = s.State(0), gh = s.DenseRecurrent(h, withBias: true);
+        string h = s.State(0);
         string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
         string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
         string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Mul(r, s.Gate(gh, 2))));
@@ -111,4 +113,11 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
 }
 
 /// <summary>"gru" with heads = n &gt; 1 (<see cref="GruCell{TRec}"/> over <see cref="HeadsRecurrence"/>).</summary>
-public sealed class GruHeadsDefinition(int heads) : HeadsDefinition<GruCell<HeadsRecurrence>>("gru", heads);
+public sealed class GruHeadsDefinition(int heads) : HeadsDefinition<GruCell<HeadsRecurrence>>("gru", heads)
+{
+    public override bool EmitOnnxStep(IOnnxStep s)
+    {
+        string gh = s.HeadsRecurrent(s.State(0), 3, HeadCount);
+        return GruDefinition.EmitStep(s, s.Parameter("bias_hh") is { } b ? s.Add(gh, b) : gh);
+    }
+}

@@ -87,9 +87,12 @@ public sealed class LstmDefinition : CellDefinition<LstmCellMath>
         ["direction", "hidden_size", "layout", "input_forget", "activations"]);
 
     /// <summary>i, f, o = σ(·), g = tanh(·) of gx + h·W_hhᵀ (biases folded), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').</summary>
-    public override bool EmitOnnxStep(IOnnxStep s)
+    public override bool EmitOnnxStep(IOnnxStep s) => EmitStep(s, s.DenseRecurrent(s.State(0), withBias: false));
+
+    /// <summary>The step given the recurrent product gh = h·W_hhᵀ (biases are in gx).</summary>
+    internal static bool EmitStep(IOnnxStep s, string gh)
     {
-        string h = s.State(0), c = s.State(1), a = s.Add(s.Gx, s.DenseRecurrent(h, withBias: false));
+        string c = s.State(1), a = s.Add(s.Gx, gh);
         string i = s.Sigmoid(s.Gate(a, 0)), f = s.Sigmoid(s.Gate(a, 1)), g = s.Tanh(s.Gate(a, 2)), o = s.Sigmoid(s.Gate(a, 3));
         string cNext = s.Add(s.Mul(f, c), s.Mul(i, g));
         s.SetNext(s.Mul(o, s.Tanh(cNext)), cNext);
@@ -109,4 +112,7 @@ public sealed class LstmDefinition : CellDefinition<LstmCellMath>
 }
 
 /// <summary>"lstm" with heads = n &gt; 1 (<see cref="LstmCell{TRec}"/> over <see cref="HeadsRecurrence"/>).</summary>
-public sealed class LstmHeadsDefinition(int heads) : HeadsDefinition<LstmCell<HeadsRecurrence>>("lstm", heads);
+public sealed class LstmHeadsDefinition(int heads) : HeadsDefinition<LstmCell<HeadsRecurrence>>("lstm", heads)
+{
+    public override bool EmitOnnxStep(IOnnxStep s) => LstmDefinition.EmitStep(s, s.HeadsRecurrent(s.State(0), 4, HeadCount));
+}

@@ -24,8 +24,15 @@ public interface IOnnxStep
     /// parameter's name) as stored in the state dict, or null when the layer has none (e.g. no biases).</summary>
     string? Parameter(string baseName);
 
-    /// <summary>A 2-D parameter transposed, [N, K] → [K, N], so that v·Wᵀ is one MatMul(v, result).</summary>
+    /// <summary>A parameter with its last two dimensions swapped ([N, K] → [K, N]; [n, N, K] → [n, K, N]), so that
+    /// v·Wᵀ is one MatMul(v, result).</summary>
     string ParameterTransposed(string baseName);
+
+    /// <summary>Reshape to <paramref name="shape"/> (ONNX rules: 0 copies the input's dimension, −1 is inferred).</summary>
+    string Reshape(string value, params long[] shape);
+
+    /// <summary>Transpose with permutation <paramref name="perm"/>.</summary>
+    string Transpose(string value, params long[] perm);
 
     /// <summary>A node of <paramref name="opType"/> with integer attributes; its one output's name.</summary>
     string Op(string opType, string[] inputs, params (string Name, long Value)[] attributes);
@@ -66,6 +73,19 @@ public static class OnnxStepOps
     {
         string gh = s.MatMul(h, s.ParameterTransposed("weight_hh"));
         return withBias && s.Parameter("bias_hh") is { } b ? s.Add(gh, b) : gh;
+    }
+
+    /// <summary>
+    /// The block-diagonal product of heads (weight_hh [n, G·d, d], d = H/n, gate blocks inside each head) laid out
+    /// as gx is, [R, G·H] with column g·H + k·d + j: h [R, H] → [n, R, d], one batched MatMul with the per-head
+    /// transposed blocks [n, d, G·d], then [n, R, G, d] → [R, G, n, d] → [R, G·H].
+    /// </summary>
+    public static string HeadsRecurrent(this IOnnxStep s, string h, int gates, int heads)
+    {
+        int d = s.Hidden / heads;
+        string perHead = s.Transpose(s.Reshape(h, 0, heads, d), 1, 0, 2);
+        string product = s.MatMul(perHead, s.ParameterTransposed("weight_hh"));
+        return s.Reshape(s.Transpose(s.Reshape(product, 0, 0, gates, d), 1, 2, 0, 3), 0, -1);
     }
 
     /// <summary>a + z ⊙ (b − a): the convex blend (1 − z) ⊙ a + z ⊙ b with one multiply.</summary>

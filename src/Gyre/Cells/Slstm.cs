@@ -84,6 +84,23 @@ public static class SlstmDefinition
 
     internal static readonly IReadOnlyList<string> StateNames = ["h", "c", "n", "m"];
     internal static CellOptions ForgetOption(bool exp) => exp ? CellOptions.Parse("forget=exp") : CellOptions.Empty;
+
+    /// <summary>The stabilised step in ONNX operators (equations in the header), given gh = h·R (biases are in gx);
+    /// logsigmoid(a) = −softplus(−a).</summary>
+    internal static bool EmitStep(IOnnxStep s, string gh, bool expForget)
+    {
+        string c = s.State(1), n = s.State(2), m = s.State(3), a = s.Add(s.Gx, gh);
+        string ai = s.Gate(a, 0), af = s.Gate(a, 1);
+        string logF = expForget ? af : s.Neg(s.Softplus(s.Neg(af)));
+        string logFm = s.Add(logF, m);
+        string mNext = s.Max(logFm, ai);
+        string i = s.Exp(s.Sub(ai, mNext)), f = s.Exp(s.Sub(logFm, mNext));
+        string z = s.Tanh(s.Gate(a, 2)), o = s.Sigmoid(s.Gate(a, 3));
+        string cNext = s.Add(s.Mul(f, c), s.Mul(i, z));
+        string nNext = s.Add(s.Mul(f, n), i);
+        s.SetNext(s.Mul(o, s.Div(cNext, nNext)), cNext, nNext, mNext);
+        return true;
+    }
 }
 
 /// <summary>sLSTM with a dense weight_hh [4H, H].</summary>
@@ -101,22 +118,7 @@ public sealed class SlstmDenseDefinition : CellDefinition<SlstmCell<DenseRecurre
     public override string Name => "slstm";
     public override IReadOnlyList<string> StateNames => SlstmDefinition.StateNames;
     public override CellParams Params => new() { I0 = _exp ? 1 : 0 };
-
-    /// <summary>The step in ONNX primitives (dense weight_hh; biases folded into gx), the equations in the file header.</summary>
-    public override bool EmitOnnxStep(IOnnxStep s)
-    {
-        string a = s.Add(s.Gx, s.DenseRecurrent(s.State(0), withBias: false));
-        string ai = s.Gate(a, 0), af = s.Gate(a, 1), az = s.Gate(a, 2), ao = s.Gate(a, 3);
-        string logF = _exp ? af : s.Neg(s.Softplus(s.Neg(af)));     // logsigmoid(a) = −softplus(−a)
-        string c = s.State(1), n = s.State(2), m = s.State(3);
-        string logFm = s.Add(logF, m);
-        string mNext = s.Max(logFm, ai);
-        string i = s.Exp(s.Sub(ai, mNext)), f = s.Exp(s.Sub(logFm, mNext));
-        string cNext = s.Add(s.Mul(f, c), s.Mul(i, s.Tanh(az)));
-        string nNext = s.Add(s.Mul(f, n), i);
-        s.SetNext(s.Div(s.Mul(s.Sigmoid(ao), cNext), nNext), cNext, nNext, mNext);
-        return true;
-    }
+    public override bool EmitOnnxStep(IOnnxStep s) => SlstmDefinition.EmitStep(s, s.DenseRecurrent(s.State(0), withBias: false), _exp);
 }
 
 /// <summary>sLSTM with heads: weight_hh [n, 4H/n, H/n].</summary>
@@ -125,4 +127,5 @@ public sealed class SlstmHeadsDefinition(int heads, bool expForget = false)
 {
     public override IReadOnlyList<string> StateNames => SlstmDefinition.StateNames;
     public override CellParams Params => new() { Heads = HeadCount, I0 = expForget ? 1 : 0 };
+    public override bool EmitOnnxStep(IOnnxStep s) => SlstmDefinition.EmitStep(s, s.HeadsRecurrent(s.State(0), 4, HeadCount), expForget);
 }

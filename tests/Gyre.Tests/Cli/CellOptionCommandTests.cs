@@ -59,7 +59,7 @@ public sealed class CellOptionCommandTests : IDisposable
         _dir.Fails(Train("--cell", "slstm(forget=relu)"), "--cell", "forget must be sigmoid or exp");
         _dir.Fails(Train("--cell", "gru", "--heads", "3", "--hidden", "8"), "--cell", "hidden size 8 is not a multiple of heads=3");
         _dir.Fails(Train("--cell", "rnn_tanh", "--heads", "2"), "--heads", "has no option 'heads'");
-        _dir.Fails(Train("--heads", "0"), "--heads", "heads must be at least 1");
+        _dir.Fails(Train("--heads", "0"), "--heads must be at least 1 (got 0)");
     }
 
     [Fact]

@@ -84,9 +84,10 @@ public sealed class ForecastPlotTests : IDisposable
         using (var bmp = SKBitmap.Decode(_dir["one.png"])) Assert.Equal((1100, 500), (bmp.Width, bmp.Height));
         var all = _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["f.csv"], "--plot", _dir["all.png"]);
         Assert.Contains($"(24 of 27 panels; left out 3: S8/a, S8/b, S8/c; choose with --plot-series/--plot-targets)", all.Out);
-        var bad = _dir.Run("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["f.csv"], "--plot", _dir["x.png"], "--plot-series", "S99");
+        var bad = _dir.Run("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["bad.csv"], "--plot", _dir["x.png"], "--plot-series", "S99");
         Assert.Equal(2, bad.Code);
         Assert.Contains("--plot-series: unknown series 'S99'", bad.Err);
+        Assert.False(File.Exists(_dir["bad.csv"]), "forecast CSV written before the plot selection was refused");
     }
 
     [Fact]

@@ -13,6 +13,7 @@ namespace Gyre.Tests.Cli;
 /// </summary>
 public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalogue.Models>, IDisposable
 {
+
     private readonly CliFolder _dir = new();
     private readonly Models _models;
 

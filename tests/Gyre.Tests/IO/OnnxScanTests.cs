@@ -42,18 +42,32 @@ public sealed class OnnxScanTests
                 Check(cell, b, l, bi, batchFirst, reverse, bias, force);
     }
 
-    private static void Check(CellDefinition cell, int b, int l, bool bi, bool batchFirst, bool reverse, bool bias, bool force)
+    /// <summary>Cells with their options: heads (block-diagonal weight_hh), forget gate, nonlinearity, bound.</summary>
+    public static TheoryData<string> CellsWithOptions() =>
+        new() { "gru(heads=2)", "lstm(heads=4)", "slstm(forget=exp)", "slstm(heads=2)", "indrnn(nonlinearity=tanh,bound=0.5)", "rnn(nonlinearity=relu)" };
+
+    [Theory]
+    [MemberData(nameof(CellsWithOptions))]
+    public void CellOptionsExport_MatchGyreInOnnxRuntime(string text)
     {
-        const int I = 5, H = 7, T = 6;
+        var cell = CellRegistry.FromText(text);
+        foreach (var (b, l, bi, batchFirst, reverse, bias) in Shapes)
+            Check(cell, b, l, bi, batchFirst, reverse, bias, force: false, hidden: 8);
+    }
+
+    private static void Check(CellDefinition cell, int b, int l, bool bi, bool batchFirst, bool reverse, bool bias, bool force, int hidden = 7)
+    {
+        const int I = 5, T = 6;
+        int H = hidden;
         string what = $"{cell} B={b} L={l}{(bi ? " bi" : "")}{(reverse ? " reverse" : "")}{(batchFirst ? "" : " time-major")}{(bias ? "" : " no bias")}{(force ? " scan" : "")}";
         var layer = new RecurrentLayer(cell, I, H, l, bias, batchFirst, bidirectional: bi, seed: 3, reverseOnly: reverse) { Training = false };
         // Wider than the default init so every nonlinearity leaves its linear range.
         new Rng(11).Uniform(layer.Block.Values, -0.6f, 0.6f);
         int slots = l * (bi ? 2 : 1);
         var x = Random(21, batchFirst ? [b, T, I] : [T, b, I]);
-        var inits = Enumerable.Range(0, cell.States).Select(j => Random(31 + (ulong)j, slots, b, H)).ToArray();
-        // Positive initial states where a cell keeps logs or normalisers (its n, m) would be fine either way: the
-        // values are what Gyre's own forward receives too.
+        // Initial states the cell can reach (the final states of a warm-up sequence from zeros): random values
+        // would be unreachable for cells whose states are normalisers or log-space stabilisers (sLSTM's n, m).
+        var inits = layer.ForwardStates(Random(41, batchFirst ? [b, T, I] : [T, b, I]), null).States.Select(t => t.Clone()).ToArray();
         var expected = layer.ForwardStates(x, inits);
 
         var options = new OnnxExportOptions { InitialStateInputs = true, ForceScan = force };
@@ -115,6 +129,8 @@ public sealed class OnnxScanTests
         public string ParameterTransposed(string baseName) => baseName + "_t";
         public string Op(string opType, string[] inputs, params (string Name, long Value)[] attributes) => $"v{_n++}";
         public string Constant(float value) => $"c{_n++}";
+        public string Reshape(string value, params long[] shape) => $"v{_n++}";
+        public string Transpose(string value, params long[] perm) => $"v{_n++}";
         public string Columns(string value, int start, int count) => $"v{_n++}";
         public void SetNext(params string[] states) { }
     }

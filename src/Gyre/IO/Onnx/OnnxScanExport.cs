@@ -130,8 +130,15 @@ internal static class OnnxScanExport
         {
             string key = baseName + suffix, name = $"{prefix}.{baseName}_t";
             var t = stateDict.TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"no parameter '{key}' to transpose");
-            if (t.Rank != 2) throw new ArgumentException($"parameter '{key}' is {Tensor.ShapeString(t.Shape)}, not a matrix");
-            if (names.Add(name)) main.Initializer.Add(FloatTensor(name, Transpose(t.ReadOnlySpan, t.Dim(0), t.Dim(1)), t.Dim(1), t.Dim(0)));
+            if (t.Rank is not (2 or 3)) throw new ArgumentException($"parameter '{key}' is {Tensor.ShapeString(t.Shape)}, not a matrix or a stack of them");
+            if (names.Add(name))
+            {
+                int batch = t.Rank == 3 ? t.Dim(0) : 1, rows = t.Dim(t.Rank - 2), cols = t.Dim(t.Rank - 1);
+                var data = new float[t.Length];
+                for (int k = 0; k < batch; k++)
+                    OnnxScanExport.Transpose(t.ReadOnlySpan.Slice(k * rows * cols, rows * cols), rows, cols).CopyTo(data, k * rows * cols);
+                main.Initializer.Add(t.Rank == 2 ? FloatTensor(name, data, cols, rows) : FloatTensor(name, data, batch, cols, rows));
+            }
             return name;
         }
 
@@ -139,6 +146,22 @@ internal static class OnnxScanExport
         {
             string output = $"{prefix}.t{_nodes++}";
             body.Node.Add(Node(opType, output, inputs, [output], [.. attributes.Select(a => Int(a.Name, a.Value))]));
+            return output;
+        }
+
+        public string Reshape(string value, params long[] shape)
+        {
+            string shapeName = $"shape_{string.Join("_", shape.Select(d => d < 0 ? "m" + (-d) : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}";
+            if (names.Add(shapeName)) main.Initializer.Add(Int64Tensor(shapeName, shape, shape.Length));
+            string output = $"{prefix}.t{_nodes++}";
+            body.Node.Add(Node("Reshape", output, [value, shapeName], [output]));
+            return output;
+        }
+
+        public string Transpose(string value, params long[] perm)
+        {
+            string output = $"{prefix}.t{_nodes++}";
+            body.Node.Add(Node("Transpose", output, [value], [output], Ints("perm", perm)));
             return output;
         }
 
