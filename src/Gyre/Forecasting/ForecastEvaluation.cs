@@ -230,7 +230,9 @@ public sealed partial class Forecaster
         foreach (var s in view.Series)
         {
             if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
-            string rawId = Options.ChannelIndependent ? s.Id[..s.Id.LastIndexOf('/')] : s.Id;
+            // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
+            // strip the known column suffix rather than split at the last '/'.
+            string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
             var x = Tensor.Zeros(1, l, k);
             WindowSet.CopyInput(s, k, s.Length, l, x.Span);
             Tensor? fut = null;
