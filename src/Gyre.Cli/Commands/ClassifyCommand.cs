@@ -200,8 +200,11 @@ internal static class ClassifyCommand
             var settings = options.Apply(p, new ClassifierOptions());
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
             var c = run.Context;
-            return TrainAndReport(c, settings, p.GetValue(data)!, p.GetValue(test), p.GetValue(outPath)!,
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int code = TrainAndReport(c, settings, p.GetValue(data)!, p.GetValue(test), p.GetValue(outPath)!,
                 p.GetValue(plot), p.GetValue(history), asJson, asJson ? c.Err : c.Out, !p.GetValue(options.NoBaselines), run.Parallel);
+            run.Report(asJson ? c.Err : c.Out, clock.Elapsed);
+            return code;
         });
         return cmd;
     }

@@ -59,6 +59,15 @@ internal sealed class DistributedRun : IDisposable
         return new DistributedRun(context, world, new DataParallel(sync, world.Rank, world.Size));
     }
 
+    /// <summary>One line after training on rank 0: ranks, time spent in gradient all-reduces and its share of the run.</summary>
+    public void Report(TextWriter log, TimeSpan elapsed)
+    {
+        if (Parallel?.Sync is not MpiGradientSync sync || !IsRoot) return;
+        double share = elapsed.TotalSeconds > 0 ? sync.ReduceSeconds / elapsed.TotalSeconds : 0;
+        log.WriteLine(System.FormattableString.Invariant(
+            $"distributed: {sync.World.Size} ranks, {sync.Steps} steps, gradient all-reduce {sync.ReduceSeconds:F2} s of {elapsed.TotalSeconds:F1} s training ({share:P1})"));
+    }
+
     /// <summary>After a failure on one rank: end the whole job (the other ranks would wait in a collective forever).</summary>
     public static void AbortIfRunning(int code)
     {

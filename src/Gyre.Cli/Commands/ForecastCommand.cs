@@ -120,8 +120,10 @@ internal static class ForecastCommand
             CheckCheckpoint(ckpt, resuming);
             OutputPlan.RemoveStaleTemporaries(ckpt);
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
+            var trainClock = System.Diagnostics.Stopwatch.StartNew();
             var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel,
                 training.Settings(p, options, TrainDefaults), ResumeCommand(p));
+            run.Report(asJson ? ctx.Err : ctx.Out, trainClock.Elapsed);
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(modelOut.Temp);
             if (historyOut != null) HistoryPlot.Write(historyOut.Temp, f.History, $"{Path.GetFileName(path)}: {options.Cell} forecaster training");
