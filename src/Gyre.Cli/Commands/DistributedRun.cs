@@ -37,7 +37,8 @@ internal sealed class DistributedRun : IDisposable
     private DistributedRun(CliContext context, MpiWorld? world, DataParallel? parallel)
     {
         _world = world; Parallel = parallel;
-        Context = parallel is null || parallel.IsRoot ? context : new CliContext(TextWriter.Null, context.Err);
+        // Other ranks log nothing (their errors still reach stderr through the command line's own error handling).
+        Context = parallel is null || parallel.IsRoot ? context : new CliContext(TextWriter.Null, TextWriter.Null, context.Cancel);
     }
 
     /// <summary>Joins the MPI job when <paramref name="distributed"/>; a one-line error names the package when Open MPI is missing.</summary>
