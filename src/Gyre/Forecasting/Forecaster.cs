@@ -278,7 +278,7 @@ public sealed partial class Forecaster
     {
         // In double: the claims may be anything up to int.MaxValue each, and their products must not wrap.
         double h = Math.Max(c.Hidden, 0), f = Math.Max(c.InputFeatures, 0), ff = Math.Max(c.FutureFeatures, 0), n = Math.Max(c.Horizon, 0);
-        double k = Math.Max(c.Layers, 0), g = c.Cell.Equals("lstm", StringComparison.OrdinalIgnoreCase) ? 4 : 3;
+        double k = Math.Max(c.Layers, 0), g = ClaimedGates(c.Cell);
         double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, 1);
         double Stack(double input) => k == 0 ? 0 : g * h * (input + h + 2) + (k - 1) * g * h * (2 * h + 2);
         double patch = c.Patch > 1 ? c.Patch * f * h + h : 0;
@@ -288,5 +288,16 @@ public sealed partial class Forecaster
         long stored = file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).Sum(kv => (long)kv.Value.Length);
         if (claimed > 4.0 * stored + (1 << 16))
             throw new GyreDataException($"corrupt model file: its network config needs about {claimed:G3} parameters but the file holds {stored}", path);
+    }
+
+    // The cell's gate count from the registry; a name the registry does not know is refused later with its own
+    // message, so here it only needs a plausible size (4, the most any built-in cell has).
+    private static int ClaimedGates(string cell) =>
+        cell.Split('(')[0].Trim() is var name && Cells.CellRegistry.Contains(name) && TryGates(cell) is int g ? g : 4;
+
+    private static int? TryGates(string cell)
+    {
+        try { return Cells.CellRegistry.FromText(cell).Gates; }
+        catch (ArgumentException) { return null; }   // bad options: reported when the network is built
     }
 }

@@ -21,9 +21,9 @@ public static class SequenceModelOnnx
     {
         var s = model.Spec;
         string? refused = s.Input != "none" ? $"input transform '{s.Input}'" : s.Bidirectional ? "a bidirectional encoder"
-            : s.Pool != "last" ? $"{s.Pool} pooling" : s.Cell is not ("gru" or "lstm" or "gru_reset_before") ? $"cell '{s.Cell}'" : null;
+            : s.Pool != "last" ? $"{s.Pool} pooling" : null;   // every cell exports (native node or a Scan over its step)
         if (refused != null)
-            throw new NotSupportedException($"ONNX export of a {job} model with {refused} is not supported (export covers a one-direction gru/lstm encoder, last-state pooling and the head)");
+            throw new NotSupportedException($"ONNX export of a {job} model with {refused} is not supported (export covers a one-direction encoder of any cell, last-state pooling and the head)");
         var head = model.Head.Parameters().ToList();
         return new OnnxExportOptions
         {
