@@ -29,7 +29,7 @@ public sealed record ClassifierOptions
     public double ValidFraction { get; init; }
     /// <summary>Input transform before the encoder: none, or linear (a learned projection of each patch to the hidden width).</summary>
     public string Input { get; init; } = "none";
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public bool Bidirectional { get; init; }

@@ -12,7 +12,7 @@ public sealed record TrajectoryOptions
 {
     public int Obs { get; init; } = 8;
     public int Pred { get; init; } = 12;
-    public string Cell { get; init; } = "gru";
+    public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Epochs { get; init; } = 30;
     public int Batch { get; init; } = 64;
