@@ -95,7 +95,7 @@ public abstract class CellDefinition<TCell> : CellDefinition where TCell : struc
 
 /// <summary>
 /// A cell with FlashRNN-style heads: weight_hh [n, G·H/n, H/n] (<see cref="HeadsRecurrence"/>), option heads = n
-/// (&gt; 1; heads = 1 is the dense cell), <see cref="CellParams.Heads"/> = n. No ONNX operator.
+/// (&gt; 1; heads = 1 is the dense cell), <see cref="CellParams.Heads"/> = n. No native ONNX operator: export is a Scan over the step (<see cref="OnnxStepOps.HeadsRecurrent"/>).
 /// </summary>
 public abstract class HeadsDefinition<TCell> : CellDefinition<TCell> where TCell : struct, ICell
 {

@@ -26,7 +26,7 @@ namespace Gyre.Cells;
 /// </para>
 /// Parameters: weight_ih [4H, I], weight_hh [4H, H] (heads = n &gt; 1: [n, 4H/n, H/n], one block per head with gate
 /// blocks i, f, z, o inside), bias_ih [4H], bias_hh [4H] (both fold into gx), U(−1/√H, 1/√H).
-/// Saved per unit: i', f', z, o, ∂log f/∂a_f. Pointwise kernel: <see cref="SlstmGates"/>. No ONNX operator.
+/// Saved per unit: i', f', z, o, ∂log f/∂a_f. Pointwise kernel: <see cref="SlstmGates"/>. No native ONNX operator: export is a Scan over the step (<see cref="SlstmDefinition.EmitStep"/>).
 /// </summary>
 public readonly unsafe struct SlstmCell<TRec> : ICell where TRec : struct, IRecurrence
 {
