@@ -25,21 +25,8 @@ namespace Gyre.Forecasting;
 /// </summary>
 public static class ForecasterOnnx
 {
-    public static void Export(Forecaster f, string path, int opset = 14)
-    {
-        byte[] bytes = ToBytes(f, opset);
-        string full = Path.GetFullPath(path);
-        string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
-    }
+    /// <summary>Writes the graph to <paramref name="path"/> (a temporary file renamed at the end).</summary>
+    public static void Export(Forecaster f, string path, int opset = 14) => OnnxExport.WriteAtomically(path, ToBytes(f, opset));
 
     public static byte[] ToBytes(Forecaster f, int opset = 14) => Build(f, opset).ToByteArray();
 
