@@ -30,6 +30,7 @@ public sealed class ClassifyModel : ServedModel
     public ClassifyModel(string name, string path, int maxRows) : base(name, path, SequenceClassifier.Job)
     {
         _c = SequenceClassifier.Load(path);
+        _c.Model.Encoder.Layer.WeightsFrozen = true;        // served weights never change: pack them once
         _maxRows = maxRows;
         _windowReason = WindowReason(_c);
         _incremental = _windowReason is null;

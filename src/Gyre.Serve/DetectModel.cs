@@ -22,6 +22,7 @@ public sealed class DetectModel : WindowModel
     {
         _d = DetectorFile.Load(path);
         _scorer = (LearnedScorer)_d.Scorer;
+        if (_scorer.Model is Gyre.Models.SequenceModel m) m.Encoder.Layer.WeightsFrozen = true;   // served weights never change
         int c = _d.Targets.Length;
         Outputs = [new("score", "FP32", [1]), new("alarm", "BOOL", [1]), new("channel_scores", "FP32", [c])];
     }

@@ -23,6 +23,7 @@ public sealed class ForecastModel : WindowModel
     public ForecastModel(string name, string path) : base(name, path, Forecaster.Job)
     {
         _f = Forecaster.Load(path);
+        _f.Network.Encoder.WeightsFrozen = true;            // served weights never change: pack them once
         var info = _f.DataInfo;
         int userFuture = info.FutureCount - info.CalendarCount;
         if (userFuture > 0)

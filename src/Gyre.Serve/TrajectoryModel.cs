@@ -18,6 +18,7 @@ public sealed class TrajectoryModel : WindowModel
     public TrajectoryModel(string name, string path) : base(name, path, "trajectory")
     {
         _p = TrajectoryPredictor.Load(path);
+        _p.Network.Encoder.Layer.WeightsFrozen = true;      // served weights never change: pack them once
         Outputs = [new("positions", "FP32", [_p.Options.Pred, _p.Dims])];
     }
 

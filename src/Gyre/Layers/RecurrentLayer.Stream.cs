@@ -7,6 +7,20 @@ namespace Gyre.Layers;
 public partial class RecurrentLayer
 {
     private Tensor?[]? _streamInitial;                  // Advance's view of the states as initial states
+    private static int _freezes;                         // generations handed out, process-wide so none repeats
+    private int _frozenGeneration;                       // 0: not frozen
+
+    /// <summary>
+    /// A promise that the parameter values stay as they are: while true, inference calls pack the recurrent weights
+    /// into the kernels' layouts once instead of at every call (for a server stepping streams one observation at a
+    /// time the packing is most of a step). Setting it true again after changing weights repacks them; changing
+    /// weights while it is true gives stale results. Training-mode calls always pack.
+    /// </summary>
+    public bool WeightsFrozen
+    {
+        get => _frozenGeneration != 0;
+        set => _frozenGeneration = value ? Interlocked.Increment(ref _freezes) : 0;
+    }
 
     /// <summary>Whether the layer can be advanced step by step (<see cref="Advance"/>): one forward direction only,
     /// since a reverse direction's state at step t depends on the steps after t.</summary>

@@ -126,6 +126,46 @@ public class StreamingAdvanceTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void FrozenWeightsGiveTheSameBitsAndRepackWhenFrozenAgain(string cellName)
+    {
+        var rng = new Rng(31);
+        var frozen = new RecurrentLayer(CellRegistry.FromText(cellName), I, 20, L, bias: true, batchFirst: true, seed: 5) { Training = false };
+        var plain = new RecurrentLayer(CellRegistry.FromText(cellName), I, 20, L, bias: true, batchFirst: true, seed: 5) { Training = false };
+        foreach (var (p, q) in frozen.Parameters().Zip(plain.Parameters()))
+        {
+            rng.Uniform(p.Value.Span, -0.6f, 0.6f);
+            p.Value.ReadOnlySpan.CopyTo(q.Value.Span);
+        }
+        frozen.WeightsFrozen = true;
+        Assert.True(frozen.WeightsFrozen);
+        for (int round = 0; round < 2; round++)
+        {
+            // Batch sizes that take the single-row, multi-row and split paths in turn, so every packed form is reused
+            // after another has been used.
+            foreach (var (b, k) in new[] { (1, 1), (4, 3), (1, 2), (40, 1), (4, 1), (1, 1) })
+            {
+                var x = GradientCheckTests.Random(rng, [b, k, I]);
+                var (a, c) = (frozen.NewStates(b), plain.NewStates(b));
+                var (ya, yc) = (Tensor.Zeros(b, k, 20), Tensor.Zeros(b, k, 20));
+                frozen.Advance(x, a, ya);
+                plain.Advance(x, c, yc);
+                Assert.Equal(frozen.LastForwardPaths, plain.LastForwardPaths);
+                Assert.True(ya.ReadOnlySpan.SequenceEqual(yc.ReadOnlySpan), $"{cellName} round {round}, B={b}, k={k}: outputs differ");
+            }
+            // New weights, then freezing again: the next calls use them.
+            foreach (var (p, q) in frozen.Parameters().Zip(plain.Parameters()))
+            {
+                p.Value.Span[0] += 0.25f;
+                q.Value.Span[0] += 0.25f;
+            }
+            frozen.WeightsFrozen = true;
+        }
+        frozen.WeightsFrozen = false;
+        Assert.False(frozen.WeightsFrozen);
+    }
+
     private static void AssertClose(float[] want, ReadOnlySpan<float> got, string what)
     {
         Assert.Equal(want.Length, got.Length);
