@@ -21,6 +21,11 @@ public static unsafe class CellOps
     public static void HiddenProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int n, int hidden, float* dhPrev, bool accumulate) =>
         Gemm.MultiplyPacked(rows, dG, ldg, w.WhhPacked, hidden, n, dhPrev, hidden, accumulate, StepTeam);
 
+    /// <summary>dhPrev [R, W] (rows ldh apart) = (accumulate ? dhPrev : 0) + dG [R, n] · W_hh with W_hh [n, W] packed
+    /// (K = n, N = W: the width of h, e.g. LSTM's projection P).</summary>
+    public static void HiddenProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int n, int width, float* dhPrev, nint ldh, bool accumulate) =>
+        Gemm.MultiplyPacked(rows, dG, ldg, w.WhhPacked, width, n, dhPrev, ldh, accumulate, StepTeam);
+
     /// <summary>C [M, N] (+)= op(A)·op(B) on <see cref="StepTeam"/> (unpacked operands, e.g. a block of W_hh).</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float* a, int lda, long aLength,
         float* b, int ldb, long bLength, float* c, int ldc, long cLength, bool accumulate) =>
@@ -31,13 +36,13 @@ public static unsafe class CellOps
     /// <summary>A one-worker team: multiplies on the calling thread.</summary>
     internal static readonly WorkerTeam Serial = new(1);
 
-    /// <summary>Dense dW_hh [G·H, H] += dGhᵀ [G·H, N] · H_prev [N, H].</summary>
+    /// <summary>Dense dW_hh [G·H, W_0] += dGhᵀ [G·H, N] · H_prev [N, W_0] (W_0 = H unless the cell narrows h).</summary>
     public static void DenseRecurrentGradients(in CellWeightGradients g)
     {
-        int gh = g.Gates * g.Hidden;
-        Gemm.Multiply(true, false, gh, g.Hidden, g.Rows, new ReadOnlySpan<float>(g.DGh, checked(g.Rows * gh)), gh,
-            new ReadOnlySpan<float>(g.HPrev, checked(g.Rows * g.Hidden)), g.Hidden,
-            new Span<float>(g.DWhh, checked(gh * g.Hidden)), g.Hidden, true);
+        int gh = g.Gates * g.Hidden, w0 = g.HWidth, ld = checked((int)g.HPrevLd);
+        Gemm.Multiply(true, false, gh, w0, g.Rows, new ReadOnlySpan<float>(g.DGh, checked(g.Rows * gh)), gh,
+            new ReadOnlySpan<float>(g.HPrev, checked((g.Rows - 1) * ld + w0)), ld,
+            new Span<float>(g.DWhh, checked(gh * w0)), w0, true);
     }
 }
 
