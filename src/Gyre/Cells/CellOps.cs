@@ -17,6 +17,21 @@ public static unsafe class CellOps
     public static void HiddenProduct(int rows, float* a, nint lda, in CellWeights w, int n, int hidden, float* c, nint ldc, bool accumulate) =>
         Gemm.MultiplyPacked(rows, a, lda, w.WhhT, n, hidden, c, ldc, accumulate, StepTeam);
 
+    /// <summary>
+    /// c [R, n] (ldc) = (accumulate ? c : 0) + a [R, K] (lda) · (rows [col0, col0 + n) of W_hh)ᵀ through the packed W_hhᵀ:
+    /// one stage of a two-stage step (MGU's U_f h, then U_h (f ⊙ h)) without packing the block at every step.
+    /// The packed panels are <see cref="Gemm.NR"/> columns wide, so col0 must start a panel
+    /// (<see cref="StartsPackedPanel"/>); the first block (col0 = 0) always does.
+    /// </summary>
+    public static void HiddenProductColumns(int rows, float* a, nint lda, in CellWeights w, int col0, int n, int k, float* c, nint ldc, bool accumulate)
+    {
+        if (!StartsPackedPanel(col0)) throw new ArgumentException($"column {col0} does not start a packed panel of {Gemm.NR}");
+        Gemm.MultiplyPacked(rows, a, lda, w.WhhT + (nint)col0 * k, n, k, c, ldc, accumulate, StepTeam);
+    }
+
+    /// <summary>Whether <see cref="HiddenProductColumns"/> can start at column <paramref name="col0"/>.</summary>
+    public static bool StartsPackedPanel(int col0) => col0 % Gemm.NR == 0;
+
     /// <summary>dhPrev [R, H] = (accumulate ? dhPrev : 0) + dG [R, n] · W_hh with W_hh packed (K = n = G·H, N = H).</summary>
     public static void HiddenProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int n, int hidden, float* dhPrev, bool accumulate) =>
         Gemm.MultiplyPacked(rows, dG, ldg, w.WhhPacked, hidden, n, dhPrev, hidden, accumulate, StepTeam);
