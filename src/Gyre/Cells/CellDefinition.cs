@@ -86,6 +86,9 @@ public abstract class CellDefinition
     /// </summary>
     public virtual bool EmitOnnxStep(IOnnxStep step) => false;
 
+    /// <summary>The step's equations in one line (tables, <c>gyre bench cells</c>); the file header has them in full.</summary>
+    public virtual string Equation => "";
+
     /// <summary>Shapes (B, T, I, H) of this cell's rows in the standard benchmark grid.</summary>
     public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];
 

@@ -81,6 +81,7 @@ public readonly unsafe struct LstmCell<TRec> : ICell where TRec : struct, IRecur
 public sealed class LstmDefinition : CellDefinition<LstmCellMath>
 {
     public override string Name => "lstm";
+    public override string Equation => "i, f, o = σ(W x + U h + b); g = tanh(W_g x + U_g h + b_g); c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c')";
 
     public override OnnxCellMapping Onnx { get; } = new("LSTM", [0, 3, 1, 2],
         new Dictionary<string, long>(), ["Sigmoid", "Tanh", "Tanh"],
@@ -211,6 +212,7 @@ public sealed class LstmProjDefinition : CellDefinition<LstmProjCell>
     }
 
     public override string Name => "lstm";
+    public override string Equation => "LSTM on a P-wide h: i, f, o = σ(W x + U h + b); g = tanh(·); c' = f ⊙ c + i ⊙ g; h' = W_hr (o ⊙ tanh(c'))";
     public override CellParams Params => new() { I0 = ProjSize };
 
     /// <summary>h is P wide, c is H wide; a one-line error when P ≥ H (PyTorch's rule).</summary>
