@@ -16,12 +16,7 @@ public class LeakyGatesTests
 
     public static TheoryData<int> Rows() => [1, 3];
 
-    static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < actual.Length; i++)
-            Assert.True(Close(actual[i], expected[i], Abs, Rel), $"{what}[{i}]: {actual[i]:R} vs twin {expected[i]:R}");
-    }
+    static void AssertClose(float[] actual, float[] expected, string what) => AssertAllClose(actual, expected, Abs, Rel, what);
 
     static void Compare(int rows, int hidden, float[] u, float[] hPrev, float[] rho, float[] dh, string what)
     {
@@ -61,7 +56,7 @@ public class LeakyGatesTests
         float[] WithSpecials(int len, int shift)
         {
             var a = R(len, 3f);
-            for (int i = shift % 3; i < len; i += 3) a[i] = MguGatesTests.Specials[(i / 3 + shift) % MguGatesTests.Specials.Length];
+            for (int i = shift % 3; i < len; i += 3) a[i] = Specials[(i / 3 + shift) % Specials.Length];
             return a;
         }
         for (int which = 0; which < 4; which++)

@@ -16,26 +16,7 @@ public class MguGatesTests
 
     public static TheoryData<int> Rows() => [1, 3];
 
-    static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < actual.Length; i++)
-            Assert.True(Close(actual[i], expected[i], FwdAbs, FwdRel), $"{what}[{i}]: {actual[i]:R} vs twin {expected[i]:R}");
-    }
-
-    static void AssertSameBits(float[] actual, float[] expected, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < actual.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]) || (float.IsNaN(actual[i]) && float.IsNaN(expected[i])),
-                $"{what}[{i}]: {actual[i]:R} vs twin {expected[i]:R}");
-    }
-
-    internal static readonly float[] Specials =
-    [
-        float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 200f, -200f,
-        float.Epsilon, -1e-40f, 88f, -88f, 9.5f, -9.5f,
-    ];
+    static void AssertClose(float[] actual, float[] expected, string what) => AssertAllClose(actual, expected, FwdAbs, FwdRel, what);
 
     /// <summary>Forward with the fast kernels and with the twin from the same inputs, then backward on each side from
     /// the twin's saved values (so backward is compared on identical inputs).</summary>
