@@ -92,12 +92,12 @@ public sealed class ClassifyModel : ServedModel
 
     // ------------------------------------------------------------------ recurrent states
 
-    /// <summary>A case's stream: encoder states NS × [L, 1, H], the running pool [H] over <see cref="Steps"/>
+    /// <summary>A case's stream: encoder states NS × [L, 1, W_j], the running pool [W_0] over <see cref="Steps"/>
     /// encoder steps, and the normalised observations of the unfinished patch [r, C], r &lt; P.</summary>
     private sealed class CaseState(SequenceClassifier c) : StreamState
     {
         public readonly Tensor[] States = c.Model.Encoder.Layer.NewStates(1);
-        public readonly float[] Pool = new float[c.Model.Spec.Hidden];
+        public readonly float[] Pool = new float[c.Model.Encoder.OutputSize];
         public readonly List<float> Pending = [];
         public int Steps;
     }
@@ -105,7 +105,7 @@ public sealed class ClassifyModel : ServedModel
     private StepResult[] StepStates(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
         var m = _c.Model;
-        int b = batch.Count, ch = _c.Channels, p = _c.Patch, f = p * ch, h = m.Spec.Hidden;
+        int b = batch.Count, ch = _c.Channels, p = _c.Patch, f = p * ch, h = m.Encoder.OutputSize;   // h: W_0, the output width
         var streams = new CaseState[b];
         var patches = new int[b];
         for (int i = 0; i < b; i++)
@@ -129,13 +129,13 @@ public sealed class ClassifyModel : ServedModel
                 for (int j = 0; j < n; j++) x.Span[i * k * f + j] = pending[j];
                 pending.RemoveRange(0, n);
             }
-            var y = Advance(streams, x, patches, (s, st) => st);             // [B, k, H]
+            var y = Advance(streams, x, patches, (s, st) => st);             // [B, k, W_0]
             for (int i = 0; i < b; i++)
                 for (int s = 0; s < patches[i]; s++) Pool(streams[i].Pool, y.ReadOnlySpan.Slice((i * k + s) * h, h), streams[i].Steps++ == 0);
         }
 
         // The pooled features: from the states, or from a copy advanced over the padded unfinished patch.
-        var z = Tensor.Zeros(b, h);                                          // [B, H]
+        var z = Tensor.Zeros(b, h);                                          // [B, W_0]
         var partial = Enumerable.Range(0, b).Where(i => streams[i].Pending.Count > 0).ToArray();
         for (int i = 0; i < b; i++)
             if (streams[i].Pending.Count == 0) Pooled(streams[i], default, z.Span.Slice(i * h, h));
@@ -170,25 +170,31 @@ public sealed class ClassifyModel : ServedModel
     }
 
     /// <summary>Advances the streams' states (or the copies <paramref name="states"/> makes) over x [B, k, P·C]
-    /// by lengths[i] steps per row in one batched call; returns the encoder outputs [B, k, H].</summary>
+    /// by lengths[i] steps per row in one batched call; returns the encoder outputs [B, k, W_0].</summary>
     private Tensor Advance(CaseState[] streams, Tensor x, int[] lengths, Func<CaseState, Tensor[], Tensor[]> states)
     {
         var m = _c.Model;
         var layer = m.Encoder.Layer;
-        int b = streams.Length, k = x.Dim(1), h = m.Spec.Hidden, l = m.Spec.Layers, ns = layer.StateCount;
+        int b = streams.Length, k = x.Dim(1), l = m.Spec.Layers, ns = layer.StateCount;
         m.Input.Training = false;
         var u = m.Input.Forward(x, null);                                   // [B, k, E]
         var own = streams.Select(s => states(s, s.States)).ToArray();
-        var batched = layer.NewStates(b);                                    // NS × [L, B, H]
+        var batched = layer.NewStates(b);                                    // NS × [L, B, W_j]
         for (int j = 0; j < ns; j++)
+        {
+            int w = layer.StateWidth(j);
             for (int i = 0; i < b; i++)
-                for (int q = 0; q < l; q++) own[i][j].ReadOnlySpan.Slice(q * h, h).CopyTo(batched[j].Span.Slice((q * b + i) * h, h));
-        var y = Tensor.Zeros(b, k, h);
+                for (int q = 0; q < l; q++) own[i][j].ReadOnlySpan.Slice(q * w, w).CopyTo(batched[j].Span.Slice((q * b + i) * w, w));
+        }
+        var y = Tensor.Zeros(b, k, layer.OutputSize);
         layer.Training = false;
         layer.Advance(u, batched, y, lengths);
         for (int j = 0; j < ns; j++)
+        {
+            int w = layer.StateWidth(j);
             for (int i = 0; i < b; i++)
-                for (int q = 0; q < l; q++) batched[j].ReadOnlySpan.Slice((q * b + i) * h, h).CopyTo(own[i][j].Span.Slice(q * h, h));
+                for (int q = 0; q < l; q++) batched[j].ReadOnlySpan.Slice((q * b + i) * w, w).CopyTo(own[i][j].Span.Slice(q * w, w));
+        }
         return y;
     }
 

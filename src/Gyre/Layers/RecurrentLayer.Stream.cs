@@ -26,13 +26,14 @@ public partial class RecurrentLayer
     /// since a reverse direction's state at step t depends on the steps after t.</summary>
     public bool Streamable => !Bidirectional && !ReverseOnly;
 
-    /// <summary>Zero states for a stream batch of <paramref name="batch"/> rows: one [L, B, H] tensor per cell state
-    /// (<see cref="Cells.CellDefinition.StateNames"/> order), the states of a stream that has seen nothing.</summary>
+    /// <summary>Zero states for a stream batch of <paramref name="batch"/> rows: one [L, B, W_j] tensor per cell state
+    /// (<see cref="Cells.CellDefinition.StateNames"/> order, widths <see cref="StateWidth"/>), the states of a stream
+    /// that has seen nothing.</summary>
     public Tensor[] NewStates(int batch)
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be positive, got {batch}");
         var states = new Tensor[StateCount];
-        for (int j = 0; j < states.Length; j++) states[j] = Tensor.Zeros(NumLayers, batch, HiddenSize);
+        for (int j = 0; j < states.Length; j++) states[j] = Tensor.Zeros(NumLayers, batch, StateWidth(j));
         return states;
     }
 
@@ -40,8 +41,8 @@ public partial class RecurrentLayer
     /// Advances the states of B streams by the k steps of x, inference only:
     /// s ← cell(x_t, s) for t = 0 … k_b − 1 in every layer, where k_b = <paramref name="lengths"/>[b] (empty: all k;
     /// 0 leaves row b's states untouched). x: [B, k, I] (batch-first) or [k, B, I]; <paramref name="states"/>: one
-    /// [L, B, H] tensor per cell state, read as the states before x and overwritten with the states after its last
-    /// valid step; <paramref name="y"/>: the last layer's outputs [B, k, H] (or [k, B, H]), 0 at steps ≥ k_b.
+    /// [L, B, W_j] tensor per cell state, read as the states before x and overwritten with the states after its last
+    /// valid step; <paramref name="y"/>: the last layer's outputs [B, k, W_0] (or [k, B, W_0]), 0 at steps ≥ k_b.
     /// Running a sequence in pieces this way gives the states and outputs of one <see cref="Forward(Tensor, ReadOnlySpan{Tensor?}, Tensor, ReadOnlySpan{Tensor}, ReadOnlySpan{int})"/>
     /// over the whole sequence (the same kernels and paths; the input projection of a piece is one GEMM over its
     /// k·B rows). At a repeated (B, k) this allocates nothing.

@@ -15,7 +15,7 @@ public class StreamingAdvanceTests
     public static TheoryData<string> Cells()
     {
         var d = new TheoryData<string>();
-        foreach (var name in CellRegistry.Names.Concat(["gru(heads=5)", "lstm(heads=5)", "slstm(forget=exp)"]))
+        foreach (var name in CellRegistry.Names.Concat(["gru(heads=5)", "lstm(heads=5)", "slstm(forget=exp)", "lstm(proj_size=3)"]))
             if (!name.StartsWith("test_", StringComparison.Ordinal)) d.Add(name);
         return d;
     }
@@ -46,16 +46,17 @@ public class StreamingAdvanceTests
         var (layer, x, initial) = Setup(cellName);
         var (wantY, wantFinals) = Whole(layer, x, initial);
         var states = initial.Select(s => s.Clone()).ToArray();
+        int w = layer.OutputSize;                           // W_0, the width of h and y (H unless the cell narrows h)
         var xt = Tensor.Zeros(B, 1, I);
-        var yt = Tensor.Zeros(B, 1, H);
+        var yt = Tensor.Zeros(B, 1, w);
         for (int t = 0; t < T; t++)
         {
             for (int b = 0; b < B; b++) x.ReadOnlySpan.Slice((b * T + t) * I, I).CopyTo(xt.Span.Slice(b * I, I));
             layer.Advance(xt, states, yt);
             for (int b = 0; b < B; b++)
-                for (int u = 0; u < H; u++)
-                    Assert.True(Math.Abs(wantY[(b * T + t) * H + u] - yt.Span[b * H + u]) <= 1e-5f,
-                        $"{cellName}: y[{b}, {t}, {u}] = {yt.Span[b * H + u]}, whole window {wantY[(b * T + t) * H + u]}");
+                for (int u = 0; u < w; u++)
+                    Assert.True(Math.Abs(wantY[(b * T + t) * w + u] - yt.Span[b * w + u]) <= 1e-5f,
+                        $"{cellName}: y[{b}, {t}, {u}] = {yt.Span[b * w + u]}, whole window {wantY[(b * T + t) * w + u]}");
         }
         for (int j = 0; j < states.Length; j++) AssertClose(wantFinals[j], states[j].ReadOnlySpan, $"{cellName} state {j}");
     }
@@ -67,6 +68,7 @@ public class StreamingAdvanceTests
         var (layer, x, initial) = Setup(cellName);
         var (_, wantFinals) = Whole(layer, x, initial);
         var states = initial.Select(s => s.Clone()).ToArray();
+        int w = layer.OutputSize;
         // Per row, the steps each call advances it by (row 1 sits out a call: 0 steps leave its states alone).
         int[][] pieces = [[4, 1, 0, 5, 3], [2, 0, 6, 4, 1], [1, 1, 1, 7, 3]];
         int[] done = new int[B];
@@ -78,17 +80,17 @@ public class StreamingAdvanceTests
             piece.Fill(float.NaN);                         // steps past a row's count must never be read
             for (int b = 0; b < B; b++)
                 x.ReadOnlySpan.Slice((b * T + done[b]) * I, k[b] * I).CopyTo(piece.Span.Slice(b * width * I, k[b] * I));
-            var y = Tensor.Zeros(B, width, H);
+            var y = Tensor.Zeros(B, width, w);
             layer.Advance(piece, states, y, k);
             for (int b = 0; b < B; b++)
             {
                 // The row's outputs are those of the whole window at the same steps; 0 past its count.
                 var whole = layer.ForwardStates(x, initial).Output.ReadOnlySpan;
                 for (int s = 0; s < width; s++)
-                    for (int u = 0; u < H; u++)
+                    for (int u = 0; u < w; u++)
                     {
-                        float got = y.ReadOnlySpan[(b * width + s) * H + u];
-                        float want = s < k[b] ? whole[(b * T + done[b] + s) * H + u] : 0f;
+                        float got = y.ReadOnlySpan[(b * width + s) * w + u];
+                        float want = s < k[b] ? whole[(b * T + done[b] + s) * w + u] : 0f;
                         Assert.True(Math.Abs(want - got) <= 1e-5f, $"{cellName}: call {call}, y[{b}, {s}, {u}] = {got}, expected {want}");
                     }
                 done[b] += k[b];
@@ -148,7 +150,7 @@ public class StreamingAdvanceTests
             {
                 var x = GradientCheckTests.Random(rng, [b, k, I]);
                 var (a, c) = (frozen.NewStates(b), plain.NewStates(b));
-                var (ya, yc) = (Tensor.Zeros(b, k, 20), Tensor.Zeros(b, k, 20));
+                var (ya, yc) = (Tensor.Zeros(b, k, frozen.OutputSize), Tensor.Zeros(b, k, plain.OutputSize));
                 frozen.Advance(x, a, ya);
                 plain.Advance(x, c, yc);
                 Assert.Equal(frozen.LastForwardPaths, plain.LastForwardPaths);
