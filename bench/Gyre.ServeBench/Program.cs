@@ -143,11 +143,17 @@ static int Cost(string modelPath, string onnxPath, int window, int reps)
     var first = Enumerable.Range(0, window).SelectMany(_ => Row()).ToArray();
     served.Step([(stream, new Observations(first, window, width, Times(window, 0)))]);
     using var session = new InferenceSession(onnxPath);
-    var input = session.InputMetadata.First();
-    int features = input.Value.Dimensions[^1];
-    var data = Enumerable.Range(0, window * features).Select(_ => (float)rng.NextDouble()).ToArray();
-    var x = new DenseTensor<float>(data, new[] { 1, window, features });
-    var inputs = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor(input.Key, x) };
+    // Every graph input over the window: [1, L] per column (forecasters) or [1, L, F] (sequence models); int64 inputs
+    // (a forecaster's clock) get consecutive hours.
+    var inputs = new List<NamedOnnxValue>();
+    foreach (var (name, meta) in session.InputMetadata)
+    {
+        int[] dims = meta.Dimensions.Length == 2 ? [1, window] : [1, window, meta.Dimensions[^1]];
+        int count = dims.Aggregate(1, (a, d) => a * d);
+        inputs.Add(meta.ElementType == typeof(long)
+            ? NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(Enumerable.Range(0, count).Select(i => 1_600_000_000L + 3600L * i).ToArray(), dims))
+            : NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(Enumerable.Range(0, count).Select(_ => (float)rng.NextDouble()).ToArray(), dims)));
+    }
     for (int i = 0; i < 20; i++) session.Run(inputs).Dispose();
     for (int i = 0; i < 20; i++) served.Step([(stream, new Observations(Row(), 1, width, Times(1, window + i)))]);   // warm-up
 
