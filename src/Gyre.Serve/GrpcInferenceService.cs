@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
 using Gyre.Serve.Grpc;
 
@@ -9,29 +10,30 @@ namespace Gyre.Serve;
 /// the server's models: the same metadata, streams, batching and answers as the REST endpoints, through
 /// <see cref="InferenceServer.RunAsync"/>. Refusals keep their one-line message with the matching status code
 /// (400 INVALID_ARGUMENT, 404 NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE); a message over --max-body is
-/// RESOURCE_EXHAUSTED from the gRPC layer itself.
+/// RESOURCE_EXHAUSTED from the gRPC layer itself, and bytes that are not the RPC's message INVALID_ARGUMENT
+/// (<see cref="GrpcMethods"/>).
 /// </summary>
-public sealed class GrpcInferenceService(InferenceServer server) : GRPCInferenceService.GRPCInferenceServiceBase
+public sealed class GrpcInferenceService(InferenceServer server)
 {
-    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+    public Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
 
-    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+    public Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerReadyResponse { Ready = !server.Stopping });
 
-    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
+    public Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
     {
         Model(request.Name, request.Version);
         return Task.FromResult(new ModelReadyResponse { Ready = !server.Stopping });
     }
 
-    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context)
+    public Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context)
     {
         var identity = InferenceServer.Identity;
         return Task.FromResult(new ServerMetadataResponse { Name = identity.Name, Version = identity.Version, Extensions = { identity.Extensions } });
     }
 
-    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    public Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
     {
         var m = InferenceServer.Metadata(Model(request.Name, request.Version));
         static ModelMetadataResponse.Types.TensorMetadata Tensor(TensorMetadata t) =>
@@ -43,7 +45,7 @@ public sealed class GrpcInferenceService(InferenceServer server) : GRPCInference
         });
     }
 
-    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    public async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
     {
         try
         {
@@ -109,3 +111,47 @@ public sealed class GrpcInferenceService(InferenceServer server) : GRPCInference
         return response;
     }
 }
+
+/// <summary>
+/// Binds <see cref="GrpcInferenceService"/>'s six RPCs. The generated binding would read each request with a parser
+/// whose failure the gRPC layer reports as UNKNOWN ("Exception was thrown by handler"), blaming no one; here a request
+/// that is not its message is INVALID_ARGUMENT with the parser's one line.
+/// </summary>
+internal sealed class GrpcMethods : IServiceMethodProvider<GrpcInferenceService>
+{
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<GrpcInferenceService> context)
+    {
+        Add<ServerLiveRequest, ServerLiveResponse>(context, "ServerLive", (s, r, c) => s.ServerLive(r, c));
+        Add<ServerReadyRequest, ServerReadyResponse>(context, "ServerReady", (s, r, c) => s.ServerReady(r, c));
+        Add<ModelReadyRequest, ModelReadyResponse>(context, "ModelReady", (s, r, c) => s.ModelReady(r, c));
+        Add<ServerMetadataRequest, ServerMetadataResponse>(context, "ServerMetadata", (s, r, c) => s.ServerMetadata(r, c));
+        Add<ModelMetadataRequest, ModelMetadataResponse>(context, "ModelMetadata", (s, r, c) => s.ModelMetadata(r, c));
+        Add<ModelInferRequest, ModelInferResponse>(context, "ModelInfer", (s, r, c) => s.ModelInfer(r, c));
+    }
+
+    private static void Add<TRequest, TResponse>(ServiceMethodProviderContext<GrpcInferenceService> context, string name,
+        UnaryServerMethod<GrpcInferenceService, TRequest, TResponse> invoke)
+        where TRequest : class, IMessage<TRequest>, new() where TResponse : class, IMessage<TResponse>, new()
+    {
+        var parser = new MessageParser<TRequest>(() => new TRequest());
+        var request = Marshallers.Create<TRequest>(Write, payload =>
+        {
+            try { return parser.ParseFrom(payload.PayloadAsReadOnlySequence()); }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument,
+                    $"the request is not an inference.{typeof(TRequest).Name} message: {e.Message.ReplaceLineEndings(" ")}"));
+            }
+        });
+        var response = Marshallers.Create<TResponse>(Write, payload => new MessageParser<TResponse>(() => new TResponse()).ParseFrom(payload.PayloadAsReadOnlySequence()));
+        context.AddUnaryMethod(new Method<TRequest, TResponse>(MethodType.Unary, GRPCInferenceService.Descriptor.FullName, name, request, response), [], invoke);
+    }
+
+    private static void Write<T>(T message, SerializationContext context) where T : IMessage<T>
+    {
+        context.SetPayloadLength(message.CalculateSize());
+        message.WriteTo(context.GetBufferWriter());
+        context.Complete();
+    }
+}
+

@@ -69,6 +69,7 @@ public sealed class InferenceServer : IAsyncDisposable
         InferenceServer? self = null;
         builder.Services.AddGrpc(g => { g.MaxReceiveMessageSize = (int)Math.Min(options.MaxBodyBytes, int.MaxValue); g.EnableDetailedErrors = false; });
         builder.Services.AddSingleton(_ => new GrpcInferenceService(self!));
+        builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<GrpcInferenceService>, GrpcMethods>();
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddOpenApi(o =>
         {

@@ -247,6 +247,18 @@ public class GrpcServiceTests(ServeFixture f)
     }
 
     [Fact]
+    public async Task Bytes_that_are_not_a_request_message_are_invalid_argument()
+    {
+        var raw = new Marshaller<byte[]>(b => b, b => b);
+        var method = new Method<byte[], byte[]>(MethodType.Unary, "inference.GRPCInferenceService", "ModelInfer", raw, raw);
+        var e = await Assert.ThrowsAsync<RpcException>(() => f.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(), [0xFF, 0xFF, 0xFF, 0x01, 0x02]).ResponseAsync);
+        Assert.True(e.StatusCode == StatusCode.InvalidArgument, $"{e.StatusCode}: {e.Status.Detail}");
+        Assert.Contains("is not an inference.ModelInferRequest message", e.Status.Detail);
+        Assert.DoesNotContain('\n', e.Status.Detail);
+        Assert.True((await f.Grpc.ServerLiveAsync(new ServerLiveRequest())).Live);
+    }
+
+    [Fact]
     public async Task A_message_over_max_body_is_resource_exhausted_and_a_full_stream_table_unavailable()
     {
         await using var server = await f.Start(new ServeOptions { MaxStreams = 1, MaxBodyBytes = 4096, GrpcPort = 0 });
