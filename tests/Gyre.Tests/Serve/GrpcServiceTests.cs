@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
@@ -20,9 +19,6 @@ namespace Gyre.Tests.Serve;
 [Collection("serve")]
 public class GrpcServiceTests(ServeFixture f)
 {
-    private static void AssertClose(float want, float got, string what) =>
-        Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: gRPC {got:R}, reference {want:R}");
-
     private static InferParameter Int(long v) => new() { Int64Param = v };
     private static InferParameter Str(string v) => new() { StringParam = v };
     private static InferParameter Bool(bool v) => new() { BoolParam = v };
@@ -52,12 +48,6 @@ public class GrpcServiceTests(ServeFixture f)
 
     private static float[] Output(ModelInferResponse response, string name) =>
         [.. (response.Outputs.FirstOrDefault(o => o.Name == name) ?? throw new Xunit.Sdk.XunitException($"no output '{name}' in {response}")).Contents.Fp32Contents];
-
-    private static (string Date, float Y, float X)[] DailyRows(string path) =>
-        [.. File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).Select(c => (c[0], float.Parse(c[1], CultureInfo.InvariantCulture), float.Parse(c[2], CultureInfo.InvariantCulture)))];
-
-    private static long Unix(string date) =>
-        new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
 
     [Fact]
     public async Task Every_rpc_but_infer_answers_as_its_rest_twin()
@@ -106,14 +96,14 @@ public class GrpcServiceTests(ServeFixture f)
     [Fact]
     public async Task A_forecast_stream_of_100_steps_equals_the_rest_stream_and_offline_predict()
     {
-        var rows = DailyRows(f.Daily);
+        var rows = InferenceServerTests.DailyRows(f.Daily);
         var forecaster = Forecaster.Load(f.Dir["fc.gyre"]);
         int lookback = forecaster.Options.Lookback;
         var lines = File.ReadAllLines(f.Daily);
         for (int t = 0; t < 100; t++)
         {
             float[][] x = [[rows[t].Y, rows[t].X]];
-            long[] time = [Unix(rows[t].Date)];
+            long[] time = [InferenceServerTests.Unix(rows[t].Date)];
             // Every other step sends its data as raw bytes: a stream may mix the two.
             var answer = await f.Grpc.ModelInferAsync(Request("fc", x, Str("grpc-store"), start: t == 0, end: t == 99, times: time, raw: t % 2 == 1));
             var (status, rest) = await ServeFixture.Infer(f.Http, "fc", ServeFixture.Body(x, "rest-store", start: t == 0, end: t == 99, times: time));
@@ -131,15 +121,15 @@ public class GrpcServiceTests(ServeFixture f)
             Assert.Equal(restForecast.Length, served.Length);
             var restShape = rest.GetProperty("outputs").EnumerateArray().First(o => o.GetProperty("name").GetString() == "forecast").GetProperty("shape");
             Assert.Equal(restShape.EnumerateArray().Select(d => d.GetInt64()), answer.Outputs.First(o => o.Name == "forecast").Shape);
-            for (int h = 0; h < served.Length; h++) AssertClose(restForecast[h], served[h], $"row {t}, step {h + 1} (REST)");
+            for (int h = 0; h < served.Length; h++) InferenceServerTests.AssertClose(restForecast[h], served[h], $"row {t}, step {h + 1} (REST)");
             if (t % 11 != 0 && t != 99) continue;
             string prefix = f.Dir.Write($"grpc-prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
             var offline = forecaster.Predict(forecaster.LoadData(prefix));
             File.Delete(prefix);
-            for (int h = 0; h < served.Length; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1} (offline)");
+            for (int h = 0; h < served.Length; h++) InferenceServerTests.AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1} (offline)");
         }
         // sequence_end freed the stream.
-        var ended = await Assert.ThrowsAsync<RpcException>(() => f.Grpc.ModelInferAsync(Request("fc", [[1f, 2f]], Str("grpc-store"), times: [Unix(rows[100].Date)])).ResponseAsync);
+        var ended = await Assert.ThrowsAsync<RpcException>(() => f.Grpc.ModelInferAsync(Request("fc", [[1f, 2f]], Str("grpc-store"), times: [InferenceServerTests.Unix(rows[100].Date)])).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, ended.StatusCode);
     }
 
@@ -159,7 +149,7 @@ public class GrpcServiceTests(ServeFixture f)
             var offline = classifier.Predict(InferenceServerTests.Prefix(test, 2, sent));
             var probs = Output(answer, "probabilities");
             Assert.Equal(offline.Probabilities.Length, probs.Length);
-            for (int j = 0; j < probs.Length; j++) AssertClose(offline.Probabilities[j], probs[j], $"after {sent} rows, class {j}");
+            for (int j = 0; j < probs.Length; j++) InferenceServerTests.AssertClose(offline.Probabilities[j], probs[j], $"after {sent} rows, class {j}");
             var label = answer.Outputs.First(o => o.Name != "probabilities");
             Assert.Equal("BYTES", label.Datatype);
             Assert.Equal(classifier.Classes[offline.Classes[0]], label.Contents.BytesContents[0].ToStringUtf8());

@@ -21,13 +21,13 @@ namespace Gyre.Tests.Serve;
 [Collection("serve")]
 public class InferenceServerTests(ServeFixture f)
 {
-    private static void AssertClose(float want, float got, string what) =>
+    internal static void AssertClose(float want, float got, string what) =>
         Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: server {got:R}, offline {want:R}");
 
-    private static (string Date, float Y, float X)[] DailyRows(string path) =>
+    internal static (string Date, float Y, float X)[] DailyRows(string path) =>
         [.. File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).Select(c => (c[0], float.Parse(c[1], CultureInfo.InvariantCulture), float.Parse(c[2], CultureInfo.InvariantCulture)))];
 
-    private static long Unix(string date) =>
+    internal static long Unix(string date) =>
         new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
 
     [Fact]
