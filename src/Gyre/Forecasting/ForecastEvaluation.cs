@@ -29,6 +29,8 @@ public sealed record EvaluationReport
     public int Lookback { get; init; }
     public int TestWindows { get; init; }
     public int Season { get; init; }
+    /// <summary>Why that season was used (see <see cref="Data.Seasonality"/>); null when the model file does not say.</summary>
+    public string? SeasonReason { get; init; }
     /// <summary>"raw" or "scaled".</summary>
     public string Scale { get; init; } = "raw";
     /// <summary>"test" or "backtest".</summary>
@@ -59,6 +61,19 @@ public sealed partial class Forecaster
         var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
         if (windows.Count == 0) throw new GyreDataException("the test split is empty: give --split three parts with a test share", raw.Source);
         return Score(windows, rawWindows, Enumerable.Range(0, windows.Count).ToArray(), splits, rawScale, "test", null);
+    }
+
+    /// <summary>
+    /// Metrics in the scaler's space on every validation window, beside the baselines on the same windows: how the
+    /// model compares with them on data it was selected on (null without a validation split).
+    /// </summary>
+    public EvaluationReport? EvaluateValidation(SeriesSet raw)
+    {
+        var (view, rawView, splits) = Views(raw);
+        if (!splits.Any(s => s.Count(SplitPart.Val) > 0)) return null;
+        var windows = WindowSet.Create(view, splits, SplitPart.Val, Options.Lookback, Options.Horizon);
+        var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Val, Options.Lookback, Options.Horizon);
+        return windows.Count == 0 ? null : Score(windows, rawWindows, Enumerable.Range(0, windows.Count).ToArray(), splits, false, "validation", null);
     }
 
     /// <summary>
@@ -147,6 +162,7 @@ public sealed partial class Forecaster
                 ["seasonal_naive"] = Measure(actual, snaive, mask, scale, null, []),
             },
             Horizon = n, Lookback = Options.Lookback, TestWindows = chosen.Length, Season = season,
+            SeasonReason = DataInfo.SeasonReason.Length > 0 ? DataInfo.SeasonReason : null,
             Scale = rawScale ? "raw" : "scaled", Protocol = protocol, BacktestOrigins = origins,
             NominalCoverage = qs.Length >= 2 ? qs[^1] - qs[0] : null,
         };
@@ -256,7 +272,7 @@ public sealed partial class Forecaster
                 }
             }
             var pred = new float[n * c * q];
-            RunNetwork(x, fut, pred, 1);
+            RunNetwork(x, fut, pred, 1, [ChannelOf(s)]);
             string id = rawId;
             for (int h = 0; h < n; h++)
             {

@@ -52,9 +52,10 @@ internal sealed class ForecastTask : ITrainingTask
         int b = indices.Length, l = o.Lookback, n = o.Horizon, k = _train.InputWidth, c = _train.TargetWidth;
         var buf = _batch is { } cached && cached.B == b ? cached : _batch = new Batch(b, l, n, k, c, _train.FutureWidth, _f.Network.Config.QuantileCount);
         _train.FillBatch(indices, buf.X.Span, buf.Target, buf.Mask, buf.Future == null ? default : buf.Future.Span);
-        if (o.InstanceNorm)
+        string norm = o.Normalization;
+        if (norm != "none")
         {
-            InstanceNorm.Normalize(buf.X.Span, buf.Mean, buf.Std, b, l, k, c);
+            InstanceNorm.Apply(norm, buf.X.Span, buf.Mean, buf.Std, b, l, k, c);
             for (int i = 0; i < b; i++)
                 for (int h = 0; h < n; h++)
                     for (int j = 0; j < c; j++)
@@ -63,12 +64,13 @@ internal sealed class ForecastTask : ITrainingTask
                         t = (t - buf.Mean[i * c + j]) / buf.Std[i * c + j];
                     }
         }
+        for (int i = 0; i < b; i++) buf.Channel[i] = _f.ChannelOf(_train, indices[i]);
         var net = _f.Network;
-        var pred = net.Forward(buf.X, buf.Future);
+        var pred = net.Forward(buf.X, buf.Future, buf.Channel);
         double loss = Losses.Compute(_loss, pred.ReadOnlySpan, buf.Target, buf.Mask, buf.Grad.Span, _quantiles);
-        // Instance norm trains on each window's own scale; the reported loss is measured where validation measures
-        // it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
-        if (o.InstanceNorm) loss = ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
+        // A per-window normalisation trains on each window's own level and scale; the reported loss is measured where
+        // validation measures it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
+        if (norm != "none") loss = ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
         net.Backward(buf.Grad);
         return loss;
     }
@@ -129,7 +131,8 @@ internal sealed class ForecastTask : ITrainingTask
         public readonly float[] Target = new float[b * n * c];                 // [B, N, C]
         public readonly float[] Mask = new float[b * n * c];                   // [B, N, C]
         public readonly Tensor Grad = Tensor.Zeros(b, n, c, q);                // [B, N, C, Q]
-        public readonly float[] Mean = new float[b * c];                       // [B, C] instance-norm statistics
+        public readonly int[] Channel = new int[b];                            // [B] source channel of each window (pmf decoder)
+        public readonly float[] Mean = new float[b * c];                       // [B, C] per-window level and scale
         public readonly float[] Std = new float[b * c];
         public readonly float[] ScaledPred = new float[b * n * c * q];         // [B, N, C, Q] instance norm undone, for the reported loss
         public readonly float[] ScaledTarget = new float[b * n * c];           // [B, N, C]

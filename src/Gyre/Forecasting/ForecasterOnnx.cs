@@ -24,7 +24,7 @@ public static class ForecasterOnnx
     public static string? Unsupported(Forecaster f)
     {
         var o = f.Options;
-        string? refused = f.Network.Encoder.Cell.Onnx is null ? $"cell {f.Network.Encoder.Cell} (no ONNX operator mapping)" : o.InstanceNorm ? "--instance-norm" : o.Patch > 1 ? "--patch" : o.Decoder != "direct" ? "--decoder recurrent"
+        string? refused = f.Network.Encoder.Cell.Onnx is null ? $"cell {f.Network.Encoder.Cell} (no ONNX operator mapping)" : o.Normalization != "none" ? (o.InstanceNorm ? "--instance-norm" : $"--norm {o.Normalization}") : o.Patch > 1 ? "--patch" : o.Decoder != "direct" ? $"--decoder {o.Decoder}"
             : f.DataInfo.FutureCount > 0 ? "known-future covariates (--future-features/--calendar)" : o.ChannelIndependent ? "--channel-independent" : null;
         return refused is null ? null
             : $"ONNX export of a forecaster trained with {refused} is not supported (export covers scaler → encoder → direct head)";

@@ -100,6 +100,45 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>The SegRNN preset's design on a small scale: pmf decoder, channel embeddings, last-value norm; save/load round trip.</summary>
+    [Fact]
+    public void PmfDecoderWithLastValueNormTrainsSavesAndLoads()
+    {
+        var o = ForecastPresets.Apply("segrnn", Small()) with { Hidden = 16, Patch = 6, Batch = 16, Epochs = 2, Targets = ["all"], LearningRate = 5e-3f };
+        Assert.Equal("last", o.Normalization);
+        var f = Forecaster.Fit(Bundled("co2-concentration.csv"), o);
+        Assert.Equal(2, f.Network.Config.Channels);
+        string path = Temp("pmf.gyre");
+        f.Save(path);
+        var g = Forecaster.Load(path);
+        var data = f.LoadData(Bundled("co2-concentration.csv"));
+        var a = f.Predict(data); var b = g.Predict(g.LoadData(Bundled("co2-concentration.csv")));
+        Assert.Equal(a.Rows.SelectMany(r => r.Values), b.Rows.SelectMany(r => r.Values));
+        Assert.All(a.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
+        Assert.True(f.Evaluate(data).Metrics.Mase < 5);
+    }
+
+    /// <summary>With last-value normalisation a network that outputs zero forecasts the naive forecast: the level is carried by the norm.</summary>
+    [Fact]
+    public void LastValueNormOfAZeroNetworkIsTheNaiveForecast()
+    {
+        var f = Forecaster.Create(Bundled("AirPassengers.csv"), Small() with { Norm = "last" });
+        foreach (var p in f.Network.Parameters()) p.Value.Span.Clear();
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var report = f.Evaluate(data);
+        Assert.Equal(report.Baselines["naive"].Mse, report.Metrics.Mse, 3);
+    }
+
+    [Fact]
+    public void ModelFilesWithoutANormKeepTheirInstanceNormSetting()
+    {
+        Assert.Equal("revin", new ForecastOptions { InstanceNorm = true }.Normalization);
+        Assert.Equal("none", new ForecastOptions().Normalization);
+        var o = System.Text.Json.JsonSerializer.Deserialize<ForecastOptions>("{\"InstanceNorm\":true}", Forecaster.Json)!;
+        Assert.Equal("revin", o.Normalization);
+        Assert.Throws<GyreDataException>(() => (Small() with { Norm = "mean" }).Validate());
+    }
+
     [Fact]
     public void CorruptOrWrongVersionModelFilesAreRefused()
     {
