@@ -36,19 +36,8 @@ public class ForecastNetworkTests
         Loss();
         net.ZeroGrad();
         net.Backward(up);
-        foreach (var (name, p) in net.NamedParameters())
-        {
-            var v = p.Value.Span;
-            for (int i = 0; i < v.Length; i++)
-            {
-                float keep = v[i];
-                // A small step: the pmf segment embedding's ReLU has a kink that a ±1e-2 step can cross.
-                v[i] = keep + 2e-3f; double a = Loss();
-                v[i] = keep - 2e-3f; double b = Loss();
-                v[i] = keep;
-                double numeric = (a - b) / 4e-3, analytic = p.Grad.ReadOnlySpan[i];
-                Assert.True(Math.Abs(numeric - analytic) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{name}[{i}]: {analytic} vs {numeric}");
-            }
+        CheckAllParameters(net, Loss);
+    }
         }
     }
 
@@ -80,19 +69,7 @@ public class ForecastNetworkTests
         var names = net.NamedParameters().Select(p => p.Name).ToList();
         Assert.Contains("embedding.position", names);
         Assert.Contains("embedding.channel", names);
-        foreach (var (name, p) in net.NamedParameters())
-        {
-            var v = p.Value.Span;
-            for (int i = 0; i < v.Length; i++)
-            {
-                float keep = v[i];
-                v[i] = keep + 1e-2f; double a = Loss();
-                v[i] = keep - 1e-2f; double b = Loss();
-                v[i] = keep;
-                double numeric = (a - b) / 2e-2, analytic = p.Grad.ReadOnlySpan[i];
-                Assert.True(Math.Abs(numeric - analytic) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{name}[{i}]: {analytic} vs {numeric}");
-            }
-        }
+        CheckAllParameters(net, Loss);
         // Channel 1's embedding is used by no window: its gradient is exactly zero.
         var chan = net.NamedParameters().First(p => p.Name == "embedding.channel").Parameter.Grad.ReadOnlySpan;
         for (int u = 0; u < config.EmbeddingWidth; u++) Assert.Equal(0f, chan[config.EmbeddingWidth + u]);
@@ -112,6 +89,25 @@ public class ForecastNetworkTests
         net.Training = true;
         var c = net.Forward(x, null).ReadOnlySpan.ToArray();
         Assert.NotEqual(a, c);
+    }
+
+    /// <summary>Central differences of <paramref name="loss"/> against every parameter's analytic gradient.</summary>
+    private static void CheckAllParameters(ForecastNetwork net, Func<double> loss)
+    {
+        foreach (var (name, p) in net.NamedParameters())
+        {
+            var v = p.Value.Span;
+            for (int i = 0; i < v.Length; i++)
+            {
+                float keep = v[i];
+                // A small step: the pmf segment embedding's ReLU has a kink that a ±1e-2 step can cross.
+                v[i] = keep + 2e-3f; double a = loss();
+                v[i] = keep - 2e-3f; double b = loss();
+                v[i] = keep;
+                double numeric = (a - b) / 4e-3, analytic = p.Grad.ReadOnlySpan[i];
+                Assert.True(Math.Abs(numeric - analytic) <= 2e-3 + 2e-2 * Math.Abs(numeric), $"{name}[{i}]: {analytic} vs {numeric}");
+            }
+        }
     }
 
     [Fact]
