@@ -175,6 +175,32 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(_dir["full.gyre"]), File.ReadAllBytes(_dir["resumed.gyre"]));
     }
 
+    /// <summary>
+    /// A preset is a starting point that explicit options override; the run states the preset's values, the season
+    /// and why, and `--instance-norm` is `--norm revin`.
+    /// </summary>
+    [Fact]
+    public void Preset_norm_and_data_chosen_defaults_are_stated()
+    {
+        string data = _dir.Daily("daily.csv", rows: 200);
+        var r = _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
+            "--patch", "7", "--epochs", "1", "--batch", "16", "--out", _dir["p.gyre"]);
+        Assert.Contains("--preset segrnn", r.Out);
+        Assert.Contains("--decoder pmf", r.Out);
+        Assert.Contains("--norm last", r.Out);
+        Assert.Contains("--lookback 14 (twice the horizon 7)", r.Out);         // lookback left out: chosen from the data
+        Assert.Contains("season 7: daily data with a weekly cycle", r.Out);
+        var f = Forecaster.Load(_dir["p.gyre"]);
+        Assert.Equal((8, 7, "pmf", "last", 14), (f.Options.Hidden, f.Options.Patch, f.Options.Decoder, f.Options.Normalization, f.Options.Lookback));
+
+        var revin = _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--lookback", "14", "--horizon", "7", "--instance-norm",
+            "--hidden", "8", "--epochs", "1", "--out", _dir["r.gyre"]);
+        Assert.Contains("--norm revin", revin.Out);
+        Assert.Equal("revin", Forecaster.Load(_dir["r.gyre"]).Options.Normalization);
+        Assert.Equal(2, _dir.Run("forecast", "train", "--data", data, "--preset", "informer", "--out", _dir["x.gyre"]).Code);
+        Assert.Equal(2, _dir.Run("forecast", "train", "--data", data, "--norm", "mean", "--out", _dir["x.gyre"]).Code);
+    }
+
     [Fact]
     public void Quantile_loss_writes_quantile_columns()
     {

@@ -38,8 +38,6 @@ public class ForecastNetworkTests
         net.Backward(up);
         CheckAllParameters(net, Loss);
     }
-        }
-    }
 
     /// <summary>
     /// The pmf decoder with a channel embedding per source channel and a horizon that is not a whole number of
