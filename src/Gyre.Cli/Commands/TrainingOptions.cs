@@ -46,7 +46,8 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
     public readonly Option<float?> Lr = UserInput.Float("--lr", "AdamW learning rate", 0f, 10f, minExclusive: true);
     public readonly Option<float?> WeightDecay = UserInput.Float("--weight-decay", "AdamW weight decay", 0f, 1f);
-    public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile" };
+    public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile | gaussian | studentt | negbinomial (the last three: a forecast distribution trained by negative log-likelihood; quantiles, 50 % and 90 % intervals and CRPS from --samples draws)" };
+    public readonly Option<int?> Samples = UserInput.Int("--samples", "Draws per forecast value from a distribution loss's forecast (quantiles, intervals, CRPS)", min: 2, max: 1_000_000);
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
     public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
     public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
@@ -57,7 +58,7 @@ internal sealed class TrainingOptions
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
         InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
-        WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed,
+        WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed,
     ];
 
     public void AddTo(Command command)
@@ -138,6 +139,7 @@ internal sealed class TrainingOptions
         yield return (Lr, o.LearningRate.ToString(c));
         yield return (WeightDecay, o.WeightDecay.ToString(c));
         yield return (Loss, o.Loss);
+        yield return (Samples, o.Samples.ToString(c));
         yield return (Quantiles, o.Quantiles.Length > 0 ? string.Join(",", o.Quantiles.Select(q => q.ToString(c))) : "0.1,0.5,0.9 with --loss quantile");
         yield return (Clip, o.ClipNorm > 0 ? o.ClipNorm.ToString(c) : "off");
         yield return (Schedule, o.Schedule);
@@ -196,6 +198,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
         if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
         if (p.GetValue(Loss) is { } loss) o = o with { Loss = loss.ToLowerInvariant() };
+        if (p.GetValue(Samples) is { } samples) o = o with { Samples = samples };
         if (p.GetValue(Quantiles) is { } qs) o = o with { Quantiles = ParseQuantiles(qs) };
         if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
         if (p.GetValue(Schedule) is { } sched) o = o with { Schedule = sched };

@@ -33,7 +33,12 @@ public sealed record ForecastNetworkConfig
     public float Dropout { get; init; }
     public ulong Seed { get; init; }
 
-    public int QuantileCount => Math.Max(Quantiles.Length, 1);
+    /// <summary>The output distribution ("gaussian", "studentt", "negbinomial") whose raw parameters the network emits; "" for none.</summary>
+    public string Distribution { get; init; } = "";
+
+    /// <summary>Q: values per target and step: the distribution's parameter count, the quantile count, or 1.</summary>
+    public int QuantileCount => Distribution.Length > 0
+        ? Training.Distributions.ParameterCount(Training.Losses.Parse(Distribution)) : Math.Max(Quantiles.Length, 1);
     public int PatchCount => Patch > 1 ? Lookback / Patch : Lookback;
     /// <summary>P_out: horizon steps per pmf output segment (the patch length, or the whole horizon without patching).</summary>
     public int SegmentLength => Patch > 1 ? Patch : Horizon;

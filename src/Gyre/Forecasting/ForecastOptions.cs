@@ -69,6 +69,8 @@ public sealed record ForecastOptions
     /// <summary>mse | mae | huber | quantile.</summary>
     public string Loss { get; init; } = "mse";
     public float[] Quantiles { get; init; } = [];
+    /// <summary>Samples drawn per forecast value from a distribution loss's forecast, for its quantiles, intervals and CRPS.</summary>
+    public int Samples { get; init; } = 100;
     /// <summary>Global gradient-norm clip (0 = off).</summary>
     public float ClipNorm { get; init; } = 1f;
     /// <summary>constant | cosine | plateau.</summary>
@@ -112,6 +114,9 @@ public sealed record ForecastOptions
                 throw new GyreDataException("the quantile loss needs --quantiles, e.g. 0.1,0.5,0.9");
             if (loss != Training.LossKind.Quantile && Quantiles.Length > 0)
                 throw new GyreDataException("--quantiles needs --loss quantile");
+            if (loss == Training.LossKind.NegBinomial && (Scaler != "none" || Normalization != "none"))
+                throw new GyreDataException("--loss negbinomial models counts: give --scaler none --norm none (the targets must be counts >= 0)");
+            if (Samples < 2) throw new GyreDataException($"samples must be >= 2 (got {Samples})");
             foreach (var q in Quantiles)
                 if (!(q > 0 && q < 1)) throw new GyreDataException($"quantiles must lie in (0, 1) (got {q})");
             if (Quantiles.Zip(Quantiles.Skip(1)).Any(p => p.Second <= p.First))

@@ -70,9 +70,24 @@ internal sealed class ForecastTask : ITrainingTask
         double loss = Losses.Compute(_loss, pred.ReadOnlySpan, buf.Target, buf.Mask, buf.Grad.Span, _quantiles);
         // A per-window normalisation trains on each window's own level and scale; the reported loss is measured where
         // validation measures it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
-        if (norm != "none") loss = ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
+        if (norm != "none")
+            loss = Distributions.IsDistribution(_loss) ? loss + MeanLogScale(buf, b, n, c) : ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
         net.Backward(buf.Grad);
         return loss;
+    }
+
+    /// <summary>
+    /// A location-scale density in the scaler's space is the normalised one over the window's scale s:
+    /// −log p(y) = −log p_norm(y_norm) + log s, so the reported NLL adds the mean log s over the counted targets.
+    /// </summary>
+    private static double MeanLogScale(Batch buf, int b, int n, int c)
+    {
+        double sum = 0; int count = 0;
+        for (int i = 0; i < b; i++)
+            for (int h = 0; h < n; h++)
+                for (int j = 0; j < c; j++)
+                    if (buf.Mask[(i * n + h) * c + j] != 0f) { sum += Math.Log(buf.Std[i * c + j]); count++; }
+        return count == 0 ? 0 : sum / count;
     }
 
     /// <summary>The batch's loss with prediction and target mapped back through each window's ŷ·σ + μ.</summary>
@@ -112,7 +127,10 @@ internal sealed class ForecastTask : ITrainingTask
             var idx = order.AsSpan(s, b);
             val.FillBatch(idx, scratchIn, target, mask, scratchFut);
             _f.PredictWindows(val, idx, pred);
-            double loss = Losses.Compute(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c), grad, _quantiles);
+            // A distribution model's predictions are natural parameters already (RunNetwork maps them): their NLL directly.
+            double loss = Distributions.IsDistribution(_loss)
+                ? Distributions.NllNatural(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c))
+                : Losses.Compute(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c), grad, _quantiles);
             sum += loss * b; count += b;
         }
         return new ValidationResult(sum / count);

@@ -132,6 +132,7 @@ public sealed partial class Forecaster
             Layers = options.Layers, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
             Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
             Channels = options.ChannelIndependent && options.Decoder == "pmf" ? set.TargetCount : 1, Seed = options.Seed,
+            Distribution = Distributions.IsDistribution(Losses.Parse(options.Loss)) ? Distributions.Name(Losses.Parse(options.Loss)) : "",
         });
         return new Forecaster(options, info, scaler, network);
     }
@@ -197,6 +198,22 @@ public sealed partial class Forecaster
         Network.Training = false;
         var y = Network.Forward(x, future, channel);           // [B, N, C, Q]
         y.ReadOnlySpan.CopyTo(pred);
+        if (Distribution is { } kind)
+        {
+            // Natural parameters, then back through the window's level and scale: a location-scale family moves
+            // its location (μ·s + level) and scales its scale (σ·s); ν is unchanged. (negbinomial runs without a norm.)
+            Distributions.ToNatural(kind, pred.Slice(0, b * n * c * q));
+            if (norm != "none")
+                for (int i = 0; i < b; i++)
+                    for (int h = 0; h < n; h++)
+                        for (int j = 0; j < c; j++)
+                        {
+                            int at = ((i * n + h) * c + j) * q;
+                            pred[at] = pred[at] * std[i * c + j] + mean[i * c + j];
+                            pred[at + 1] *= std[i * c + j];
+                        }
+            return;
+        }
         if (norm != "none")
             for (int i = 0; i < b; i++)
                 for (int h = 0; h < n; h++)
@@ -206,6 +223,46 @@ public sealed partial class Forecaster
                             ref float v = ref pred[((i * n + h) * c + j) * q + r];
                             v = v * std[i * c + j] + mean[i * c + j];
                         }
+    }
+
+    /// <summary>The distribution loss this forecaster was trained with, null for a point or quantile model.</summary>
+    public LossKind? Distribution => Distributions.IsDistribution(Losses.Parse(Options.Loss)) ? Losses.Parse(Options.Loss) : null;
+
+    /// <summary>Quantile levels a distribution model's forecast table reports (its 50 % and 90 % intervals and the median).</summary>
+    public static readonly float[] DistributionLevels = [0.05f, 0.25f, 0.5f, 0.75f, 0.95f];
+
+    /// <summary>Quantile levels a distribution model is evaluated at (pinball loss and coverage): 0.05, 0.10, …, 0.95.</summary>
+    public static readonly float[] EvaluationLevels = [.. Enumerable.Range(1, 19).Select(i => i / 20f)];
+
+    /// <summary>
+    /// Draws one value per slot of <paramref name="sorted"/> from the forecast distribution θ (natural parameters, model space), maps
+    /// each through <paramref name="map"/> (e.g. the inverse scaler), sorts them into <paramref name="sorted"/> and writes
+    /// the empirical quantiles at <paramref name="levels"/> (linear interpolation between order statistics).
+    /// </summary>
+    internal static void SampleQuantiles(LossKind kind, ReadOnlySpan<float> theta, Rng rng, Func<float, float> map, Span<float> sorted,
+        ReadOnlySpan<float> levels, Span<float> quantiles)
+    {
+        for (int s = 0; s < sorted.Length; s++) sorted[s] = map((float)Distributions.Sample(kind, theta, rng));
+        sorted.Sort();
+        for (int r = 0; r < levels.Length; r++)
+        {
+            double pos = levels[r] * (sorted.Length - 1);
+            int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
+            quantiles[r] = (float)(sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]));
+        }
+    }
+
+    /// <summary>The sample CRPS of sorted samples x₍₁₎ ≤ … ≤ x₍S₎ at y: mean|xᵢ − y| − Σᵢ (2i − S − 1) x₍ᵢ₎ / S².</summary>
+    internal static double SampleCrps(ReadOnlySpan<float> sorted, float y)
+    {
+        int s = sorted.Length;
+        double abs = 0, spread = 0;
+        for (int i = 0; i < s; i++)
+        {
+            abs += Math.Abs(sorted[i] - y);
+            spread += (2.0 * (i + 1) - s - 1) * sorted[i];
+        }
+        return abs / s - spread / ((double)s * s);
     }
 
     /// <summary>Index of the quantile used as the point forecast (the one nearest 0.5).</summary>
@@ -293,7 +350,7 @@ public sealed partial class Forecaster
         // In double: the claims may be anything up to int.MaxValue each, and their products must not wrap.
         double h = Math.Max(c.Hidden, 0), f = Math.Max(c.InputFeatures, 0), ff = Math.Max(c.FutureFeatures, 0), n = Math.Max(c.Horizon, 0);
         double k = Math.Max(c.Layers, 0), g = ClaimedGates(c.Cell);
-        double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, 1);
+        double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, c.Distribution is { Length: > 0 } ? 3 : 1);
         double Stack(double input) => k == 0 ? 0 : g * h * (input + h + 2) + (k - 1) * g * h * (2 * h + 2);
         double patch = c.Patch > 1 ? c.Patch * f * h + h : 0;
         double encoder = Stack(c.Patch > 1 ? h : f);

@@ -1,5 +1,6 @@
 using Gyre.IO.Onnx;
 using Gyre.Tensors;
+using Gyre.Training;
 
 namespace Gyre.Forecasting;
 
@@ -25,6 +26,7 @@ public static class ForecasterOnnx
     {
         var o = f.Options;
         string? refused = f.Network.Encoder.Cell.Onnx is null ? $"cell {f.Network.Encoder.Cell} (no ONNX operator mapping)" : o.Normalization != "none" ? (o.InstanceNorm ? "--instance-norm" : $"--norm {o.Normalization}") : o.Patch > 1 ? "--patch" : o.Decoder != "direct" ? $"--decoder {o.Decoder}"
+            : f.Distribution is { } dist ? $"--loss {Distributions.Name(dist)}"
             : f.DataInfo.FutureCount > 0 ? "known-future covariates (--future-features/--calendar)" : o.ChannelIndependent ? "--channel-independent" : null;
         return refused is null ? null
             : $"ONNX export of a forecaster trained with {refused} is not supported (export covers scaler → encoder → direct head)";

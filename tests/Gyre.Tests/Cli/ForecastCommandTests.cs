@@ -202,6 +202,19 @@ public sealed class ForecastCommandTests : IDisposable
     }
 
     [Fact]
+    public void Gaussian_loss_writes_interval_columns_and_plots_its_bands()
+    {
+        string data = TrainSmall("g.gyre", "--target", "y", "--loss", "gaussian", "--samples", "50");
+        _dir.Ok("forecast", "predict", "--model", _dir["g.gyre"], "--data", data, "--out", _dir["g.csv"], "--plot", _dir["g.png"]);
+        var (header, rows) = CliFolder.ReadCsv(_dir["g.csv"]);
+        Assert.Equal(["time", "step", "series", "y", "y_q0.05", "y_q0.25", "y_q0.5", "y_q0.75", "y_q0.95"], header);
+        Assert.Equal(7, rows.Length);
+        Assert.True(new FileInfo(_dir["g.png"]).Length > 1000);
+        var eval = _dir.Ok("forecast", "eval", "--model", _dir["g.gyre"], "--data", data);
+        Assert.Contains("CRPS", eval.Out);
+    }
+
+    [Fact]
     public void Quantile_loss_writes_quantile_columns()
     {
         string data = TrainSmall("q.gyre", "--target", "y", "--loss", "quantile", "--quantiles", "0.1,0.5,0.9");
