@@ -49,6 +49,7 @@ internal static class ForecastCommand
         cmd.Subcommands.Add(Eval(ctx));
         cmd.Subcommands.Add(Predict(ctx));
         cmd.Subcommands.Add(Inspect(ctx));
+        cmd.Subcommands.Add(ForecastTuneCommand.Create(ctx));
         return cmd;
     }
 

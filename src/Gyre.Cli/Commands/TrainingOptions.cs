@@ -88,8 +88,16 @@ internal sealed class TrainingOptions
     public string Settings(ParseResult? cmdResult, ForecastOptions effective, ForecastOptions defaults)
     {
         var given = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}").ToList();
-        var applied = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is not { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}");
-        return $"settings: {(given.Count > 0 ? string.Join(", ", given) : "none given")}; defaults: {string.Join(", ", applied)}";
+        var notGiven = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is not { Implicit: false }).ToList();
+        // Values the preset set (they differ from the plain defaults where the preset's own defaults do) are named as its.
+        var plain = Defaults(defaults).ToDictionary(x => x.Option.Name, x => x.Value);
+        var preset = effective.Preset is { } name ? Defaults(ForecastPresets.Apply(name, defaults)).ToDictionary(x => x.Option.Name, x => x.Value) : null;
+        bool FromPreset((Option Option, string Value) x) => preset is not null && x.Option != Preset && preset[x.Option.Name] != plain[x.Option.Name] && preset[x.Option.Name] == x.Value;
+        var fromPreset = notGiven.Where(FromPreset).Select(x => $"{x.Option.Name} {x.Value}").ToList();
+        var applied = notGiven.Where(x => !FromPreset(x)).Select(x => $"{x.Option.Name} {x.Value}");
+        return $"settings: {(given.Count > 0 ? string.Join(", ", given) : "none given")}; "
+            + (fromPreset.Count > 0 ? $"from --preset {effective.Preset}: {string.Join(", ", fromPreset)}; " : "")
+            + $"defaults: {string.Join(", ", applied)}";
     }
 
     /// <summary>Whether the user gave <paramref name="option"/> on the command line.</summary>
