@@ -81,7 +81,10 @@ public sealed class ForecastNetwork : Module
     /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct), h_t → C·Q (recurrent decoder) or h_m → P_out·C·Q (pmf).</summary>
     public Linear Head => _head;
 
-    /// <summary>The decoder stack (recurrent and pmf decoders), null for the direct head.</summary>
+    /// <summary>The patch embedding P·F → H (null without patching).</summary>
+    public Linear? PatchEmbedding => _patch;
+
+    /// <summary>The decoder stack (recurrent and pmf decoders; batch-first), null for the direct head.</summary>
     public RecurrentLayer? Decoder => _decoder;
 
     private bool Pmf => Config.Decoder == "pmf";
