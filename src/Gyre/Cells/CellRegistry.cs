@@ -23,6 +23,9 @@ public static class CellRegistry
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
         Register("slstm", SlstmDefinition.FromOptions);
         Register("indrnn", IndRnnDefinition.FromOptions);
+        Register("mgu", NoOptions("mgu", () => new MguDefinition()));
+        Register("leaky_rnn", NoOptions("leaky_rnn", () => new LeakyRnnDefinition()));
+        Register("leaky_gru", NoOptions("leaky_gru", () => new LeakyGruDefinition()));
     }
 
     static CellRegistry() => Builtins();

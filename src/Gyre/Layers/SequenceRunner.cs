@@ -6,7 +6,8 @@ namespace Gyre.Layers;
 
 /// <summary>
 /// One layer direction's buffers and weights for a forward call. Letters: T steps, B rows, I input size,
-/// H hidden, G gates, S saved width, NS states. States are in processing convention: for a forward direction
+/// H hidden, G gates, S saved width, NS states, W_0 the width of h (the output), Ws the row stride of every
+/// state (the widest state; H when every state is H wide). States are in processing convention: for a forward direction
 /// state[t] is the state before step t and state[t+1] after it; for a reverse direction state[t+1] is the
 /// state before step t and state[t] after it.
 /// </summary>
@@ -21,12 +22,14 @@ internal ref struct DirectionForward
     public ReadOnlySpan<float> Extra;      // extra per-unit parameters or empty
     public CellParams Params;
     public int Batch, Steps, Hidden;
+    public int OutWidth, StateLd;          // W_0, Ws
     public bool Reverse;
     public Span<float> Gx;                 // [T, B, G·H] scratch
-    public Span<float> States;             // [NS, T+1, B, H], initial states in place
+    public Span<float> States;             // [NS, T+1, B, Ws], initial states in place
     public Span<float> Saved;              // [T, B, S·H] or empty (inference)
     public Span<float> Scratch;            // [B, ScratchWidth·H]
     public ReadOnlySpan<int> Lengths;      // [B] or empty; set only when some row is shorter than T
+    public int PackGeneration;             // 0: the weights may have changed (pack them); else packs of this generation stay valid
 }
 
 /// <summary>One layer direction's buffers and gradients for a backward call (see <see cref="DirectionForward"/>).</summary>
@@ -37,13 +40,14 @@ internal ref struct DirectionBackward
     public ReadOnlySpan<float> WIh, WHh, Extra;
     public CellParams Params;
     public int Batch, Steps, Hidden, Direction, Directions;
+    public int OutWidth, StateLd;          // W_0, Ws
     public bool Reverse, HasBias;
-    public ReadOnlySpan<float> DOut;       // [T, B, D·H] ∂L/∂y of this layer
-    public ReadOnlySpan<float> States;     // [NS, T+1, B, H]
+    public ReadOnlySpan<float> DOut;       // [T, B, D·W_0] ∂L/∂y of this layer
+    public ReadOnlySpan<float> States;     // [NS, T+1, B, Ws]
     public ReadOnlySpan<float> Saved;      // [T, B, S·H]
     public Span<float> DGi;                // [T, B, G·H] ∂L/∂gx (overwrites gx)
     public Span<float> DGh;                // [T, B, G·H] when apart, else empty
-    public Span<float> D, DTmp;            // [NS, B, H] each; D holds ∂L/∂(final states) on entry
+    public Span<float> D, DTmp;            // [NS, B, Ws] each; D holds ∂L/∂(final states) on entry
     public Span<float> Scratch;            // [B, ScratchWidth·H]
     public Span<float> DIn;                // [T, B, I] += ∂L/∂x
     public Span<float> DWIh, DWHh, DBIh, DBHh, DExtra;
@@ -62,7 +66,8 @@ internal interface ISequenceRunner
 /// <summary>
 /// Runs a layer direction for cell <typeparamref name="TCell"/>: the input projection, the time loop on the
 /// path <see cref="SequencePaths.Choose"/> picks, variable lengths, and the weight gradients. Packed weight
-/// buffers grow once and are reused; they are refreshed at every call (the weights may have changed).
+/// buffers grow once and are reused; they are refreshed at every call (the weights may have changed), except in
+/// inference while the layer's weights are frozen (<see cref="RecurrentLayer.WeightsFrozen"/>): then once per freeze.
 /// </summary>
 internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
 {
@@ -71,13 +76,17 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
+    // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
+    private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
     public SequencePath Forward(in DirectionForward a, ExecutionOptions options)
     {
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(false, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        // The fused kernels address every state as [·, H]: only cells whose states are all H wide take them.
+        bool uniform = a.StateLd == h && a.OutWidth == h;
+        var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
 
         // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
@@ -96,13 +105,13 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
 
-        if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, h, a.WHh, h);
+        if (TCell.Recurrent == RecurrentWeights.Dense && Stale(ref _hiddenToGatesGen, a.PackGeneration)) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
         fixed (float* pWhh = a.WHh) fixed (float* pBhh = a.BHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
         {
             var job = new RowSplitForward<TCell>
             {
-                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, Reverse = a.Reverse,
                 Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Scratch = pScratch,
                 Lengths = a.Lengths.IsEmpty ? null : pLen,
                 W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
@@ -114,10 +123,10 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 
     public (SequencePath, bool) Backward(in DirectionBackward a, ExecutionOptions options)
     {
-        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bh = b * h;
+        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bs = b * a.StateLd;
         var team = options.ResolveTeam();
         var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
-        if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, h, gh, a.WHh, h);
+        if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, a.OutWidth, gh, a.WHh, a.OutWidth);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
         fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (float* pDGi = a.DGi) fixed (float* pDGh = dGh) fixed (float* pD = a.D) fixed (float* pDTmp = a.DTmp)
@@ -127,7 +136,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
             var job = new RowSplitBackward<TCell>
             {
-                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
+                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
+                Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
                 Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
             };
@@ -138,8 +148,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             {
                 var grads = new CellWeightGradients
                 {
-                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h,
-                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bh : 0), Saved = pSaved, DWhh = pDWhh, W = w,
+                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h, HWidth = a.OutWidth, HPrevLd = a.StateLd,
+                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bs : 0), Saved = pSaved, DWhh = pDWhh, W = w,
                 };
                 TCell.RecurrentWeightGradients(grads);
             }
@@ -152,6 +162,15 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         }
         Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
         return (path, t % 2 == 1);
+    }
+
+    /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
+    /// (always when 0: the weights may have changed since); records the generation it will hold.</summary>
+    private static bool Stale(ref int held, int current)
+    {
+        if (current != 0 && held == current) return false;
+        held = current;
+        return true;
     }
 
     /// <summary>The step's view of the weights; the packed forms packed for this call only (forward or backward).</summary>
@@ -192,14 +211,14 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     {
         int hidden = a.Hidden, g = TCell.Gates, hp = RecurrentStepKernels.PaddedUnits(hidden);
         long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
-        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
         fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
-            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g);
+            if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
             if (TCell.HiddenBiasApart && !a.BHh.IsEmpty)
             {
                 bias = ThreadScratch.Align(biasRaw);
@@ -232,18 +251,18 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
         long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
-        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
-            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true);
+            if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
             barrier[0] = 0; barrier[16] = 0;
             var job = new FusedRowsJob<TCell>
             {
@@ -267,8 +286,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct, ICell
 {
     public bool Reverse;
-    public int Batch, Hidden, Steps;
-    public float* Gx, States, Saved, Scratch;   // [T, B, G·H], [NS, T+1, B, H], [T, B, S·H] or null, [B, W·H]
+    public int Batch, Hidden, Steps, StateLd;
+    public float* Gx, States, Saved, Scratch;   // [T, B, G·H], [NS, T+1, B, Ws], [T, B, S·H] or null, [B, W·H]
     public int* Lengths;                        // [B] or null
     public CellWeights W;
 
@@ -277,17 +296,17 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
-        nint bh = (nint)Batch * h, stride = (nint)(Steps + 1) * bh;
+        int h = Hidden, ls = StateLd, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
+        nint bs = (nint)Batch * ls, stride = (nint)(Steps + 1) * bs;
         var step = new CellStep
         {
-            Rows = rows, Hidden = h, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+            Rows = rows, Hidden = h, StateStride = stride, StateLd = ls, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
         };
         for (int s = 0; s < Steps; s++)
         {
             int t = Reverse ? Steps - 1 - s : s;
-            step.Prev = States + (Reverse ? t + 1 : t) * bh + (nint)r0 * h;
-            step.Next = States + (Reverse ? t : t + 1) * bh + (nint)r0 * h;
+            step.Prev = States + (Reverse ? t + 1 : t) * bs + (nint)r0 * ls;
+            step.Next = States + (Reverse ? t : t + 1) * bs + (nint)r0 * ls;
             step.Gx = Gx + ((nint)t * Batch + r0) * gh;
             step.Saved = Saved == null || sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
             TCell.Forward(step);
@@ -295,7 +314,7 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
                 for (int r = 0; r < rows; r++)
                     if (t >= Lengths[r0 + r])
                         for (int j = 0; j < ns; j++)
-                            new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * h, h).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * h, h));
+                            new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * ls, ls).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * ls, ls));
         }
     }
 }
@@ -303,12 +322,13 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
 /// <summary>
 /// The time loop, backward, split by rows like <see cref="RowSplitForward{TCell}"/>: per step ∂L/∂h += this
 /// direction's ∂L/∂y, the cell's backward, then padded rows pass ∂L/∂states through unchanged with zero
-/// ∂L/∂gx; D and DTmp swap every step, so after T steps the result is in D for even T, else in DTmp.
+/// ∂L/∂gx and their saved rows cleared; D and DTmp swap every step, so after T steps the result is in D for
+/// even T, else in DTmp.
 /// </summary>
 internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct, ICell
 {
     public bool Reverse;
-    public int Batch, Hidden, Steps, Direction, Directions;
+    public int Batch, Hidden, Steps, Direction, Directions, StateLd, OutWidth;
     public float* DOut, States, Saved, DGi, DGh, D, DTmp, Scratch;
     public int* Lengths;
     public CellWeights W;
@@ -318,34 +338,34 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
-        nint bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (nint)(Steps + 1) * bh;
+        int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
+        nint bs = (nint)Batch * ls, rs = (nint)r0 * ls, stride = (nint)(Steps + 1) * bs;
         bool apart = DGh != DGi;
-        float* dNext = D + rh, dPrev = DTmp + rh;
-        int n = rows * h;
+        float* dNext = D + rs, dPrev = DTmp + rs;
+        int n = rows * ls;
         var step = new CellBackwardStep
         {
-            Rows = rows, Hidden = h, DStride = bh, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+            Rows = rows, Hidden = h, DStride = bs, StateStride = stride, StateLd = ls, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
         };
         for (int s = Steps - 1; s >= 0; s--)
         {
             int t = Reverse ? Steps - 1 - s : s;
-            if (d == 1 && Lengths == null)
+            if (d == 1 && Lengths == null && ls == w0)
             {
                 // One direction: this step's dY rows are contiguous.
                 var all = new Span<float>(dNext, n);
-                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0) * h, n), all);
+                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0) * w0, n), all);
             }
             else for (int r = 0; r < rows; r++)
             {
                 if (Lengths != null && t >= Lengths[r0 + r]) continue;
-                var dst = new Span<float>(dNext + (nint)r * h, h);
+                var dst = new Span<float>(dNext + (nint)r * ls, w0);
                 System.Numerics.Tensors.TensorPrimitives.Add(dst,
-                    new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0 + r) * d * h + Direction * h, h), dst);
+                    new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0 + r) * d * w0 + Direction * w0, w0), dst);
             }
             step.DNext = dNext; step.DPrev = dPrev;
-            step.Prev = States + (Reverse ? t + 1 : t) * bh + rh;
-            step.Next = States + (Reverse ? t : t + 1) * bh + rh;
+            step.Prev = States + (Reverse ? t + 1 : t) * bs + rs;
+            step.Next = States + (Reverse ? t : t + 1) * bs + rs;
             step.Saved = sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
             step.DGx = DGi + ((nint)t * Batch + r0) * gh;
             step.DGh = DGh + ((nint)t * Batch + r0) * gh;
@@ -356,8 +376,9 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
                     {
                         new Span<float>(step.DGx + (nint)r * gh, gh).Clear();
                         if (apart) new Span<float>(step.DGh + (nint)r * gh, gh).Clear();
+                        if (sw > 0) new Span<float>(step.Saved + (nint)r * sw, sw).Clear();
                         for (int j = 0; j < ns; j++)
-                            new ReadOnlySpan<float>(dNext + j * bh + (nint)r * h, h).CopyTo(new Span<float>(dPrev + j * bh + (nint)r * h, h));
+                            new ReadOnlySpan<float>(dNext + j * bs + (nint)r * ls, ls).CopyTo(new Span<float>(dPrev + j * bs + (nint)r * ls, ls));
                     }
             float* swap = dNext; dNext = dPrev; dPrev = swap;
         }

@@ -159,7 +159,7 @@ public sealed class ForecastCommandTests : IDisposable
         _dir.Ok(["forecast", "train", "--data", data, .. args, "--out", _dir["full.gyre"]]);
 
         // The killed run: the same options through the library, dying after epoch 2's checkpoint.
-        var options = new ForecastOptions { Lookback = 14, Horizon = 7, Hidden = 8, Epochs = 4, Seed = 5, Patience = 0, Dropout = 0.1f, Layers = 2, Norm = "last" };
+        var options = new ForecastOptions { Lookback = 14, Horizon = 7, Hidden = 8, Epochs = 4, Seed = 5, Patience = 0, Dropout = 0.1f, Layers = 2, Norm = "last", ChannelIndependent = true };   // the CLI's defaults for two target columns
         string ckpt = _dir["resumed.gyre"] + ".ckpt";
         var kill = new InvalidOperationException("killed");
         var e = Assert.Throws<InvalidOperationException>(() =>
