@@ -23,6 +23,8 @@ public static class CellRegistry
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
         Register("slstm", SlstmDefinition.FromOptions);
         Register("indrnn", IndRnnDefinition.FromOptions);
+        Register("mingru", NoOptions("mingru", () => new MinGruDefinition()));
+        Register("minlstm", NoOptions("minlstm", () => new MinLstmDefinition()));
     }
 
     static CellRegistry() => Builtins();

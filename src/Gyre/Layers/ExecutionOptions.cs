@@ -16,6 +16,11 @@ public enum SequencePath
     /// <summary>One worker owns all rows; each step's recurrent product is split over the team by units
     /// (output columns), for batches too small to divide.</summary>
     UnitSplit,
+    /// <summary>All steps at once, for cells with a parallel form (<see cref="Cells.ICell.IsLinear"/>: minGRU, minLSTM):
+    /// a, b of every step from gx, parallel over (t, row); then one <see cref="LinearRecurrence"/> solve, chunked in
+    /// time (<see cref="ExecutionOptions.ScanChunkLength"/>); backward is the transposed solve and the cell's own
+    /// step backward over all rows at once. Chosen by <see cref="ExecutionOptions.Scan"/> = <see cref="ScanMode.Parallel"/>.</summary>
+    Scan,
 }
 
 /// <summary>
@@ -60,6 +65,25 @@ public sealed record ExecutionOptions
     /// </summary>
     public int ProjectInStepMaxInput { get; init; } = 128;
 
+    /// <summary>
+    /// How the time axis runs for a cell with a parallel form: <see cref="ScanMode.Sequential"/> (the time loop),
+    /// <see cref="ScanMode.Parallel"/> (<see cref="SequencePath.Scan"/>; an error for a cell without one), or null
+    /// (auto): the time loop. On the CPUs measured (two cores, bench/README.md and README "Parallel in time") the
+    /// parallel solve never beat the loop: the loop already runs on both cores and the scan does more work, so auto
+    /// chooses it only when asked. Never changes a result beyond rounding (≤ 1e-5 at T = 4096, tested).
+    /// </summary>
+    public ScanMode? Scan { get; init; }
+
+    /// <summary>
+    /// Chunk length L of the parallel scan's <see cref="LinearRecurrence"/> solve; 0 (default) picks it from the
+    /// channels M = B·H alone: the plain loop split over 512-channel blocks when there is a block per worker
+    /// (no extra work), else chunks of 256 steps so that the workers share the time axis.
+    /// </summary>
+    public int ScanChunkLength { get; init; }
+
+    internal int ResolveScanChunk(int channels, int workers) =>
+        ScanChunkLength > 0 ? ScanChunkLength : (channels + 511) / 512 >= workers ? 0 : 256;
+
     internal WorkerTeam ResolveTeam() => Team ?? Gemm.Team ?? WorkerTeam.Shared;
 }
 
@@ -69,7 +93,8 @@ public static class SequencePaths
     /// <summary>
     /// The path of one layer direction, from the shapes, the cell's fast paths and the options:
     /// <list type="number">
-    /// <item>a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
+    /// <item>a forced <see cref="ExecutionOptions.Path"/> (an error when not possible), or <see cref="SequencePath.Scan"/>
+    /// when <see cref="ExecutionOptions.Scan"/> is <see cref="ScanMode.Parallel"/> and the cell has a parallel form;</item>
     /// <item>forward, no padded rows, fused allowed and Vector512 accelerated: batch 1 with a fused step →
     /// <see cref="SequencePath.FusedSingleRow"/>; batch above 1 with a fused multi-row step and H a multiple
     /// of 16 → <see cref="SequencePath.FusedRows"/> (fused paths do not mask padded steps);</item>
@@ -81,8 +106,14 @@ public static class SequencePaths
     /// Backward has no fused paths: it takes rule 3 or 4 (after a fused forward too).
     /// </summary>
     public static SequencePath Choose(bool backward, bool hasFusedStep, bool hasFusedRows, int batch, int hidden,
-        bool padded, ExecutionOptions options, int teamSize)
+        bool padded, ExecutionOptions options, int teamSize, bool hasParallelForm = false)
     {
+        // Rule 0: the parallel form when asked for (forward and backward alike, padded rows included).
+        if (options.Path == SequencePath.Scan || options.Scan == ScanMode.Parallel)
+        {
+            if (!hasParallelForm) throw new ArgumentException("scan parallel is not possible here: the cell has no parallel-in-time form");
+            if (options.Path is null or SequencePath.Scan) return SequencePath.Scan;
+        }
         bool fusedStep = !backward && !padded && hasFusedStep && batch == 1 && RecurrentStepKernels.IsSupported;
         bool fusedRows = !backward && !padded && hasFusedRows && batch > 1 && hidden % RecurrentStepKernels.Lanes == 0
             && RecurrentStepKernels.IsSupported;

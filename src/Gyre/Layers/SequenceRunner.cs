@@ -77,7 +77,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     {
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(false, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        var path = SequencePaths.Choose(false, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size, TCell.IsLinear);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
 
         // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
@@ -95,6 +95,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         else Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, false);
 
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
+        if (path == SequencePath.Scan) { ScanForward(a, options, team); return path; }
 
         if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, h, a.WHh, h);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
@@ -116,7 +117,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     {
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bh = b * h;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size, TCell.IsLinear);
+        bool inTmp = t % 2 == 1;
         if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, h, gh, a.WHh, h);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
         fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
@@ -131,7 +133,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
                 Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
             };
-            Run(ref job, path, team);
+            if (path == SequencePath.Scan) { ScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w); inTmp = true; }
+            else Run(ref job, path, team);
 
             // Weight gradients for all steps at once: dW_hh (the cell's rule), dW_ih += dGiᵀ·X, dX += dGi·W_ih.
             if (TCell.Recurrent != RecurrentWeights.None)
@@ -151,7 +154,105 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh);
         }
         Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
-        return (path, t % 2 == 1);
+        return (path, inTmp);
+    }
+
+    // ------------------------------------------------------------------ the parallel scan of linear cells
+
+    private float[] _decay = [];        // [T+1, B, H] a_t of every step (slot t, or t + 1 in a reverse direction)
+    private float[] _scanGrad = [];     // [T, B, H] ∂L/∂h_t, direct then total
+    private float[] _scanEnd = [];      // [B, H] the first step's term a·h0 of a reverse direction
+    private float[] _scanScratch = [];  // the chunked solve's carries
+
+    private void EnsureScan(int steps, int channels, int chunk, bool backward)
+    {
+        long decay = (long)(steps + 1) * channels;
+        if (decay > Array.MaxLength) throw new OutOfMemoryException($"parallel scan over {steps} steps of {channels} channels needs {decay} floats");
+        if (_decay.Length < decay) _decay = GC.AllocateUninitializedArray<float>((int)decay);
+        if (backward && _scanGrad.Length < decay - channels) _scanGrad = GC.AllocateUninitializedArray<float>((int)(decay - channels));
+        if (_scanEnd.Length < channels) _scanEnd = new float[channels];
+        int scratch = LinearRecurrence.ScratchLength(steps, 1, channels, chunk);
+        if (_scanScratch.Length < scratch) _scanScratch = GC.AllocateUninitializedArray<float>(scratch);
+    }
+
+    /// <summary>
+    /// <see cref="SequencePath.Scan"/> forward: a, b of all T·B rows from gx (rows split over the team), padded steps
+    /// a = 1, b = 0 (the state holds), then h_t = a_t ⊙ h_{t−1} + b_t in one solve. A reverse direction
+    /// (s_t = a_t ⊙ s_{t+1} + b_t) is the solver's transposed recurrence with a_t in slot t + 1 and the first step's
+    /// a ⊙ h0 as its end term.
+    /// </summary>
+    private void ScanForward(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
+    {
+        if (TCell.ScratchWidth != 0) throw new NotSupportedException("a linear cell's step must need no scratch");
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h;
+        int chunk = options.ResolveScanChunk(m, team.Size);
+        EnsureScan(t, m, chunk, backward: false);
+        long all = (long)t * m;
+        var decay = _decay.AsSpan(0, (int)(all + m));
+        fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pDecay = _decay)
+        fixed (float* pWhh = a.WHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
+        {
+            var job = new ScanRowsJob<TCell>
+            {
+                Mode = ScanRowsJob<TCell>.Work.Coefficients, Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Decay = pDecay + (a.Reverse ? m : 0), Target = pStates + (a.Reverse ? 0 : m), Gx = pGx,
+                Saved = a.Saved.IsEmpty ? null : pSaved, Lengths = a.Lengths.IsEmpty ? null : pLen,
+                W = Weights(false, pWhh, null, pExtra, null, a.Params),
+            };
+            team.Run(ref job);
+        }
+        var scratch = _scanScratch.AsSpan();
+        if (!a.Reverse)
+        {
+            var hs = a.States.Slice(m, (int)all);
+            LinearRecurrence.Forward(hs, default, decay[..(int)all], hs, a.States[..m], scratch, t, 1, m, chunk, team);
+            return;
+        }
+        var end = _scanEnd.AsSpan(0, m);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(decay.Slice((int)all, m), a.States.Slice((int)all, m), end);
+        var ss = a.States[..(int)all];
+        LinearRecurrence.Reverse(ss, default, decay[..(int)all], ss, end, scratch, t, 1, m, chunk, team);
+    }
+
+    /// <summary>
+    /// <see cref="SequencePath.Scan"/> backward: a again from saved, ∂L/∂y of this direction as the direct terms, the
+    /// total ∂L/∂h_t in one transposed solve (∂L/∂h0 into DTmp), then the cell's step backward over all rows at once
+    /// with that total as ∂L/∂(next state) (its ∂L/∂(previous state) is not needed and lands in the decay buffer).
+    /// </summary>
+    private void ScanBackward(in DirectionBackward a, ExecutionOptions options, WorkerTeam team, float* pStates, float* pSaved,
+        float* pDGi, float* pD, float* pDTmp, float* pDOut, in CellWeights w)
+    {
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h;
+        int chunk = options.ResolveScanChunk(m, team.Size);
+        EnsureScan(t, m, chunk, backward: true);
+        int all = t * m;
+        fixed (float* pDecay = _decay) fixed (float* pGrad = _scanGrad) fixed (int* pLen = a.Lengths)
+        {
+            var job = new ScanRowsJob<TCell>
+            {
+                Mode = ScanRowsJob<TCell>.Work.Decay, Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Decay = pDecay + (a.Reverse ? m : 0), Target = pGrad, Saved = pSaved, Lengths = a.Lengths.IsEmpty ? null : pLen,
+                DOut = pDOut, Direction = a.Direction, Directions = a.Directions, W = w,
+            };
+            team.Run(ref job);
+
+            var decay = new Span<float>(pDecay, all + m);
+            var g = new Span<float>(pGrad, all);
+            var dEnd = new ReadOnlySpan<float>(pD, m);
+            var dFirst = new Span<float>(pDTmp, m);
+            if (!a.Reverse) LinearRecurrence.Reverse(g, dFirst, decay[..all], g, dEnd, _scanScratch, t, 1, m, chunk, team);
+            else
+            {
+                // Slot 0 maps ∂L/∂(final state) onto the first processed step unchanged; ∂L/∂h0 = a_{T−1} ⊙ g_{T−1}.
+                decay[..m].Fill(1f);
+                LinearRecurrence.Forward(g, default, decay[..all], g, dEnd, _scanScratch, t, 1, m, chunk, team);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(decay.Slice(all, m), g.Slice(all - m, m), dFirst);
+            }
+
+            job.Mode = ScanRowsJob<TCell>.Work.Backward;
+            job.States = pStates; job.DGi = pDGi;
+            team.Run(ref job);
+        }
     }
 
     /// <summary>The step's view of the weights; the packed forms packed for this call only (forward or backward).</summary>
@@ -298,6 +399,74 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
                             new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * h, h).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * h, h));
         }
     }
+}
+
+/// <summary>
+/// Row-parallel parts of <see cref="SequencePath.Scan"/>: all T·B rows (time-major, row t·B + r) split evenly over
+/// the workers, each row by one worker (same bits for any team size). Coefficients: a into Decay, b into Target
+/// (the next-state rows), saved; padded steps a = 1, b = 0. Decay: a from saved into Decay, ∂L/∂y of this
+/// direction into Target (0 at padded steps; a = 1 there). Backward: the cell's step backward with ∂L/∂(next
+/// state) = Target, its ∂L/∂(previous state) into Decay; dGx 0 at padded steps.
+/// </summary>
+internal unsafe struct ScanRowsJob<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public enum Work { Coefficients, Decay, Backward }
+    public Work Mode;
+    public bool Reverse;
+    public int Batch, Hidden, Steps, Direction, Directions;
+    public float* Decay, Target, Gx, Saved, DOut, States, DGi;   // Decay: slot of step t's a; Target [T, B, H]
+    public int* Lengths;
+    public CellWeights W;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        long n = (long)Steps * Batch;
+        int r0 = (int)(n * worker / workers), r1 = (int)(n * (worker + 1) / workers), rows = r1 - r0;
+        if (rows == 0) return;
+        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h;
+        nint bh = (nint)Batch * h, o = (nint)r0 * h;
+        switch (Mode)
+        {
+            case Work.Coefficients:
+                TCell.LinearCoefficients(Decay + o, Target + o, Saved == null ? null : Saved + (nint)r0 * sw, Gx + (nint)r0 * gh, rows, h, W);
+                break;
+            case Work.Decay:
+                TCell.LinearDecay(Decay + o, Saved + (nint)r0 * sw, rows, h);
+                for (int r = r0; r < r1; r++)
+                {
+                    int t = r / Batch, row = r % Batch;
+                    var dst = new Span<float>(Target + (nint)r * h, h);
+                    if (Padded(t, row)) dst.Clear();
+                    else new ReadOnlySpan<float>(DOut + ((nint)r * Directions + Direction) * h, h).CopyTo(dst);
+                }
+                break;
+            case Work.Backward:
+                var step = new CellBackwardStep
+                {
+                    Rows = rows, Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh,
+                    DNext = Target + o, DPrev = Decay + o,
+                    Prev = States + (Reverse ? bh : 0) + o, Next = States + (Reverse ? 0 : bh) + o,
+                    Saved = Saved + (nint)r0 * sw, DGx = DGi + (nint)r0 * gh, DGh = DGi + (nint)r0 * gh, W = W,
+                };
+                TCell.Backward(step);
+                break;
+        }
+        if (Lengths == null) return;
+        for (int r = r0; r < r1; r++)
+        {
+            int t = r / Batch, row = r % Batch;
+            if (!Padded(t, row)) continue;
+            if (Mode == Work.Backward) new Span<float>(DGi + (nint)r * gh, gh).Clear();
+            else
+            {
+                new Span<float>(Decay + (nint)r * h, h).Fill(1f);
+                if (Mode == Work.Coefficients) new Span<float>(Target + (nint)r * h, h).Clear();
+            }
+        }
+    }
+
+    private readonly bool Padded(int t, int row) => Lengths != null && t >= Lengths[row];
 }
 
 /// <summary>

@@ -214,6 +214,8 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--decoder", "recurrent")]
     [InlineData("--cell", "lstm")]
     [InlineData("--cell", "paragru")]
+    [InlineData("--cell", "mingru")]
+    [InlineData("--cell", "minlstm")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
     {
