@@ -51,12 +51,13 @@ internal static class ClassifyCommand
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };
         public readonly Option<ulong?> Seed = new("--seed") { Description = "Random seed (same seed, same bits)" };
         public readonly Option<int?> Threads = new("--threads") { Description = "Threads for the baselines (default: all cores; results do not depend on it)" };
+        public readonly Option<string?> OnNan = UserInput.OnNan();
         public readonly Option<bool> NoBaselines = new("--no-baselines") { Description = "Skip the 1-NN baselines (they can take longest on long series)" };
 
         public Option[] All =>
         [
             Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Pool, Head,
-            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines,
+            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
         public void AddTo(Command c)
@@ -103,6 +104,7 @@ internal static class ClassifyCommand
             if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
             if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
             if (p.GetValue(Threads) is { } threads) o = o with { Threads = threads };
+            if (p.GetValue(OnNan) is not null) o = o with { OnNan = UserInput.NanPolicy(p, OnNan) };
             o.Validate();
             return o;
         }
@@ -156,7 +158,7 @@ internal static class ClassifyCommand
             + (train.Task == LabelKind.Classification ? $", classes {string.Join(' ', train.Classes())}" : ", regression target"));
         var f = SequenceClassifier.Fit(train, options, log.WriteLine, e =>
             log.WriteLine($"epoch {e.Epoch}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
-                + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{(e.Best ? "  *" : "")}"),
+                + (e.Metrics?.TryGetValue("accuracy", out var a) == true ? $"  val acc {a:F3}" : "") + $"  {e.Seconds:F2}s{e.SkippedNote()}{(e.Best ? "  *" : "")}"),
             parallel: parallel);
         if (parallel is { IsRoot: false }) return Cli.Ok;   // rank 0 evaluates, writes and reports
         double trainSeconds = clock.Elapsed.TotalSeconds;

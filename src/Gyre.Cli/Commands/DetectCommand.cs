@@ -37,10 +37,11 @@ internal static class DetectCommand
         public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell of the learned scorers (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
+        public readonly Option<string?> OnNan = UserInput.OnNan();
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Window, Seed }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Window, Seed, OnNan }) c.Options.Add(o);
         }
 
         public DetectionOptions Threshold(ParseResult p) =>
@@ -103,7 +104,7 @@ internal static class DetectCommand
         double? fraction = p.GetValue(o.TrainFraction);
         if (fraction is { } f && !(f > 0 && f < 1)) throw new GyreDataException($"--train-fraction {f} is not in (0, 1)");
         int trainRows = AnomalyDetection.TrainRows(rows, fraction);
-        var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed), p.GetValue(o.Cell)!, p.GetValue(o.Hidden), p.GetValue(o.Epochs));
+        var settings = new ScorerSettings(p.GetValue(o.Window), p.GetValue(o.Seed), p.GetValue(o.Cell)!, p.GetValue(o.Hidden), p.GetValue(o.Epochs)) { OnNan = UserInput.NanPolicy(p, o.OnNan) };
         var scorer = AnomalyScorers.Create(method, settings);
         if (job.Model != null && scorer is not LearnedScorer) throw new ArgumentException($"--method {method} has nothing to save: train a forecast or reconstruction model");
         var baselines = AnomalyScorers.Baselines(settings).Where(b => b.Name != scorer.Name).ToList();

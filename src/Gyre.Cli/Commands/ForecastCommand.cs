@@ -335,7 +335,7 @@ internal static class ForecastCommand
                         result = Forecaster.Fit(data, options, e =>
                         {
                             eta.Observe(e);
-                            last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "") + $"{eta.EarlyStopNote()})";
+                            last = $" (last epoch loss {e.TrainLoss:F4}" + (e.ValLoss is { } v ? $" val {v:F4}" : "") + $"{eta.EarlyStopNote()}{e.SkippedNote()})";
                             task.Value = e.Epoch;
                         }, checkpoint, resume, interrupt.Token, progress: new BatchProgress(b =>
                         {
@@ -352,7 +352,7 @@ internal static class ForecastCommand
                 {
                     eta.Observe(e);
                     log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.TrainLoss:F5}" + (e.ValLoss is { } v ? $"  val {v:F5}" : "")
-                        + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta.Remaining():F0}s{eta.EarlyStopNote()}{(e.Best ? "  *" : "")}");
+                        + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta.Remaining():F0}s{eta.EarlyStopNote()}{e.SkippedNote()}{(e.Best ? "  *" : "")}");
                 }, checkpoint, resume, interrupt.Token, parallel: parallel);
             }
             if (EarlyStopEta.Summary(f.History, options) is { } summary) log.WriteLine(summary);

@@ -50,12 +50,13 @@ internal sealed class TrainingOptions
     public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
     public readonly Option<int?> Patience = UserInput.Int("--patience", "Early-stopping patience in epochs (0 = off)", min: 0);
     public readonly Option<ulong?> Seed = UserInput.ULong("--seed", "Random seed (same seed, same bits)");
+    public readonly Option<string?> OnNan = UserInput.OnNan();
 
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
         InstanceNorm, ChannelIndependent, Season, Cell, Heads, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
-        WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed,
+        WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
     public void AddTo(Command command)
@@ -136,6 +137,7 @@ internal sealed class TrainingOptions
         yield return (Schedule, o.Schedule);
         yield return (Patience, o.Patience > 0 ? o.Patience.ToString(c) : "off");
         yield return (Seed, o.Seed.ToString(c));
+        yield return (OnNan, o.OnNan == Training.NanPolicy.Skip ? "skip" : "stop");
     }
 
     /// <summary>
@@ -182,6 +184,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Schedule) is { } sched) o = o with { Schedule = sched };
         if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
         if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
+        if (p.GetValue(OnNan) is not null) o = o with { OnNan = UserInput.NanPolicy(p, OnNan) };
         if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };
         if (o.Patch > o.Lookback)
             throw new GyreDataException($"--patch {o.Patch} is longer than --lookback {o.Lookback}");

@@ -49,16 +49,17 @@ internal static class TrajectoryCommand
         public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
         public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
+        public readonly Option<string?> OnNan = UserInput.OnNan();
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Frame, NoRotate, Seed }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Frame, NoRotate, Seed, OnNan }) c.Options.Add(o);
         }
 
         public TrajectoryOptions Get(ParseResult p) => new()
         {
             Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
-            Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed),
+            Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed), OnNan = UserInput.NanPolicy(p, OnNan),
             Canonical = p.GetValue(Frame) switch { "canonical" => true, "world" => false, var f => throw new ArgumentException($"--frame '{f}' is not canonical or world") },
         };
     }
@@ -126,7 +127,8 @@ internal static class TrajectoryCommand
             if (pr.Epoch % 5 == 0 || pr.Epoch == pr.Epochs) log.WriteLine($"epoch {pr.Epoch}/{pr.Epochs}  nll {pr.Loss:F4}  {pr.Elapsed.TotalSeconds:F0}s");
         });
         var model = TrajectoryPredictor.Fit(train, o, progress, parallel);
-        log.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s");
+        int skipped = model.History.Sum(e => e.Skipped);
+        log.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s" + (skipped > 0 ? $"; skipped {skipped} batch(es) with a NaN/Inf loss or gradient (--on-nan skip)" : ""));
         return model;
     }
 

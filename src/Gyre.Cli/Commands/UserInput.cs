@@ -74,6 +74,18 @@ internal static class UserInput
         return option;
     }
 
+    /// <summary>
+    /// --on-nan, on every job's train command: what a batch whose loss or gradient is NaN or ±∞ does
+    /// (<see cref="Gyre.Training.TrainerOptions.OnNan"/>).
+    /// </summary>
+    public static Option<string?> OnNan() => Choice("--on-nan",
+        "stop | skip: a batch with a NaN or infinite loss or gradient stops training, naming the epoch and batch and keeping the last checkpoint (default), or is skipped "
+        + "(no update, counted in the log; more than 10 % of an epoch's batches skipped stops the run)", "stop", "skip");
+
+    /// <summary>The policy <paramref name="option"/> (made by <see cref="OnNan"/>) gives; stop when left out.</summary>
+    public static Gyre.Training.NanPolicy NanPolicy(ParseResult p, Option<string?> option) =>
+        p.GetValue(option) is { } v ? Gyre.Training.NanPolicies.Parse(v) : Gyre.Training.NanPolicy.Stop;
+
     private static string? Last(ArgumentResult r) => r.Tokens.Count == 0 ? null : r.Tokens[^1].Value;
 
     private static T Error<T>(ArgumentResult r, string message)

@@ -9,7 +9,12 @@ namespace Gyre.Anomaly;
 /// normal rows above its training scores, which the threshold is fitted on (measured: 30 epochs gave 8–12 false
 /// events on art_daily_small_noise over seeds 1–3, 10 epochs 0–2, with the same jumpsup result).
 /// </summary>
-public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string Cell = "gru", int Hidden = 32, int Epochs = 10);
+public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string Cell = "gru", int Hidden = 32, int Epochs = 10)
+{
+    /// <summary>What a training batch with a non-finite loss or gradient does (a property of the run: not stored).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Training.NanPolicy OnNan { get; init; }
+}
 
 /// <summary>The scorers by name.</summary>
 public static class AnomalyScorers

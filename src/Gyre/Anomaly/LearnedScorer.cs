@@ -74,7 +74,7 @@ public abstract class LearnedScorer : IAnomalyScorer, ITrainingTask
     protected void Train(Module network)
     {
         network.Training = true;
-        new Trainer(new TrainerOptions { Epochs = Settings.Epochs, Batch = 32, LearningRate = 3e-3f, Seed = Settings.Seed, Patience = 0 }).Fit(this, History);
+        new Trainer(new TrainerOptions { Epochs = Settings.Epochs, Batch = 32, LearningRate = 3e-3f, Seed = Settings.Seed, Patience = 0, OnNan = Settings.OnNan }).Fit(this, History);
     }
 
     protected void EndFit()

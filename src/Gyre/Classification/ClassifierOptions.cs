@@ -54,6 +54,9 @@ public sealed record ClassifierOptions
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
     public ulong Seed { get; init; } = 1;
+    /// <summary>What a batch with a non-finite loss or gradient does (a property of the run, not of the model: not stored).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Training.NanPolicy OnNan { get; init; }
     /// <summary>Worker threads for the baselines (0 = all cores); results do not depend on it, so model files leave it out.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Threads { get; init; }

@@ -5,7 +5,7 @@ namespace Gyre.Data;
 /// The CLI maps it to exit code 2. <see cref="Row"/> is the 1-based data row (header not counted);
 /// <see cref="Line"/> is the 1-based line in the file (header is line 1).
 /// </summary>
-public sealed class GyreDataException : Exception
+public class GyreDataException : Exception
 {
     public string? File { get; }
     public int? Row { get; }

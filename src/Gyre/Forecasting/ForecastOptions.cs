@@ -64,6 +64,9 @@ public sealed record ForecastOptions
     /// <summary>Early-stopping patience in epochs on the validation loss (0 = off).</summary>
     public int Patience { get; init; } = 10;
     public ulong Seed { get; init; }
+    /// <summary>What a batch with a non-finite loss or gradient does (a property of the run, not of the model: not stored).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Training.NanPolicy OnNan { get; init; }
 
     /// <summary>Checks ranges and names; throws <see cref="GyreDataException"/> with a one-line message.</summary>
     /// <summary>A one-line error unless <paramref name="cell"/> names a registered cell whose options suit H units.</summary>

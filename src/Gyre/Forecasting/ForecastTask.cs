@@ -43,7 +43,7 @@ internal sealed class ForecastTask : ITrainingTask
     public static TrainerOptions TrainerOptionsFor(ForecastOptions o) => new()
     {
         Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, ClipNorm = o.ClipNorm,
-        Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed,
+        Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed, OnNan = o.OnNan,
     };
 
     public double TrainBatch(ReadOnlySpan<int> indices)

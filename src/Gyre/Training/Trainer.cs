@@ -13,10 +13,25 @@ namespace Gyre.Training;
 public sealed record TrainingResult(int BestEpoch, bool StoppedEarly);
 
 /// <summary>
+/// A batch's loss or gradient was NaN or ±∞ (<see cref="NanPolicy.Stop"/>), or too many batches of an epoch were
+/// (<see cref="NanPolicy.Skip"/>). Bad settings (a learning rate too high, unscaled data), not a bug: the CLI
+/// reports the one line and exits 2. The checkpoint of the last whole epoch is left as it was.
+/// </summary>
+public sealed class TrainingDivergedException(string message, int epoch, int batch) : GyreDataException(message)
+{
+    /// <summary>1-based epoch of the batch that stopped the run.</summary>
+    public int Epoch { get; } = epoch;
+
+    /// <summary>1-based batch within <see cref="Epoch"/>.</summary>
+    public int Batch { get; } = batch;
+}
+
+/// <summary>
 /// The training loop every job shares: per epoch a shuffled order of the training examples (dealt round-robin
 /// across ranks), full mini-batches of <see cref="TrainerOptions.Batch"/>, and per batch
 /// zero grad → <see cref="ITrainingTask.TrainBatch"/> (forward, loss, backward) → <see cref="GradientSync"/> →
-/// global-norm clipping → AdamW step; then the epoch's learning rate from the schedule (cosine, plateau,
+/// global-norm clipping → AdamW step (a batch whose loss or gradient norm is NaN or ±∞ stops the run, or with
+/// <see cref="NanPolicy.Skip"/> is left out: no step, optimizer state untouched); then the epoch's learning rate from the schedule (cosine, plateau,
 /// constant), the validation loss, early stopping that keeps the best epoch's weights, and an atomic
 /// checkpoint holding everything a bit-identical resume needs (weights, AdamW moments, best weights, RNG
 /// states, schedule and early-stopping counters, history).
@@ -115,28 +130,48 @@ public sealed class Trainer
             if (o.WorldSize > 1)
                 for (int i = 0; i < shardSize; i++) shard[i] = order[i * o.WorldSize + o.Rank];
             double lossSum = 0, normSum = 0;
+            int skipped = 0;
+            // At least one batch may be skipped, but never all of them: an epoch that applied nothing has no loss.
+            int allowedSkips = Math.Min(Math.Max(1, (int)(o.MaxSkippedShare * batches)), batches - 1);
             model.Training = true;
             for (int bi = 0; bi < batches; bi++)
             {
                 foreach (var p in parameters) p.Grad.Span.Clear();
-                lossSum += task.TrainBatch(shard.AsSpan(bi * b, b));
+                double loss = task.TrainBatch(shard.AsSpan(bi * b, b));
                 if (GradientSync != null)
                 {
                     Gather(parameters, flat!, grads: true);
+                    // A rank whose loss is not finite poisons its gradient, so the reduced gradient (the same on every
+                    // rank) carries the verdict and all ranks skip or stop together.
+                    if (!double.IsFinite(loss)) flat![0] = float.NaN;
                     GradientSync.SynchronizeGradients(flat);
                     Scatter(parameters, flat!, grads: true);
                 }
-                normSum += o.ClipNorm > 0 ? GradientClipping.ClipByGlobalNorm(parameters, o.ClipNorm) : GradientClipping.GlobalNorm(parameters);
-                opt.Step();
+                double norm = o.ClipNorm > 0 ? GradientClipping.ClipByGlobalNorm(parameters, o.ClipNorm) : GradientClipping.GlobalNorm(parameters);
+                if (!double.IsFinite(loss) || !double.IsFinite(norm))
+                {
+                    // Checked before the step: a non-finite gradient would poison the weights and AdamW's moments for good.
+                    var bad = new NonFiniteBatch(epoch + 1, bi + 1, batches, loss, norm);
+                    if (o.OnNan == NanPolicy.Stop) throw Diverged(bad, bestEpoch, history, "");
+                    if (++skipped > allowedSkips)
+                        throw Diverged(bad, bestEpoch, history, $"; {skipped} of this epoch's {batches} batches skipped, more than --on-nan skip allows ({o.MaxSkippedShare:P0})");
+                }
+                else
+                {
+                    lossSum += loss;
+                    normSum += norm;
+                    opt.Step();
+                }
                 stepsDone++;
                 if (Progress != null)
                 {
                     var elapsed = runClock.Elapsed;
                     var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsDone * (stepsTotal - stepsDone)));
-                    Progress.Report(new TrainingProgress(epoch + 1, o.Epochs, bi + 1, batches, lossSum / (bi + 1), elapsed, remaining));
+                    Progress.Report(new TrainingProgress(epoch + 1, o.Epochs, bi + 1, batches, lossSum / Math.Max(bi + 1 - skipped, 1), elapsed, remaining));
                 }
             }
-            double trainLoss = GradientSync?.MeanOverRanks(lossSum / batches) ?? lossSum / batches;
+            int applied = batches - skipped;
+            double trainLoss = GradientSync?.MeanOverRanks(lossSum / applied) ?? lossSum / applied;
             var val = task.Validate();
             double? valLoss = val?.Loss;
             double monitored = valLoss ?? trainLoss;
@@ -148,10 +183,9 @@ public sealed class Trainer
             }
             else stale++;
             schedule.Observe(monitored);
-            if (!double.IsFinite(trainLoss)) throw new GyreDataException($"training diverged at epoch {epoch + 1} (loss {trainLoss}); try a lower --lr");
-            var record = new EpochRecord(epoch + 1, trainLoss, valLoss, opt.LearningRate, normSum / batches, clock.Elapsed.TotalSeconds, improved)
+            var record = new EpochRecord(epoch + 1, trainLoss, valLoss, opt.LearningRate, normSum / applied, clock.Elapsed.TotalSeconds, improved)
             {
-                Metrics = val?.Metrics,
+                Metrics = val?.Metrics, Skipped = skipped,
             };
             history.Add(record);
             if (valLoss != null && o.Patience > 0 && stale >= o.Patience) stopped = true;
@@ -170,6 +204,26 @@ public sealed class Trainer
         model.Training = false;
         return new TrainingResult(bestEpoch + 1, stopped);
     }
+
+    private readonly record struct NonFiniteBatch(int Epoch, int Batch, int Batches, double Loss, double GradNorm);
+
+    /// <summary>
+    /// The one line a diverged run ends with: where (epoch and batch), what (loss, gradient norm), and what is kept —
+    /// the checkpoint of the last whole epoch (never overwritten by a diverged one), else nothing.
+    /// </summary>
+    private TrainingDivergedException Diverged(NonFiniteBatch bad, int bestEpoch, List<EpochRecord> history, string why)
+    {
+        string kept = CheckpointPath != null && history.Count > 0 && File.Exists(CheckpointPath)
+            ? $"the checkpoint {Path.GetFileName(CheckpointPath)} keeps epoch {history[^1].Epoch} (best {bestEpoch + 1}): resume with --resume and a lower --lr"
+            : "nothing was written: try a lower --lr";
+        string what = $"loss {Number(bad.Loss)}, gradient norm {Number(bad.GradNorm)}";
+        string hint = Options.OnNan == NanPolicy.Stop ? ", or --on-nan skip to skip such batches" : "";
+        return new TrainingDivergedException(
+            $"training diverged at epoch {bad.Epoch}, batch {bad.Batch} of {bad.Batches} ({what}){why}; {kept}{hint}", bad.Epoch, bad.Batch);
+    }
+
+    private static string Number(double v) => double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+Inf" : double.IsNegativeInfinity(v) ? "-Inf"
+        : v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Copies every parameter's values (or gradients) into one flat block, in parameter order.</summary>
     public static void Gather(IReadOnlyList<Parameter> parameters, Span<float> flat, bool grads)

@@ -24,6 +24,11 @@ public sealed record TrainerOptions
     /// <summary>Processes in data-parallel training: each epoch's shuffled order (the same on every rank) is dealt
     /// round-robin, rank r taking positions r, r + W, r + 2W, …</summary>
     public int WorldSize { get; init; } = 1;
+    /// <summary>What a batch whose loss or gradient is NaN or ±∞ does: stop the run (the default) or be skipped.</summary>
+    public NanPolicy OnNan { get; init; } = NanPolicy.Stop;
+    /// <summary>With <see cref="NanPolicy.Skip"/>: the share of an epoch's batches that may be skipped; one more stops
+    /// the run (at least one batch per epoch may always be skipped).</summary>
+    public double MaxSkippedShare { get; init; } = 0.1;
 
     public void Validate()
     {
@@ -34,6 +39,29 @@ public sealed record TrainerOptions
         if (!(ClipNorm >= 0)) throw new ArgumentException($"clip must be ≥ 0, got {ClipNorm}");
         LearningRateSchedule.Parse(Schedule);
         if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");
+        if (!(MaxSkippedShare >= 0 && MaxSkippedShare < 1)) throw new ArgumentException($"the skipped share must lie in [0, 1), got {MaxSkippedShare}");
         if (WorldSize <= 0 || Rank < 0 || Rank >= WorldSize) throw new ArgumentException($"rank {Rank} is outside a world of {WorldSize}");
     }
+}
+
+/// <summary>What the <see cref="Trainer"/> does with a batch whose loss or gradient is not finite.</summary>
+public enum NanPolicy
+{
+    /// <summary>Stop with <see cref="TrainingDivergedException"/>; the last checkpoint (of the last whole epoch) stays.</summary>
+    Stop,
+    /// <summary>Skip the batch: no update, optimizer state untouched; counted in <see cref="EpochRecord.Skipped"/>.
+    /// More than <see cref="TrainerOptions.MaxSkippedShare"/> of an epoch's batches skipped stops the run.</summary>
+    Skip,
+}
+
+/// <summary>Parses the user's word for a <see cref="NanPolicy"/>.</summary>
+public static class NanPolicies
+{
+    /// <summary>"stop" or "skip" (any case); anything else is a one-line error naming <c>--on-nan</c>.</summary>
+    public static NanPolicy Parse(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "stop" => NanPolicy.Stop,
+        "skip" => NanPolicy.Skip,
+        _ => throw new Data.GyreDataException($"--on-nan must be stop or skip (got '{text}')"),
+    };
 }

@@ -15,6 +15,14 @@ public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValLoss, f
     /// <summary>Validation metrics by name (e.g. "accuracy"); null when the job reports none.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+
+    /// <summary>Batches skipped because their loss or gradient was not finite (<see cref="NanPolicy.Skip"/>);
+    /// the epoch's loss and gradient norm are the means over the other batches.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Skipped { get; init; }
+
+    /// <summary>"  skipped N (NaN/Inf)" for an epoch's log line, or "" when none was skipped.</summary>
+    public string SkippedNote() => Skipped == 0 ? "" : $"  skipped {Skipped} (NaN/Inf)";
 }
 
 /// <summary>The validation loss of an epoch and any metrics beside it.</summary>

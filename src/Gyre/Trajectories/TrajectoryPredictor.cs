@@ -25,6 +25,9 @@ public sealed record TrajectoryOptions
     /// </summary>
     public bool Canonical { get; init; }
     public ulong Seed { get; init; } = 1;
+    /// <summary>What a batch with a non-finite loss or gradient does (a property of the run, not of the model: not stored).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public NanPolicy OnNan { get; init; }
 
     public void Validate()
     {
@@ -89,7 +92,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
         }
         float scale = (float)Math.Max(Math.Sqrt(sq / count), 1e-6);
         var model = new TrajectoryPredictor(o, d, scale, Build(o, d)) { _train = train, _augment = new Rng(o.Seed ^ 0x7A3C_19E5_0BD2_4461UL) };
-        var trainerOptions = new TrainerOptions { Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, Seed = o.Seed, Patience = 0 };
+        var trainerOptions = new TrainerOptions { Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, Seed = o.Seed, Patience = 0, OnNan = o.OnNan };
         var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
         {
             Progress = progress, GradientSync = parallel?.Sync,

@@ -106,6 +106,10 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
         return b;
     }
 
+    /// <summary>A daily series whose values come near float's largest (3.4·10³⁸): unscaled, its gradients overflow.</summary>
+    private static readonly string Huge = "date,y\n" + string.Concat(Enumerable.Range(0, 120).Select(t =>
+        $"{new DateTime(2020, 1, 1).AddDays(t):yyyy-MM-dd},{(2e38 * (1 + 0.5 * Math.Sin(t / 3.0))).ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}\n"));
+
     private static readonly Dictionary<string, Case> Cases = new()
     {
         // ------------------------------------------------------------------ CSV
@@ -172,6 +176,14 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
         ["option: --schedule bogus"] = new(Daily(), d => Train(d, "--schedule", "bogus"), 2, "unknown schedule 'bogus' (known: constant, cosine, plateau)"),
         ["option: --fill bogus"] = new(Daily(), d => Train(d, "--fill", "bogus"), 2, "unknown fill mode 'bogus' (expected ffill, linear, mask or none)"),
         ["option: --calendar bogus"] = new(Daily(), d => Train(d, "--calendar", "bogus"), 2, "unknown calendar feature 'bogus' (expected hour, dow, dom, month, doy)"),
+        ["option: --on-nan bogus"] = new(Daily(), d => Train(d, "--on-nan", "bogus"), 2, "--on-nan: 'bogus' is not one of stop, skip"),
+        ["option: classify --on-nan bogus"] = new(Daily(), d => ["classify", "train", "--data", d["d.csv"], "--on-nan", "bogus"], 2, "--on-nan: 'bogus' is not one of stop, skip"),
+        ["option: trajectory --on-nan bogus"] = new(Daily(), d => ["trajectory", "train", "--data", d["d.csv"], "--out", d["m.gyre"], "--on-nan", "bogus"], 2, "--on-nan: 'bogus' is not one of stop, skip"),
+        ["option: detect --on-nan bogus"] = new(Daily(), d => ["detect", "train", "--data", d["d.csv"], "--out", d["m.gyre"], "--on-nan", "bogus"], 2, "--on-nan: 'bogus' is not one of stop, skip"),
+        ["training: diverges (unscaled values near float's largest)"] = new(Csv(Huge), d => Train(d, "--scaler", "none"), 2,
+            "training diverged at epoch 1, batch 1 of 2 (loss 4.671E+76, gradient norm NaN); nothing was written: try a lower --lr, or --on-nan skip to skip such batches"),
+        ["training: --on-nan skip, every batch diverges"] = new(Csv(Huge), d => Train(d, "--scaler", "none", "--on-nan", "skip"), 2,
+            "training diverged at epoch 1, batch 2 of 2 (loss 4.573E+76, gradient norm NaN); 2 of this epoch's 2 batches skipped, more than --on-nan skip allows (10 %); nothing was written: try a lower --lr"),
         ["option: --split over 1"] = new(Daily(), d => Train(d, "--split", "0.5,0.6,0.2"), 2, "split '0.5,0.6,0.2': fractions must sum to at most 1 (or give whole row counts)"),
         ["option: --backtest 0"] = new(Both(CopyModel, Daily()), d => ["forecast", "eval", "--model", d["m.gyre"], "--data", d["d.csv"], "--backtest", "0"], 2,
             "--backtest must be at least 1 (got 0)"),
