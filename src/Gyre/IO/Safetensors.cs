@@ -374,7 +374,13 @@ public static class Safetensors
     /// </summary>
     /// <exception cref="ArgumentException">A name is null, repeated or the reserved <c>__metadata__</c>; a tensor or metadata value is null.</exception>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null) => Write(path, tensors, metadata, halfWritten: null);
+
+    /// <summary>As <see cref="Write(string, IEnumerable{KeyValuePair{string, Tensor}}, IReadOnlyDictionary{string, string}?)"/>;
+    /// <paramref name="halfWritten"/> is called once the temporary holds the header and the first half of the
+    /// tensors, flushed (the checkpoint writer's test pause, <see cref="Training.TestPause"/>).</summary>
+    internal static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata, Action? halfWritten)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -390,7 +396,7 @@ public static class Safetensors
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
-                WriteBody(stream, header, list);
+                WriteBody(stream, header, list, halfWritten);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -469,7 +475,7 @@ public static class Safetensors
         return header;
     }
 
-    private static void WriteBody(Stream stream, byte[] header, List<KeyValuePair<string, Tensor>> tensors)
+    private static void WriteBody(Stream stream, byte[] header, List<KeyValuePair<string, Tensor>> tensors, Action? halfWritten = null)
     {
         Span<byte> lengthBytes = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)header.Length);
@@ -477,9 +483,18 @@ public static class Safetensors
         stream.Write(header);
         if (BitConverter.IsLittleEndian)
         {
-            foreach (var (_, tensor) in tensors) stream.Write(MemoryMarshal.AsBytes(tensor.ReadOnlySpan));
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                if (halfWritten != null && i == tensors.Count / 2)
+                {
+                    stream.Flush();
+                    halfWritten();
+                }
+                stream.Write(MemoryMarshal.AsBytes(tensors[i].Value.ReadOnlySpan));
+            }
             return;
         }
+        halfWritten?.Invoke();   // big-endian hosts: the pause falls before the tensors
         byte[] scratch = ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {

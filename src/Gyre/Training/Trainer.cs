@@ -162,6 +162,7 @@ public sealed class Trainer
                     normSum += norm;
                     opt.Step();
                 }
+                if (bi == 0) TestPause.At("batch", epoch + 1);
                 stepsDone++;
                 if (Progress != null)
                 {
@@ -196,6 +197,7 @@ public sealed class Trainer
                     Lr = schedule.CurrentLr, ScheduleStalled = schedule.Stalled, ScheduleBest = schedule.Best,
                     BestVal = bestVal, BestEpoch = bestEpoch, Stale = stale, Stopped = stopped, History = [.. history],
                 });
+            if (CheckpointPath != null) TestPause.At("epoch", epoch + 1);
             EpochEnd?.Invoke(record);
         }
         // Keep the best epoch's weights (the last ones when nothing was trained).
@@ -283,7 +285,7 @@ public sealed class Trainer
         {
             ["trainer"] = JsonSerializer.Serialize(state, Json),
         };
-        Safetensors.Write(CheckpointPath!, tensors, meta);
+        Safetensors.Write(CheckpointPath!, tensors, meta, halfWritten: () => TestPause.At("checkpoint", state.Epoch + 1));
     }
 
     private sealed record TrainerState
