@@ -37,7 +37,7 @@ public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden
 public static class ScanBenchmark
 {
     /// <summary>Layers the scan benchmark knows: the Newton cells, gated linear attention and the state-space layer.</summary>
-    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl"];
+    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl", "mingru", "minlstm"];
 
     /// <summary>The grid: T = 1k, 4k, 16k at B = 1 and 8.</summary>
     public static IReadOnlyList<(int Batch, int Seq)> Grid { get; } = [(1, 1024), (8, 1024), (1, 4096), (8, 4096), (1, 16384), (8, 16384)];
@@ -52,6 +52,8 @@ public static class ScanBenchmark
         "paralstm" => new ParaLstm(input, hidden, seed),
         "gla" => new GatedLinearAttention(input, hidden, heads: 4, seed: seed),
         "lssl" => new StateSpaceLayer(input, hidden, stateSize: 16, seed: seed),
+        // The registered linear cells run in the one sequence runner: the loop against its parallel-scan path.
+        "mingru" or "minlstm" => new RecurrentLayer(Gyre.Cells.CellRegistry.Get(cell), input, hidden, batchFirst: true, seed: seed),
         _ => throw new ArgumentException($"--cell must be one of {string.Join(", ", Cells)}, got '{cell}'"),
     };
 
@@ -65,6 +67,8 @@ public static class ScanBenchmark
             "paralstm" => rows * h * 17,                             // 2 states, 4 J, 2 work, y, 5 saved, 3 gx
             "gla" => rows * h * 5 + 3L * ((seq + 15) / 16) * batch * h * h / 8, // q k v o y, chunk states ×3
             "lssl" => rows * h * 3 + 3L * rows * h * 16,             // u, y, and states, Ā, B̄·u over N = 16
+            "mingru" => rows * h * 8,                                // x copy, 2 gx, 3 saved, states, a
+            "minlstm" => rows * h * 11,                              // x copy, 3 gx, 5 saved, states, a
             _ => throw new ArgumentException($"unknown cell '{cell}'"),
         };
     }
@@ -168,6 +172,8 @@ public static class ScanBenchmark
                 g.Forward, dy => g.Backward(dy), () => 0),
             StateSpaceLayer l => new(l, l.InputSize, l.HiddenSize, s => l.Scan = s, t => l.Team = t,
                 l.Forward, dy => l.Backward(dy), () => 0),
+            RecurrentLayer r => new(r, r.InputSize, r.HiddenSize, s => r.Execution = r.Execution with { Scan = s },
+                t => r.Execution = r.Execution with { Team = t }, x => r.Forward(x).Output, dy => r.Backward(dy), () => 0),
             _ => throw new ArgumentException($"the scan benchmark cannot drive a {m.GetType().Name}"),
         };
     }

@@ -236,6 +236,23 @@ public sealed class ForecastCommandTests : IDisposable
     }
 
     [Fact]
+    public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
+    {
+        // minGRU trained and used through its parallel scan; the forecast is the loop's to rounding.
+        string data = TrainSmall("m.gyre", "--cell", "mingru", "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["p.csv"], "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["s.csv"], "--scan", "sequential");
+        var p = Column(_dir["p.csv"], "y"); var s = Column(_dir["s.csv"], "y");
+        Assert.Equal(s.Length, p.Length);
+        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+        // A cell without a parallel form runs its loop under --scan parallel (documented in the option's help).
+        TrainSmall("g.gyre", "--cell", "gru", "--scan", "parallel");
+        _dir.Fails(["forecast", "train", "--data", data, "--out", _dir["x.gyre"], "--scan", "fast"], "--scan", "sequential, parallel or auto");
+        Assert.Contains("--scan", _dir.Ok("forecast", "train", "--help").Out);
+        Assert.Contains("--scan", _dir.Ok("classify", "train", "--help").Out);
+    }
+
+    [Fact]
     public void Version_and_help_exit_zero()
     {
         Assert.Matches(@"^\d+\.\d+", _dir.Ok("--version").Out);
