@@ -214,6 +214,7 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--decoder", "recurrent")]
     [InlineData("--cell", "lstm")]
     [InlineData("--cell", "paragru")]
+    [InlineData("--cell", "paralstm")]
     [InlineData("--cell", "mingru")]
     [InlineData("--cell", "minlstm")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
