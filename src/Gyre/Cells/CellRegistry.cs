@@ -18,6 +18,7 @@ public static class CellRegistry
         Register("gru_reset_before", NoOptions("gru_reset_before", () => new GruResetBeforeDefinition()));
         Register("lstm", LstmDefinition.FromOptions);
         Register("paragru", NoOptions("paragru", () => new ParaGruDefinition()));
+        Register("paralstm", NoOptions("paralstm", () => new ParaLstmDefinition()));
         Register("rnn_tanh", NoOptions("rnn_tanh", () => new RnnTanhDefinition()), "tanh");
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);

@@ -72,9 +72,6 @@ public unsafe interface ICell
     static virtual void LinearCoefficients(float* a, float* b, float* saved, float* gx, int rows, int hidden, in CellWeights w) =>
         throw new NotSupportedException();
 
-    /// <summary>Linear cells: a [R, H] again from saved [R, S·H], for the scan's backward (bit for bit the forward's a).</summary>
-    static virtual void LinearDecay(float* a, float* saved, int rows, int hidden) => throw new NotSupportedException();
-
     /// <summary>Whether <see cref="FusedStep"/> exists: a batch-1 step that does W_hh·h and the gate math
     /// in one pass over unit blocks (Vector512 only; see <see cref="RecurrentStepKernels"/>).</summary>
     static virtual bool HasFusedStep => false;

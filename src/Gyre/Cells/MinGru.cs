@@ -34,7 +34,6 @@ public readonly unsafe struct MinGruCell : ICell
     public static bool IsLinear => true;
     public static void LinearCoefficients(float* a, float* b, float* saved, float* gx, int rows, int hidden, in CellWeights w) =>
         MinStep.Coefficients(a, b, saved, gx, rows, hidden, lstm: false);
-    public static void LinearDecay(float* a, float* saved, int rows, int hidden) => MinStep.Decay(a, saved, rows, hidden, lstm: false);
 }
 
 /// <summary>The step of <see cref="MinGruCell"/> and <see cref="MinLstmCell"/> on the <see cref="MinGates"/> kernels.</summary>
@@ -59,12 +58,6 @@ internal static unsafe class MinStep
         int n = rows * hidden;
         MinGates.Coefficients(new Span<float>(a, n), new Span<float>(b, n), saved == null ? default : new Span<float>(saved, MinGates.SavedWidth(lstm) * n),
             new ReadOnlySpan<float>(gx, MinGates.Gates(lstm) * n), rows, hidden, lstm);
-    }
-
-    public static void Decay(float* a, float* saved, int rows, int hidden, bool lstm)
-    {
-        int n = rows * hidden;
-        MinGates.Decay(new Span<float>(a, n), new ReadOnlySpan<float>(saved, MinGates.SavedWidth(lstm) * n), rows, hidden, lstm);
     }
 
     /// <summary>g(v) = relu(v) + σ(min(v, 0)): v + ½ for v ≥ 0, σ(v) below (one formula, no branch, for ONNX).</summary>

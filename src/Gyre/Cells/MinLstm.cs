@@ -32,7 +32,6 @@ public readonly unsafe struct MinLstmCell : ICell
     public static bool IsLinear => true;
     public static void LinearCoefficients(float* a, float* b, float* saved, float* gx, int rows, int hidden, in CellWeights w) =>
         MinStep.Coefficients(a, b, saved, gx, rows, hidden, lstm: true);
-    public static void LinearDecay(float* a, float* saved, int rows, int hidden) => MinStep.Decay(a, saved, rows, hidden, lstm: true);
 }
 
 /// <summary>The registry entry of <see cref="MinLstmCell"/> ("minlstm").</summary>

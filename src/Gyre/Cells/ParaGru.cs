@@ -14,8 +14,9 @@ namespace Gyre.Cells;
 /// Parameters: weight_ih [3H, I], weight_hh [3H] = a_r | a_z | a_n, bias_ih [3H], bias_hh [3H], U(−1/√H, 1/√H).
 /// State: h. Saved per unit: r, z, n and a_n ⊙ h + b_hn. The step is the GRU's pointwise kernel
 /// <see cref="GruGates"/> with gh = b_hh + a ⊙ h in place of b_hh + W_hh·h; backward adds Σ_g dgh_g ⊙ a_g to ∂L/∂h
-/// and dW_hh[g, j] = Σ_rows dgh[row, g, j]·h_prev[row, j]. This cell runs the sequential loop in every
-/// <see cref="Layers.RecurrentLayer"/>; the Newton mode is the layer <see cref="Layers.ParaGru"/>.
+/// and dW_hh[g, j] = Σ_rows dgh[row, g, j]·h_prev[row, j]. Parallel form: one state and a diagonal Jacobian, so
+/// <see cref="Layers.ExecutionOptions.Scan"/> = Parallel runs it by Newton's method in the sequence runner
+/// (<see cref="Layers.SequencePath.Newton"/>; J from this backward with ∂L/∂h' = 1).
 /// </summary>
 public readonly unsafe struct ParaGruCell : ICell
 {

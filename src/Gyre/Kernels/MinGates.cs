@@ -16,7 +16,7 @@ namespace Gyre.Kernels;
 /// runs the same instruction sequence whatever H; without SIMD the twin runs. No FMA anywhere: h' = a·h + b is
 /// rounded as <see cref="LinearRecurrence"/> rounds it, so the sequential step and the parallel scan with one
 /// chunk give the same bits. Forward differs from the twin only through the vector σ of <see cref="Activations"/>;
-/// backward (products only) and <see cref="Decay"/> match it bit for bit.
+/// backward (products only) matches it bit for bit.
 /// </remarks>
 public static class MinGates
 {
@@ -180,24 +180,6 @@ public static class MinGates
             S.Store(S.Mul(dh, a), ref dhPrev, o + j);
         }
         return j;
-    }
-
-    /// <inheritdoc cref="Reference.MinGatesReference.Decay"/>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Decay(Span<float> a, ReadOnlySpan<float> saved, int rows, int hidden, bool lstm)
-    {
-        GruGates.CheckShape(rows, hidden);
-        int n = rows * hidden;
-        Need(nameof(a), a.Length, n); Need(nameof(saved), saved.Length, SavedWidth(lstm) * n);
-        int sw = SavedWidth(lstm);
-        for (int r = 0; r < rows; r++)
-        {
-            var s = saved.Slice(r * sw * hidden, hidden);
-            var dst = a.Slice(r * hidden, hidden);
-            // minLSTM saved f′ itself; minGRU saved z, and a = 1 − z is one subtraction (exact in every width).
-            if (lstm) s.CopyTo(dst);
-            else System.Numerics.Tensors.TensorPrimitives.Subtract(1f, s, dst);
-        }
     }
 
     internal static void CheckForward(int first, int saved, int gx, int second, int rows, int hidden, bool lstm, string firstName, string secondName)

@@ -98,14 +98,4 @@ public static class MinGatesReference
                 dhPrev[o] = dh * a;
             }
     }
-
-    /// <summary>a [R, H] of the step again from saved [R, S·H] (minGRU 1 − z, minLSTM f′), for the scan's backward.</summary>
-    public static void Decay(Span<float> a, ReadOnlySpan<float> saved, int rows, int hidden, bool lstm)
-    {
-        int sw = MinGates.SavedWidth(lstm);
-        MinGates.Need(nameof(a), a.Length, rows * hidden); MinGates.Need(nameof(saved), saved.Length, sw * rows * hidden);
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < hidden; j++)
-                a[r * hidden + j] = lstm ? saved[r * sw * hidden + j] : 1f - saved[r * sw * hidden + j];
-    }
 }

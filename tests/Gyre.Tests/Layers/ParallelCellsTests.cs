@@ -9,10 +9,11 @@ using static Gyre.Tests.Layers.GradientCheckTests;
 
 namespace Gyre.Tests.Layers;
 
-/// <summary>minGRU and minLSTM: finite-difference gradients in the sequential and the parallel-scan path (random
-/// upstream, odd sizes, T = 1, B = 1, bidirectional, two layers), the two paths against each other at T = 4096,
-/// padding, the path choice, allocations, and the kernel against its scalar twin.</summary>
-public class MinCellsTests
+/// <summary>The cells with a parallel-in-time form (minGRU, minLSTM: linear scan; ParaGRU, IndRNN: Newton):
+/// finite-difference gradients in the sequential and the parallel path (random upstream, odd sizes, T = 1, B = 1,
+/// bidirectional, two layers), the two paths against each other at T = 4096, padding, the path choice,
+/// allocations, and the minGRU / minLSTM kernel against its scalar twin.</summary>
+public class ParallelCellsTests
 {
     static readonly ExecutionOptions Parallel = new() { Scan = ScanMode.Parallel, ScanChunkLength = 2 };
     static readonly ExecutionOptions Sequential = new() { Scan = ScanMode.Sequential };
@@ -20,7 +21,7 @@ public class MinCellsTests
     public static IEnumerable<object[]> Shapes()
     {
         // cell, parallel, I, H, layers, bidirectional, B, T, bias, batchFirst
-        foreach (var cell in new[] { "mingru", "minlstm" })
+        foreach (var cell in new[] { "mingru", "minlstm", "paragru", "indrnn(nonlinearity=tanh)" })
             foreach (bool parallel in new[] { false, true })
             {
                 yield return [cell, parallel, 1, 1, 1, false, 1, 1, true, true];
@@ -36,7 +37,7 @@ public class MinCellsTests
         int batch, int steps, bool bias, bool batchFirst)
     {
         var rng = new Rng(17);
-        var layer = new RecurrentLayer(CellRegistry.Get(cell), inputSize, hidden, layers, bias, batchFirst, 0f, bidir, seed: 3)
+        var layer = new RecurrentLayer(CellRegistry.FromText(cell), inputSize, hidden, layers, bias, batchFirst, 0f, bidir, seed: 3)
         {
             Execution = parallel ? Parallel : Sequential,
         };
@@ -44,8 +45,9 @@ public class MinCellsTests
         // g has a kink at 0 (g′ jumps from ¼ to 1): "rnn_relu" turns on CheckTensor's rule for a kink inside the
         // finite-difference interval (the analytic value must lie between the one-sided ones).
         CheckLayer(layer, rng, "rnn_relu", batch, steps);
-        Assert.All(layer.LastForwardPaths, p => Assert.Equal(parallel, p == SequencePath.Scan));
-        Assert.All(layer.LastBackwardPaths, p => Assert.Equal(parallel, p == SequencePath.Scan));
+        var path = cell.StartsWith("min") ? SequencePath.Scan : SequencePath.Newton;
+        Assert.All(layer.LastForwardPaths, p => Assert.Equal(parallel, p == path));
+        Assert.All(layer.LastBackwardPaths, p => Assert.Equal(parallel, p == path));
     }
 
     [Theory]
@@ -53,7 +55,10 @@ public class MinCellsTests
     [InlineData("minlstm", false, 0)]
     [InlineData("mingru", true, 64)]
     [InlineData("minlstm", true, 300)]
-    public void ParallelScanMatchesTheLoopAtT4096(string cell, bool bidirectional, int chunk)
+    [InlineData("paragru", false, 0)]
+    [InlineData("paragru", true, 64)]
+    [InlineData("indrnn(nonlinearity=tanh)", true, 0)]
+    public void ParallelPathMatchesTheLoopAtT4096(string cell, bool bidirectional, int chunk)
     {
         const int t = 4096, b = 2, i = 3, h = 9;
         var rng = new Rng(5);
@@ -62,23 +67,28 @@ public class MinCellsTests
         var h0 = Random(rng, [d, b, h]);
         var dy = Random(rng, [b, t, d * h]);
         var dhN = Random(rng, [d, b, h]);
-        (RecurrentOutput O, RecurrentGradients G, Dictionary<string, Tensor> P, IReadOnlyList<SequencePath> Paths) Run(ExecutionOptions e)
+        bool linear = cell.StartsWith("min");
+        (RecurrentOutput O, RecurrentGradients G, Dictionary<string, Tensor> P, IReadOnlyList<SequencePath> Paths, IReadOnlyList<int> Its) Run(ExecutionOptions e)
         {
-            var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, batchFirst: true, bidirectional: bidirectional, seed: 11) { Execution = e };
+            var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, batchFirst: true, bidirectional: bidirectional, seed: 11) { Execution = e };
             var o = layer.Forward(x, h0);
+            var its = layer.LastNewtonIterations;
             var g = layer.Backward(dy, dhN);
-            return (o, g, layer.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad), layer.LastBackwardPaths);
+            return (o, g, layer.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad), layer.LastBackwardPaths, its);
         }
         var seq = Run(Sequential);
         var par = Run(new ExecutionOptions { Scan = ScanMode.Parallel, ScanChunkLength = chunk });
-        Assert.All(par.Paths, p => Assert.Equal(SequencePath.Scan, p));
-        Assert.All(seq.Paths, p => Assert.NotEqual(SequencePath.Scan, p));
+        var path = linear ? SequencePath.Scan : SequencePath.Newton;
+        Assert.All(par.Paths, p => Assert.Equal(path, p));
+        Assert.All(seq.Paths, p => Assert.NotEqual(path, p));
+        // Newton: a few solves (converged long before T), none for the linear scan.
+        Assert.All(par.Its, n => Assert.InRange(n, linear ? 0 : 1, linear ? 0 : 20));
         Close(seq.O.Output, par.O.Output, "y");
         Close(seq.O.Hidden, par.O.Hidden, "h_n");
         Close(seq.G.Input, par.G.Input, "dx");
         Close(seq.G.Hidden, par.G.Hidden, "dh0");
         foreach (var (name, grad) in seq.P) Close(grad, par.P[name], name);
-        if (chunk == 0) Assert.True(seq.O.Output.ReadOnlySpan.SequenceEqual(par.O.Output.ReadOnlySpan));   // one chunk: the loop's own arithmetic
+        if (chunk == 0 && linear) Assert.True(seq.O.Output.ReadOnlySpan.SequenceEqual(par.O.Output.ReadOnlySpan));   // one chunk: the loop's own arithmetic
 
         static void Close(Tensor a, Tensor b, string what)
         {
@@ -93,6 +103,7 @@ public class MinCellsTests
     [Theory]
     [InlineData("mingru")]
     [InlineData("minlstm")]
+    [InlineData("paragru")]
     public void PaddedRowsGiveTheUnpaddedResults(string cell)
     {
         // Row 0 is 3 steps padded to 6 (garbage in the padding), row 1 all 6: each must equal its own unpadded run.
@@ -104,7 +115,7 @@ public class MinCellsTests
         var o = layer.ForwardStates(x, null, [3, 6]);
         layer.ZeroGrad();
         var g = layer.Backward(dy);
-        Assert.All(layer.LastForwardPaths, p => Assert.Equal(SequencePath.Scan, p));
+        Assert.All(layer.LastForwardPaths, p => Assert.Equal(cell == "paragru" ? SequencePath.Newton : SequencePath.Scan, p));
         for (int row = 0; row < 2; row++)
         {
             int len = row == 0 ? 3 : 6;
@@ -137,11 +148,38 @@ public class MinCellsTests
         var gru = new RecurrentLayer(CellRegistry.Get("gru"), 3, 4, batchFirst: true) { Execution = Parallel };
         Assert.Contains("no parallel-in-time form", Assert.Throws<ArgumentException>(() => gru.Forward(x)).Message);
         Assert.True(CellRegistry.Get("mingru").HasParallelForm);
+        Assert.True(CellRegistry.Get("paragru").HasParallelForm);
         Assert.False(CellRegistry.Get("gru").HasParallelForm);
+        Assert.False(CellRegistry.Get("lstm").HasParallelForm);
+        var para = new RecurrentLayer(CellRegistry.Get("paragru"), 3, 4, batchFirst: true) { Execution = Parallel };
+        para.Forward(x);
+        Assert.Equal(SequencePath.Newton, para.LastForwardPaths[0]);
+        para.Execution = new ExecutionOptions { Path = SequencePath.Scan };
+        Assert.Contains("not this cell's parallel form", Assert.Throws<ArgumentException>(() => para.Forward(x)).Message);
         Assert.Equal(["weight_ih_l0", "bias_ih_l0"], layer.NamedParameters().Select(p => p.Name));
         Assert.Equal([8, 3], layer.NamedParameters().First().Parameter.Value.Shape.ToArray());
         Assert.Equal([12, 3], new RecurrentLayer(CellRegistry.Get("minlstm"), 3, 4).NamedParameters().First().Parameter.Value.Shape.ToArray());
         Assert.Contains("takes none", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("mingru(heads=2)")).Message);
+    }
+
+    [Fact]
+    public void AScopedScanReachesTheLayersBuiltInsideIt()
+    {
+        var x = Tensor.Zeros(2, 5, 3);
+        using (ExecutionOptions.Use(new ExecutionOptions { Scan = ScanMode.Parallel }))
+        {
+            var min = new RecurrentLayer(CellRegistry.Get("minlstm"), 3, 4, batchFirst: true);
+            min.Forward(x);
+            Assert.Equal(SequencePath.Scan, min.LastForwardPaths[0]);
+            var gru = new RecurrentLayer(CellRegistry.Get("gru"), 3, 4, batchFirst: true);
+            Assert.Null(gru.Execution.Scan);   // no parallel form: the loop
+            gru.Forward(x);
+        }
+        var after = new RecurrentLayer(CellRegistry.Get("minlstm"), 3, 4, batchFirst: true);
+        Assert.Same(ExecutionOptions.Default, after.Execution);
+        Assert.Equal(ScanMode.Sequential, ExecutionOptions.ParseScan("Sequential"));
+        Assert.Null(ExecutionOptions.ParseScan("auto"));
+        Assert.Throws<ArgumentException>(() => ExecutionOptions.ParseScan("fast"));
     }
 
     [Fact]
@@ -166,7 +204,8 @@ public class MinCellsTests
     [Theory]
     [InlineData("mingru")]
     [InlineData("minlstm")]
-    public void ParallelScanBackwardAllocatesNothingAtARepeatedShape(string cell)
+    [InlineData("paragru")]
+    public void ParallelPathAllocatesNothingAtARepeatedShape(string cell)
     {
         const int b = 3, i = 4, h = 16, l = 2;
         long Measure(int steps)
@@ -234,10 +273,6 @@ public class MinCellsTests
                     MinGatesReference.Backward(dgR, dpR, dh, sR, hp, rows, h, lstm);
                     for (int k = 0; k < g * n; k++) Assert.True(Ulps(dgF[k], dgR[k]) == 0, $"dgx[{k}]: {dgF[k]:R} vs {dgR[k]:R}");
                     for (int k = 0; k < n; k++) Assert.True(Ulps(dpF[k], dpR[k]) == 0, $"dh[{k}]: {dpF[k]:R} vs {dpR[k]:R}");
-                    var dF = new float[n]; var dR = new float[n];
-                    MinGates.Decay(dF, sR, rows, h, lstm);
-                    MinGatesReference.Decay(dR, sR, rows, h, lstm);
-                    for (int k = 0; k < n; k++) Assert.True(Ulps(dF[k], dR[k]) == 0, $"decay[{k}]");
                 }
             }
     }
@@ -269,8 +304,6 @@ public class MinCellsTests
             Assert.Throws<ArgumentException>(() => MinGates.Backward(new float[6 * g - 1], new float[6], new float[6], new float[6 * s], new float[6], 2, 3, lstm));
             Assert.Throws<ArgumentException>(() => MinGates.Backward(new float[6 * g], new float[6], new float[6], new float[6 * s - 1], new float[6], 2, 3, lstm));
             Assert.Throws<ArgumentException>(() => MinGates.Backward(new float[6 * g], new float[6], new float[6], new float[6 * s], new float[5], 2, 3, lstm));
-            Assert.Throws<ArgumentException>(() => MinGates.Decay(new float[5], new float[6 * s], 2, 3, lstm));
-            Assert.Throws<ArgumentException>(() => MinGates.Decay(new float[6], new float[6 * s - 1], 2, 3, lstm));
         }
     }
 }
