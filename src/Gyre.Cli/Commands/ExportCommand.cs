@@ -44,7 +44,7 @@ internal static class ExportCommand
                     if (ForecasterOnnx.Unsupported(f) is { } reason) throw new GyreDataException(reason, modelPath);
                     ForecasterOnnx.Export(f, output.Temp, version);
                     plan.Commit();
-                    ctx.Out.WriteLine($"wrote {output.Path}: input x [batch, {f.Options.Lookback}, {f.DataInfo.Columns.Length}], output prediction [batch, {f.Options.Horizon * f.DataInfo.TargetCount * f.Network.Config.QuantileCount}]");
+                    ctx.Out.WriteLine($"wrote {output.Path}: {ForecasterOnnx.Describe(f)}");
                 }
                 else if (file.Metadata.ContainsKey("spec"))
                 {

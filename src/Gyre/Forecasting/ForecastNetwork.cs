@@ -60,6 +60,12 @@ public sealed class ForecastNetwork : Module
     /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct) or h_t → C·Q (recurrent decoder).</summary>
     public Linear Head => _head;
 
+    /// <summary>The patch embedding P·F → H (null without patching).</summary>
+    public Linear? PatchEmbedding => _patch;
+
+    /// <summary>The recurrent decoder over the horizon (batch-first; null with the direct head).</summary>
+    public RecurrentLayer? Decoder => _decoder;
+
     public ForecastNetwork(ForecastNetworkConfig config)
     {
         Config = config;

@@ -63,11 +63,13 @@ public sealed class CellOptionCommandTests : IDisposable
     }
 
     [Fact]
-    public void Export_refuses_a_cell_without_an_onnx_mapping_in_one_line()
+    public void Export_takes_a_cell_without_a_native_onnx_operator_as_a_scan()
     {
         string data = _dir.Daily("daily.csv"), model = _dir["m.gyre"];
         _dir.Ok(["forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "1",
             "--cell", "slstm", "--out", model]);
-        _dir.Fails(["export", "--model", model, "--onnx", _dir["m.onnx"]], "slstm", "no ONNX operator mapping");
+        _dir.Ok(["export", "--model", model, "--onnx", _dir["m.onnx"]]);
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(_dir["m.onnx"])).Graph;
+        Assert.Contains(graph.Node, n => n.OpType == "Scan");
     }
 }

@@ -68,7 +68,12 @@ public static class OnnxExport
     /// same folder, then rename), so a reader never sees a half-written model.</summary>
     public static void Save(string path, RecurrentSpec spec, IReadOnlyDictionary<string, Tensor> stateDict, OnnxExportOptions? options = null)
     {
-        byte[] bytes = ToBytes(spec, stateDict, options);
+        WriteAtomically(path, ToBytes(spec, stateDict, options));
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> to a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes)
+    {
         string full = Path.GetFullPath(path);
         string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
