@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Gyre.Kernels;
 
 namespace Gyre.Cells;
@@ -48,16 +49,19 @@ public readonly unsafe struct ParaLstmCell : ICell
     public static void RecurrentWeightGradients(in CellWeightGradients g)
     {
         int h = g.Hidden, gh = 3 * h, sw = g.SavedWidth;
+        var dpf = new Span<float>(g.W.ExtraGrad, h);
+        var dpo = new Span<float>(g.W.ExtraGrad + h, h);
         for (int row = 0; row < g.Rows; row++)
         {
-            float* d = g.DGh + (nint)row * gh, hp = g.HPrev + (nint)row * h, sv = g.Saved + (nint)row * sw;
+            float* d = g.DGh + (nint)row * gh, sv = g.Saved + (nint)row * sw;
+            var hp = new ReadOnlySpan<float>(g.HPrev + (nint)row * h, h);
             for (int k = 0; k < 3; k++)
-                for (int j = 0; j < h; j++) g.DWhh[k * h + j] += d[k * h + j] * hp[j];
-            for (int j = 0; j < h; j++)
             {
-                g.W.ExtraGrad[j] += d[j] * sv[5 * h + j];
-                g.W.ExtraGrad[h + j] += d[2 * h + j] * sv[3 * h + j];
+                var dw = new Span<float>(g.DWhh + k * h, h);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(d + k * h, h), hp, dw, dw);
             }
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(d, h), new ReadOnlySpan<float>(sv + 5 * h, h), dpf, dpf);
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(d + 2 * h, h), new ReadOnlySpan<float>(sv + 3 * h, h), dpo, dpo);
         }
     }
 }

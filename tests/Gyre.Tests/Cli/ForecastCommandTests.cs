@@ -236,6 +236,19 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.True(double.IsFinite(doc.RootElement.GetProperty("metrics").GetProperty("mae").GetDouble()));
     }
 
+    [Theory]
+    [InlineData("paragru")]
+    [InlineData("mingru")]
+    public void Models_of_cells_without_a_dense_recurrent_weight_load_at_a_large_hidden_size(string cell)
+    {
+        // The file-size guard counts weight_hh as the cell shapes it (per-unit: G·H, none: 0), not as G·H·H.
+        string data = _dir.Daily("daily.csv");
+        _dir.Ok("forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "256", "--epochs", "1",
+            "--cell", cell, "--out", _dir["big.gyre"]);
+        _dir.Ok("forecast", "predict", "--model", _dir["big.gyre"], "--data", data, "--out", _dir["big.csv"]);
+        Assert.Equal(cell, Forecaster.Load(_dir["big.gyre"]).Options.Cell);
+    }
+
     [Fact]
     public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
     {
