@@ -16,6 +16,9 @@ namespace Gyre.Tests.Layers;
 public class ParallelCellsTests
 {
     static readonly ExecutionOptions Parallel = new() { Scan = ScanMode.Parallel, ScanChunkLength = 2 };
+    // The finite-difference checks run thousands of forwards: one worker keeps them from spinning a team under a
+    // loaded test run (the team's split is covered by the T = 4096, padding and allocation tests).
+    static readonly WorkerTeam OneWorker = new(1);
     static readonly ExecutionOptions Sequential = new() { Scan = ScanMode.Sequential };
 
     public static IEnumerable<object[]> Shapes()
@@ -39,7 +42,7 @@ public class ParallelCellsTests
         var rng = new Rng(17);
         var layer = new RecurrentLayer(CellRegistry.FromText(cell), inputSize, hidden, layers, bias, batchFirst, 0f, bidir, seed: 3)
         {
-            Execution = parallel ? Parallel : Sequential,
+            Execution = (parallel ? Parallel : Sequential) with { Team = OneWorker },
         };
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
         // g has a kink at 0 (g′ jumps from ¼ to 1): "rnn_relu" turns on CheckTensor's rule for a kink inside the
