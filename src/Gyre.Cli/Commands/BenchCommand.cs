@@ -16,7 +16,7 @@ public static class BenchCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} (with a shape; without one: that cell's grid rows)" };
+        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} or name(k=v,…) (with a shape; without one: that cell's grid rows)" };
         var batch = new Option<int?>("--batch") { Description = "B" };
         var seq = new Option<int?>("--seq") { Description = "T" };
         var input = new Option<int?>("--input") { Description = "I" };
@@ -49,6 +49,25 @@ public static class BenchCommand
             if (!asJson) WriteTable(ctx, results);
             return 0;
         });
+
+        var cellsJson = new Option<bool>("--json") { Description = "one JSON object per cell" };
+        var cellTexts = new Argument<string[]>("CELL") { Description = "cells as name(k=v,…) to describe besides the registered ones", Arity = ArgumentArity.ZeroOrMore };
+        var cells = new Command("cells", "The registered cells: equation, states, recurrent weight, ONNX form") { cellsJson, cellTexts };
+        cells.SetAction(parse =>
+        {
+            List<CellDescription> rows;
+            try { rows = [.. CellRegistry.All.Concat((parse.GetValue(cellTexts) ?? []).Select(CellRegistry.FromText)).Select(CellDescription.Of)]; }
+            catch (ArgumentException e) { throw new GyreDataException($"gyre bench cells: {e.Message}"); }
+            if (parse.GetValue(cellsJson)) foreach (var r in rows) ctx.Out.WriteLine(r.ToJson());
+            else
+            {
+                var table = new Table().AddColumns("cell", "equation", "states", "recurrent weight", "ONNX");
+                foreach (var r in rows) table.AddRow(Markup.Escape(r.Cell), Markup.Escape(r.Equation), Markup.Escape(r.States), Markup.Escape(r.Recurrent), Markup.Escape(r.Onnx));
+                ctx.Console.Write(table);
+            }
+            return 0;
+        });
+        cmd.Subcommands.Add(cells);
 
         var size = new Option<int>("--size") { Description = "matrix size N (N³ multiply)", DefaultValueFactory = _ => 2048 };
         var sizeArgument = new Argument<int?>("N") { Description = "matrix size, as `gyre bench sgemm 512` (same as --size)", Arity = ArgumentArity.ZeroOrOne };
@@ -166,7 +185,7 @@ public static class BenchCommand
     internal static IReadOnlyList<RecurrentBenchShape> Shapes(string? cell, int? b, int? t, int? i, int? h)
     {
         string? name;
-        try { name = cell is null ? null : CellRegistry.Get(cell).Name; }
+        try { name = cell is null ? null : CellRegistry.FromText(cell.Trim()).ToString(); }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (b is null && t is null && i is null && h is null)
             return name is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.GridFor(name);

@@ -32,7 +32,7 @@ internal static class ClassifyCommand
         public readonly Option<string?> LabelCol = new("--label-col") { Description = "CSV long format: class label (or regression target) column" };
         public readonly Option<string?> Features = new("--features") { Description = "CSV long format: feature columns C,… (default: all other columns)" };
         public readonly Option<string?> Input = new("--input") { Description = "none | linear (a learned projection of each patch before the encoder)" };
-        public readonly Option<string?> Cell = new("--cell") { Description = "Recurrent cell: gru | lstm | any registered cell" };
+        public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)" };
         public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H (default 64)" };
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
         public readonly Option<bool?> Bidirectional = new("--bidirectional") { Description = "Run a second, reversed direction" };

@@ -34,7 +34,7 @@ internal static class DetectCommand
         public readonly Option<double> Level = new("--evt-level") { Description = "Initial quantile of the EVT fit", DefaultValueFactory = _ => PeaksOverThreshold.DefaultInitialLevel };
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of the recurrent scorers", DefaultValueFactory = _ => 32 };
         public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs of the recurrent scorers", DefaultValueFactory = _ => 10 };
-        public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell of the learned scorers (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
+        public readonly Option<string> Cell = new("--cell") { Description = $"Recurrent cell of the learned scorers: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)", DefaultValueFactory = _ => Cells.CellRegistry.Default };
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
         public readonly Option<string?> OnNan = UserInput.OnNan();

@@ -35,6 +35,7 @@ internal sealed class TrainingOptions
         Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; cell options as name(k=v,…), e.g. slstm(forget=exp)",
     };
     public readonly Option<int?> Heads = UserInput.Int("--heads", "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head (hidden a multiple of it; 1 = dense)", min: 1);
+    public readonly Option<int?> ProjSize = UserInput.Int("--proj-size", "LSTM only: h projected to P < hidden units (PyTorch's proj_size; 0 = off)", min: 0);
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
@@ -55,7 +56,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, ChannelIndependent, Season, Cell, Heads, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -122,6 +123,7 @@ internal sealed class TrainingOptions
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
         yield return (Heads, Math.Max(Cells.CellRegistry.FromText(o.Cell).Params.Heads, 1).ToString(c));
+        yield return (ProjSize, Cells.CellRegistry.FromText(o.Cell).Options["proj_size"] ?? "0 (off)");
         yield return (Hidden, o.Hidden.ToString(c));
         yield return (Layers, o.Layers.ToString(c));
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
@@ -169,6 +171,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Season) is { } season) o = o with { Season = season };
         if (p.GetValue(Cell) is { } cell) o = o with { Cell = WithCellOption(cell.Trim().ToLowerInvariant(), null, "", "--cell") };
         if (p.GetValue(Heads) is { } heads) o = o with { Cell = WithCellOption(o.Cell, "heads", heads.ToString(CultureInfo.InvariantCulture), "--heads") };
+        if (p.GetValue(ProjSize) is { } proj) o = o with { Cell = WithCellOption(o.Cell, "proj_size", proj.ToString(CultureInfo.InvariantCulture), "--proj-size") };
         if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
         if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };

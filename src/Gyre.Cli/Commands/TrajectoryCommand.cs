@@ -45,7 +45,7 @@ internal static class TrajectoryCommand
         public readonly Option<int> Pred = new("--pred") { Description = "Predicted positions", DefaultValueFactory = _ => 12 };
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units", DefaultValueFactory = _ => 64 };
         public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 30 };
-        public readonly Option<string> Cell = new("--cell") { Description = "Recurrent cell (gru, lstm, …)", DefaultValueFactory = _ => "gru" };
+        public readonly Option<string> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)", DefaultValueFactory = _ => Cells.CellRegistry.Default };
         public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
         public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };

@@ -9,8 +9,11 @@ namespace Gyre.Anomaly;
 /// normal rows above its training scores, which the threshold is fitted on (measured: 30 epochs gave 8–12 false
 /// events on art_daily_small_noise over seeds 1–3, 10 epochs 0–2, with the same jumpsup result).
 /// </summary>
-public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string Cell = "gru", int Hidden = 32, int Epochs = 10)
+public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string? Cell = null, int Hidden = 32, int Epochs = 10)
 {
+    /// <summary>The recurrent scorers' cell as name(k=v,…); null: the registry's default cell.</summary>
+    public string Cell { get; init; } = Cell ?? Cells.CellRegistry.Default;
+
     /// <summary>What a training batch with a non-finite loss or gradient does (a property of the run: not stored).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Training.NanPolicy OnNan { get; init; }

@@ -8,7 +8,7 @@ using Gyre.Tensors;
 namespace Gyre.Benchmarks;
 
 /// <summary>One benchmark shape: a single-layer, unidirectional, time-major recurrent layer.</summary>
-/// <param name="Cell">A registered cell name (<see cref="CellRegistry"/>).</param>
+/// <param name="Cell">A registered cell: "name" or "name(k=v,…)" (<see cref="CellRegistry.FromText"/>).</param>
 /// <param name="Batch">B.</param>
 /// <param name="Seq">T.</param>
 /// <param name="Input">I.</param>
@@ -23,7 +23,7 @@ public readonly record struct RecurrentBenchShape(string Cell, int Batch, int Se
     /// Multiply-add FLOPs of one forward pass, 2·B·T·G·H·(I + H) (the two matrix products; gate math
     /// not counted). Training (forward + backward) counts three times this.
     /// </summary>
-    public double ForwardFlops => 2.0 * Batch * Seq * CellRegistry.Get(Cell).Gates * Hidden * ((double)Input + Hidden);
+    public double ForwardFlops => 2.0 * Batch * Seq * CellRegistry.FromText(Cell).Gates * Hidden * ((double)Input + Hidden);
 }
 
 /// <summary>One measured row, in the JSON-lines schema that the peer benchmarks (ONNX Runtime, libtorch) share.</summary>
@@ -70,7 +70,7 @@ public static class RecurrentBenchmark
     /// <summary>The grid rows of <paramref name="cell"/>, or its row at <see cref="DefaultShape"/> when it has none.</summary>
     public static IReadOnlyList<RecurrentBenchShape> GridFor(string cell)
     {
-        var def = CellRegistry.Get(cell);
+        var def = CellRegistry.FromText(cell);
         var rows = def.BenchmarkShapes.Count > 0 ? def.BenchmarkShapes : [DefaultShape];
         return [.. rows.Select(s => new RecurrentBenchShape(def.Name, s.Batch, s.Seq, s.Input, s.Hidden))];
     }
@@ -92,18 +92,18 @@ public static class RecurrentBenchmark
         if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
         var (cell, b, t, i, h) = shape;
 
-        var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, seed: 1) { Training = train };
+        var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, seed: 1) { Training = train };
         int ns = layer.StateCount;
         var rng = new Rng(2);
         var x = Tensor.Zeros(t, b, i);
         rng.Uniform(x.Span, -1f, 1f);
-        var y = Tensor.Zeros(t, b, h);
+        var y = Tensor.Zeros(t, b, layer.OutputSize);
         var finals = new Tensor[ns];
         var inits = new Tensor?[ns];
         var dFinals = new Tensor?[ns];
         var dInits = new Tensor[ns];
-        for (int j = 0; j < ns; j++) { finals[j] = Tensor.Zeros(1, b, h); dInits[j] = Tensor.Zeros(1, b, h); }
-        var dy = Tensor.Zeros(t, b, h);
+        for (int j = 0; j < ns; j++) { finals[j] = Tensor.Zeros(1, b, layer.StateWidth(j)); dInits[j] = Tensor.Zeros(1, b, layer.StateWidth(j)); }
+        var dy = Tensor.Zeros(t, b, layer.OutputSize);
         dy.Span.Fill(1f);
         var dx = Tensor.Zeros(t, b, i);
 

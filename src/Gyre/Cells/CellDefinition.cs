@@ -38,9 +38,23 @@ public abstract class CellDefinition
         _ => [.. Enumerable.Range(0, States).Select(j => j == 0 ? "h" : $"s{j}")],
     };
 
+    /// <summary>
+    /// W_j: the width of state <paramref name="state"/> for <paramref name="hidden"/> units (default H). State 0 is h:
+    /// the layer's output per direction, the next layer's input per direction and the input of the recurrent
+    /// product (weight_hh's K), so a cell that narrows h (LSTM's proj_size) also gives its
+    /// <see cref="RecurrentWeightShape"/>. The runner keeps every state's rows max_j W_j floats apart
+    /// (<see cref="CellStep.StateLd"/>); cells with fused paths get them only when every W_j = H.
+    /// </summary>
+    public virtual int StateWidth(int state, int hidden) => hidden;
+
     /// <summary>Extra per-unit parameters (name, rows): a tensor [rows, H] per layer direction, e.g. a learnable
     /// time constant τ. They follow the biases in the layout and reach the step as <see cref="CellWeights.Extra"/>.</summary>
     public virtual IReadOnlyList<(string Name, int Rows)> ExtraParameters => [];
+
+    /// <summary>The shape of extra parameter <paramref name="index"/>: [H] for one row, else [rows, H]. A cell whose
+    /// extra parameter is a matrix with one row (e.g. weight_hr [P, H] with P = 1) says so here.</summary>
+    public virtual int[] ExtraParameterShape(int index, int hidden) =>
+        ExtraParameters[index].Rows == 1 ? [hidden] : [ExtraParameters[index].Rows, hidden];
 
     /// <summary>weight_hh's shape for H units, or null when the cell has none.</summary>
     public virtual int[]? RecurrentWeightShape(int hidden) => Recurrent switch
@@ -71,6 +85,9 @@ public abstract class CellDefinition
     /// expressed, and the exporter refuses it by name.
     /// </summary>
     public virtual bool EmitOnnxStep(IOnnxStep step) => false;
+
+    /// <summary>The step's equations in one line (tables, <c>gyre bench cells</c>); the file header has them in full.</summary>
+    public virtual string Equation => "";
 
     /// <summary>Shapes (B, T, I, H) of this cell's rows in the standard benchmark grid.</summary>
     public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];

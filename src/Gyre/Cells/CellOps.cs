@@ -17,9 +17,29 @@ public static unsafe class CellOps
     public static void HiddenProduct(int rows, float* a, nint lda, in CellWeights w, int n, int hidden, float* c, nint ldc, bool accumulate) =>
         Gemm.MultiplyPacked(rows, a, lda, w.WhhT, n, hidden, c, ldc, accumulate, StepTeam);
 
+    /// <summary>
+    /// c [R, n] (ldc) = (accumulate ? c : 0) + a [R, K] (lda) · (rows [col0, col0 + n) of W_hh)ᵀ through the packed W_hhᵀ:
+    /// one stage of a two-stage step (MGU's U_f h, then U_h (f ⊙ h)) without packing the block at every step.
+    /// The packed panels are <see cref="Gemm.NR"/> columns wide, so col0 must start a panel
+    /// (<see cref="StartsPackedPanel"/>); the first block (col0 = 0) always does.
+    /// </summary>
+    public static void HiddenProductColumns(int rows, float* a, nint lda, in CellWeights w, int col0, int n, int k, float* c, nint ldc, bool accumulate)
+    {
+        if (!StartsPackedPanel(col0)) throw new ArgumentException($"column {col0} does not start a packed panel of {Gemm.NR}");
+        Gemm.MultiplyPacked(rows, a, lda, w.WhhT + (nint)col0 * k, n, k, c, ldc, accumulate, StepTeam);
+    }
+
+    /// <summary>Whether <see cref="HiddenProductColumns"/> can start at column <paramref name="col0"/>.</summary>
+    public static bool StartsPackedPanel(int col0) => col0 % Gemm.NR == 0;
+
     /// <summary>dhPrev [R, H] = (accumulate ? dhPrev : 0) + dG [R, n] · W_hh with W_hh packed (K = n = G·H, N = H).</summary>
     public static void HiddenProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int n, int hidden, float* dhPrev, bool accumulate) =>
         Gemm.MultiplyPacked(rows, dG, ldg, w.WhhPacked, hidden, n, dhPrev, hidden, accumulate, StepTeam);
+
+    /// <summary>dhPrev [R, W] (rows ldh apart) = (accumulate ? dhPrev : 0) + dG [R, n] · W_hh with W_hh [n, W] packed
+    /// (K = n, N = W: the width of h, e.g. LSTM's projection P).</summary>
+    public static void HiddenProductBackward(int rows, float* dG, nint ldg, in CellWeights w, int n, int width, float* dhPrev, nint ldh, bool accumulate) =>
+        Gemm.MultiplyPacked(rows, dG, ldg, w.WhhPacked, width, n, dhPrev, ldh, accumulate, StepTeam);
 
     /// <summary>C [M, N] (+)= op(A)·op(B) on <see cref="StepTeam"/> (unpacked operands, e.g. a block of W_hh).</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float* a, int lda, long aLength,
@@ -31,13 +51,13 @@ public static unsafe class CellOps
     /// <summary>A one-worker team: multiplies on the calling thread.</summary>
     internal static readonly WorkerTeam Serial = new(1);
 
-    /// <summary>Dense dW_hh [G·H, H] += dGhᵀ [G·H, N] · H_prev [N, H].</summary>
+    /// <summary>Dense dW_hh [G·H, W_0] += dGhᵀ [G·H, N] · H_prev [N, W_0] (W_0 = H unless the cell narrows h).</summary>
     public static void DenseRecurrentGradients(in CellWeightGradients g)
     {
-        int gh = g.Gates * g.Hidden;
-        Gemm.Multiply(true, false, gh, g.Hidden, g.Rows, new ReadOnlySpan<float>(g.DGh, checked(g.Rows * gh)), gh,
-            new ReadOnlySpan<float>(g.HPrev, checked(g.Rows * g.Hidden)), g.Hidden,
-            new Span<float>(g.DWhh, checked(gh * g.Hidden)), g.Hidden, true);
+        int gh = g.Gates * g.Hidden, w0 = g.HWidth, ld = checked((int)g.HPrevLd);
+        Gemm.Multiply(true, false, gh, w0, g.Rows, new ReadOnlySpan<float>(g.DGh, checked(g.Rows * gh)), gh,
+            new ReadOnlySpan<float>(g.HPrev, checked((g.Rows - 1) * ld + w0)), ld,
+            new Span<float>(g.DWhh, checked(gh * w0)), w0, true);
     }
 }
 

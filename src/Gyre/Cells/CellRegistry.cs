@@ -26,6 +26,9 @@ public static class CellRegistry
         Register("indrnn", IndRnnDefinition.FromOptions);
         Register("mingru", NoOptions("mingru", () => new MinGruDefinition()));
         Register("minlstm", NoOptions("minlstm", () => new MinLstmDefinition()));
+        Register("mgu", NoOptions("mgu", () => new MguDefinition()));
+        Register("leaky_rnn", NoOptions("leaky_rnn", () => new LeakyRnnDefinition()));
+        Register("leaky_gru", NoOptions("leaky_gru", () => new LeakyGruDefinition()));
     }
 
     static CellRegistry() => Builtins();

@@ -82,6 +82,7 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
 public sealed class GruDefinition : CellDefinition<GruCellMath>
 {
     public override string Name => "gru";
+    public override string Equation => "r, z = σ(W x + U h + b); n = tanh(W_n x + r ⊙ (U_n h + b_hn)); h' = (1 − z) ⊙ n + z ⊙ h";
 
     public override OnnxCellMapping Onnx { get; } = new("GRU", [1, 0, 2],
         new Dictionary<string, long> { ["linear_before_reset"] = 1 }, ["Sigmoid", "Tanh"],
@@ -92,12 +93,18 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
     /// <summary>r, z = σ(gx[r|z] + gh[r|z]), n = tanh(gx_n + r ⊙ gh_n), h' = n + z ⊙ (h − n), given gh = h·W_hhᵀ + b_hh.</summary>
     internal static bool EmitStep(IOnnxStep s, string gh)
     {
+        s.SetNext(EmitUpdate(s, gh));
+        return true;
+    }
+
+    /// <summary>The GRU's next h (see <see cref="EmitStep"/>) as a value, for cells built on the GRU step.</summary>
+    internal static string EmitUpdate(IOnnxStep s, string gh)
+    {
         string h = s.State(0);
         string r = s.Sigmoid(s.Add(s.Gate(s.Gx, 0), s.Gate(gh, 0)));
         string z = s.Sigmoid(s.Add(s.Gate(s.Gx, 1), s.Gate(gh, 1)));
         string n = s.Tanh(s.Add(s.Gate(s.Gx, 2), s.Mul(r, s.Gate(gh, 2))));
-        s.SetNext(s.Lerp(n, h, z));
-        return true;
+        return s.Lerp(n, h, z);
     }
 
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =

@@ -51,11 +51,16 @@ public unsafe interface ICell
     static abstract bool HiddenBiasApart { get; }
 
     /// <summary>One forward step of <see cref="CellStep.Rows"/> rows: reads gx and the previous states,
-    /// writes the next states and (when not null) saved. gx may be used as scratch.</summary>
+    /// writes the next states and (when not null) saved. gx may be used as scratch.
+    /// States may be narrower than H (<see cref="CellDefinition.StateWidth"/>, e.g. LSTM's projected h): every
+    /// state's rows are <see cref="CellStep.StateLd"/> floats apart; a cell whose states are all H wide gets StateLd = H.</summary>
     static abstract void Forward(in CellStep s);
 
     /// <summary>Backward of one step: from ∂L/∂(next states) writes (overwrites) ∂L/∂gx, ∂L/∂gh when apart,
-    /// and ∂L/∂(previous states), including the recurrent product's part.</summary>
+    /// and ∂L/∂(previous states), including the recurrent product's part. It may also write the step's saved rows
+    /// (read again only by <see cref="RecurrentWeightGradients"/>), e.g. to keep a per-step gradient that a weight
+    /// gradient needs; the runner clears the saved rows of padded steps after their backward step, so such a
+    /// record contributes nothing from them.</summary>
     static abstract void Backward(in CellBackwardStep s);
 
     /// <summary>dW_hh (and any per-unit extra parameter's gradient) accumulated (+=) over all steps after the
@@ -120,20 +125,22 @@ public struct CellParams
     public float F0, F1;
 }
 
-/// <summary>One forward step of R rows. Buffers: prev/next [NS][R, H] (state j at + j·StateStride),
-/// gx [R, G·H], saved [R, S·H] or null, scratch [R, ScratchWidth·H].</summary>
+/// <summary>One forward step of R rows. Buffers: prev/next [NS][R, StateLd] (state j at + j·StateStride, its
+/// first W_j columns used), gx [R, G·H], saved [R, S·H] or null, scratch [R, ScratchWidth·H].</summary>
 public unsafe struct CellStep
 {
     public int Rows, Hidden;
     public float* Prev, Next;
     public nint StateStride;
+    /// <summary>Floats between consecutive rows of every state: the widest state's width (H when all are H wide).</summary>
+    public nint StateLd;
     public float* Gx, Saved, Scratch;
     public CellWeights W;
 }
 
-/// <summary>Backward of one step of R rows. dNext [NS][R, H] ∂L/∂(states after the step) (h includes ∂L/∂y),
-/// dPrev [NS][R, H] written, state j at + j·DStride; dGx [R, G·H] written; dGh [R, G·H] written when the
-/// cell keeps the recurrent pre-activation apart, else the same buffer as dGx.</summary>
+/// <summary>Backward of one step of R rows. dNext [NS][R, StateLd] ∂L/∂(states after the step) (h includes ∂L/∂y),
+/// dPrev [NS][R, StateLd] written, state j at + j·DStride (its first W_j columns); dGx [R, G·H] written; dGh
+/// [R, G·H] written when the cell keeps the recurrent pre-activation apart, else the same buffer as dGx.</summary>
 public unsafe struct CellBackwardStep
 {
     public int Rows, Hidden;
@@ -141,15 +148,22 @@ public unsafe struct CellBackwardStep
     public nint DStride;
     public float* Prev, Next;
     public nint StateStride;
+    /// <summary>Floats between consecutive rows of every state and state gradient (see <see cref="CellStep.StateLd"/>).</summary>
+    public nint StateLd;
     public float* Saved, DGx, DGh, Scratch;
     public CellWeights W;
 }
 
 /// <summary>After the time loop, over all N = T·B rows of one direction in time order: dGh [N, G·H],
-/// hPrev [N, H] the state h each step started from, saved [N, S·H]; dWhh the gradient of weight_hh.</summary>
+/// hPrev [N, W_0] (rows <see cref="HPrevLd"/> apart) the state h each step started from, saved [N, S·H];
+/// dWhh the gradient of weight_hh.</summary>
 public unsafe struct CellWeightGradients
 {
     public int Rows, Hidden, Gates, SavedWidth;
+    /// <summary>W_0: the width of h, the recurrent product's input (H unless the cell narrows h).</summary>
+    public int HWidth;
+    /// <summary>Floats between consecutive rows of <see cref="HPrev"/>.</summary>
+    public nint HPrevLd;
     public float* DGh, HPrev, Saved, DWhh;
     public CellWeights W;
 }

@@ -81,6 +81,7 @@ public sealed class IndRnnDefinition : CellDefinition
     internal static CellDefinition FromOptions(CellOptions options) => new IndRnnDefinition(options);
 
     public override string Name => "indrnn";
+    public override string Equation => "h' = act(W x + u ⊙ h + b), act = ReLU or tanh, |u| ≤ bound";
     public override int Gates => _inner.Gates;
     public override int States => _inner.States;
     public override int SavedWidth => _inner.SavedWidth;

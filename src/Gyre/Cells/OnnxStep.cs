@@ -17,7 +17,7 @@ public interface IOnnxStep
     /// <summary>gx of this step [R, G·H]: x·W_ihᵀ + b_ih (+ b_hh unless <see cref="CellDefinition.HiddenBiasApart"/>).</summary>
     string Gx { get; }
 
-    /// <summary>State <paramref name="j"/> before the step [R, H] (0 is h).</summary>
+    /// <summary>State <paramref name="j"/> before the step [R, W_j] (0 is h; W_j = <see cref="CellDefinition.StateWidth"/>, H unless narrowed).</summary>
     string State(int j);
 
     /// <summary>This layer direction's parameter <paramref name="baseName"/> (e.g. "weight_hh", "bias_hh", an extra
@@ -43,7 +43,7 @@ public interface IOnnxStep
     /// <summary>Columns [start, start + count) of a [R, ·] value.</summary>
     string Columns(string value, int start, int count);
 
-    /// <summary>Sets the states after the step (one [R, H] value per state, state 0 first; h is the step's output).</summary>
+    /// <summary>Sets the states after the step (one [R, W_j] value per state, state 0 first; h is the step's output).</summary>
     void SetNext(params string[] states);
 }
 

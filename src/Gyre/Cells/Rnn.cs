@@ -71,6 +71,7 @@ public readonly struct RnnCell<TAct> : ICell where TAct : struct, IRnnNonlineari
 public sealed class RnnTanhDefinition : CellDefinition<RnnCell<TanhNonlinearity>>
 {
     public override string Name => "rnn_tanh";
+    public override string Equation => "h' = tanh(W x + U h + b)";
 
     /// <summary>h' = tanh(gx + h·W_hhᵀ) (biases folded into gx).</summary>
     public override bool EmitOnnxStep(IOnnxStep s)
@@ -84,6 +85,7 @@ public sealed class RnnTanhDefinition : CellDefinition<RnnCell<TanhNonlinearity>
 public sealed class RnnReluDefinition : CellDefinition<RnnCell<ReluNonlinearity>>
 {
     public override string Name => "rnn_relu";
+    public override string Equation => "h' = ReLU(W x + U h + b)";
 
     /// <summary>h' = ReLU(gx + h·W_hhᵀ) (biases folded into gx).</summary>
     public override bool EmitOnnxStep(IOnnxStep s)

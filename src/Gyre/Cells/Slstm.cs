@@ -116,6 +116,7 @@ public sealed class SlstmDenseDefinition : CellDefinition<SlstmCell<DenseRecurre
     }
 
     public override string Name => "slstm";
+    public override string Equation => "m' = max(log f + m, a_i); i' = e^(a_i − m'), f' = e^(log f + m − m'); c' = f' ⊙ c + i' ⊙ tanh(a_z); n' = f' ⊙ n + i'; h' = σ(a_o) ⊙ c'/n'";
     public override IReadOnlyList<string> StateNames => SlstmDefinition.StateNames;
     public override CellParams Params => new() { I0 = _exp ? 1 : 0 };
     public override bool EmitOnnxStep(IOnnxStep s) => SlstmDefinition.EmitStep(s, s.DenseRecurrent(s.State(0), withBias: false), _exp);

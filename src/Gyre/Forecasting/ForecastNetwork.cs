@@ -74,7 +74,7 @@ public sealed class ForecastNetwork : Module
         if (config.InputFeatures <= 0) throw new ArgumentException("the network needs at least one input feature");
         if (config.Patch > config.Lookback) throw new ArgumentException($"patch {config.Patch} is longer than the lookback {config.Lookback}");
         var cell = CellRegistry.FromText(config.Cell);
-        int h = config.Hidden, seed = (int)(config.Seed % int.MaxValue);
+        int h = config.Hidden, w0 = cell.StateWidth(0, h), seed = (int)(config.Seed % int.MaxValue);
         int encIn = config.InputFeatures;
         if (config.Patch > 1)
         {
@@ -86,11 +86,11 @@ public sealed class ForecastNetwork : Module
         switch (config.Decoder)
         {
             case "direct":
-                _head = new Linear(h + config.Horizon * config.FutureFeatures, config.Horizon * cq, seed: (ulong)seed + 3);
+                _head = new Linear(w0 + config.Horizon * config.FutureFeatures, config.Horizon * cq, seed: (ulong)seed + 3);
                 break;
             case "recurrent":
                 _decoder = new RecurrentLayer(cell, config.FutureFeatures + 1, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
-                _head = new Linear(h, cq, seed: (ulong)seed + 3);
+                _head = new Linear(w0, cq, seed: (ulong)seed + 3);
                 break;
             default:
                 throw new ArgumentException($"decoder must be 'direct' or 'recurrent', got '{config.Decoder}'");
@@ -116,7 +116,7 @@ public sealed class ForecastNetwork : Module
         var c = Config;
         if (x.Rank != 3 || x.Dim(1) != c.Lookback || x.Dim(2) != c.InputFeatures)
             throw new ArgumentException($"network input must be [B, {c.Lookback}, {c.InputFeatures}], got {x}");
-        int b = x.Dim(0), h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        int b = x.Dim(0), h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
             throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
         var buf = BuffersFor(b);
@@ -133,13 +133,13 @@ public sealed class ForecastNetwork : Module
             _patch.Forward(patches, buf.PatchOut!.Span, b * s);             // [B, S, H]
             encIn = buf.PatchOut;
         }
-        _encoder.Forward(encIn, default, buf.EncY, buf.EncStates, default); // h_n, … [K, B, H]
-        var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, H]
+        _encoder.Forward(encIn, default, buf.EncY, buf.EncStates, default); // h_n, … [K, B, W_j]
+        var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, W_0]
 
         if (_decoder == null)
         {
             int w = h + n * ff;
-            var headIn = buf.HeadIn!.Span;                                  // [B, H + N·Ff]
+            var headIn = buf.HeadIn!.Span;                                  // [B, W_0 + N·Ff]
             for (int i = 0; i < b; i++)
             {
                 hLast.Slice(i * h, h).CopyTo(headIn.Slice(i * w, h));
@@ -155,7 +155,7 @@ public sealed class ForecastNetwork : Module
             if (ff > 0) future!.ReadOnlySpan.Slice(i * ff, ff).CopyTo(decIn.Slice(i * (ff + 1), ff));
             decIn[i * (ff + 1) + ff] = 1f;
         }
-        _decoder.Forward(buf.DecIn, buf.EncStates, buf.DecY!, buf.DecStates!, default);   // y [B, N, H]
+        _decoder.Forward(buf.DecIn, buf.EncStates, buf.DecY!, buf.DecStates!, default);   // y [B, N, W_0]
         _head.Forward(buf.DecY!.ReadOnlySpan, buf.Pred.Span, b * n);
         return buf.Pred;
     }
@@ -165,14 +165,14 @@ public sealed class ForecastNetwork : Module
     {
         var buf = _buffers ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
         var c = Config;
-        int b = buf.Batch, h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
-        var dN = buf.DEncStates;                                            // [K, B, H] each: ∂L/∂(encoder final states)
+        int b = buf.Batch, h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        var dN = buf.DEncStates;                                            // [K, B, W_j] each: ∂L/∂(encoder final states)
         foreach (var d in dN) d.Span.Clear();
         var dhN = dN[0];
         if (_decoder == null)
         {
             int w = h + n * ff;
-            var dHeadIn = buf.DHeadIn!.Span;                                // [B, H + N·Ff]
+            var dHeadIn = buf.DHeadIn!.Span;                                // [B, W_0 + N·Ff]
             _head.Backward(buf.HeadIn!.ReadOnlySpan, dPred.ReadOnlySpan, dHeadIn, b, false);
             for (int i = 0; i < b; i++)
                 dHeadIn.Slice(i * w, h).CopyTo(dhN.Span.Slice(((k - 1) * b + i) * h, h));
@@ -203,13 +203,13 @@ public sealed class ForecastNetwork : Module
         if (!_byBatch.TryGetValue(b, out var buf))
         {
             if (_byBatch.Count >= 4) _byBatch.Clear();
-            _byBatch[b] = buf = new Buffers(Config, b, _encoder.InputSize, _encoder.StateCount);
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder);
         }
         return _buffers = buf;
     }
 
     /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero).
-    /// NS state tensors [K, B, H] each where the cell has NS states (h first).</summary>
+    /// NS state tensors [K, B, W_j] each where the cell has NS states (h first; W_j = H unless the cell narrows a state).</summary>
     private sealed class Buffers
     {
         public readonly int Batch;
@@ -219,12 +219,13 @@ public sealed class ForecastNetwork : Module
         public readonly Tensor[]? DecStates;
         public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
 
-        public Buffers(ForecastNetworkConfig c, int b, int encIn, int ns)
+        public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder)
         {
             Batch = b;
-            int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
-            Tensor[] States() => [.. Enumerable.Range(0, ns).Select(_ => Tensor.Zeros(k, b, h))];
-            if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, h); }
+            int h = encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
+            int encIn = encoder.InputSize;
+            Tensor[] States() => [.. Enumerable.Range(0, encoder.StateCount).Select(j => Tensor.Zeros(k, b, encoder.StateWidth(j)))];
+            if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, c.Hidden); }
             EncY = Tensor.Zeros(b, s, h); EncStates = States();
             Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);
             DEncStates = States(); DEncStatesIn = [.. DEncStates];

@@ -68,7 +68,7 @@ public sealed record RecurrentSpec(
     public int Gates => Cell().Gates;
 
     /// <summary>I_k: input features of layer k (I for k = 0, else D·H).</summary>
-    public int LayerInputSize(int layer) => layer == 0 ? InputSize : Directions * HiddenSize;
+    public int LayerInputSize(int layer) => layer == 0 ? InputSize : Directions * Cell().StateWidth(0, HiddenSize);
 
     /// <summary>PyTorch's direction suffix: "" for forward (d = 0), "_reverse" for d = 1.</summary>
     public static string Suffix(int direction) => direction == 0 ? "" : "_reverse";

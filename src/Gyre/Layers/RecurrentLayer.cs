@@ -5,12 +5,13 @@ using Gyre.Tensors;
 namespace Gyre.Layers;
 
 /// <summary>What a recurrent layer returns: the last layer's outputs and the final states.</summary>
-/// <param name="Output">y: [B, T, D·H] when batch-first, else [T, B, D·H] (forward ‖ reverse).</param>
-/// <param name="Hidden">h_n: [L·D, B, H].</param>
-/// <param name="Cell">c_n: [L·D, B, H], the second state, for cells with more than one (LSTM), else null.</param>
+/// <param name="Output">y: [B, T, D·W_0] when batch-first, else [T, B, D·W_0] (forward ‖ reverse); W_0 = H unless
+/// the cell narrows h (LSTM's proj_size).</param>
+/// <param name="Hidden">h_n: [L·D, B, W_0].</param>
+/// <param name="Cell">c_n: [L·D, B, W_1], the second state, for cells with more than one (LSTM), else null.</param>
 public sealed record RecurrentOutput(Tensor Output, Tensor Hidden, Tensor? Cell)
 {
-    /// <summary>Every final state in the cell's order (<see cref="CellDefinition.StateNames"/>), [L·D, B, H] each;
+    /// <summary>Every final state in the cell's order (<see cref="CellDefinition.StateNames"/>), [L·D, B, W_j] each;
     /// the first is <see cref="Hidden"/>, the second <see cref="Cell"/>.</summary>
     public IReadOnlyList<Tensor> States { get; init; } = Cell is null ? [Hidden] : [Hidden, Cell];
 }
@@ -21,7 +22,7 @@ public sealed record RecurrentOutput(Tensor Output, Tensor Hidden, Tensor? Cell)
 /// <param name="Cell">∂L/∂c0 for cells with a second state (LSTM), else null.</param>
 public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cell)
 {
-    /// <summary>∂L/∂(every initial state) in the cell's order, [L·D, B, H] each.</summary>
+    /// <summary>∂L/∂(every initial state) in the cell's order, [L·D, B, W_j] each.</summary>
     public IReadOnlyList<Tensor> States { get; init; } = Cell is null ? [Hidden] : [Hidden, Cell];
 }
 
@@ -31,7 +32,8 @@ public sealed record RecurrentGradients(Tensor Input, Tensor Hidden, Tensor? Cel
 /// semantics, parameter names and shapes.
 /// <para>
 /// Dimension letters: B batch, T sequence length, I input size of the layer, H hidden size,
-/// G gate blocks of the cell, NS states of the cell, D directions (1 or 2), L layers.
+/// G gate blocks of the cell, NS states of the cell, D directions (1 or 2), L layers, W_j the width of state j
+/// (<see cref="CellDefinition.StateWidth"/>: H unless the cell says otherwise; W_0 is h, the output).
 /// </para>
 /// Internally everything is time-major ([T, B, ·]) so that one time step is a contiguous [B, ·] block.
 /// The cell's sequence runner (<see cref="CellDefinition"/>, <see cref="SequencePaths"/>) does the input
@@ -62,6 +64,8 @@ public partial class RecurrentLayer : Module
     // Argument names for messages, built once so the checks allocate nothing: h0, h_n, dh_n, dh0 per state.
     private readonly int _extraRows;   // Σ rows of the cell's extra per-unit parameters
     private readonly string[] _initNames, _finalNames, _dFinalNames, _dInitNames;
+    private readonly int[] _stateWidths;   // W_j
+    private readonly int _stateLd;         // Ws = max W_j: the row stride of the state buffers
 
     /// <summary>The cell this layer runs.</summary>
     public CellDefinition Cell { get; }
@@ -71,6 +75,13 @@ public partial class RecurrentLayer : Module
 
     public int InputSize { get; }
     public int HiddenSize { get; }
+
+    /// <summary>W_0: the width of h and of each direction's output (H unless the cell narrows h, e.g. LSTM's proj_size).</summary>
+    public int OutputSize => _stateWidths[0];
+
+    /// <summary>W_j: the width of state <paramref name="j"/> (the shape of its h0 / h_n is [L·D, B, W_j]).</summary>
+    public int StateWidth(int j) => _stateWidths[j];
+
     public int NumLayers { get; }
     public bool Bidirectional { get; }
     public bool HasBias { get; }
@@ -143,6 +154,8 @@ public partial class RecurrentLayer : Module
         DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
 
         int slots = numLayers * Directions;
+        _stateWidths = [.. Enumerable.Range(0, cell.States).Select(j => cell.StateWidth(j, hiddenSize))];
+        _stateLd = _stateWidths.Max();
         var layout = Layout(cell, inputSize, hiddenSize, numLayers, Directions, bias, singleCellNames);
         _block = new ParameterBlock(layout);
         _wIh = new Parameter[slots]; _wHh = new Parameter?[slots];
@@ -175,13 +188,13 @@ public partial class RecurrentLayer : Module
     public static List<(string Name, int[] Shape)> Layout(CellDefinition cell, int inputSize, int hiddenSize, int numLayers,
         int directions, bool bias, bool singleCellNames = false)
     {
-        int gh = cell.Gates * hiddenSize, h = hiddenSize;
+        int gh = cell.Gates * hiddenSize, h = hiddenSize, w0 = cell.StateWidth(0, h);
         var hh = cell.RecurrentWeightShape(h);
         var layout = new List<(string, int[])>();
         for (int layer = 0; layer < numLayers; layer++)
             for (int dir = 0; dir < directions; dir++)
             {
-                int inSize = layer == 0 ? inputSize : directions * h;
+                int inSize = layer == 0 ? inputSize : directions * w0;
                 string suffix = singleCellNames ? "" : $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
                 layout.Add(($"weight_ih{suffix}", [gh, inSize]));
                 if (hh != null) layout.Add(($"weight_hh{suffix}", hh));
@@ -190,8 +203,8 @@ public partial class RecurrentLayer : Module
                     layout.Add(($"bias_ih{suffix}", [gh]));
                     if (hh != null) layout.Add(($"bias_hh{suffix}", [gh]));
                 }
-                foreach (var (name, rows) in cell.ExtraParameters)
-                    layout.Add(($"{name}{suffix}", rows == 1 ? [h] : [rows, h]));
+                for (int e = 0; e < cell.ExtraParameters.Count; e++)
+                    layout.Add(($"{cell.ExtraParameters[e].Name}{suffix}", cell.ExtraParameterShape(e, h)));
             }
         return layout;
     }
@@ -221,15 +234,15 @@ public partial class RecurrentLayer : Module
     public RecurrentOutput ForwardStates(Tensor x, IReadOnlyList<Tensor?>? initialStates, ReadOnlySpan<int> lengths = default)
     {
         var (b, t) = CheckInput(x);
-        int h = HiddenSize, ld = NumLayers * Directions, ns = StateCount;
+        int w0 = OutputSize, ld = NumLayers * Directions, ns = StateCount;
         if (initialStates != null && initialStates.Count > ns)
             throw new ArgumentException($"{initialStates.Count} initial states given, cell {Cell.Name} has {ns} ({string.Join(", ", Cell.StateNames)})");
-        var y = BatchFirst ? Tensor.Zeros(b, t, Directions * h) : Tensor.Zeros(t, b, Directions * h);
+        var y = BatchFirst ? Tensor.Zeros(b, t, Directions * w0) : Tensor.Zeros(t, b, Directions * w0);
         var finals = new Tensor[ns];
         var inits = new Tensor?[ns];
         for (int j = 0; j < ns; j++)
         {
-            finals[j] = Tensor.Zeros(ld, b, h);
+            finals[j] = Tensor.Zeros(ld, b, _stateWidths[j]);
             inits[j] = initialStates != null && j < initialStates.Count ? initialStates[j] : null;
         }
         Forward(x, inits, y, finals, lengths);
@@ -237,7 +250,7 @@ public partial class RecurrentLayer : Module
     }
 
     /// <summary>
-    /// Runs the layer into caller-owned destinations (y shaped like the output, hN and cN [L·D, B, H]);
+    /// Runs the layer into caller-owned destinations (y shaped like the output, hN and cN [L·D, B, W_j]);
     /// at a repeated (B, T) this allocates nothing.
     /// </summary>
     public void Forward(Tensor x, Tensor? h0, Tensor? c0, Tensor y, Tensor hN, Tensor? cN)
@@ -249,19 +262,19 @@ public partial class RecurrentLayer : Module
     }
 
     /// <summary>
-    /// Runs the layer into caller-owned destinations: y shaped like the output, one [L·D, B, H] tensor per state
+    /// Runs the layer into caller-owned destinations: y shaped like the output, one [L·D, B, W_j] tensor per state
     /// in <paramref name="finalStates"/>, initial states (null: zeros) and optional per-row lengths.
     /// At a repeated (B, T) this allocates nothing.
     /// </summary>
     public void Forward(Tensor x, ReadOnlySpan<Tensor?> initialStates, Tensor y, ReadOnlySpan<Tensor> finalStates, ReadOnlySpan<int> lengths)
     {
         var (b, t) = CheckInput(x);
-        int h = HiddenSize, d = Directions, ld = NumLayers * d, ns = StateCount;
+        int h = HiddenSize, w0 = OutputSize, ls = _stateLd, d = Directions, ld = NumLayers * d, ns = StateCount;
         if (initialStates.Length > ns) throw new ArgumentException($"{initialStates.Length} initial states given, cell {Cell.Name} has {ns}");
         if (finalStates.Length != ns) throw new ArgumentException($"{finalStates.Length} final-state destinations given, cell {Cell.Name} has {ns} states");
-        for (int j = 0; j < initialStates.Length; j++) CheckState(initialStates[j], _initNames[j], b);
-        CheckDest(y, BatchFirst ? [b, t, d * h] : [t, b, d * h], "y");
-        for (int j = 0; j < ns; j++) CheckDest(finalStates[j], [ld, b, h], _finalNames[j]);
+        for (int j = 0; j < initialStates.Length; j++) CheckState(initialStates[j], _initNames[j], b, _stateWidths[j]);
+        CheckDest(y, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "y");
+        for (int j = 0; j < ns; j++) CheckDest(finalStates[j], [ld, b, _stateWidths[j]], _finalNames[j]);
 
         var ws = EnsureWorkspace(b, t);
         bool keep = Training;
@@ -274,24 +287,24 @@ public partial class RecurrentLayer : Module
         else x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
         if (!lens.IsEmpty) ZeroPadded(ws.LayerInput[0].Span, lens, b, t, InputSize);
 
-        int bh = b * h;
+        int bs = b * ls;
         for (int layer = 0; layer < NumLayers; layer++)
         {
-            int inSize = layer == 0 ? InputSize : d * h;
+            int inSize = layer == 0 ? InputSize : d * w0;
             var input = ws.LayerInput[layer];                   // [T, B, I_layer]
-            var output = ws.LayerOutput[layer];                 // [T, B, D·H]
+            var output = ws.LayerOutput[layer];                 // [T, B, D·W_0]
             for (int dir = 0; dir < d; dir++)
             {
                 int slot = layer * d + dir;
                 var st = ws.Dir[slot];
                 bool backwards = RunsBackwards(dir);
-                var states = st.States.Span;                    // [NS, T+1, B, H]
-                int stride = (t + 1) * bh;
+                var states = st.States.Span;                    // [NS, T+1, B, Ws]
+                int stride = (t + 1) * bs;
                 for (int j = 0; j < ns; j++)
                 {
-                    var init = states.Slice(j * stride + (backwards ? t * bh : 0), bh);
+                    var init = states.Slice(j * stride + (backwards ? t * bs : 0), bs);
                     var s0 = j < initialStates.Length ? initialStates[j] : null;
-                    if (s0 == null) init.Clear(); else s0.ReadOnlySpan.Slice(slot * bh, bh).CopyTo(init);
+                    if (s0 == null) init.Clear(); else CopyRows(init, ls, s0.ReadOnlySpan.Slice(slot * b * _stateWidths[j]), _stateWidths[j], b);
                 }
                 var bias = st.BiasRow.Span;                     // [G·H] b_ih (+ b_hh unless the cell keeps it apart)
                 if (HasBias)
@@ -306,24 +319,25 @@ public partial class RecurrentLayer : Module
                     WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
                     BHh = HasBias && Cell.HiddenBiasApart && _bHh[slot] != null ? _bHh[slot]!.Value.ReadOnlySpan : default,
                     Extra = ExtraValues(slot), Params = Cell.Params,
-                    Batch = b, Steps = t, Hidden = h, Reverse = backwards,
+                    Batch = b, Steps = t, Hidden = h, OutWidth = w0, StateLd = ls, Reverse = backwards,
                     Gx = st.Gx.Span, States = states, Saved = keep ? st.Saved.Span : default, Scratch = st.Scratch.Span,
                     Lengths = lens,
                 };
                 _forwardPaths[slot] = _runners[slot].Forward(args, Execution);
 
-                // Scatter this direction's h into the [T, B, D·H] output (0 at padded steps).
-                var hs = states.Slice(backwards ? 0 : bh, t * bh);
+                // Scatter this direction's h into the [T, B, D·W_0] output (0 at padded steps).
+                var hs = states.Slice(backwards ? 0 : bs, t * bs);
                 var outSpan = output.Span;
                 for (int row = 0; row < t * b; row++)
                 {
-                    var dst = outSpan.Slice(row * d * h + dir * h, h);
+                    var dst = outSpan.Slice(row * d * w0 + dir * w0, w0);
                     if (!lens.IsEmpty && row / b >= lens[row % b]) dst.Clear();
-                    else hs.Slice(row * h, h).CopyTo(dst);
+                    else hs.Slice(row * ls, w0).CopyTo(dst);
                 }
                 // Final states: after the last processed step.
                 for (int j = 0; j < ns; j++)
-                    states.Slice(j * stride + (backwards ? 0 : t * bh), bh).CopyTo(finalStates[j].Span.Slice(slot * bh, bh));
+                    CopyRows(finalStates[j].Span.Slice(slot * b * _stateWidths[j]), _stateWidths[j],
+                        states.Slice(j * stride + (backwards ? 0 : t * bs), bs), ls, b);
             }
             if (layer + 1 < NumLayers)
             {
@@ -343,7 +357,7 @@ public partial class RecurrentLayer : Module
         }
 
         var last = ws.LayerOutput[NumLayers - 1].ReadOnlySpan;
-        if (BatchFirst) TransposeInto(y.Span, last, t, b, d * h);
+        if (BatchFirst) TransposeInto(y.Span, last, t, b, d * w0);
         else last.CopyTo(y.Span);
         _haveActivations = keep;
     }
@@ -391,7 +405,7 @@ public partial class RecurrentLayer : Module
         var dN = new Tensor?[ns];
         for (int j = 0; j < ns; j++)
         {
-            d0[j] = Tensor.Zeros(ld, b, HiddenSize);
+            d0[j] = Tensor.Zeros(ld, b, _stateWidths[j]);
             dN[j] = dFinalStates != null && j < dFinalStates.Count ? dFinalStates[j] : null;
         }
         Backward(dy, dN, dx, d0);
@@ -411,42 +425,42 @@ public partial class RecurrentLayer : Module
 
     /// <summary>
     /// Backward into caller-owned tensors: dx and each ∂L/∂(initial state) in <paramref name="dInitialStates"/>
-    /// ([L·D, B, H], one per state) are accumulated into (+=), as are the parameter gradients.
+    /// ([L·D, B, W_j], one per state) are accumulated into (+=), as are the parameter gradients.
     /// </summary>
     public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates)
     {
         if (!_haveActivations || _ws == null)
             throw new InvalidOperationException("Backward needs the activations of a training-mode Forward (set Training = true)");
         var ws = _ws;
-        int b = ws.Batch, t = ws.Steps, h = HiddenSize, d = Directions, ld = NumLayers * d, ns = StateCount, bh = b * h;
-        CheckDest(dy, BatchFirst ? [b, t, d * h] : [t, b, d * h], "dy");
+        int b = ws.Batch, t = ws.Steps, h = HiddenSize, w0 = OutputSize, ls = _stateLd, d = Directions, ld = NumLayers * d, ns = StateCount, bs = b * ls;
+        CheckDest(dy, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "dy");
         CheckDest(dx, BatchFirst ? [b, t, InputSize] : [t, b, InputSize], "dx");
         if (dFinalStates.Length > ns) throw new ArgumentException($"{dFinalStates.Length} final-state gradients given, cell {Cell.Name} has {ns} states");
         if (dInitialStates.Length != ns) throw new ArgumentException($"{dInitialStates.Length} initial-state gradient destinations given, cell {Cell.Name} has {ns} states");
-        for (int j = 0; j < dFinalStates.Length; j++) if (dFinalStates[j] is { } g) CheckDest(g, [ld, b, h], _dFinalNames[j]);
-        for (int j = 0; j < ns; j++) CheckDest(dInitialStates[j], [ld, b, h], _dInitNames[j]);
+        for (int j = 0; j < dFinalStates.Length; j++) if (dFinalStates[j] is { } g) CheckDest(g, [ld, b, _stateWidths[j]], _dFinalNames[j]);
+        for (int j = 0; j < ns; j++) CheckDest(dInitialStates[j], [ld, b, _stateWidths[j]], _dInitNames[j]);
         var lens = ws.Lengths;
 
-        // dY of the last layer, time-major [T, B, D·H].
+        // dY of the last layer, time-major [T, B, D·W_0].
         var dOut = ws.DOutput.Span;
-        if (BatchFirst) TransposeInto(dOut, dy.ReadOnlySpan, b, t, d * h);
+        if (BatchFirst) TransposeInto(dOut, dy.ReadOnlySpan, b, t, d * w0);
         else dy.ReadOnlySpan.CopyTo(dOut);
 
         for (int layer = NumLayers - 1; layer >= 0; layer--)
         {
-            int inSize = layer == 0 ? InputSize : d * h;
+            int inSize = layer == 0 ? InputSize : d * w0;
             var dIn = ws.DInput[layer].Span;                    // [T, B, I_layer]
             dIn.Clear();
             for (int dir = 0; dir < d; dir++)
             {
                 int slot = layer * d + dir;
                 var st = ws.Dir[slot];
-                var dState = st.D.Span; var dTmp = st.DTmp.Span; // [NS, B, H]
+                var dState = st.D.Span; var dTmp = st.DTmp.Span; // [NS, B, Ws]
                 for (int j = 0; j < ns; j++)
                 {
-                    var dst = dState.Slice(j * bh, bh);
+                    var dst = dState.Slice(j * bs, bs);
                     var g = j < dFinalStates.Length ? dFinalStates[j] : null;
-                    if (g == null) dst.Clear(); else g.ReadOnlySpan.Slice(slot * bh, bh).CopyTo(dst);
+                    if (g == null) dst.Clear(); else CopyRows(dst, ls, g.ReadOnlySpan.Slice(slot * b * _stateWidths[j]), _stateWidths[j], b);
                 }
                 var args = new DirectionBackward
                 {
@@ -454,7 +468,7 @@ public partial class RecurrentLayer : Module
                     WIh = _wIh[slot].Value.ReadOnlySpan,
                     WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
                     Extra = ExtraValues(slot), Params = Cell.Params,
-                    Batch = b, Steps = t, Hidden = h, Direction = dir, Directions = d,
+                    Batch = b, Steps = t, Hidden = h, OutWidth = w0, StateLd = ls, Direction = dir, Directions = d,
                     Reverse = RunsBackwards(dir), HasBias = HasBias,
                     DOut = dOut, States = st.States.ReadOnlySpan, Saved = st.Saved.ReadOnlySpan,
                     DGi = st.Gx.Span, DGh = st.DGh == null ? default : st.DGh.Span, D = dState, DTmp = dTmp,
@@ -467,7 +481,12 @@ public partial class RecurrentLayer : Module
                 var (path, inTmp) = _runners[slot].Backward(args, Execution);
                 _backwardPaths[slot] = path;
                 var result = inTmp ? dTmp : dState;
-                for (int j = 0; j < ns; j++) AddInto(dInitialStates[j].Span.Slice(slot * bh, bh), result.Slice(j * bh, bh));
+                for (int j = 0; j < ns; j++)
+                {
+                    int wj = _stateWidths[j];
+                    var dst = dInitialStates[j].Span.Slice(slot * b * wj, b * wj);
+                    for (int r = 0; r < b; r++) AddInto(dst.Slice(r * wj, wj), result.Slice(j * bs + r * ls, wj));
+                }
             }
             if (layer > 0)
             {
@@ -494,10 +513,21 @@ public partial class RecurrentLayer : Module
         return (b, t);
     }
 
-    private void CheckState(Tensor? s, string name, int b)
+    private void CheckState(Tensor? s, string name, int b, int width)
     {
-        if (s != null && !s.HasShape(NumLayers * Directions, b, HiddenSize))
-            throw new ArgumentException($"{name} must be [{NumLayers * Directions}, {b}, {HiddenSize}], got {Tensor.ShapeString(s.Shape)}");
+        if (s != null && !s.HasShape(NumLayers * Directions, b, width))
+            throw new ArgumentException($"{name} must be [{NumLayers * Directions}, {b}, {width}], got {Tensor.ShapeString(s.Shape)}");
+    }
+
+    /// <summary>Copies <paramref name="rows"/> rows, min(dstLd, srcLd) floats each, from src (rows <paramref name="srcLd"/>
+    /// apart) into dst (rows <paramref name="dstLd"/> apart); one copy when both are contiguous. Into a wider row
+    /// (a narrow state in the Ws-strided buffers) the unused columns are zeroed, so no stale value lingers there.</summary>
+    private static void CopyRows(Span<float> dst, int dstLd, ReadOnlySpan<float> src, int srcLd, int rows)
+    {
+        int width = Math.Min(dstLd, srcLd);
+        if (dstLd == srcLd) { src.Slice(0, rows * width).CopyTo(dst); return; }
+        if (dstLd > srcLd) dst.Slice(0, rows * dstLd).Clear();
+        for (int r = 0; r < rows; r++) src.Slice(r * srcLd, width).CopyTo(dst.Slice(r * dstLd, width));
     }
 
     private static void CheckDest(Tensor t, ReadOnlySpan<int> shape, string name)
@@ -564,17 +594,17 @@ public partial class RecurrentLayer : Module
             Batch = b; Steps = t;
             _lengths = new int[b];
             var cell = l.Cell;
-            int h = l.HiddenSize, d = l.Directions, g = cell.Gates, sw = cell.SavedWidth, ns = cell.States;
+            int h = l.HiddenSize, w0 = l.OutputSize, ls = l._stateLd, d = l.Directions, g = cell.Gates, sw = cell.SavedWidth, ns = cell.States;
             bool apart = cell.HiddenBiasApart;
             long need = 0;
             for (int k = 0; k < l.NumLayers; k++)
             {
-                int inSize = k == 0 ? l.InputSize : d * h;
-                need += 2L * t * b * inSize + 2L * t * b * d * h;
+                int inSize = k == 0 ? l.InputSize : d * w0;
+                need += 2L * t * b * inSize + 2L * t * b * d * w0;
             }
-            need += (long)t * b * d * h;
-            long perDir = (long)t * b * g * h * (apart ? 2 : 1) + (long)ns * (t + 1) * b * h + (long)t * b * sw * h
-                + (long)b * cell.ScratchWidth * h + g * h + 2L * ns * b * h;
+            need += (long)t * b * d * w0;
+            long perDir = (long)t * b * g * h * (apart ? 2 : 1) + (long)ns * (t + 1) * b * ls + (long)t * b * sw * h
+                + (long)b * cell.ScratchWidth * h + g * h + 2L * ns * b * ls;
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
             Arena = previous != null && previous.Length >= need ? previous : new float[need];
@@ -583,13 +613,13 @@ public partial class RecurrentLayer : Module
             DInput = new Tensor[l.NumLayers]; DropoutMask = new Tensor[Math.Max(l.NumLayers - 1, 0)];
             for (int k = 0; k < l.NumLayers; k++)
             {
-                int inSize = k == 0 ? l.InputSize : d * h;
+                int inSize = k == 0 ? l.InputSize : d * w0;
                 LayerInput[k] = Take(t, b, inSize);
-                LayerOutput[k] = Take(t, b, d * h);
+                LayerOutput[k] = Take(t, b, d * w0);
                 DInput[k] = Take(t, b, inSize);
-                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(t, b, d * h);
+                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(t, b, d * w0);
             }
-            DOutput = Take(t, b, d * h);
+            DOutput = Take(t, b, d * w0);
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
             {
@@ -598,12 +628,12 @@ public partial class RecurrentLayer : Module
                 Dir[s] = new DirectionState
                 {
                     Gx = Take(t, b, g * h),
-                    States = Take(ns, t + 1, b, h),
+                    States = Take(ns, t + 1, b, ls),
                     Saved = Take(t, b, sw * h),
                     Scratch = Take(b, cell.ScratchWidth * h),
                     BiasRow = Take(g * h),
                     DGh = apart ? Take(t, b, g * h) : null,
-                    D = Take(ns, b, h), DTmp = Take(ns, b, h),
+                    D = Take(ns, b, ls), DTmp = Take(ns, b, ls),
                 };
             }
         }

@@ -6,7 +6,8 @@ namespace Gyre.Layers;
 
 /// <summary>
 /// One layer direction's buffers and weights for a forward call. Letters: T steps, B rows, I input size,
-/// H hidden, G gates, S saved width, NS states. States are in processing convention: for a forward direction
+/// H hidden, G gates, S saved width, NS states, W_0 the width of h (the output), Ws the row stride of every
+/// state (the widest state; H when every state is H wide). States are in processing convention: for a forward direction
 /// state[t] is the state before step t and state[t+1] after it; for a reverse direction state[t+1] is the
 /// state before step t and state[t] after it.
 /// </summary>
@@ -21,9 +22,10 @@ internal ref struct DirectionForward
     public ReadOnlySpan<float> Extra;      // extra per-unit parameters or empty
     public CellParams Params;
     public int Batch, Steps, Hidden;
+    public int OutWidth, StateLd;          // W_0, Ws
     public bool Reverse;
     public Span<float> Gx;                 // [T, B, G·H] scratch
-    public Span<float> States;             // [NS, T+1, B, H], initial states in place
+    public Span<float> States;             // [NS, T+1, B, Ws], initial states in place
     public Span<float> Saved;              // [T, B, S·H] or empty (inference)
     public Span<float> Scratch;            // [B, ScratchWidth·H]
     public ReadOnlySpan<int> Lengths;      // [B] or empty; set only when some row is shorter than T
@@ -37,13 +39,14 @@ internal ref struct DirectionBackward
     public ReadOnlySpan<float> WIh, WHh, Extra;
     public CellParams Params;
     public int Batch, Steps, Hidden, Direction, Directions;
+    public int OutWidth, StateLd;          // W_0, Ws
     public bool Reverse, HasBias;
-    public ReadOnlySpan<float> DOut;       // [T, B, D·H] ∂L/∂y of this layer
-    public ReadOnlySpan<float> States;     // [NS, T+1, B, H]
+    public ReadOnlySpan<float> DOut;       // [T, B, D·W_0] ∂L/∂y of this layer
+    public ReadOnlySpan<float> States;     // [NS, T+1, B, Ws]
     public ReadOnlySpan<float> Saved;      // [T, B, S·H]
     public Span<float> DGi;                // [T, B, G·H] ∂L/∂gx (overwrites gx)
     public Span<float> DGh;                // [T, B, G·H] when apart, else empty
-    public Span<float> D, DTmp;            // [NS, B, H] each; D holds ∂L/∂(final states) on entry
+    public Span<float> D, DTmp;            // [NS, B, Ws] each; D holds ∂L/∂(final states) on entry
     public Span<float> Scratch;            // [B, ScratchWidth·H]
     public Span<float> DIn;                // [T, B, I] += ∂L/∂x
     public Span<float> DWIh, DWHh, DBIh, DBHh, DExtra;
@@ -86,7 +89,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         LastIterations = 0;
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(false, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size, ParallelPath);
+        // The fused kernels address every state as [·, H]: only cells whose states are all H wide take them (and the
+        // parallel paths, whose solves run over [T, B·H]).
+        bool uniform = a.StateLd == h && a.OutWidth == h;
+        var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size,
+            uniform ? ParallelPath : null);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
 
         // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
@@ -106,13 +113,13 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
         if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
 
-        if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, h, a.WHh, h);
+        if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
         fixed (float* pWhh = a.WHh) fixed (float* pBhh = a.BHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
         {
             var job = new RowSplitForward<TCell>
             {
-                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, Reverse = a.Reverse,
                 Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Scratch = pScratch,
                 Lengths = a.Lengths.IsEmpty ? null : pLen,
                 W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
@@ -124,11 +131,13 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 
     public (SequencePath, bool) Backward(in DirectionBackward a, ExecutionOptions options)
     {
-        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bh = b * h;
+        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bs = b * a.StateLd;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size, ParallelPath);
+        bool uniform = a.StateLd == h && a.OutWidth == h;
+        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size,
+            uniform ? ParallelPath : null);
         bool inTmp = t % 2 == 1;
-        if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, h, gh, a.WHh, h);
+        if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, a.OutWidth, gh, a.WHh, a.OutWidth);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
         fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (float* pDGi = a.DGi) fixed (float* pDGh = dGh) fixed (float* pD = a.D) fixed (float* pDTmp = a.DTmp)
@@ -138,7 +147,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
             var job = new RowSplitBackward<TCell>
             {
-                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
+                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
+                Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
                 Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
             };
@@ -154,8 +164,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             {
                 var grads = new CellWeightGradients
                 {
-                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h,
-                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bh : 0), Saved = pSaved, DWhh = pDWhh, W = w,
+                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h, HWidth = a.OutWidth, HPrevLd = a.StateLd,
+                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bs : 0), Saved = pSaved, DWhh = pDWhh, W = w,
                 };
                 TCell.RecurrentWeightGradients(grads);
             }
@@ -429,8 +439,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct, ICell
 {
     public bool Reverse;
-    public int Batch, Hidden, Steps;
-    public float* Gx, States, Saved, Scratch;   // [T, B, G·H], [NS, T+1, B, H], [T, B, S·H] or null, [B, W·H]
+    public int Batch, Hidden, Steps, StateLd;
+    public float* Gx, States, Saved, Scratch;   // [T, B, G·H], [NS, T+1, B, Ws], [T, B, S·H] or null, [B, W·H]
     public int* Lengths;                        // [B] or null
     public CellWeights W;
 
@@ -439,17 +449,17 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
-        nint bh = (nint)Batch * h, stride = (nint)(Steps + 1) * bh;
+        int h = Hidden, ls = StateLd, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
+        nint bs = (nint)Batch * ls, stride = (nint)(Steps + 1) * bs;
         var step = new CellStep
         {
-            Rows = rows, Hidden = h, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+            Rows = rows, Hidden = h, StateStride = stride, StateLd = ls, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
         };
         for (int s = 0; s < Steps; s++)
         {
             int t = Reverse ? Steps - 1 - s : s;
-            step.Prev = States + (Reverse ? t + 1 : t) * bh + (nint)r0 * h;
-            step.Next = States + (Reverse ? t : t + 1) * bh + (nint)r0 * h;
+            step.Prev = States + (Reverse ? t + 1 : t) * bs + (nint)r0 * ls;
+            step.Next = States + (Reverse ? t : t + 1) * bs + (nint)r0 * ls;
             step.Gx = Gx + ((nint)t * Batch + r0) * gh;
             step.Saved = Saved == null || sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
             TCell.Forward(step);
@@ -457,7 +467,7 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
                 for (int r = 0; r < rows; r++)
                     if (t >= Lengths[r0 + r])
                         for (int j = 0; j < ns; j++)
-                            new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * h, h).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * h, h));
+                            new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * ls, ls).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * ls, ls));
         }
     }
 }
@@ -572,7 +582,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
             bool guess = Mode == Part.Guess;
             var step = new CellStep
             {
-                Rows = rows, Hidden = h, StateStride = (nint)(Steps + 1) * bh,
+                Rows = rows, Hidden = h, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
                 Prev = guess ? zeros : prevBase + o, Next = guess ? nextBase + o : Work + o,
                 Gx = Gx + (nint)b0 * gh, Saved = guess ? null : saved, Scratch = scratch, W = W,
             };
@@ -585,7 +595,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
             }
             var back = new CellBackwardStep
             {
-                Rows = rows, Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh,
+                Rows = rows, Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
                 DNext = ones, DPrev = Coef + o, Prev = prevBase + o, Next = Work + o,
                 Saved = saved, DGx = dgx, DGh = TCell.HiddenBiasApart ? dgh : dgx, Scratch = scratch, W = W,
             };
@@ -622,7 +632,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
             nint o = (nint)b0 * h;
             TCell.Backward(new CellBackwardStep
             {
-                Rows = Math.Min(blk, r1 - b0), Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh,
+                Rows = Math.Min(blk, r1 - b0), Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
                 DNext = Work + o, DPrev = Coef + o, Prev = States + (Reverse ? bh : 0) + o, Next = States + (Reverse ? 0 : bh) + o,
                 Saved = Saved + (nint)b0 * TCell.SavedWidth * h, DGx = DGi + (nint)b0 * gh, DGh = DGh + (nint)b0 * gh, Scratch = scratch, W = W,
             });
@@ -635,12 +645,13 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
 /// <summary>
 /// The time loop, backward, split by rows like <see cref="RowSplitForward{TCell}"/>: per step ∂L/∂h += this
 /// direction's ∂L/∂y, the cell's backward, then padded rows pass ∂L/∂states through unchanged with zero
-/// ∂L/∂gx; D and DTmp swap every step, so after T steps the result is in D for even T, else in DTmp.
+/// ∂L/∂gx and their saved rows cleared; D and DTmp swap every step, so after T steps the result is in D for
+/// even T, else in DTmp.
 /// </summary>
 internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct, ICell
 {
     public bool Reverse;
-    public int Batch, Hidden, Steps, Direction, Directions;
+    public int Batch, Hidden, Steps, Direction, Directions, StateLd, OutWidth;
     public float* DOut, States, Saved, DGi, DGh, D, DTmp, Scratch;
     public int* Lengths;
     public CellWeights W;
@@ -650,34 +661,34 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
-        nint bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (nint)(Steps + 1) * bh;
+        int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
+        nint bs = (nint)Batch * ls, rs = (nint)r0 * ls, stride = (nint)(Steps + 1) * bs;
         bool apart = DGh != DGi;
-        float* dNext = D + rh, dPrev = DTmp + rh;
-        int n = rows * h;
+        float* dNext = D + rs, dPrev = DTmp + rs;
+        int n = rows * ls;
         var step = new CellBackwardStep
         {
-            Rows = rows, Hidden = h, DStride = bh, StateStride = stride, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
+            Rows = rows, Hidden = h, DStride = bs, StateStride = stride, StateLd = ls, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
         };
         for (int s = Steps - 1; s >= 0; s--)
         {
             int t = Reverse ? Steps - 1 - s : s;
-            if (d == 1 && Lengths == null)
+            if (d == 1 && Lengths == null && ls == w0)
             {
                 // One direction: this step's dY rows are contiguous.
                 var all = new Span<float>(dNext, n);
-                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0) * h, n), all);
+                System.Numerics.Tensors.TensorPrimitives.Add(all, new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0) * w0, n), all);
             }
             else for (int r = 0; r < rows; r++)
             {
                 if (Lengths != null && t >= Lengths[r0 + r]) continue;
-                var dst = new Span<float>(dNext + (nint)r * h, h);
+                var dst = new Span<float>(dNext + (nint)r * ls, w0);
                 System.Numerics.Tensors.TensorPrimitives.Add(dst,
-                    new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0 + r) * d * h + Direction * h, h), dst);
+                    new ReadOnlySpan<float>(DOut + ((nint)t * Batch + r0 + r) * d * w0 + Direction * w0, w0), dst);
             }
             step.DNext = dNext; step.DPrev = dPrev;
-            step.Prev = States + (Reverse ? t + 1 : t) * bh + rh;
-            step.Next = States + (Reverse ? t : t + 1) * bh + rh;
+            step.Prev = States + (Reverse ? t + 1 : t) * bs + rs;
+            step.Next = States + (Reverse ? t : t + 1) * bs + rs;
             step.Saved = sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
             step.DGx = DGi + ((nint)t * Batch + r0) * gh;
             step.DGh = DGh + ((nint)t * Batch + r0) * gh;
@@ -688,8 +699,9 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
                     {
                         new Span<float>(step.DGx + (nint)r * gh, gh).Clear();
                         if (apart) new Span<float>(step.DGh + (nint)r * gh, gh).Clear();
+                        if (sw > 0) new Span<float>(step.Saved + (nint)r * sw, sw).Clear();
                         for (int j = 0; j < ns; j++)
-                            new ReadOnlySpan<float>(dNext + j * bh + (nint)r * h, h).CopyTo(new Span<float>(dPrev + j * bh + (nint)r * h, h));
+                            new ReadOnlySpan<float>(dNext + j * bs + (nint)r * ls, ls).CopyTo(new Span<float>(dPrev + j * bs + (nint)r * ls, ls));
                     }
             float* swap = dNext; dNext = dPrev; dPrev = swap;
         }

@@ -23,8 +23,8 @@ public sealed class RecurrentEncoder : ModelLayer
     public int InputSize => Layer.InputSize;
     public int HiddenSize => Layer.HiddenSize;
     public int Directions => Layer.Directions;
-    /// <summary>D·H, the width of y.</summary>
-    public int OutputSize => Layer.Directions * Layer.HiddenSize;
+    /// <summary>D·W_0, the width of y (W_0 = H unless the cell narrows h, e.g. lstm(proj_size=P)).</summary>
+    public int OutputSize => Layer.Directions * Layer.OutputSize;
 
     /// <param name="cell">A registered cell: "name" or "name(k=v,…)" (<see cref="CellRegistry.FromText"/>).</param>
     /// <param name="inputSize">I.</param>
@@ -37,7 +37,7 @@ public sealed class RecurrentEncoder : ModelLayer
     {
         Layer = new RecurrentLayer(CellRegistry.FromText(cell), inputSize, hidden, layers, bias: true, batchFirst: true, dropout: dropout,
             bidirectional: bidirectional, seed: seed);
-        _cache = new((b, t) => new Buffers(b, t, InputSize, hidden, layers * Layer.Directions, Layer.Directions, Layer.StateCount));
+        _cache = new((b, t) => new Buffers(b, t, InputSize, Layer, layers * Layer.Directions));
     }
 
     public override IEnumerable<Parameter> Parameters() => Layer.Parameters();
@@ -64,11 +64,11 @@ public sealed class RecurrentEncoder : ModelLayer
         return buf.DX;
     }
 
-    private sealed class Buffers(int b, int t, int i, int h, int ld, int d, int states)
+    private sealed class Buffers(int b, int t, int i, RecurrentLayer l, int ld)
     {
-        public readonly Tensor Y = Tensor.Zeros(b, t, d * h);                    // [B, T, D·H]
-        public readonly Tensor DX = Tensor.Zeros(b, t, i);                       // [B, T, I]
-        public readonly Tensor[] Finals = Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h)).ToArray();     // S × [K·D, B, H]
-        public readonly Tensor[] DInitials = Enumerable.Range(0, states).Select(_ => Tensor.Zeros(ld, b, h)).ToArray();  // S × [K·D, B, H]
+        public readonly Tensor Y = Tensor.Zeros(b, t, l.Directions * l.OutputSize);                                         // [B, T, D·W_0]
+        public readonly Tensor DX = Tensor.Zeros(b, t, i);                                                                   // [B, T, I]
+        public readonly Tensor[] Finals = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();     // S × [K·D, B, W_j]
+        public readonly Tensor[] DInitials = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();  // S × [K·D, B, W_j]
     }
 }

@@ -14,6 +14,10 @@ public sealed class CellOptionCommandTests : IDisposable
     [Theory]
     [InlineData("slstm")]
     [InlineData("slstm(forget=exp)")]
+    [InlineData("mgu")]
+    [InlineData("leaky_rnn")]
+    [InlineData("leaky_gru")]
+    [InlineData("lstm(proj_size=16)")]
     public void Bundled_job_runs_with_the_cell(string cell)
     {
         string outDir = _dir["out"];
@@ -22,7 +26,21 @@ public sealed class CellOptionCommandTests : IDisposable
         var f = Forecaster.Load(Path.Combine(outDir, "co2.gyre"));
         Assert.Equal(cell, f.Network.Config.Cell);
         Assert.Equal(cell, f.Network.Encoder.Cell.ToString());
-        Assert.Equal(4, f.Network.Encoder.StateCount);
+        Assert.Equal(Gyre.Cells.CellRegistry.FromText(cell).States, f.Network.Encoder.StateCount);
+    }
+
+    [Fact]
+    public void Proj_size_is_saved_with_the_model_and_predict_loads_it()
+    {
+        string data = _dir.Daily("daily.csv"), model = _dir["m.gyre"];
+        _dir.Ok(["forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "2",
+            "--seed", "3", "--cell", "lstm", "--proj-size", "3", "--decoder", "recurrent", "--out", model]);
+        var f = Forecaster.Load(model);
+        Assert.Equal("lstm(proj_size=3)", f.Network.Encoder.Cell.ToString());
+        Assert.Equal([3, 8], f.Network.Encoder.Parameters().Single(p => p.Name == "weight_hr_l0").Value.Shape);
+        Assert.Equal(3, f.Network.Encoder.OutputSize);
+        _dir.Ok("forecast", "predict", "--model", model, "--data", data, "--out", _dir["f.csv"]);
+        Assert.Contains("--proj-size", _dir.Run("forecast", "train", "--help").Out);
     }
 
     [Theory]
@@ -60,6 +78,8 @@ public sealed class CellOptionCommandTests : IDisposable
         _dir.Fails(Train("--cell", "gru", "--heads", "3", "--hidden", "8"), "--cell", "hidden size 8 is not a multiple of heads=3");
         _dir.Fails(Train("--cell", "rnn_tanh", "--heads", "2"), "--heads", "has no option 'heads'");
         _dir.Fails(Train("--heads", "0"), "--heads must be at least 1 (got 0)");
+        _dir.Fails(Train("--cell", "lstm", "--proj-size", "8", "--hidden", "8"), "proj_size 8 must be smaller than the hidden size 8");
+        _dir.Fails(Train("--cell", "gru", "--proj-size", "2"), "--proj-size", "has no option 'proj_size'");
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class OnnxScanTests
 
     /// <summary>Cells with their options: heads (block-diagonal weight_hh), forget gate, nonlinearity, bound.</summary>
     public static TheoryData<string> CellsWithOptions() =>
-        new() { "gru(heads=2)", "lstm(heads=4)", "slstm(forget=exp)", "slstm(heads=2)", "indrnn(nonlinearity=tanh,bound=0.5)", "rnn(nonlinearity=relu)" };
+        new() { "gru(heads=2)", "lstm(heads=4)", "lstm(proj_size=3)", "slstm(forget=exp)", "slstm(heads=2)", "indrnn(nonlinearity=tanh,bound=0.5)", "rnn(nonlinearity=relu)" };
 
     [Theory]
     [MemberData(nameof(CellsWithOptions))]

@@ -26,6 +26,30 @@ internal static class FloatCompare
         return Math.Abs((double)a - b) <= abs + rel * Math.Abs((double)b);
     }
 
+    /// <summary>Every element <see cref="Close"/> to the twin's; the message names the buffer and index.</summary>
+    public static void AssertAllClose(float[] actual, float[] expected, float abs, float rel, string what)
+    {
+        Xunit.Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Xunit.Assert.True(Close(actual[i], expected[i], abs, rel), $"{what}[{i}]: {actual[i]:R} vs twin {expected[i]:R}");
+    }
+
+    /// <summary>Every element the twin's bits (any NaN matches any NaN).</summary>
+    public static void AssertSameBits(float[] actual, float[] expected, string what)
+    {
+        Xunit.Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Xunit.Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]) || (float.IsNaN(actual[i]) && float.IsNaN(expected[i])),
+                $"{what}[{i}]: {actual[i]:R} vs twin {expected[i]:R}");
+    }
+
+    /// <summary>Special inputs for kernel tests: NaN, ±Inf, ±0, huge, subnormal, and the saturation edges of σ / tanh / exp.</summary>
+    public static readonly float[] Specials =
+    [
+        float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 200f, -200f,
+        float.Epsilon, -1e-40f, 88f, -88f, 9.5f, -9.5f,
+    ];
+
     public static float[] Random(Random rng, int n, float lo, float hi)
     {
         var a = new float[n];

@@ -53,15 +53,15 @@ public class SlstmAndHeadsTests
     /// </summary>
     internal static void CheckAllStates(RecurrentLayer layer, Rng rng, int batch, int steps)
     {
-        int ld = layer.NumLayers * layer.Directions, h = layer.HiddenSize, ns = layer.StateCount, d = layer.Directions;
+        int ld = layer.NumLayers * layer.Directions, w0 = layer.OutputSize, ns = layer.StateCount, d = layer.Directions;
         bool stabilised = layer.Cell.StateNames is [.., "m"];
         var x = GradientCheckTests.Random(rng, layer.BatchFirst ? [batch, steps, layer.InputSize] : [steps, batch, layer.InputSize]);
-        var dy = GradientCheckTests.Random(rng, layer.BatchFirst ? [batch, steps, d * h] : [steps, batch, d * h]);
+        var dy = GradientCheckTests.Random(rng, layer.BatchFirst ? [batch, steps, d * w0] : [steps, batch, d * w0]);
         var s0 = new Tensor[ns]; var dN = new Tensor[ns];
         for (int j = 0; j < ns; j++)
         {
-            s0[j] = GradientCheckTests.Random(rng, [ld, batch, h]);
-            dN[j] = GradientCheckTests.Random(rng, [ld, batch, h]);
+            s0[j] = GradientCheckTests.Random(rng, [ld, batch, layer.StateWidth(j)]);
+            dN[j] = GradientCheckTests.Random(rng, [ld, batch, layer.StateWidth(j)]);
         }
         // The normaliser is positive in a running sLSTM (a sum of positive gates).
         if (stabilised) foreach (ref float v in s0[2].Span) v = 1f + 0.5f * v;

@@ -16,7 +16,7 @@ public class VariableLengthTests
     {
         var d = new TheoryData<string, bool>();
         // H = 5 below: heads = 5 gives one-unit heads.
-        foreach (var name in CellRegistry.Names.Concat(["test_peephole_leaky", "gru(heads=5)", "lstm(heads=5)", "slstm(forget=exp,heads=5)", "slstm(forget=exp)"]))
+        foreach (var name in CellRegistry.Names.Concat(["test_peephole_leaky", "gru(heads=5)", "lstm(heads=5)", "slstm(forget=exp,heads=5)", "slstm(forget=exp)", "lstm(proj_size=3)"]))
         {
             if (name.StartsWith("test_", StringComparison.Ordinal) && name != "test_peephole_leaky") continue;
             d.Add(name, true);
@@ -36,11 +36,12 @@ public class VariableLengthTests
         int B = lengths.Length, ns = cell.States, ld = L * D;
         var rng = new Rng(17);
         var layer = new RecurrentLayer(cell, I, H, L, bias: true, batchFirst: batchFirst, bidirectional: true, seed: 4);
+        int W = layer.OutputSize;   // H, or P for lstm(proj_size=P)
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.7f, 0.7f);
         var x = GradientCheckTests.Random(rng, batchFirst ? [B, T, I] : [T, B, I]);
-        var dy = GradientCheckTests.Random(rng, batchFirst ? [B, T, D * H] : [T, B, D * H]);
+        var dy = GradientCheckTests.Random(rng, batchFirst ? [B, T, D * W] : [T, B, D * W]);
         var s0 = new Tensor[ns]; var dN = new Tensor[ns];
-        for (int j = 0; j < ns; j++) { s0[j] = GradientCheckTests.Random(rng, [ld, B, H]); dN[j] = GradientCheckTests.Random(rng, [ld, B, H]); }
+        for (int j = 0; j < ns; j++) { s0[j] = GradientCheckTests.Random(rng, [ld, B, layer.StateWidth(j)]); dN[j] = GradientCheckTests.Random(rng, [ld, B, layer.StateWidth(j)]); }
         int Ix(int b, int t, int width, int k) => batchFirst ? (b * T + t) * width + k : (t * B + b) * width + k;
 
         layer.ZeroGrad();
@@ -53,7 +54,7 @@ public class VariableLengthTests
         {
             int len = lengths[b];
             for (int t = len; t < T; t++)
-                for (int k = 0; k < D * H; k++) Assert.Equal(0f, padded.Output.ReadOnlySpan[Ix(b, t, D * H, k)]);
+                for (int k = 0; k < D * W; k++) Assert.Equal(0f, padded.Output.ReadOnlySpan[Ix(b, t, D * W, k)]);
             for (int t = len; t < T; t++)
                 for (int k = 0; k < I; k++) Assert.Equal(0f, grads.Input.ReadOnlySpan[Ix(b, t, I, k)]);
             if (len == 0)
@@ -61,9 +62,9 @@ public class VariableLengthTests
                 // No real step in any layer: every state passes through, and ∂L/∂(final state) is ∂L/∂(initial state).
                 for (int j = 0; j < ns; j++)
                     for (int s = 0; s < ld; s++)
-                        for (int k = 0; k < H; k++)
+                        for (int k = 0; k < layer.StateWidth(j); k++)
                         {
-                            int at = (s * B + b) * H + k;
+                            int at = (s * B + b) * layer.StateWidth(j) + k;
                             Assert.Equal(s0[j].ReadOnlySpan[at], padded.States[j].ReadOnlySpan[at]);
                             Assert.Equal(dN[j].ReadOnlySpan[at], grads.States[j].ReadOnlySpan[at]);
                         }
@@ -73,27 +74,30 @@ public class VariableLengthTests
             var xs = Tensor.Zeros(batchFirst ? [1, len, I] : [len, 1, I]);
             for (int t = 0; t < len; t++)
                 for (int k = 0; k < I; k++) xs.Span[t * I + k] = x.ReadOnlySpan[Ix(b, t, I, k)];
-            var dys = Tensor.Zeros(batchFirst ? [1, len, D * H] : [len, 1, D * H]);
+            var dys = Tensor.Zeros(batchFirst ? [1, len, D * W] : [len, 1, D * W]);
             for (int t = 0; t < len; t++)
-                for (int k = 0; k < D * H; k++) dys.Span[t * D * H + k] = dy.ReadOnlySpan[Ix(b, t, D * H, k)];
-            var s0s = s0.Select(s => Row(s, b, ld, B, H)).ToArray();
-            var dNs = dN.Select(s => (Tensor?)Row(s, b, ld, B, H)).ToArray();
+                for (int k = 0; k < D * W; k++) dys.Span[t * D * W + k] = dy.ReadOnlySpan[Ix(b, t, D * W, k)];
+            var s0s = s0.Select(s => Row(s, b, ld, B, s.Dim(2))).ToArray();
+            var dNs = dN.Select(s => (Tensor?)Row(s, b, ld, B, s.Dim(2))).ToArray();
             layer.ZeroGrad();
             var alone = layer.ForwardStates(xs, s0s);
             var g1 = layer.BackwardStates(dys, dNs);
             for (int t = 0; t < len; t++)
-                for (int k = 0; k < D * H; k++)
-                    Close(alone.Output.ReadOnlySpan[t * D * H + k], padded.Output.ReadOnlySpan[Ix(b, t, D * H, k)], $"{cellName} y[b={b}, t={t}, {k}]");
+                for (int k = 0; k < D * W; k++)
+                    Close(alone.Output.ReadOnlySpan[t * D * W + k], padded.Output.ReadOnlySpan[Ix(b, t, D * W, k)], $"{cellName} y[b={b}, t={t}, {k}]");
             for (int t = 0; t < len; t++)
                 for (int k = 0; k < I; k++)
                     Close(g1.Input.ReadOnlySpan[t * I + k], grads.Input.ReadOnlySpan[Ix(b, t, I, k)], $"{cellName} dx[b={b}, t={t}, {k}]");
             for (int j = 0; j < ns; j++)
+            {
+                int wj = layer.StateWidth(j);
                 for (int s = 0; s < ld; s++)
-                    for (int k = 0; k < H; k++)
+                    for (int k = 0; k < wj; k++)
                     {
-                        Close(alone.States[j].ReadOnlySpan[s * H + k], padded.States[j].ReadOnlySpan[(s * B + b) * H + k], $"{cellName} state {j} final [{s}, b={b}, {k}]");
-                        Close(g1.States[j].ReadOnlySpan[s * H + k], grads.States[j].ReadOnlySpan[(s * B + b) * H + k], $"{cellName} d state {j} initial [{s}, b={b}, {k}]");
+                        Close(alone.States[j].ReadOnlySpan[s * wj + k], padded.States[j].ReadOnlySpan[(s * B + b) * wj + k], $"{cellName} state {j} final [{s}, b={b}, {k}]");
+                        Close(g1.States[j].ReadOnlySpan[s * wj + k], grads.States[j].ReadOnlySpan[(s * B + b) * wj + k], $"{cellName} d state {j} initial [{s}, b={b}, {k}]");
                     }
+            }
             int pi = 0;
             foreach (var p in layer.Parameters())
             {

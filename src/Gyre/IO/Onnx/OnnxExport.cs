@@ -123,6 +123,9 @@ public static class OnnxExport
         if (onnx != null && cell.States > 2) throw new NotSupportedException($"{src}: cell {cell.Name} carries {cell.States} states; ONNX's recurrent operators carry at most two");
         bool lstm = cell.States > 1;   // the second state is ONNX's cell state (initial_c, Y_c)
         var stateNames = cell.StateNames;
+        // W_j: each state's width (H unless the cell narrows it, e.g. lstm(proj_size=P)); h's is the output's.
+        var W = Enumerable.Range(0, cell.States).Select(j => cell.StateWidth(j, H)).ToArray();
+        int W0 = W[0];
         var names = new ExportNames();
         var g = new GraphProto { Name = $"gyre_{spec.KindName}" };
         string seqDim = "seq", batchDim = "batch";
@@ -132,11 +135,11 @@ public static class OnnxExport
         g.Input.Add(FloatValue("x", $"input sequences {layoutDoc}, {I} features", xDims));
         if (options.InitialStateInputs)
         {
-            g.Input.Add(FloatValue("h0", $"initial hidden states [layers·directions = {L * D}, batch, {H}], index = layer·{D} + direction", L * D, batchDim, H));
+            g.Input.Add(FloatValue("h0", $"initial hidden states [layers·directions = {L * D}, batch, {W0}], index = layer·{D} + direction", L * D, batchDim, W0));
             if (onnx != null && lstm) g.Input.Add(FloatValue("c0", $"initial cell states [layers·directions = {L * D}, batch, {H}]", L * D, batchDim, H));
             if (onnx == null)
                 for (int j = 1; j < stateNames.Count; j++)
-                    g.Input.Add(FloatValue($"{stateNames[j]}0", $"initial {stateNames[j]} states [layers·directions = {L * D}, batch, {H}]", L * D, batchDim, H));
+                    g.Input.Add(FloatValue($"{stateNames[j]}0", $"initial {stateNames[j]} states [layers·directions = {L * D}, batch, {W[j]}]", L * D, batchDim, W[j]));
         }
 
         string cur = "x";
@@ -162,7 +165,7 @@ public static class OnnxExport
                 string timeMajor = cur;
                 OnnxScanExport.Layer(g, names, spec, cell, stateDict, k, cur, scanned,
                     (d, j) => options.InitialStateInputs ? InitialState(g, names, j == 0 ? "h0" : $"{stateNames[j]}0", layer * D + d)
-                        : OnnxScanExport.ZeroState(g, names, timeMajor, H),
+                        : OnnxScanExport.ZeroState(g, names, timeMajor, W[j]),
                     finals, src);
                 cur = scanned;
                 continue;
@@ -231,29 +234,29 @@ public static class OnnxExport
             if (lstm) g.Node.Add(Node("Concat", "concat_c_n", yc, ["c_n"], Int("axis", 0)));
         }
 
-        object[] yDims = spec.BatchFirst ? [batchDim, seqDim, D * H] : [seqDim, batchDim, D * H];
-        g.Output.Add(FloatValue("y", $"last layer's output {layoutDoc}, {D * H} features (forward ‖ reverse)", yDims));
-        g.Output.Add(FloatValue("h_n", $"final hidden states [{L * D}, batch, {H}], index = layer·{D} + direction", L * D, batchDim, H));
+        object[] yDims = spec.BatchFirst ? [batchDim, seqDim, D * W0] : [seqDim, batchDim, D * W0];
+        g.Output.Add(FloatValue("y", $"last layer's output {layoutDoc}, {D * W0} features (forward ‖ reverse)", yDims));
+        g.Output.Add(FloatValue("h_n", $"final hidden states [{L * D}, batch, {W0}], index = layer·{D} + direction", L * D, batchDim, W0));
         if (onnx != null && lstm) g.Output.Add(FloatValue("c_n", $"final cell states [{L * D}, batch, {H}]", L * D, batchDim, H));
         if (onnx == null)
             for (int j = 1; j < cell.States; j++)
-                g.Output.Add(FloatValue($"{stateNames[j]}_n", $"final {stateNames[j]} states [{L * D}, batch, {H}]", L * D, batchDim, H));
+                g.Output.Add(FloatValue($"{stateNames[j]}_n", $"final {stateNames[j]} states [{L * D}, batch, {W[j]}]", L * D, batchDim, W[j]));
 
         string headMode = "none";
         if (options.Head is { } head)
         {
             headMode = head.AllSteps ? "all" : "last";
             int O = head.Weight.Rank == 2 ? head.Weight.Dim(0) : -1;
-            if (O <= 0 || !head.Weight.HasShape(O, D * H))
-                throw new ArgumentException($"{src}: head weight has shape {Tensor.ShapeString(head.Weight.Shape)}, expected [O, {D * H}]");
+            if (O <= 0 || !head.Weight.HasShape(O, D * W0))
+                throw new ArgumentException($"{src}: head weight has shape {Tensor.ShapeString(head.Weight.Shape)}, expected [O, {D * W0}]");
             if (head.Bias is not null && !head.Bias.HasShape(O))
                 throw new ArgumentException($"{src}: head bias has shape {Tensor.ShapeString(head.Bias.Shape)}, expected [{O}]");
             // MatMul wants [D·H, O]; stored transposed so the graph needs no Transpose on weights.
-            var wt = new float[D * H * O];
+            var wt = new float[D * W0 * O];
             var hw = head.Weight.ReadOnlySpan;
             for (int o = 0; o < O; o++)
-                for (int j = 0; j < D * H; j++) wt[j * O + o] = hw[o * D * H + j];
-            g.Initializer.Add(FloatTensor("head.weight_t", wt, D * H, O));
+                for (int j = 0; j < D * W0; j++) wt[j * O + o] = hw[o * D * W0 + j];
+            g.Initializer.Add(FloatTensor("head.weight_t", wt, D * W0, O));
             string hin;
             if (head.AllSteps) hin = "y";
             else

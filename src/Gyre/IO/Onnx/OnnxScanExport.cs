@@ -16,8 +16,9 @@ internal static class OnnxScanExport
 {
     /// <summary>
     /// Adds layer <paramref name="k"/> reading <paramref name="input"/> [T, B, I_k]; writes its output
-    /// [T, B, D·H] as <paramref name="output"/> and appends each direction's final states ([1, B, H] per state)
-    /// to <paramref name="finals"/>. <paramref name="initial"/>(direction, state) names an initial state [B, H].
+    /// [T, B, D·W_0] as <paramref name="output"/> and appends each direction's final states ([1, B, W_j] per state)
+    /// to <paramref name="finals"/>. <paramref name="initial"/>(direction, state) names an initial state [B, W_j].
+    /// W_j = <see cref="CellDefinition.StateWidth"/> (H unless the cell narrows the state).
     /// </summary>
     public static void Layer(GraphProto g, ExportNames names, RecurrentSpec spec, CellDefinition cell,
         IReadOnlyDictionary<string, Tensor> stateDict, int k, string input, string output,
@@ -48,7 +49,7 @@ internal static class OnnxScanExport
 
             var body = new GraphProto { Name = $"{p}.step" };
             var step = new StepBuilder(g, body, names, stateDict, p, suffix, H, ns);
-            for (int j = 0; j < ns; j++) body.Input.Add(FloatValue(step.State(j), $"state {cell.StateNames[j]} before the step", "batch", H));
+            for (int j = 0; j < ns; j++) body.Input.Add(FloatValue(step.State(j), $"state {cell.StateNames[j]} before the step", "batch", cell.StateWidth(j, H)));
             body.Input.Add(FloatValue(step.Gx, "projected input of the step", "batch", G * H));
             if (!cell.EmitOnnxStep(step))
                 throw new NotSupportedException($"{source}: cell {cell} cannot be expressed in ONNX operators");
@@ -57,10 +58,10 @@ internal static class OnnxScanExport
             for (int j = 0; j < ns; j++)
             {
                 body.Node.Add(Node("Identity", $"{p}.step.out{j}", [next[j]], [$"{p}.s{j}_next"]));
-                body.Output.Add(FloatValue($"{p}.s{j}_next", $"state {cell.StateNames[j]} after the step", "batch", H));
+                body.Output.Add(FloatValue($"{p}.s{j}_next", $"state {cell.StateNames[j]} after the step", "batch", cell.StateWidth(j, H)));
             }
             body.Node.Add(Node("Identity", $"{p}.step.y", [next[0]], [$"{p}.y_t"]));
-            body.Output.Add(FloatValue($"{p}.y_t", "the step's output h", "batch", H));
+            body.Output.Add(FloatValue($"{p}.y_t", "the step's output h", "batch", cell.StateWidth(0, H)));
 
             var scanInputs = Enumerable.Range(0, ns).Select(j => initial(d, j)).Append(gx);
             var scanOutputs = Enumerable.Range(0, ns).Select(j => $"{p}.s{j}_final").Append($"{p}.Y");

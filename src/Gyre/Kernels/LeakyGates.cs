@@ -1,0 +1,103 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using static Gyre.Kernels.GruResetBeforeGates;
+
+namespace Gyre.Kernels;
+
+/// <summary>
+/// The leaky blend h' = h + α ⊙ (u − h), α = σ(−ρ) = 1/τ with τ = 1 + e^ρ, of the leaky-integrator cells, forward
+/// and backward. Scalar twins with the same signatures and equations: <see cref="Reference.LeakyReference"/>.
+/// Letters: R rows, H hidden units.
+/// </summary>
+/// <remarks>
+/// Same structure as <see cref="GruGates"/>: Vector512 → 256 → 128 steps per row, then single Vector128 lanes for the
+/// tail; without SIMD the twin runs. Both directions use the vector σ for α (close to the twin's, not equal), so
+/// both are held to the twin within a tolerance. <see cref="Reference.LeakyReference.RhoGradient"/> runs once per
+/// sequence after the time loop and has no fast version.
+/// </remarks>
+public static class LeakyGates
+{
+    /// <inheritdoc cref="Reference.LeakyReference.Forward"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward(Span<float> hNext, ReadOnlySpan<float> u, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> rho, int rows, int hidden)
+    {
+        GruGates.CheckShape(rows, hidden);
+        int n = rows * hidden;
+        Need(nameof(hNext), hNext.Length, n); Need(nameof(u), u.Length, n); Need(nameof(hPrev), hPrev.Length, n); Need(nameof(rho), rho.Length, hidden);
+        if (!Vector128.IsHardwareAccelerated) { Reference.LeakyReference.Forward(hNext, u, hPrev, rho, rows, hidden); return; }
+        ref float hn = ref MemoryMarshal.GetReference(hNext);
+        ref float uu = ref MemoryMarshal.GetReference(u);
+        ref float hp = ref MemoryMarshal.GetReference(hPrev);
+        ref float rr = ref MemoryMarshal.GetReference(rho);
+        nuint h = (nuint)hidden;
+        for (nuint b = 0; b < (nuint)rows; b++)
+        {
+            nuint j = 0;
+            if (Vector512.IsHardwareAccelerated) j = ForwardRun<Simd512, Vector512<float>>(ref hn, ref uu, ref hp, ref rr, b, h, j);
+            if (Vector256.IsHardwareAccelerated) j = ForwardRun<Simd256, Vector256<float>>(ref hn, ref uu, ref hp, ref rr, b, h, j);
+            j = ForwardRun<Simd128, Vector128<float>>(ref hn, ref uu, ref hp, ref rr, b, h, j);
+            ForwardRun<Simd1, Vector128<float>>(ref hn, ref uu, ref hp, ref rr, b, h, j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static nuint ForwardRun<S, TV>(ref float hNext, ref float u, ref float hPrev, ref float rho, nuint b, nuint h, nuint j)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        nuint o = b * h, w = (nuint)S.Count;
+        TV zero = S.Splat(0f);
+        for (; j + w <= h; j += w)
+        {
+            TV a = Activations.Sigmoid<S, TV>(S.Sub(zero, S.Load(ref rho, j)));
+            TV hp = S.Load(ref hPrev, o + j);
+            S.Store(S.MulAdd(a, S.Sub(S.Load(ref u, o + j), hp), hp), ref hNext, o + j);
+        }
+        return j;
+    }
+
+    /// <inheritdoc cref="Reference.LeakyReference.Backward"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward(Span<float> dU, Span<float> dhPrev, Span<float> record,
+        ReadOnlySpan<float> dhNext, ReadOnlySpan<float> u, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> rho, int rows, int hidden)
+    {
+        GruGates.CheckShape(rows, hidden);
+        int n = rows * hidden;
+        Need(nameof(dU), dU.Length, n); Need(nameof(dhPrev), dhPrev.Length, n); Need(nameof(record), record.Length, n);
+        Need(nameof(dhNext), dhNext.Length, n); Need(nameof(u), u.Length, n); Need(nameof(hPrev), hPrev.Length, n); Need(nameof(rho), rho.Length, hidden);
+        if (!Vector128.IsHardwareAccelerated) { Reference.LeakyReference.Backward(dU, dhPrev, record, dhNext, u, hPrev, rho, rows, hidden); return; }
+        ref float du = ref MemoryMarshal.GetReference(dU);
+        ref float dp = ref MemoryMarshal.GetReference(dhPrev);
+        ref float rc = ref MemoryMarshal.GetReference(record);
+        ref float dn = ref MemoryMarshal.GetReference(dhNext);
+        ref float uu = ref MemoryMarshal.GetReference(u);
+        ref float hp = ref MemoryMarshal.GetReference(hPrev);
+        ref float rr = ref MemoryMarshal.GetReference(rho);
+        nuint h = (nuint)hidden;
+        for (nuint b = 0; b < (nuint)rows; b++)
+        {
+            nuint j = 0;
+            if (Vector512.IsHardwareAccelerated) j = BackwardRun<Simd512, Vector512<float>>(ref du, ref dp, ref rc, ref dn, ref uu, ref hp, ref rr, b, h, j);
+            if (Vector256.IsHardwareAccelerated) j = BackwardRun<Simd256, Vector256<float>>(ref du, ref dp, ref rc, ref dn, ref uu, ref hp, ref rr, b, h, j);
+            j = BackwardRun<Simd128, Vector128<float>>(ref du, ref dp, ref rc, ref dn, ref uu, ref hp, ref rr, b, h, j);
+            BackwardRun<Simd1, Vector128<float>>(ref du, ref dp, ref rc, ref dn, ref uu, ref hp, ref rr, b, h, j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static nuint BackwardRun<S, TV>(ref float dU, ref float dhPrev, ref float record, ref float dhNext, ref float u, ref float hPrev,
+        ref float rho, nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
+    {
+        nuint o = b * h, w = (nuint)S.Count;
+        TV zero = S.Splat(0f), one = S.Splat(1f);
+        for (; j + w <= h; j += w)
+        {
+            TV a = Activations.Sigmoid<S, TV>(S.Sub(zero, S.Load(ref rho, j)));
+            TV dh = S.Load(ref dhNext, o + j);
+            S.Store(S.Mul(dh, a), ref dU, o + j);
+            S.Store(S.Mul(dh, S.Sub(one, a)), ref dhPrev, o + j);
+            S.Store(S.Mul(dh, S.Sub(S.Load(ref u, o + j), S.Load(ref hPrev, o + j))), ref record, o + j);
+        }
+        return j;
+    }
+}
