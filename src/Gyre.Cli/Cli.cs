@@ -46,6 +46,7 @@ public static class Cli
         root.Subcommands.Add(DistributedCommand.Create(context));
         root.Subcommands.Add(DetectCommand.Create(context));
         root.Subcommands.Add(TrajectoryCommand.Create(context));
+        root.Subcommands.Add(ServeCommand.Create(context));
         root.Description = Help.RootDescription(root) + " " + ExitCodes;   // after every command is registered
         return root;
     }

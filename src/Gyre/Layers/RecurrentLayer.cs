@@ -321,7 +321,7 @@ public partial class RecurrentLayer : Module
                     Extra = ExtraValues(slot), Params = Cell.Params,
                     Batch = b, Steps = t, Hidden = h, OutWidth = w0, StateLd = ls, Reverse = backwards,
                     Gx = st.Gx.Span, States = states, Saved = keep ? st.Saved.Span : default, Scratch = st.Scratch.Span,
-                    Lengths = lens,
+                    Lengths = lens, PackGeneration = keep ? 0 : _frozenGeneration,
                 };
                 _forwardPaths[slot] = _runners[slot].Forward(args, Execution);
 

@@ -29,6 +29,7 @@ internal ref struct DirectionForward
     public Span<float> Saved;              // [T, B, S·H] or empty (inference)
     public Span<float> Scratch;            // [B, ScratchWidth·H]
     public ReadOnlySpan<int> Lengths;      // [B] or empty; set only when some row is shorter than T
+    public int PackGeneration;             // 0: the weights may have changed (pack them); else packs of this generation stay valid
 }
 
 /// <summary>One layer direction's buffers and gradients for a backward call (see <see cref="DirectionForward"/>).</summary>
@@ -68,7 +69,8 @@ internal interface ISequenceRunner
 /// <summary>
 /// Runs a layer direction for cell <typeparamref name="TCell"/>: the input projection, the time loop on the
 /// path <see cref="SequencePaths.Choose"/> picks, variable lengths, and the weight gradients. Packed weight
-/// buffers grow once and are reused; they are refreshed at every call (the weights may have changed).
+/// buffers grow once and are reused; they are refreshed at every call (the weights may have changed), except in
+/// inference while the layer's weights are frozen (<see cref="RecurrentLayer.WeightsFrozen"/>): then once per freeze.
 /// </summary>
 internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
 {
@@ -77,6 +79,8 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
+    // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
+    private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.Scan"/> for a linear cell,
@@ -113,7 +117,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
         if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
 
-        if (TCell.Recurrent == RecurrentWeights.Dense) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
+        if (TCell.Recurrent == RecurrentWeights.Dense && Stale(ref _hiddenToGatesGen, a.PackGeneration)) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
         fixed (float* pWhh = a.WHh) fixed (float* pBhh = a.BHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
         {
@@ -178,6 +182,15 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         }
         Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
         return (path, inTmp);
+    }
+
+    /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
+    /// (always when 0: the weights may have changed since); records the generation it will hold.</summary>
+    private static bool Stale(ref int held, int current)
+    {
+        if (current != 0 && held == current) return false;
+        held = current;
+        return true;
     }
 
     /// <summary>The step's view of the weights; the packed forms packed for this call only (forward or backward).</summary>
@@ -364,14 +377,14 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     {
         int hidden = a.Hidden, g = TCell.Gates, hp = RecurrentStepKernels.PaddedUnits(hidden);
         long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
-        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
         fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
-            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g);
+            if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
             if (TCell.HiddenBiasApart && !a.BHh.IsEmpty)
             {
                 bias = ThreadScratch.Align(biasRaw);
@@ -404,18 +417,18 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
         long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
-        if (_blocks.Length < need) _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
+        if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
-            RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true);
+            if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
             barrier[0] = 0; barrier[16] = 0;
             var job = new FusedRowsJob<TCell>
             {

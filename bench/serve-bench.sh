@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# gyre serve, measured: (1) the model's cost per request in-process — a stream's step given one new observation
+# against ONNX Runtime re-running the exported model on the whole window — and (2) load on a local server at 1, 16
+# and 256 concurrent streams, SECONDS_PER_LEVEL each (default 10). Loopback only; everything lives in a temp folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${SECONDS_PER_LEVEL:-10}
+work=$(mktemp -d)
+server=""
+trap '[[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+dotnet build src/Gyre.Cli -c Release -v q -nologo >/dev/null
+dotnet build bench/Gyre.ServeBench -c Release -v q -nologo >/dev/null
+gyre=(dotnet src/Gyre.Cli/bin/Release/net10.0/Gyre.Cli.dll)
+bench=(dotnet bench/Gyre.ServeBench/bin/Release/net10.0/Gyre.ServeBench.dll)
+data=src/Gyre.Cli/Data
+
+# A classifier whose streams step (global normalisation, last-state pooling, patches of 1) on GunPoint's 150-step
+# cases, and a forecaster with lookback 96 (its streams keep the window), both hidden 64, each exported to ONNX.
+"${gyre[@]}" classify train --data $data/classification/GunPoint_TRAIN.ts --normalize global --pool last --patch 1 \
+  --augment 0 --test-augment 0 --hidden 64 --epochs 2 --out "$work/gun.gyre" >/dev/null
+"${gyre[@]}" export --model "$work/gun.gyre" --onnx "$work/gun.onnx" >/dev/null
+"${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --lookback 96 --horizon 12 --hidden 64 --epochs 1 --out "$work/sun.gyre" >/dev/null
+"${gyre[@]}" export --model "$work/sun.gyre" --onnx "$work/sun.onnx" >/dev/null
+
+echo "## Cost per request (in-process, median of 400)"
+echo "| model | job | stream | window | Gyre µs/request | ONNX Runtime µs/request (whole window) | ORT / Gyre |"
+echo "|---|---|---|---|---|---|---|"
+"${bench[@]}" cost --model "$work/gun.gyre" --onnx "$work/gun.onnx" --window 96
+"${bench[@]}" cost --model "$work/gun.gyre" --onnx "$work/gun.onnx" --window 150
+"${bench[@]}" cost --model "$work/sun.gyre" --onnx "$work/sun.onnx" --window 96
+
+"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+for _ in $(seq 1 600); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work/serve.out" | head -1)
+[[ -n "$url" ]] || { cat "$work/serve.err" >&2; exit 1; }
+echo
+echo "## Load: classifier (stepped streams), ${seconds} s per level"
+"${bench[@]}" load --url "$url" --model gun --streams 1,16,256 --seconds "$seconds" --pid "$server"
+echo
+echo "## Load: forecaster (window of 96 re-run per request), ${seconds} s per level"
+"${bench[@]}" load --url "$url" --model sun --streams 1,16,256 --seconds "$seconds" --pid "$server"
+kill -TERM "$server"; wait "$server" || true; server=""
+echo
+lscpu | grep 'Model name' || true

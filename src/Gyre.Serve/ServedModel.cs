@@ -1,0 +1,149 @@
+using Gyre.Data;
+using Gyre.Models;
+
+namespace Gyre.Serve;
+
+/// <summary>A tensor a model declares in its metadata: name, Open Inference Protocol datatype, shape (−1: any length).</summary>
+public sealed record TensorSpec(string Name, string Datatype, int[] Shape);
+
+/// <summary>What one request brings: <see cref="Rows"/> observations of <see cref="Width"/> values [Rows, Width]
+/// row-major, and with them their times (UTC) for models whose features depend on the time.</summary>
+public sealed record Observations(float[] Values, int Rows, int Width, DateTime[]? Times);
+
+/// <summary>One output tensor of an answer: FP32 values, BYTES strings or BOOL flags.</summary>
+public sealed record OutputTensor(string Name, string Datatype, int[] Shape, float[]? Values = null, string[]? Strings = null, bool[]? Flags = null);
+
+/// <summary>A model's answer for one stream after its new observations: the outputs, or how many more rows the
+/// stream needs before the model has a window to read (<see cref="RowsNeeded"/> &gt; 0, no outputs).</summary>
+public sealed record StepResult(IReadOnlyList<OutputTensor> Outputs, int RowsNeeded = 0)
+{
+    /// <summary>Why this stream's request failed (the others of its batch are unaffected); null on success.</summary>
+    public ServeException? Error { get; init; }
+}
+
+/// <summary>A stream's state, made and read only by the model that serves it.</summary>
+public abstract class StreamState
+{
+    /// <summary>Rows the stream has seen.</summary>
+    public long Rows { get; set; }
+}
+
+/// <summary>
+/// A model file served over the inference protocol: its metadata, and a batched step that advances streams by
+/// their new observations and answers with the job's output. Calls come from one batching loop per model,
+/// never concurrently.
+/// </summary>
+public abstract class ServedModel
+{
+    protected ServedModel(string name, string path, string job) { Name = name; Path = path; Job = job; }
+
+    public string Name { get; }
+    public string Path { get; }
+    /// <summary>The model file's job: forecast, classify, detect or trajectory.</summary>
+    public string Job { get; }
+
+    /// <summary>Values per observation row (the width of input "x").</summary>
+    public abstract int Width { get; }
+
+    /// <summary>Whether input "time" (INT64 Unix seconds, UTC, one per row) is required.</summary>
+    public virtual bool NeedsTimes => false;
+
+    /// <summary>How a stream is kept: "state" (the recurrent states: one recurrent step per new observation; a
+    /// sequence_id is required) or "window" (the recent rows, re-run per request).</summary>
+    public abstract string StreamKind { get; }
+
+    /// <summary>One sentence on what a stream's state is and which offline output its answers equal.</summary>
+    public abstract string StreamDescription { get; }
+
+    /// <summary>Whether requests must name a sequence (<see cref="StreamKind"/> "state").</summary>
+    public bool Stateful => StreamKind == "state";
+
+    public IReadOnlyList<TensorSpec> Inputs => NeedsTimes
+        ? [new("x", "FP32", [-1, Width]), new("time", "INT64", [-1])]
+        : [new("x", "FP32", [-1, Width])];
+
+    public abstract IReadOnlyList<TensorSpec> Outputs { get; }
+
+    /// <summary>The state of a stream that has seen nothing.</summary>
+    public abstract StreamState NewStream();
+
+    /// <summary>Advances every stream of the batch by its observations (each stream at most once per batch) and
+    /// answers for each.</summary>
+    public abstract StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch);
+
+    /// <summary>Loads a model file of any served job; one line naming the file when it cannot be served.</summary>
+    public static ServedModel Load(string name, string path, ServeOptions options)
+    {
+        var (job, _) = ModelFile.Read(path);
+        return job switch
+        {
+            Forecasting.Forecaster.Job => new ForecastModel(name, path),
+            Classification.SequenceClassifier.Job => new ClassifyModel(name, path, options.MaxStreamRows),
+            "detect" => new DetectModel(name, path),
+            "trajectory" => new TrajectoryModel(name, path),
+            _ => throw new GyreDataException($"a {job} model: gyre serve serves forecast, classify, detect and trajectory models", path),
+        };
+    }
+}
+
+/// <summary>
+/// A stream kept as its most recent rows (at most <see cref="Capacity"/>), for models that read a fixed window
+/// (or the whole sequence) and re-run it per request: the answer is the offline model's on the same rows.
+/// </summary>
+public sealed class RowWindow(int width, int capacity, bool times) : StreamState
+{
+    private readonly List<float> _values = [];
+    private readonly List<DateTime>? _times = times ? [] : null;
+
+    public int Width { get; } = width;
+    public int Capacity { get; } = capacity;
+    /// <summary>Rows kept now.</summary>
+    public int Count => _values.Count / Width;
+    public float[] Values => [.. _values];
+    public DateTime[]? Times => _times?.ToArray();
+
+    /// <summary>Appends the rows, dropping the oldest beyond <see cref="Capacity"/>.</summary>
+    public void Append(Observations o)
+    {
+        _values.AddRange(o.Values);
+        if (_times != null) _times.AddRange(o.Times!);
+        Rows += o.Rows;
+        int drop = Count - Capacity;
+        if (drop > 0)
+        {
+            _values.RemoveRange(0, drop * Width);
+            _times?.RemoveRange(0, drop);
+        }
+    }
+}
+
+/// <summary>A served model whose streams are <see cref="RowWindow"/>s, answered one stream at a time by the
+/// job's offline inference on the kept rows.</summary>
+public abstract class WindowModel(string name, string path, string job) : ServedModel(name, path, job)
+{
+    /// <summary>Rows a stream keeps.</summary>
+    protected abstract int Capacity { get; }
+
+    /// <summary>Rows a stream needs before it has an answer.</summary>
+    protected abstract int MinRows { get; }
+
+    public override string StreamKind => "window";
+
+    public override StreamState NewStream() => new RowWindow(Width, Capacity, NeedsTimes);
+
+    /// <summary>The answer for a stream's kept rows (at least <see cref="MinRows"/>).</summary>
+    protected abstract IReadOnlyList<OutputTensor> Answer(RowWindow window);
+
+    public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
+    {
+        var results = new StepResult[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var w = (RowWindow)batch[i].State;
+            w.Append(batch[i].Input);
+            try { results[i] = w.Count < MinRows ? new StepResult([], MinRows - w.Count) : new StepResult(Answer(w)); }
+            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+        }
+        return results;
+    }
+}

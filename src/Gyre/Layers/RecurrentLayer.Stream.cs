@@ -1,0 +1,64 @@
+using Gyre.Tensors;
+
+namespace Gyre.Layers;
+
+// Streaming inference: a caller that sees one new observation at a time (a server holding many streams)
+// keeps each stream's states and pays for the new steps only, instead of re-running a whole window.
+public partial class RecurrentLayer
+{
+    private Tensor?[]? _streamInitial;                  // Advance's view of the states as initial states
+    private static int _freezes;                         // generations handed out, process-wide so none repeats
+    private int _frozenGeneration;                       // 0: not frozen
+
+    /// <summary>
+    /// A promise that the parameter values stay as they are: while true, inference calls pack the recurrent weights
+    /// into the kernels' layouts once instead of at every call (for a server stepping streams one observation at a
+    /// time the packing is most of a step). Setting it true again after changing weights repacks them; changing
+    /// weights while it is true gives stale results. Training-mode calls always pack.
+    /// </summary>
+    public bool WeightsFrozen
+    {
+        get => _frozenGeneration != 0;
+        set => _frozenGeneration = value ? Interlocked.Increment(ref _freezes) : 0;
+    }
+
+    /// <summary>Whether the layer can be advanced step by step (<see cref="Advance"/>): one forward direction only,
+    /// since a reverse direction's state at step t depends on the steps after t.</summary>
+    public bool Streamable => !Bidirectional && !ReverseOnly;
+
+    /// <summary>Zero states for a stream batch of <paramref name="batch"/> rows: one [L, B, W_j] tensor per cell state
+    /// (<see cref="Cells.CellDefinition.StateNames"/> order, widths <see cref="StateWidth"/>), the states of a stream
+    /// that has seen nothing.</summary>
+    public Tensor[] NewStates(int batch)
+    {
+        if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be positive, got {batch}");
+        var states = new Tensor[StateCount];
+        for (int j = 0; j < states.Length; j++) states[j] = Tensor.Zeros(NumLayers, batch, StateWidth(j));
+        return states;
+    }
+
+    /// <summary>
+    /// Advances the states of B streams by the k steps of x, inference only:
+    /// s ← cell(x_t, s) for t = 0 … k_b − 1 in every layer, where k_b = <paramref name="lengths"/>[b] (empty: all k;
+    /// 0 leaves row b's states untouched). x: [B, k, I] (batch-first) or [k, B, I]; <paramref name="states"/>: one
+    /// [L, B, W_j] tensor per cell state, read as the states before x and overwritten with the states after its last
+    /// valid step; <paramref name="y"/>: the last layer's outputs [B, k, W_0] (or [k, B, W_0]), 0 at steps ≥ k_b.
+    /// Running a sequence in pieces this way gives the states and outputs of one <see cref="Forward(Tensor, ReadOnlySpan{Tensor?}, Tensor, ReadOnlySpan{Tensor}, ReadOnlySpan{int})"/>
+    /// over the whole sequence (the same kernels and paths; the input projection of a piece is one GEMM over its
+    /// k·B rows). At a repeated (B, k) this allocates nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The layer is bidirectional or reverse-only, or in training mode.</exception>
+    public void Advance(Tensor x, ReadOnlySpan<Tensor> states, Tensor y, ReadOnlySpan<int> lengths = default)
+    {
+        if (!Streamable)
+            throw new InvalidOperationException($"a {(Bidirectional ? "bidirectional" : "reverse-only")} layer cannot be advanced step by step: its state at a step depends on later steps");
+        if (Training) throw new InvalidOperationException("Advance is inference only (set Training = false)");
+        if (states.Length != StateCount) throw new ArgumentException($"{states.Length} states given, cell {Cell.Name} has {StateCount} ({string.Join(", ", Cell.StateNames)})");
+        // Forward copies each layer's initial states into its workspace before it writes that layer's final
+        // states, so the same tensors serve as both.
+        var initial = _streamInitial ??= new Tensor?[StateCount];
+        for (int j = 0; j < states.Length; j++) initial[j] = states[j];
+        try { Forward(x, initial, y, states, lengths); }
+        finally { Array.Clear(initial); }             // hold no caller's tensor after the call
+    }
+}

@@ -1,0 +1,289 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Gyre.Anomaly;
+using Gyre.Classification;
+using Gyre.Data;
+using Gyre.Forecasting;
+using Gyre.Serve;
+using Gyre.Tests.Cli;
+using Gyre.Trajectories;
+using Xunit;
+
+namespace Gyre.Tests.Serve;
+
+/// <summary>
+/// The inference server end to end on 127.0.0.1: every endpoint, streams of every job whose answers equal the
+/// offline model's on the same rows (100 steps for forecast and classify), batching, expiry, the stream cap and limits.
+/// </summary>
+public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
+{
+    private static void AssertClose(float want, float got, string what) =>
+        Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: server {got:R}, offline {want:R}");
+
+    private static (string Date, float Y, float X)[] DailyRows(string path) =>
+        [.. File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).Select(c => (c[0], float.Parse(c[1], CultureInfo.InvariantCulture), float.Parse(c[2], CultureInfo.InvariantCulture)))];
+
+    private static long Unix(string date) =>
+        new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
+
+    [Fact]
+    public async Task A_forecast_stream_of_100_steps_equals_offline_predict_on_the_same_rows()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["fc.gyre"]);
+        int lookback = forecaster.Options.Lookback;
+        var lines = File.ReadAllLines(f.Daily);
+        for (int t = 0; t < 100; t++)
+        {
+            var (status, body) = await ServeFixture.Infer(f.Http, "fc",
+                ServeFixture.Body([[rows[t].Y, rows[t].X]], "store-7", start: t == 0, times: [Unix(rows[t].Date)]));
+            Assert.True(status == 200, body.ToString());
+            Assert.Equal("req", body.GetProperty("id").GetString());
+            Assert.Equal("store-7", body.GetProperty("parameters").GetProperty("sequence_id").GetString());
+            if (t + 1 < lookback)
+            {
+                Assert.Equal(lookback - t - 1, body.GetProperty("parameters").GetProperty("rows_needed").GetInt32());
+                Assert.Equal(0, body.GetProperty("outputs").GetArrayLength());
+                continue;
+            }
+            string prefix = f.Dir.Write($"prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            var offline = forecaster.Predict(forecaster.LoadData(prefix));
+            File.Delete(prefix);
+            var served = ServeFixture.Output(body, "forecast");
+            Assert.Equal(offline.Rows.Count, served.Length);
+            for (int h = 0; h < served.Length; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
+        }
+    }
+
+    private static SequenceSet Prefix(SequenceSet set, int kase, int rows)
+    {
+        var c = set.Cases[kase];
+        var prefix = new LabeledSequence(c.Id, c.Values[..(rows * set.Channels)], set.Channels, null, double.NaN, 0);
+        return new SequenceSet(set.Path, set.Name, set.Channels, LabelKind.Classification, [prefix], null);
+    }
+
+    [Fact]
+    public async Task Concurrent_classify_streams_step_their_states_and_equal_offline_predict_on_each_prefix()
+    {
+        var model = (ClassifyModel)f.Server.Models["cs"];
+        Assert.Equal("state", model.StreamKind);
+        var classifier = SequenceClassifier.Load(f.Dir["cs.gyre"]);
+        var test = TsLoader.Load(ServeFixture.Bundled("classification/GunPoint_TEST.ts"));
+        double batchesBefore = f.Server.Metrics.BatchSize.WithLabels("cs").Count, requestsBefore = f.Server.Metrics.BatchSize.WithLabels("cs").Sum;
+        // Four streams at once (so their steps batch), each sending its case's first 100 observations in pieces of 1 or 2.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async s =>
+        {
+            var values = test.Cases[s].Values;
+            int sent = 0, piece = 0;
+            while (sent < 100)
+            {
+                int k = Math.Min(1 + (piece++ + s) % 2, 100 - sent);
+                float[][] rows = [.. Enumerable.Range(sent, k).Select(r => new[] { values[r] })];
+                var (status, body) = await ServeFixture.Infer(f.Http, "cs", ServeFixture.Body(rows, 1000 + s, start: sent == 0, end: sent + k == 100));
+                Assert.True(status == 200, body.ToString());
+                sent += k;
+                SequencePredictions offline;
+                lock (classifier) offline = classifier.Predict(Prefix(test, s, sent));   // one model instance: one call at a time
+                var probs = ServeFixture.Output(body, "probabilities");
+                for (int j = 0; j < probs.Length; j++) AssertClose(offline.Probabilities[j], probs[j], $"stream {s} after {sent} rows, class {j}");
+                string label = body.GetProperty("outputs")[1].GetProperty("data")[0].GetString()!;
+                Assert.Equal(classifier.Classes[offline.Classes[0]], label);
+            }
+        }));
+        var sizes = f.Server.Metrics.BatchSize.WithLabels("cs");
+        Assert.True(sizes.Sum - requestsBefore >= sizes.Count - batchesBefore, "every request is in a batch");
+    }
+
+    [Fact]
+    public async Task A_classify_model_with_per_case_normalisation_keeps_the_case_and_equals_offline_predict()
+    {
+        var model = f.Server.Models["cw"];
+        Assert.Equal("window", model.StreamKind);
+        Assert.Contains("normalisation", model.StreamDescription);
+        var classifier = SequenceClassifier.Load(f.Dir["cw.gyre"]);
+        var test = TsLoader.Load(ServeFixture.Bundled("classification/GunPoint_TEST.ts"));
+        var values = test.Cases[3].Values;
+        for (int t = 0; t < 12; t++)
+        {
+            var (status, body) = await ServeFixture.Infer(f.Http, "cw", ServeFixture.Body([[values[t]]], "case-3", start: t == 0));
+            Assert.True(status == 200, body.ToString());
+            var offline = classifier.Predict(Prefix(test, 3, t + 1));
+            var probs = ServeFixture.Output(body, "probabilities");
+            for (int j = 0; j < probs.Length; j++) AssertClose(offline.Probabilities[j], probs[j], $"after {t + 1} rows, class {j}");
+        }
+        // Without a sequence the request is the whole case.
+        var whole = await ServeFixture.Infer(f.Http, "cw", ServeFixture.Body([.. values[..40].Select(v => new[] { v })]));
+        var expected = classifier.Predict(Prefix(test, 3, 40)).Probabilities;
+        var got = ServeFixture.Output(whole.Body, "probabilities");
+        for (int j = 0; j < got.Length; j++) AssertClose(expected[j], got[j], $"whole case, class {j}");
+    }
+
+    [Fact]
+    public async Task A_detect_stream_scores_each_row_as_offline_scoring_of_the_rows_so_far()
+    {
+        var rows = DailyRows(f.Daily);
+        var detector = DetectorFile.Load(f.Dir["det.gyre"]);
+        int warmup = detector.Scorer.Warmup;
+        for (int t = 0; t < 60; t++)
+        {
+            var (status, body) = await ServeFixture.Infer(f.Http, "det", ServeFixture.Body([[rows[t].Y]], 77, start: t == 0));
+            Assert.True(status == 200, body.ToString());
+            if (t < warmup) { Assert.Equal(warmup + 1 - (t + 1), body.GetProperty("parameters").GetProperty("rows_needed").GetInt32()); continue; }
+            var series = new SeriesInput([.. rows.Take(t + 1).Select(r => r.Y)], 1);
+            var offline = AnomalyDetection.Apply(detector.Scorer, series, detector.Threshold, detector.Options);
+            AssertClose((float)offline.Combined[t], ServeFixture.Output(body, "score")[0], $"row {t}");
+            bool alarm = body.GetProperty("outputs")[1].GetProperty("data")[0].GetBoolean();
+            Assert.Equal(offline.Combined[t] > detector.Threshold, alarm);
+        }
+    }
+
+    [Fact]
+    public async Task A_trajectory_stream_predicts_as_offline_predict_on_the_same_window()
+    {
+        var predictor = TrajectoryPredictor.Load(f.Dir["traj.gyre"]);
+        int obs = predictor.Options.Obs, pred = predictor.Options.Pred;
+        var windows = TrajectoryWindows.Build(TrackSet.LoadText(ServeFixture.Bundled("students001.txt")), obs, pred);
+        var (mean, _) = predictor.Predict(windows);
+        foreach (int w in new[] { 0, 17 })
+        {
+            var sample = windows.Sample(w).ToArray();
+            JsonElement last = default;
+            for (int t = 0; t < obs; t++)
+            {
+                var (status, body) = await ServeFixture.Infer(f.Http, "traj", ServeFixture.Body([[sample[2 * t], sample[2 * t + 1]]], $"agent-{w}", start: t == 0));
+                Assert.True(status == 200, body.ToString());
+                last = body;
+            }
+            var served = ServeFixture.Output(last, "positions");
+            Assert.Equal(pred * 2, served.Length);
+            for (int j = 0; j < served.Length; j++) AssertClose(mean[w * pred * 2 + j], served[j], $"window {w}, value {j}");
+        }
+    }
+
+    [Fact]
+    public async Task Health_metadata_openapi_home_page_and_metrics_answer()
+    {
+        async Task<(HttpStatusCode, string)> Get(string path)
+        {
+            using var r = await f.Http.GetAsync(path);
+            return (r.StatusCode, await r.Content.ReadAsStringAsync());
+        }
+        Assert.Equal((HttpStatusCode.OK, "{\"live\":true}"), await Get("v2/health/live"));
+        Assert.Equal((HttpStatusCode.OK, "{\"ready\":true}"), await Get("v2/health/ready"));
+        var (code, server) = await Get("v2");
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Contains("\"sequence\"", server);
+        foreach (var (name, job, input, output) in new[] { ("fc", "forecast", "[-1,2]", "forecast"), ("cs", "classify", "[-1,1]", "probabilities"),
+            ("det", "detect", "[-1,1]", "score"), ("traj", "trajectory", "[-1,2]", "positions") })
+        {
+            var (c, meta) = await Get($"v2/models/{name}");
+            Assert.Equal(HttpStatusCode.OK, c);
+            using var doc = JsonDocument.Parse(meta);
+            Assert.Equal(name, doc.RootElement.GetProperty("name").GetString());
+            Assert.Equal("gyre_" + job, doc.RootElement.GetProperty("platform").GetString());
+            var x = doc.RootElement.GetProperty("inputs")[0];
+            Assert.Equal(("x", "FP32", input), (x.GetProperty("name").GetString(), x.GetProperty("datatype").GetString(), x.GetProperty("shape").GetRawText()));
+            Assert.Equal(output, doc.RootElement.GetProperty("outputs")[0].GetProperty("name").GetString());
+            Assert.Equal((HttpStatusCode.OK, $"{{\"name\":\"{name}\",\"ready\":true}}"), await Get($"v2/models/{name}/ready"));
+        }
+        using (var fc = JsonDocument.Parse((await Get("v2/models/fc")).Item2))
+            Assert.Equal("time", fc.RootElement.GetProperty("inputs")[1].GetProperty("name").GetString());
+        var (missing, error) = await Get("v2/models/nope/ready");
+        Assert.Equal(HttpStatusCode.NotFound, missing);
+        Assert.Contains("no model 'nope'", error);
+
+        var (oc, openapi) = await Get("openapi.json");
+        Assert.Equal(HttpStatusCode.OK, oc);
+        using (var doc = JsonDocument.Parse(openapi))
+        {
+            var paths = doc.RootElement.GetProperty("paths");
+            foreach (var p in new[] { "/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "/metrics" })
+                Assert.True(paths.TryGetProperty(p, out _), $"openapi.json lacks {p}");
+        }
+        var (hc, home) = await Get("");
+        Assert.Equal(HttpStatusCode.OK, hc);
+        foreach (var name in new[] { "fc", "cs", "cw", "det", "traj" }) Assert.Contains($"<h2>{name}</h2>", home);
+        Assert.Contains("curl -s http://127.0.0.1:", home);
+
+        await ServeFixture.Infer(f.Http, "cs", ServeFixture.Body([[0.5f]], "metrics-1", start: true, end: true));
+        var (mc, metrics) = await Get("metrics");
+        Assert.Equal(HttpStatusCode.OK, mc);
+        foreach (var m in new[] { "gyre_infer_requests_total{model=\"cs\",code=\"200\"}", "gyre_infer_duration_seconds_bucket{model=\"cs\"", "gyre_batch_size_bucket{model=\"cs\"", "gyre_live_streams" })
+            Assert.Contains(m, metrics);
+        var (nc, none) = await Get("v3/nothing");
+        Assert.Equal(HttpStatusCode.NotFound, nc);
+        Assert.Contains("\"error\"", none);
+    }
+
+    /// <summary>A clock the test moves by hand.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        public long Ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref Ticks);
+    }
+
+    [Fact]
+    public async Task Idle_streams_expire_and_the_stream_cap_refuses_new_streams_until_one_ends()
+    {
+        var clock = new ManualClock();
+        await using var server = await f.Start(new ServeOptions { StreamTtl = TimeSpan.FromSeconds(30), MaxStreams = 2 }, clock);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 1, start: true))).Status);
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 2, start: true))).Status);
+        var (full, error) = await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 3, start: true));
+        Assert.Equal(503, full);
+        Assert.Contains("--max-streams", error.GetProperty("error").GetString());
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.2f]], 2, end: true))).Status);
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 3, start: true))).Status);
+        Assert.Equal(2, server.Streams.Count);
+
+        clock.Ticks += TimeSpan.FromSeconds(20).Ticks;
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.3f]], 3))).Status);   // used: its idle time starts over
+        clock.Ticks += TimeSpan.FromSeconds(20).Ticks;
+        var (expired, why) = await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 1));
+        Assert.Equal(400, expired);
+        Assert.Contains("expired", why.GetProperty("error").GetString());
+        Assert.Contains("--stream-ttl", why.GetProperty("error").GetString());
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.3f]], 3))).Status);
+        // A new stream past the cap first drops the idle ones.
+        clock.Ticks += TimeSpan.FromSeconds(31).Ticks;
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 4, start: true))).Status);
+        Assert.Equal(200, (await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 5, start: true))).Status);
+        Assert.Equal(2, server.Streams.Count);
+        var (never, text) = await ServeFixture.Infer(http, "cs", ServeFixture.Body([[0.1f]], 99));
+        Assert.Equal(400, never);
+        Assert.Contains("sequence_start", text.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Bodies_and_tensors_over_the_limits_are_refused_with_413()
+    {
+        await using var server = await f.Start(new ServeOptions { MaxBodyBytes = 4096, MaxElements = 64 });
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var big = ServeFixture.Body([.. Enumerable.Range(0, 600).Select(i => new[] { i * 0.001f })]);
+        var (status, body) = await ServeFixture.Infer(http, "cw", big);
+        Assert.Equal(413, status);
+        Assert.Contains("--max-body", body.GetProperty("error").GetString());
+        // Chunked (no length given): refused while reading.
+        using (var chunked = new HttpRequestMessage(HttpMethod.Post, "v2/models/cw/infer") { Content = new PushContent(Encoding.UTF8.GetBytes(big)) })
+        using (var r = await http.SendAsync(chunked))
+        {
+            string text = await r.Content.ReadAsStringAsync();
+            Assert.True(413 == (int)r.StatusCode, $"{(int)r.StatusCode}: {text}");
+            Assert.Contains("--max-body", text);
+        }
+        var (many, why) = await ServeFixture.Infer(http, "cw", ServeFixture.Body([.. Enumerable.Range(0, 65).Select(i => new[] { 0.5f })]));
+        Assert.Equal(413, many);
+        Assert.Contains("--max-elements 64", why.GetProperty("error").GetString());
+    }
+
+    /// <summary>Content without a length, so the client sends it chunked.</summary>
+    private sealed class PushContent(byte[] bytes) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes).AsTask();
+        protected override bool TryComputeLength(out long length) { length = 0; return false; }
+    }
+}
