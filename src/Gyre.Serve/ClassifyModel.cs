@@ -71,7 +71,7 @@ public sealed class ClassifyModel : ServedModel
         {
             var w = (RowWindow)batch[i].State;
             if (w.Count + batch[i].Input.Rows > _maxRows)
-                throw new ServeException(413, $"the case would exceed {_maxRows} rows (--max-stream-rows): end the sequence and start a new one");
+                throw new ServeException(413, $"a case holds at most {_maxRows} rows (--max-stream-rows); this one would have {w.Count + batch[i].Input.Rows}");
             w.Append(batch[i].Input);
             var kase = new LabeledSequence("stream", w.Values, Width, null, double.NaN, 0);
             var set = new SequenceSet(Name, Name, Width, _c.IsRegression ? LabelKind.Regression : LabelKind.Classification, [kase], null);

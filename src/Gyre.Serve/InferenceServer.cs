@@ -185,6 +185,7 @@ public sealed class InferenceServer : IAsyncDisposable
         long started = Stopwatch.GetTimestamp();
         string label = _models.ContainsKey(name) ? name : "(unknown)";
         int status = 200;
+        Metrics.InFlight.Inc();
         try
         {
             var model = Model(name);
@@ -223,6 +224,7 @@ public sealed class InferenceServer : IAsyncDisposable
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) { status = e.StatusCode; return Results.Json(new ErrorBody(e.Message), statusCode: e.StatusCode); }
         finally
         {
+            Metrics.InFlight.Dec();
             Metrics.Requests.WithLabels(label, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
             Metrics.Latency.WithLabels(label).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }

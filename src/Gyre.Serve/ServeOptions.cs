@@ -52,6 +52,7 @@ public sealed record ServeOptions
         if (MaxBatch <= 0) throw new ArgumentException($"--max-batch must be positive, got {MaxBatch}");
         if (MaxBodyBytes <= 0) throw new ArgumentException($"--max-body must be positive, got {MaxBodyBytes}");
         if (MaxElements <= 0) throw new ArgumentException($"--max-elements must be positive, got {MaxElements}");
+        if (MaxStreamRows <= 0) throw new ArgumentException($"--max-stream-rows must be positive, got {MaxStreamRows}");
     }
 }
 

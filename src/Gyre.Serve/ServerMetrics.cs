@@ -12,6 +12,8 @@ public sealed class ServerMetrics
     public Histogram Latency { get; }
     /// <summary>Requests per batched step, by model.</summary>
     public Histogram BatchSize { get; }
+    /// <summary>Inference requests being read, waiting or running now.</summary>
+    public Gauge InFlight { get; }
     /// <summary>Streams held now.</summary>
     public Gauge LiveStreams { get; }
     /// <summary>Streams dropped after --stream-ttl idle.</summary>
@@ -25,6 +27,7 @@ public sealed class ServerMetrics
             new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(25e-6, 2, 18) });
         BatchSize = f.CreateHistogram("gyre_batch_size", "Requests per batched model step",
             new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(1, 2, 10) });
+        InFlight = f.CreateGauge("gyre_infer_in_flight", "Inference requests being read, waiting or running");
         LiveStreams = f.CreateGauge("gyre_live_streams", "Streams (sequences) held now");
         ExpiredStreams = f.CreateCounter("gyre_expired_streams_total", "Streams dropped after --stream-ttl idle");
     }

@@ -22,8 +22,9 @@ internal static class ServeCommand
         var maxBatch = UserInput.Int("--max-batch", "Requests per batched step at most (default 256)", min: 1);
         var maxBody = UserInput.Int("--max-body", "Request body bytes at most (default 4194304)", min: 1);
         var maxElements = UserInput.Int("--max-elements", "Elements per input tensor at most (default 1048576)", min: 1);
+        var maxRows = UserInput.Int("--max-stream-rows", "Rows a classify stream that keeps its whole case may hold (default 100000)", min: 1);
         var cmd = new Command("serve", "Serve models over the Open Inference Protocol v2 (REST) with per-stream recurrent state");
-        foreach (var o in new Option[] { model, port, host, ttl, maxStreams, delay, maxBatch, maxBody, maxElements }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, port, host, ttl, maxStreams, delay, maxBatch, maxBody, maxElements, maxRows }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             var d = new ServeOptions();
@@ -39,6 +40,7 @@ internal static class ServeCommand
                 MaxBatch = p.GetValue(maxBatch) ?? d.MaxBatch,
                 MaxBodyBytes = p.GetValue(maxBody) ?? d.MaxBodyBytes,
                 MaxElements = p.GetValue(maxElements) ?? d.MaxElements,
+                MaxStreamRows = p.GetValue(maxRows) ?? d.MaxStreamRows,
             };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new GyreDataException(e.Message); }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -140,6 +141,46 @@ public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
     }
 
     [Fact]
+    public async Task A_detect_stream_with_times_reads_the_phase_of_the_day_as_offline_scoring_does()
+    {
+        var rows = File.ReadLines(f.Dir["nab.csv"]).Skip(1).Select(l => l.Split(','))
+            .Select(c => (Time: DateTime.ParseExact(c[0], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Value: float.Parse(c[1], CultureInfo.InvariantCulture))).ToArray();
+        var detector = DetectorFile.Load(f.Dir["det5.gyre"]);
+        Assert.True(f.Server.Models["det5"].NeedsTimes);
+        int warmup = detector.Scorer.Warmup;
+        for (int t = 0; t < 40; t++)
+        {
+            long unix = new DateTimeOffset(rows[t].Time, TimeSpan.Zero).ToUnixTimeSeconds();
+            var (status, body) = await ServeFixture.Infer(f.Http, "det5", ServeFixture.Body([[rows[t].Value]], "nab", start: t == 0, times: [unix]));
+            Assert.True(status == 200, body.ToString());
+            if (t < warmup) continue;
+            var prefix = rows.Take(t + 1).ToArray();
+            var series = new SeriesInput([.. prefix.Select(r => r.Value)], 1, SeriesInput.DailyPhase([.. prefix.Select(r => r.Time)]), 2);
+            var offline = AnomalyDetection.Apply(detector.Scorer, series, detector.Threshold, detector.Options);
+            AssertClose((float)offline.Combined[t], ServeFixture.Output(body, "score")[0], $"row {t}");
+        }
+    }
+
+    [Fact]
+    public async Task A_stop_lets_the_request_in_flight_finish()
+    {
+        await using var server = await f.Start(new ServeOptions());
+        using var http = new HttpClient { BaseAddress = server.Address };
+        // A whole case of 90,000 rows without a sequence: parsing and running it takes a while.
+        var rng = new Random(3);
+        var body = ServeFixture.Body([.. Enumerable.Range(0, 90_000).Select(_ => new[] { (float)rng.NextDouble() })]);
+        var request = ServeFixture.Infer(http, "cw", body);
+        var waited = Stopwatch.StartNew();
+        while (server.Metrics.InFlight.Value == 0 && waited.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(1);
+        Assert.Equal(1, server.Metrics.InFlight.Value);      // the server has the request (reading or running it)
+        var stop = server.StopAsync();
+        var (status, answer) = await request;
+        await stop;
+        Assert.True(status == 200, answer.ToString());
+        Assert.Equal(2, ServeFixture.Output(answer, "probabilities").Length);
+    }
+
+    [Fact]
     public async Task A_trajectory_stream_predicts_as_offline_predict_on_the_same_window()
     {
         var predictor = TrajectoryPredictor.Load(f.Dir["traj.gyre"]);
@@ -201,6 +242,8 @@ public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
             var paths = doc.RootElement.GetProperty("paths");
             foreach (var p in new[] { "/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "/metrics" })
                 Assert.True(paths.TryGetProperty(p, out _), $"openapi.json lacks {p}");
+            var infer = paths.GetProperty("/v2/models/{name}/infer").GetProperty("post");
+            Assert.True(infer.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _), "the infer body has no schema");
         }
         var (hc, home) = await Get("");
         Assert.Equal(HttpStatusCode.OK, hc);

@@ -12,7 +12,8 @@ namespace Gyre.Tests.Serve;
 /// Small models of every job, trained once by the CLI into a temp folder (removed at the end), and a server on
 /// 127.0.0.1 port 0 serving them: "fc" (forecast with a past covariate and a weekday calendar, so it takes "time"),
 /// "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
-/// default per-case normalisation: window streams), "det" (detect) and "traj" (trajectory).
+/// default per-case normalisation: window streams), "det" (detect on daily rows), "det5" (detect on five-minute rows:
+/// it reads the phase of the day, so it takes "time") and "traj" (trajectory).
 /// </summary>
 public sealed class ServeFixture : IAsyncLifetime
 {
@@ -33,6 +34,10 @@ public sealed class ServeFixture : IAsyncLifetime
         Dir.Ok("classify", "train", "--data", gun, "--hidden", "8", "--epochs", "1", "--augment", "0", "--out", Dir["cw.gyre"]);
         Dir.Ok("detect", "train", "--data", Daily, "--target", "y", "--window", "12", "--hidden", "8", "--epochs", "1", "--train-fraction", "0.4",
             "--out", Dir["det.gyre"]);
+        // Five-minute rows: the scorer reads the phase of the day, so the served model takes "time".
+        Dir.Write("nab.csv", string.Join('\n', File.ReadLines(Bundled("art_daily_jumpsup.csv")).Take(701)) + "\n");
+        Dir.Ok("detect", "train", "--data", Dir["nab.csv"], "--target", "value", "--window", "12", "--hidden", "8", "--epochs", "1",
+            "--train-fraction", "0.5", "--out", Dir["det5.gyre"]);
         Dir.Ok("trajectory", "train", "--data", Bundled("students001.txt"), "--hidden", "8", "--epochs", "1", "--out", Dir["traj.gyre"]);
         Server = await Start(new ServeOptions { MaxBatchDelay = TimeSpan.FromMilliseconds(2) });
         Http = new HttpClient { BaseAddress = Server.Address };
@@ -43,7 +48,8 @@ public sealed class ServeFixture : IAsyncLifetime
         InferenceServer.StartAsync(options with
         {
             Host = "127.0.0.1", Port = 0,
-            Models = [("fc", Dir["fc.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("traj", Dir["traj.gyre"])],
+            Models = [("fc", Dir["fc.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("det5", Dir["det5.gyre"]),
+                ("traj", Dir["traj.gyre"])],
         }, clock: clock);
 
     public async Task DisposeAsync()
