@@ -19,6 +19,9 @@ public class ParallelCellsTests
     // The finite-difference checks run thousands of forwards: one worker keeps them from spinning a team under a
     // loaded test run (the team's split is covered by the T = 4096, padding and allocation tests).
     static readonly WorkerTeam OneWorker = new(1);
+    // The long-sequence tests split their rows over a team of their own, not WorkerTeam.Shared, so that tests of
+    // other classes running at the same time keep the shared team (their paths and allocation counts depend on it).
+    static readonly WorkerTeam TwoWorkers = new(2);
     static readonly ExecutionOptions Sequential = new() { Scan = ScanMode.Sequential };
 
     public static IEnumerable<object[]> Shapes()
@@ -73,7 +76,7 @@ public class ParallelCellsTests
         bool linear = cell.StartsWith("min");
         (RecurrentOutput O, RecurrentGradients G, Dictionary<string, Tensor> P, IReadOnlyList<SequencePath> Paths, IReadOnlyList<int> Its) Run(ExecutionOptions e)
         {
-            var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, batchFirst: true, bidirectional: bidirectional, seed: 11) { Execution = e };
+            var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, batchFirst: true, bidirectional: bidirectional, seed: 11) { Execution = e with { Team = TwoWorkers } };
             var o = layer.Forward(x, h0);
             var its = layer.LastNewtonIterations;
             var g = layer.Backward(dy, dhN);
@@ -114,7 +117,7 @@ public class ParallelCellsTests
         var rng = new Rng(8);
         var x = Random(rng, [2, t, i]);
         var dy = Random(rng, [2, t, 2 * h]);
-        var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, numLayers: 2, batchFirst: true, bidirectional: true, seed: 4) { Execution = Parallel };
+        var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, numLayers: 2, batchFirst: true, bidirectional: true, seed: 4) { Execution = Parallel with { Team = TwoWorkers } };
         var o = layer.ForwardStates(x, null, [3, 6]);
         layer.ZeroGrad();
         var g = layer.Backward(dy);
@@ -122,7 +125,7 @@ public class ParallelCellsTests
         for (int row = 0; row < 2; row++)
         {
             int len = row == 0 ? 3 : 6;
-            var alone = new RecurrentLayer(CellRegistry.Get(cell), i, h, numLayers: 2, batchFirst: true, bidirectional: true, seed: 4) { Execution = Parallel };
+            var alone = new RecurrentLayer(CellRegistry.Get(cell), i, h, numLayers: 2, batchFirst: true, bidirectional: true, seed: 4) { Execution = Parallel with { Team = TwoWorkers } };
             var xr = Tensor.Zeros(1, len, i); var dyr = Tensor.Zeros(1, len, 2 * h);
             x.ReadOnlySpan.Slice(row * t * i, len * i).CopyTo(xr.Span);
             dy.ReadOnlySpan.Slice(row * t * 2 * h, len * 2 * h).CopyTo(dyr.Span);
@@ -213,7 +216,7 @@ public class ParallelCellsTests
         const int b = 3, i = 4, h = 16, l = 2;
         long Measure(int steps)
         {
-            var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, l, batchFirst: true, bidirectional: true) { Execution = Parallel };
+            var layer = new RecurrentLayer(CellRegistry.Get(cell), i, h, l, batchFirst: true, bidirectional: true) { Execution = Parallel with { Team = TwoWorkers } };
             var x = Random(new Rng(1), [b, steps, i]);
             var y = Tensor.Zeros(b, steps, 2 * h);
             var hN = Tensor.Zeros(2 * l, b, h);
