@@ -38,14 +38,16 @@ internal static class DetectCommand
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
         public readonly Option<string?> OnNan = UserInput.OnNan();
+        public readonly Option<bool> NoProfile = new("--no-phase-profile") { Description = "One threshold for every time of day (default: judge each score against the training days' scores at the same phase of the day)" };
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Window, Seed, OnNan }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Window, Seed, OnNan, NoProfile }) c.Options.Add(o);
         }
 
         public DetectionOptions Threshold(ParseResult p) =>
-            new() { Smooth = p.GetValue(Smooth), InitialLevel = p.GetValue(Level), Risk = p.GetValue(Risk), Contamination = p.GetValue(Contamination), MergeGap = p.GetValue(MergeGap) };
+            new() { Smooth = p.GetValue(Smooth), InitialLevel = p.GetValue(Level), Risk = p.GetValue(Risk), Contamination = p.GetValue(Contamination), MergeGap = p.GetValue(MergeGap),
+                PhaseProfile = !p.GetValue(NoProfile) };
     }
 
     public static Command Create(CliContext ctx)
@@ -116,13 +118,13 @@ internal static class DetectCommand
         var log = job.Json ? ctx.Err : ctx.Out;
         log.WriteLine($"{Path.GetFileName(job.Data)}: {string.Join(", ", loaded.Targets)}, {rows} rows; fitting {scorer.Name} on the first {trainRows}");
         var series = new SeriesInput(loaded.Values, loaded.Channels, SeriesInput.DailyPhase(loaded.Times), 2);
-        var main = AnomalyDetection.Run(scorer, series, trainRows, thresholds);
-        var others = baselines.Select(b => AnomalyDetection.Run(b, series, trainRows, thresholds)).ToList();
+        var main = AnomalyDetection.Run(scorer, series, trainRows, thresholds, loaded.Times);
+        var others = baselines.Select(b => AnomalyDetection.Run(b, series, trainRows, thresholds, loaded.Times)).ToList();
 
         var outputs = Outputs(job, loaded, main, windows);
         if (job.Model is { } model)
             outputs.Add((model, tmp => DetectorFile.Save(tmp, new FittedDetector(scorer, main.Threshold,
-                [.. baselines.Zip(others, (b, d) => (b, d.Threshold))], loaded.Targets, thresholds, settings))));
+                [.. baselines.Zip(others, (b, d) => (b, d.Threshold, d.Profile))], loaded.Targets, thresholds, settings, main.Profile))));
         WriteOutputs(plan, outputs);
         Report(ctx, job, loaded, main, others, windows, thresholds);
         if (job.Model != null && !job.Json) ctx.Out.WriteLine($"wrote {job.Model}");
@@ -164,8 +166,8 @@ internal static class DetectCommand
             var series = new SeriesInput(loaded.Values, loaded.Channels, SeriesInput.DailyPhase(loaded.Times), 2);
             foreach (var s in d.Baselines.Select(b => b.Scorer).Prepend(d.Scorer))
                 if (loaded.Rows <= s.Warmup) throw new GyreDataException($"{loaded.Rows} rows do not exceed the {s.Name} scorer's context of {s.Warmup}", job.Data);
-            var main = AnomalyDetection.Apply(d.Scorer, series, d.Threshold, d.Options);
-            var others = d.Baselines.Select(b => AnomalyDetection.Apply(b.Scorer, series, b.Threshold, d.Options)).ToList();
+            var main = AnomalyDetection.Apply(d.Scorer, series, d.Threshold, d.Options, d.Profile, loaded.Times);
+            var others = d.Baselines.Select(b => AnomalyDetection.Apply(b.Scorer, series, b.Threshold, d.Options, b.Profile, loaded.Times)).ToList();
             WriteOutputs(plan, Outputs(job, loaded, main, windows));
             Report(ctx, job, loaded, main, others, windows, d.Options);
             return Cli.Ok;
@@ -235,6 +237,7 @@ internal static class DetectCommand
         bool labelled = job.Labels is not null;
         string Time(int row) => AnomalyOutput.Time(d.Times, row);
         string rule = t.Contamination is { } p ? $"contamination {p.ToString("G3", CultureInfo.InvariantCulture)}" : $"EVT, risk {t.Risk.ToString("G3", CultureInfo.InvariantCulture)}";
+        if (main.Profile is { } profile) rule += $"; phase-of-day profile, ratio {profile.Ratio.ToString("G3", CultureInfo.InvariantCulture)}";
         if (job.Json)
         {
             JsonObject Metrics(Detection det)

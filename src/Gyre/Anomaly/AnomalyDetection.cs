@@ -24,6 +24,13 @@ public sealed record DetectionOptions
     /// <summary>Alarms at most this many rows apart form one event; null = 1 % of the scored rows (at least 1).</summary>
     public int? MergeGap { get; init; }
 
+    /// <summary>
+    /// Judge each score against the training days' scores at the same phase of the day (<see cref="SeasonalProfile"/>,
+    /// timing tolerance = <see cref="Smooth"/> rows) when the rows are less than a day apart and training spans two
+    /// calendar days; false = one threshold for every time of day.
+    /// </summary>
+    public bool PhaseProfile { get; init; } = true;
+
     public void Validate()
     {
         if (!(Risk > 0 && Risk < 1)) throw new GyreDataException($"--risk {Risk} is not in (0, 1)");
@@ -41,7 +48,9 @@ public sealed record DetectionOptions
 /// <param name="Threshold">Alarm threshold on the combined score.</param>
 /// <param name="From">First row events are looked for from (rows before it were seen in training).</param>
 /// <param name="Events">Merged alarms.</param>
-public sealed record Detection(string Scorer, int Channels, double[] Scores, double[] Combined, double Threshold, int From, List<AnomalyEvent> Events);
+/// <param name="Profile">The phase-of-day profile the combined score was judged against (null: none).</param>
+public sealed record Detection(string Scorer, int Channels, double[] Scores, double[] Combined, double Threshold, int From, List<AnomalyEvent> Events,
+    SeasonalProfile? Profile = null);
 
 /// <summary>Fit-on-the-start, score-everything anomaly detection with an unsupervised threshold.</summary>
 public static class AnomalyDetection
@@ -58,8 +67,12 @@ public static class AnomalyDetection
         o.Contamination is { } p ? PeaksOverThreshold.Quantile(trainScores, 1 - p)
             : PeaksOverThreshold.Threshold(trainScores, o.Risk, o.InitialLevel, clusterGap: o.Smooth);
 
-    /// <summary>Fits the scorer on rows [0, trainRows) of the series, thresholds on its training scores and finds events after them.</summary>
-    public static Detection Run(IAnomalyScorer scorer, SeriesInput series, int trainRows, DetectionOptions o)
+    /// <summary>
+    /// Fits the scorer on rows [0, trainRows) of the series, thresholds on its training scores and finds events after
+    /// them. With the row times and <see cref="DetectionOptions.PhaseProfile"/>, the combined score is then judged
+    /// against the training days' phase-of-day profile (<see cref="Detection.Combined"/> holds the profiled score).
+    /// </summary>
+    public static Detection Run(IAnomalyScorer scorer, SeriesInput series, int trainRows, DetectionOptions o, DateTime[]? times = null)
     {
         o.Validate();
         int channels = series.Channels;
@@ -68,21 +81,29 @@ public static class AnomalyDetection
         var scores = ScoreMath.Smooth(scorer.Score(series), channels, scorer.Warmup, o.Smooth);
         var combined = ScoreMath.Combine(scores, channels);
         double threshold = Threshold(combined.AsSpan(from, trainRows - from), o);
-        return Detect(scorer.Name, channels, scores, combined, threshold, trainRows, o);
+        var profile = o.PhaseProfile && times is not null ? SeasonalProfile.Fit(combined, times, from, trainRows, o.Smooth) : null;
+        return Detect(scorer.Name, channels, scores, combined, threshold, trainRows, o, profile, times);
     }
 
-    /// <summary>Scores a new series with an already fitted scorer and its stored threshold; events from its warm-up on.</summary>
-    public static Detection Apply(IAnomalyScorer scorer, SeriesInput series, double threshold, DetectionOptions o)
+    /// <summary>
+    /// Scores a new series with an already fitted scorer, its stored threshold and phase profile (when it has one and
+    /// the times are given); events from its warm-up on.
+    /// </summary>
+    public static Detection Apply(IAnomalyScorer scorer, SeriesInput series, double threshold, DetectionOptions o,
+        SeasonalProfile? profile = null, DateTime[]? times = null)
     {
         int channels = series.Channels;
         var scores = ScoreMath.Smooth(scorer.Score(series), channels, scorer.Warmup, o.Smooth);
-        return Detect(scorer.Name, channels, scores, ScoreMath.Combine(scores, channels), threshold, scorer.Warmup, o);
+        return Detect(scorer.Name, channels, scores, ScoreMath.Combine(scores, channels), threshold, scorer.Warmup, o, profile, times);
     }
 
-    private static Detection Detect(string name, int channels, double[] scores, double[] combined, double threshold, int from, DetectionOptions o)
+    private static Detection Detect(string name, int channels, double[] scores, double[] combined, double threshold, int from, DetectionOptions o,
+        SeasonalProfile? profile, DateTime[]? times)
     {
+        if (profile is not null && times is not null) combined = profile.Apply(combined, times, threshold);
+        else profile = null;
         int gap = o.MergeGap ?? Math.Max(1, combined.Length / 100);
-        return new Detection(name, channels, scores, combined, threshold, from, AnomalyEvents.Find(combined, threshold, gap, from));
+        return new Detection(name, channels, scores, combined, threshold, from, AnomalyEvents.Find(combined, threshold, gap, from), profile);
     }
 
     /// <summary>NAB results of a detection under every profile: one detection per event, at its first row.</summary>

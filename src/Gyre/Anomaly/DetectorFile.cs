@@ -12,8 +12,9 @@ namespace Gyre.Anomaly;
 /// <param name="Targets">Channel names C.</param>
 /// <param name="Options">Smoothing, merging and the threshold rule used.</param>
 /// <param name="Settings">The scorer settings.</param>
-public sealed record FittedDetector(IAnomalyScorer Scorer, double Threshold, IReadOnlyList<(IAnomalyScorer Scorer, double Threshold)> Baselines,
-    string[] Targets, DetectionOptions Options, ScorerSettings Settings);
+/// <param name="Profile">The scorer's phase-of-day profile (null: none).</param>
+public sealed record FittedDetector(IAnomalyScorer Scorer, double Threshold, IReadOnlyList<(IAnomalyScorer Scorer, double Threshold, SeasonalProfile? Profile)> Baselines,
+    string[] Targets, DetectionOptions Options, ScorerSettings Settings, SeasonalProfile? Profile = null);
 
 /// <summary>
 /// The model file of `gyre detect train` (job "detect", <see cref="ModelFile"/>): the learned scorer's weights under
@@ -22,10 +23,11 @@ public sealed record FittedDetector(IAnomalyScorer Scorer, double Threshold, IRe
 /// </summary>
 public static class DetectorFile
 {
-    private sealed record Part(string Method, double[][] Moments, double Threshold);
+    // Profile is null in files written before phase profiles (and for series without one): judged by the threshold alone.
+    private sealed record Part(string Method, double[][] Moments, double Threshold, SeasonalProfile? Profile = null);
 
     private sealed record State(string Method, ScorerSettings Settings, string[] Targets, int Covariates, double[][] Scaling,
-        double[][] Moments, double Threshold, DetectionOptions Options, Part[] Baselines);
+        double[][] Moments, double Threshold, DetectionOptions Options, Part[] Baselines, SeasonalProfile? Profile = null);
 
     private static double[][] Pack((double Mean, double Std)[] m) => [.. m.Select(x => new[] { x.Mean, x.Std })];
 
@@ -35,9 +37,16 @@ public static class DetectorFile
     {
         if (d.Scorer is not LearnedScorer learned) throw new ArgumentException($"only learned scorers are saved, not '{d.Scorer.Name}'");
         var state = new State(d.Scorer.Name, d.Settings, d.Targets, learned.CovariateWidth, Pack(learned.Scaling), Pack(learned.ScoreMoments),
-            d.Threshold, d.Options, [.. d.Baselines.Select(b => new Part(b.Scorer.Name, Pack(b.Scorer.ScoreMoments), b.Threshold))]);
+            d.Threshold, d.Options, [.. d.Baselines.Select(b => new Part(b.Scorer.Name, Pack(b.Scorer.ScoreMoments), b.Threshold, b.Profile))], d.Profile);
         ModelFile.Write(path, "detect", learned.Model.StateDict(), [new("detect", JsonSerializer.Serialize(state)),
             new("history", JsonSerializer.Serialize(learned.History.Select(e => e with { Seconds = 0 })))]);
+    }
+
+    private static void Check(SeasonalProfile? p)
+    {
+        if (p is null) return;
+        if (p.Envelope is null || p.Envelope.Length < 2 || !(p.StepSeconds > 0) || Math.Abs(p.StepSeconds * p.Envelope.Length - 86400) > 1e-3 || !(p.Ratio >= 1))
+            throw new JsonException("phase profile is not a whole day of bins with a ratio ≥ 1");
     }
 
     public static FittedDetector Load(string path)
@@ -54,9 +63,11 @@ public static class DetectorFile
             {
                 var part = s.Baselines.FirstOrDefault(p => p.Method == b.Name) ?? throw new JsonException($"no baseline '{b.Name}'");
                 b.ScoreMoments = Unpack(part.Moments);
-                return (b, part.Threshold);
+                Check(part.Profile);
+                return (b, part.Threshold, part.Profile);
             }).ToList();
-            return new FittedDetector(scorer, s.Threshold, baselines, s.Targets, s.Options, s.Settings);
+            Check(s.Profile);
+            return new FittedDetector(scorer, s.Threshold, baselines, s.Targets, s.Options, s.Settings, s.Profile);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidDataException or NotSupportedException)
         {

@@ -78,6 +78,9 @@ public static class ForecasterOnnx
         int L = o.Lookback, N = o.Horizon, K = info.Columns.Length, C = info.TargetCount, W = info.CalendarCount;
         int F = info.FutureCount, U = F - W, Q = cfg.QuantileCount, H = cfg.Hidden;
         int firstFuture = C + info.PastCount;
+        // Parts with no graph here yet: refused by name rather than exported wrong.
+        if (cfg.Decoder == "pmf") throw new NotSupportedException("--decoder pmf has no ONNX graph yet");
+        if (f.Distribution is { } dist) throw new NotSupportedException($"--loss {Gyre.Training.Distributions.Name(dist)} (a distribution head) has no ONNX graph yet");
         int cm = f.ModelTargets;                              // targets per network row: 1 when channel-independent
         var g = new Graph(new GraphProto { Name = "gyre_forecaster" }, opset);
         const string B = "batch";
@@ -131,13 +134,21 @@ public static class ForecasterOnnx
 
         // ---- instance normalisation of the target columns: (x − μ)/σ per row and column, σ = √(var + 1e-5)
         string? mean = null, std = null;                                                           // [B', 1, cm]
-        if (o.InstanceNorm)
+        if (o.Normalization == "revin")
         {
             string tx = g.Slice(x, 2, 0, cm);
             mean = g.ReduceMean(tx, 1);
             string centered = g.Op("Sub", [tx, mean]);
             std = g.Op("Sqrt", [g.Op("Add", [g.ReduceMean(g.Op("Mul", [centered, centered]), 1), g.Floats([1e-5f])])]);
             string normalized = g.Op("Div", [centered, std]);
+            x = kNet > cm ? g.Op("Concat", [normalized, g.Slice(x, 2, cm, kNet)], Int("axis", 2)) : normalized;
+        }
+        else if (o.Normalization == "last")
+        {
+            // Last-value normalisation: x − x_L per row and target column (σ = 1, so only the level comes back).
+            string tx = g.Slice(x, 2, 0, cm);
+            mean = g.Slice(tx, 1, L - 1, L);
+            string normalized = g.Op("Sub", [tx, mean]);
             x = kNet > cm ? g.Op("Concat", [normalized, g.Slice(x, 2, cm, kNet)], Int("axis", 2)) : normalized;
         }
 
@@ -180,7 +191,7 @@ public static class ForecasterOnnx
         if (mean != null)
         {
             string Per(string v) => g.Op("Unsqueeze", [v, g.Longs(3)]);                             // [B', 1, cm, 1]
-            pred = g.Op("Add", [g.Op("Mul", [pred, Per(std!)]), Per(mean)]);
+            pred = std is null ? g.Op("Add", [pred, Per(mean)]) : g.Op("Add", [g.Op("Mul", [pred, Per(std)]), Per(mean)]);
         }
         if (o.ChannelIndependent)
             pred = g.Op("Transpose", [g.Op("Reshape", [pred, g.Longs(-1, C, N, Q)])], Ints("perm", 0, 2, 1, 3));   // [B, N, C, Q]
@@ -201,7 +212,7 @@ public static class ForecasterOnnx
         }
 
         g.Proto.DocString = $"Gyre forecaster: {o.Cell} encoder ({o.Layers}×{o.Hidden}), lookback {L}, horizon {N}"
-            + (o.InstanceNorm ? ", instance norm" : "") + (cfg.Patch > 1 ? $", patches of {cfg.Patch}" : "") + (o.ChannelIndependent ? ", channel-independent" : "")
+            + (o.Normalization == "revin" ? ", instance norm" : o.Normalization == "last" ? ", last-value norm" : "") + (cfg.Patch > 1 ? $", patches of {cfg.Patch}" : "") + (o.ChannelIndependent ? ", channel-independent" : "")
             + (cfg.Decoder == "recurrent" ? ", recurrent decoder" : "") + $"; {Describe(f)}";
         var model = new ModelProto
         {

@@ -85,7 +85,7 @@ public sealed class DetectCommandTests : IDisposable
     {
         string data = Series("c.csv", 400);
         var r = _dir.Ok("detect", "run", "--data", data, "--method", "naive", "--smooth", "1", "--train-fraction", "0.5",
-            "--contamination", "0.1", "--out", _dir["s.csv"], "--json");
+            "--contamination", "0.1", "--no-phase-profile", "--out", _dir["s.csv"], "--json");
         using var doc = JsonDocument.Parse(r.Out);
         var (_, rows) = CliFolder.ReadCsv(_dir["s.csv"]);
         var train = rows.Skip(1).Take(199).Select(x => double.Parse(x[2], CultureInfo.InvariantCulture)).ToArray();
@@ -106,10 +106,22 @@ public sealed class DetectCommandTests : IDisposable
         var r = _dir.Ok("detect", "score", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["score.csv"], "--json");
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal(method, doc.RootElement.GetProperty("method").GetString());
+        Assert.Contains("phase-of-day profile", doc.RootElement.GetProperty("threshold_rule").GetString());   // stored in the file
         var run = CliFolder.ReadCsv(_dir["run.csv"]).Rows;
         var score = CliFolder.ReadCsv(_dir["score.csv"]).Rows;
         Assert.Equal(run.Select(x => x[2]), score.Select(x => x[2]));   // same scores, bit for bit
         Assert.Equal(run[0][3], score[0][3]);                           // same threshold
+    }
+
+    [Fact]
+    public void The_phase_profile_can_be_switched_off()
+    {
+        string data = Series("s.csv", 400);
+        string[] common = ["--method", "naive", "--train-fraction", "0.4", "--out", _dir["scores.csv"], "--json"];
+        using var on = JsonDocument.Parse(_dir.Ok(["detect", "run", "--data", data, .. common]).Out);
+        using var off = JsonDocument.Parse(_dir.Ok(["detect", "run", "--data", data, "--no-phase-profile", .. common]).Out);
+        Assert.Contains("phase-of-day profile", on.RootElement.GetProperty("threshold_rule").GetString());
+        Assert.DoesNotContain("profile", off.RootElement.GetProperty("threshold_rule").GetString());
     }
 
     [Fact]

@@ -46,7 +46,7 @@ public sealed class ForecasterOnnxTests : IDisposable
 
     public static TheoryData<string> Configurations =>
     [
-        "plain", "quantiles", "instance-norm", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
+        "plain", "quantiles", "instance-norm", "last-value-norm", "last-value-norm-channel-independent", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
         "everything-lstm", "everything-slstm", "opset-22",
     ];
 
@@ -55,6 +55,8 @@ public sealed class ForecasterOnnxTests : IDisposable
         "plain" => (Base, 14),
         "quantiles" => (Base with { Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f] }, 14),
         "instance-norm" => (Base with { InstanceNorm = true }, 14),
+        "last-value-norm" => (Base with { Norm = "last" }, 14),
+        "last-value-norm-channel-independent" => (Base with { Norm = "last", ChannelIndependent = true, Features = ["p"], Patch = 4 }, 14),
         "patch" => (Base with { Patch = 5 }, 14),                                   // 16 = 3·5 + 1: one step dropped
         "recurrent-decoder" => (Base with { Decoder = "recurrent", Layers = 2 }, 14),
         "channel-independent" => (Base with { ChannelIndependent = true, Features = ["p"] }, 14),

@@ -58,6 +58,34 @@ public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
         }
     }
 
+    [Fact]
+    public async Task A_forecast_stream_with_instance_norm_patches_and_quantiles_equals_offline_predict()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["fq.gyre"]);
+        var lines = File.ReadAllLines(f.Daily);
+        for (int t = 0; t < 30; t++)
+        {
+            // Rows arrive two at a time; the window of the last 12 is re-run.
+            if (t % 2 == 0) continue;
+            float[][] piece = [[rows[t - 1].Y], [rows[t].Y]];
+            var (status, body) = await ServeFixture.Infer(f.Http, "fq", ServeFixture.Body(piece, "fq-1", start: t == 1));
+            Assert.True(status == 200, body.ToString());
+            if (t + 1 < forecaster.Options.Lookback) continue;
+            string prefix = f.Dir.Write($"fq{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            var offline = forecaster.Predict(forecaster.LoadData(prefix));
+            File.Delete(prefix);
+            var point = ServeFixture.Output(body, "forecast");
+            var quantiles = ServeFixture.Output(body, "quantiles");
+            Assert.Equal(offline.Rows.Count * 3, quantiles.Length);
+            for (int h = 0; h < point.Length; h++)
+            {
+                AssertClose(offline.Rows[h].Values[0], point[h], $"row {t}, step {h + 1}");
+                for (int q = 0; q < 3; q++) AssertClose(offline.Rows[h].Quantiles[0][q], quantiles[h * 3 + q], $"row {t}, step {h + 1}, quantile {q}");
+            }
+        }
+    }
+
     private static SequenceSet Prefix(SequenceSet set, int kase, int rows)
     {
         var c = set.Cases[kase];

@@ -11,7 +11,7 @@ namespace Gyre.Tests.Serve;
 /// <summary>
 /// Small models of every job, trained once by the CLI into a temp folder (removed at the end), and a server on
 /// 127.0.0.1 port 0 serving them: "fc" (forecast with a past covariate and a weekday calendar, so it takes "time"),
-/// "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
+/// "fq" (forecast with instance norm, patches, a recurrent decoder and quantiles), "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
 /// default per-case normalisation: window streams), "det" (detect on daily rows), "det5" (detect on five-minute rows:
 /// it reads the phase of the day, so it takes "time") and "traj" (trajectory).
 /// </summary>
@@ -28,6 +28,8 @@ public sealed class ServeFixture : IAsyncLifetime
         Dir.Daily("daily.csv", 240);
         Dir.Ok("forecast", "train", "--data", Daily, "--target", "y", "--features", "x", "--calendar", "dow", "--lookback", "14", "--horizon", "7",
             "--hidden", "8", "--epochs", "1", "--out", Dir["fc.gyre"]);
+        Dir.Ok("forecast", "train", "--data", Daily, "--target", "y", "--instance-norm", "--patch", "2", "--decoder", "recurrent", "--loss", "quantile",
+            "--quantiles", "0.1,0.5,0.9", "--lookback", "12", "--horizon", "5", "--hidden", "8", "--epochs", "1", "--out", Dir["fq.gyre"]);
         string gun = Bundled("classification/GunPoint_TRAIN.ts");
         Dir.Ok("classify", "train", "--data", gun, "--hidden", "8", "--epochs", "1", "--augment", "0", "--test-augment", "0",
             "--normalize", "global", "--pool", "mean", "--patch", "3", "--out", Dir["cs.gyre"]);
@@ -48,7 +50,7 @@ public sealed class ServeFixture : IAsyncLifetime
         InferenceServer.StartAsync(options with
         {
             Host = "127.0.0.1", Port = 0,
-            Models = [("fc", Dir["fc.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("det5", Dir["det5.gyre"]),
+            Models = [("fc", Dir["fc.gyre"]), ("fq", Dir["fq.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("det5", Dir["det5.gyre"]),
                 ("traj", Dir["traj.gyre"])],
         }, clock: clock);
 
