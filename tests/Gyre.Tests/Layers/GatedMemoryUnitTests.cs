@@ -100,10 +100,7 @@ public class GatedMemoryUnitTests
         var dy = GradientCheckTests.Random(rng, [8, 20, 24]);
         int[] lengths = [20, 3, 7, 20, 1, 12, 19, 5];
         void Step() { gmu.Forward(x, m, lengths); gmu.Backward(dy); }
-        for (int warm = 0; warm < 3; warm++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        long bytes = ModelAllocationTests.Allocated(Step);
         Assert.True(bytes < 256, $"{bytes} bytes allocated by a repeated GMU step");
     }
 }

@@ -7,8 +7,9 @@ namespace Gyre.Tests.Models;
 
 /// <summary>
 /// Gated memory units inside the encoder stack (SambaY): finite differences of a 2-layer GRU + 2 GMU encoder with
-/// the memory from layer 0 and from layer 1 (odd sizes, B = 1, T = 1, bidirectional, ragged), padding
-/// invariance through a whole model, the model-file round trip, spec errors and the ONNX exporter's refusal.
+/// the memory from layer 0 and from layer 1 (odd sizes, B = 1, T = 1, bidirectional, ragged), the memory read-out,
+/// the model-file round trip, spec errors and the ONNX exporter's refusal. Padding invariance and allocation-free
+/// steps with GMUs are cases of <see cref="PaddingTests"/> and <see cref="ModelAllocationTests"/>.
 /// </summary>
 public sealed class GmuStackTests : IDisposable
 {
@@ -68,53 +69,6 @@ public sealed class GmuStackTests : IDisposable
         Assert.Equal(plain.Forward(x, null).ReadOnlySpan.ToArray(), layer1.ReadOnlySpan.ToArray());   // adding GMUs keeps the recurrent weights
     }
 
-    [Theory]
-    [InlineData(0, false)]
-    [InlineData(1, true)]
-    [InlineData(0, true)]
-    public void PaddingLeavesOutputsAndGradientsUnchanged(int memory, bool bidirectional)
-    {
-        var rng = new Rng(8);
-        int f = 3, o = 4, t = 6;
-        int[] lengths = [6, 2, 4];
-        var model = new SequenceModel(new ModelSpec
-        {
-            InputSize = f, Cell = "gru", Hidden = 5, Layers = 2, Bidirectional = bidirectional, Gmu = 2, GmuMemory = memory,
-            Pool = "mean", Head = "softmax", Outputs = o, Seed = 2,
-        });
-        var x = GradientCheckTests.Random(rng, [3, t, f]);
-        var dOut = GradientCheckTests.Random(rng, [3, o]);
-        var (out1, grads1) = Run(model, x, lengths, dOut);
-        var x2 = x.Clone();
-        for (int i = 0; i < 3; i++)
-            for (int s = lengths[i]; s < t; s++)
-                for (int j = 0; j < f; j++) x2[i, s, j] = 100f * rng.NextFloat() - 50f;
-        var (out2, grads2) = Run(model, x2, lengths, dOut);
-        Assert.Equal(out1, out2);
-        Assert.Equal(grads1, grads2);
-
-        var sum = new double[grads1.Length];
-        for (int i = 0; i < 3; i++)
-        {
-            var xi = Tensor.Zeros(1, lengths[i], f);
-            for (int s = 0; s < lengths[i]; s++)
-                for (int j = 0; j < f; j++) xi[0, s, j] = x[i, s, j];
-            var (outI, gradsI) = Run(model, xi, null, Tensor.FromSpan(dOut.ReadOnlySpan.Slice(i * o, o), 1, o));
-            for (int k = 0; k < o; k++) Assert.Equal(out1[i * o + k], outI[k], 5e-6f);
-            for (int k = 0; k < sum.Length; k++) sum[k] += gradsI[k];
-        }
-        for (int k = 0; k < sum.Length; k++) Assert.True(Math.Abs(sum[k] - grads1[k]) <= 1e-5 + 1e-4 * Math.Abs(sum[k]), $"gradient {k}: {grads1[k]} vs {sum[k]}");
-    }
-
-    private static (float[] Output, float[] Grads) Run(SequenceModel model, Tensor x, int[]? lengths, Tensor dOut)
-    {
-        model.Training = true;
-        var output = model.Forward(x, lengths).ReadOnlySpan.ToArray();
-        model.ZeroGrad();
-        model.Backward(dOut);
-        return (output, model.Parameters().SelectMany(p => p.Grad.ReadOnlySpan.ToArray()).ToArray());
-    }
-
     [Fact]
     public void ModelFileRoundTripsTheGmuLayers()
     {
@@ -149,21 +103,5 @@ public sealed class GmuStackTests : IDisposable
         var model = new SequenceModel(new ModelSpec { InputSize = 2, Hidden = 4, Layers = 1, Gmu = 1, Outputs = 2 });
         var e = Assert.Throws<NotSupportedException>(() => SequenceModelOnnx.ToBytes(model));
         Assert.Contains("1 gated memory unit layer(s) (--gmu)", e.Message);
-    }
-
-    [Fact]
-    public void ATrainingStepAllocatesNothing()
-    {
-        var model = new SequenceModel(new ModelSpec { InputSize = 3, Cell = "gru", Hidden = 16, Layers = 2, Gmu = 2, GmuMemory = 0, Pool = "max", Head = "softmax", Outputs = 4, Seed = 1 });
-        var x = GradientCheckTests.Random(new Rng(1), [8, 20, 3]);
-        int[] lengths = [20, 3, 7, 20, 1, 12, 19, 5];
-        int[] labels = [0, 1, 2, 3, 0, 1, 2, 3];
-        model.Training = true;
-        void Step() { model.Forward(x, lengths); model.Loss(labels); model.BackwardLoss(); }
-        for (int warm = 0; warm < 3; warm++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(bytes < 256, $"{bytes} bytes allocated by a training step");
     }
 }
