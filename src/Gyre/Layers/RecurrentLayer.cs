@@ -98,11 +98,16 @@ public partial class RecurrentLayer : Module
     /// <summary>Random source for dropout masks (seedable for determinism).</summary>
     public Rng DropoutRng { get; set; }
 
-    /// <summary>How the time loops run (team, fused paths, thresholds); never changes a result.</summary>
-    public ExecutionOptions Execution { get; set; } = ExecutionOptions.Default;
+    /// <summary>How the time loops run (team, fused paths, thresholds, scan); never changes a result beyond the
+    /// parallel scan's rounding. Starts as <see cref="ExecutionOptions.Current"/>, with a scoped
+    /// <see cref="ScanMode.Parallel"/> kept only for cells that have a parallel form (the others run the loop).</summary>
+    public ExecutionOptions Execution { get; set; }
 
     /// <summary>The path each layer direction (index layer·D + direction) took in the last Forward.</summary>
     public IReadOnlyList<SequencePath> LastForwardPaths => _forwardPaths;
+
+    /// <summary>Newton's linear solves per layer direction in the last Forward (0 where another path ran).</summary>
+    public IReadOnlyList<int> LastNewtonIterations => [.. _runners.Select(r => r.LastIterations)];
 
     /// <summary>The path each layer direction took in the last Backward.</summary>
     public IReadOnlyList<SequencePath> LastBackwardPaths => _backwardPaths;
@@ -143,6 +148,8 @@ public partial class RecurrentLayer : Module
         if (reverseOnly && bidirectional) throw new ArgumentException("reverseOnly applies to unidirectional layers only (a bidirectional layer already runs both ways)", nameof(reverseOnly));
         ReverseOnly = reverseOnly; _singleCellNames = singleCellNames;
         Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
+        var current = ExecutionOptions.Current;
+        Execution = current.Scan == ScanMode.Parallel && !cell.HasParallelForm ? current with { Scan = null } : current;
         Bidirectional = bidirectional; HasBias = bias; BatchFirst = batchFirst; Dropout = dropout;
         DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
 
