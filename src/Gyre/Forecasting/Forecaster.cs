@@ -351,7 +351,9 @@ public sealed partial class Forecaster
         double h = Math.Max(c.Hidden, 0), f = Math.Max(c.InputFeatures, 0), ff = Math.Max(c.FutureFeatures, 0), n = Math.Max(c.Horizon, 0);
         double k = Math.Max(c.Layers, 0), g = ClaimedGates(c.Cell);
         double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, c.Distribution is { Length: > 0 } ? 3 : 1);
-        double Stack(double input) => k == 0 ? 0 : g * h * (input + h + 2) + (k - 1) * g * h * (2 * h + 2);
+        // weight_hh and bias_hh per layer follow the cell's recurrent weight (dense G·H·H; per-unit G·H; none).
+        double hh = ClaimedRecurrent(c.Cell, g, h) + g * h;
+        double Stack(double input) => k == 0 ? 0 : g * h * (input + 1) + hh + (k - 1) * (g * h * (h + 1) + hh);
         double patch = c.Patch > 1 ? c.Patch * f * h + h : 0;
         double encoder = Stack(c.Patch > 1 ? h : f);
         double e = Math.Ceiling(h / 2), p = c.Patch > 1 ? c.Patch : Math.Max(n, 1), m = Math.Ceiling(n / p);
@@ -371,6 +373,21 @@ public sealed partial class Forecaster
     // message, so here it only needs a plausible size (4, the most any built-in cell has).
     private static int ClaimedGates(string cell) =>
         cell.Split('(')[0].Trim() is var name && Cells.CellRegistry.Contains(name) && TryGates(cell) is int g ? g : 4;
+
+    // Floats of weight_hh plus bias_hh for H units, in double (H is a claim); dense when the cell is unknown.
+    private static double ClaimedRecurrent(string cell, double g, double h)
+    {
+        Cells.CellDefinition? def = null;
+        try { if (Cells.CellRegistry.Contains(cell.Split('(')[0].Trim())) def = Cells.CellRegistry.FromText(cell); }
+        catch (ArgumentException) { }   // bad options: reported when the network is built
+        return def?.Recurrent switch
+        {
+            Cells.RecurrentWeights.Diagonal => g * h,
+            Cells.RecurrentWeights.None => -g * h,   // no weight_hh and no bias_hh
+            Cells.RecurrentWeights.BlockDiagonal => g * h * h / Math.Max(def.Params.Heads, 1),
+            _ => g * h * h,
+        };
+    }
 
     private static int? TryGates(string cell)
     {

@@ -253,6 +253,9 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--decoder", "recurrent")]
     [InlineData("--cell", "lstm")]
     [InlineData("--cell", "paragru")]
+    [InlineData("--cell", "paralstm")]
+    [InlineData("--cell", "mingru")]
+    [InlineData("--cell", "minlstm")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
     {
@@ -270,6 +273,36 @@ public sealed class ForecastCommandTests : IDisposable
         var json = _dir.Ok("forecast", "eval", "--model", _dir["m.gyre"], "--data", data, "--json");
         using var doc = JsonDocument.Parse(json.Out);
         Assert.True(double.IsFinite(doc.RootElement.GetProperty("metrics").GetProperty("mae").GetDouble()));
+    }
+
+    [Theory]
+    [InlineData("paragru")]
+    [InlineData("mingru")]
+    public void Models_of_cells_without_a_dense_recurrent_weight_load_at_a_large_hidden_size(string cell)
+    {
+        // The file-size guard counts weight_hh as the cell shapes it (per-unit: G·H, none: 0), not as G·H·H.
+        string data = _dir.Daily("daily.csv");
+        _dir.Ok("forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "256", "--epochs", "1",
+            "--cell", cell, "--out", _dir["big.gyre"]);
+        _dir.Ok("forecast", "predict", "--model", _dir["big.gyre"], "--data", data, "--out", _dir["big.csv"]);
+        Assert.Equal(cell, Forecaster.Load(_dir["big.gyre"]).Options.Cell);
+    }
+
+    [Fact]
+    public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
+    {
+        // minGRU trained and used through its parallel scan; the forecast is the loop's to rounding.
+        string data = TrainSmall("m.gyre", "--cell", "mingru", "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["p.csv"], "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["s.csv"], "--scan", "sequential");
+        var p = Column(_dir["p.csv"], "y"); var s = Column(_dir["s.csv"], "y");
+        Assert.Equal(s.Length, p.Length);
+        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+        // A cell without a parallel form runs its loop under --scan parallel (documented in the option's help).
+        TrainSmall("g.gyre", "--cell", "gru", "--scan", "parallel");
+        _dir.Fails(["forecast", "train", "--data", data, "--out", _dir["x.gyre"], "--scan", "fast"], "--scan", "sequential, parallel or auto");
+        Assert.Contains("--scan", _dir.Ok("forecast", "train", "--help").Out);
+        Assert.Contains("--scan", _dir.Ok("classify", "train", "--help").Out);
     }
 
     [Fact]
