@@ -21,6 +21,14 @@ public static class Cli
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 
+    /// <summary>How recurrent layers run their time axis, for every job (training, inference, bench).</summary>
+    public static readonly Option<string?> Scan = new("--scan")
+    {
+        Description = "Time axis of cells with a parallel form (mingru, minlstm): sequential | parallel | auto (default auto = sequential, "
+            + "the faster on the CPUs measured; README \"Parallel in time\"); other cells always run the time loop",
+        Recursive = true,
+    };
+
     public static Command Build(CliContext context)
     {
         // A root named "gyre" rather than a RootCommand, whose name is the entry assembly's file (Gyre.Cli) in usage lines.
@@ -28,6 +36,7 @@ public static class Cli
         root.Options.Add(new System.CommandLine.Help.HelpOption());
         root.Options.Add(new VersionOption());
         root.Options.Add(Verbose);
+        root.Options.Add(Scan);
         root.Subcommands.Add(ForecastCommand.Create(context));
         root.Subcommands.Add(ClassifyCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
@@ -61,6 +70,8 @@ public static class Cli
                 stderr.WriteLine(ParseError(parse));
                 return BadInput;
             }
+            var scan = parse.GetValue(Scan) is { } s ? ParseScanOption(s) : null;
+            using var scope = scan is null ? null : Layers.ExecutionOptions.Use(Layers.ExecutionOptions.Current with { Scan = scan });
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
         catch (OperationCanceledException)
@@ -84,6 +95,12 @@ public static class Cli
             DistributedRun.AbortIfRunning(InternalError);
             return InternalError;
         }
+    }
+
+    private static Layers.ScanMode? ParseScanOption(string text)
+    {
+        try { return Layers.ExecutionOptions.ParseScan(text); }
+        catch (ArgumentException e) { throw new GyreDataException($"--scan: {e.Message}"); }
     }
 
     /// <summary>

@@ -114,14 +114,27 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Kernels.WorkerTeam.Shared.Size };
         var reps = new Option<int>("--reps") { Description = "timed runs per mode (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "one JSON object per row" };
+        var model = new Option<string?>("--model") { Description = "a forecaster's model file: time its trained encoder (weights \"forecaster\") instead of --cell" };
         var scan = new Command("scan", "Sequential vs parallel-in-time forward (ParaGRU/ParaLSTM Newton, GLA chunkwise, LSSL scan): ms, speedup, Newton iterations")
         {
-            cell, batch, seq, input, hidden, weights, threads, reps, json,
+            cell, batch, seq, input, hidden, weights, threads, reps, json, model,
         };
         scan.SetAction(parse =>
         {
             try
             {
+                if (parse.GetValue(model) is { } path)
+                {
+                    var encoder = Forecasting.Forecaster.Load(path).Network.Encoder;
+                    var rows = (parse.GetValue(batch), parse.GetValue(seq)) is ({ } b1, { } t1) ? [(b1, t1)] : ScanBenchmark.Grid;
+                    foreach (var (bb, tt) in rows)
+                    {
+                        var res = ScanBenchmark.Run(encoder, encoder.Cell.ToString(), "forecaster", bb, tt, parse.GetValue(threads), parse.GetValue(reps));
+                        Console.WriteLine(parse.GetValue(json) ? res.ToJson() : string.Create(CultureInfo.InvariantCulture,
+                            $"{res.Cell} forecaster B={bb} T={tt} H={res.Hidden}: sequential {res.SequentialMs:F1} ms, parallel {res.ParallelMs:F1} ms, speedup {res.Speedup:F2}, Newton its {res.Iterations}, max |Δy| {res.MaxAbsDiff:G2}"));
+                    }
+                    return 0;
+                }
                 string? c = parse.GetValue(cell);
                 var cells = c is null ? ScanBenchmark.Cells : ScanBenchmark.Cells.Contains(c) ? [c]
                     : throw new ArgumentException($"--cell must be one of {string.Join(", ", ScanBenchmark.Cells)}, got '{c}'");

@@ -23,7 +23,9 @@ internal static class ForecastCommand
     };
 
     /// <summary>`forecast train`'s baseline: the library defaults, except that a gap in the time index is refused until --fill-gaps or --allow-gaps says what to do.</summary>
-    internal static ForecastOptions TrainDefaults => new() { Gaps = "error" };
+    /// <remarks>Normalisation follows each window's level (last value) by default: a level shift between the training
+    /// and test periods then costs nothing, and a network that outputs zero forecasts the naive forecast.</remarks>
+    internal static ForecastOptions TrainDefaults => new() { Gaps = "error", Norm = "last" };
 
     internal static string BundledData => Path.Combine(AppContext.BaseDirectory, "Data", "co2-concentration.csv");
 
@@ -47,6 +49,7 @@ internal static class ForecastCommand
         cmd.Subcommands.Add(Eval(ctx));
         cmd.Subcommands.Add(Predict(ctx));
         cmd.Subcommands.Add(Inspect(ctx));
+        cmd.Subcommands.Add(ForecastTuneCommand.Create(ctx));
         return cmd;
     }
 
@@ -72,6 +75,7 @@ internal static class ForecastCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var f = TrainWithProgress(ctx, data, options, null, false, json, settings: settings);
         var set = f.LoadData(data);
+        WarnIfWorseOnValidation(log, f, set);
         var report = f.Evaluate(set);
         var table = f.Predict(set);
         f.Save(modelOut.Temp);
@@ -108,6 +112,10 @@ internal static class ForecastCommand
             string path = RequireFile("--data", p.GetValue(data)!), output = p.GetValue(outPath)!;
             bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
             var options = training.Apply(p, TrainDefaults, Warn(ctx));
+            (options, string? chosen) = ForecastDefaults.FromData(path, options,
+                lookback: !training.Given(p, training.Lookback), patch: !training.Given(p, training.Patch) && options.Preset is null,
+                channelIndependent: !training.Given(p, training.ChannelIndependent) && options.Preset is null);
+            options.Validate();
             string? historyPng = p.GetValue(plotHistory);
             using var plan = new OutputPlan();
             var modelOut = plan.Add("--out", output);
@@ -121,8 +129,8 @@ internal static class ForecastCommand
             OutputPlan.RemoveStaleTemporaries(ckpt);
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
             var trainClock = System.Diagnostics.Stopwatch.StartNew();
-            var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel,
-                training.Settings(p, options, TrainDefaults), ResumeCommand(p));
+            string settings = training.Settings(p, options, TrainDefaults) + (chosen is null ? "" : Environment.NewLine + chosen);
+            var f = TrainWithProgress(run.Context, path, options, ckpt, resuming, asJson, run.Parallel, settings, ResumeCommand(p));
             run.Report(asJson ? ctx.Err : ctx.Out, trainClock.Elapsed);
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model and reports
             f.Save(modelOut.Temp);
@@ -130,6 +138,7 @@ internal static class ForecastCommand
             plan.Commit();
             File.Delete(ckpt);
             var set = f.LoadData(path);
+            WarnIfWorseOnValidation(asJson ? ctx.Err : ctx.Out, f, set);
             var report = HasTest(f) ? f.Evaluate(set) : null;
             if (asJson) ctx.Out.WriteLine(report != null ? Reports.Json(report, new() { ["model"] = output }) : "{\"model\":\"" + output + "\"}");
             else
@@ -248,6 +257,15 @@ internal static class ForecastCommand
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>One line when the trained model's validation MSE is above seasonal naive's on the same windows.</summary>
+    internal static void WarnIfWorseOnValidation(TextWriter log, Forecaster f, SeriesSet set)
+    {
+        if (f.EvaluateValidation(set) is not { } v) return;
+        var s = v.Baselines["seasonal_naive"];
+        if (v.Metrics.Mse > s.Mse)
+            log.WriteLine($"gyre: warning: on the validation split the model is worse than seasonal naive (season {v.Season}): MSE {v.Metrics.Mse:G4} vs {s.Mse:G4} (scaled)");
     }
 
     /// <summary>The one line saying how the data file was read (dialect, time column, frequency, gaps).</summary>

@@ -27,7 +27,9 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Horizon = UserInput.Int("--horizon", "Forecast horizon N", min: 1, max: 1_000_000);
     public readonly Option<string?> Split = new("--split") { Description = "Chronological split: fractions 0.7,0.1,0.2 or row counts" };
     public readonly Option<string?> Scaler = new("--scaler") { Description = "standard | robust | minmax | none (fitted on train)" };
-    public readonly Option<bool?> InstanceNorm = UserInput.Flag("--instance-norm", "Per-window reversible instance normalisation");
+    public readonly Option<bool?> InstanceNorm = UserInput.Flag("--instance-norm", "Per-window reversible instance normalisation (the same as --norm revin)");
+    public readonly Option<string?> Norm = new("--norm") { Description = "Per-window normalisation that follows each window's level: revin ((x − mean)/std of the window) | last (x − the window's last value) | none" };
+    public readonly Option<string?> Preset = new("--preset") { Description = $"A published configuration as a starting point; options given beside it override it: {string.Join(" | ", ForecastPresets.Names)}" };
     public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
     public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
     public readonly Option<string?> Cell = new("--cell")
@@ -39,13 +41,14 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
-    public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent" };
-    public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers", 0f, 1f, maxExclusive: true);
+    public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
+    public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
     public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
     public readonly Option<float?> Lr = UserInput.Float("--lr", "AdamW learning rate", 0f, 10f, minExclusive: true);
     public readonly Option<float?> WeightDecay = UserInput.Float("--weight-decay", "AdamW weight decay", 0f, 1f);
-    public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile" };
+    public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile | gaussian | studentt | negbinomial (the last three: a forecast distribution trained by negative log-likelihood; quantiles, 50 % and 90 % intervals and CRPS from --samples draws)" };
+    public readonly Option<int?> Samples = UserInput.Int("--samples", "Draws per forecast value from a distribution loss's forecast (quantiles, intervals, CRPS)", min: 2, max: 1_000_000);
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
     public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
     public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
@@ -56,8 +59,8 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
-        WeightDecay, Loss, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
+        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
     public void AddTo(Command command)
@@ -86,9 +89,20 @@ internal sealed class TrainingOptions
     public string Settings(ParseResult? cmdResult, ForecastOptions effective, ForecastOptions defaults)
     {
         var given = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}").ToList();
-        var applied = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is not { Implicit: false }).Select(x => $"{x.Option.Name} {x.Value}");
-        return $"settings: {(given.Count > 0 ? string.Join(", ", given) : "none given")}; defaults: {string.Join(", ", applied)}";
+        var notGiven = Defaults(effective).Where(x => cmdResult?.GetResult(x.Option) is not { Implicit: false }).ToList();
+        // Values the preset set (they differ from the plain defaults where the preset's own defaults do) are named as its.
+        var plain = Defaults(defaults).ToDictionary(x => x.Option.Name, x => x.Value);
+        var preset = effective.Preset is { } name ? Defaults(ForecastPresets.Apply(name, defaults)).ToDictionary(x => x.Option.Name, x => x.Value) : null;
+        bool FromPreset((Option Option, string Value) x) => preset is not null && x.Option != Preset && preset[x.Option.Name] != plain[x.Option.Name] && preset[x.Option.Name] == x.Value;
+        var fromPreset = notGiven.Where(FromPreset).Select(x => $"{x.Option.Name} {x.Value}").ToList();
+        var applied = notGiven.Where(x => !FromPreset(x)).Select(x => $"{x.Option.Name} {x.Value}");
+        return $"settings: {(given.Count > 0 ? string.Join(", ", given) : "none given")}; "
+            + (fromPreset.Count > 0 ? $"from --preset {effective.Preset}: {string.Join(", ", fromPreset)}; " : "")
+            + $"defaults: {string.Join(", ", applied)}";
     }
+
+    /// <summary>Whether the user gave <paramref name="option"/> on the command line.</summary>
+    public bool Given(ParseResult p, Option option) => p.GetResult(option) is { Implicit: false };
 
     /// <summary>The settings whose defaults differ between <paramref name="a"/> and <paramref name="b"/>, as "--option value" (b's value).</summary>
     public string Differences(ForecastOptions a, ForecastOptions b)
@@ -119,6 +133,8 @@ internal sealed class TrainingOptions
         yield return (Split, o.Split);
         yield return (Scaler, o.Scaler);
         yield return (InstanceNorm, o.InstanceNorm ? "on" : "off");
+        yield return (Norm, o.Normalization);
+        yield return (Preset, o.Preset ?? "none");
         yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
@@ -134,6 +150,7 @@ internal sealed class TrainingOptions
         yield return (Lr, o.LearningRate.ToString(c));
         yield return (WeightDecay, o.WeightDecay.ToString(c));
         yield return (Loss, o.Loss);
+        yield return (Samples, o.Samples.ToString(c));
         yield return (Quantiles, o.Quantiles.Length > 0 ? string.Join(",", o.Quantiles.Select(q => q.ToString(c))) : "0.1,0.5,0.9 with --loss quantile");
         yield return (Clip, o.ClipNorm > 0 ? o.ClipNorm.ToString(c) : "off");
         yield return (Schedule, o.Schedule);
@@ -148,6 +165,12 @@ internal sealed class TrainingOptions
     /// </summary>
     public ForecastOptions Apply(ParseResult p, ForecastOptions o, Action<string> warn)
     {
+        // A preset is the starting point: every option given beside it overrides it.
+        if (p.GetValue(Preset) is { } preset)
+        {
+            try { o = ForecastPresets.Apply(preset.Trim().ToLowerInvariant(), o); }
+            catch (ArgumentException bad) { throw new GyreDataException($"--preset: {bad.Message}"); }
+        }
         if (p.GetValue(Target) is { } target) o = o with { Targets = [.. CsvOptions.ParseColumnList(target)] };
         if (p.GetValue(TimeCol) is { } time) o = o with { TimeColumn = time };
         if (p.GetValue(IdCol) is { } id) o = o with { IdColumn = id };
@@ -166,7 +189,13 @@ internal sealed class TrainingOptions
         if (p.GetValue(Horizon) is { } n) o = o with { Horizon = n };
         if (p.GetValue(Split) is { } split) o = o with { Split = split };
         if (p.GetValue(Scaler) is { } scaler) o = o with { Scaler = scaler };
-        if (p.GetValue(InstanceNorm) is { } revin) o = o with { InstanceNorm = revin };
+        if (p.GetValue(InstanceNorm) is { } revin) o = o with { InstanceNorm = revin, Norm = revin ? "revin" : o.Norm == "revin" ? "none" : o.Norm };
+        if (p.GetValue(Norm) is { } norm)
+        {
+            if (p.GetValue(InstanceNorm) == true && norm.ToLowerInvariant() != "revin")
+                throw new GyreDataException($"--instance-norm means --norm revin, not --norm {norm}: give one of them");
+            o = o with { Norm = norm.Trim().ToLowerInvariant(), InstanceNorm = norm.Trim().ToLowerInvariant() == "revin" };
+        }
         if (p.GetValue(ChannelIndependent) is { } ci) o = o with { ChannelIndependent = ci };
         if (p.GetValue(Season) is { } season) o = o with { Season = season };
         if (p.GetValue(Cell) is { } cell) o = o with { Cell = WithCellOption(cell.Trim().ToLowerInvariant(), null, "", "--cell") };
@@ -182,6 +211,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
         if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
         if (p.GetValue(Loss) is { } loss) o = o with { Loss = loss.ToLowerInvariant() };
+        if (p.GetValue(Samples) is { } samples) o = o with { Samples = samples };
         if (p.GetValue(Quantiles) is { } qs) o = o with { Quantiles = ParseQuantiles(qs) };
         if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
         if (p.GetValue(Schedule) is { } sched) o = o with { Schedule = sched };
@@ -194,8 +224,8 @@ internal sealed class TrainingOptions
         o.Validate();
         if (o.Patch > 1 && o.Lookback % o.Patch != 0)
             warn($"--patch {o.Patch} does not divide --lookback {o.Lookback}: each window uses only its last {o.Lookback / o.Patch * o.Patch} steps ({o.Lookback % o.Patch} dropped)");
-        if (o.Dropout > 0 && o.Layers == 1)
-            warn($"--dropout {o.Dropout} acts between recurrent layers and has no effect with --layers 1");
+        if (o.Dropout > 0 && o.Layers == 1 && o.Decoder != "pmf")
+            warn($"--dropout {o.Dropout} acts between recurrent layers (and on the pmf decoder's output) and has no effect with --layers 1 and --decoder {o.Decoder}");
         if (o.Quantiles.Length > 0 && !o.Quantiles.Any(q => Math.Abs(q - 0.5f) < 1e-6f))
             warn($"--quantiles {string.Join(',', o.Quantiles)} has no 0.5: the point forecast uses the level nearest it");
         return o;

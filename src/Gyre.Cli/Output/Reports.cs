@@ -62,7 +62,7 @@ internal static class Reports
     public static void Table(CliContext ctx, EvaluationReport r)
     {
         // The caption as its own line: a table title wraps to the table's width.
-        ctx.Out.WriteLine($"{r.Protocol} metrics ({r.Scale} scale): {r.TestWindows} windows, horizon {r.Horizon}, lookback {r.Lookback}, season {r.Season}");
+        ctx.Out.WriteLine($"{r.Protocol} metrics ({r.Scale} scale): {r.TestWindows} windows, horizon {r.Horizon}, lookback {r.Lookback}, season {r.Season}{(r.SeasonReason is { } why ? $" ({why})" : "")}");
         var t = new Table();
         t.AddColumn("metric");
         t.AddColumn(new TableColumn("gyre").RightAligned());

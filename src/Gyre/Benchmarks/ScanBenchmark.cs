@@ -12,7 +12,8 @@ namespace Gyre.Benchmarks;
 /// <param name="Batch">B.</param>
 /// <param name="Seq">T.</param>
 /// <param name="Hidden">H.</param>
-/// <param name="Weights">"init" (untrained) or "trained" (after <see cref="ScanBenchmark.ShortTraining"/>).</param>
+/// <param name="Weights">"init" (untrained), "trained" (after <see cref="ScanBenchmark.ShortTraining"/>) or
+/// "forecaster" (the encoder of a trained forecaster's model file).</param>
 /// <param name="Threads">Worker threads.</param>
 /// <param name="SequentialMs">Median ms of the sequential forward.</param>
 /// <param name="ParallelMs">Median ms of the parallel forward (Newton; chunkwise GLA; chunked scan).</param>
@@ -37,7 +38,7 @@ public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden
 public static class ScanBenchmark
 {
     /// <summary>Layers the scan benchmark knows: the Newton cells, gated linear attention and the state-space layer.</summary>
-    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl"];
+    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl", "mingru", "minlstm"];
 
     /// <summary>The grid: T = 1k, 4k, 16k at B = 1 and 8.</summary>
     public static IReadOnlyList<(int Batch, int Seq)> Grid { get; } = [(1, 1024), (8, 1024), (1, 4096), (8, 4096), (1, 16384), (8, 16384)];
@@ -48,7 +49,8 @@ public static class ScanBenchmark
     /// <summary>A layer by name (gla: 4 heads; lssl: 16 states per channel, zero-order hold).</summary>
     public static Module Create(string cell, int input, int hidden, ulong seed) => cell switch
     {
-        "paragru" => new ParaGru(input, hidden, seed),
+        // The registered cells run in the one sequence runner: its loop against its parallel path (Newton, scan).
+        "paragru" or "mingru" or "minlstm" => new RecurrentLayer(Gyre.Cells.CellRegistry.Get(cell), input, hidden, batchFirst: true, seed: seed),
         "paralstm" => new ParaLstm(input, hidden, seed),
         "gla" => new GatedLinearAttention(input, hidden, heads: 4, seed: seed),
         "lssl" => new StateSpaceLayer(input, hidden, stateSize: 16, seed: seed),
@@ -61,10 +63,12 @@ public static class ScanBenchmark
         long rows = (long)batch * seq, h = hidden;
         return 4 * cell switch
         {
-            "paragru" => rows * h * 11,                              // states, J, work, y, 4 saved, 3 gx
+            "paragru" => rows * h * 12,                              // x copy, states, J, work, y, 4 saved, 3 gx
             "paralstm" => rows * h * 17,                             // 2 states, 4 J, 2 work, y, 5 saved, 3 gx
             "gla" => rows * h * 5 + 3L * ((seq + 15) / 16) * batch * h * h / 8, // q k v o y, chunk states ×3
             "lssl" => rows * h * 3 + 3L * rows * h * 16,             // u, y, and states, Ā, B̄·u over N = 16
+            "mingru" => rows * h * 8,                                // x copy, 2 gx, 3 saved, states, a
+            "minlstm" => rows * h * 11,                              // x copy, 3 gx, 5 saved, states, a
             _ => throw new ArgumentException($"unknown cell '{cell}'"),
         };
     }
@@ -80,11 +84,24 @@ public static class ScanBenchmark
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
         if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
         if (ForwardBytes(cell, batch, seq, hidden) > MemoryLimitBytes) return null;
+        var module = Create(cell, input, hidden, seed: 1);
+        if (trained) ShortTraining(module);
+        return Run(module, cell, trained ? "trained" : "init", batch, seq, threads, reps, warmup);
+    }
+
+    /// <summary>
+    /// Times a given layer (e.g. the encoder of a trained forecaster, <paramref name="weights"/> naming where its
+    /// weights come from) on random inputs in [−1, 1]: interleaved sequential / parallel forwards, medians.
+    /// </summary>
+    public static ScanBenchResult Run(Module module, string cell, string weights, int batch, int seq, int threads, int reps, int warmup = 1)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
+        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
         using var team = new WorkerTeam(threads);
-        var layer = Subject.For(Create(cell, input, hidden, seed: 1));
+        var layer = Subject.For(module);
         layer.SetTeam(team);
-        if (trained) ShortTraining(layer.Layer);
         layer.Layer.Training = false;
+        int input = layer.Input, hidden = layer.Hidden;
         var x = Tensor.Zeros(batch, seq, input);
         new Rng(2).Uniform(x.Span, -1f, 1f);
 
@@ -107,8 +124,7 @@ public static class ScanBenchmark
         }
         double diff = 0;
         for (int i = 0; i < ySeq!.Length; i++) diff = Math.Max(diff, Math.Abs(ySeq.ReadOnlySpan[i] - yPar!.ReadOnlySpan[i]));
-        return new ScanBenchResult(cell, batch, seq, hidden, trained ? "trained" : "init", threads,
-            Median(seqMs), Median(parMs), layer.Iterations(), diff);
+        return new ScanBenchResult(cell, batch, seq, hidden, weights, threads, Median(seqMs), Median(parMs), layer.Iterations(), diff);
     }
 
     /// <summary>
@@ -168,6 +184,8 @@ public static class ScanBenchmark
                 g.Forward, dy => g.Backward(dy), () => 0),
             StateSpaceLayer l => new(l, l.InputSize, l.HiddenSize, s => l.Scan = s, t => l.Team = t,
                 l.Forward, dy => l.Backward(dy), () => 0),
+            RecurrentLayer r => new(r, r.InputSize, r.HiddenSize, s => r.Execution = r.Execution with { Scan = s },
+                t => r.Execution = r.Execution with { Team = t }, x => r.Forward(x).Output, dy => r.Backward(dy), () => r.LastNewtonIterations.Max()),
             _ => throw new ArgumentException($"the scan benchmark cannot drive a {m.GetType().Name}"),
         };
     }

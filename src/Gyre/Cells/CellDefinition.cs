@@ -92,6 +92,10 @@ public abstract class CellDefinition
     /// <summary>Shapes (B, T, I, H) of this cell's rows in the standard benchmark grid.</summary>
     public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];
 
+    /// <summary>Whether the cell has a parallel-in-time form the runner can take with <see cref="Layers.ExecutionOptions.Scan"/>:
+    /// a linear step (<see cref="Layers.SequencePath.Scan"/>) or one state with a diagonal Jacobian (<see cref="Layers.SequencePath.Newton"/>).</summary>
+    public virtual bool HasParallelForm => false;
+
     /// <summary>"name" or "name(k=v,...)".</summary>
     public override string ToString() => Options.IsEmpty ? Name : $"{Name}({Options})";
 
@@ -107,6 +111,7 @@ public abstract class CellDefinition<TCell> : CellDefinition where TCell : struc
     public sealed override int ScratchWidth => TCell.ScratchWidth;
     public sealed override RecurrentWeights Recurrent => TCell.Recurrent;
     public sealed override bool HiddenBiasApart => TCell.HiddenBiasApart;
+    public override bool HasParallelForm => SequenceRunner<TCell>.ParallelPath != null;
     internal sealed override ISequenceRunner CreateRunner() => new SequenceRunner<TCell>();
 }
 

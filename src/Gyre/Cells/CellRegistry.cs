@@ -18,11 +18,14 @@ public static class CellRegistry
         Register("gru_reset_before", NoOptions("gru_reset_before", () => new GruResetBeforeDefinition()));
         Register("lstm", LstmDefinition.FromOptions);
         Register("paragru", NoOptions("paragru", () => new ParaGruDefinition()));
+        Register("paralstm", NoOptions("paralstm", () => new ParaLstmDefinition()));
         Register("rnn_tanh", NoOptions("rnn_tanh", () => new RnnTanhDefinition()), "tanh");
         Register("rnn_relu", NoOptions("rnn_relu", () => new RnnReluDefinition()), "relu");
         Register("rnn", RnnReluDefinition.FromOptions, listed: false);
         Register("slstm", SlstmDefinition.FromOptions);
         Register("indrnn", IndRnnDefinition.FromOptions);
+        Register("mingru", NoOptions("mingru", () => new MinGruDefinition()));
+        Register("minlstm", NoOptions("minlstm", () => new MinLstmDefinition()));
         Register("mgu", NoOptions("mgu", () => new MguDefinition()));
         Register("leaky_rnn", NoOptions("leaky_rnn", () => new LeakyRnnDefinition()));
         Register("leaky_gru", NoOptions("leaky_gru", () => new LeakyGruDefinition()));

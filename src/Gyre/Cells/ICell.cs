@@ -67,6 +67,16 @@ public unsafe interface ICell
     /// time loop. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM.</summary>
     static virtual void RecurrentWeightGradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
 
+    /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b [R, H] from gx alone (minGRU,
+    /// minLSTM): then the runner can solve all T steps at once with <see cref="LinearRecurrence"/>
+    /// (<see cref="Layers.SequencePath.Scan"/>).</summary>
+    static virtual bool IsLinear => false;
+
+    /// <summary>Linear cells: a, b [R, H] of R rows from gx [R, G·H] (saved [R, S·H] written when not null), such that
+    /// <see cref="Forward"/> writes exactly a·h + b with two roundings (the recurrence's own arithmetic).</summary>
+    static virtual void LinearCoefficients(float* a, float* b, float* saved, float* gx, int rows, int hidden, in CellWeights w) =>
+        throw new NotSupportedException();
+
     /// <summary>Whether <see cref="FusedStep"/> exists: a batch-1 step that does W_hh·h and the gate math
     /// in one pass over unit blocks (Vector512 only; see <see cref="RecurrentStepKernels"/>).</summary>
     static virtual bool HasFusedStep => false;

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Gyre.Kernels;
 
 namespace Gyre.Cells;
@@ -14,8 +15,9 @@ namespace Gyre.Cells;
 /// Parameters: weight_ih [3H, I], weight_hh [3H] = a_r | a_z | a_n, bias_ih [3H], bias_hh [3H], U(−1/√H, 1/√H).
 /// State: h. Saved per unit: r, z, n and a_n ⊙ h + b_hn. The step is the GRU's pointwise kernel
 /// <see cref="GruGates"/> with gh = b_hh + a ⊙ h in place of b_hh + W_hh·h; backward adds Σ_g dgh_g ⊙ a_g to ∂L/∂h
-/// and dW_hh[g, j] = Σ_rows dgh[row, g, j]·h_prev[row, j]. This cell runs the sequential loop in every
-/// <see cref="Layers.RecurrentLayer"/>; the Newton mode is the layer <see cref="Layers.ParaGru"/>.
+/// and dW_hh[g, j] = Σ_rows dgh[row, g, j]·h_prev[row, j]. Parallel form: one state and a diagonal Jacobian, so
+/// <see cref="Layers.ExecutionOptions.Scan"/> = Parallel runs it by Newton's method in the sequence runner
+/// (<see cref="Layers.SequencePath.Newton"/>; J from this backward with ∂L/∂h' = 1).
 /// </summary>
 public readonly unsafe struct ParaGruCell : ICell
 {
@@ -30,12 +32,16 @@ public readonly unsafe struct ParaGruCell : ICell
     {
         int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
         float* a = s.W.Whh, b = s.W.BiasHh;
+        // gh = a ⊙ h + b_hh per gate block on TensorPrimitives' SIMD loops (the pointwise gate math is GruGates).
         for (int row = 0; row < r; row++)
         {
-            float* hp = s.Prev + (nint)row * h, dst = s.Scratch + (nint)row * gh;
+            var hp = new ReadOnlySpan<float>(s.Prev + (nint)row * h, h);
             for (int g = 0; g < 3; g++)
-                for (int j = 0; j < h; j++)
-                    dst[g * h + j] = (b == null ? 0f : b[g * h + j]) + a[g * h + j] * hp[j];
+            {
+                var dst = new Span<float>(s.Scratch + (nint)row * gh + g * h, h);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(a + g * h, h), hp, dst);
+                if (b != null) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(b + g * h, h), dst);
+            }
         }
         GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
             new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
@@ -49,8 +55,9 @@ public readonly unsafe struct ParaGruCell : ICell
         float* a = s.W.Whh;
         for (int row = 0; row < r; row++)
         {
-            float* dg = s.DGh + (nint)row * gh, dp = s.DPrev + (nint)row * h;
-            for (int j = 0; j < h; j++) dp[j] += dg[j] * a[j] + dg[h + j] * a[h + j] + dg[2 * h + j] * a[2 * h + j];
+            var dp = new Span<float>(s.DPrev + (nint)row * h, h);
+            for (int g = 0; g < 3; g++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(s.DGh + (nint)row * gh + g * h, h), new ReadOnlySpan<float>(a + g * h, h), dp, dp);
         }
     }
 
@@ -59,9 +66,12 @@ public readonly unsafe struct ParaGruCell : ICell
         int h = g.Hidden, gh = 3 * h;
         for (int row = 0; row < g.Rows; row++)
         {
-            float* dg = g.DGh + (nint)row * gh, hp = g.HPrev + (nint)row * h;
+            var hp = new ReadOnlySpan<float>(g.HPrev + (nint)row * h, h);
             for (int k = 0; k < 3; k++)
-                for (int j = 0; j < h; j++) g.DWhh[k * h + j] += dg[k * h + j] * hp[j];
+            {
+                var dw = new Span<float>(g.DWhh + k * h, h);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(g.DGh + (nint)row * gh + k * h, h), hp, dw, dw);
+            }
         }
     }
 }

@@ -32,6 +32,40 @@ public static class InstanceNorm
         }
     }
 
+    /// <summary>
+    /// Last-value normalisation (SegRNN), in place on input [B, L, K]: the first <paramref name="count"/> columns
+    /// become x − x_L (their value at the window's last step); writes level [B, count] = x_L and scale [B, count] = 1,
+    /// so <see cref="Denormalize"/> undoes it. x_L is a constant, so the backward is the identity.
+    /// </summary>
+    public static void SubtractLast(Span<float> input, Span<float> level, Span<float> scale, int B, int L, int K, int count)
+    {
+        if (input.Length < B * L * K || level.Length < B * count || scale.Length < B * count || count > K)
+            throw new ArgumentException($"InstanceNorm.SubtractLast: buffers too short for [B={B}, L={L}, K={K}], count {count}");
+        for (int b = 0; b < B; b++)
+        {
+            var x = input.Slice(b * L * K, L * K);
+            for (int c = 0; c < count; c++)
+            {
+                float last = x[(L - 1) * K + c];
+                for (int t = 0; t < L; t++) x[t * K + c] -= last;
+                level[b * count + c] = last;
+                scale[b * count + c] = 1f;
+            }
+        }
+    }
+
+    /// <summary>Applies <paramref name="mode"/> ("revin", "last" or "none") in place on input [B, L, K]; writes level and scale [B, count].</summary>
+    public static void Apply(string mode, Span<float> input, Span<float> level, Span<float> scale, int B, int L, int K, int count)
+    {
+        switch (mode)
+        {
+            case "revin": Normalize(input, level, scale, B, L, K, count); break;
+            case "last": SubtractLast(input, level, scale, B, L, K, count); break;
+            case "none": level.Slice(0, B * count).Clear(); scale.Slice(0, B * count).Fill(1f); break;
+            default: throw new ArgumentException($"unknown normalisation '{mode}' (known: revin, last, none)");
+        }
+    }
+
     /// <summary>In place on output [B, N, C] (C = count): y = y_norm·σ + μ.</summary>
     public static void Denormalize(Span<float> output, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, int B, int N, int C)
     {

@@ -29,6 +29,8 @@ public sealed record EvaluationReport
     public int Lookback { get; init; }
     public int TestWindows { get; init; }
     public int Season { get; init; }
+    /// <summary>Why that season was used (see <see cref="Data.Seasonality"/>); null when the model file does not say.</summary>
+    public string? SeasonReason { get; init; }
     /// <summary>"raw" or "scaled".</summary>
     public string Scale { get; init; } = "raw";
     /// <summary>"test" or "backtest".</summary>
@@ -59,6 +61,19 @@ public sealed partial class Forecaster
         var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
         if (windows.Count == 0) throw new GyreDataException("the test split is empty: give --split three parts with a test share", raw.Source);
         return Score(windows, rawWindows, Enumerable.Range(0, windows.Count).ToArray(), splits, rawScale, "test", null);
+    }
+
+    /// <summary>
+    /// Metrics in the scaler's space on every validation window, beside the baselines on the same windows: how the
+    /// model compares with them on data it was selected on (null without a validation split).
+    /// </summary>
+    public EvaluationReport? EvaluateValidation(SeriesSet raw)
+    {
+        var (view, rawView, splits) = Views(raw);
+        if (!splits.Any(s => s.Count(SplitPart.Val) > 0)) return null;
+        var windows = WindowSet.Create(view, splits, SplitPart.Val, Options.Lookback, Options.Horizon);
+        var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Val, Options.Lookback, Options.Horizon);
+        return windows.Count == 0 ? null : Score(windows, rawWindows, Enumerable.Range(0, windows.Count).ToArray(), splits, false, "validation", null);
     }
 
     /// <summary>
@@ -105,6 +120,13 @@ public sealed partial class Forecaster
         var baseline = new float[n * c];
         var seriesScale = new Dictionary<(int, int), float>();
         int median = MedianQuantile();
+        // A distribution model: quantiles at 0.05…0.95 and the CRPS from Options.Samples draws per value (same seed, same draws).
+        var dist = Distribution;
+        var levels = dist is null ? Options.Quantiles : EvaluationLevels;
+        var dquant = dist is null ? null : new float[total * levels.Length];
+        var sorted = new float[Options.Samples];
+        var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
+        double crpsSum = 0; long crpsCount = 0;
 
         for (int s = 0; s < chosen.Length; s += batch)
         {
@@ -128,6 +150,14 @@ public sealed partial class Forecaster
                         point[o] = quant[o * q + median];
                         actual[o] = rawScale ? target[h * c + j] : Scaler.Transform(target[h * c + j], col);
                         mask[o] = m[h * c + j];
+                        if (dist is { } kind)
+                        {
+                            var theta = pred.AsSpan(((i * n + h) * c + j) * q, q);
+                            int column = col;
+                            point[o] = rawScale ? Scaler.Inverse(theta[0], col) : theta[0];
+                            SampleQuantiles(kind, theta, rng, v => rawScale ? Scaler.Inverse(v, column) : v, sorted, levels, dquant.AsSpan(o * levels.Length, levels.Length));
+                            if (mask[o] != 0f) { crpsSum += SampleCrps(sorted, actual[o]); crpsCount++; }
+                        }
                         scale[o] = InSampleScale(seriesScale, rawWindows, splits, series, j, col, season, rawScale);
                     }
                 Baselines.Forecast(rawWindows, w, 1, baseline);
@@ -140,15 +170,17 @@ public sealed partial class Forecaster
         var qs = Options.Quantiles;
         return new EvaluationReport
         {
-            Metrics = Measure(actual, point, mask, scale, q > 1 ? quant : null, qs),
+            Metrics = dist is null ? Measure(actual, point, mask, scale, q > 1 ? quant : null, qs)
+                : Measure(actual, point, mask, scale, dquant, levels) with { Crps = crpsCount > 0 ? crpsSum / crpsCount : null },
             Baselines = new()
             {
                 ["naive"] = Measure(actual, naive, mask, scale, null, []),
                 ["seasonal_naive"] = Measure(actual, snaive, mask, scale, null, []),
             },
             Horizon = n, Lookback = Options.Lookback, TestWindows = chosen.Length, Season = season,
+            SeasonReason = DataInfo.SeasonReason.Length > 0 ? DataInfo.SeasonReason : null,
             Scale = rawScale ? "raw" : "scaled", Protocol = protocol, BacktestOrigins = origins,
-            NominalCoverage = qs.Length >= 2 ? qs[^1] - qs[0] : null,
+            NominalCoverage = levels.Length >= 2 ? levels[^1] - levels[0] : null,
         };
     }
 
@@ -224,6 +256,10 @@ public sealed partial class Forecaster
         int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
         var calendar = Calendar.Parse(Options.Calendar);
         int median = MedianQuantile();
+        var dist = Distribution;
+        var levels = dist is null ? Options.Quantiles : DistributionLevels;
+        var sorted = new float[Options.Samples];
+        var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
         var rows = new Dictionary<(string, int), ForecastRow>();
         var order = new List<(string, int)>();
         int targets = DataInfo.TargetCount;
@@ -256,18 +292,25 @@ public sealed partial class Forecaster
                 }
             }
             var pred = new float[n * c * q];
-            RunNetwork(x, fut, pred, 1);
+            RunNetwork(x, fut, pred, 1, [ChannelOf(s)]);
             string id = rawId;
             for (int h = 0; h < n; h++)
             {
                 if (!rows.TryGetValue((id, h), out var row))
                 {
-                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[Options.Quantiles.Length]).ToArray());
+                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[levels.Length]).ToArray());
                     rows[(id, h)] = row; order.Add((id, h));
                 }
                 for (int j = 0; j < c; j++)
                 {
                     int target = Options.ChannelIndependent ? s.SourceTarget : j;
+                    if (dist is { } kind)
+                    {
+                        var theta = pred.AsSpan((h * c + j) * q, q);
+                        row.Values[target] = Scaler.Inverse(theta[0], target);
+                        SampleQuantiles(kind, theta, rng, v => Scaler.Inverse(v, target), sorted, levels, row.Quantiles[target]);
+                        continue;
+                    }
                     for (int r = 0; r < q; r++)
                     {
                         float v = Scaler.Inverse(pred[(h * c + j) * q + r], target);
@@ -277,7 +320,7 @@ public sealed partial class Forecaster
                 }
             }
         }
-        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), Options.Quantiles, order.Select(key => rows[key]).ToList());
+        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order.Select(key => rows[key]).ToList());
     }
 
     /// <summary>Copies series <paramref name="id"/>'s known-future values for the N steps after <paramref name="history"/> into dst [N, Ff] (raw units).</summary>

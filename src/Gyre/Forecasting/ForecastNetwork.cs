@@ -25,24 +25,44 @@ public sealed record ForecastNetworkConfig
     public float[] Quantiles { get; init; } = [];
     /// <summary>P: lookback steps per patch (≤ 1 = no patching).</summary>
     public int Patch { get; init; }
-    /// <summary>"direct" (one linear head for all N steps) or "recurrent" (a decoder run over the horizon).</summary>
+    /// <summary>"direct" (one linear head for all N steps), "recurrent" (a decoder run over the horizon) or "pmf"
+    /// (parallel multi-step forecasting: one decoder step per output segment, all segments at once).</summary>
     public string Decoder { get; init; } = "direct";
+    /// <summary>Channel embeddings of the pmf decoder: the number of source channels in channel-independent mode, else 1.</summary>
+    public int Channels { get; init; } = 1;
     public float Dropout { get; init; }
     public ulong Seed { get; init; }
 
-    public int QuantileCount => Math.Max(Quantiles.Length, 1);
+    /// <summary>The output distribution ("gaussian", "studentt", "negbinomial") whose raw parameters the network emits; "" for none.</summary>
+    public string Distribution { get; init; } = "";
+
+    /// <summary>Q: values per target and step: the distribution's parameter count, the quantile count, or 1.</summary>
+    public int QuantileCount => Distribution.Length > 0
+        ? Training.Distributions.ParameterCount(Training.Losses.Parse(Distribution)) : Math.Max(Quantiles.Length, 1);
     public int PatchCount => Patch > 1 ? Lookback / Patch : Lookback;
+    /// <summary>P_out: horizon steps per pmf output segment (the patch length, or the whole horizon without patching).</summary>
+    public int SegmentLength => Patch > 1 ? Patch : Horizon;
+    /// <summary>M: pmf output segments, ⌈N / P_out⌉ (the last one may reach past the horizon; its extra steps are dropped).</summary>
+    public int Segments => (Horizon + SegmentLength - 1) / SegmentLength;
+    /// <summary>E: width of the pmf position embedding and of the channel embedding (⌈H/2⌉ each).</summary>
+    public int EmbeddingWidth => (Hidden + 1) / 2;
 }
 
 /// <summary>
 /// The forecasting network: [optional patch embedding] → recurrent encoder → head.
 /// <list type="bullet">
-/// <item>Patching: the last S·P lookback steps (S = ⌊L/P⌋) become S tokens, each P·F values embedded by a Linear to H.</item>
+/// <item>Patching: the last S·P lookback steps (S = ⌊L/P⌋) become S tokens, each P·F values embedded by a Linear to H
+/// (followed by a ReLU with the pmf decoder, as in SegRNN's segment embedding): one recurrent step per segment.</item>
 /// <item>Direct head: Linear([h_last ‖ future features of all N steps]) → N·C·Q values at once.</item>
 /// <item>Recurrent decoder: a second recurrent stack, started from the encoder's final states, reads
 /// [future features ‖ 1] for each horizon step; a Linear maps each step's output to C·Q values.</item>
+/// <item>Parallel multi-step decoder (pmf, SegRNN, Lin et al. 2023): the horizon is cut into M segments of P_out steps.
+/// For segment m of a window of channel c the decoder takes ONE recurrent step from the encoder's final states with
+/// input [pos_m ‖ chan_c ‖ future features of the segment], pos [M, E] and chan [Channels, E] learned embeddings;
+/// all B·M (window, segment) pairs run as one batch, so each gate product is one GEMM. Dropout p on the
+/// decoder's output, then a Linear H → P_out·C·Q gives the segment's values.</item>
 /// </list>
-/// Input x [B, L, F], future [B, N, Ff]; output [B, N, C, Q].
+/// Input x [B, L, F], future [B, N, Ff], channel [B] (pmf only; empty = channel 0); output [B, N, C, Q].
 /// </summary>
 public sealed class ForecastNetwork : Module
 {
@@ -50,21 +70,24 @@ public sealed class ForecastNetwork : Module
     private readonly RecurrentLayer _encoder;
     private readonly RecurrentLayer? _decoder;
     private readonly Linear _head;
-
+    private readonly ParameterBlock? _embed;         // pmf: position [M, E] and channel [Channels, E] embeddings
+    private readonly Rng? _outputDropoutRng;          // pmf: dropout on the decoder's output
 
     public ForecastNetworkConfig Config { get; }
 
     /// <summary>The recurrent encoder (batch-first).</summary>
     public RecurrentLayer Encoder => _encoder;
 
-    /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct) or h_t → C·Q (recurrent decoder).</summary>
+    /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct), h_t → C·Q (recurrent decoder) or h_m → P_out·C·Q (pmf).</summary>
     public Linear Head => _head;
 
     /// <summary>The patch embedding P·F → H (null without patching).</summary>
     public Linear? PatchEmbedding => _patch;
 
-    /// <summary>The recurrent decoder over the horizon (batch-first; null with the direct head).</summary>
+    /// <summary>The decoder stack (recurrent and pmf decoders; batch-first), null for the direct head.</summary>
     public RecurrentLayer? Decoder => _decoder;
+
+    private bool Pmf => Config.Decoder == "pmf";
 
     public ForecastNetwork(ForecastNetworkConfig config)
     {
@@ -73,6 +96,7 @@ public sealed class ForecastNetwork : Module
         if (config.Horizon <= 0) throw new ArgumentException($"horizon must be positive, got {config.Horizon}");
         if (config.InputFeatures <= 0) throw new ArgumentException("the network needs at least one input feature");
         if (config.Patch > config.Lookback) throw new ArgumentException($"patch {config.Patch} is longer than the lookback {config.Lookback}");
+        if (config.Channels <= 0) throw new ArgumentException($"channels must be positive, got {config.Channels}");
         var cell = CellRegistry.FromText(config.Cell);
         int h = config.Hidden, w0 = cell.StateWidth(0, h), seed = (int)(config.Seed % int.MaxValue);
         int encIn = config.InputFeatures;
@@ -92,8 +116,19 @@ public sealed class ForecastNetwork : Module
                 _decoder = new RecurrentLayer(cell, config.FutureFeatures + 1, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
                 _head = new Linear(w0, cq, seed: (ulong)seed + 3);
                 break;
+            case "pmf":
+                // One decoder step from the encoder's states: they must be H wide (no LSTM projection).
+                if (w0 != h) throw new ArgumentException("the pmf decoder takes no --proj-size");
+                int e = config.EmbeddingWidth, ps = config.SegmentLength;
+                _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
+                _head = new Linear(h, ps * cq, seed: (ulong)seed + 3);
+                _embed = new ParameterBlock([("position", [config.Segments, e]), ("channel", [config.Channels, e])]);
+                // Standard normal, as SegRNN initialises its embeddings: at the scale of the decoder's other inputs.
+                new Rng((ulong)seed + 5).Normal(_embed.Values, 0f, 1f);
+                _outputDropoutRng = new Rng((ulong)seed + 6);
+                break;
             default:
-                throw new ArgumentException($"decoder must be 'direct' or 'recurrent', got '{config.Decoder}'");
+                throw new ArgumentException($"decoder must be 'direct', 'recurrent' or 'pmf', got '{config.Decoder}'");
         }
     }
 
@@ -104,14 +139,16 @@ public sealed class ForecastNetwork : Module
         if (_patch != null) foreach (var p in _patch.Parameters()) yield return ("patch." + p.Name, p);
         foreach (var p in _encoder.Parameters()) yield return ("encoder." + p.Name, p);
         if (_decoder != null) foreach (var p in _decoder.Parameters()) yield return ("decoder." + p.Name, p);
+        if (_embed != null) foreach (var p in _embed.Parameters) yield return ("embedding." + p.Name, p);
         foreach (var p in _head.Parameters()) yield return ("head." + p.Name, p);
     }
 
     /// <summary>
-    /// x [B, L, F], future [B, N, Ff] (null when Ff = 0) → predictions [B, N, C, Q]. The returned tensor is
-    /// the network's own buffer, valid until the next call; at a repeated batch size nothing large is allocated.
+    /// x [B, L, F], future [B, N, Ff] (null when Ff = 0), channel [B] (the pmf decoder's channel index per window;
+    /// empty = 0) → predictions [B, N, C, Q]. The returned tensor is the network's own buffer, valid until the next
+    /// call; at a repeated batch size nothing large is allocated.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor? future)
+    public Tensor Forward(Tensor x, Tensor? future, ReadOnlySpan<int> channel = default)
     {
         var c = Config;
         if (x.Rank != 3 || x.Dim(1) != c.Lookback || x.Dim(2) != c.InputFeatures)
@@ -119,6 +156,7 @@ public sealed class ForecastNetwork : Module
         int b = x.Dim(0), h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
             throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
+        if (!channel.IsEmpty && channel.Length != b) throw new ArgumentException($"{channel.Length} channel indices for a batch of {b}");
         var buf = BuffersFor(b);
         foreach (var m in Modules()) m.Training = Training;
 
@@ -131,11 +169,13 @@ public sealed class ForecastNetwork : Module
             for (int i = 0; i < b; i++)
                 x.ReadOnlySpan.Slice(i * c.Lookback * c.InputFeatures + skip, s * pf).CopyTo(patches.Slice(i * s * pf, s * pf));
             _patch.Forward(patches, buf.PatchOut!.Span, b * s);             // [B, S, H]
+            if (Pmf) Relu(buf.PatchOut.Span);
             encIn = buf.PatchOut;
         }
         _encoder.Forward(encIn, default, buf.EncY, buf.EncStates, default); // h_n, … [K, B, W_j]
         var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, W_0]
 
+        if (Pmf) return ForwardPmf(buf, future, channel, b);
         if (_decoder == null)
         {
             int w = h + n * ff;
@@ -160,6 +200,65 @@ public sealed class ForecastNetwork : Module
         return buf.Pred;
     }
 
+    /// <summary>The pmf decoder: one recurrent step for all B·M (window, segment) pairs, from the encoder's final states.</summary>
+    private Tensor ForwardPmf(Buffers buf, Tensor? future, ReadOnlySpan<int> channel, int b)
+    {
+        var c = Config;
+        int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, m = c.Segments, e = c.EmbeddingWidth, ps = c.SegmentLength;
+        int din = 2 * e + ps * ff, cq = c.Outputs * c.QuantileCount;
+        var pos = _embed!.Values.AsSpan(0, m * e);                          // [M, E]
+        var chan = _embed.Values.AsSpan(m * e, c.Channels * e);             // [Channels, E]
+        var decIn = buf.DecIn!.Span;                                        // [B·M, 1, 2E + P_out·Ff]
+        decIn.Clear();                                                      // future features past the horizon stay 0
+        for (int i = 0; i < b; i++)
+        {
+            int ch = channel.IsEmpty ? 0 : channel[i];
+            if ((uint)ch >= (uint)c.Channels) throw new ArgumentException($"channel index {ch} outside 0..{c.Channels - 1}");
+            buf.Channel![i] = ch;
+            for (int j = 0; j < m; j++)
+            {
+                var row = decIn.Slice((i * m + j) * din, din);
+                pos.Slice(j * e, e).CopyTo(row);
+                chan.Slice(ch * e, e).CopyTo(row.Slice(e));
+                if (ff > 0)
+                {
+                    int steps = Math.Min(ps, n - j * ps);
+                    future!.ReadOnlySpan.Slice((i * n + j * ps) * ff, steps * ff).CopyTo(row.Slice(2 * e));
+                }
+            }
+        }
+        // Every segment starts from its window's final encoder states: repeat them M times.
+        for (int st = 0; st < buf.EncStates.Length; st++)
+        {
+            var src = buf.EncStates[st].ReadOnlySpan;                       // [K, B, H]
+            var dst = buf.DecStates![st].Span;                              // [K, B·M, H]
+            for (int l = 0; l < k; l++)
+                for (int i = 0; i < b; i++)
+                    for (int j = 0; j < m; j++)
+                        src.Slice((l * b + i) * h, h).CopyTo(dst.Slice((l * b * m + i * m + j) * h, h));
+        }
+        _decoder!.Forward(buf.DecIn, buf.DecStates!, buf.DecY!, buf.DecFinal!, default);   // y [B·M, 1, H]
+        var y = buf.DecY!.Span;
+        if (Training && c.Dropout > 0f)
+        {
+            var mask = buf.DropMask!.Span;                                  // [B·M, H]
+            float scale = 1f / (1f - c.Dropout);
+            for (int i = 0; i < mask.Length; i++) mask[i] = _outputDropoutRng!.NextFloat() < c.Dropout ? 0f : scale;
+            for (int i = 0; i < y.Length; i++) y[i] *= mask[i];
+        }
+        _head.Forward(buf.DecY.ReadOnlySpan, buf.SegOut!.Span, b * m);     // [B, M, P_out, C, Q]
+        var seg = buf.SegOut.ReadOnlySpan;
+        var pred = buf.Pred.Span;                                           // [B, N, C, Q]
+        for (int i = 0; i < b; i++)
+            seg.Slice(i * m * ps * cq, n * cq).CopyTo(pred.Slice(i * n * cq, n * cq));
+        return buf.Pred;
+    }
+
+    private static void Relu(Span<float> v)
+    {
+        for (int i = 0; i < v.Length; i++) if (!(v[i] > 0f)) v[i] = 0f;
+    }
+
     /// <summary>Accumulates parameter gradients for ∂L/∂predictions [B, N, C, Q] of the last training-mode Forward.</summary>
     public void Backward(Tensor dPred)
     {
@@ -169,7 +268,8 @@ public sealed class ForecastNetwork : Module
         var dN = buf.DEncStates;                                            // [K, B, W_j] each: ∂L/∂(encoder final states)
         foreach (var d in dN) d.Span.Clear();
         var dhN = dN[0];
-        if (_decoder == null)
+        if (Pmf) BackwardPmf(buf, dPred);
+        else if (_decoder == null)
         {
             int w = h + n * ff;
             var dHeadIn = buf.DHeadIn!.Span;                                // [B, W_0 + N·Ff]
@@ -188,7 +288,66 @@ public sealed class ForecastNetwork : Module
         foreach (var d in buf.DEncStates0) d.Span.Clear();
         // Only the final states feed the head or decoder: ∂L/∂y of the encoder is zero.
         _encoder.Backward(buf.DEncY, buf.DEncStatesIn, buf.DEncIn, buf.DEncStates0);
-        if (_patch != null) _patch.Backward(buf.Patches!.ReadOnlySpan, buf.DEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
+        if (_patch != null)
+        {
+            if (Pmf)
+            {
+                // ReLU: the gradient passes where the embedding was positive.
+                var dIn = buf.DEncIn.Span; var act = buf.PatchOut!.ReadOnlySpan;
+                for (int i = 0; i < dIn.Length; i++) if (!(act[i] > 0f)) dIn[i] = 0f;
+            }
+            _patch.Backward(buf.Patches!.ReadOnlySpan, buf.DEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
+        }
+    }
+
+    /// <summary>Backward of <see cref="ForwardPmf"/>: into the head, the decoder, the embeddings and ∂L/∂(encoder final states).</summary>
+    private void BackwardPmf(Buffers buf, Tensor dPred)
+    {
+        var c = Config;
+        int b = buf.Batch, h = c.Hidden, n = c.Horizon, k = c.Layers, m = c.Segments, e = c.EmbeddingWidth, ps = c.SegmentLength;
+        int din = 2 * e + ps * c.FutureFeatures, cq = c.Outputs * c.QuantileCount;
+        var dSeg = buf.DSegOut!.Span;                                       // [B, M, P_out, C, Q]; steps past N get 0
+        dSeg.Clear();
+        for (int i = 0; i < b; i++)
+            dPred.ReadOnlySpan.Slice(i * n * cq, n * cq).CopyTo(dSeg.Slice(i * m * ps * cq, n * cq));
+        _head.Backward(buf.DecY!.ReadOnlySpan, dSeg, buf.DDecY!.Span, b * m, false);   // dy [B·M, H]
+        if (c.Dropout > 0f)
+        {
+            var dy = buf.DDecY.Span; var mask = buf.DropMask!.ReadOnlySpan;
+            for (int i = 0; i < dy.Length; i++) dy[i] *= mask[i];
+        }
+        buf.DDecIn!.Span.Clear();
+        foreach (var d in buf.DDecStates!) d.Span.Clear();
+        _decoder!.Backward(buf.DDecY, default, buf.DDecIn, buf.DDecStates);
+        // The M copies of each window's final states: their gradients sum.
+        for (int st = 0; st < buf.DEncStates.Length; st++)
+        {
+            var src = buf.DDecStates[st].ReadOnlySpan;                      // [K, B·M, H]
+            var dst = buf.DEncStates[st].Span;                              // [K, B, H]
+            for (int l = 0; l < k; l++)
+                for (int i = 0; i < b; i++)
+                {
+                    var acc = dst.Slice((l * b + i) * h, h);
+                    for (int j = 0; j < m; j++)
+                    {
+                        var g = src.Slice((l * b * m + i * m + j) * h, h);
+                        for (int u = 0; u < h; u++) acc[u] += g[u];
+                    }
+                }
+        }
+        var dPos = _embed!.Grads.AsSpan(0, m * e);                          // [M, E]
+        var dChan = _embed.Grads.AsSpan(m * e, c.Channels * e);             // [Channels, E]
+        var dIn = buf.DDecIn.ReadOnlySpan;
+        for (int i = 0; i < b; i++)
+        {
+            int ch = buf.Channel![i];
+            for (int j = 0; j < m; j++)
+            {
+                var row = dIn.Slice((i * m + j) * din, din);
+                var dp = dPos.Slice(j * e, e); var dc = dChan.Slice(ch * e, e);
+                for (int u = 0; u < e; u++) { dp[u] += row[u]; dc[u] += row[e + u]; }
+            }
+        }
     }
 
     private Buffers? _buffers;                                  // of the last Forward (Backward uses them)
@@ -213,41 +372,59 @@ public sealed class ForecastNetwork : Module
     private sealed class Buffers
     {
         public readonly int Batch;
-        public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DDecY, DDecIn;
+        public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DDecY, DDecIn, SegOut, DSegOut, DropMask;
         public readonly Tensor EncY, Pred, DEncY, DEncIn;
         public readonly Tensor[] EncStates, DEncStates, DEncStates0;
-        public readonly Tensor[]? DecStates;
+        public readonly Tensor[]? DecStates, DecFinal, DDecStates;
         public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
+        public readonly int[]? Channel;             // [B] pmf: the channel of each window in the last Forward
 
         public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder)
         {
             Batch = b;
             int h = encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
             int encIn = encoder.InputSize;
-            Tensor[] States() => [.. Enumerable.Range(0, encoder.StateCount).Select(j => Tensor.Zeros(k, b, encoder.StateWidth(j)))];
+            Tensor[] States(int rows) => [.. Enumerable.Range(0, encoder.StateCount).Select(j => Tensor.Zeros(k, rows, encoder.StateWidth(j)))];
             if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, c.Hidden); }
-            EncY = Tensor.Zeros(b, s, h); EncStates = States();
+            EncY = Tensor.Zeros(b, s, h); EncStates = States(b);
             Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);
-            DEncStates = States(); DEncStatesIn = [.. DEncStates];
+            DEncStates = States(b); DEncStatesIn = [.. DEncStates];
             DEncY = Tensor.Zeros(b, s, h); DEncIn = Tensor.Zeros(b, s, encIn);
-            DEncStates0 = States();
-            if (c.Decoder == "direct") { HeadIn = Tensor.Zeros(b, h + n * ff); DHeadIn = Tensor.Zeros(b, h + n * ff); }
-            else
+            DEncStates0 = States(b);
+            switch (c.Decoder)
             {
-                DecIn = Tensor.Zeros(b, n, ff + 1); DecY = Tensor.Zeros(b, n, h); DecStates = States();
-                DDecY = Tensor.Zeros(b, n, h); DDecIn = Tensor.Zeros(b, n, ff + 1);
+                case "direct":
+                    HeadIn = Tensor.Zeros(b, h + n * ff); DHeadIn = Tensor.Zeros(b, h + n * ff);
+                    break;
+                case "pmf":
+                    int bm = b * c.Segments, din = 2 * c.EmbeddingWidth + c.SegmentLength * ff, seg = c.SegmentLength * c.Outputs * c.QuantileCount;
+                    DecIn = Tensor.Zeros(bm, 1, din); DecY = Tensor.Zeros(bm, 1, h); DecStates = States(bm); DecFinal = States(bm);
+                    DDecY = Tensor.Zeros(bm, 1, h); DDecIn = Tensor.Zeros(bm, 1, din); DDecStates = States(bm);
+                    SegOut = Tensor.Zeros(bm, seg); DSegOut = Tensor.Zeros(bm, seg); DropMask = Tensor.Zeros(bm, h);
+                    Channel = new int[b];
+                    break;
+                default:
+                    DecIn = Tensor.Zeros(b, n, ff + 1); DecY = Tensor.Zeros(b, n, h); DecStates = States(b);
+                    DDecY = Tensor.Zeros(b, n, h); DDecIn = Tensor.Zeros(b, n, ff + 1);
+                    break;
             }
         }
     }
 
     /// <summary>States of the dropout generators (for checkpoints).</summary>
-    public string[] SaveRngState() => Recurrent().Select(r => r.DropoutRng.SaveState()).ToArray();
+    public string[] SaveRngState()
+    {
+        var states = Recurrent().Select(r => r.DropoutRng.SaveState());
+        return (_outputDropoutRng is null ? states : states.Append(_outputDropoutRng.SaveState())).ToArray();
+    }
 
     public void RestoreRngState(string[] states)
     {
         var layers = Recurrent().ToArray();
-        if (states.Length != layers.Length) throw new InvalidDataException($"checkpoint holds {states.Length} RNG states for {layers.Length} recurrent stacks");
+        int expected = layers.Length + (_outputDropoutRng is null ? 0 : 1);
+        if (states.Length != expected) throw new InvalidDataException($"checkpoint holds {states.Length} RNG states for {expected} dropout generators");
         for (int i = 0; i < layers.Length; i++) layers[i].DropoutRng.Restore(states[i]);
+        _outputDropoutRng?.Restore(states[^1]);
     }
 
     private IEnumerable<RecurrentLayer> Recurrent()

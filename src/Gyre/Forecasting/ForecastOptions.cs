@@ -33,8 +33,20 @@ public sealed record ForecastOptions
     public string Split { get; init; } = "0.7,0.1,0.2";
     /// <summary>standard | robust | minmax | none, fitted on the training split.</summary>
     public string Scaler { get; init; } = "standard";
-    /// <summary>Per-window reversible instance normalisation of the targets (RevIN).</summary>
+    /// <summary>Per-window reversible instance normalisation of the targets (RevIN); the same as <see cref="Norm"/> = "revin".</summary>
     public bool InstanceNorm { get; init; }
+    /// <summary>
+    /// Per-window normalisation of the target columns, undone on the forecast: "revin" (x − μ)/σ with the window's
+    /// mean and standard deviation (RevIN), "last" x − x_L (the window's last value, as SegRNN), "none".
+    /// Null: "revin" when <see cref="InstanceNorm"/> is set, else "none" (model files from before this option).
+    /// </summary>
+    public string? Norm { get; init; }
+
+    /// <summary>The normalisation in force: <see cref="Norm"/>, or what <see cref="InstanceNorm"/> says when it is null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Normalization => Norm ?? (InstanceNorm ? "revin" : "none");
+    /// <summary>The preset the options started from (<see cref="ForecastPresets"/>), null for none; recorded for the model file.</summary>
+    public string? Preset { get; init; }
     /// <summary>One shared model over each target column as its own series.</summary>
     public bool ChannelIndependent { get; init; }
     /// <summary>Season for seasonal naive and MASE; 0 = detect from the time step / autocorrelation.</summary>
@@ -57,6 +69,8 @@ public sealed record ForecastOptions
     /// <summary>mse | mae | huber | quantile.</summary>
     public string Loss { get; init; } = "mse";
     public float[] Quantiles { get; init; } = [];
+    /// <summary>Samples drawn per forecast value from a distribution loss's forecast, for its quantiles, intervals and CRPS.</summary>
+    public int Samples { get; init; } = 100;
     /// <summary>Global gradient-norm clip (0 = off).</summary>
     public float ClipNorm { get; init; } = 1f;
     /// <summary>constant | cosine | plateau.</summary>
@@ -94,7 +108,8 @@ public sealed record ForecastOptions
         if (Dropout is < 0 or >= 1) throw new GyreDataException($"dropout must be in [0, 1) (got {Dropout})");
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
         CheckCell(Cell, Hidden);
-        if (Decoder is not ("direct" or "recurrent")) throw new GyreDataException($"decoder must be direct or recurrent (got '{Decoder}')");
+        if (Decoder is not ("direct" or "recurrent" or "pmf")) throw new GyreDataException($"decoder must be direct, recurrent or pmf (got '{Decoder}')");
+        if (Norm is not (null or "revin" or "last" or "none")) throw new GyreDataException($"norm must be revin, last or none (got '{Norm}')");
         try
         {
             var loss = Training.Losses.Parse(Loss);
@@ -102,6 +117,9 @@ public sealed record ForecastOptions
                 throw new GyreDataException("the quantile loss needs --quantiles, e.g. 0.1,0.5,0.9");
             if (loss != Training.LossKind.Quantile && Quantiles.Length > 0)
                 throw new GyreDataException("--quantiles needs --loss quantile");
+            if (loss == Training.LossKind.NegBinomial && (Scaler != "none" || Normalization != "none"))
+                throw new GyreDataException("--loss negbinomial models counts: give --scaler none --norm none (the targets must be counts >= 0)");
+            if (Samples < 2) throw new GyreDataException($"samples must be >= 2 (got {Samples})");
             foreach (var q in Quantiles)
                 if (!(q > 0 && q < 1)) throw new GyreDataException($"quantiles must lie in (0, 1) (got {q})");
             if (Quantiles.Zip(Quantiles.Skip(1)).Any(p => p.Second <= p.First))

@@ -52,9 +52,10 @@ internal sealed class ForecastTask : ITrainingTask
         int b = indices.Length, l = o.Lookback, n = o.Horizon, k = _train.InputWidth, c = _train.TargetWidth;
         var buf = _batch is { } cached && cached.B == b ? cached : _batch = new Batch(b, l, n, k, c, _train.FutureWidth, _f.Network.Config.QuantileCount);
         _train.FillBatch(indices, buf.X.Span, buf.Target, buf.Mask, buf.Future == null ? default : buf.Future.Span);
-        if (o.InstanceNorm)
+        string norm = o.Normalization;
+        if (norm != "none")
         {
-            InstanceNorm.Normalize(buf.X.Span, buf.Mean, buf.Std, b, l, k, c);
+            InstanceNorm.Apply(norm, buf.X.Span, buf.Mean, buf.Std, b, l, k, c);
             for (int i = 0; i < b; i++)
                 for (int h = 0; h < n; h++)
                     for (int j = 0; j < c; j++)
@@ -63,14 +64,30 @@ internal sealed class ForecastTask : ITrainingTask
                         t = (t - buf.Mean[i * c + j]) / buf.Std[i * c + j];
                     }
         }
+        for (int i = 0; i < b; i++) buf.Channel[i] = _f.ChannelOf(_train, indices[i]);
         var net = _f.Network;
-        var pred = net.Forward(buf.X, buf.Future);
+        var pred = net.Forward(buf.X, buf.Future, buf.Channel);
         double loss = Losses.Compute(_loss, pred.ReadOnlySpan, buf.Target, buf.Mask, buf.Grad.Span, _quantiles);
-        // Instance norm trains on each window's own scale; the reported loss is measured where validation measures
-        // it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
-        if (o.InstanceNorm) loss = ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
+        // A per-window normalisation trains on each window's own level and scale; the reported loss is measured where
+        // validation measures it (the scaler's space) so the two numbers compare. The gradient above is unchanged.
+        if (norm != "none")
+            loss = Distributions.IsDistribution(_loss) ? loss + MeanLogScale(buf, b, n, c) : ScaledSpaceLoss(buf, pred.ReadOnlySpan, b, n, c);
         net.Backward(buf.Grad);
         return loss;
+    }
+
+    /// <summary>
+    /// A location-scale density in the scaler's space is the normalised one over the window's scale s:
+    /// −log p(y) = −log p_norm(y_norm) + log s, so the reported NLL adds the mean log s over the counted targets.
+    /// </summary>
+    private static double MeanLogScale(Batch buf, int b, int n, int c)
+    {
+        double sum = 0; int count = 0;
+        for (int i = 0; i < b; i++)
+            for (int h = 0; h < n; h++)
+                for (int j = 0; j < c; j++)
+                    if (buf.Mask[(i * n + h) * c + j] != 0f) { sum += Math.Log(buf.Std[i * c + j]); count++; }
+        return count == 0 ? 0 : sum / count;
     }
 
     /// <summary>The batch's loss with prediction and target mapped back through each window's ŷ·σ + μ.</summary>
@@ -110,7 +127,10 @@ internal sealed class ForecastTask : ITrainingTask
             var idx = order.AsSpan(s, b);
             val.FillBatch(idx, scratchIn, target, mask, scratchFut);
             _f.PredictWindows(val, idx, pred);
-            double loss = Losses.Compute(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c), grad, _quantiles);
+            // A distribution model's predictions are natural parameters already (RunNetwork maps them): their NLL directly.
+            double loss = Distributions.IsDistribution(_loss)
+                ? Distributions.NllNatural(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c))
+                : Losses.Compute(_loss, pred.AsSpan(0, b * n * c * q), target.AsSpan(0, b * n * c), mask.AsSpan(0, b * n * c), grad, _quantiles);
             sum += loss * b; count += b;
         }
         return new ValidationResult(sum / count);
@@ -129,7 +149,8 @@ internal sealed class ForecastTask : ITrainingTask
         public readonly float[] Target = new float[b * n * c];                 // [B, N, C]
         public readonly float[] Mask = new float[b * n * c];                   // [B, N, C]
         public readonly Tensor Grad = Tensor.Zeros(b, n, c, q);                // [B, N, C, Q]
-        public readonly float[] Mean = new float[b * c];                       // [B, C] instance-norm statistics
+        public readonly int[] Channel = new int[b];                            // [B] source channel of each window (pmf decoder)
+        public readonly float[] Mean = new float[b * c];                       // [B, C] per-window level and scale
         public readonly float[] Std = new float[b * c];
         public readonly float[] ScaledPred = new float[b * n * c * q];         // [B, N, C, Q] instance norm undone, for the reported loss
         public readonly float[] ScaledTarget = new float[b * n * c];           // [B, N, C]

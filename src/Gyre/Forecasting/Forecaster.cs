@@ -19,6 +19,8 @@ public sealed record ForecastDataInfo
     public string? TimeColumn { get; init; }
     public string? IdColumn { get; init; }
     public int Season { get; init; }
+    /// <summary>Why <see cref="Season"/> was chosen (empty in model files from before it was recorded).</summary>
+    public string SeasonReason { get; init; } = "";
     public string Source { get; init; } = "";
 }
 
@@ -114,13 +116,13 @@ public sealed partial class Forecaster
         // Early, one-line errors for series too short for the protocol.
         WindowSet.Create(set, splits, SplitPart.Train, options.Lookback, options.Horizon);
         var scaler = Scaler.Fit(Scaler.ParseKind(options.Scaler), set, splits);
-        int season = options.Season > 0 ? options.Season
-            : Seasonality.Detect(set.Series[0], set.ColumnCount, 0, splits[0].TrainEnd);
+        var season = options.Season > 0 ? new SeasonChoice(options.Season, "given with --season")
+            : Seasonality.Choose(set.Series[0], set.ColumnCount, 0, splits[0].TrainEnd);
         var info = new ForecastDataInfo
         {
             Columns = set.Columns, TargetCount = set.TargetCount, PastCount = set.PastCount, FutureCount = set.FutureCount,
             CalendarCount = Calendar.Width(calendar), TimeColumn = set.TimeColumn, IdColumn = set.IdColumn,
-            Season = Math.Max(season, 1), Source = Path.GetFileName(path),
+            Season = Math.Max(season.Season, 1), SeasonReason = season.Reason, Source = Path.GetFileName(path),
         };
         int c = options.ChannelIndependent ? 1 : set.TargetCount;
         int k = options.ChannelIndependent ? 1 + set.PastCount + set.FutureCount : set.ColumnCount;
@@ -129,7 +131,8 @@ public sealed partial class Forecaster
             Cell = options.Cell, InputFeatures = k, FutureFeatures = set.FutureCount, Hidden = options.Hidden,
             Layers = options.Layers, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
             Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
-            Seed = options.Seed,
+            Channels = options.ChannelIndependent && options.Decoder == "pmf" ? set.TargetCount : 1, Seed = options.Seed,
+            Distribution = Distributions.IsDistribution(Losses.Parse(options.Loss)) ? Distributions.Name(Losses.Parse(options.Loss)) : "",
         });
         return new Forecaster(options, info, scaler, network);
     }
@@ -169,21 +172,49 @@ public sealed partial class Forecaster
         var target = new float[b * n * c];
         var mask = new float[b * n * c];
         var future = ff > 0 ? Tensor.Zeros(b, n, ff) : null;
+        var channel = new int[b];
+        for (int i = 0; i < b; i++) channel[i] = ChannelOf(windows, indices[i]);
         windows.FillBatch(indices, x.Span, target, mask, future == null ? default : future.Span);
-        RunNetwork(x, future, pred, b);
+        RunNetwork(x, future, pred, b, channel);
     }
 
-    /// <summary>Runs the network in inference mode on scaled inputs, undoing instance normalisation.</summary>
-    internal void RunNetwork(Tensor x, Tensor? future, Span<float> pred, int b)
+    /// <summary>The source channel of window <paramref name="i"/> of a model view: its target column in channel-independent mode, else 0.</summary>
+    internal int ChannelOf(WindowSet windows, int i) => ChannelOf(windows.Set.Series[windows[i].Series]);
+
+    private int ChannelOf(TimeSeries viewSeries) => Options.ChannelIndependent ? viewSeries.SourceTarget : 0;
+
+    /// <summary>
+    /// Runs the network in inference mode on scaled inputs [B, L, K] (normalised in place per window as
+    /// <see cref="ForecastOptions.Normalization"/> says, and mapped back on the way out); <paramref name="channel"/> [B]
+    /// gives each window's source channel (empty = 0).
+    /// </summary>
+    internal void RunNetwork(Tensor x, Tensor? future, Span<float> pred, int b, ReadOnlySpan<int> channel = default)
     {
         int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount, k = x.Dim(2);
         var mean = new float[b * c];
         var std = new float[b * c];
-        if (Options.InstanceNorm) InstanceNorm.Normalize(x.Span, mean, std, b, l, k, c);
+        string norm = Options.Normalization;
+        if (norm != "none") InstanceNorm.Apply(norm, x.Span, mean, std, b, l, k, c);
         Network.Training = false;
-        var y = Network.Forward(x, future);                    // [B, N, C, Q]
+        var y = Network.Forward(x, future, channel);           // [B, N, C, Q]
         y.ReadOnlySpan.CopyTo(pred);
-        if (Options.InstanceNorm)
+        if (Distribution is { } kind)
+        {
+            // Natural parameters, then back through the window's level and scale: a location-scale family moves
+            // its location (μ·s + level) and scales its scale (σ·s); ν is unchanged. (negbinomial runs without a norm.)
+            Distributions.ToNatural(kind, pred.Slice(0, b * n * c * q));
+            if (norm != "none")
+                for (int i = 0; i < b; i++)
+                    for (int h = 0; h < n; h++)
+                        for (int j = 0; j < c; j++)
+                        {
+                            int at = ((i * n + h) * c + j) * q;
+                            pred[at] = pred[at] * std[i * c + j] + mean[i * c + j];
+                            pred[at + 1] *= std[i * c + j];
+                        }
+            return;
+        }
+        if (norm != "none")
             for (int i = 0; i < b; i++)
                 for (int h = 0; h < n; h++)
                     for (int j = 0; j < c; j++)
@@ -192,6 +223,46 @@ public sealed partial class Forecaster
                             ref float v = ref pred[((i * n + h) * c + j) * q + r];
                             v = v * std[i * c + j] + mean[i * c + j];
                         }
+    }
+
+    /// <summary>The distribution loss this forecaster was trained with, null for a point or quantile model.</summary>
+    public LossKind? Distribution => Distributions.IsDistribution(Losses.Parse(Options.Loss)) ? Losses.Parse(Options.Loss) : null;
+
+    /// <summary>Quantile levels a distribution model's forecast table reports (its 50 % and 90 % intervals and the median).</summary>
+    public static readonly float[] DistributionLevels = [0.05f, 0.25f, 0.5f, 0.75f, 0.95f];
+
+    /// <summary>Quantile levels a distribution model is evaluated at (pinball loss and coverage): 0.05, 0.10, …, 0.95.</summary>
+    public static readonly float[] EvaluationLevels = [.. Enumerable.Range(1, 19).Select(i => i / 20f)];
+
+    /// <summary>
+    /// Draws one value per slot of <paramref name="sorted"/> from the forecast distribution θ (natural parameters, model space), maps
+    /// each through <paramref name="map"/> (e.g. the inverse scaler), sorts them into <paramref name="sorted"/> and writes
+    /// the empirical quantiles at <paramref name="levels"/> (linear interpolation between order statistics).
+    /// </summary>
+    internal static void SampleQuantiles(LossKind kind, ReadOnlySpan<float> theta, Rng rng, Func<float, float> map, Span<float> sorted,
+        ReadOnlySpan<float> levels, Span<float> quantiles)
+    {
+        for (int s = 0; s < sorted.Length; s++) sorted[s] = map((float)Distributions.Sample(kind, theta, rng));
+        sorted.Sort();
+        for (int r = 0; r < levels.Length; r++)
+        {
+            double pos = levels[r] * (sorted.Length - 1);
+            int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
+            quantiles[r] = (float)(sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]));
+        }
+    }
+
+    /// <summary>The sample CRPS of sorted samples x₍₁₎ ≤ … ≤ x₍S₎ at y: mean|xᵢ − y| − Σᵢ (2i − S − 1) x₍ᵢ₎ / S².</summary>
+    internal static double SampleCrps(ReadOnlySpan<float> sorted, float y)
+    {
+        int s = sorted.Length;
+        double abs = 0, spread = 0;
+        for (int i = 0; i < s; i++)
+        {
+            abs += Math.Abs(sorted[i] - y);
+            spread += (2.0 * (i + 1) - s - 1) * sorted[i];
+        }
+        return abs / s - spread / ((double)s * s);
     }
 
     /// <summary>Index of the quantile used as the point forecast (the one nearest 0.5).</summary>
@@ -279,11 +350,19 @@ public sealed partial class Forecaster
         // In double: the claims may be anything up to int.MaxValue each, and their products must not wrap.
         double h = Math.Max(c.Hidden, 0), f = Math.Max(c.InputFeatures, 0), ff = Math.Max(c.FutureFeatures, 0), n = Math.Max(c.Horizon, 0);
         double k = Math.Max(c.Layers, 0), g = ClaimedGates(c.Cell);
-        double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, 1);
-        double Stack(double input) => k == 0 ? 0 : g * h * (input + h + 2) + (k - 1) * g * h * (2 * h + 2);
+        double outs = Math.Max(c.Outputs, 0) * Math.Max(c.Quantiles?.Length ?? 0, c.Distribution is { Length: > 0 } ? 3 : 1);
+        // weight_hh and bias_hh per layer follow the cell's recurrent weight (dense G·H·H; per-unit G·H; none).
+        double hh = ClaimedRecurrent(c.Cell, g, h) + g * h;
+        double Stack(double input) => k == 0 ? 0 : g * h * (input + 1) + hh + (k - 1) * (g * h * (h + 1) + hh);
         double patch = c.Patch > 1 ? c.Patch * f * h + h : 0;
         double encoder = Stack(c.Patch > 1 ? h : f);
-        double rest = c.Decoder == "recurrent" ? Stack(ff + 1) + outs * (h + 1) : n * outs * (h + n * ff + 1);
+        double e = Math.Ceiling(h / 2), p = c.Patch > 1 ? c.Patch : Math.Max(n, 1), m = Math.Ceiling(n / p);
+        double rest = c.Decoder switch
+        {
+            "recurrent" => Stack(ff + 1) + outs * (h + 1),
+            "pmf" => Stack(2 * e + p * ff) + p * outs * (h + 1) + (m + Math.Max(c.Channels, 0)) * e,
+            _ => n * outs * (h + n * ff + 1),
+        };
         double claimed = patch + encoder + rest;
         long stored = file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).Sum(kv => (long)kv.Value.Length);
         if (claimed > 4.0 * stored + (1 << 16))
@@ -294,6 +373,21 @@ public sealed partial class Forecaster
     // message, so here it only needs a plausible size (4, the most any built-in cell has).
     private static int ClaimedGates(string cell) =>
         cell.Split('(')[0].Trim() is var name && Cells.CellRegistry.Contains(name) && TryGates(cell) is int g ? g : 4;
+
+    // Floats of weight_hh plus bias_hh for H units, in double (H is a claim); dense when the cell is unknown.
+    private static double ClaimedRecurrent(string cell, double g, double h)
+    {
+        Cells.CellDefinition? def = null;
+        try { if (Cells.CellRegistry.Contains(cell.Split('(')[0].Trim())) def = Cells.CellRegistry.FromText(cell); }
+        catch (ArgumentException) { }   // bad options: reported when the network is built
+        return def?.Recurrent switch
+        {
+            Cells.RecurrentWeights.Diagonal => g * h,
+            Cells.RecurrentWeights.None => -g * h,   // no weight_hh and no bias_hh
+            Cells.RecurrentWeights.BlockDiagonal => g * h * h / Math.Max(def.Params.Heads, 1),
+            _ => g * h * h,
+        };
+    }
 
     private static int? TryGates(string cell)
     {

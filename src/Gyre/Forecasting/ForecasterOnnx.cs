@@ -3,6 +3,7 @@ using Gyre.Data;
 using Gyre.IO.Onnx;
 using Gyre.Layers;
 using Gyre.Tensors;
+using Gyre.Training;
 using Onnx;
 using static Gyre.IO.Onnx.OnnxProto;
 
@@ -63,7 +64,8 @@ public static class ForecasterOnnx
         int firstFuture = info.TargetCount + info.PastCount;
         var inputs = info.Columns.Take(k).Select((name, j) => $"{name} [batch, {(j >= firstFuture ? $"{l}+{n}" : l.ToString(System.Globalization.CultureInfo.InvariantCulture))}]").ToList();
         if (info.CalendarCount > 0) inputs.Add($"{info.TimeColumn} [batch, {l}+{n}] int64 seconds since 1970-01-01");
-        string outputs = $"forecast [batch, {n}, {c}]" + (f.Options.Quantiles.Length > 0 ? $", quantiles [batch, {n}, {c}, {f.Options.Quantiles.Length}]" : "");
+        string outputs = $"forecast [batch, {n}, {c}]" + (f.Options.Quantiles.Length > 0 ? $", quantiles [batch, {n}, {c}, {f.Options.Quantiles.Length}]"
+            : f.Distribution is { } d ? $", distribution [batch, {n}, {c}, {f.Network.Config.QuantileCount}] ({Distributions.Name(d)}: {DistributionLayout(d)})" : "");
         return $"inputs {string.Join(", ", inputs)}; outputs {outputs}";
     }
 
@@ -131,13 +133,21 @@ public static class ForecasterOnnx
 
         // ---- instance normalisation of the target columns: (x − μ)/σ per row and column, σ = √(var + 1e-5)
         string? mean = null, std = null;                                                           // [B', 1, cm]
-        if (o.InstanceNorm)
+        if (o.Normalization == "revin")
         {
             string tx = g.Slice(x, 2, 0, cm);
             mean = g.ReduceMean(tx, 1);
             string centered = g.Op("Sub", [tx, mean]);
             std = g.Op("Sqrt", [g.Op("Add", [g.ReduceMean(g.Op("Mul", [centered, centered]), 1), g.Floats([1e-5f])])]);
             string normalized = g.Op("Div", [centered, std]);
+            x = kNet > cm ? g.Op("Concat", [normalized, g.Slice(x, 2, cm, kNet)], Int("axis", 2)) : normalized;
+        }
+        else if (o.Normalization == "last")
+        {
+            // Last-value normalisation: x − x_L per row and target column (σ = 1, so only the level comes back).
+            string tx = g.Slice(x, 2, 0, cm);
+            mean = g.Slice(tx, 1, L - 1, L);
+            string normalized = g.Op("Sub", [tx, mean]);
             x = kNet > cm ? g.Op("Concat", [normalized, g.Slice(x, 2, cm, kNet)], Int("axis", 2)) : normalized;
         }
 
@@ -148,6 +158,7 @@ public static class ForecasterOnnx
             int p = cfg.Patch, s = cfg.PatchCount;
             string tokens = g.Op("Reshape", [g.Slice(x, 1, L - s * p, L), g.Longs(-1, s, p * kNet)]);
             encIn = g.Linear(tokens, patch, "patch");
+            if (cfg.Decoder == "pmf") encIn = g.Op("Relu", [encIn]);                                // SegRNN's segment embedding
         }
 
         // ---- encoder: final states [layers, B', H]; the head reads the last layer's h
@@ -163,6 +174,37 @@ public static class ForecasterOnnx
             string headIn = future is null ? hLast : g.Op("Concat", [hLast, g.Op("Reshape", [future, g.Longs(-1, N * F)])], Int("axis", 1));
             pred = g.Op("Reshape", [g.Linear(headIn, net.Head, "head"), g.Longs(-1, N, cm, Q)]);
         }
+        else if (cfg.Decoder == "pmf")
+        {
+            // One decoder step per (row, segment) from the row's final encoder states, reading
+            // [position_m ‖ channel_c ‖ the segment's known-future values, zero past the horizon].
+            int m = cfg.Segments, e = cfg.EmbeddingWidth, ps = cfg.SegmentLength, rows = o.ChannelIndependent ? C : 1;
+            var named = net.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value);
+            var pos = named["embedding.position"].ReadOnlySpan;                                    // [M, E]
+            var chan = named["embedding.channel"].ReadOnlySpan;                                    // [Channels, E]
+            var table = new float[rows * m * 2 * e];                                               // [R·M, 2E], row r·M + m
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < m; j++)
+                {
+                    pos.Slice(j * e, e).CopyTo(table.AsSpan((r * m + j) * 2 * e));
+                    chan.Slice(r * e, e).CopyTo(table.AsSpan((r * m + j) * 2 * e + e));
+                }
+            string windows = g.Op("Concat", [g.Slice(g.Op("Shape", [rawX]), 0, 0, 1), g.Longs(1)], Int("axis", 0));   // [B, 1]
+            string decIn = g.Op("Reshape", [g.Op("Tile", [g.Floats(table, rows * m, 2 * e), windows]), g.Longs(-1, 1, 2 * e)]);  // [B'·M, 1, 2E]
+            if (future != null)
+            {
+                string padded = m * ps > N ? g.Op("Pad", [future, g.Longs(0, 0, 0, 0, m * ps - N, 0)]) : future;   // [B', M·P_out, F]
+                decIn = g.Op("Concat", [decIn, g.Op("Reshape", [padded, g.Longs(-1, 1, ps * F)])], Int("axis", 2));
+            }
+            var inputs = new Dictionary<string, string> { ["x"] = decIn };
+            var stateIn = StateNames(decoder, output: false);
+            for (int j = 0; j < stateIn.Length; j++)                                               // [K, B', H] → [K, B'·M, H]
+                inputs[stateIn[j]] = g.Op("Reshape", [g.Op("Tile", [g.Op("Unsqueeze", [encStates(stateOut[j]), g.Longs(2)]), g.Longs(1, 1, m, 1)]), g.Longs(cfg.Layers, -1, H)]);
+            var dec = g.Embed(OnnxExport.Build(decoder.ToSpec(), decoder.StateDict(), new OnnxExportOptions { Opset = opset, InitialStateInputs = true }).Graph,
+                "decoder/", inputs);
+            string segments = g.Linear(g.Op("Reshape", [dec("y"), g.Longs(-1, H)]), net.Head, "head");  // [B'·M, P_out·cm·Q]
+            pred = g.Slice(g.Op("Reshape", [segments, g.Longs(-1, m * ps, cm, Q)]), 1, 0, N);
+        }
         else
         {
             // [future ‖ 1] per horizon step; the constant column takes its batch size from h_last.
@@ -177,23 +219,51 @@ public static class ForecasterOnnx
             pred = g.Op("Reshape", [g.Linear(dec("y"), net.Head, "head"), g.Longs(-1, N, cm, Q)]);
         }
 
-        if (mean != null)
+        string Per(string v) => g.Op("Unsqueeze", [v, g.Longs(3)]);                                 // [B', 1, cm, 1]
+        var distribution = f.Distribution;
+        if (distribution is { } kind)
         {
-            string Per(string v) => g.Op("Unsqueeze", [v, g.Longs(3)]);                             // [B', 1, cm, 1]
-            pred = g.Op("Add", [g.Op("Mul", [pred, Per(std!)]), Per(mean)]);
+            // Raw outputs → natural parameters (Distributions.ToNatural), then the location moves with the window's
+            // level and the scale with its σ (ν unchanged), as Forecaster.RunNetwork does.
+            var parts = Enumerable.Range(0, Q).Select(r => g.Slice(pred, 3, r, r + 1)).ToArray();
+            string Positive(string u) => g.Op("Add", [g.Op("Softplus", [u]), g.Floats([Distributions.Epsilon])]);
+            if (kind == LossKind.NegBinomial) parts[0] = Positive(parts[0]);
+            parts[1] = Positive(parts[1]);
+            if (kind == LossKind.StudentT) parts[2] = g.Op("Add", [g.Op("Softplus", [parts[2]]), g.Floats([2f])]);
+            if (mean != null)
+            {
+                parts[0] = g.Op("Add", [std is null ? parts[0] : g.Op("Mul", [parts[0], Per(std)]), Per(mean)]);
+                if (std != null) parts[1] = g.Op("Mul", [parts[1], Per(std)]);
+            }
+            pred = g.Op("Concat", [.. parts], Int("axis", 3));
         }
+        else if (mean != null)
+            pred = g.Op("Add", [std is null ? pred : g.Op("Mul", [pred, Per(std)]), Per(mean)]);
         if (o.ChannelIndependent)
             pred = g.Op("Transpose", [g.Op("Reshape", [pred, g.Longs(-1, C, N, Q)])], Ints("perm", 0, 2, 1, 3));   // [B, N, C, Q]
 
         var scale = new float[C * Q];
         var center = new float[C * Q];
         for (int j = 0; j < C; j++)
-            for (int r = 0; r < Q; r++) { scale[j * Q + r] = scaler.Scale[j]; center[j * Q + r] = scaler.Center[j]; }
+            for (int r = 0; r < Q; r++)
+            {
+                // Point and quantile values map as values, and so does a distribution's location (or mean count,
+                // as Predict reports it); its scale by the column's scale alone; ν and the dispersion not at all.
+                bool location = distribution is null || r == 0;
+                bool scaleOnly = distribution is LossKind.Gaussian or LossKind.StudentT && r == 1;
+                scale[j * Q + r] = location || scaleOnly ? scaler.Scale[j] : 1f;
+                center[j * Q + r] = location ? scaler.Center[j] : 0f;
+            }
         string raw = g.Op("Add", [g.Op("Mul", [pred, g.Floats(scale, C, Q)]), g.Floats(center, C, Q)]);   // [B, N, C, Q]
 
-        g.Proto.Node.Add(Node("Gather", "forecast", [raw, g.Scalar(f.MedianQuantile())], ["forecast"], Int("axis", 3)));
+        g.Proto.Node.Add(Node("Gather", "forecast", [raw, g.Scalar(distribution is null ? f.MedianQuantile() : 0)], ["forecast"], Int("axis", 3)));
         g.Proto.Output.Add(FloatValue("forecast", $"forecasts in the targets' units [batch, horizon, targets], targets {string.Join(", ", info.Columns.Take(C))}"
-            + (o.Quantiles.Length > 0 ? $", the quantile {o.Quantiles[f.MedianQuantile()]}" : ""), B, N, C));
+            + (o.Quantiles.Length > 0 ? $", the quantile {o.Quantiles[f.MedianQuantile()]}" : distribution is { } d ? $", the {Distributions.Name(d)} distribution's mean" : ""), B, N, C));
+        if (distribution is { } dist)
+        {
+            g.Proto.Node.Add(Node("Identity", "distribution", [raw], ["distribution"]));
+            g.Proto.Output.Add(FloatValue("distribution", $"{Distributions.Name(dist)} parameters [batch, horizon, targets, {Q}]: " + DistributionLayout(dist), B, N, C, Q));
+        }
         if (o.Quantiles.Length > 0)
         {
             g.Proto.Node.Add(Node("Identity", "quantiles", [raw], ["quantiles"]));
@@ -201,8 +271,8 @@ public static class ForecasterOnnx
         }
 
         g.Proto.DocString = $"Gyre forecaster: {o.Cell} encoder ({o.Layers}×{o.Hidden}), lookback {L}, horizon {N}"
-            + (o.InstanceNorm ? ", instance norm" : "") + (cfg.Patch > 1 ? $", patches of {cfg.Patch}" : "") + (o.ChannelIndependent ? ", channel-independent" : "")
-            + (cfg.Decoder == "recurrent" ? ", recurrent decoder" : "") + $"; {Describe(f)}";
+            + (o.Normalization == "revin" ? ", instance norm" : o.Normalization == "last" ? ", last-value norm" : "") + (cfg.Patch > 1 ? $", patches of {cfg.Patch}" : "") + (o.ChannelIndependent ? ", channel-independent" : "")
+            + (cfg.Decoder != "direct" ? $", {cfg.Decoder} decoder" : "") + $"; {Describe(f)}";
         var model = new ModelProto
         {
             IrVersion = opset >= 21 ? 10 : 7,
@@ -216,6 +286,14 @@ public static class ForecasterOnnx
         model.MetadataProps.Add(new StringStringEntryProto { Key = "gyre.job", Value = Forecaster.Job });
         return model;
     }
+
+    /// <summary>What the last axis of the distribution output holds, in the targets' units.</summary>
+    public static string DistributionLayout(LossKind kind) => kind switch
+    {
+        LossKind.Gaussian => "μ (mean), σ (standard deviation)",
+        LossKind.StudentT => "μ (location), σ (scale), ν (degrees of freedom)",
+        _ => "μ (mean count), α (dispersion; variance μ + αμ²)",
+    };
 
     /// <summary>The state inputs (h0, c0 / &lt;state&gt;0) or outputs (h_n, c_n / &lt;state&gt;_n) <see cref="OnnxExport"/> gives a layer of this cell.</summary>
     private static string[] StateNames(RecurrentLayer layer, bool output)

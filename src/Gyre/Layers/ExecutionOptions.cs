@@ -16,6 +16,18 @@ public enum SequencePath
     /// <summary>One worker owns all rows; each step's recurrent product is split over the team by units
     /// (output columns), for batches too small to divide.</summary>
     UnitSplit,
+    /// <summary>All steps at once, for cells with a parallel form (<see cref="Cells.ICell.IsLinear"/>: minGRU, minLSTM):
+    /// a, b of every step from gx, parallel over (t, row); then one <see cref="LinearRecurrence"/> solve, chunked in
+    /// time (<see cref="ExecutionOptions.ScanChunkLength"/>); backward is the transposed solve and the cell's own
+    /// step backward over all rows at once. Chosen by <see cref="ExecutionOptions.Scan"/> = <see cref="ScanMode.Parallel"/>.</summary>
+    Scan,
+    /// <summary>All steps at once for one-state cells whose step has a diagonal Jacobian ∂h_t/∂h_{t−1} (per-unit or
+    /// no weight_hh: ParaGRU, IndRNN): Newton's method on F_t(H) = H_t − f(H_{t−1}, x_t) = 0 (ParaRNN, Danieli et al.
+    /// 2025). Guess f(0, x_t); each iteration evaluates f and J over all rows at once (J from the cell's own backward
+    /// with ∂L/∂next = 1) and solves δ_t = J_t ⊙ δ_{t−1} − F_t with <see cref="LinearRecurrence"/>, until
+    /// max |F| ≤ <see cref="ExecutionOptions.NewtonTolerance"/> or <see cref="ExecutionOptions.NewtonMaxIterations"/>
+    /// solves (T solves reach the loop's states exactly). Backward as <see cref="Scan"/>, with J for a.</summary>
+    Newton,
 }
 
 /// <summary>
@@ -25,6 +37,37 @@ public sealed record ExecutionOptions
 {
     /// <summary>The defaults.</summary>
     public static readonly ExecutionOptions Default = new();
+
+    private static readonly AsyncLocal<ExecutionOptions?> Scoped = new();
+
+    /// <summary>The options a <see cref="RecurrentLayer"/> starts with: those of the innermost <see cref="Use"/> scope on
+    /// this logical flow (the CLI's <c>--scan</c>), else <see cref="Default"/>. A scope on one flow never reaches
+    /// another (concurrent jobs or tests keep their own).</summary>
+    public static ExecutionOptions Current => Scoped.Value ?? Default;
+
+    /// <summary>Makes <paramref name="options"/> the starting options of every layer built until the returned scope
+    /// is disposed (on this logical flow only); a layer's own <see cref="RecurrentLayer.Execution"/> still wins.</summary>
+    public static IDisposable Use(ExecutionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var previous = Scoped.Value;
+        Scoped.Value = options;
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(ExecutionOptions? previous) : IDisposable
+    {
+        public void Dispose() => Scoped.Value = previous;
+    }
+
+    /// <summary>"sequential" | "parallel" | "auto" (null) → <see cref="ScanMode"/>; a one-line error otherwise.</summary>
+    public static ScanMode? ParseScan(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "sequential" => ScanMode.Sequential,
+        "parallel" => ScanMode.Parallel,
+        "auto" => null,
+        _ => throw new ArgumentException($"scan must be sequential, parallel or auto, got '{text}'"),
+    };
 
     /// <summary>Workers; null: <see cref="Gemm.Team"/>, else <see cref="WorkerTeam.Shared"/>.</summary>
     public WorkerTeam? Team { get; init; }
@@ -60,6 +103,31 @@ public sealed record ExecutionOptions
     /// </summary>
     public int ProjectInStepMaxInput { get; init; } = 128;
 
+    /// <summary>
+    /// How the time axis runs for a cell with a parallel form: <see cref="ScanMode.Sequential"/> (the time loop),
+    /// <see cref="ScanMode.Parallel"/> (<see cref="SequencePath.Scan"/>; an error for a cell without one), or null
+    /// (auto): the time loop. On the CPUs measured (two cores, bench/README.md and README "Parallel in time") the
+    /// parallel solve never beat the loop: the loop already runs on both cores and the scan does more work, so auto
+    /// chooses it only when asked. Never changes a result beyond rounding (≤ 1e-5 at T = 4096, tested).
+    /// </summary>
+    public ScanMode? Scan { get; init; }
+
+    /// <summary>
+    /// Chunk length L of the parallel scan's <see cref="LinearRecurrence"/> solve; 0 (default) picks it from the
+    /// channels M = B·H alone (so the bits never depend on the team): the plain loop split over 512-channel blocks
+    /// from M = 1024 (no extra work, two blocks to share), else chunks of 256 steps so that workers share the time axis.
+    /// </summary>
+    public int ScanChunkLength { get; init; }
+
+    /// <summary>Newton stops once max_t |F_t| ≤ this (float32: 1e-6 is a few ulp of states of order 1).</summary>
+    public float NewtonTolerance { get; init; } = 1e-6f;
+
+    /// <summary>Newton's cap on linear solves.</summary>
+    public int NewtonMaxIterations { get; init; } = 100;
+
+    // From M alone, never from the team size, so the bits do not depend on the thread count.
+    internal int ResolveScanChunk(int channels) => ScanChunkLength > 0 ? ScanChunkLength : channels >= 1024 ? 0 : 256;
+
     internal WorkerTeam ResolveTeam() => Team ?? Gemm.Team ?? WorkerTeam.Shared;
 }
 
@@ -69,7 +137,9 @@ public static class SequencePaths
     /// <summary>
     /// The path of one layer direction, from the shapes, the cell's fast paths and the options:
     /// <list type="number">
-    /// <item>a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
+    /// <item>the cell's parallel path (<see cref="SequencePath.Scan"/> or <see cref="SequencePath.Newton"/>, an error when
+    /// it has none) when <see cref="ExecutionOptions.Scan"/> is <see cref="ScanMode.Parallel"/> or the path is forced to it;
+    /// else a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
     /// <item>forward, no padded rows, fused allowed and Vector512 accelerated: batch 1 with a fused step →
     /// <see cref="SequencePath.FusedSingleRow"/>; batch above 1 with a fused multi-row step and H a multiple
     /// of 16 → <see cref="SequencePath.FusedRows"/> (fused paths do not mask padded steps);</item>
@@ -81,8 +151,16 @@ public static class SequencePaths
     /// Backward has no fused paths: it takes rule 3 or 4 (after a fused forward too).
     /// </summary>
     public static SequencePath Choose(bool backward, bool hasFusedStep, bool hasFusedRows, int batch, int hidden,
-        bool padded, ExecutionOptions options, int teamSize)
+        bool padded, ExecutionOptions options, int teamSize, SequencePath? parallelPath = null)
     {
+        // Rule 0: the parallel form when asked for (forward and backward alike, padded rows included).
+        if (options.Path is SequencePath.Scan or SequencePath.Newton || options.Scan == ScanMode.Parallel)
+        {
+            if (parallelPath is not { } parallel) throw new ArgumentException("scan parallel is not possible here: the cell has no parallel-in-time form");
+            if (options.Path is SequencePath.Scan or SequencePath.Newton && options.Path != parallel)
+                throw new ArgumentException($"execution path {options.Path} is not this cell's parallel form ({parallel})");
+            if (options.Path is null or SequencePath.Scan or SequencePath.Newton) return parallel;
+        }
         bool fusedStep = !backward && !padded && hasFusedStep && batch == 1 && RecurrentStepKernels.IsSupported;
         bool fusedRows = !backward && !padded && hasFusedRows && batch > 1 && hidden % RecurrentStepKernels.Lanes == 0
             && RecurrentStepKernels.IsSupported;

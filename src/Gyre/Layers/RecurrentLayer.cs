@@ -98,11 +98,16 @@ public partial class RecurrentLayer : Module
     /// <summary>Random source for dropout masks (seedable for determinism).</summary>
     public Rng DropoutRng { get; set; }
 
-    /// <summary>How the time loops run (team, fused paths, thresholds); never changes a result.</summary>
-    public ExecutionOptions Execution { get; set; } = ExecutionOptions.Default;
+    /// <summary>How the time loops run (team, fused paths, thresholds, scan); never changes a result beyond the
+    /// parallel scan's rounding. Starts as <see cref="ExecutionOptions.Current"/>, with a scoped
+    /// <see cref="ScanMode.Parallel"/> kept only for cells that have a parallel form (the others run the loop).</summary>
+    public ExecutionOptions Execution { get; set; }
 
     /// <summary>The path each layer direction (index layer·D + direction) took in the last Forward.</summary>
     public IReadOnlyList<SequencePath> LastForwardPaths => _forwardPaths;
+
+    /// <summary>Newton's linear solves per layer direction in the last Forward (0 where another path ran).</summary>
+    public IReadOnlyList<int> LastNewtonIterations => [.. _runners.Select(r => r.LastIterations)];
 
     /// <summary>The path each layer direction took in the last Backward.</summary>
     public IReadOnlyList<SequencePath> LastBackwardPaths => _backwardPaths;
@@ -143,6 +148,8 @@ public partial class RecurrentLayer : Module
         if (reverseOnly && bidirectional) throw new ArgumentException("reverseOnly applies to unidirectional layers only (a bidirectional layer already runs both ways)", nameof(reverseOnly));
         ReverseOnly = reverseOnly; _singleCellNames = singleCellNames;
         Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
+        var current = ExecutionOptions.Current;
+        Execution = current.Scan == ScanMode.Parallel && !cell.HasParallelForm ? current with { Scan = null } : current;
         Bidirectional = bidirectional; HasBias = bias; BatchFirst = batchFirst; Dropout = dropout;
         DropoutRng = new Rng(seed ^ 0x5DEECE66DUL);
 
@@ -420,7 +427,30 @@ public partial class RecurrentLayer : Module
     /// Backward into caller-owned tensors: dx and each ∂L/∂(initial state) in <paramref name="dInitialStates"/>
     /// ([L·D, B, W_j], one per state) are accumulated into (+=), as are the parameter gradients.
     /// </summary>
-    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates)
+    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates) =>
+        Backward(dy, dFinalStates, dx, dInitialStates, -1, null);
+
+    /// <summary>
+    /// Copies layer <paramref name="layer"/>'s output of the last Forward (before any dropout; 0 at padded steps)
+    /// into <paramref name="dst"/>, shaped like y ([B, T, D·W_0] batch-first). A stack that reads an inner layer's
+    /// output (the encoder's gated memory units) hands its gradient back through the <c>Backward</c> overload
+    /// that takes <c>dLayerOutput</c>.
+    /// </summary>
+    public void CopyLayerOutput(int layer, Tensor dst)
+    {
+        var ws = _ws ?? throw new InvalidOperationException("CopyLayerOutput needs a Forward first");
+        if ((uint)layer >= (uint)NumLayers) throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} is outside 0..{NumLayers - 1}");
+        int b = ws.Batch, t = ws.Steps, width = Directions * OutputSize;
+        CheckDest(dst, BatchFirst ? [b, t, width] : [t, b, width], "layer output");
+        if (BatchFirst) TransposeInto(dst.Span, ws.LayerOutput[layer].ReadOnlySpan, t, b, width);
+        else ws.LayerOutput[layer].ReadOnlySpan.CopyTo(dst.Span);
+    }
+
+    /// <summary>
+    /// Backward as above, plus ∂L/∂(output of layer <paramref name="extraLayer"/>) from a reader outside the stack
+    /// (shaped like y; added to what that layer gets from above; −1 / null: none).
+    /// </summary>
+    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates, int extraLayer, Tensor? dLayerOutput)
     {
         if (!_haveActivations || _ws == null)
             throw new InvalidOperationException("Backward needs the activations of a training-mode Forward (set Training = true)");
@@ -439,9 +469,20 @@ public partial class RecurrentLayer : Module
         if (BatchFirst) TransposeInto(dOut, dy.ReadOnlySpan, b, t, d * w0);
         else dy.ReadOnlySpan.CopyTo(dOut);
 
+        if (dLayerOutput != null)
+        {
+            if ((uint)extraLayer >= (uint)NumLayers) throw new ArgumentOutOfRangeException(nameof(extraLayer), $"layer {extraLayer} is outside 0..{NumLayers - 1}");
+            CheckDest(dLayerOutput, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "dLayerOutput");
+        }
         for (int layer = NumLayers - 1; layer >= 0; layer--)
         {
             int inSize = layer == 0 ? InputSize : d * w0;
+            if (layer == extraLayer && dLayerOutput != null)
+            {
+                // The reader took the output before dropout, so its gradient joins after the mask.
+                if (BatchFirst) TransposeAddInto(dOut, dLayerOutput.ReadOnlySpan, b, t, d * w0);
+                else AddInto(dOut, dLayerOutput.ReadOnlySpan);
+            }
             var dIn = ws.DInput[layer].Span;                    // [T, B, I_layer]
             dIn.Clear();
             for (int dir = 0; dir < d; dir++)

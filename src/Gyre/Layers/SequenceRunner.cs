@@ -57,6 +57,9 @@ internal ref struct DirectionBackward
 /// <summary>The sequence runner of one cell type behind the layer (one per layer direction: it owns the packed weights).</summary>
 internal interface ISequenceRunner
 {
+    /// <summary>Linear solves the last Newton forward used (0 on every other path).</summary>
+    int LastIterations { get; }
+
     SequencePath Forward(in DirectionForward a, ExecutionOptions options);
 
     /// <summary>Returns the path and whether the ∂L/∂(initial states) ended in <c>DTmp</c> (else in <c>D</c>).</summary>
@@ -80,13 +83,21 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
+    /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.Scan"/> for a linear cell,
+    /// <see cref="SequencePath.Newton"/> for a one-state cell with a diagonal Jacobian (per-unit or no weight_hh), else none.</summary>
+    internal static SequencePath? ParallelPath => TCell.IsLinear ? SequencePath.Scan
+        : TCell.States == 1 && TCell.Recurrent is RecurrentWeights.Diagonal or RecurrentWeights.None ? SequencePath.Newton : null;
+
     public SequencePath Forward(in DirectionForward a, ExecutionOptions options)
     {
+        LastIterations = 0;
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b;
         var team = options.ResolveTeam();
-        // The fused kernels address every state as [·, H]: only cells whose states are all H wide take them.
+        // The fused kernels address every state as [·, H]: only cells whose states are all H wide take them (and the
+        // parallel paths, whose solves run over [T, B·H]).
         bool uniform = a.StateLd == h && a.OutWidth == h;
-        var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size,
+            uniform ? ParallelPath : null);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
 
         // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
@@ -104,6 +115,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         else Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, false);
 
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
+        if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
 
         if (TCell.Recurrent == RecurrentWeights.Dense && Stale(ref _hiddenToGatesGen, a.PackGeneration)) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
@@ -125,7 +137,10 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     {
         int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bs = b * a.StateLd;
         var team = options.ResolveTeam();
-        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size);
+        bool uniform = a.StateLd == h && a.OutWidth == h;
+        var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size,
+            uniform ? ParallelPath : null);
+        bool inTmp = t % 2 == 1;
         if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, a.OutWidth, gh, a.WHh, a.OutWidth);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
         fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
@@ -141,7 +156,12 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
                 Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
             };
-            Run(ref job, path, team);
+            if (path is SequencePath.Scan or SequencePath.Newton)
+            {
+                ParallelBackward(a, options, team, pStates, pSaved, pDGi, pDGh, pD, pDTmp, pDOut, w);
+                inTmp = true;
+            }
+            else Run(ref job, path, team);
 
             // Weight gradients for all steps at once: dW_hh (the cell's rule), dW_ih += dGiᵀ·X, dX += dGi·W_ih.
             if (TCell.Recurrent != RecurrentWeights.None)
@@ -161,7 +181,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh);
         }
         Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
-        return (path, t % 2 == 1);
+        return (path, inTmp);
     }
 
     /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
@@ -201,6 +221,152 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n)
     {
         for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dst, src.Slice(r * n, n), dst);
+    }
+
+    // ------------------------------------------------------------------ parallel in time: linear scan and Newton
+
+    private float[] _coef = [];          // [T+1, B, H] a_t or J_t = ∂h_t/∂h_{t−1} (slot t; slot t + 1 in a reverse direction)
+    private float[] _work = [];          // [T, B, H] Newton: f(H) − H, then δH; backward: ∂L/∂h_t, direct then total
+    private float[] _end = [];           // [B, H] the first step's term a ⊙ h0 of a reverse direction
+    private float[] _solveScratch = [];  // the chunked solve's carries
+    private float[] _blocks2 = [];       // Newton: per worker [NewtonBlockRows, BlockWidth·H] step scratch
+    private readonly float[] _maxAbs = GC.AllocateArray<float>(256, pinned: true); // Newton: max |F| per worker
+
+    /// <summary>Rows a Newton evaluation hands the cell at once (its scratch stays in cache).</summary>
+    internal const int NewtonBlockRows = 16;
+
+    /// <summary>Linear solves the last Newton forward used (0 on every other path).</summary>
+    public int LastIterations { get; private set; }
+
+    /// <summary>max_t |F_t| when the last Newton forward stopped.</summary>
+    public float LastResidual { get; private set; }
+
+    // Per-row floats of a Newton block: cell scratch, dGx and dGh, saved (inference), ones / zeros.
+    private static int BlockWidth => TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2;
+
+    private void EnsureParallel(int steps, int channels, int chunk, int workers, int hidden, bool newton)
+    {
+        long coef = (long)(steps + 1) * channels;
+        if (coef > Array.MaxLength) throw new OutOfMemoryException($"parallel time axis over {steps} steps of {channels} channels needs {coef} floats");
+        if (_coef.Length < coef) _coef = GC.AllocateUninitializedArray<float>((int)coef);
+        if (_work.Length < coef - channels) _work = GC.AllocateUninitializedArray<float>((int)(coef - channels));
+        if (_end.Length < channels) _end = new float[channels];
+        int scratch = LinearRecurrence.ScratchLength(steps, 1, channels, chunk);
+        if (_solveScratch.Length < scratch) _solveScratch = GC.AllocateUninitializedArray<float>(scratch);
+        long block = (long)workers * NewtonBlockRows * BlockWidth * hidden;
+        if (newton && _blocks2.Length < block) _blocks2 = GC.AllocateUninitializedArray<float>(checked((int)block));
+    }
+
+    /// <summary>
+    /// <see cref="SequencePath.Scan"/> and <see cref="SequencePath.Newton"/> forward. Scan: a, b of all T·B rows from
+    /// gx (rows split over the team), padded steps a = 1, b = 0 (the state holds), then h_t = a_t ⊙ h_{t−1} + b_t in
+    /// one solve. Newton (ParaRNN): guess H_t = f(0, x_t); repeat F_t = H_t − f(H_{t−1}, x_t) and J_t over all rows
+    /// at once, stop when max |F| ≤ tolerance, else solve δ_t = J_t ⊙ δ_{t−1} − F_t and H += δ. A reverse direction
+    /// (s_t = f(s_{t+1})) is the solver's transposed recurrence with a_t / J_t in slot t + 1.
+    /// </summary>
+    private void ParallelForward(in DirectionForward a, ExecutionOptions options, WorkerTeam team, bool newton)
+    {
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m;
+        int chunk = options.ResolveScanChunk(m);
+        EnsureParallel(t, m, chunk, team.Size, h, newton);
+        LastIterations = 0; LastResidual = 0f;
+        var coef = _coef.AsSpan(0, all + m);
+        var scratch = _solveScratch.AsSpan();
+        // Forward: H_t at state slot t + 1, h0 at 0; reverse: H_t at slot t, h0 at T.
+        var hs = a.States.Slice(a.Reverse ? 0 : m, all);
+        fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pCoef = _coef)
+        fixed (float* pWork = _work) fixed (float* pBlocks = _blocks2) fixed (float* pMax = _maxAbs)
+        fixed (float* pWhh = a.WHh) fixed (float* pBhh = a.BHh) fixed (float* pExtra = a.Extra) fixed (int* pLen = a.Lengths)
+        {
+            var job = new ParallelTimeJob<TCell>
+            {
+                Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Coef = pCoef + (a.Reverse ? m : 0), States = pStates, Work = pWork, Gx = pGx,
+                Saved = a.Saved.IsEmpty ? null : pSaved, Blocks = pBlocks, MaxAbs = pMax, Lengths = a.Lengths.IsEmpty ? null : pLen,
+                W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
+            };
+            if (!newton)
+            {
+                job.Mode = ParallelTimeJob<TCell>.Part.Coefficients;
+                team.Run(ref job);
+                Solve(a.Reverse, hs, coef, hs, a.States.Slice(a.Reverse ? all : 0, m), scratch, t, m, chunk, team);
+                return;
+            }
+            job.Mode = ParallelTimeJob<TCell>.Part.Guess;
+            team.Run(ref job);
+            var work = _work.AsSpan(0, all);
+            int iterations = 0;
+            float residual;
+            while (true)
+            {
+                job.Mode = ParallelTimeJob<TCell>.Part.Residual;
+                team.Run(ref job);
+                residual = 0f;
+                for (int w = 0; w < team.Size; w++) if (!(pMax[w] <= residual)) residual = pMax[w];
+                if (residual <= options.NewtonTolerance || iterations >= options.NewtonMaxIterations || float.IsNaN(residual)) break;
+                Solve(a.Reverse, work, coef, work, default, scratch, t, m, chunk, team);
+                job.Mode = ParallelTimeJob<TCell>.Part.Update;
+                team.Run(ref job);
+                iterations++;
+            }
+            LastIterations = iterations;
+            LastResidual = residual;
+        }
+    }
+
+    /// <summary>
+    /// h_t = c_t ⊙ h_{t−1} + b_t over the time-major rows (forward), or s_t = c_{t+1} ⊙ s_{t+1} + b_t with c_t in slot
+    /// t + 1 (reverse, through the solver's transposed recurrence, the first step's c ⊙ h0 as its end term).
+    /// </summary>
+    private void Solve(bool reverse, Span<float> h, Span<float> coef, Span<float> b, ReadOnlySpan<float> h0, Span<float> scratch,
+        int t, int m, int chunk, WorkerTeam team)
+    {
+        int all = t * m;
+        if (!reverse) { LinearRecurrence.Forward(h, default, coef[..all], b, h0, scratch, t, 1, m, chunk, team); return; }
+        var end = h0.IsEmpty ? default : _end.AsSpan(0, m);
+        if (!h0.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Multiply(coef.Slice(all, m), h0, end);
+        LinearRecurrence.Reverse(h, default, coef[..all], b, end, scratch, t, 1, m, chunk, team);
+    }
+
+    /// <summary>
+    /// Backward of both parallel paths: J_t of every step from the cell's own backward with ∂L/∂(next) = 1 (for a
+    /// one-state cell with a diagonal Jacobian that is ∂h_t/∂h_{t−1}; for a linear cell exactly a_t), ∂L/∂y of this
+    /// direction as the direct terms, the total ∂L/∂h_t in one transposed solve (∂L/∂h0 into DTmp), then the cell's
+    /// step backward over all rows at once with that total as ∂L/∂(next state).
+    /// </summary>
+    private void ParallelBackward(in DirectionBackward a, ExecutionOptions options, WorkerTeam team, float* pStates, float* pSaved,
+        float* pDGi, float* pDGh, float* pD, float* pDTmp, float* pDOut, in CellWeights w)
+    {
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m;
+        int chunk = options.ResolveScanChunk(m);
+        EnsureParallel(t, m, chunk, team.Size, h, newton: TCell.ScratchWidth > 0);
+        fixed (float* pCoef = _coef) fixed (float* pWork = _work) fixed (float* pBlocks = _blocks2) fixed (int* pLen = a.Lengths)
+        {
+            var job = new ParallelTimeJob<TCell>
+            {
+                Mode = ParallelTimeJob<TCell>.Part.Jacobian, Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
+                Coef = pCoef + (a.Reverse ? m : 0), States = pStates, Work = pWork, Saved = pSaved, DGi = pDGi, DGh = pDGh,
+                Lengths = a.Lengths.IsEmpty ? null : pLen, DOut = pDOut, Direction = a.Direction, Directions = a.Directions, W = w,
+                Blocks = TCell.ScratchWidth > 0 ? pBlocks : null,
+            };
+            team.Run(ref job);
+
+            var coef = new Span<float>(pCoef, all + m);
+            var g = new Span<float>(pWork, all);
+            var dEnd = new ReadOnlySpan<float>(pD, m);
+            var dFirst = new Span<float>(pDTmp, m);
+            if (!a.Reverse) LinearRecurrence.Reverse(g, dFirst, coef[..all], g, dEnd, _solveScratch, t, 1, m, chunk, team);
+            else
+            {
+                // Slot 0 maps ∂L/∂(final state) onto the first processed step unchanged; ∂L/∂h0 = J_{T−1} ⊙ g_{T−1}.
+                coef[..m].Fill(1f);
+                LinearRecurrence.Forward(g, default, coef[..all], g, dEnd, _solveScratch, t, 1, m, chunk, team);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(coef.Slice(all, m), g.Slice(all - m, m), dFirst);
+            }
+
+            job.Mode = ParallelTimeJob<TCell>.Part.Backward;
+            team.Run(ref job);
+        }
     }
 
     // ------------------------------------------------------------------ fused paths
@@ -317,6 +483,176 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
                             new ReadOnlySpan<float>(step.Prev + j * stride + (nint)r * ls, ls).CopyTo(new Span<float>(step.Next + j * stride + (nint)r * ls, ls));
         }
     }
+}
+
+/// <summary>
+/// Row-parallel parts of <see cref="SequencePath.Scan"/> and <see cref="SequencePath.Newton"/>: all T·B rows
+/// (time-major, row t·B + r) split evenly over the workers, each row by one worker in a fixed order (same bits for
+/// any team size). Row r's previous state is state slot t (forward) or t + 1 (reverse), its own the other one;
+/// Coef points at row 0's coefficient slot.
+/// </summary>
+internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct, ICell
+{
+    public enum Part
+    {
+        /// <summary>Linear cells: a into Coef, b into the state rows, saved; padded steps a = 1, b = 0.</summary>
+        Coefficients,
+        /// <summary>Newton's first guess H_t = f(0, x_t) into the state rows (padded steps 0).</summary>
+        Guess,
+        /// <summary>Newton: f(H_{t−1}) − H_t into Work, J_t into Coef, saved; max |·| per worker into MaxAbs.
+        /// Padded steps: f is the identity (J = 1).</summary>
+        Residual,
+        /// <summary>Newton: H += Work.</summary>
+        Update,
+        /// <summary>Backward: J_t into Coef (the cell's backward with ∂L/∂next = 1), then ∂L/∂y into Work (0 at padded steps, J = 1).</summary>
+        Jacobian,
+        /// <summary>Backward: the cell's step backward with ∂L/∂next = Work; dGx (and dGh) 0 at padded steps.</summary>
+        Backward,
+    }
+
+    public Part Mode;
+    public bool Reverse;
+    public int Batch, Hidden, Steps, Direction, Directions;
+    public float* Coef, States, Work, Gx, Saved, DOut, DGi, DGh, Blocks, MaxAbs;
+    public int* Lengths;
+    public CellWeights W;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public readonly void Execute(int worker, int workers)
+    {
+        long n = (long)Steps * Batch;
+        int r0 = (int)(n * worker / workers), r1 = (int)(n * (worker + 1) / workers), rows = r1 - r0;
+        if (Mode == Part.Residual) MaxAbs[worker] = 0f;
+        if (rows == 0) return;
+        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h;
+        nint bh = (nint)Batch * h, o = (nint)r0 * h;
+        float* prev = States + (Reverse ? bh : 0), next = States + (Reverse ? 0 : bh);
+        switch (Mode)
+        {
+            case Part.Coefficients:
+                TCell.LinearCoefficients(Coef + o, next + o, Saved == null ? null : Saved + (nint)r0 * sw, Gx + (nint)r0 * gh, rows, h, W);
+                break;
+            case Part.Guess:
+            case Part.Residual:
+                Evaluate(worker, r0, r1);
+                break;
+            case Part.Update:
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(next + o, rows * h), new ReadOnlySpan<float>(Work + o, rows * h),
+                    new Span<float>(next + o, rows * h));
+                return;
+            case Part.Jacobian:
+                new Span<float>(Work + o, rows * h).Fill(1f);
+                BackwardBlocks(worker, r0, r1);
+                for (int r = r0; r < r1; r++)
+                {
+                    var dst = new Span<float>(Work + (nint)r * h, h);
+                    if (Padded(r)) dst.Clear();
+                    else new ReadOnlySpan<float>(DOut + ((nint)r * Directions + Direction) * h, h).CopyTo(dst);
+                }
+                break;
+            case Part.Backward:
+                BackwardBlocks(worker, r0, r1);
+                break;
+        }
+        if (Lengths == null) return;
+        for (int r = r0; r < r1; r++)
+        {
+            if (!Padded(r)) continue;
+            if (Mode == Part.Backward)
+            {
+                new Span<float>(DGi + (nint)r * gh, gh).Clear();
+                if (DGh != DGi) new Span<float>(DGh + (nint)r * gh, gh).Clear();
+            }
+            else if (Mode is Part.Coefficients or Part.Jacobian)
+            {
+                new Span<float>(Coef + (nint)r * h, h).Fill(1f);
+                if (Mode == Part.Coefficients) new Span<float>(next + (nint)r * h, h).Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Guess or residual for rows [r0, r1) in blocks of <see cref="SequenceRunner{TCell}.NewtonBlockRows"/>, with this
+    /// worker's scratch: the cell's forward (from the zero state for the guess), then for the residual its backward
+    /// with ∂L/∂next = 1, which for a one-state cell with a diagonal Jacobian writes J_t as ∂L/∂prev.
+    /// </summary>
+    private readonly void Evaluate(int worker, int r0, int r1)
+    {
+        int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, blk = SequenceRunner<TCell>.NewtonBlockRows;
+        nint bh = (nint)Batch * h;
+        float* prevBase = States + (Reverse ? bh : 0), nextBase = States + (Reverse ? 0 : bh);
+        float* mine = Blocks + (nint)worker * blk * (TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2) * h;
+        float* scratch = mine, dgx = scratch + (nint)blk * TCell.ScratchWidth * h, dgh = dgx + (nint)blk * gh;
+        float* savedBlock = dgh + (nint)blk * gh, ones = savedBlock + (nint)blk * sw, zeros = ones + (nint)blk * h;
+        new Span<float>(ones, blk * h).Fill(1f);
+        new Span<float>(zeros, blk * h).Clear();
+        float max = 0f;
+        for (int b0 = r0; b0 < r1; b0 += blk)
+        {
+            int rows = Math.Min(blk, r1 - b0);
+            nint o = (nint)b0 * h;
+            float* saved = Saved != null ? Saved + (nint)b0 * sw : savedBlock;
+            bool guess = Mode == Part.Guess;
+            var step = new CellStep
+            {
+                Rows = rows, Hidden = h, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
+                Prev = guess ? zeros : prevBase + o, Next = guess ? nextBase + o : Work + o,
+                Gx = Gx + (nint)b0 * gh, Saved = guess ? null : saved, Scratch = scratch, W = W,
+            };
+            TCell.Forward(step);
+            if (guess)
+            {
+                if (Lengths != null)
+                    for (int r = b0; r < b0 + rows; r++) if (Padded(r)) new Span<float>(nextBase + (nint)r * h, h).Clear();
+                continue;
+            }
+            var back = new CellBackwardStep
+            {
+                Rows = rows, Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
+                DNext = ones, DPrev = Coef + o, Prev = prevBase + o, Next = Work + o,
+                Saved = saved, DGx = dgx, DGh = TCell.HiddenBiasApart ? dgh : dgx, Scratch = scratch, W = W,
+            };
+            TCell.Backward(back);
+            for (int r = b0; r < b0 + rows; r++)
+            {
+                float* f = Work + (nint)r * h, hr = nextBase + (nint)r * h;
+                if (Padded(r))
+                {
+                    new ReadOnlySpan<float>(prevBase + (nint)r * h, h).CopyTo(new Span<float>(f, h));
+                    new Span<float>(Coef + (nint)r * h, h).Fill(1f);
+                }
+                for (int j = 0; j < h; j++)
+                {
+                    float negF = f[j] - hr[j];
+                    f[j] = negF;
+                    float abs = MathF.Abs(negF);
+                    if (!(abs <= max)) max = abs;   // NaN wins, so a diverged Newton reports NaN
+                }
+            }
+        }
+        if (Mode == Part.Residual) MaxAbs[worker] = max;
+    }
+
+    /// <summary>The cell's step backward for rows [r0, r1) in blocks, with ∂L/∂next = Work and ∂L/∂prev into Coef
+    /// (the Jacobian when Work holds ones), dGx / dGh into their rows, the worker's block scratch as the step's.</summary>
+    private readonly void BackwardBlocks(int worker, int r0, int r1)
+    {
+        int h = Hidden, gh = TCell.Gates * h, blk = SequenceRunner<TCell>.NewtonBlockRows;
+        nint bh = (nint)Batch * h;
+        float* scratch = Blocks == null ? null : Blocks + (nint)worker * blk * (TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2) * h;
+        for (int b0 = r0; b0 < r1; b0 += blk)
+        {
+            nint o = (nint)b0 * h;
+            TCell.Backward(new CellBackwardStep
+            {
+                Rows = Math.Min(blk, r1 - b0), Hidden = h, DStride = bh, StateStride = (nint)(Steps + 1) * bh, StateLd = h,
+                DNext = Work + o, DPrev = Coef + o, Prev = States + (Reverse ? bh : 0) + o, Next = States + (Reverse ? 0 : bh) + o,
+                Saved = Saved + (nint)b0 * TCell.SavedWidth * h, DGx = DGi + (nint)b0 * gh, DGh = DGh + (nint)b0 * gh, Scratch = scratch, W = W,
+            });
+        }
+    }
+
+    private readonly bool Padded(int r) => Lengths != null && r / Batch >= Lengths[r % Batch];
 }
 
 /// <summary>

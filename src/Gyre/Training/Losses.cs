@@ -1,12 +1,13 @@
 namespace Gyre.Training;
 
 /// <summary>The training losses a forecaster can use.</summary>
-public enum LossKind { Mse, Mae, Huber, Quantile }
+public enum LossKind { Mse, Mae, Huber, Quantile, Gaussian, StudentT, NegBinomial }
 
 /// <summary>
 /// Losses over predictions and targets with an optional mask (0 = missing target, ignored):
 /// each returns the mean over counted elements and writes ∂loss/∂prediction.
-/// Quantile predictions are laid out [..., Q] per target element.
+/// Quantile predictions are laid out [..., Q] per target element; a distribution loss (<see cref="Distributions"/>)
+/// takes its P raw parameters per target element the same way and returns the mean negative log-likelihood.
 /// </summary>
 public static class Losses
 {
@@ -16,7 +17,10 @@ public static class Losses
         "mae" or "l1" => LossKind.Mae,
         "huber" => LossKind.Huber,
         "quantile" or "pinball" => LossKind.Quantile,
-        _ => throw new ArgumentException($"unknown loss '{name}' (known: mse, mae, huber, quantile)"),
+        "gaussian" or "normal" => LossKind.Gaussian,
+        "studentt" or "student-t" => LossKind.StudentT,
+        "negbinomial" or "negative-binomial" => LossKind.NegBinomial,
+        _ => throw new ArgumentException($"unknown loss '{name}' (known: mse, mae, huber, quantile, gaussian, studentt, negbinomial)"),
     };
 
     /// <summary>
@@ -27,6 +31,7 @@ public static class Losses
     public static double Compute(LossKind kind, ReadOnlySpan<float> p, ReadOnlySpan<float> t, ReadOnlySpan<float> mask,
         Span<float> grad, ReadOnlySpan<float> quantiles, float huberDelta = 1f)
     {
+        if (Distributions.IsDistribution(kind)) return Distributions.NllRaw(kind, p, t, mask, grad);
         int q = kind == LossKind.Quantile ? quantiles.Length : 1;
         if (q == 0) throw new ArgumentException("the quantile loss needs at least one quantile");
         if (p.Length != t.Length * q || grad.Length < p.Length) throw new ArgumentException($"loss: {p.Length} predictions for {t.Length} targets × {q} quantiles");

@@ -11,6 +11,8 @@ public class ScanBenchmarkTests
     [InlineData("paralstm", true)]
     [InlineData("gla", true)]
     [InlineData("lssl", false)]
+    [InlineData("mingru", true)]
+    [InlineData("minlstm", false)]
     public void OneTinyRow_TimesBothModes_AndTheyAgree(string cell, bool trained)
     {
         var r = ScanBenchmark.Run(cell, batch: 2, seq: 50, input: 3, hidden: 8, trained, threads: 2, reps: 1)!;
@@ -23,6 +25,16 @@ public class ScanBenchmarkTests
         Assert.Equal(trained ? "trained" : "init", o.GetProperty("weights").GetString());
         Assert.Equal(r.Iterations, o.GetProperty("iterations").GetInt32());
         Assert.Equal(r.SequentialMs / r.ParallelMs, o.GetProperty("speedup").GetDouble(), 0.01);
+    }
+
+    [Fact]
+    public void AGivenLayerIsTimedWithItsOwnWeights()
+    {
+        var layer = new Gyre.Layers.RecurrentLayer(Gyre.Cells.CellRegistry.Get("paragru"), 3, 8, numLayers: 2, batchFirst: true, seed: 4);
+        var r = ScanBenchmark.Run(layer, "paragru", "forecaster", batch: 2, seq: 40, threads: 2, reps: 1);
+        Assert.Equal("forecaster", r.Weights);
+        Assert.InRange(r.Iterations, 1, 99);
+        Assert.True(r.MaxAbsDiff <= 1e-5, $"max |Δy| = {r.MaxAbsDiff}");
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public sealed class ExitCodeTests : IDisposable
     public void Dropout_with_one_layer_warns()
     {
         var r = _dir.Ok(["forecast", "train", "--data", _dir.Daily("d.csv"), .. Small, "--dropout", "0.2", "--out", _dir["m.gyre"]]);
-        Assert.Equal("gyre: warning: --dropout 0.2 acts between recurrent layers and has no effect with --layers 1", r.Err.TrimEnd());
+        Assert.Equal("gyre: warning: --dropout 0.2 acts between recurrent layers (and on the pmf decoder's output) and has no effect with --layers 1 and --decoder direct", r.Err.TrimEnd());
     }
 
     [Fact]

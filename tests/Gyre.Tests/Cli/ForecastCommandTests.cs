@@ -159,7 +159,7 @@ public sealed class ForecastCommandTests : IDisposable
         _dir.Ok(["forecast", "train", "--data", data, .. args, "--out", _dir["full.gyre"]]);
 
         // The killed run: the same options through the library, dying after epoch 2's checkpoint.
-        var options = new ForecastOptions { Lookback = 14, Horizon = 7, Hidden = 8, Epochs = 4, Seed = 5, Patience = 0, Dropout = 0.1f, Layers = 2 };
+        var options = new ForecastOptions { Lookback = 14, Horizon = 7, Hidden = 8, Epochs = 4, Seed = 5, Patience = 0, Dropout = 0.1f, Layers = 2, Norm = "last", ChannelIndependent = true };   // the CLI's defaults for two target columns
         string ckpt = _dir["resumed.gyre"] + ".ckpt";
         var kill = new InvalidOperationException("killed");
         var e = Assert.Throws<InvalidOperationException>(() =>
@@ -173,6 +173,45 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.DoesNotContain("epoch 1/4", resumed.Out);                // it continued, not restarted
         Assert.False(File.Exists(ckpt));                                // removed once the model is written
         Assert.Equal(File.ReadAllBytes(_dir["full.gyre"]), File.ReadAllBytes(_dir["resumed.gyre"]));
+    }
+
+    /// <summary>
+    /// A preset is a starting point that explicit options override; the run states the preset's values, the season
+    /// and why, and `--instance-norm` is `--norm revin`.
+    /// </summary>
+    [Fact]
+    public void Preset_norm_and_data_chosen_defaults_are_stated()
+    {
+        string data = _dir.Daily("daily.csv", rows: 200);
+        var r = _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
+            "--patch", "7", "--epochs", "1", "--batch", "16", "--out", _dir["p.gyre"]);
+        Assert.Contains("--preset segrnn", r.Out);
+        Assert.Contains("--decoder pmf", r.Out);
+        Assert.Contains("--norm last", r.Out);
+        Assert.Contains("--lookback 14 (twice the horizon 7)", r.Out);         // lookback left out: chosen from the data
+        Assert.Contains("season 7: daily data with a weekly cycle", r.Out);
+        var f = Forecaster.Load(_dir["p.gyre"]);
+        Assert.Equal((8, 7, "pmf", "last", 14), (f.Options.Hidden, f.Options.Patch, f.Options.Decoder, f.Options.Normalization, f.Options.Lookback));
+
+        var revin = _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--lookback", "14", "--horizon", "7", "--instance-norm",
+            "--hidden", "8", "--epochs", "1", "--out", _dir["r.gyre"]);
+        Assert.Contains("--norm revin", revin.Out);
+        Assert.Equal("revin", Forecaster.Load(_dir["r.gyre"]).Options.Normalization);
+        Assert.Equal(2, _dir.Run("forecast", "train", "--data", data, "--preset", "informer", "--out", _dir["x.gyre"]).Code);
+        Assert.Equal(2, _dir.Run("forecast", "train", "--data", data, "--norm", "mean", "--out", _dir["x.gyre"]).Code);
+    }
+
+    [Fact]
+    public void Gaussian_loss_writes_interval_columns_and_plots_its_bands()
+    {
+        string data = TrainSmall("g.gyre", "--target", "y", "--loss", "gaussian", "--samples", "50");
+        _dir.Ok("forecast", "predict", "--model", _dir["g.gyre"], "--data", data, "--out", _dir["g.csv"], "--plot", _dir["g.png"]);
+        var (header, rows) = CliFolder.ReadCsv(_dir["g.csv"]);
+        Assert.Equal(["time", "step", "series", "y", "y_q0.05", "y_q0.25", "y_q0.5", "y_q0.75", "y_q0.95"], header);
+        Assert.Equal(7, rows.Length);
+        Assert.True(new FileInfo(_dir["g.png"]).Length > 1000);
+        var eval = _dir.Ok("forecast", "eval", "--model", _dir["g.gyre"], "--data", data);
+        Assert.Contains("CRPS", eval.Out);
     }
 
     [Fact]
@@ -214,6 +253,9 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--decoder", "recurrent")]
     [InlineData("--cell", "lstm")]
     [InlineData("--cell", "paragru")]
+    [InlineData("--cell", "paralstm")]
+    [InlineData("--cell", "mingru")]
+    [InlineData("--cell", "minlstm")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
     {
@@ -231,6 +273,36 @@ public sealed class ForecastCommandTests : IDisposable
         var json = _dir.Ok("forecast", "eval", "--model", _dir["m.gyre"], "--data", data, "--json");
         using var doc = JsonDocument.Parse(json.Out);
         Assert.True(double.IsFinite(doc.RootElement.GetProperty("metrics").GetProperty("mae").GetDouble()));
+    }
+
+    [Theory]
+    [InlineData("paragru")]
+    [InlineData("mingru")]
+    public void Models_of_cells_without_a_dense_recurrent_weight_load_at_a_large_hidden_size(string cell)
+    {
+        // The file-size guard counts weight_hh as the cell shapes it (per-unit: G·H, none: 0), not as G·H·H.
+        string data = _dir.Daily("daily.csv");
+        _dir.Ok("forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "256", "--epochs", "1",
+            "--cell", cell, "--out", _dir["big.gyre"]);
+        _dir.Ok("forecast", "predict", "--model", _dir["big.gyre"], "--data", data, "--out", _dir["big.csv"]);
+        Assert.Equal(cell, Forecaster.Load(_dir["big.gyre"]).Options.Cell);
+    }
+
+    [Fact]
+    public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
+    {
+        // minGRU trained and used through its parallel scan; the forecast is the loop's to rounding.
+        string data = TrainSmall("m.gyre", "--cell", "mingru", "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["p.csv"], "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["s.csv"], "--scan", "sequential");
+        var p = Column(_dir["p.csv"], "y"); var s = Column(_dir["s.csv"], "y");
+        Assert.Equal(s.Length, p.Length);
+        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+        // A cell without a parallel form runs its loop under --scan parallel (documented in the option's help).
+        TrainSmall("g.gyre", "--cell", "gru", "--scan", "parallel");
+        _dir.Fails(["forecast", "train", "--data", data, "--out", _dir["x.gyre"], "--scan", "fast"], "--scan", "sequential, parallel or auto");
+        Assert.Contains("--scan", _dir.Ok("forecast", "train", "--help").Out);
+        Assert.Contains("--scan", _dir.Ok("classify", "train", "--help").Out);
     }
 
     [Fact]

@@ -112,7 +112,9 @@ public sealed class ScalerTests : IDisposable
         Assert.Equal(12, Seasonality.FromStep(step, []));
         Assert.Equal(24, Seasonality.FromStep(new TimeStep(0, TimeSpan.FromHours(1)), []));
         Assert.Equal(288, Seasonality.FromStep(new TimeStep(0, TimeSpan.FromMinutes(5)), []));
-        Assert.Equal(7, Seasonality.FromStep(new TimeStep(0, TimeSpan.FromDays(1)), new float[100]));
+        // Daily values with no weekly or annual cycle (here constant) have no season; too few values to tell keep the calendar's 7.
+        Assert.Equal(1, Seasonality.FromStep(new TimeStep(0, TimeSpan.FromDays(1)), new float[100]));
+        Assert.Equal(7, Seasonality.FromStep(new TimeStep(0, TimeSpan.FromDays(1)), new float[10]));
         // No time information: the autocorrelation peak of a period-10 signal.
         var x = Enumerable.Range(0, 200).Select(t => (float)Math.Sin(2 * Math.PI * t / 10)).ToArray();
         Assert.Equal(10, Seasonality.AutocorrelationPeak(x));
@@ -120,5 +122,32 @@ public sealed class ScalerTests : IDisposable
 
         var seattle = CsvLoader.Load(TempFiles.Bundled("seattle-weather.csv"), new CsvOptions { Targets = ["temp_max"] });
         Assert.Equal(365, Seasonality.Detect(seattle.Series[0], 1, 0, seattle.Series[0].Length));
+    }
+
+    /// <summary>
+    /// A random walk shows no season, with or without a time column: its levels correlate at every lag (the old
+    /// peak search found "seasons" of hundreds of steps), so the search runs on its differences and finds none.
+    /// </summary>
+    [Fact]
+    public void A_random_walk_has_no_season_and_says_why()
+    {
+        var rng = new Gyre.Tensors.Rng(7);
+        var walk = new float[3000];
+        for (int t = 1; t < walk.Length; t++) walk[t] = walk[t - 1] + rng.NextGaussian();
+        var plain = new TimeSeries("w", null, walk, 1, null, Enumerable.Range(0, walk.Length).ToArray());
+        var none = Seasonality.Choose(plain, 1, 0, walk.Length);
+        Assert.Equal(1, none.Season);
+        Assert.Contains("no significant autocorrelation peak", none.Reason);
+        var daily = Seasonality.ChooseFromStep(new TimeStep(0, TimeSpan.FromDays(1)), walk);
+        Assert.Equal(1, daily.Season);
+        var hourly = Seasonality.ChooseFromStep(new TimeStep(0, TimeSpan.FromHours(1)), walk);
+        Assert.Equal(1, hourly.Season);
+        Assert.Contains("without a daily cycle", hourly.Reason);
+        // The same walk plus a daily cycle: 24 again.
+        var cycled = walk.Select((v, t) => v + 3f * MathF.Sin(2 * MathF.PI * t / 24)).ToArray();
+        Assert.Equal(24, Seasonality.ChooseFromStep(new TimeStep(0, TimeSpan.FromHours(1)), cycled).Season);
+        // Without a time column, a period-10 cycle under the walk is found after differencing.
+        var tenPlain = new TimeSeries("t", null, walk.Select((v, t) => v + 4f * MathF.Sin(2 * MathF.PI * t / 10)).ToArray(), 1, null, Enumerable.Range(0, walk.Length).ToArray());
+        Assert.Equal(10, Seasonality.Detect(tenPlain, 1, 0, walk.Length));
     }
 }

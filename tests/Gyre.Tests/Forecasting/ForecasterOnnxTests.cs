@@ -46,8 +46,9 @@ public sealed class ForecasterOnnxTests : IDisposable
 
     public static TheoryData<string> Configurations =>
     [
-        "plain", "quantiles", "instance-norm", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
-        "everything-lstm", "everything-slstm", "opset-22",
+        "plain", "quantiles", "instance-norm", "last-value-norm", "last-value-norm-channel-independent", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
+        "everything-lstm", "everything-slstm", "opset-22", "pmf", "pmf-whole-horizon", "pmf-everything",
+        "gaussian", "studentt", "negbinomial", "lstm-projection", "lstm-projection-recurrent-decoder",
     ];
 
     private static (ForecastOptions Options, int Opset) Configure(string name) => name switch
@@ -55,6 +56,8 @@ public sealed class ForecasterOnnxTests : IDisposable
         "plain" => (Base, 14),
         "quantiles" => (Base with { Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f] }, 14),
         "instance-norm" => (Base with { InstanceNorm = true }, 14),
+        "last-value-norm" => (Base with { Norm = "last" }, 14),
+        "last-value-norm-channel-independent" => (Base with { Norm = "last", ChannelIndependent = true, Features = ["p"], Patch = 4 }, 14),
         "patch" => (Base with { Patch = 5 }, 14),                                   // 16 = 3·5 + 1: one step dropped
         "recurrent-decoder" => (Base with { Decoder = "recurrent", Layers = 2 }, 14),
         "channel-independent" => (Base with { ChannelIndependent = true, Features = ["p"] }, 14),
@@ -70,6 +73,18 @@ public sealed class ForecasterOnnxTests : IDisposable
             Cell = "slstm", InstanceNorm = true, Decoder = "recurrent", ChannelIndependent = true, FutureFeatures = ["u"], Calendar = "dom,doy,month",
         }, 14),
         "opset-22" => (Base with { InstanceNorm = true, Patch = 4, Calendar = "hour", Decoder = "recurrent", Cell = "gru" }, 22),
+        "pmf" => (Base with { Decoder = "pmf", Patch = 4, Norm = "last" }, 14),               // 5 steps in 2 segments of 4: one padded
+        "pmf-whole-horizon" => (Base with { Decoder = "pmf", Cell = "lstm", Layers = 2, Norm = "revin" }, 14),   // one segment of N
+        "pmf-everything" => (Base with
+        {
+            Decoder = "pmf", Patch = 4, Norm = "last", ChannelIndependent = true, Features = ["p"], FutureFeatures = ["u"], Calendar = "hour,doy",
+            Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f],
+        }, 22),
+        "gaussian" => (Base with { Loss = "gaussian", Norm = "revin" }, 14),
+        "studentt" => (Base with { Loss = "studentt", Norm = "last", Patch = 4 }, 14),
+        "lstm-projection" => (Base with { Cell = "lstm(proj_size=3)", InstanceNorm = true, Features = ["p"] }, 14),
+        "lstm-projection-recurrent-decoder" => (Base with { Cell = "lstm(proj_size=3)", Layers = 2, Decoder = "recurrent", FutureFeatures = ["u"] }, 14),
+        "negbinomial" => (Base with { Loss = "negbinomial", Scaler = "none", Norm = "none" }, 14),
         _ => throw new ArgumentException(name),
     };
 
@@ -88,12 +103,14 @@ public sealed class ForecasterOnnxTests : IDisposable
 
         // Gyre: Predict on each history cut short; ONNX: one batch row per (cut, series) with the same raw values.
         var expected = new List<(float[] Point, float[][] Quantiles)>();   // per batch row: [N·C], [N·C][Q]
+        var expectedDistribution = new List<float[]>();                     // per batch row: [N·C·P] in the targets' units
         var columns = ForecasterOnnx.InputNames(f);
         var inputs = columns.ToDictionary(name => name, _ => new List<float>());
         var times = new List<long>();
         foreach (int cut in cuts)
         {
             var table = f.Predict(Cut(all, cut), future);
+            if (f.Distribution is { } kind) expectedDistribution.AddRange(Parameters(f, kind, Cut(all, cut)));
             foreach (var s in all.Series)
             {
                 var rows = table.Rows.Where(r => r.SeriesId == s.Id).OrderBy(r => r.Step).ToArray();
@@ -119,7 +136,8 @@ public sealed class ForecasterOnnxTests : IDisposable
                 feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(inputs[name].ToArray(), [b, inputs[name].Count / b])));
         }
         using var outputs = session.Run(feeds);
-        Assert.Equal(options.Quantiles.Length > 0 ? ["forecast", "quantiles"] : ["forecast"], outputs.Select(o => o.Name));
+        Assert.Equal(options.Quantiles.Length > 0 ? ["forecast", "quantiles"] : f.Distribution is null ? ["forecast"] : ["forecast", "distribution"],
+            outputs.Select(o => o.Name));
         var forecast = outputs.First(o => o.Name == "forecast").AsTensor<float>();
         Assert.Equal([b, n, c], forecast.Dimensions.ToArray());
         var flat = forecast.ToArray();
@@ -127,6 +145,16 @@ public sealed class ForecasterOnnxTests : IDisposable
         for (int i = 0; i < b; i++)
             for (int k = 0; k < n * c; k++)
                 worst = Math.Max(worst, Relative(expected[i].Point[k], flat[i * n * c + k]));
+        if (f.Distribution is not null)
+        {
+            var parameters = outputs.First(o => o.Name == "distribution").AsTensor<float>();
+            int p = expectedDistribution[0].Length / (n * c);
+            Assert.Equal([b, n, c, p], parameters.Dimensions.ToArray());
+            var ps = parameters.ToArray();
+            for (int i = 0; i < b; i++)
+                for (int k = 0; k < n * c * p; k++)
+                    worst = Math.Max(worst, Relative(expectedDistribution[i][k], ps[i * n * c * p + k]));
+        }
         if (options.Quantiles.Length > 0)
         {
             var quantiles = outputs.First(o => o.Name == "quantiles").AsTensor<float>();
@@ -138,6 +166,31 @@ public sealed class ForecasterOnnxTests : IDisposable
                         worst = Math.Max(worst, Relative(expected[i].Quantiles[k][r], qs[(i * n * c + k) * q + r]));
         }
         Assert.True(worst <= 1e-5, $"{configuration}: max relative difference {worst:E2}");
+    }
+
+    /// <summary>
+    /// A distribution model's natural parameters for the windows ending each series of <paramref name="history"/>, in the
+    /// targets' units as the export gives them: location (or mean count) through the inverse scaler, scale times the
+    /// column's scale, ν and the dispersion as they are. For models without covariates or channel independence.
+    /// </summary>
+    private static IEnumerable<float[]> Parameters(Forecaster f, Gyre.Training.LossKind kind, SeriesSet history)
+    {
+        var view = f.ModelView(history);
+        int l = f.Options.Lookback, n = f.Options.Horizon, k = view.ColumnCount, c = view.TargetCount, q = f.Network.Config.QuantileCount;
+        foreach (var s in view.Series)
+        {
+            var x = Gyre.Tensors.Tensor.Zeros(1, l, k);
+            WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            var theta = new float[n * c * q];
+            f.RunNetwork(x, null, theta, 1);
+            for (int i = 0; i < theta.Length; i++)
+            {
+                int r = i % q, j = i / q % c;
+                theta[i] = r == 0 ? f.Scaler.Inverse(theta[i], j)
+                    : r == 1 && kind is Gyre.Training.LossKind.Gaussian or Gyre.Training.LossKind.StudentT ? theta[i] * f.Scaler.Scale[j] : theta[i];
+            }
+            yield return theta;
+        }
     }
 
     private static double Relative(float expected, float actual) => Math.Abs(expected - actual) / Math.Max(1, Math.Abs(expected));

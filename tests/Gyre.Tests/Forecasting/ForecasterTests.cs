@@ -100,6 +100,85 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>The SegRNN preset's design on a small scale: pmf decoder, channel embeddings, last-value norm; save/load round trip.</summary>
+    [Fact]
+    public void PmfDecoderWithLastValueNormTrainsSavesAndLoads()
+    {
+        var o = ForecastPresets.Apply("segrnn", Small()) with { Hidden = 16, Patch = 6, Batch = 16, Epochs = 2, Targets = ["all"], LearningRate = 5e-3f };
+        Assert.Equal("last", o.Normalization);
+        var f = Forecaster.Fit(Bundled("co2-concentration.csv"), o);
+        Assert.Equal(2, f.Network.Config.Channels);
+        string path = Temp("pmf.gyre");
+        f.Save(path);
+        var g = Forecaster.Load(path);
+        var data = f.LoadData(Bundled("co2-concentration.csv"));
+        var a = f.Predict(data); var b = g.Predict(g.LoadData(Bundled("co2-concentration.csv")));
+        Assert.Equal(a.Rows.SelectMany(r => r.Values), b.Rows.SelectMany(r => r.Values));
+        Assert.All(a.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
+        Assert.True(f.Evaluate(data).Metrics.Mase < 5);
+    }
+
+    /// <summary>With last-value normalisation a network that outputs zero forecasts the naive forecast: the level is carried by the norm.</summary>
+    [Fact]
+    public void LastValueNormOfAZeroNetworkIsTheNaiveForecast()
+    {
+        var f = Forecaster.Create(Bundled("AirPassengers.csv"), Small() with { Norm = "last" });
+        foreach (var p in f.Network.Parameters()) p.Value.Span.Clear();
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var report = f.Evaluate(data);
+        Assert.Equal(report.Baselines["naive"].Mse, report.Metrics.Mse, 3);
+    }
+
+    [Fact]
+    public void ModelFilesWithoutANormKeepTheirInstanceNormSetting()
+    {
+        Assert.Equal("revin", new ForecastOptions { InstanceNorm = true }.Normalization);
+        Assert.Equal("none", new ForecastOptions().Normalization);
+        var o = System.Text.Json.JsonSerializer.Deserialize<ForecastOptions>("{\"InstanceNorm\":true}", Forecaster.Json)!;
+        Assert.Equal("revin", o.Normalization);
+        Assert.Throws<GyreDataException>(() => (Small() with { Norm = "mean" }).Validate());
+    }
+
+    /// <summary>
+    /// Distribution heads trained by NLL: the reported train and validation losses are NLLs in the scaler's space,
+    /// the forecast table carries the 5/25/50/75/95 % quantiles in order, and evaluation reports coverage and CRPS.
+    /// </summary>
+    [Theory]
+    [InlineData("gaussian", "last")]
+    [InlineData("studentt", "revin")]
+    public void DistributionHeadsGiveOrderedQuantilesAndCrps(string loss, string norm)
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small(epochs: 4) with { Loss = loss, Norm = norm, Samples = 200 });
+        Assert.Equal(loss == "gaussian" ? 2 : 3, f.Network.Config.QuantileCount);
+        Assert.All(f.History, e => Assert.True(double.IsFinite(e.TrainLoss) && double.IsFinite(e.ValLoss!.Value)));
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var table = f.Predict(data);
+        Assert.Equal(Forecaster.DistributionLevels, table.QuantileLevels);
+        foreach (var row in table.Rows)
+        {
+            var q = row.Quantiles[0];
+            for (int r = 1; r < q.Length; r++) Assert.True(q[r - 1] <= q[r], $"quantiles out of order: {string.Join(", ", q)}");
+            Assert.InRange(row.Values[0], q[0], q[^1]);
+        }
+        var report = f.Evaluate(data);
+        Assert.InRange(report.Metrics.Coverage!.Value, 0, 1);
+        Assert.True(report.Metrics.Crps > 0 && report.Metrics.Crps < report.Metrics.Mae * 2);
+        Assert.Equal(0.9, report.NominalCoverage!.Value, 5);
+        // Same seed, same draws.
+        Assert.Equal(table.Rows.SelectMany(r => r.Quantiles[0]), f.Predict(data).Rows.SelectMany(r => r.Quantiles[0]));
+    }
+
+    [Fact]
+    public void NegativeBinomialNeedsCountsOnTheirOwnScale()
+    {
+        var e = Assert.Throws<GyreDataException>(() => (Small() with { Loss = "negbinomial" }).Validate());
+        Assert.Contains("--scaler none --norm none", e.Message);
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small(epochs: 2) with { Loss = "negbinomial", Scaler = "none", Norm = "none" });
+        var table = f.Predict(f.LoadData(Bundled("AirPassengers.csv")));
+        // Counts: every quantile of the draws is a non-negative whole number or lies between two of them.
+        Assert.All(table.Rows, r => Assert.All(r.Quantiles[0], q => Assert.True(q >= 0f)));
+    }
+
     [Fact]
     public void CorruptOrWrongVersionModelFilesAreRefused()
     {
