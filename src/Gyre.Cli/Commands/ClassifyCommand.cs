@@ -37,6 +37,8 @@ internal static class ClassifyCommand
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
         public readonly Option<bool?> Bidirectional = new("--bidirectional") { Description = "Run a second, reversed direction" };
         public readonly Option<float?> Dropout = new("--dropout") { Description = "Dropout between recurrent layers" };
+        public readonly Option<int?> Gmu = new("--gmu") { Description = "Gated memory units (SambaY) after the recurrent layers: y = σ(W·x + b) ⊙ m, m read from the --gmu-memory layer (default 0: none)" };
+        public readonly Option<int?> GmuMemory = new("--gmu-memory") { Description = "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)" };
         public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default max)" };
         public readonly Option<string?> Head = new("--head") { Description = "softmax (cross-entropy) | svm (squared hinge)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
@@ -56,7 +58,7 @@ internal static class ClassifyCommand
 
         public Option[] All =>
         [
-            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Pool, Head,
+            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
             ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
@@ -90,6 +92,8 @@ internal static class ClassifyCommand
             if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
             if (p.GetValue(Bidirectional) is { } bi) o = o with { Bidirectional = bi };
             if (p.GetValue(Dropout) is { } d) o = o with { Dropout = d };
+            if (p.GetValue(Gmu) is { } gmu) o = o with { Gmu = gmu };
+            if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
             if (p.GetValue(Pool) is { } pool) o = o with { Pool = pool.ToLowerInvariant() };
             if (p.GetValue(Head) is { } head) o = o with { Head = head.ToLowerInvariant() };
             if (p.GetValue(ClassWeights) is { } cw) o = o with { ClassWeights = cw.ToLowerInvariant() };

@@ -34,6 +34,10 @@ public sealed record ClassifierOptions
     public int Layers { get; init; } = 1;
     public bool Bidirectional { get; init; }
     public float Dropout { get; init; }
+    /// <summary>Gated memory units after the recurrent layers (<see cref="Models.ModelSpec.Gmu"/>; 0: none).</summary>
+    public int Gmu { get; init; }
+    /// <summary>The recurrent layer (0-based) the GMUs read their memory from (null: the last).</summary>
+    public int? GmuMemory { get; init; }
     /// <summary>last | mean | max | attention.</summary>
     public string Pool { get; init; } = "max";
     /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
@@ -77,6 +81,10 @@ public sealed record ClassifierOptions
         if (Task == LabelKind.Regression && ClassWeights != "none") throw new GyreDataException("--class-weights applies to classification only");
         if (Hidden <= 0) throw new GyreDataException($"--hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
+        if (Gmu is < 0 or > 64) throw new GyreDataException($"--gmu must be in 0..64, got {Gmu}");
+        if (GmuMemory is { } mem && Gmu == 0) throw new GyreDataException($"--gmu-memory {mem} needs --gmu 1 or more");
+        if (GmuMemory is { } layer && (layer < 0 || layer >= Layers))
+            throw new GyreDataException($"--gmu-memory must name a recurrent layer in 0..{Layers - 1} (0-based; --layers {Layers}), got {layer}");
         if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");

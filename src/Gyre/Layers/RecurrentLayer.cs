@@ -427,7 +427,30 @@ public partial class RecurrentLayer : Module
     /// Backward into caller-owned tensors: dx and each ∂L/∂(initial state) in <paramref name="dInitialStates"/>
     /// ([L·D, B, W_j], one per state) are accumulated into (+=), as are the parameter gradients.
     /// </summary>
-    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates)
+    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates) =>
+        Backward(dy, dFinalStates, dx, dInitialStates, -1, null);
+
+    /// <summary>
+    /// Copies layer <paramref name="layer"/>'s output of the last Forward (before any dropout; 0 at padded steps)
+    /// into <paramref name="dst"/>, shaped like y ([B, T, D·W_0] batch-first). A stack that reads an inner layer's
+    /// output (the encoder's gated memory units) hands its gradient back through the <c>Backward</c> overload
+    /// that takes <c>dLayerOutput</c>.
+    /// </summary>
+    public void CopyLayerOutput(int layer, Tensor dst)
+    {
+        var ws = _ws ?? throw new InvalidOperationException("CopyLayerOutput needs a Forward first");
+        if ((uint)layer >= (uint)NumLayers) throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} is outside 0..{NumLayers - 1}");
+        int b = ws.Batch, t = ws.Steps, width = Directions * OutputSize;
+        CheckDest(dst, BatchFirst ? [b, t, width] : [t, b, width], "layer output");
+        if (BatchFirst) TransposeInto(dst.Span, ws.LayerOutput[layer].ReadOnlySpan, t, b, width);
+        else ws.LayerOutput[layer].ReadOnlySpan.CopyTo(dst.Span);
+    }
+
+    /// <summary>
+    /// Backward as above, plus ∂L/∂(output of layer <paramref name="extraLayer"/>) from a reader outside the stack
+    /// (shaped like y; added to what that layer gets from above; −1 / null: none).
+    /// </summary>
+    public void Backward(Tensor dy, ReadOnlySpan<Tensor?> dFinalStates, Tensor dx, ReadOnlySpan<Tensor> dInitialStates, int extraLayer, Tensor? dLayerOutput)
     {
         if (!_haveActivations || _ws == null)
             throw new InvalidOperationException("Backward needs the activations of a training-mode Forward (set Training = true)");
@@ -446,9 +469,20 @@ public partial class RecurrentLayer : Module
         if (BatchFirst) TransposeInto(dOut, dy.ReadOnlySpan, b, t, d * w0);
         else dy.ReadOnlySpan.CopyTo(dOut);
 
+        if (dLayerOutput != null)
+        {
+            if ((uint)extraLayer >= (uint)NumLayers) throw new ArgumentOutOfRangeException(nameof(extraLayer), $"layer {extraLayer} is outside 0..{NumLayers - 1}");
+            CheckDest(dLayerOutput, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "dLayerOutput");
+        }
         for (int layer = NumLayers - 1; layer >= 0; layer--)
         {
             int inSize = layer == 0 ? InputSize : d * w0;
+            if (layer == extraLayer && dLayerOutput != null)
+            {
+                // The reader took the output before dropout, so its gradient joins after the mask.
+                if (BatchFirst) TransposeAddInto(dOut, dLayerOutput.ReadOnlySpan, b, t, d * w0);
+                else AddInto(dOut, dLayerOutput.ReadOnlySpan);
+            }
             var dIn = ws.DInput[layer].Span;                    // [T, B, I_layer]
             dIn.Clear();
             for (int dir = 0; dir < d; dir++)

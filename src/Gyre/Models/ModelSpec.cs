@@ -22,6 +22,10 @@ public sealed record ModelSpec
     public bool Bidirectional { get; init; }
     /// <summary>Dropout between recurrent layers (training only).</summary>
     public float Dropout { get; init; }
+    /// <summary>G: gated memory units (SambaY) after the recurrent layers, y_g = σ(W_g·y_{g−1} + b_g) ⊙ m (0: none).</summary>
+    public int Gmu { get; init; }
+    /// <summary>L: the recurrent layer (0-based) whose output the GMUs read as m (null: the last).</summary>
+    public int? GmuMemory { get; init; }
     /// <summary>"last", "mean", "max" or "attention".</summary>
     public string Pool { get; init; } = "last";
     /// <summary>A for attention pooling (0: H).</summary>
@@ -43,6 +47,12 @@ public sealed record ModelSpec
         if (Hidden <= 0) throw new ArgumentException($"hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new ArgumentException($"layers must be positive, got {Layers}");
         if (Dropout is < 0f or >= 1f || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1), got {Dropout}");
+        if (Gmu is < 0 or > 64) throw new ArgumentException($"gmu layers must be in 0..64, got {Gmu}");
+        if (GmuMemory is { } mem)
+        {
+            if (Gmu == 0) throw new ArgumentException($"a gmu memory layer ({mem}) needs at least one gmu layer");
+            if (mem < 0 || mem >= Layers) throw new ArgumentException($"the gmu memory layer must be a recurrent layer in 0..{Layers - 1} (0-based), got {mem}");
+        }
         if (Input is not ("none" or "linear")) throw new ArgumentException($"unknown input transform '{Input}' (known: none, linear)");
         CellRegistry.FromText(Cell);
         if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");

@@ -29,7 +29,8 @@ public sealed partial class SequenceModel : ModelLayer
         Spec = spec;
         ulong seed = spec.Seed;
         Input = new InputProjection(spec.Input, spec.InputSize, spec.InputProjection > 0 ? spec.InputProjection : spec.Hidden, seed + 1);
-        Encoder = new RecurrentEncoder(spec.Cell, Input.OutputSize, spec.Hidden, spec.Layers, spec.Bidirectional, spec.Dropout, seed + 2);
+        Encoder = new RecurrentEncoder(spec.Cell, Input.OutputSize, spec.Hidden, spec.Layers, spec.Bidirectional, spec.Dropout, seed + 2,
+            spec.Gmu, spec.GmuMemory ?? -1);
         Pool = Pooling.Create(spec.Pool, Encoder.OutputSize, Encoder.Directions, spec.AttentionSize > 0 ? spec.AttentionSize : spec.Hidden, seed + 3);
         Head = Head.Create(spec.Head, Encoder.OutputSize, spec.Outputs, seed + 4, spec.Loss, spec.ClassWeights);
         _parts = [Input, Encoder, Pool, Head];

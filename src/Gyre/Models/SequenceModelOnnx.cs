@@ -7,7 +7,8 @@ namespace Gyre.Models;
 /// <c>x</c> [batch, seq, F] (every row its full length); output <c>prediction</c> [batch, O], the head's raw
 /// outputs (logits for softmax, scores for the SVM, values for the linear head), plus the encoder's
 /// <c>y</c> and <c>h_n</c>. Covered: no input transform, a GRU or LSTM encoder, one direction, last-state
-/// pooling; other settings are refused with a message naming them.
+/// pooling; other settings — including gated memory units (<see cref="ModelSpec.Gmu"/>) — are refused with a
+/// message naming them.
 /// </summary>
 public static class SequenceModelOnnx
 {
@@ -21,7 +22,7 @@ public static class SequenceModelOnnx
     {
         var s = model.Spec;
         string? refused = s.Input != "none" ? $"input transform '{s.Input}'" : s.Bidirectional ? "a bidirectional encoder"
-            : s.Pool != "last" ? $"{s.Pool} pooling" : null;   // every cell exports (native node or a Scan over its step)
+            : s.Pool != "last" ? $"{s.Pool} pooling" : s.Gmu > 0 ? $"{s.Gmu} gated memory unit layer(s) (--gmu)" : null;   // every cell exports (native node or a Scan over its step)
         if (refused != null)
             throw new NotSupportedException($"ONNX export of a {job} model with {refused} is not supported (export covers a one-direction encoder of any cell, last-state pooling and the head)");
         var head = model.Head.Parameters().ToList();

@@ -11,11 +11,12 @@ public class ModelAllocationTests
     [InlineData("gru", "attention", "softmax", false)]
     [InlineData("lstm", "max", "svm", true)]
     [InlineData("gru", "last", "linear", true)]
-    public void ATrainingStepAllocatesNothing(string cell, string pool, string head, bool bidirectional)
+    [InlineData("gru", "max", "softmax", true, 2)]   // with gated memory units reading layer 0
+    public void ATrainingStepAllocatesNothing(string cell, string pool, string head, bool bidirectional, int gmu = 0)
     {
         var model = new SequenceModel(new ModelSpec
         {
-            InputSize = 3, Input = "linear", Cell = cell, Hidden = 16, Layers = 2, Bidirectional = bidirectional,
+            InputSize = 3, Input = "linear", Cell = cell, Hidden = 16, Layers = 2, Bidirectional = bidirectional, Gmu = gmu, GmuMemory = gmu > 0 ? 0 : null,
             Pool = pool, Head = head, Outputs = 4, Seed = 1,
         });
         var rng = new Rng(1);
@@ -45,7 +46,7 @@ public class ModelAllocationTests
         Assert.True(Allocated(Step) < 256, $"{Allocated(Step)} bytes allocated by a training step");
     }
 
-    private static long Allocated(Action step)
+    internal static long Allocated(Action step)
     {
         for (int warm = 0; warm < 3; warm++) step();
         long before = GC.GetAllocatedBytesForCurrentThread();

@@ -15,12 +15,16 @@ public class PaddingTests
     [InlineData("lstm", "mean", false)]
     [InlineData("gru", "max", true)]
     [InlineData("gru", "attention", true)]
-    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool, bool bidirectional)
+    [InlineData("gru", "mean", false, 2, 0)]     // gated memory units reading layer 0
+    [InlineData("gru", "last", true, 2, 1)]
+    [InlineData("lstm", "attention", true, 1, 0)]
+    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool, bool bidirectional, int gmu = 0, int gmuMemory = 0)
     {
         var rng = new Rng(8);
         int f = 3, o = 4, t = 6;
         int[] lengths = [6, 2, 4];
-        var model = new SequenceModel(new ModelSpec { InputSize = f, Cell = cell, Hidden = 5, Layers = 2, Bidirectional = bidirectional, Pool = pool, Head = "softmax", Outputs = o, Seed = 2 });
+        var model = new SequenceModel(new ModelSpec { InputSize = f, Cell = cell, Hidden = 5, Layers = 2, Bidirectional = bidirectional,
+            Gmu = gmu, GmuMemory = gmu > 0 ? gmuMemory : null, Pool = pool, Head = "softmax", Outputs = o, Seed = 2 });
         var x = GradientCheckTests.Random(rng, [3, t, f]);
         var dOut = GradientCheckTests.Random(rng, [3, o]);
 
