@@ -20,7 +20,8 @@ namespace Gyre.Serve;
 /// `gyre serve`: Gyre models behind the Open Inference Protocol v2 (HTTP/REST, KServe / Triton) on Kestrel, with
 /// per-stream recurrent state (Triton's sequence_id / sequence_start / sequence_end), dynamic batching, an OpenAPI
 /// document (/openapi.json), a page listing the models (/), Prometheus metrics (/metrics) and a graceful stop
-/// (requests in flight finish).
+/// (requests in flight finish). With <see cref="ServeOptions.GrpcPort"/> the protocol's gRPC service
+/// (<see cref="GrpcInferenceService"/>) answers on a second port through the same inference path (<see cref="RunAsync"/>).
 /// </summary>
 public sealed class InferenceServer : IAsyncDisposable
 {
@@ -35,6 +36,10 @@ public sealed class InferenceServer : IAsyncDisposable
     public IReadOnlyDictionary<string, ServedModel> Models => _models;
     /// <summary>The address the server listens on (the port chosen when 0 was asked).</summary>
     public Uri Address { get; private set; } = null!;
+    /// <summary>The address of the gRPC service (h2c), null when it is off.</summary>
+    public Uri? GrpcAddress { get; private set; }
+    /// <summary>True once the host is stopping: readiness answers false.</summary>
+    public bool Stopping => _app.Lifetime.ApplicationStopping.IsCancellationRequested;
 
     private InferenceServer(ServeOptions options, WebApplication app, Dictionary<string, ServedModel> models, ServerMetrics metrics, TimeProvider clock, Action<string> log)
     {
@@ -60,6 +65,11 @@ public sealed class InferenceServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        // The gRPC service is made on its first call, after the server exists; its messages are capped like REST bodies.
+        InferenceServer? self = null;
+        builder.Services.AddGrpc(g => { g.MaxReceiveMessageSize = (int)Math.Min(options.MaxBodyBytes, int.MaxValue); g.EnableDetailedErrors = false; });
+        builder.Services.AddSingleton(_ => new GrpcInferenceService(self!));
+        builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<GrpcInferenceService>, GrpcMethods>();
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddOpenApi(o =>
         {
@@ -81,20 +91,30 @@ public sealed class InferenceServer : IAsyncDisposable
                 };
             });
         });
+        ListenOptions? grpcListen = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 2 * options.MaxBodyBytes + (1 << 20);   // see ReadBody
             k.AddServerHeader = false;
             if (ip is null) k.ListenLocalhost(options.Port); else k.Listen(ip, options.Port);
+            // gRPC needs HTTP/2; without TLS there is no protocol negotiation, so this port speaks HTTP/2 only (h2c).
+            if (options.GrpcPort is int g)
+            {
+                void H2(ListenOptions o) { o.Protocols = HttpProtocols.Http2; grpcListen = o; }
+                if (ip is null) k.ListenLocalhost(g, H2); else k.Listen(ip, g, H2);
+            }
         });
         var app = builder.Build();
         var metrics = new ServerMetrics();
         var server = new InferenceServer(options, app, models, metrics, clock ?? TimeProvider.System, log);
+        self = server;
         server.Map(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Address = new Uri(address.Replace("[::]", "127.0.0.1"));
-        log($"gyre serve: listening on {server.Address} ({string.Join(", ", models.Values.Select(m => $"{m.Name}: {m.Job}, {m.StreamKind} streams"))})");
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        string? grpcAddress = grpcListen is { IPEndPoint: { } bound } ? addresses.FirstOrDefault(a => a.EndsWith($":{bound.Port}", StringComparison.Ordinal)) : null;
+        server.Address = new Uri(addresses.First(a => a != grpcAddress).Replace("[::]", "127.0.0.1"));
+        if (grpcAddress != null) server.GrpcAddress = new Uri(grpcAddress.Replace("[::]", "127.0.0.1"));
+        log($"gyre serve: listening on {server.Address}{(server.GrpcAddress is { } ga ? $" (gRPC on {ga})" : "")} ({string.Join(", ", models.Values.Select(m => $"{m.Name}: {m.Job}, {m.StreamKind} streams"))})");
         return server;
     }
 
@@ -142,7 +162,7 @@ public sealed class InferenceServer : IAsyncDisposable
         app.MapGet("/v2/health/ready", () => lifetime.ApplicationStopping.IsCancellationRequested
                 ? Results.Json(new { ready = false }, statusCode: 503) : Results.Json(new { ready = true }))
             .WithSummary("Readiness: every model is loaded and the server is not stopping");
-        app.MapGet("/v2", () => Results.Json(new ServerMetadata("gyre", typeof(InferenceServer).Assembly.GetName().Version?.ToString(3) ?? "0", ["sequence", "model_repository_readonly"])))
+        app.MapGet("/v2", () => Results.Json(Identity))
             .WithSummary("Server metadata").Produces<ServerMetadata>();
         app.MapGet("/v2/models/{name}", (string name) => Results.Json(Metadata(Model(name)), Json))
             .WithSummary("Model metadata: inputs and outputs with name, datatype and shape (−1: any length); how streams are kept")
@@ -159,6 +179,7 @@ public sealed class InferenceServer : IAsyncDisposable
             await Metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, cancel);
         }).WithSummary("Prometheus metrics: requests, latency, batch sizes, live streams");
         app.MapOpenApi("/openapi.json");
+        if (Options.GrpcPort is not null) app.MapGrpcService<GrpcInferenceService>();
         app.MapGet("/", () => Results.Content(HomePage(), "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapFallback((HttpContext ctx) => Results.Json(new ErrorBody($"no endpoint {ctx.Request.Method} {ctx.Request.Path} (see /openapi.json)"), statusCode: 404))
             .ExcludeFromDescription();
@@ -172,15 +193,36 @@ public sealed class InferenceServer : IAsyncDisposable
         });
     }
 
-    private ServedModel Model(string name) =>
+    /// <summary>The server's name, version and protocol extensions (/v2 and the gRPC ServerMetadata).</summary>
+    internal static readonly ServerMetadata Identity =
+        new("gyre", typeof(InferenceServer).Assembly.GetName().Version?.ToString(3) ?? "0", ["sequence", "model_repository_readonly"]);
+
+    internal ServedModel Model(string name) =>
         _models.TryGetValue(name, out var m) ? m : throw new ServeException(404, $"no model '{name}' (models: {string.Join(", ", _models.Keys)})");
 
-    private static ModelMetadata Metadata(ServedModel m) => new(m.Name, ["1"], "gyre_" + m.Job,
+    internal static ModelMetadata Metadata(ServedModel m) => new(m.Name, ["1"], "gyre_" + m.Job,
         [.. m.Inputs.Select(i => new TensorMetadata(i.Name, i.Datatype, i.Shape))],
         [.. m.Outputs.Select(o => new TensorMetadata(o.Name, o.Datatype, o.Shape))],
         new Dictionary<string, string> { ["job"] = m.Job, ["stream_kind"] = m.StreamKind, ["stream_state"] = m.StreamDescription, ["path"] = Path.GetFileName(m.Path) });
 
     private async Task<IResult> Infer(string name, HttpContext ctx)
+    {
+        try
+        {
+            var (model, request, result) = await RunAsync(name, async m => InferRequest.Parse(await ReadBody(ctx), m, Options), ctx.RequestAborted);
+            return Results.Text(Response(model, request, result), "application/json", Encoding.UTF8);
+        }
+        catch (ServeException e) { return Results.Json(new ErrorBody(e.Message), statusCode: e.Status); }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested) { return Results.Empty; }
+    }
+
+    /// <summary>
+    /// The one inference path of both transports: reads and checks the request (<paramref name="read"/>, given the
+    /// model), takes the stream (or a fresh state without a sequence), runs it through the model's batcher and counts it
+    /// in the metrics. Every refusal is a <see cref="ServeException"/> (data errors become 400s); a cancelled request
+    /// throws <see cref="OperationCanceledException"/>; anything else is the server's own fault.
+    /// </summary>
+    internal async Task<(ServedModel Model, InferRequest Request, StepResult Result)> RunAsync(string name, Func<ServedModel, Task<InferRequest>> read, CancellationToken cancel)
     {
         long started = Stopwatch.GetTimestamp();
         string label = _models.ContainsKey(name) ? name : "(unknown)";
@@ -196,8 +238,7 @@ public sealed class InferenceServer : IAsyncDisposable
             bool submitted = false;
             try
             {
-                var body = await ReadBody(ctx);
-                request = InferRequest.Parse(body, model, Options);
+                request = await read(model);
                 if (request.SequenceId is null)
                 {
                     submitted = true;
@@ -207,7 +248,7 @@ public sealed class InferenceServer : IAsyncDisposable
                 }
                 else
                 {
-                    var entry = await Streams.AcquireAsync(model, request.SequenceId, request.Start, ctx.RequestAborted);
+                    var entry = await Streams.AcquireAsync(model, request.SequenceId, request.Start, cancel);
                     bool end = request.End;
                     try { submitted = true; result = await batcher.Submit(entry.State, request.Input); }
                     catch { end = true; throw; }             // a failed step may have left the state half-advanced: drop it
@@ -216,12 +257,12 @@ public sealed class InferenceServer : IAsyncDisposable
             }
             finally { if (!submitted) batcher.Withdraw(); }
             if (result.Error is { } error) throw error;
-            return Results.Text(Response(model, request, result), "application/json", Encoding.UTF8);
+            return (model, request, result);
         }
-        catch (ServeException e) { status = e.Status; return Results.Json(new ErrorBody(e.Message), statusCode: e.Status); }
-        catch (GyreDataException e) { status = 400; return Results.Json(new ErrorBody(e.Message), statusCode: 400); }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested) { status = 499; return Results.Empty; }
-        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) { status = e.StatusCode; return Results.Json(new ErrorBody(e.Message), statusCode: e.StatusCode); }
+        catch (ServeException e) { status = e.Status; throw; }
+        catch (GyreDataException e) { status = 400; throw new ServeException(400, e.Message); }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) { status = e.StatusCode; throw new ServeException(e.StatusCode, e.Message); }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { status = 499; throw; }
         finally
         {
             Metrics.InFlight.Dec();

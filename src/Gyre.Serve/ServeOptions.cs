@@ -12,6 +12,10 @@ public sealed record ServeOptions
     /// <summary>HTTP port; 0 picks a free one (<see cref="InferenceServer.Address"/> tells which).</summary>
     public int Port { get; init; } = 8000;
 
+    /// <summary>Port of the Open Inference Protocol's gRPC service (HTTP/2 cleartext) on the same host; null: no gRPC
+    /// service (the default; `--grpc-port 0`), 0: a free one (<see cref="InferenceServer.GrpcAddress"/> tells which).</summary>
+    public int? GrpcPort { get; init; }
+
     /// <summary>A stream idle this long is dropped; its next request without sequence_start is refused.</summary>
     public TimeSpan StreamTtl { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -46,6 +50,8 @@ public sealed record ServeOptions
         var dup = Models.GroupBy(m => m.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (dup != null) throw new ArgumentException($"--model: model name '{dup.Key}' is given twice");
         if (Port is < 0 or > 65535) throw new ArgumentException($"--port {Port} is outside 0..65535");
+        if (GrpcPort is < 0 or > 65535) throw new ArgumentException($"--grpc-port {GrpcPort} is outside 0..65535");
+        if (GrpcPort is > 0 && GrpcPort == Port) throw new ArgumentException($"--grpc-port {GrpcPort} is the HTTP --port too: give the gRPC service a port of its own");
         if (StreamTtl <= TimeSpan.Zero) throw new ArgumentException($"--stream-ttl must be positive, got {StreamTtl.TotalSeconds} s");
         if (MaxStreams <= 0) throw new ArgumentException($"--max-streams must be positive, got {MaxStreams}");
         if (MaxBatchDelay < TimeSpan.Zero) throw new ArgumentException($"--max-batch-delay must be ≥ 0, got {MaxBatchDelay.TotalMilliseconds} ms");
@@ -56,7 +62,8 @@ public sealed record ServeOptions
     }
 }
 
-/// <summary>A request the server refuses: the HTTP status and one line for the client.</summary>
+/// <summary>A request the server refuses: the HTTP status (over gRPC its status code: 400 INVALID_ARGUMENT, 404
+/// NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE) and one line for the client.</summary>
 public sealed class ServeException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;

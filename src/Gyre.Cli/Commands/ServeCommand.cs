@@ -5,8 +5,8 @@ using Gyre.Serve;
 namespace Gyre.Cli.Commands;
 
 /// <summary>
-/// `gyre serve --model NAME=path.gyre [--model …] [--port 8000] [--host 127.0.0.1]`: the models behind the Open
-/// Inference Protocol v2 (REST) with per-stream state (<see cref="InferenceServer"/>) until SIGTERM or Ctrl-C,
+/// `gyre serve --model NAME=path.gyre [--model …] [--port 8000] [--grpc-port 0] [--host 127.0.0.1]`: the models behind
+/// the Open Inference Protocol v2 (REST, and gRPC on --grpc-port when it is not 0) with per-stream state (<see cref="InferenceServer"/>) until SIGTERM or Ctrl-C,
 /// which let the requests in flight finish.
 /// </summary>
 internal static class ServeCommand
@@ -15,6 +15,7 @@ internal static class ServeCommand
     {
         var model = new Option<string[]>("--model") { Description = "A model to serve as NAME=path.gyre (any job; repeat for more)", Required = true, AllowMultipleArgumentsPerToken = false };
         var port = UserInput.Int("--port", "HTTP port (0: any free port; default 8000)", min: 0, max: 65535);
+        var grpcPort = UserInput.Int("--grpc-port", "Port of the protocol's gRPC service, HTTP/2 cleartext (default 0: off)", min: 0, max: 65535);
         var host = new Option<string?>("--host") { Description = "Address to listen on (default 127.0.0.1, loopback only)" };
         var ttl = UserInput.Float("--stream-ttl", "Seconds a stream may stay idle before it is dropped (default 600)", 0, float.MaxValue, minExclusive: true);
         var maxStreams = UserInput.Int("--max-streams", "Live streams at most, over all models (default 10000)", min: 1);
@@ -24,7 +25,7 @@ internal static class ServeCommand
         var maxElements = UserInput.Int("--max-elements", "Elements per input tensor at most (default 1048576)", min: 1);
         var maxRows = UserInput.Int("--max-stream-rows", "Rows a classify stream that keeps its whole case may hold (default 100000)", min: 1);
         var cmd = new Command("serve", "Serve models over the Open Inference Protocol v2 (REST) with per-stream recurrent state");
-        foreach (var o in new Option[] { model, port, host, ttl, maxStreams, delay, maxBatch, maxBody, maxElements, maxRows }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, port, grpcPort, host, ttl, maxStreams, delay, maxBatch, maxBody, maxElements, maxRows }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             var d = new ServeOptions();
@@ -33,6 +34,7 @@ internal static class ServeCommand
             {
                 Models = models,
                 Port = p.GetValue(port) ?? d.Port,
+                GrpcPort = p.GetValue(grpcPort) is > 0 and int g ? g : null,
                 Host = p.GetValue(host) ?? d.Host,
                 StreamTtl = p.GetValue(ttl) is { } s ? TimeSpan.FromSeconds(s) : d.StreamTtl,
                 MaxStreams = p.GetValue(maxStreams) ?? d.MaxStreams,
@@ -61,12 +63,13 @@ internal static class ServeCommand
         InferenceServer server;
         try { server = await InferenceServer.StartAsync(options, line => ctx.Err.WriteLine(line)); }
         catch (ArgumentException e) { throw new GyreDataException(e.Message); }
-        catch (IOException e) { throw new GyreDataException($"cannot listen on {options.Host}:{options.Port}: {e.Message}"); }
+        catch (IOException e) { throw new GyreDataException($"cannot listen on {options.Host}:{options.Port}{(options.GrpcPort is { } g ? $" (gRPC :{g})" : "")}: {e.Message}"); }
         await using (server)
         {
             foreach (var m in server.Models.Values)
                 ctx.Out.WriteLine($"{m.Name}: {m.Job} model {m.Path}, {m.StreamKind} streams ({m.StreamDescription})");
             ctx.Out.WriteLine($"listening on {server.Address} — models at {server.Address}v2/models/NAME, OpenAPI at {server.Address}openapi.json; SIGTERM or Ctrl-C stops");
+            if (server.GrpcAddress is { } grpc) ctx.Out.WriteLine($"gRPC (inference.GRPCInferenceService, HTTP/2 cleartext) on {grpc}");
             ctx.Out.Flush();
             try { await server.WaitForShutdownAsync(ctx.Cancel); }
             catch (OperationCanceledException) { }

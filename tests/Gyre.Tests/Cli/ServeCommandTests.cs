@@ -21,6 +21,8 @@ public sealed class ServeCommandTests : IDisposable
         _dir.Fails(["serve", "--model", "a b=" + csv], "model name 'a b'");
         _dir.Fails(["serve", "--model", "m=" + csv, "--port", "70000"], "--port must be");
         _dir.Fails(["serve", "--model", "m=" + csv, "--max-streams", "0"], "--max-streams must be");
+        _dir.Fails(["serve", "--model", "m=" + csv, "--grpc-port", "70000"], "--grpc-port must be");
+        _dir.Fails(["serve", "--model", "m=" + csv, "--port", "9000", "--grpc-port", "9000"], "--grpc-port 9000 is the HTTP --port too");
     }
 
     [Fact]

@@ -48,7 +48,7 @@ public sealed class ForecasterOnnxTests : IDisposable
     [
         "plain", "quantiles", "instance-norm", "last-value-norm", "last-value-norm-channel-independent", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
         "everything-lstm", "everything-slstm", "opset-22", "pmf", "pmf-whole-horizon", "pmf-everything",
-        "gaussian", "studentt", "negbinomial",
+        "gaussian", "studentt", "negbinomial", "lstm-projection", "lstm-projection-recurrent-decoder",
     ];
 
     private static (ForecastOptions Options, int Opset) Configure(string name) => name switch
@@ -82,6 +82,8 @@ public sealed class ForecasterOnnxTests : IDisposable
         }, 22),
         "gaussian" => (Base with { Loss = "gaussian", Norm = "revin" }, 14),
         "studentt" => (Base with { Loss = "studentt", Norm = "last", Patch = 4 }, 14),
+        "lstm-projection" => (Base with { Cell = "lstm(proj_size=3)", InstanceNorm = true, Features = ["p"] }, 14),
+        "lstm-projection-recurrent-decoder" => (Base with { Cell = "lstm(proj_size=3)", Layers = 2, Decoder = "recurrent", FutureFeatures = ["u"] }, 14),
         "negbinomial" => (Base with { Loss = "negbinomial", Scaler = "none", Norm = "none" }, 14),
         _ => throw new ArgumentException(name),
     };

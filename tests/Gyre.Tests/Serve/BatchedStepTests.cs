@@ -6,7 +6,8 @@ namespace Gyre.Tests.Serve;
 
 /// <summary>A batched step answers every stream as a step of that stream alone would, whatever the batch's mix of
 /// streams, piece lengths and unfinished patches.</summary>
-public class BatchedStepTests(ServeFixture f) : IClassFixture<ServeFixture>
+[Collection("serve")]
+public class BatchedStepTests(ServeFixture f)
 {
     [Theory]
     [InlineData("cs")]

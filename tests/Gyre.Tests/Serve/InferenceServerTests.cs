@@ -18,15 +18,16 @@ namespace Gyre.Tests.Serve;
 /// The inference server end to end on 127.0.0.1: every endpoint, streams of every job whose answers equal the
 /// offline model's on the same rows (100 steps for forecast and classify), batching, expiry, the stream cap and limits.
 /// </summary>
-public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
+[Collection("serve")]
+public class InferenceServerTests(ServeFixture f)
 {
-    private static void AssertClose(float want, float got, string what) =>
+    internal static void AssertClose(float want, float got, string what) =>
         Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: server {got:R}, offline {want:R}");
 
-    private static (string Date, float Y, float X)[] DailyRows(string path) =>
+    internal static (string Date, float Y, float X)[] DailyRows(string path) =>
         [.. File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).Select(c => (c[0], float.Parse(c[1], CultureInfo.InvariantCulture), float.Parse(c[2], CultureInfo.InvariantCulture)))];
 
-    private static long Unix(string date) =>
+    internal static long Unix(string date) =>
         new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
 
     [Fact]
@@ -86,7 +87,7 @@ public class InferenceServerTests(ServeFixture f) : IClassFixture<ServeFixture>
         }
     }
 
-    private static SequenceSet Prefix(SequenceSet set, int kase, int rows)
+    internal static SequenceSet Prefix(SequenceSet set, int kase, int rows)
     {
         var c = set.Cases[kase];
         var prefix = new LabeledSequence(c.Id, c.Values[..(rows * set.Channels)], set.Channels, null, double.NaN, 0);

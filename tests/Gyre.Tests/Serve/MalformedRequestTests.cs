@@ -8,7 +8,8 @@ namespace Gyre.Tests.Serve;
 /// A catalogue of malformed requests: each is answered 4xx with {"error": one line naming what was wrong}, never a
 /// 5xx, and the server keeps answering afterwards.
 /// </summary>
-public class MalformedRequestTests(ServeFixture f) : IClassFixture<ServeFixture>
+[Collection("serve")]
+public class MalformedRequestTests(ServeFixture f)
 {
     private const string X1 = "{\"name\": \"x\", \"shape\": [1, 1], \"datatype\": \"FP32\", \"data\": [0.5]}";
     private const string Seq = "\"parameters\": {\"sequence_id\": 5, \"sequence_start\": true}";

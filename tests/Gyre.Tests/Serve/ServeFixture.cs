@@ -2,7 +2,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Grpc.Net.Client;
 using Gyre.Serve;
+using Gyre.Serve.Grpc;
 using Gyre.Tests.Cli;
 using Xunit;
 
@@ -13,13 +15,17 @@ namespace Gyre.Tests.Serve;
 /// 127.0.0.1 port 0 serving them: "fc" (forecast with a past covariate and a weekday calendar, so it takes "time"),
 /// "fq" (forecast with instance norm, patches, a recurrent decoder and quantiles), "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
 /// default per-case normalisation: window streams), "det" (detect on daily rows), "det5" (detect on five-minute rows:
-/// it reads the phase of the day, so it takes "time") and "traj" (trajectory).
+/// it reads the phase of the day, so it takes "time") and "traj" (trajectory). The server answers gRPC too, on a second
+/// free port (<see cref="Grpc"/>). One fixture for every class of the "serve" collection: the models are trained once.
 /// </summary>
 public sealed class ServeFixture : IAsyncLifetime
 {
     public CliFolder Dir { get; } = new();
     public InferenceServer Server { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
+    public GrpcChannel Channel { get; private set; } = null!;
+    /// <summary>A client of the server's gRPC service.</summary>
+    public GRPCInferenceService.GRPCInferenceServiceClient Grpc { get; private set; } = null!;
     public string Daily => Dir["daily.csv"];
     public static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Data", name);
 
@@ -41,8 +47,10 @@ public sealed class ServeFixture : IAsyncLifetime
         Dir.Ok("detect", "train", "--data", Dir["nab.csv"], "--target", "value", "--window", "12", "--hidden", "8", "--epochs", "1",
             "--train-fraction", "0.5", "--out", Dir["det5.gyre"]);
         Dir.Ok("trajectory", "train", "--data", Bundled("students001.txt"), "--hidden", "8", "--epochs", "1", "--out", Dir["traj.gyre"]);
-        Server = await Start(new ServeOptions { MaxBatchDelay = TimeSpan.FromMilliseconds(2) });
+        Server = await Start(new ServeOptions { MaxBatchDelay = TimeSpan.FromMilliseconds(2), GrpcPort = 0 });
         Http = new HttpClient { BaseAddress = Server.Address };
+        Channel = GrpcChannel.ForAddress(Server.GrpcAddress!);
+        Grpc = new GRPCInferenceService.GRPCInferenceServiceClient(Channel);
     }
 
     /// <summary>A server of every model with <paramref name="options"/> (models and port set here).</summary>
@@ -57,6 +65,7 @@ public sealed class ServeFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http?.Dispose();
+        Channel?.Dispose();
         if (Server != null) await Server.DisposeAsync();
         Dir.Dispose();
     }
@@ -97,3 +106,7 @@ public sealed class ServeFixture : IAsyncLifetime
         throw new Xunit.Sdk.XunitException($"no output '{name}' in {response}");
     }
 }
+
+/// <summary>The server tests share one <see cref="ServeFixture"/> (and run one class at a time).</summary>
+[CollectionDefinition("serve")]
+public sealed class ServeCollection : ICollectionFixture<ServeFixture>;
