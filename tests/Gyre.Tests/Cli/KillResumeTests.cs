@@ -94,6 +94,7 @@ public sealed class KillResumeTests : IDisposable
     public async Task CtrlCMidEpochExits130KeepingTheCheckpointAndResumesToTheSameBits()
     {
         if (!OperatingSystem.IsLinux()) return;   // SIGINT through kill(1)
+        ChildSignals.EnsureSigintDeliverable();
         _dir.Daily("d.csv");
         _dir.Ok(Train(_dir["ref.gyre"]));
 

@@ -48,6 +48,7 @@ public sealed class TrainingFeedbackTests : IDisposable
     public async Task Ctrl_c_stops_after_the_epoch_and_says_how_to_resume()
     {
         if (!OperatingSystem.IsLinux()) return;   // SIGINT through kill(1); CI and development run Linux
+        ChildSignals.EnsureSigintDeliverable();
         string data = _dir.Daily("d.csv", 400);
         string cli = Path.Combine(AppContext.BaseDirectory, "Gyre.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

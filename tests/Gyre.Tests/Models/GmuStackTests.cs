@@ -8,7 +8,7 @@ namespace Gyre.Tests.Models;
 /// <summary>
 /// Gated memory units inside the encoder stack (SambaY): finite differences of a 2-layer GRU + 2 GMU encoder with
 /// the memory from layer 0 and from layer 1 (odd sizes, B = 1, T = 1, bidirectional, ragged), the memory read-out,
-/// the model-file round trip, spec errors and the ONNX exporter's refusal. Padding invariance and allocation-free
+/// the model-file round trip and spec errors. The ONNX export is in <see cref="SequenceModelOnnxTests"/>. Padding invariance and allocation-free
 /// steps with GMUs are cases of <see cref="PaddingTests"/> and <see cref="ModelAllocationTests"/>.
 /// </summary>
 public sealed class GmuStackTests : IDisposable
@@ -95,13 +95,5 @@ public sealed class GmuStackTests : IDisposable
         Assert.Contains("needs at least one gmu layer", Assert.Throws<ArgumentException>(() => Spec(0, 1).Validate()).Message);
         Assert.Contains("0..1 (0-based), got 2", Assert.Throws<ArgumentException>(() => Spec(1, 2).Validate()).Message);
         Spec(1, 1).Validate();
-    }
-
-    [Fact]
-    public void OnnxExportRefusesAGmuModelByName()
-    {
-        var model = new SequenceModel(new ModelSpec { InputSize = 2, Hidden = 4, Layers = 1, Gmu = 1, Outputs = 2 });
-        var e = Assert.Throws<NotSupportedException>(() => SequenceModelOnnx.ToBytes(model));
-        Assert.Contains("1 gated memory unit layer(s) (--gmu)", e.Message);
     }
 }

@@ -5,8 +5,8 @@ using Xunit;
 
 namespace Gyre.Tests.Models;
 
-/// <summary>A sequence model's ONNX export (encoder of any cell, last-state pooling, head) gives the model's own
-/// head outputs in ONNX Runtime.</summary>
+/// <summary>A sequence model's ONNX export (encoder of any cell, gated memory units, last-state pooling, head) gives
+/// the model's own head outputs (and encoder output y) in ONNX Runtime.</summary>
 public sealed class SequenceModelOnnxTests
 {
     [Theory]
@@ -14,9 +14,16 @@ public sealed class SequenceModelOnnxTests
     [InlineData("lstm")]
     [InlineData("slstm")]
     [InlineData("indrnn(nonlinearity=tanh)")]
-    public void Export_MatchesTheModelInOnnxRuntime(string cell)
+    [InlineData("gru", 2, 0)]      // gated memory units: MatMul + Add + Sigmoid + Mul, m from layer 0
+    [InlineData("gru", 1, 1)]
+    [InlineData("slstm", 2, 0)]    // Scan-exported layers feeding the units
+    public void Export_MatchesTheModelInOnnxRuntime(string cell, int gmu = 0, int gmuMemory = 0)
     {
-        var model = new SequenceModel(new ModelSpec { InputSize = 3, Cell = cell, Hidden = 8, Layers = 2, Pool = "last", Head = "linear", Outputs = 2, Seed = 4 })
+        var model = new SequenceModel(new ModelSpec
+        {
+            InputSize = 3, Cell = cell, Hidden = 8, Layers = 2, Gmu = gmu, GmuMemory = gmu > 0 ? gmuMemory : null,
+            Pool = "last", Head = "linear", Outputs = 2, Seed = 4,
+        })
         {
             Training = false,
         };
@@ -25,5 +32,6 @@ public sealed class SequenceModelOnnxTests
         var expected = model.Forward(x, null).Clone();             // [B, outputs]
         var o = OnnxTests.RunOrt(SequenceModelOnnx.ToBytes(model), ("x", x));
         OnnxTests.AssertClose(expected, o["prediction"], 1e-5f, $"{cell} prediction");
+        if (gmu > 0) OnnxTests.AssertClose(model.Encoder.Forward(x, null), o["y"], 1e-5f, $"{cell} + {gmu} GMU y");
     }
 }

@@ -15,6 +15,10 @@ namespace Gyre.IO.Onnx;
 /// to every step, giving [B, T, O] (or [T, B, O] when not batch-first).</param>
 public sealed record LinearHead(Tensor Weight, Tensor? Bias, bool AllSteps = false);
 
+/// <summary>A gated memory unit after the recurrent stack (<see cref="Layers.GatedMemoryUnit"/>):
+/// z' = σ(z · Weightᵀ + Bias) ⊙ m, Weight [D_m, D_x], Bias [D_m].</summary>
+public sealed record MemoryUnitExport(Tensor Weight, Tensor Bias);
+
 /// <summary>Per-feature affine map v' = v ⊙ Scale + Shift (both [F]); a standard scaler with mean μ and
 /// deviation σ is Scale = 1/σ, Shift = −μ/σ, and its inverse Scale = σ, Shift = μ.</summary>
 public sealed record AffineScaler(Tensor Scale, Tensor Shift);
@@ -41,6 +45,13 @@ public sealed record OnnxExportOptions
     /// <summary>Exports even GRU/LSTM/RNN as a Scan over the cell's step instead of their native ONNX node (for
     /// runtimes without those operators, and to test the Scan export on cells with a reference).</summary>
     public bool ForceScan { get; init; }
+
+    /// <summary>Gated memory units applied in order after the last recurrent layer (empty: none); <c>y</c> is then
+    /// the last unit's output. Each is MatMul + Add + Sigmoid + Mul with m = the output of <see cref="MemoryLayer"/>.</summary>
+    public IReadOnlyList<MemoryUnitExport> MemoryUnits { get; init; } = [];
+
+    /// <summary>The recurrent layer (0-based) whose output the memory units read as m.</summary>
+    public int MemoryLayer { get; init; }
 
     /// <summary>Model-level doc string; a description of the graph is used when null.</summary>
     public string? DocString { get; init; }
@@ -156,11 +167,17 @@ public static class OnnxExport
         var yc = new List<string>();
         var finals = Enumerable.Range(0, cell.States).Select(_ => new List<string>()).ToArray();
         if (onnx == null) g.Initializer.Add(Int64Tensor(names.Axes0, [0], 1));
+        var gmus = options.MemoryUnits;
+        if (gmus.Count > 0 && (options.MemoryLayer < 0 || options.MemoryLayer >= L))
+            throw new ArgumentException($"{src}: memory layer {options.MemoryLayer} is outside 0..{L - 1}");
+        // Without memory units the last layer writes y itself when time-major; with them y comes after the units.
+        bool lastIsY = !spec.BatchFirst && gmus.Count == 0;
+        var layerOutputs = new List<string>();   // [T, B, D·W_0] per layer
         for (int k = 0; k < L; k++)
         {
             if (onnx == null)
             {
-                string scanned = (k == L - 1 && !spec.BatchFirst) ? "y" : $"{cell.Name}_l{k}.out";
+                string scanned = (k == L - 1 && lastIsY) ? "y" : $"{cell.Name}_l{k}.out";
                 int layer = k;
                 string timeMajor = cur;
                 OnnxScanExport.Layer(g, names, spec, cell, stateDict, k, cur, scanned,
@@ -168,6 +185,7 @@ public static class OnnxExport
                         : OnnxScanExport.ZeroState(g, names, timeMajor, W[j]),
                     finals, src);
                 cur = scanned;
+                layerOutputs.Add(cur);
                 continue;
             }
             int ik = spec.LayerInputSize(k);
@@ -215,11 +233,34 @@ public static class OnnxExport
 
             // [T, D, B, H] -> [T, B, D, H] -> [T, B, D·H]
             g.Node.Add(Node("Transpose", $"{p}.merge_directions_t", [$"{p}.Y"], [$"{p}.Y_tbdh"], Ints("perm", 0, 2, 1, 3)));
-            string merged = (k == L - 1 && !spec.BatchFirst) ? "y" : $"{p}.out";
+            string merged = (k == L - 1 && lastIsY) ? "y" : $"{p}.out";
             g.Node.Add(Node("Reshape", $"{p}.merge_directions", [$"{p}.Y_tbdh", "shape_t_b_minus1"], [merged]));
             cur = merged;
+            layerOutputs.Add(cur);
         }
         g.Initializer.Add(Int64Tensor("shape_t_b_minus1", [0, 0, -1], 3));
+
+        for (int u = 0; u < gmus.Count; u++)
+        {
+            // z' = σ(z·Wᵀ + b) ⊙ m on [T, B, ·]; W stored transposed ([D_x, D_m]) so MatMul needs no Transpose.
+            var (gw, gb) = (gmus[u].Weight, gmus[u].Bias);
+            int dm = gw.Dim(0), dx = gw.Dim(1);
+            if (dx != D * W0 || dm != D * W0 || !gb.HasShape(dm))
+                throw new ArgumentException($"{src}: memory unit {u} has weight {Tensor.ShapeString(gw.Shape)} and bias {Tensor.ShapeString(gb.Shape)}, expected [{D * W0}, {D * W0}] and [{D * W0}]");
+            var wt = new float[dx * dm];
+            var src2 = gw.ReadOnlySpan;
+            for (int o = 0; o < dm; o++)
+                for (int j = 0; j < dx; j++) wt[j * dm + o] = src2[o * dx + j];
+            string q = $"gmu{u}";
+            g.Initializer.Add(FloatTensor($"{q}.weight_t", wt, dx, dm));
+            g.Initializer.Add(FloatTensor($"{q}.bias", gb.ReadOnlySpan, dm));
+            g.Node.Add(Node("MatMul", $"{q}.matmul", [cur, $"{q}.weight_t"], [$"{q}.mm"]));
+            g.Node.Add(Node("Add", $"{q}.add_bias", [$"{q}.mm", $"{q}.bias"], [$"{q}.a"]));
+            g.Node.Add(Node("Sigmoid", $"{q}.gate", [$"{q}.a"], [$"{q}.g"]));
+            string outName = u == gmus.Count - 1 && !spec.BatchFirst ? "y" : $"{q}.out";
+            g.Node.Add(Node("Mul", $"{q}.gate_memory", [$"{q}.g", layerOutputs[options.MemoryLayer]], [outName]));
+            cur = outName;
+        }
 
         string yTimeMajor = cur; // [T, B, D·H]
         if (spec.BatchFirst)
