@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the SharpFuzz-instrumented harness and runs one AFL++ campaign, bounded in time and executions.
-#   fuzz/run.sh TARGET [SECONDS] [MAX_EXECS]     TARGET: safetensors | model | onnx | keras | csv
+#   fuzz/run.sh TARGET [SECONDS] [MAX_EXECS]     TARGET: safetensors | model | onnx | keras | csv | ts | serve
 # Findings land in fuzz/findings/TARGET/default/{crashes,hangs}; fuzz/findings/TARGET/default/fuzzer_stats
 # holds execs_done. Needs afl++ (Debian: apt-get install afl++) and the sharpfuzz tool
 # (dotnet tool install --global SharpFuzz.CommandLine).
 set -euo pipefail
 export PATH="$PATH:$HOME/.dotnet/tools"
 cd "$(dirname "$0")"
-target=${1:?target: safetensors | model | onnx | keras | csv}
+target=${1:?target: safetensors | model | onnx | keras | csv | ts | serve}
 seconds=${2:-1800}
 execs=${3:-1000000}
 out=build
@@ -15,7 +15,7 @@ if [[ ! -f $out/.instrumented ]]; then
   rm -rf "$out"
   dotnet publish Gyre.Fuzz -c Release -o "$out" -v quiet
   # Instrument Gyre and the parsers it leans on (Sep for CSV, Google.Protobuf for ONNX), not the runtime.
-  for dll in Gyre.dll Sep.dll Google.Protobuf.dll; do sharpfuzz "$out/$dll"; done
+  for dll in Gyre.dll Gyre.Serve.dll Sep.dll Google.Protobuf.dll; do sharpfuzz "$out/$dll"; done
   touch "$out/.instrumented"
 fi
 mkdir -p findings

@@ -3,6 +3,7 @@ using Gyre.Forecasting;
 using Gyre.IO;
 using Gyre.IO.Onnx;
 using Gyre.Layers;
+using Gyre.Serve;
 using Gyre.Tensors;
 
 namespace Gyre.Fuzz;
@@ -10,7 +11,7 @@ namespace Gyre.Fuzz;
 /// <summary>
 /// One entry point per file reader. Each feeds arbitrary bytes to the reader and lets through only the
 /// rejection the reader documents for bad input (<see cref="InvalidDataException"/> for binary formats,
-/// <see cref="GyreDataException"/> for CSV and model files): any other exception, a hang or a large
+/// <see cref="GyreDataException"/> for CSV and model files, <see cref="ServeException"/> for inference requests): any other exception, a hang or a large
 /// allocation is a finding. The regression tests replay fuzz/regressions/ through these same methods.
 /// </summary>
 public static class FuzzTargets
@@ -24,6 +25,7 @@ public static class FuzzTargets
         ["keras"] = Keras,
         ["csv"] = Csv,
         ["ts"] = Ts,
+        ["serve"] = Serve,
     };
 
     /// <summary>The safetensors reader: every tensor read back as float32.</summary>
@@ -99,5 +101,35 @@ public static class FuzzTargets
             Calendar.AddFutureFeatures(set, Calendar.Parse("dow,month"));
         }
         catch (GyreDataException) { }
+    }
+
+    // Served models of four kinds (fuzz/models/: tiny models trained for one epoch on bundled data) and the server's
+    // default limits, made on first use: Gyre.Serve is instrumented, and instrumented code may only run inside the
+    // fuzzer's loop (a static initialiser runs before it and crashes the fork server).
+    internal static readonly Lazy<(ServeOptions Limits, ServedModel[] Models)> Served = new(() =>
+    {
+        var limits = new ServeOptions();
+        return (limits, [.. new[] { "classify-stepped", "classify-window", "forecast", "detect" }.Select(name =>
+            ServedModel.Load(name, Path.Combine(AppContext.BaseDirectory, "Fuzz", "models", name + ".gyre"), limits))]);
+    });
+
+    /// <summary>
+    /// `gyre serve`'s inference request: the JSON body parsed and checked against the model's metadata, then one step of
+    /// a new stream on its input, as the server runs a request without a sequence. The first byte picks the model
+    /// (a classifier that steps its recurrent state, one that re-runs its window, a forecaster, a detector); the rest is
+    /// the body. A refusal is a <see cref="ServeException"/> (or a data error the server answers with 400).
+    /// </summary>
+    public static void Serve(byte[] bytes)
+    {
+        if (bytes.Length == 0) return;
+        var (limits, models) = Served.Value;
+        var model = models[bytes[0] % models.Length];
+        try
+        {
+            var request = InferRequest.Parse(bytes.AsMemory(1), model, limits);
+            var result = model.Step([(model.NewStream(), request.Input)])[0];
+            if (result.Error is { } error) throw error;
+        }
+        catch (Exception e) when (e is ServeException or GyreDataException) { }
     }
 }

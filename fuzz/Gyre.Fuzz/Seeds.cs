@@ -81,6 +81,18 @@ internal static class Seeds
             });
             f.Save(modelPath);
             Save(model, "lstm-patch-quantile", File.ReadAllBytes(modelPath));
+
+            // Inference requests for each served model (the first byte picks it, see FuzzTargets.Serve): a request
+            // without a sequence holding enough rows, one that opens a sequence, and cuts of the first.
+            var serve = Dir(root, "serve");
+            var served = FuzzTargets.Served.Value.Models;
+            for (int m = 0; m < served.Length; m++)
+            {
+                byte[] whole = Request(m, served[m], rows: 48, parameters: "");
+                Save(serve, served[m].Name, whole);
+                Save(serve, served[m].Name + "-sequence", Request(m, served[m], rows: 2, parameters: ", \"parameters\": {\"sequence_id\": 7, \"sequence_start\": true}"));
+                if (m == 0) Truncations(serve, served[m].Name, whole);
+            }
         }
         finally
         {
@@ -100,6 +112,18 @@ internal static class Seeds
     }
 
     private static byte[] Csv(byte options, string text) => [options, .. Encoding.UTF8.GetBytes(text)];
+
+    /// <summary>An infer request body for <paramref name="model"/> (model byte first): x [rows, W] a ramp, and hourly Unix
+    /// times when the model takes them.</summary>
+    private static byte[] Request(int index, Serve.ServedModel model, int rows, string parameters)
+    {
+        int w = model.Width;
+        var x = string.Join(", ", Enumerable.Range(0, rows * w).Select(i => (0.5 * (i % 17) - 2).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        string inputs = $"{{\"name\": \"x\", \"shape\": [{rows}, {w}], \"datatype\": \"FP32\", \"data\": [{x}]}}";
+        if (model.NeedsTimes)
+            inputs += $", {{\"name\": \"time\", \"shape\": [{rows}], \"datatype\": \"INT64\", \"data\": [{string.Join(", ", Enumerable.Range(0, rows).Select(r => 1_700_000_000L + 3600L * r))}]}}";
+        return [(byte)index, .. Encoding.UTF8.GetBytes($"{{\"id\": \"seed\", \"inputs\": [{inputs}]{parameters}}}")];
+    }
 
     private static Tensor Ramp(params int[] shape)
     {

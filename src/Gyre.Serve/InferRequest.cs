@@ -25,8 +25,20 @@ public sealed partial class InferRequest
 
     private static ServeException Bad(string message) => new(400, message);
 
+    /// <summary>Index of the first byte that does not start a valid UTF-8 sequence (the text is known to hold one).</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> text)
+    {
+        int i = 0;
+        while (i < text.Length && System.Text.Rune.DecodeFromUtf8(text[i..], out _, out int used) == System.Buffers.OperationStatus.Done) i += used;
+        return i;
+    }
+
     public static InferRequest Parse(ReadOnlyMemory<byte> body, ServedModel model, ServeOptions options)
     {
+        // JsonDocument checks the structure but decodes strings (names, ids, labels) only when read, so bytes that are
+        // not UTF-8 would surface later as an InvalidOperationException: refuse them here, naming the first bad byte.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+            throw Bad($"the request body is not valid UTF-8 (byte {FirstInvalidUtf8(body.Span) + 1}); JSON must be UTF-8 encoded");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 }); }
         catch (JsonException e) { throw Bad($"the request body is not valid JSON: {e.Message.Split(". LineNumber")[0]} (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})"); }

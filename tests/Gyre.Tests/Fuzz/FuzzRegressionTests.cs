@@ -31,6 +31,7 @@ public sealed class FuzzRegressionTests
             Assert.True(Directory.Exists(Path.Combine(Root, target)) && Directory.GetFiles(Path.Combine(Root, target)).Length >= 3, $"no seeds for {target}");
         Assert.Contains("lone-surrogate-1", Directory.GetFiles(Path.Combine(Root, "safetensors")).Select(Path.GetFileName));
         Assert.Contains("config-beyond-tensors", Directory.GetFiles(Path.Combine(Root, "model")).Select(Path.GetFileName));
+        Assert.Contains("invalid-utf8-1", Directory.GetFiles(Path.Combine(Root, "serve")).Select(Path.GetFileName));
     }
 
     [Theory]

@@ -74,4 +74,17 @@ public class MalformedRequestTests(ServeFixture f)
         Assert.Equal(404, (int)none.StatusCode);
         Assert.Contains("no model 'nope'", await none.Content.ReadAsStringAsync());
     }
+
+    [Fact]
+    public async Task A_body_that_is_not_utf8_is_a_400_naming_the_byte()
+    {
+        // Found by fuzzing: JsonDocument accepts such bytes inside a string and fails only when the string is read.
+        byte[] body = [.. Encoding.UTF8.GetBytes("{\"id\": \"se"), 0xC4, .. Encoding.UTF8.GetBytes("\", \"inputs\": [" + X1 + "], " + Seq + "}")];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        using var response = await f.Http.PostAsync("v2/models/cs/infer", content);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(400 == (int)response.StatusCode, $"HTTP {(int)response.StatusCode} {text}");
+        Assert.Contains("not valid UTF-8 (byte 11)", JsonDocument.Parse(text).RootElement.GetProperty("error").GetString());
+    }
 }
