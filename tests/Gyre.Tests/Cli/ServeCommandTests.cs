@@ -32,13 +32,19 @@ public sealed class ServeCommandTests : IDisposable
         string gun = Path.Combine(AppContext.BaseDirectory, "Fixtures", "Data", "classification", "GunPoint_TRAIN.ts");
         _dir.Ok("classify", "train", "--data", gun, "--hidden", "8", "--epochs", "1", "--augment", "0", "--out", _dir["c.gyre"]);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Gyre.Cli.dll"), "serve", "--model", "gun=" + _dir["c.gyre"], "--port", "0" })
+        // --grpc-port 0 is "off", so the gRPC service gets a port that was free a moment ago.
+        int grpcPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)) { probe.Start(); grpcPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port; }
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Gyre.Cli.dll"), "serve", "--model", "gun=" + _dir["c.gyre"], "--port", "0",
+                     "--grpc-port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var listening = new TaskCompletionSource<string>();
+        var grpc = new TaskCompletionSource<string>();
         p.OutputDataReceived += (_, e) =>
         {
             if (e.Data is { } line && Regex.Match(line, @"listening on (http://127\.0\.0\.1:\d+/)") is { Success: true } m) listening.TrySetResult(m.Groups[1].Value);
+            if (e.Data is { } text && Regex.Match(text, @"gRPC .* on (http://127\.0\.0\.1:\d+/)") is { Success: true } g) grpc.TrySetResult(g.Groups[1].Value);
         };
         p.BeginOutputReadLine();
         var err = p.StandardError.ReadToEndAsync();
@@ -49,6 +55,14 @@ public sealed class ServeCommandTests : IDisposable
             {
                 string meta = await http.GetStringAsync("v2/models/gun");
                 Assert.Contains("\"platform\":\"gyre_classify\"", meta);
+            }
+            string grpcAddress = await grpc.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.EndsWith($":{grpcPort}/", grpcAddress);
+            using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(grpcAddress))
+            {
+                var client = new Gyre.Serve.Grpc.GRPCInferenceService.GRPCInferenceServiceClient(channel);
+                var meta = await client.ModelMetadataAsync(new Gyre.Serve.Grpc.ModelMetadataRequest { Name = "gun" });
+                Assert.Equal("gyre_classify", meta.Platform);
             }
             using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
