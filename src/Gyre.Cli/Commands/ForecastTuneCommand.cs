@@ -58,7 +58,7 @@ internal static class ForecastTuneCommand
             ctx.Console.Write(table);
             var bo = best.Options;
             ctx.Out.WriteLine($"best: {Describe(bo)}, {bo.Epochs} epochs; wrote {output} (its options are in the file: gyre forecast inspect --model {output})");
-            ctx.Out.WriteLine($"retrain with: gyre forecast train --data {path} {Describe(bo)} --epochs {bo.Epochs} --seed {bo.Seed}");
+            ctx.Out.WriteLine($"retrain with: gyre forecast train --data {path} [the data and protocol options given here] {Describe(bo)} --epochs {bo.Epochs} --seed {bo.Seed}");
             var set = best.LoadData(path);
             if (SplitSpec.Parse(bo.Split).Test > 0) Reports.Table(ctx, best.Evaluate(set));
             return Cli.Ok;
