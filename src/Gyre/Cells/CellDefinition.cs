@@ -73,6 +73,10 @@ public abstract class CellDefinition
         rng.Uniform(values, -k, k);
     }
 
+    /// <summary>Fills the parameter block: by default <see cref="Initialize(Span{float}, Rng, int)"/> over all values; a cell
+    /// whose parameters start differently (LSSL's HiPPO-LegS) finds them by name here.</summary>
+    public virtual void Initialize(ParameterBlock block, Rng rng, int hidden) => Initialize(block.Values, rng, hidden);
+
     /// <summary>Numeric options the step reads (see <see cref="CellWeights.Params"/>).</summary>
     public virtual CellParams Params => default;
 
@@ -107,7 +111,7 @@ public abstract class CellDefinition<TCell> : CellDefinition where TCell : struc
 {
     public sealed override int Gates => TCell.Gates;
     public sealed override int States => TCell.States;
-    public sealed override int SavedWidth => TCell.SavedWidth;
+    public sealed override int SavedWidth => CellOps.SavedWidthOf<TCell>(Params);
     public sealed override int ScratchWidth => TCell.ScratchWidth;
     public sealed override RecurrentWeights Recurrent => TCell.Recurrent;
     public sealed override bool HiddenBiasApart => TCell.HiddenBiasApart;

@@ -9,6 +9,10 @@ namespace Gyre.Cells;
 /// </summary>
 public static unsafe class CellOps
 {
+    /// <summary>S of <typeparamref name="TCell"/> with options <paramref name="p"/> (<see cref="ICell.SavedWidthFor"/> or the constant).</summary>
+    public static int SavedWidthOf<TCell>(in CellParams p) where TCell : struct, ICell =>
+        TCell.SavedWidthFromParams ? TCell.SavedWidthFor(p) : TCell.SavedWidth;
+
     /// <summary>Set by the runner on its own thread while it runs a sequence with units split over a team;
     /// null (serial) on every worker of a row split.</summary>
     [ThreadStatic] internal static WorkerTeam? StepTeam;

@@ -39,6 +39,14 @@ public unsafe interface ICell
     /// <summary>S: floats per (row, unit) a training step keeps for backward.</summary>
     static abstract int SavedWidth { get; }
 
+    /// <summary>Whether S depends on the options (<see cref="SavedWidthFor"/>; LSSL keeps 3N + 2 floats per unit for N states).
+    /// The loop paths read S through <see cref="CellOps.SavedWidthOf{TCell}"/>; the fused and parallel-in-time paths,
+    /// which such a cell never takes (its states are wider than H), use <see cref="SavedWidth"/>.</summary>
+    static virtual bool SavedWidthFromParams => false;
+
+    /// <summary>S for the given options when <see cref="SavedWidthFromParams"/>.</summary>
+    static virtual int SavedWidthFor(in CellParams p) => throw new NotSupportedException();
+
     /// <summary>Per-row scratch of a step, in units of H floats (e.g. 3 for GRU's b_hh + W_hh·h).</summary>
     static abstract int ScratchWidth { get; }
 
@@ -64,7 +72,8 @@ public unsafe interface ICell
     static abstract void Backward(in CellBackwardStep s);
 
     /// <summary>dW_hh (and any per-unit extra parameter's gradient) accumulated (+=) over all steps after the
-    /// time loop. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM.</summary>
+    /// time loop. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM. Called when the cell has a weight_hh or extra
+    /// parameters, so a cell with extra parameters and no weight_hh must give its own.</summary>
     static virtual void RecurrentWeightGradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
 
     /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b [R, H] from gx alone (minGRU,

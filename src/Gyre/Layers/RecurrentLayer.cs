@@ -171,7 +171,7 @@ public partial class RecurrentLayer : Module
             if (cell.ExtraParameters.Count > 0) _extra[s] = _block.Parameters[p];
             p += cell.ExtraParameters.Count;
         }
-        cell.Initialize(_block.Values, new Rng(seed), hiddenSize);
+        cell.Initialize(_block, new Rng(seed), hiddenSize);
         _runners = new ISequenceRunner[slots];
         for (int s = 0; s < slots; s++) _runners[s] = cell.CreateRunner();
         _extraRows = cell.ExtraParameters.Sum(e => e.Rows);

@@ -164,11 +164,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             else Run(ref job, path, team);
 
             // Weight gradients for all steps at once: dW_hh (the cell's rule), dW_ih += dGiᵀ·X, dX += dGi·W_ih.
-            if (TCell.Recurrent != RecurrentWeights.None)
+            if (TCell.Recurrent != RecurrentWeights.None || !a.DExtra.IsEmpty)
             {
                 var grads = new CellWeightGradients
                 {
-                    Rows = rows, Hidden = h, Gates = g, SavedWidth = TCell.SavedWidth * h, HWidth = a.OutWidth, HPrevLd = a.StateLd,
+                    Rows = rows, Hidden = h, Gates = g, SavedWidth = CellOps.SavedWidthOf<TCell>(a.Params) * h, HWidth = a.OutWidth, HPrevLd = a.StateLd,
                     DGh = pDGh, HPrev = pStates + (a.Reverse ? bs : 0), Saved = pSaved, DWhh = pDWhh, W = w,
                 };
                 TCell.RecurrentWeightGradients(grads);
@@ -462,7 +462,7 @@ internal unsafe struct RowSplitForward<TCell> : IWorkerJob where TCell : struct,
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, ls = StateLd, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States;
+        int h = Hidden, ls = StateLd, gh = TCell.Gates * h, sw = CellOps.SavedWidthOf<TCell>(W.Params) * h, ns = TCell.States;
         nint bs = (nint)Batch * ls, stride = (nint)(Steps + 1) * bs;
         var step = new CellStep
         {
@@ -674,7 +674,7 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     {
         int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
         if (rows == 0) return;
-        int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, ns = TCell.States, d = Directions;
+        int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = CellOps.SavedWidthOf<TCell>(W.Params) * h, ns = TCell.States, d = Directions;
         nint bs = (nint)Batch * ls, rs = (nint)r0 * ls, stride = (nint)(Steps + 1) * bs;
         bool apart = DGh != DGi;
         float* dNext = D + rs, dPrev = DTmp + rs;

@@ -169,60 +169,13 @@ public sealed class StateSpaceLayer : Module
     {
         int h = HiddenSize, n = StateSize;
         if (_aBar.Length != h * n) { _aBar = new float[h * n]; _bBar = new float[h * n]; }
-        for (int ch = 0; ch < h; ch++)
-        {
-            double dt = Math.Exp(_logDt.Value[ch]);
-            for (int k = 0; k < n; k++)
-            {
-                double a = -Math.Exp(_logNegA.Value[ch, k]), bb = _bp.Value[ch, k];
-                if (Discretisation == Discretisation.ZeroOrderHold)
-                {
-                    double ab = Math.Exp(dt * a);
-                    _aBar[ch * n + k] = (float)ab;
-                    _bBar[ch * n + k] = (float)((ab - 1) / a * bb);
-                }
-                else
-                {
-                    double den = 1 - dt * a / 2;
-                    _aBar[ch * n + k] = (float)((1 + dt * a / 2) / den);
-                    _bBar[ch * n + k] = (float)(dt * bb / den);
-                }
-            }
-        }
+        Cells.StateSpaceDiscretisation.Discretise(_logDt.Value.ReadOnlySpan, _logNegA.Value.ReadOnlySpan, _bp.Value.ReadOnlySpan, _aBar, _bBar, h, n, Discretisation);
     }
 
     /// <summary>∂L/∂Ā, ∂L/∂B̄ → ∂L/∂log_dt, ∂L/∂log_neg_a, ∂L/∂B (in double: a sum of many terms per channel).</summary>
-    private void ChainDiscretisation(double[] dAbar, double[] dBbar)
-    {
-        int h = HiddenSize, n = StateSize;
-        for (int ch = 0; ch < h; ch++)
-        {
-            double dt = Math.Exp(_logDt.Value[ch]), dDt = 0;
-            for (int k = 0; k < n; k++)
-            {
-                double a = -Math.Exp(_logNegA.Value[ch, k]), bb = _bp.Value[ch, k];
-                double gA = dAbar[ch * n + k], gB = dBbar[ch * n + k];
-                double abDt, abA, bbDt, bbA, bbB;
-                if (Discretisation == Discretisation.ZeroOrderHold)
-                {
-                    double ab = Math.Exp(dt * a);
-                    abDt = a * ab; abA = dt * ab;
-                    bbDt = ab * bb; bbA = bb * (dt * ab * a - (ab - 1)) / (a * a); bbB = (ab - 1) / a;
-                }
-                else
-                {
-                    double den = 1 - dt * a / 2, den2 = den * den;
-                    abDt = a / den2; abA = dt / den2;
-                    bbDt = bb / den2; bbA = dt * dt * bb / (2 * den2); bbB = dt / den;
-                }
-                dDt += gA * abDt + gB * bbDt;
-                // A = −e^{log_neg_a}: ∂A/∂log_neg_a = A.
-                _logNegA.Grad[ch, k] += (float)((gA * abA + gB * bbA) * a);
-                _bp.Grad[ch, k] += (float)(gB * bbB);
-            }
-            _logDt.Grad[ch] += (float)(dDt * dt);
-        }
-    }
+    private void ChainDiscretisation(double[] dAbar, double[] dBbar) =>
+        Cells.StateSpaceDiscretisation.Chain(dAbar, dBbar, _logDt.Value.ReadOnlySpan, _logNegA.Value.ReadOnlySpan, _bp.Value.ReadOnlySpan,
+            _logDt.Grad.Span, _logNegA.Grad.Span, _bp.Grad.Span, HiddenSize, StateSize, Discretisation);
 
     private int ScanChunk => Scan == ScanMode.Parallel ? ChunkLength : 0;
 

@@ -42,9 +42,10 @@ public sealed class OnnxScanTests
                 Check(cell, b, l, bi, batchFirst, reverse, bias, force);
     }
 
-    /// <summary>Cells with their options: heads (block-diagonal weight_hh), forget gate, nonlinearity, bound.</summary>
+    /// <summary>Cells with their options: heads (block-diagonal weight_hh), forget gate, nonlinearity, bound, state size and discretisation.</summary>
     public static TheoryData<string> CellsWithOptions() =>
-        new() { "gru(heads=2)", "lstm(heads=4)", "lstm(proj_size=3)", "slstm(forget=exp)", "slstm(heads=2)", "indrnn(nonlinearity=tanh,bound=0.5)", "rnn(nonlinearity=relu)" };
+        new() { "gru(heads=2)", "lstm(heads=4)", "lstm(proj_size=3)", "slstm(forget=exp)", "slstm(heads=2)", "indrnn(nonlinearity=tanh,bound=0.5)", "rnn(nonlinearity=relu)",
+            "lssl(discretisation=bilinear,state_size=3)" };
 
     [Theory]
     [MemberData(nameof(CellsWithOptions))]

@@ -1,0 +1,183 @@
+using Gyre.Cells;
+using Gyre.Layers;
+using Gyre.Tensors;
+using Xunit;
+using static Gyre.Tests.Layers.GradientCheckTests;
+
+namespace Gyre.Tests.Layers;
+
+/// <summary>"lssl" as a registered cell: finite differences over every state (random upstream, odd sizes, T = 1,
+/// B = 1, bidirectional, two layers, both discretisations), the library layer's numbers, padding, initialisation
+/// and options.</summary>
+public class LsslCellTests
+{
+    public static IEnumerable<object[]> Shapes()
+    {
+        // I, H, N, layers, bidirectional, B, T, bias, batchFirst, discretisation
+        yield return [1, 1, 1, 1, false, 1, 1, true, true, "zoh"];
+        yield return [3, 5, 3, 1, false, 1, 7, true, false, "bilinear"];
+        yield return [5, 3, 2, 2, true, 3, 4, true, true, "zoh"];
+        yield return [2, 3, 4, 2, true, 2, 1, false, false, "bilinear"];
+    }
+
+    private static CellDefinition Cell(int n, string disc) =>
+        CellRegistry.FromText($"lssl(state_size={n},discretisation={disc})");
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardMatchesFiniteDifferences(int inputSize, int hidden, int n, int layers, bool bidir, int batch, int steps, bool bias, bool batchFirst, string disc)
+    {
+        var rng = new Rng(31);
+        var layer = new RecurrentLayer(Cell(n, disc), inputSize, hidden, layers, bias, batchFirst, 0f, bidir, seed: 5);
+        foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
+        Assert.Equal(["h", "s"], layer.Cell.StateNames);
+        Assert.Equal(n * hidden, layer.StateWidth(1));
+        Assert.False(layer.Cell.HasParallelForm);
+        int ld = layers * (bidir ? 2 : 1), d = bidir ? 2 : 1;
+        var x = Random(rng, batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]);
+        var dy = Random(rng, batchFirst ? [batch, steps, d * hidden] : [steps, batch, d * hidden]);
+        var s0 = new Tensor[2]; var dN = new Tensor[2];
+        for (int j = 0; j < 2; j++)
+        {
+            s0[j] = Random(rng, [ld, batch, layer.StateWidth(j)]);
+            dN[j] = Random(rng, [ld, batch, layer.StateWidth(j)]);
+        }
+        double Loss()
+        {
+            var o = layer.ForwardStates(x, s0);
+            return Dot(o.Output, dy) + Dot(o.States[0], dN[0]) + Dot(o.States[1], dN[1]);
+        }
+        Loss();
+        layer.ZeroGrad();
+        var g = layer.BackwardStates(dy, dN);
+        var checks = new List<(string, Tensor, Tensor)> { ("x", x, g.Input), ("h0", s0[0], g.States[0]), ("s0", s0[1], g.States[1]) };
+        foreach (var p in layer.Parameters()) checks.Add((p.Name, p.Value, p.Grad));
+        foreach (var (name, value, grad) in checks) CheckTensor(name, value, grad, Loss, "lssl");
+        // y does not feed back: h0 has no effect, its gradient is exactly zero.
+        Assert.All(g.States[0].ReadOnlySpan.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData("zoh")]
+    [InlineData("bilinear")]
+    public void TheCellIsTheLibraryLayer(string disc)
+    {
+        const int b = 3, t = 9, i = 4, h = 5, n = 6;
+        var lib = new StateSpaceLayer(i, h, n, disc == "zoh" ? Discretisation.ZeroOrderHold : Discretisation.Bilinear, seed: 3);
+        var cell = new RecurrentLayer(Cell(n, disc), i, h, 1, bias: true, batchFirst: true, seed: 9);
+        var map = new Dictionary<string, string>
+        {
+            ["in_proj.weight"] = "weight_ih_l0", ["in_proj.bias"] = "bias_ih_l0", ["log_dt"] = "log_dt_l0",
+            ["log_neg_a"] = "log_neg_a_l0", ["b"] = "b_l0", ["c"] = "c_l0", ["d"] = "d_l0",
+        };
+        var cellParams = cell.Parameters().ToDictionary(p => p.Name);
+        foreach (var p in lib.Parameters())
+        {
+            var q = cellParams[map[p.Name]];
+            Assert.Equal(p.Value.Shape, q.Value.Shape);
+            p.Value.ReadOnlySpan.CopyTo(q.Value.Span);
+        }
+        var rng = new Rng(4);
+        var x = Random(rng, [b, t, i]);
+        var dy = Random(rng, [b, t, h]);
+        var yl = lib.Forward(x);
+        var yc = cell.Forward(x).Output;
+        Assert.True(MaxDiff(yl, yc) <= 1e-5f, $"forward differs by {MaxDiff(yl, yc)}");
+        lib.ZeroGrad(); cell.ZeroGrad();
+        var dxl = lib.Backward(dy);
+        var dxc = cell.Backward(dy).Input;
+        Assert.True(MaxDiff(dxl, dxc) <= 1e-5f, $"dx differs by {MaxDiff(dxl, dxc)}");
+        foreach (var p in lib.Parameters())
+        {
+            float diff = MaxDiff(p.Grad, cellParams[map[p.Name]].Grad), scale = 1f + MaxAbs(p.Grad);
+            Assert.True(diff <= 1e-4f * scale, $"d{p.Name} differs by {diff}");
+        }
+    }
+
+    private static float MaxAbs(Tensor a)
+    {
+        float m = 0f;
+        foreach (float v in a.ReadOnlySpan) m = MathF.Max(m, MathF.Abs(v));
+        return m;
+    }
+
+    [Fact]
+    public void PaddedRowsGiveTheUnpaddedResults()
+    {
+        // Row 0 is 3 steps padded to 6 (garbage in the padding), row 1 all 6: each must equal its own unpadded run.
+        const int t = 6, i = 2, h = 5, n = 3;
+        var rng = new Rng(8);
+        var x = Random(rng, [2, t, i]);
+        var dy = Random(rng, [2, t, 2 * h]);
+        RecurrentLayer Make() => new(Cell(n, "zoh"), i, h, numLayers: 2, batchFirst: true, bidirectional: true, seed: 4);
+        var layer = Make();
+        var o = layer.ForwardStates(x, null, [3, 6]);
+        layer.ZeroGrad();
+        var g = layer.Backward(dy);
+        var grads = layer.Parameters().Select(p => p.Grad.ReadOnlySpan.ToArray()).ToArray();
+        var sum = new double[grads.Length][];
+        for (int k = 0; k < grads.Length; k++) sum[k] = new double[grads[k].Length];
+        for (int row = 0; row < 2; row++)
+        {
+            int len = row == 0 ? 3 : 6;
+            var alone = Make();
+            var xr = Tensor.Zeros(1, len, i); var dyr = Tensor.Zeros(1, len, 2 * h);
+            x.ReadOnlySpan.Slice(row * t * i, len * i).CopyTo(xr.Span);
+            dy.ReadOnlySpan.Slice(row * t * 2 * h, len * 2 * h).CopyTo(dyr.Span);
+            var oa = alone.Forward(xr);
+            alone.ZeroGrad();
+            var ga = alone.Backward(dyr);
+            for (int k = 0; k < len * 2 * h; k++) Assert.Equal(oa.Output.ReadOnlySpan[k], o.Output.ReadOnlySpan[row * t * 2 * h + k], 1e-6f);
+            for (int k = len * 2 * h; k < t * 2 * h; k++) Assert.Equal(0f, o.Output.ReadOnlySpan[row * t * 2 * h + k]);
+            for (int k = 0; k < len * i; k++) Assert.Equal(ga.Input.ReadOnlySpan[k], g.Input.ReadOnlySpan[row * t * i + k], 1e-5f);
+            for (int k = len * i; k < t * i; k++) Assert.Equal(0f, g.Input.ReadOnlySpan[row * t * i + k]);
+            for (int s = 0; s < 4; s++)
+                for (int w = 0; w < n * h; w++)
+                    Assert.Equal(oa.States[1].ReadOnlySpan[s * n * h + w], o.States[1].ReadOnlySpan[(s * 2 + row) * n * h + w], 1e-6f);
+            int pi = 0;
+            foreach (var p in alone.Parameters())
+            {
+                var src = p.Grad.ReadOnlySpan;
+                for (int k = 0; k < src.Length; k++) sum[pi][k] += src[k];
+                pi++;
+            }
+        }
+        // The padded batch's parameter gradients are the two rows' own (padding contributes nothing).
+        for (int k = 0; k < grads.Length; k++)
+            for (int e = 0; e < grads[k].Length; e++)
+                Assert.Equal(sum[k][e], grads[k][e], 1e-4 * (1 + Math.Abs(sum[k][e])));
+    }
+
+    [Fact]
+    public void StartsFromHippoLegS()
+    {
+        var layer = new RecurrentLayer(Cell(4, "zoh"), 3, 2, 2, seed: 1, bidirectional: true);
+        var p = layer.Parameters().ToDictionary(q => q.Name);
+        foreach (string suffix in new[] { "_l0", "_l1_reverse" })
+        {
+            var a = p["log_neg_a" + suffix].Value; var b = p["b" + suffix].Value;
+            Assert.Equal([2, 4], a.Shape);
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < 4; k++)
+                {
+                    Assert.Equal(MathF.Log(k + 1f), a[j, k]);
+                    Assert.Equal(MathF.Sqrt(2f * k + 1f), b[j, k]);
+                }
+            Assert.All(p["log_dt" + suffix].Value.ReadOnlySpan.ToArray(), v => Assert.InRange(v, MathF.Log(1e-3f), MathF.Log(1e-1f)));
+        }
+    }
+
+    [Fact]
+    public void OptionsRoundTripAndBadOnesAreOneLine()
+    {
+        Assert.Equal("lssl", CellRegistry.Get("lssl").ToString());
+        var c = CellRegistry.FromText("lssl(discretisation=bilinear,state_size=8)");
+        Assert.Equal("lssl(discretisation=bilinear,state_size=8)", c.ToString());
+        Assert.Equal(8 * 7, c.StateWidth(1, 7));
+        Assert.Equal(3 * 8 + 2, c.SavedWidth);
+        Assert.Equal("cell 'lssl': state_size must be at least 1, got 0", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("lssl(state_size=0)")).Message);
+        Assert.Equal("cell 'lssl': discretisation must be zoh or bilinear, got 'euler'",
+            Assert.Throws<ArgumentException>(() => CellRegistry.FromText("lssl(discretisation=euler)")).Message);
+        Assert.StartsWith("cell 'lssl' has no option 'heads'", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("lssl(heads=2)")).Message);
+    }
+}
