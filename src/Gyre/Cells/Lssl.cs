@@ -40,6 +40,7 @@ public readonly unsafe struct LsslCell : ICell
 
     // Ā, B̄ [H·N] of the step being run, per thread (rows of one step are split over workers), grown once.
     [ThreadStatic] private static float[]? _aBar, _bBar;
+    [ThreadStatic] private static double[]? _sums;
 
     private static (float[] A, float[] B) Discretised(in CellWeights w, int h)
     {
@@ -113,11 +114,14 @@ public readonly unsafe struct LsslCell : ICell
     public static void RecurrentWeightGradients(in CellWeightGradients g)
     {
         int h = g.Hidden, n = g.W.Params.I0, hn = h * n;
-        var sums = new double[3 * hn + h]; // [Ā | B̄ | C | D] gradients, once per backward (not per step)
+        int len = 3 * hn + h;
+        if (_sums == null || _sums.Length < len) _sums = new double[len];
+        var sums = _sums; // [Ā | B̄ | C | D] gradients
+        Array.Clear(sums, 0, len);
         for (int row = 0; row < g.Rows; row++)
         {
             float* rec = g.Saved + (nint)row * g.SavedWidth + h;
-            for (int i = 0; i < 3 * hn + h; i++) sums[i] += rec[i];
+            for (int i = 0; i < len; i++) sums[i] += rec[i];
         }
         float* e = g.W.Extra, de = g.W.ExtraGrad;
         StateSpaceDiscretisation.Chain(sums.AsSpan(0, hn), sums.AsSpan(hn, hn), new ReadOnlySpan<float>(e, h), new ReadOnlySpan<float>(e + h, hn),
