@@ -28,8 +28,8 @@ public static class CellRegistry
         Register("minlstm", NoOptions("minlstm", () => new MinLstmDefinition()));
         Register("mgu", NoOptions("mgu", () => new MguDefinition()));
         Register("leaky_rnn", NoOptions("leaky_rnn", () => new LeakyRnnDefinition()));
-        Register("lssl", LsslDefinition.FromOptions);
         Register("leaky_gru", NoOptions("leaky_gru", () => new LeakyGruDefinition()));
+        Register("lssl", LsslDefinition.FromOptions);
     }
 
     static CellRegistry() => Builtins();

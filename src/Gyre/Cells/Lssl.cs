@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Gyre.Layers;
 using Gyre.Tensors;
 
@@ -23,8 +24,8 @@ namespace Gyre.Cells;
 /// C ~ N(0, 1/N); D ~ N(0, 1); weight_ih, bias_ih U(−1/√H, 1/√H) as every cell.
 /// State 0 does not enter the step (y depends on s only), so h0 has no effect and ∂L/∂h0 = 0.
 /// Saved per unit: u, then per state n the records g·s_{t−1}, g·u, ∂L/∂y·s_t (g = ∂L/∂s_t) that backward writes for
-/// the weight gradients, and ∂L/∂y·u: S = 3N + 2. Ā and B̄ are computed in double from the parameters once per step
-/// call (<see cref="StateSpaceDiscretisation"/>, shared with the library layer), not per row.
+/// the weight gradients, and ∂L/∂y·u: S = 3N + 2. Ā and B̄ are computed in double from the parameters
+/// (<see cref="StateSpaceDiscretisation"/>, shared with the library layer) when those change, not per step or row.
 /// No parallel-in-time path in the runner (its state is N·H wide); the library layer has the scan and the convolution.
 /// </summary>
 public readonly unsafe struct LsslCell : ICell
@@ -38,17 +39,27 @@ public readonly unsafe struct LsslCell : ICell
     public static bool SavedWidthFromParams => true;
     public static int SavedWidthFor(in CellParams p) => 3 * p.I0 + 2;
 
-    // Ā, B̄ [H·N] of the step being run, per thread (rows of one step are split over workers), grown once.
-    [ThreadStatic] private static float[]? _aBar, _bBar;
+    // Ā, B̄ [H·N] per thread (rows of one step are split over workers), grown once, and the parameters
+    // (log_dt | log_neg_a | b, [H + 2·H·N]) they were computed from: recomputed only when those bits change, since a
+    // step would otherwise spend H·N double exps on values that stay fixed for a whole sequence.
+    [ThreadStatic] private static float[]? _aBar, _bBar, _from;
+    [ThreadStatic] private static int _fromDisc;
     [ThreadStatic] private static double[]? _sums;
 
     private static (float[] A, float[] B) Discretised(in CellWeights w, int h)
     {
-        int n = w.Params.I0, hn = h * n;
+        int n = w.Params.I0, hn = h * n, inputs = h + 2 * hn;
+        var from = new ReadOnlySpan<float>(w.Extra, inputs);
+        if (_from != null && _from.Length == inputs && _fromDisc == w.Params.I1
+            && MemoryMarshal.AsBytes(from).SequenceEqual(MemoryMarshal.AsBytes(_from.AsSpan())))
+            return (_aBar!, _bBar!);
         if (_aBar == null || _aBar.Length < hn) { _aBar = new float[hn]; _bBar = new float[hn]; }
+        if (_from == null || _from.Length != inputs) _from = new float[inputs];
         float* e = w.Extra;
         StateSpaceDiscretisation.Discretise(new ReadOnlySpan<float>(e, h), new ReadOnlySpan<float>(e + h, hn), new ReadOnlySpan<float>(e + h + hn, hn),
             _aBar.AsSpan(0, hn), _bBar!.AsSpan(0, hn), h, n, (Discretisation)w.Params.I1);
+        from.CopyTo(_from);
+        _fromDisc = w.Params.I1;
         return (_aBar, _bBar!);
     }
 
