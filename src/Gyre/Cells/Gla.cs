@@ -58,18 +58,27 @@ public readonly unsafe struct GlaCell : ICell
             float* o = s.Next + (nint)r * s.StateLd;
             for (int n = 0; n < heads; n++)
             {
-                var on = new Span<float>(o + n * d, d);
-                var vn = new ReadOnlySpan<float>(v + n * d, d);
-                on.Clear();
-                for (int i = 0; i < d; i++)
-                {
-                    int e = n * d + i;
-                    var row = new Span<float>(nextS + (nint)e * d, d);
-                    TensorPrimitives.Multiply(vn, k[e], row);
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(prevS + (nint)e * d, d), a[e], row, row);
-                    TensorPrimitives.MultiplyAdd(row, q[e], on, on);
-                }
+                nint e = n * d;
+                HeadStep(new ReadOnlySpan<float>(prevS + e * d, d * d), new Span<float>(nextS + e * d, d * d), new ReadOnlySpan<float>(q + e, d),
+                    new ReadOnlySpan<float>(k + e, d), new ReadOnlySpan<float>(a + e, d), new ReadOnlySpan<float>(v + e, d), new Span<float>(o + e, d));
             }
+        }
+    }
+
+    /// <summary>One head of one row: S'[i, ·] = α[i]·S[i, ·] + k[i]·v, o = q·S' (S, S' [dk, dv], row-major; they may be
+    /// the same buffer). Shared with <see cref="GatedLinearAttention"/>'s recurrent form, which has dk ≠ dv.</summary>
+    internal static void HeadStep(ReadOnlySpan<float> prev, Span<float> next, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> alpha, ReadOnlySpan<float> v, Span<float> o)
+    {
+        int dv = v.Length;
+        o.Clear();
+        for (int i = 0; i < k.Length; i++)
+        {
+            var row = next.Slice(i * dv, dv);
+            // α·S + k·v rounded as the two products and their sum, in this order (the scalar expression's rounding).
+            TensorPrimitives.Multiply(prev.Slice(i * dv, dv), alpha[i], row);
+            TensorPrimitives.MultiplyAdd(v, k[i], row, row);
+            TensorPrimitives.MultiplyAdd(row, q[i], o, o);
         }
     }
 
