@@ -289,6 +289,18 @@ public sealed class ForecastCommandTests : IDisposable
     }
 
     [Fact]
+    public void Paralstm_trains_and_predicts_by_newton_with_2x2_blocks()
+    {
+        // ParaLSTM's Newton path (2×2 Jacobian blocks) in training and prediction; the forecast is the loop's to rounding.
+        string data = TrainSmall("pl.gyre", "--cell", "paralstm", "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["pl.gyre"], "--data", data, "--out", _dir["plp.csv"], "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir["pl.gyre"], "--data", data, "--out", _dir["pls.csv"], "--scan", "sequential");
+        var p = Column(_dir["plp.csv"], "y"); var s = Column(_dir["pls.csv"], "y");
+        Assert.Equal(s.Length, p.Length);
+        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+    }
+
+    [Fact]
     public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
     {
         // minGRU trained and used through its parallel scan; the forecast is the loop's to rounding.

@@ -223,6 +223,7 @@ public class ParallelCellsTests
     [InlineData("mingru")]
     [InlineData("minlstm")]
     [InlineData("paragru")]
+    [InlineData("paralstm")]
     public void ParallelPathAllocatesNothingAtARepeatedShape(string cell)
     {
         const int b = 3, i = 4, h = 16, l = 2;
@@ -234,14 +235,17 @@ public class ParallelCellsTests
             var hN = Tensor.Zeros(2 * l, b, h);
             var dx = Tensor.Zeros(b, steps, i);
             var dh0 = Tensor.Zeros(2 * l, b, h);
+            bool twoStates = layer.Cell.StateNames.Count == 2;
+            var cN = twoStates ? Tensor.Zeros(2 * l, b, h) : null;
+            var dc0 = twoStates ? Tensor.Zeros(2 * l, b, h) : null;
             for (int warm = 0; warm < 3; warm++)
             {
-                layer.Forward(x, null, null, y, hN, null);
-                layer.Backward(y, hN, null, dx, dh0, null);
+                layer.Forward(x, null, null, y, hN, cN);
+                layer.Backward(y, hN, cN, dx, dh0, dc0);
             }
             long before = GC.GetAllocatedBytesForCurrentThread();
-            layer.Forward(x, null, null, y, hN, null);
-            layer.Backward(y, hN, null, dx, dh0, null);
+            layer.Forward(x, null, null, y, hN, cN);
+            layer.Backward(y, hN, cN, dx, dh0, dc0);
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Assert.Equal(0, Measure(1));
