@@ -639,13 +639,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
                     new ReadOnlySpan<float>(prevBase + (nint)r * h, h).CopyTo(new Span<float>(f, h));
                     new Span<float>(Coef + (nint)r * h, h).Fill(1f);
                 }
-                for (int j = 0; j < h; j++)
-                {
-                    float negF = f[j] - hr[j];
-                    f[j] = negF;
-                    float abs = MathF.Abs(negF);
-                    if (!(abs <= max)) max = abs;   // NaN wins, so a diverged Newton reports NaN
-                }
+                NegativeResidual(f, f, hr, h, ref max);
             }
         }
         if (Mode == Part.Residual) MaxAbs[worker] = max;
@@ -790,18 +784,24 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
                     }
                     // −F = f(S_{t−1}) − S_t (padded: f is the identity, f = S_{t−1}).
                     float* f = padded ? prv + s * bs + (nint)(r - b0) * h : val + s * bs + (nint)(r - b0) * h;
-                    float* cur = nextBase + s * stride + (nint)r * h;
-                    for (int j = 0; j < h; j++)
-                    {
-                        float negF = f[j] - cur[j];
-                        dst[j] = negF;
-                        float abs = MathF.Abs(negF);
-                        if (!(abs <= max)) max = abs;   // NaN wins, so a diverged Newton reports NaN
-                    }
+                    NegativeResidual(dst, f, nextBase + s * stride + (nint)r * h, h, ref max);
                 }
             }
         }
         if (Mode == Part.Residual) MaxAbs[worker] = max;
+    }
+
+    /// <summary>dst = −F = f − cur over H values (dst may be f); max = max(max, |−F|), NaN winning so that a diverged
+    /// Newton reports NaN.</summary>
+    private static void NegativeResidual(float* dst, float* f, float* cur, int h, ref float max)
+    {
+        for (int j = 0; j < h; j++)
+        {
+            float negF = f[j] - cur[j];
+            dst[j] = negF;
+            float abs = MathF.Abs(negF);
+            if (!(abs <= max)) max = abs;
+        }
     }
 
     /// <summary>Component s of row r = t·B + b in the solver's [T, K, M] layout.</summary>
