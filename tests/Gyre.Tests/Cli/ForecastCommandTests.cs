@@ -256,6 +256,8 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--cell", "paralstm")]
     [InlineData("--cell", "mingru")]
     [InlineData("--cell", "minlstm")]
+    [InlineData("--cell", "gla")]
+    [InlineData("--cell", "gla(heads=2)")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
     {
