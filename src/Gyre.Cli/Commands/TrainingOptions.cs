@@ -36,7 +36,7 @@ internal sealed class TrainingOptions
     {
         Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; cell options as name(k=v,…), e.g. slstm(forget=exp)",
     };
-    public readonly Option<int?> Heads = UserInput.Int("--heads", "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head (hidden a multiple of it; 1 = dense)", min: 1);
+    public readonly Option<int?> Heads = UserInput.Int("--heads", "Heads for gru, lstm, slstm: block-diagonal recurrent weights, one block per head; for gla: one matrix state per head (hidden a multiple of it; 1 = dense)", min: 1);
     public readonly Option<int?> ProjSize = UserInput.Int("--proj-size", "LSTM only: h projected to P < hidden units (PyTorch's proj_size; 0 = off)", min: 0);
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);

@@ -50,8 +50,7 @@ public static class ScanBenchmark
     public static Module Create(string cell, int input, int hidden, ulong seed) => cell switch
     {
         // The registered cells run in the one sequence runner: its loop against its parallel path (Newton, scan).
-        "paragru" or "mingru" or "minlstm" => new RecurrentLayer(Gyre.Cells.CellRegistry.Get(cell), input, hidden, batchFirst: true, seed: seed),
-        "paralstm" => new ParaLstm(input, hidden, seed),
+        "paragru" or "paralstm" or "mingru" or "minlstm" => new RecurrentLayer(Gyre.Cells.CellRegistry.Get(cell), input, hidden, batchFirst: true, seed: seed),
         "gla" => new GatedLinearAttention(input, hidden, heads: 4, seed: seed),
         "lssl" => new StateSpaceLayer(input, hidden, stateSize: 16, seed: seed),
         _ => throw new ArgumentException($"--cell must be one of {string.Join(", ", Cells)}, got '{cell}'"),
@@ -64,7 +63,7 @@ public static class ScanBenchmark
         return 4 * cell switch
         {
             "paragru" => rows * h * 12,                              // x copy, states, J, work, y, 4 saved, 3 gx
-            "paralstm" => rows * h * 17,                             // 2 states, 4 J, 2 work, y, 5 saved, 3 gx
+            "paralstm" => rows * h * 19,                             // x copy, 2 states, 4 J, 2 work, y, 6 saved, 3 gx
             "gla" => rows * h * 5 + 3L * ((seq + 15) / 16) * batch * h * h / 8, // q k v o y, chunk states ×3
             "lssl" => rows * h * 3 + 3L * rows * h * 16,             // u, y, and states, Ā, B̄·u over N = 16
             "mingru" => rows * h * 8,                                // x copy, 2 gx, 3 saved, states, a

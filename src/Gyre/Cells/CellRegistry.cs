@@ -29,6 +29,7 @@ public static class CellRegistry
         Register("mgu", NoOptions("mgu", () => new MguDefinition()));
         Register("leaky_rnn", NoOptions("leaky_rnn", () => new LeakyRnnDefinition()));
         Register("leaky_gru", NoOptions("leaky_gru", () => new LeakyGruDefinition()));
+        Register("gla", GlaDefinition.FromOptions);
         Register("lssl", LsslDefinition.FromOptions);
     }
 

@@ -15,9 +15,9 @@ namespace Gyre.Cells;
 /// Parameters: weight_ih [3H, I], weight_hh [3H] = a_f | a_g | a_o, bias_ih [3H], bias_hh [3H] (folded into gx),
 /// peephole [2, H] = p_f | p_o; U(−1/√H, 1/√H). Saved per unit: f, g, o, c', tanh c', c. Kernel:
 /// <see cref="ParaLstmGates"/> (scalar twin <see cref="Kernels.Reference.ParaLstmReference"/>); dW_hh and the
-/// peephole gradients are per-unit sums after the time loop. This cell runs the sequential loop in every
-/// <see cref="Layers.RecurrentLayer"/>: the runner's Newton path takes one-state cells only, so the 2×2-block Newton
-/// mode is the library layer <see cref="Layers.ParaLstm"/>.
+/// peephole gradients are per-unit sums after the time loop. Parallel in time (<c>--scan parallel</c>): the runner's
+/// Newton path with one 2×2 block J_t = ∂(h_t, c_t)/∂(h_{t−1}, c_{t−1}) per unit, taken row by row from
+/// <see cref="Backward"/> with ∂L/∂(h', c') = (1, 0) and (0, 1).
 /// </summary>
 public readonly unsafe struct ParaLstmCell : ICell
 {

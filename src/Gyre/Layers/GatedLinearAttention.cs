@@ -188,15 +188,12 @@ public sealed class GatedLinearAttention : Module, ISharedWork
     {
         int dk = KeyDim, dv = ValueDim;
         var s = new float[dk * dv]; // [dk, dv]
+        var alpha = new float[dk];  // [dk]
         for (int t = 0; t < _t; t++)
         {
             int ko = KeyAt(b, t, n), vo = ValueAt(b, t, n);
-            for (int i = 0; i < dk; i++)
-            {
-                float a = MathF.Exp(_logA[ko + i]), ki = _k[ko + i];
-                for (int j = 0; j < dv; j++) s[i * dv + j] = a * s[i * dv + j] + ki * _v[vo + j];
-            }
-            QTimesState(_q.AsSpan(ko, dk), s, _o.AsSpan(vo, dv), accumulate: false);
+            for (int i = 0; i < dk; i++) alpha[i] = MathF.Exp(_logA[ko + i]);
+            Cells.GlaCell.HeadStep(s, s, _q.AsSpan(ko, dk), _k.AsSpan(ko, dk), alpha, _v.AsSpan(vo, dv), _o.AsSpan(vo, dv));
         }
     }
 

@@ -84,9 +84,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.Scan"/> for a linear cell,
-    /// <see cref="SequencePath.Newton"/> for a one-state cell with a diagonal Jacobian (per-unit or no weight_hh), else none.</summary>
-    internal static SequencePath? ParallelPath => TCell.IsLinear ? SequencePath.Scan
-        : TCell.States == 1 && TCell.Recurrent is RecurrentWeights.Diagonal or RecurrentWeights.None ? SequencePath.Newton : null;
+    /// <see cref="SequencePath.Newton"/> for a cell whose Jacobian ∂s_t/∂s_{t−1} is one K×K block per unit (per-unit or no
+    /// weight_hh, K = NS ≤ <see cref="LinearRecurrence.MaxBlock"/> states), else none.</summary>
+    // A saved width that depends on the options (LSSL's 3N + 2) is known to the loop paths only: no parallel path.
+    internal static SequencePath? ParallelPath => TCell.SavedWidthFromParams ? null : TCell.IsLinear ? SequencePath.Scan
+        : TCell.States <= LinearRecurrence.MaxBlock && TCell.Recurrent is RecurrentWeights.Diagonal or RecurrentWeights.None ? SequencePath.Newton : null;
 
     public SequencePath Forward(in DirectionForward a, ExecutionOptions options)
     {
@@ -225,9 +227,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 
     // ------------------------------------------------------------------ parallel in time: linear scan and Newton
 
-    private float[] _coef = [];          // [T+1, B, H] a_t or J_t = ∂h_t/∂h_{t−1} (slot t; slot t + 1 in a reverse direction)
-    private float[] _work = [];          // [T, B, H] Newton: f(H) − H, then δH; backward: ∂L/∂h_t, direct then total
-    private float[] _end = [];           // [B, H] the first step's term a ⊙ h0 of a reverse direction
+    // K = NS states. For K = 1 the solver's layouts are the runner's [T, B, H]; for K > 1 they are the solver's
+    // planar [T, K, M] / [T, K, K, M] (M = B·H), which the row-parallel job scatters to and gathers from.
+    private float[] _coef = [];          // [T+1, K, K, B·H] a_t or J_t = ∂s_t/∂s_{t−1} (slot t; J_tᵀ in slot t + 1 in a reverse direction)
+    private float[] _work = [];          // [T, K, B·H] Newton: f(S) − S, then δS; backward: ∂L/∂s_t, direct then total
+    private float[] _end = [];           // [B, H] the first step's term a ⊙ h0 of a reverse direction (linear scan)
     private float[] _solveScratch = [];  // the chunked solve's carries
     private float[] _blocks2 = [];       // Newton: per worker [NewtonBlockRows, BlockWidth·H] step scratch
     private readonly float[] _maxAbs = GC.AllocateArray<float>(256, pinned: true); // Newton: max |F| per worker
@@ -241,17 +245,19 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     /// <summary>max_t |F_t| when the last Newton forward stopped.</summary>
     public float LastResidual { get; private set; }
 
-    // Per-row floats of a Newton block: cell scratch, dGx and dGh, saved (inference), ones / zeros.
-    private static int BlockWidth => TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2;
+    // Per-row floats of a Newton block: cell scratch, dGx and dGh, saved (inference), then K = 1: ones / zeros;
+    // K > 1: values, previous states, ∂L/∂next and ∂L/∂prev, [K, rows·H] each.
+    internal static int BlockWidth => TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 4 * TCell.States;
 
     private void EnsureParallel(int steps, int channels, int chunk, int workers, int hidden, bool newton)
     {
-        long coef = (long)(steps + 1) * channels;
+        int k = TCell.States;
+        long coef = (long)(steps + 1) * k * k * channels, work = (long)steps * k * channels;
         if (coef > Array.MaxLength) throw new OutOfMemoryException($"parallel time axis over {steps} steps of {channels} channels needs {coef} floats");
         if (_coef.Length < coef) _coef = GC.AllocateUninitializedArray<float>((int)coef);
-        if (_work.Length < coef - channels) _work = GC.AllocateUninitializedArray<float>((int)(coef - channels));
+        if (_work.Length < work) _work = GC.AllocateUninitializedArray<float>((int)work);
         if (_end.Length < channels) _end = new float[channels];
-        int scratch = LinearRecurrence.ScratchLength(steps, 1, channels, chunk);
+        int scratch = LinearRecurrence.ScratchLength(steps, k, channels, chunk);
         if (_solveScratch.Length < scratch) _solveScratch = GC.AllocateUninitializedArray<float>(scratch);
         long block = (long)workers * NewtonBlockRows * BlockWidth * hidden;
         if (newton && _blocks2.Length < block) _blocks2 = GC.AllocateUninitializedArray<float>(checked((int)block));
@@ -266,11 +272,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     /// </summary>
     private void ParallelForward(in DirectionForward a, ExecutionOptions options, WorkerTeam team, bool newton)
     {
-        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m;
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m, k = TCell.States;
         int chunk = options.ResolveScanChunk(m);
         EnsureParallel(t, m, chunk, team.Size, h, newton);
         LastIterations = 0; LastResidual = 0f;
-        var coef = _coef.AsSpan(0, all + m);
+        var coef = _coef.AsSpan(0, (t + 1) * k * k * m);
         var scratch = _solveScratch.AsSpan();
         // Forward: H_t at state slot t + 1, h0 at 0; reverse: H_t at slot t, h0 at T.
         var hs = a.States.Slice(a.Reverse ? 0 : m, all);
@@ -281,7 +287,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             var job = new ParallelTimeJob<TCell>
             {
                 Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
-                Coef = pCoef + (a.Reverse ? m : 0), States = pStates, Work = pWork, Gx = pGx,
+                Coef = pCoef + (a.Reverse ? k * k * m : 0), States = pStates, Work = pWork, Gx = pGx,
                 Saved = a.Saved.IsEmpty ? null : pSaved, Blocks = pBlocks, MaxAbs = pMax, Lengths = a.Lengths.IsEmpty ? null : pLen,
                 W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
             };
@@ -294,7 +300,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             }
             job.Mode = ParallelTimeJob<TCell>.Part.Guess;
             team.Run(ref job);
-            var work = _work.AsSpan(0, all);
+            var work = _work.AsSpan(0, k * all);
             int iterations = 0;
             float residual;
             while (true)
@@ -315,17 +321,18 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     }
 
     /// <summary>
-    /// h_t = c_t ⊙ h_{t−1} + b_t over the time-major rows (forward), or s_t = c_{t+1} ⊙ s_{t+1} + b_t with c_t in slot
-    /// t + 1 (reverse, through the solver's transposed recurrence, the first step's c ⊙ h0 as its end term).
+    /// h_t = C_t·h_{t−1} + b_t over the time-major rows (forward), or s_t = C_{t+1}ᵀ·s_{t+1} + b_t with C_{t+1} in slot
+    /// t + 1 (reverse, through the solver's transposed recurrence; for K = 1 the first step's c ⊙ h0 as its end term).
+    /// C is K×K per channel (K = NS); h0 only on the linear scan (K = 1).
     /// </summary>
     private void Solve(bool reverse, Span<float> h, Span<float> coef, Span<float> b, ReadOnlySpan<float> h0, Span<float> scratch,
         int t, int m, int chunk, WorkerTeam team)
     {
-        int all = t * m;
-        if (!reverse) { LinearRecurrence.Forward(h, default, coef[..all], b, h0, scratch, t, 1, m, chunk, team); return; }
+        int k = TCell.States, all = t * m, a = all * k * k;
+        if (!reverse) { LinearRecurrence.Forward(h, default, coef[..a], b, h0, scratch, t, k, m, chunk, team); return; }
         var end = h0.IsEmpty ? default : _end.AsSpan(0, m);
         if (!h0.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Multiply(coef.Slice(all, m), h0, end);
-        LinearRecurrence.Reverse(h, default, coef[..all], b, end, scratch, t, 1, m, chunk, team);
+        LinearRecurrence.Reverse(h, default, coef[..a], b, end, scratch, t, k, m, chunk, team);
     }
 
     /// <summary>
@@ -337,31 +344,42 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private void ParallelBackward(in DirectionBackward a, ExecutionOptions options, WorkerTeam team, float* pStates, float* pSaved,
         float* pDGi, float* pDGh, float* pD, float* pDTmp, float* pDOut, in CellWeights w)
     {
-        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m;
+        int h = a.Hidden, b = a.Batch, t = a.Steps, m = b * h, all = t * m, k = TCell.States, kk = k * k;
         int chunk = options.ResolveScanChunk(m);
-        EnsureParallel(t, m, chunk, team.Size, h, newton: TCell.ScratchWidth > 0);
+        bool blocks = TCell.ScratchWidth > 0 || k > 1;
+        EnsureParallel(t, m, chunk, team.Size, h, newton: blocks);
         fixed (float* pCoef = _coef) fixed (float* pWork = _work) fixed (float* pBlocks = _blocks2) fixed (int* pLen = a.Lengths)
         {
             var job = new ParallelTimeJob<TCell>
             {
                 Mode = ParallelTimeJob<TCell>.Part.Jacobian, Batch = b, Hidden = h, Steps = t, Reverse = a.Reverse,
-                Coef = pCoef + (a.Reverse ? m : 0), States = pStates, Work = pWork, Saved = pSaved, DGi = pDGi, DGh = pDGh,
+                Coef = pCoef + (a.Reverse ? kk * m : 0), States = pStates, Work = pWork, Saved = pSaved, DGi = pDGi, DGh = pDGh,
                 Lengths = a.Lengths.IsEmpty ? null : pLen, DOut = pDOut, Direction = a.Direction, Directions = a.Directions, W = w,
-                Blocks = TCell.ScratchWidth > 0 ? pBlocks : null,
+                Blocks = blocks ? pBlocks : null,
             };
             team.Run(ref job);
 
-            var coef = new Span<float>(pCoef, all + m);
-            var g = new Span<float>(pWork, all);
-            var dEnd = new ReadOnlySpan<float>(pD, m);
-            var dFirst = new Span<float>(pDTmp, m);
-            if (!a.Reverse) LinearRecurrence.Reverse(g, dFirst, coef[..all], g, dEnd, _solveScratch, t, 1, m, chunk, team);
+            // D and DTmp are [NS, B, H] = the solver's [K, M].
+            var coef = new Span<float>(pCoef, (t + 1) * kk * m);
+            var g = new Span<float>(pWork, k * all);
+            var dEnd = new ReadOnlySpan<float>(pD, k * m);
+            var dFirst = new Span<float>(pDTmp, k * m);
+            if (!a.Reverse) LinearRecurrence.Reverse(g, dFirst, coef[..(kk * all)], g, dEnd, _solveScratch, t, k, m, chunk, team);
             else
             {
-                // Slot 0 maps ∂L/∂(final state) onto the first processed step unchanged; ∂L/∂h0 = J_{T−1} ⊙ g_{T−1}.
-                coef[..m].Fill(1f);
-                LinearRecurrence.Forward(g, default, coef[..all], g, dEnd, _solveScratch, t, 1, m, chunk, team);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(coef.Slice(all, m), g.Slice(all - m, m), dFirst);
+                // Slot 0 (the identity) maps ∂L/∂(final state) onto the first processed step unchanged;
+                // ∂L/∂s0 = J_{T−1}ᵀ·g_{T−1}, J_{T−1}ᵀ being slot T: dFirst_i = Σ_j C_T(i, j)·g_{T−1, j}.
+                coef[..(kk * m)].Clear();
+                for (int i = 0; i < k; i++) coef.Slice((i * k + i) * m, m).Fill(1f);
+                LinearRecurrence.Forward(g, default, coef[..(kk * all)], g, dEnd, _solveScratch, t, k, m, chunk, team);
+                dFirst.Clear();
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++)
+                    {
+                        var di = dFirst.Slice(i * m, m);
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(coef.Slice(kk * all + (i * k + j) * m, m),
+                            g.Slice(k * all - (k - j) * m, m), di, di);
+                    }
             }
 
             job.Mode = ParallelTimeJob<TCell>.Part.Backward;
@@ -524,6 +542,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
         int r0 = (int)(n * worker / workers), r1 = (int)(n * (worker + 1) / workers), rows = r1 - r0;
         if (Mode == Part.Residual) MaxAbs[worker] = 0f;
         if (rows == 0) return;
+        if (TCell.States > 1) { ExecuteStates(worker, r0, r1); return; }
         int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h;
         nint bh = (nint)Batch * h, o = (nint)r0 * h;
         float* prev = States + (Reverse ? bh : 0), next = States + (Reverse ? 0 : bh);
@@ -581,7 +600,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
         int h = Hidden, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, blk = SequenceRunner<TCell>.NewtonBlockRows;
         nint bh = (nint)Batch * h;
         float* prevBase = States + (Reverse ? bh : 0), nextBase = States + (Reverse ? 0 : bh);
-        float* mine = Blocks + (nint)worker * blk * (TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2) * h;
+        float* mine = Blocks + (nint)worker * blk * SequenceRunner<TCell>.BlockWidth * h;
         float* scratch = mine, dgx = scratch + (nint)blk * TCell.ScratchWidth * h, dgh = dgx + (nint)blk * gh;
         float* savedBlock = dgh + (nint)blk * gh, ones = savedBlock + (nint)blk * sw, zeros = ones + (nint)blk * h;
         new Span<float>(ones, blk * h).Fill(1f);
@@ -621,13 +640,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
                     new ReadOnlySpan<float>(prevBase + (nint)r * h, h).CopyTo(new Span<float>(f, h));
                     new Span<float>(Coef + (nint)r * h, h).Fill(1f);
                 }
-                for (int j = 0; j < h; j++)
-                {
-                    float negF = f[j] - hr[j];
-                    f[j] = negF;
-                    float abs = MathF.Abs(negF);
-                    if (!(abs <= max)) max = abs;   // NaN wins, so a diverged Newton reports NaN
-                }
+                NegativeResidual(f, f, hr, h, ref max);
             }
         }
         if (Mode == Part.Residual) MaxAbs[worker] = max;
@@ -639,7 +652,7 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
     {
         int h = Hidden, gh = TCell.Gates * h, blk = SequenceRunner<TCell>.NewtonBlockRows;
         nint bh = (nint)Batch * h;
-        float* scratch = Blocks == null ? null : Blocks + (nint)worker * blk * (TCell.ScratchWidth + 2 * TCell.Gates + TCell.SavedWidth + 2) * h;
+        float* scratch = Blocks == null ? null : Blocks + (nint)worker * blk * SequenceRunner<TCell>.BlockWidth * h;
         for (int b0 = r0; b0 < r1; b0 += blk)
         {
             nint o = (nint)b0 * h;
@@ -653,6 +666,158 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
     }
 
     private readonly bool Padded(int r) => Lengths != null && r / Batch >= Lengths[r % Batch];
+
+    /// <summary>
+    /// Every part but <see cref="Part.Coefficients"/> for a cell of K = NS &gt; 1 states (ParaLSTM: h, c), whose
+    /// Jacobian is a K×K block per unit. The runner's states are [K, T+1, B, H] while the solver's vectors are planar
+    /// [T, K, M] and its blocks [T, K, K, M] (M = B·H): each block of rows runs through the worker's scratch as
+    /// [K, rows·H] and row r = t·B + b is scattered to / gathered from channel offset b·H of step t, so no
+    /// call allocates or transposes a whole buffer. Row i of J_t is the cell's backward with ∂L/∂next = e_i
+    /// (∂L/∂prev = Jᵀ·e_i); a reverse direction stores J_tᵀ (see <see cref="SequenceRunner{TCell}"/>'s Solve).
+    /// Padded steps: f is the identity (J = I), ∂L/∂y 0.
+    /// </summary>
+    private readonly void ExecuteStates(int worker, int r0, int r1)
+    {
+        int h = Hidden, k = TCell.States, gh = TCell.Gates * h, sw = TCell.SavedWidth * h, blk = SequenceRunner<TCell>.NewtonBlockRows;
+        nint bh = (nint)Batch * h, stride = (nint)(Steps + 1) * bh, bs = (nint)blk * h;
+        float* prevBase = States + (Reverse ? bh : 0), nextBase = States + (Reverse ? 0 : bh);
+        if (Mode == Part.Update)
+        {
+            for (int r = r0; r < r1; r++)
+                for (int s = 0; s < k; s++)
+                {
+                    var dst = new Span<float>(nextBase + s * stride + (nint)r * h, h);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(SolverRow(Work, r, s), h), dst);
+                }
+            return;
+        }
+        float* scratch = Blocks + (nint)worker * blk * SequenceRunner<TCell>.BlockWidth * h;
+        float* dgx = scratch + (nint)blk * TCell.ScratchWidth * h, dgh = dgx + (nint)blk * gh, savedBlock = dgh + (nint)blk * gh;
+        float* val = savedBlock + (nint)blk * sw, prv = val + k * bs, dn = prv + k * bs, dp = dn + k * bs;   // [K, blk·H] each
+        float max = 0f;
+        for (int b0 = r0; b0 < r1; b0 += blk)
+        {
+            int rows = Math.Min(blk, r1 - b0), n = rows * h;
+            nint o = (nint)b0 * h;
+            float* saved = Saved != null ? Saved + (nint)b0 * sw : savedBlock;
+            if (Mode == Part.Backward)
+            {
+                // ∂L/∂next = the total ∂L/∂s_t, gathered from the solver's rows.
+                for (int r = b0; r < b0 + rows; r++)
+                    for (int s = 0; s < k; s++)
+                        new ReadOnlySpan<float>(SolverRow(Work, r, s), h).CopyTo(new Span<float>(dn + s * bs + (nint)(r - b0) * h, h));
+                TCell.Backward(new CellBackwardStep
+                {
+                    Rows = rows, Hidden = h, DStride = bs, StateStride = stride, StateLd = h, DNext = dn, DPrev = dp,
+                    Prev = prevBase + o, Next = nextBase + o, Saved = saved, DGx = DGi + (nint)b0 * gh, DGh = DGh + (nint)b0 * gh,
+                    Scratch = scratch, W = W,
+                });
+                if (Lengths != null)
+                    for (int r = b0; r < b0 + rows; r++)
+                        if (Padded(r))
+                        {
+                            new Span<float>(DGi + (nint)r * gh, gh).Clear();
+                            if (DGh != DGi) new Span<float>(DGh + (nint)r * gh, gh).Clear();
+                        }
+                continue;
+            }
+            // Guess: f(0, x_t); residual: f(S_{t−1}, x_t) with saved; both through [K, rows·H] block copies.
+            bool guess = Mode == Part.Guess, jacobianOnly = Mode == Part.Jacobian;
+            for (int s = 0; s < k; s++)
+            {
+                var p = new Span<float>(prv + s * bs, n);
+                if (guess) p.Clear();
+                else new ReadOnlySpan<float>(prevBase + s * stride + o, n).CopyTo(p);
+            }
+            if (!jacobianOnly)
+            {
+                TCell.Forward(new CellStep
+                {
+                    Rows = rows, Hidden = h, StateStride = bs, StateLd = h, Prev = prv, Next = val,
+                    Gx = Gx + (nint)b0 * gh, Saved = guess ? null : saved, Scratch = scratch, W = W,
+                });
+                if (guess)
+                {
+                    for (int r = b0; r < b0 + rows; r++)
+                        for (int s = 0; s < k; s++)
+                        {
+                            var dst = new Span<float>(nextBase + s * stride + (nint)r * h, h);
+                            if (Padded(r)) dst.Clear();
+                            else new ReadOnlySpan<float>(val + s * bs + (nint)(r - b0) * h, h).CopyTo(dst);
+                        }
+                    continue;
+                }
+            }
+            else for (int s = 0; s < k; s++) new ReadOnlySpan<float>(nextBase + s * stride + o, n).CopyTo(new Span<float>(val + s * bs, n));
+            // J_t row by row: ∂L/∂next = e_i gives ∂L/∂prev_j = J_t(i, j).
+            for (int i = 0; i < k; i++)
+            {
+                for (int s = 0; s < k; s++) new Span<float>(dn + s * bs, n).Fill(s == i ? 1f : 0f);
+                TCell.Backward(new CellBackwardStep
+                {
+                    Rows = rows, Hidden = h, DStride = bs, StateStride = bs, StateLd = h, DNext = dn, DPrev = dp,
+                    Prev = prv, Next = val, Saved = saved, DGx = dgx, DGh = TCell.HiddenBiasApart ? dgh : dgx, Scratch = scratch, W = W,
+                });
+                for (int r = b0; r < b0 + rows; r++)
+                {
+                    bool padded = Padded(r);
+                    for (int j = 0; j < k; j++)
+                    {
+                        var dst = new Span<float>(CoefRow(r, Reverse ? j : i, Reverse ? i : j), h);
+                        if (padded) dst.Fill(i == j ? 1f : 0f);
+                        else new ReadOnlySpan<float>(dp + j * bs + (nint)(r - b0) * h, h).CopyTo(dst);
+                    }
+                }
+            }
+            for (int r = b0; r < b0 + rows; r++)
+            {
+                bool padded = Padded(r);
+                for (int s = 0; s < k; s++)
+                {
+                    float* dst = SolverRow(Work, r, s);
+                    if (jacobianOnly)
+                    {
+                        // The direct terms: this direction's ∂L/∂y on h (state 0), none on the others.
+                        var d = new Span<float>(dst, h);
+                        if (padded || s > 0) d.Clear();
+                        else new ReadOnlySpan<float>(DOut + ((nint)r * Directions + Direction) * h, h).CopyTo(d);
+                        continue;
+                    }
+                    // −F = f(S_{t−1}) − S_t (padded: f is the identity, f = S_{t−1}).
+                    float* f = padded ? prv + s * bs + (nint)(r - b0) * h : val + s * bs + (nint)(r - b0) * h;
+                    NegativeResidual(dst, f, nextBase + s * stride + (nint)r * h, h, ref max);
+                }
+            }
+        }
+        if (Mode == Part.Residual) MaxAbs[worker] = max;
+    }
+
+    /// <summary>dst = −F = f − cur over H values (dst may be f); max = max(max, |−F|), NaN winning so that a diverged
+    /// Newton reports NaN.</summary>
+    private static void NegativeResidual(float* dst, float* f, float* cur, int h, ref float max)
+    {
+        for (int j = 0; j < h; j++)
+        {
+            float negF = f[j] - cur[j];
+            dst[j] = negF;
+            float abs = MathF.Abs(negF);
+            if (!(abs <= max)) max = abs;
+        }
+    }
+
+    /// <summary>Component s of row r = t·B + b in the solver's [T, K, M] layout.</summary>
+    private readonly float* SolverRow(float* v, int r, int s)
+    {
+        int t = r / Batch, b = r - t * Batch;
+        return v + ((nint)t * TCell.States + s) * Batch * Hidden + (nint)b * Hidden;
+    }
+
+    /// <summary>Entry (i, j) of row r's block in the solver's [T, K, K, M] coefficients (Coef already at this direction's slot 0).</summary>
+    private readonly float* CoefRow(int r, int i, int j)
+    {
+        int t = r / Batch, b = r - t * Batch, k = TCell.States;
+        return Coef + (((nint)t * k + i) * k + j) * Batch * Hidden + (nint)b * Hidden;
+    }
 }
 
 /// <summary>

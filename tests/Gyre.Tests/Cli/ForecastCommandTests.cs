@@ -256,6 +256,8 @@ public sealed class ForecastCommandTests : IDisposable
     [InlineData("--cell", "paralstm")]
     [InlineData("--cell", "mingru")]
     [InlineData("--cell", "minlstm")]
+    [InlineData("--cell", "gla")]
+    [InlineData("--cell", "gla(heads=2)")]
     [InlineData("--cell", "lssl")]
     [InlineData("--instance-norm", "--layers", "2", "--loss", "huber", "--schedule", "plateau")]
     public void Model_variants_train_and_predict(params string[] variant)
@@ -289,16 +291,28 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.Equal(cell, Forecaster.Load(_dir["big.gyre"]).Options.Cell);
     }
 
+    /// <summary>Trains <paramref name="cell"/> with --scan parallel, predicts with both modes: the forecasts agree to
+    /// rounding. Returns the data file.</summary>
+    string ParallelPredictionIsTheLoops(string cell)
+    {
+        string data = TrainSmall(cell + ".gyre", "--cell", cell, "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir[cell + ".gyre"], "--data", data, "--out", _dir[cell + "p.csv"], "--scan", "parallel");
+        _dir.Ok("forecast", "predict", "--model", _dir[cell + ".gyre"], "--data", data, "--out", _dir[cell + "s.csv"], "--scan", "sequential");
+        var p = Column(_dir[cell + "p.csv"], "y"); var s = Column(_dir[cell + "s.csv"], "y");
+        Assert.Equal(s.Length, p.Length);
+        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+        return data;
+    }
+
+    // ParaLSTM's Newton path (2×2 Jacobian blocks) in training and prediction.
+    [Fact]
+    public void Paralstm_trains_and_predicts_by_newton_with_2x2_blocks() => ParallelPredictionIsTheLoops("paralstm");
+
     [Fact]
     public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
     {
         // minGRU trained and used through its parallel scan; the forecast is the loop's to rounding.
-        string data = TrainSmall("m.gyre", "--cell", "mingru", "--scan", "parallel");
-        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["p.csv"], "--scan", "parallel");
-        _dir.Ok("forecast", "predict", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["s.csv"], "--scan", "sequential");
-        var p = Column(_dir["p.csv"], "y"); var s = Column(_dir["s.csv"], "y");
-        Assert.Equal(s.Length, p.Length);
-        for (int k = 0; k < s.Length; k++) Assert.Equal(s[k], p[k], 1e-4f);
+        string data = ParallelPredictionIsTheLoops("mingru");
         // A cell without a parallel form runs its loop under --scan parallel (documented in the option's help).
         TrainSmall("g.gyre", "--cell", "gru", "--scan", "parallel");
         _dir.Fails(["forecast", "train", "--data", data, "--out", _dir["x.gyre"], "--scan", "fast"], "--scan", "sequential, parallel or auto");

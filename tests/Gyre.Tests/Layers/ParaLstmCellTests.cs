@@ -30,7 +30,7 @@ public class ParaLstmCellTests
         var layer = new RecurrentLayer(CellRegistry.Get("paralstm"), inputSize, hidden, layers, bias, batchFirst, 0f, bidir, seed: 6);
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
         Assert.Equal(["h", "c"], layer.Cell.StateNames);
-        Assert.False(layer.Cell.HasParallelForm);
+        Assert.True(layer.Cell.HasParallelForm);   // Newton with 2×2 blocks (ParallelCellsTests)
         CheckLayer(layer, rng, "paralstm", batch, steps);
     }
 

@@ -9,7 +9,8 @@ using static Gyre.Tests.Layers.GradientCheckTests;
 
 namespace Gyre.Tests.Layers;
 
-/// <summary>The cells with a parallel-in-time form (minGRU, minLSTM: linear scan; ParaGRU, IndRNN: Newton):
+/// <summary>The cells with a parallel-in-time form (minGRU, minLSTM: linear scan; ParaGRU, IndRNN: Newton; ParaLSTM:
+/// Newton with 2×2 blocks):
 /// finite-difference gradients in the sequential and the parallel path (random upstream, odd sizes, T = 1, B = 1,
 /// bidirectional, two layers), the two paths against each other at T = 4096, padding, the path choice,
 /// allocations, and the minGRU / minLSTM kernel against its scalar twin.</summary>
@@ -27,7 +28,7 @@ public class ParallelCellsTests
     public static IEnumerable<object[]> Shapes()
     {
         // cell, parallel, I, H, layers, bidirectional, B, T, bias, batchFirst
-        foreach (var cell in new[] { "mingru", "minlstm", "paragru", "indrnn(nonlinearity=tanh)" })
+        foreach (var cell in new[] { "mingru", "minlstm", "paragru", "indrnn(nonlinearity=tanh)", "paralstm" })
             foreach (bool parallel in new[] { false, true })
             {
                 yield return [cell, parallel, 1, 1, 1, false, 1, 1, true, true];
@@ -64,6 +65,8 @@ public class ParallelCellsTests
     [InlineData("paragru", false, 0)]
     [InlineData("paragru", true, 64)]
     [InlineData("indrnn(nonlinearity=tanh)", true, 0)]
+    [InlineData("paralstm", false, 0)]
+    [InlineData("paralstm", true, 64)]
     public void ParallelPathMatchesTheLoopAtT4096(string cell, bool bidirectional, int chunk)
     {
         const int t = 4096, b = 2, i = 3, h = 9;
@@ -73,13 +76,16 @@ public class ParallelCellsTests
         var h0 = Random(rng, [d, b, h]);
         var dy = Random(rng, [b, t, d * h]);
         var dhN = Random(rng, [d, b, h]);
-        bool linear = cell.StartsWith("min");
+        bool linear = cell.StartsWith("min"), lstm = cell == "paralstm";
+        // ParaLSTM: a random c0 and ∂L/∂c_n too, so both components of every 2×2 block are exercised.
+        var c0 = lstm ? Random(rng, [d, b, h]) : null;
+        var dcN = lstm ? Random(rng, [d, b, h]) : null;
         (RecurrentOutput O, RecurrentGradients G, Dictionary<string, Tensor> P, IReadOnlyList<SequencePath> Paths, IReadOnlyList<int> Its) Run(ExecutionOptions e)
         {
             var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, batchFirst: true, bidirectional: bidirectional, seed: 11) { Execution = e with { Team = TwoWorkers } };
-            var o = layer.Forward(x, h0);
+            var o = layer.Forward(x, h0, c0);
             var its = layer.LastNewtonIterations;
-            var g = layer.Backward(dy, dhN);
+            var g = layer.Backward(dy, dhN, dcN);
             return (o, g, layer.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad), layer.LastBackwardPaths, its);
         }
         var seq = Run(Sequential);
@@ -93,6 +99,11 @@ public class ParallelCellsTests
         Close(seq.O.Hidden, par.O.Hidden, "h_n");
         Close(seq.G.Input, par.G.Input, "dx");
         Close(seq.G.Hidden, par.G.Hidden, "dh0");
+        if (lstm)
+        {
+            Close(seq.O.Cell!, par.O.Cell!, "c_n");
+            Close(seq.G.Cell!, par.G.Cell!, "dc0");
+        }
         foreach (var (name, grad) in seq.P) Close(grad, par.P[name], name);
         if (chunk == 0 && linear) Assert.True(seq.O.Output.ReadOnlySpan.SequenceEqual(par.O.Output.ReadOnlySpan));   // one chunk: the loop's own arithmetic
 
@@ -110,6 +121,7 @@ public class ParallelCellsTests
     [InlineData("mingru")]
     [InlineData("minlstm")]
     [InlineData("paragru")]
+    [InlineData("paralstm")]
     public void PaddedRowsGiveTheUnpaddedResults(string cell)
     {
         // Row 0 is 3 steps padded to 6 (garbage in the padding), row 1 all 6: each must equal its own unpadded run.
@@ -121,7 +133,7 @@ public class ParallelCellsTests
         var o = layer.ForwardStates(x, null, [3, 6]);
         layer.ZeroGrad();
         var g = layer.Backward(dy);
-        Assert.All(layer.LastForwardPaths, p => Assert.Equal(cell == "paragru" ? SequencePath.Newton : SequencePath.Scan, p));
+        Assert.All(layer.LastForwardPaths, p => Assert.Equal(cell.StartsWith("para") ? SequencePath.Newton : SequencePath.Scan, p));
         for (int row = 0; row < 2; row++)
         {
             int len = row == 0 ? 3 : 6;
@@ -211,6 +223,7 @@ public class ParallelCellsTests
     [InlineData("mingru")]
     [InlineData("minlstm")]
     [InlineData("paragru")]
+    [InlineData("paralstm")]
     public void ParallelPathAllocatesNothingAtARepeatedShape(string cell)
     {
         const int b = 3, i = 4, h = 16, l = 2;
@@ -222,14 +235,17 @@ public class ParallelCellsTests
             var hN = Tensor.Zeros(2 * l, b, h);
             var dx = Tensor.Zeros(b, steps, i);
             var dh0 = Tensor.Zeros(2 * l, b, h);
+            bool twoStates = layer.Cell.StateNames.Count == 2;
+            var cN = twoStates ? Tensor.Zeros(2 * l, b, h) : null;
+            var dc0 = twoStates ? Tensor.Zeros(2 * l, b, h) : null;
             for (int warm = 0; warm < 3; warm++)
             {
-                layer.Forward(x, null, null, y, hN, null);
-                layer.Backward(y, hN, null, dx, dh0, null);
+                layer.Forward(x, null, null, y, hN, cN);
+                layer.Backward(y, hN, cN, dx, dh0, dc0);
             }
             long before = GC.GetAllocatedBytesForCurrentThread();
-            layer.Forward(x, null, null, y, hN, null);
-            layer.Backward(y, hN, null, dx, dh0, null);
+            layer.Forward(x, null, null, y, hN, cN);
+            layer.Backward(y, hN, cN, dx, dh0, dc0);
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Assert.Equal(0, Measure(1));
