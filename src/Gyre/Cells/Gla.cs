@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Gyre.Kernels;
 using Gyre.Layers;
 
 namespace Gyre.Cells;
@@ -20,7 +21,8 @@ namespace Gyre.Cells;
 /// block of weight_ih, and the output projection is whatever follows the layer (a head, the next layer).
 /// The key size is d = H/N, equal to the value size: the runner's gx is G·H wide with G a constant of the cell, so
 /// a key size of its own (3·N·dk + H columns) does not fit the contract.
-/// Saved per unit: q, k, v, α, ∂α/∂gx_a = α·(1 − σ(gx_a))/τ. Backward from ∂L/∂S' and ∂L/∂o:
+/// Saved per unit: q, k, v, α, ∂α/∂gx_a = α·(1 − σ(gx_a))/τ. Gate math: <see cref="GlaGates"/> (scalar twin
+/// <see cref="Kernels.Reference.GlaGatesReference"/>); the per-head state update and q·S' on TensorPrimitives. Backward from ∂L/∂S' and ∂L/∂o:
 /// G = ∂L/∂S' + qᵀ·∂L/∂o, ∂q = ∂L/∂o·S'ᵀ, ∂k = G·vᵀ, ∂v = k·G, ∂α[i] = Σ_j G[i, j]·S[i, j], ∂L/∂S = diag(α)·G.
 /// </summary>
 public readonly unsafe struct GlaCell : ICell
@@ -44,15 +46,8 @@ public readonly unsafe struct GlaCell : ICell
             float* gx = s.Gx + (nint)r * g;
             float* q = gx, k = gx + h, v = gx + 2 * h, a = gx + 3 * h;
             float* sv = s.Saved == null ? null : s.Saved + (nint)r * 5 * h;
-            // gx is scratch: q scaled in place, the gate block becomes α (and the saved slope).
-            for (int u = 0; u < h; u++)
-            {
-                q[u] *= scale;
-                float sig = 1f / (1f + MathF.Exp(-a[u]));
-                float al = MathF.Exp(GatedLinearAttention.LogSigmoid(a[u]) / Tau);
-                if (sv != null) sv[4 * h + u] = al * (1f - sig) / Tau;
-                a[u] = al;
-            }
+            // gx is scratch: q scaled in place, the gate block becomes α (the saved slope written beside it).
+            GlaGates.Forward(new Span<float>(q, h), new Span<float>(a, h), sv == null ? default : new Span<float>(sv + 4 * h, h), scale);
             if (sv != null) new ReadOnlySpan<float>(gx, g).CopyTo(new Span<float>(sv, g));
             float* prevS = s.Prev + s.StateStride + (nint)r * s.StateLd, nextS = s.Next + s.StateStride + (nint)r * s.StateLd;
             float* o = s.Next + (nint)r * s.StateLd;

@@ -36,6 +36,8 @@ internal interface ISimd<TV> where TV : struct
     static abstract TV GreaterThanOrEqual(TV a, TV b);
     /// <summary>Lanes that are not NaN.</summary>
     static abstract TV IsOrdered(TV a);
+    /// <summary>√a, correctly rounded (IEEE).</summary>
+    static abstract TV Sqrt(TV a);
     /// <summary>p · 2ⁿ with n = bits(t) − bits(<see cref="Activations.Shifter"/>), scaled in two
     /// steps so that n from −160 to 130 neither overflows the exponent field nor rounds twice.</summary>
     static abstract TV ScaleByPow2(TV p, TV t);
@@ -62,6 +64,7 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThanOrEqual(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IsOrdered(Vector512<float> a) => Vector512.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ScaleByPow2(Vector512<float> p, Vector512<float> t)
     {
@@ -94,6 +97,7 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThanOrEqual(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThanOrEqual(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IsOrdered(Vector256<float> a) => Vector256.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ScaleByPow2(Vector256<float> p, Vector256<float> t)
     {
@@ -126,6 +130,7 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThanOrEqual(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThanOrEqual(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> IsOrdered(Vector128<float> a) => Vector128.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ScaleByPow2(Vector128<float> p, Vector128<float> t)
     {
@@ -162,5 +167,6 @@ internal readonly struct Simd1 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThanOrEqual(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThanOrEqual(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> IsOrdered(Vector128<float> a) => Vector128.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ScaleByPow2(Vector128<float> p, Vector128<float> t) => Simd128.ScaleByPow2(p, t);
 }

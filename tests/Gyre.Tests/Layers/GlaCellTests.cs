@@ -1,7 +1,10 @@
 using Gyre.Cells;
+using Gyre.Kernels;
+using Gyre.Kernels.Reference;
 using Gyre.Layers;
 using Gyre.Tensors;
 using Xunit;
+using static Gyre.Tests.Kernels.FloatCompare;
 
 namespace Gyre.Tests.Layers;
 
@@ -85,5 +88,61 @@ public class GlaCellTests
         Assert.Contains("has no option 'key'", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("gla(key=3)")).Message);
         Assert.Contains("heads must be at least 1", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("gla(heads=0)")).Message);
         Assert.Equal(["h", "s"], CellRegistry.Get("gla").StateNames);
+    }
+
+    [Trait("Category", "Kernels")]
+    [Fact]
+    public void GateKernelMatchesItsScalarTwin()
+    {
+        var rng = new System.Random(5);
+        for (int n = 0; n <= 70; n++)
+            for (int special = -1; special < 2; special++)
+            {
+                var q = Random(rng, n, -3f, 3f); var a = Random(rng, n, -30f, 30f);
+                var pick = special switch { 0 => q, 1 => a, _ => null };
+                if (pick != null) for (int k = 0; k < n; k++) pick[k] = Specials[(k + n) % Specials.Length];
+                float[] qF = [.. q], qR = [.. q], aF = [.. a], aR = [.. a], sF = new float[n], sR = new float[n];
+                GlaGates.Forward(qF, aF, sF, 0.37f);
+                GlaGatesReference.Forward(qR, aR, sR, 0.37f);
+                for (int k = 0; k < n; k++)
+                {
+                    Assert.True(Ulps(qF[k], qR[k]) == 0, $"n={n} q[{k}] of {q[k]:R}: {qF[k]:R} vs {qR[k]:R}");
+                    Assert.True(Close(aF[k], aR[k], 0f, 2e-6f), $"n={n} α[{k}] of {a[k]:R}: {aF[k]:R} vs {aR[k]:R}");
+                    Assert.True(Close(sF[k], sR[k], 1e-30f, 4e-6f), $"n={n} slope[{k}] of {a[k]:R}: {sF[k]:R} vs {sR[k]:R}");
+                }
+                // Without the slope: the same α.
+                float[] q2 = [.. q], a2 = [.. a];
+                GlaGates.Forward(q2, a2, default, 0.37f);
+                for (int k = 0; k < n; k++) Assert.True(Ulps(a2[k], aF[k]) == 0, $"α[{k}] without slope");
+            }
+    }
+
+    [Trait("Category", "Kernels")]
+    [Fact]
+    public void GateIsTheSixteenthRootOfSigmaAndItsSlope()
+    {
+        // In double: α = σ(x)^(1/16), ∂α/∂x = α·(1 − σ(x))/16, also deep in the tails where σ itself underflows in float.
+        foreach (float x in new[] { -1000f, -150f, -90f, -20f, -1f, -1e-3f, 0f, 1e-3f, 0.5f, 3f, 17f, 90f })
+        {
+            float[] q = [1f], a = [x], s = new float[1];
+            GlaGates.Forward(q, a, s, 1f);
+            double sig = 1 / (1 + Math.Exp(-(double)x)), alpha = Math.Exp((Math.Min(x, 0) - Math.Log(1 + Math.Exp(-Math.Abs((double)x)))) / 16);
+            Assert.True(Math.Abs(a[0] - alpha) <= 2e-6 * alpha, $"α({x}) = {a[0]:R}, expected {alpha:R}");
+            double slope = alpha * (1 - sig) / 16;
+            Assert.True(Math.Abs(s[0] - slope) <= 1e-6 * slope + 1e-38, $"slope({x}) = {s[0]:R}, expected {slope:R}");
+        }
+        Assert.True(Math.Abs(Math.Pow(1 / (1 + Math.Exp(1.0)), 1 / 16.0) - GateOf(-1f)) < 1e-6);
+
+        static float GateOf(float x) { float[] q = [0f], a = [x]; GlaGates.Forward(q, a, default, 1f); return a[0]; }
+    }
+
+    [Trait("Category", "Kernels")]
+    [Fact]
+    public void GateKernelShortSpansThrow()
+    {
+        Assert.Throws<ArgumentException>(() => GlaGates.Forward(new float[6], new float[5], default, 1f));
+        Assert.Throws<ArgumentException>(() => GlaGates.Forward(new float[6], new float[6], new float[5], 1f));
+        Assert.Throws<ArgumentException>(() => GlaGatesReference.Forward(new float[6], new float[5], default, 1f));
+        Assert.Throws<ArgumentException>(() => GlaGatesReference.Forward(new float[6], new float[6], new float[5], 1f));
     }
 }
