@@ -177,8 +177,6 @@ public static class ScanBenchmark
     {
         public static Subject For(Module m) => m switch
         {
-            ParallelRecurrentLayer p => new(p, p.InputSize, p.HiddenSize, s => p.Scan = s, t => p.Team = t,
-                x => p.Forward(x).Output, dy => p.Backward(dy), () => p.LastIterations),
             GatedLinearAttention g => new(g, g.InputSize, g.HiddenSize, s => g.Scan = s, t => g.Team = t,
                 g.Forward, dy => g.Backward(dy), () => 0),
             StateSpaceLayer l => new(l, l.InputSize, l.HiddenSize, s => l.Scan = s, t => l.Team = t,

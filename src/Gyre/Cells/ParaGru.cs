@@ -5,7 +5,7 @@ namespace Gyre.Cells;
 
 /// <summary>
 /// ParaGRU (Danieli et al. 2025) as a registered cell ("paragru"): PyTorch's GRU with a diagonal recurrent
-/// weight, so ∂h'/∂h is diagonal (what lets <see cref="Layers.ParaGru"/> run parallel in time by Newton):
+/// weight, so ∂h'/∂h is diagonal (what lets the runner run it parallel in time by Newton, <c>--scan parallel</c>):
 /// <code>
 /// r  = σ(W_ir x + b_ir + a_r ⊙ h + b_hr)
 /// z  = σ(W_iz x + b_iz + a_z ⊙ h + b_hz)

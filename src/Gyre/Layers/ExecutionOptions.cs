@@ -2,6 +2,15 @@ using Gyre.Kernels;
 
 namespace Gyre.Layers;
 
+/// <summary>How a recurrent layer runs its time axis.</summary>
+public enum ScanMode
+{
+    /// <summary>The plain time loop, one step after another (split over hidden units across the team).</summary>
+    Sequential,
+    /// <summary>All steps at once: Newton's method on F(H) = 0 for nonlinear cells, a parallel scan for linear ones.</summary>
+    Parallel,
+}
+
 /// <summary>How a layer direction runs its time loop; chosen by <see cref="SequencePaths.Choose"/>.</summary>
 public enum SequencePath
 {

@@ -10,7 +10,7 @@ using static Gyre.Tests.Layers.GradientCheckTests;
 namespace Gyre.Tests.Layers;
 
 /// <summary>"paralstm" as a registered cell: finite differences (random upstream, odd sizes, T = 1, B = 1,
-/// bidirectional, two layers), the library layer's numbers, and the kernel against its scalar twin.</summary>
+/// bidirectional, two layers) and the kernel against its scalar twin (Newton: ParallelCellsTests, ParallelInTimeTests).</summary>
 public class ParaLstmCellTests
 {
     public static IEnumerable<object[]> Shapes()
@@ -32,38 +32,6 @@ public class ParaLstmCellTests
         Assert.Equal(["h", "c"], layer.Cell.StateNames);
         Assert.True(layer.Cell.HasParallelForm);   // Newton with 2×2 blocks (ParallelCellsTests)
         CheckLayer(layer, rng, "paralstm", batch, steps);
-    }
-
-    [Fact]
-    public void TheCellIsTheLibraryLayer()
-    {
-        // Same weights (bias_hh = 0): the cell's loop, forward and backward, against Layers.ParaLstm.
-        int i = 3, h = 6, b = 2, t = 9;
-        var para = new ParaLstm(i, h, seed: 9);
-        var layer = new RecurrentLayer(CellRegistry.Get("paralstm"), i, h, batchFirst: true);
-        var sd = para.StateDict();
-        layer.LoadStateDict(new Dictionary<string, Tensor>
-        {
-            ["weight_ih_l0"] = sd["weight_ih"], ["weight_hh_l0"] = sd["weight_hh"], ["bias_ih_l0"] = sd["bias_ih"],
-            ["bias_hh_l0"] = Tensor.Zeros(3 * h), ["peephole_l0"] = sd["peephole"].Reshape(2, h),
-        });
-        var rng = new Rng(12);
-        var x = Random(rng, [b, t, i]);
-        var h0 = Random(rng, [b, h]); var c0 = Random(rng, [b, h]);
-        var dy = Random(rng, [b, t, h]);
-        var mine = para.Forward(x, h0, c0);
-        var viaCell = layer.Forward(x, h0.Reshape(1, b, h), c0.Reshape(1, b, h));
-        Assert.True(MaxDiff(mine.Output, viaCell.Output) < 1e-5f, $"outputs differ by {MaxDiff(mine.Output, viaCell.Output)}");
-        Assert.True(MaxDiff(mine.Cell!, viaCell.Cell!.Reshape(b, h)) < 1e-5f);
-        para.ZeroGrad(); layer.ZeroGrad();
-        var g1 = para.Backward(dy);
-        var g2 = layer.Backward(dy);
-        Assert.True(MaxDiff(g1.Input, g2.Input) < 1e-5f);
-        Assert.True(MaxDiff(g1.Hidden, g2.Hidden.Reshape(b, h)) < 1e-5f);
-        Assert.True(MaxDiff(g1.Cell!, g2.Cell!.Reshape(b, h)) < 1e-5f);
-        var lsd = layer.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad);
-        foreach (var (name, p) in para.NamedParameters())
-            Assert.True(MaxDiff(p.Grad, lsd[name + "_l0"].Reshape(p.Grad.Shape.ToArray())) < 1e-4f, $"{name}: gradients differ");
     }
 
     static readonly float[] Specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 88f, -88f, 9.5f, -9.5f];
