@@ -138,11 +138,7 @@ public class ForecastNetworkAllocationTests
             var x = Gyre.Tests.Layers.GradientCheckTests.Random(rng, [8, lookback, 3]);
             var fut = Gyre.Tests.Layers.GradientCheckTests.Random(rng, [8, 6, 2]);
             var up = Gyre.Tests.Layers.GradientCheckTests.Random(rng, [8, 6, 2, 1]);
-            for (int warm = 0; warm < 3; warm++) { net.Forward(x, fut); net.Backward(up); }
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            net.Forward(x, fut);
-            net.Backward(up);
-            return GC.GetAllocatedBytesForCurrentThread() - before;
+            return Allocations.PerCall(() => { net.Forward(x, fut); net.Backward(up); });
         }
         long shortRun = Measure(16), longRun = Measure(256);
         // Only small bookkeeping objects (module iterators), never activation buffers: the same at any lookback.

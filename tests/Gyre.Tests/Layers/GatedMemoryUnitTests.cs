@@ -100,7 +100,7 @@ public class GatedMemoryUnitTests
         var dy = GradientCheckTests.Random(rng, [8, 20, 24]);
         int[] lengths = [20, 3, 7, 20, 1, 12, 19, 5];
         void Step() { gmu.Forward(x, m, lengths); gmu.Backward(dy); }
-        long bytes = ModelAllocationTests.Allocated(Step);
+        long bytes = Allocations.PerCall(Step);
         Assert.True(bytes < 256, $"{bytes} bytes allocated by a repeated GMU step");
     }
 }

@@ -42,15 +42,8 @@ public class ModelAllocationTests
             layer.Forward(u, default, y, finals, lengths);
             layer.Backward(y, default, dx, dInit);
         }
-        Assert.Equal(Allocated(LayerStep), Allocated(Step));
-        Assert.True(Allocated(Step) < 256, $"{Allocated(Step)} bytes allocated by a training step");
-    }
-
-    internal static long Allocated(Action step)
-    {
-        for (int warm = 0; warm < 3; warm++) step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        step();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        long step = Allocations.PerCall(Step);
+        Assert.Equal(Allocations.PerCall(LayerStep), step);
+        Assert.True(step < 256, $"{step} bytes allocated by a training step");
     }
 }
