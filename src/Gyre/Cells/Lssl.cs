@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Gyre.Kernels;
 using Gyre.Layers;
 using Gyre.Tensors;
 
@@ -26,6 +27,7 @@ namespace Gyre.Cells;
 /// Saved per unit: u, then per state n the records g·s_{t−1}, g·u, ∂L/∂y·s_t (g = ∂L/∂s_t) that backward writes for
 /// the weight gradients, and ∂L/∂y·u: S = 3N + 2. Ā and B̄ are computed in double from the parameters
 /// (<see cref="StateSpaceDiscretisation"/>, shared with the library layer) when those change, not per step or row.
+/// Kernel: <see cref="LsslStep"/> (scalar twin <see cref="Kernels.Reference.LsslStepReference"/>), one row at a time.
 /// No parallel-in-time path in the runner (its state is N·H wide); the library layer has the scan and the convolution.
 /// </summary>
 public readonly unsafe struct LsslCell : ICell
@@ -67,24 +69,15 @@ public readonly unsafe struct LsslCell : ICell
     {
         int h = s.Hidden, n = s.W.Params.I0, hn = h * n, sw = 3 * n + 2;
         var (aBar, bBar) = Discretised(s.W, h);
-        float* c = s.W.Extra + h + 2 * hn, d = c + hn;
+        var c = new ReadOnlySpan<float>(s.W.Extra + h + 2 * hn, hn);
+        var d = new ReadOnlySpan<float>(s.W.Extra + h + 3 * hn, h);
         for (int r = 0; r < s.Rows; r++)
         {
-            float* u = s.Gx + (nint)r * h, y = s.Next + (nint)r * s.StateLd;
-            float* sp = s.Prev + s.StateStride + (nint)r * s.StateLd, sn = s.Next + s.StateStride + (nint)r * s.StateLd;
-            for (int j = 0; j < h; j++)
-            {
-                float uj = u[j], acc = 0f;
-                int o = j * n;
-                for (int k = 0; k < n; k++)
-                {
-                    float v = aBar[o + k] * sp[o + k] + bBar[o + k] * uj;
-                    sn[o + k] = v;
-                    acc += c[o + k] * v;
-                }
-                y[j] = acc + d[j] * uj;
-            }
-            if (s.Saved != null) new ReadOnlySpan<float>(u, h).CopyTo(new Span<float>(s.Saved + (nint)r * sw * h, h));
+            nint row = (nint)r * s.StateLd;
+            var u = new ReadOnlySpan<float>(s.Gx + (nint)r * h, h);
+            LsslStep.Forward(new Span<float>(s.Next + row, h), new Span<float>(s.Next + s.StateStride + row, hn),
+                new ReadOnlySpan<float>(s.Prev + s.StateStride + row, hn), u, aBar.AsSpan(0, hn), bBar.AsSpan(0, hn), c, d, h, n);
+            if (s.Saved != null) u.CopyTo(new Span<float>(s.Saved + (nint)r * sw * h, h));
         }
     }
 
@@ -92,31 +85,17 @@ public readonly unsafe struct LsslCell : ICell
     {
         int h = s.Hidden, n = s.W.Params.I0, hn = h * n, sw = (3 * n + 2) * h;
         var (aBar, bBar) = Discretised(s.W, h);
-        float* c = s.W.Extra + h + 2 * hn, d = c + hn;
+        var c = new ReadOnlySpan<float>(s.W.Extra + h + 2 * hn, hn);
+        var d = new ReadOnlySpan<float>(s.W.Extra + h + 3 * hn, h);
         for (int r = 0; r < s.Rows; r++)
         {
             nint row = (nint)r * s.StateLd;
-            float* dy = s.DNext + row, dsn = s.DNext + s.DStride + row, dyPrev = s.DPrev + row, dsp = s.DPrev + s.DStride + row;
-            float* sp = s.Prev + s.StateStride + row, sn = s.Next + s.StateStride + row;
-            float* saved = s.Saved + (nint)r * sw, u = saved, ga = u + h, gb = ga + hn, gc = gb + hn, gd = gc + hn;
-            float* du = s.DGx + (nint)r * h;
-            for (int j = 0; j < h; j++)
-            {
-                float dyj = dy[j], uj = u[j], acc = d[j] * dyj;
-                int o = j * n;
-                for (int k = 0; k < n; k++)
-                {
-                    float g = dsn[o + k] + c[o + k] * dyj;
-                    dsp[o + k] = aBar[o + k] * g;
-                    acc += bBar[o + k] * g;
-                    ga[o + k] = g * sp[o + k];
-                    gb[o + k] = g * uj;
-                    gc[o + k] = dyj * sn[o + k];
-                }
-                du[j] = acc;
-                gd[j] = dyj * uj;
-                dyPrev[j] = 0f;
-            }
+            float* saved = s.Saved + (nint)r * sw;
+            LsslStep.Backward(new Span<float>(s.DGx + (nint)r * h, h), new Span<float>(s.DPrev + s.DStride + row, hn),
+                new Span<float>(saved + h, 3 * hn + h), new ReadOnlySpan<float>(s.DNext + row, h), new ReadOnlySpan<float>(s.DNext + s.DStride + row, hn),
+                new ReadOnlySpan<float>(s.Prev + s.StateStride + row, hn), new ReadOnlySpan<float>(s.Next + s.StateStride + row, hn),
+                new ReadOnlySpan<float>(saved, h), aBar.AsSpan(0, hn), bBar.AsSpan(0, hn), c, d, h, n);
+            new Span<float>(s.DPrev + row, h).Clear(); // y is not fed back
         }
     }
 

@@ -1,7 +1,10 @@
 using Gyre.Cells;
+using Gyre.Kernels;
+using Gyre.Kernels.Reference;
 using Gyre.Layers;
 using Gyre.Tensors;
 using Xunit;
+using static Gyre.Tests.Kernels.FloatCompare;
 using static Gyre.Tests.Layers.GradientCheckTests;
 
 namespace Gyre.Tests.Layers;
@@ -179,5 +182,57 @@ public class LsslCellTests
         Assert.Equal("cell 'lssl': discretisation must be zoh or bilinear, got 'euler'",
             Assert.Throws<ArgumentException>(() => CellRegistry.FromText("lssl(discretisation=euler)")).Message);
         Assert.StartsWith("cell 'lssl' has no option 'heads'", Assert.Throws<ArgumentException>(() => CellRegistry.FromText("lssl(heads=2)")).Message);
+    }
+
+    [Trait("Category", "Kernels")]
+    [Fact]
+    public void KernelMatchesItsScalarTwin()
+    {
+        // Every tail of the state loop (N across the 8- and 4-lane steps), H from 0, and special values in every input:
+        // states, ∂L/∂s and the records bit for bit, y and ∂L/∂u (a different summation order) to rounding.
+        var rng = new Rng(12);
+        float[] R(int len, float scale) { var a = new float[len]; rng.Uniform(a, -scale, scale); return a; }
+        foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 33 })
+            for (int h = 0; h <= 9; h++)
+            {
+                int hn = h * n;
+                for (int special = -1; special < 8; special++)
+                {
+                    var sp = R(hn, 1f); var u = R(h, 2f); var a = R(hn, 1f); var b = R(hn, 1f); var c = R(hn, 1f); var d = R(h, 1f);
+                    var dy = R(h, 1f); var dsn = R(hn, 1f);
+                    var pick = special switch { 0 => sp, 1 => u, 2 => a, 3 => b, 4 => c, 5 => d, 6 => dy, 7 => dsn, _ => null };
+                    if (pick != null) for (int k = special % 3; k < pick.Length; k += 3) pick[k] = Specials[(k / 3 + special) % Specials.Length];
+                    var yF = new float[h]; var sF = new float[hn]; var yR = new float[h]; var sR = new float[hn];
+                    LsslStep.Forward(yF, sF, sp, u, a, b, c, d, h, n);
+                    LsslStepReference.Forward(yR, sR, sp, u, a, b, c, d, h, n);
+                    AssertSameBits(sF, sR, $"N={n} H={h} special {special} s'");
+                    AssertAllClose(yF, yR, 1e-5f, 1e-5f, $"N={n} H={h} special {special} y");
+                    var duF = new float[h]; var dspF = new float[hn]; var recF = new float[3 * hn + h];
+                    var duR = new float[h]; var dspR = new float[hn]; var recR = new float[3 * hn + h];
+                    LsslStep.Backward(duF, dspF, recF, dy, dsn, sp, sR, u, a, b, c, d, h, n);
+                    LsslStepReference.Backward(duR, dspR, recR, dy, dsn, sp, sR, u, a, b, c, d, h, n);
+                    AssertSameBits(dspF, dspR, $"N={n} H={h} special {special} ds");
+                    AssertSameBits(recF, recR, $"N={n} H={h} special {special} records");
+                    AssertAllClose(duF, duR, 1e-5f, 1e-5f, $"N={n} H={h} special {special} du");
+                }
+            }
+    }
+
+    [Trait("Category", "Kernels")]
+    [Fact]
+    public void ShortSpansThrow()
+    {
+        float[] F(int k) => new float[k];
+        // H = 2, N = 3: [H] spans need 2, [H·N] spans 6, records 3·6 + 2 = 20.
+        Assert.Throws<ArgumentException>(() => LsslStep.Forward(F(1), F(6), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Forward(F(2), F(5), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Forward(F(2), F(6), F(6), F(2), F(6), F(6), F(5), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Forward(F(2), F(6), F(6), F(2), F(6), F(6), F(6), F(1), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStepReference.Forward(F(2), F(6), F(5), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Backward(F(2), F(6), F(19), F(2), F(6), F(6), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Backward(F(1), F(6), F(20), F(2), F(6), F(6), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStep.Backward(F(2), F(6), F(20), F(2), F(6), F(6), F(5), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        Assert.Throws<ArgumentException>(() => LsslStepReference.Backward(F(2), F(5), F(20), F(2), F(6), F(6), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3));
+        LsslStep.Backward(F(2), F(6), F(20), F(2), F(6), F(6), F(6), F(2), F(6), F(6), F(6), F(2), 2, 3); // exact lengths pass
     }
 }
