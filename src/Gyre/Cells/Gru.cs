@@ -55,16 +55,7 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
 
     public static void Forward(in CellStep s)
     {
-        int r = s.Rows, h = s.Hidden, n = r * h;
-        RecurrentGates(s);
-        GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
-            new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
-    }
-
-    /// <summary>The step's scratch [R, 3H] = b_hh + h·W_hhᵀ (b_hh stays apart: r multiplies W_hn h + b_hn).</summary>
-    public static void RecurrentGates(in CellStep s)
-    {
-        int r = s.Rows, h = s.Hidden, gh = 3 * h;
+        int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
         bool bias = s.W.BiasHh != null;
         if (bias)
         {
@@ -72,6 +63,8 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
             for (int i = 0; i < r; i++) b.CopyTo(new Span<float>(s.Scratch + (nint)i * gh, gh));
         }
         TRec.Product(r, s.Prev, h, s.W, 3, h, s.Scratch, gh, bias);
+        GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
+            new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
     }
 
     public static void Backward(in CellBackwardStep s)

@@ -31,7 +31,13 @@ public readonly unsafe struct LeakyGruCell : ICell
     public static void Forward(in CellStep s)
     {
         int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
-        GruCell<DenseRecurrence>.RecurrentGates(s);
+        bool bias = s.W.BiasHh != null;
+        if (bias)
+        {
+            var b = new ReadOnlySpan<float>(s.W.BiasHh, gh);
+            for (int i = 0; i < r; i++) b.CopyTo(new Span<float>(s.Scratch + (nint)i * gh, gh));
+        }
+        CellOps.HiddenProduct(r, s.Prev, h, s.W, gh, h, s.Scratch, gh, bias);
         float* u = s.Scratch + 3 * n;
         if (s.Saved == null)
             GruGates.Forward(new Span<float>(u, n), default, new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n),
