@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Gyre.Kernels;
 
 namespace Gyre.Cells;
@@ -53,6 +54,9 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
     public static RecurrentWeights Recurrent => TRec.Shape;
     public static bool HiddenBiasApart => true;
 
+    // Inlined into the runner's time loop (compiled fully optimised at once): as a separate method the step starts as
+    // tier-0 code and a short run pays for it (GRU B 64 T 100 H 256 training: 5 % slower than the enum-switched layer).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Forward(in CellStep s)
     {
         int r = s.Rows, h = s.Hidden, gh = 3 * h, n = r * h;
@@ -67,6 +71,7 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
             new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Backward(in CellBackwardStep s)
     {
         int r = s.Rows, h = s.Hidden, n = r * h;
