@@ -44,6 +44,23 @@ internal static class FloatCompare
     }
 
     /// <summary>Special inputs for kernel tests: NaN, ±Inf, ±0, huge, subnormal, and the saturation edges of σ / tanh / exp.</summary>
+    /// <summary>len values uniform in [−scale, scale) from <paramref name="rng"/>.</summary>
+    public static float[] Uniform(Gyre.Tensors.Rng rng, int len, float scale)
+    {
+        var a = new float[len];
+        rng.Uniform(a, -scale, scale);
+        return a;
+    }
+
+    /// <summary>Uniform in [−3, 3) with every third element from shift mod 3 replaced by one of <see cref="Specials"/>
+    /// (cycling from shift), so each special value meets every vector lane and the scalar tail.</summary>
+    public static float[] WithSpecials(Gyre.Tensors.Rng rng, int len, int shift)
+    {
+        var a = Uniform(rng, len, 3f);
+        for (int i = shift % 3; i < len; i += 3) a[i] = Specials[(i / 3 + shift) % Specials.Length];
+        return a;
+    }
+
     public static readonly float[] Specials =
     [
         float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1e30f, -1e30f, 200f, -200f,

@@ -42,7 +42,7 @@ public class LeakyGatesTests
         for (int hidden = 0; hidden <= 70; hidden++)
         {
             int n = rows * hidden;
-            float[] R(int len, float scale) { var a = new float[len]; rng.Uniform(a, -scale, scale); return a; }
+            float[] R(int len, float scale) => Uniform(rng, len, scale);
             Compare(rows, hidden, R(n, 1f), R(n, 1f), R(hidden, 4f), R(n, 1f), $"R={rows} H={hidden}");
         }
     }
@@ -52,20 +52,14 @@ public class LeakyGatesTests
     {
         var rng = new Rng(13);
         const int rows = 2, hidden = 37, n = rows * hidden;
-        float[] R(int len, float scale) { var a = new float[len]; rng.Uniform(a, -scale, scale); return a; }
-        float[] WithSpecials(int len, int shift)
-        {
-            var a = R(len, 3f);
-            for (int i = shift % 3; i < len; i += 3) a[i] = Specials[(i / 3 + shift) % Specials.Length];
-            return a;
-        }
+        float[] R(int len, float scale) => Uniform(rng, len, scale);
         for (int which = 0; which < 4; which++)
             for (int shift = 0; shift < 5; shift++)
                 Compare(rows, hidden,
-                    which == 0 ? WithSpecials(n, shift) : R(n, 1f),
-                    which == 1 ? WithSpecials(n, shift) : R(n, 1f),
-                    which == 2 ? WithSpecials(hidden, shift) : R(hidden, 3f),
-                    which == 3 ? WithSpecials(n, shift) : R(n, 1f), $"special input {which} shift {shift}");
+                    which == 0 ? WithSpecials(rng, n, shift) : R(n, 1f),
+                    which == 1 ? WithSpecials(rng, n, shift) : R(n, 1f),
+                    which == 2 ? WithSpecials(rng, hidden, shift) : R(hidden, 3f),
+                    which == 3 ? WithSpecials(rng, n, shift) : R(n, 1f), $"special input {which} shift {shift}");
     }
 
     // τ = 1 + e^ρ: ρ = ln 3 gives τ = 4, so h' = (3/4)·h + (1/4)·u; dρ = −α(1 − α)·Σ rec.
