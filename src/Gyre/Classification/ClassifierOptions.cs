@@ -27,8 +27,11 @@ public sealed record ClassifierOptions
     public string Fill { get; init; } = "none";
     /// <summary>Fraction of the training cases held out (stratified) for validation and early stopping; 0 = none.</summary>
     public double ValidFraction { get; init; }
-    /// <summary>Input transform before the encoder: none, or linear (a learned projection of each patch to the hidden width).</summary>
+    /// <summary>Input transform before the encoder: none, linear (a learned projection of each patch to the hidden width) or
+    /// conv (convolution blocks over the patches, <see cref="Models.ConvolutionBlock"/>, H channels each).</summary>
     public string Input { get; init; } = "none";
+    /// <summary>Kernel widths of the conv input transform's blocks, first to last (null: 8, 5, 3).</summary>
+    public int[]? ConvKernels { get; init; }
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -73,6 +76,13 @@ public sealed record ClassifierOptions
         try { Cells.CellRegistry.Get(Cell); }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (!Models.Pooling.Names.Contains(Pool)) throw new GyreDataException($"--pool: unknown pooling '{Pool}' (known: {string.Join(", ", Models.Pooling.Names)})");
+        if (!Models.InputProjection.Names.Contains(Input)) throw new GyreDataException($"--input: unknown input transform '{Input}' (known: {string.Join(", ", Models.InputProjection.Names)})");
+        if (ConvKernels != null)
+        {
+            if (Input != "conv") throw new GyreDataException($"--conv sets the kernels of --input conv, not of --input {Input}");
+            if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
+                throw new GyreDataException($"--conv must list 1 to 8 kernel widths in 1..64, got {string.Join(",", ConvKernels)}");
+        }
         if (Patch < 0) throw new GyreDataException($"--patch must be ≥ 0, got {Patch}");
         if (Fill is not ("none" or "ffill" or "linear")) throw new GyreDataException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
         if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new GyreDataException($"--valid must be in [0, 1), got {ValidFraction}");

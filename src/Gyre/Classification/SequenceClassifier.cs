@@ -132,7 +132,7 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, ConvKernels = options.ConvKernels, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
             Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
         };

@@ -11,10 +11,12 @@ public sealed record ModelSpec
 {
     /// <summary>F: features per time step.</summary>
     public int InputSize { get; init; }
-    /// <summary>"none" or "linear" (a per-step Linear F → E before the encoder).</summary>
+    /// <summary>"none", "linear" (a per-step Linear F → E before the encoder) or "conv" (convolution blocks F → E → … → E).</summary>
     public string Input { get; init; } = "none";
-    /// <summary>E for Input = "linear" (0: H).</summary>
+    /// <summary>E for Input = "linear" or "conv" (0: H).</summary>
     public int InputProjection { get; init; }
+    /// <summary>Kernel widths of the convolution blocks for Input = "conv", first to last (null: 8, 5, 3).</summary>
+    public int[]? ConvKernels { get; init; }
     /// <summary>Any cell the registry knows: "name" or "name(k=v,…)" (gru, lstm, …; <see cref="CellRegistry.Names"/>).</summary>
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
@@ -53,7 +55,13 @@ public sealed record ModelSpec
             if (Gmu == 0) throw new ArgumentException($"a gmu memory layer ({mem}) needs at least one gmu layer");
             if (mem < 0 || mem >= Layers) throw new ArgumentException($"the gmu memory layer must be a recurrent layer in 0..{Layers - 1} (0-based), got {mem}");
         }
-        if (Input is not ("none" or "linear")) throw new ArgumentException($"unknown input transform '{Input}' (known: none, linear)");
+        if (!Models.InputProjection.Names.Contains(Input)) throw new ArgumentException($"unknown input transform '{Input}' (known: {string.Join(", ", Models.InputProjection.Names)})");
+        if (ConvKernels != null)
+        {
+            if (Input != "conv") throw new ArgumentException($"convolution kernels apply to the conv input transform, not '{Input}'");
+            if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
+                throw new ArgumentException($"convolution kernels must be 1 to 8 widths in 1..64, got {string.Join(",", ConvKernels)}");
+        }
         CellRegistry.FromText(Cell);
         if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");
         if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");

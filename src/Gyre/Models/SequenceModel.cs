@@ -28,7 +28,7 @@ public sealed partial class SequenceModel : ModelLayer
         spec.Validate();
         Spec = spec;
         ulong seed = spec.Seed;
-        Input = new InputProjection(spec.Input, spec.InputSize, spec.InputProjection > 0 ? spec.InputProjection : spec.Hidden, seed + 1);
+        Input = new InputProjection(spec.Input, spec.InputSize, spec.InputProjection > 0 ? spec.InputProjection : spec.Hidden, seed + 1, spec.ConvKernels);
         Encoder = new RecurrentEncoder(spec.Cell, Input.OutputSize, spec.Hidden, spec.Layers, spec.Bidirectional, spec.Dropout, seed + 2,
             spec.Gmu, spec.GmuMemory ?? -1);
         Pool = Pooling.Create(spec.Pool, Encoder.OutputSize, Encoder.Directions, spec.AttentionSize > 0 ? spec.AttentionSize : spec.Hidden, seed + 3);

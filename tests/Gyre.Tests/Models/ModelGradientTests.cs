@@ -83,6 +83,7 @@ public class ModelGradientTests
         yield return ["gru", 2, true, "linear", "max", "linear", false];
         yield return ["rnn_tanh", 1, false, "none", "attention", "svm", true];
         yield return ["lstm", 1, true, "none", "last", "softmax", true];
+        yield return ["gru", 1, false, "conv", "mean", "softmax", true];
     }
 
     [Theory]
