@@ -42,6 +42,7 @@ internal static class ClassifyCommand
         public readonly Option<int?> GmuMemory = new("--gmu-memory") { Description = "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)" };
         public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default max)" };
         public readonly Option<string?> Head = new("--head") { Description = "softmax (cross-entropy) | svm (squared hinge)" };
+        public readonly Option<float?> LabelSmoothing = new("--label-smoothing") { Description = "ε of the softmax head's label-smoothed cross-entropy: target (1 − ε)·onehot + ε/K (default 0)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
         public readonly Option<double?> Valid = new("--valid") { Description = "Hold out this fraction of the training cases (stratified) for early stopping" };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 6000 optimizer steps, 10–500 epochs)" };
@@ -60,7 +61,7 @@ internal static class ClassifyCommand
         public Option[] All =>
         [
             Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
-            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
+            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
         public void AddTo(Command c)
@@ -100,6 +101,7 @@ internal static class ClassifyCommand
             if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
             if (p.GetValue(Pool) is { } pool) o = o with { Pool = pool.ToLowerInvariant() };
             if (p.GetValue(Head) is { } head) o = o with { Head = head.ToLowerInvariant() };
+            if (p.GetValue(LabelSmoothing) is { } ls) o = o with { LabelSmoothing = ls };
             if (p.GetValue(ClassWeights) is { } cw) o = o with { ClassWeights = cw.ToLowerInvariant() };
             if (p.GetValue(Valid) is { } v) o = o with { ValidFraction = v };
             if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };

@@ -45,6 +45,8 @@ public sealed record ClassifierOptions
     public string Pool { get; init; } = "max";
     /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
     public string Head { get; init; } = "softmax";
+    /// <summary>ε of the label-smoothed cross-entropy of the softmax head (target (1 − ε)·onehot + ε/K); 0 = none.</summary>
+    public float LabelSmoothing { get; init; }
     /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
     public string ClassWeights { get; init; } = "none";
     /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 4000 sequences in all, at most 15 copies).</summary>
@@ -89,6 +91,8 @@ public sealed record ClassifierOptions
         if (Head is not ("softmax" or "svm")) throw new GyreDataException($"--head: unknown head '{Head}' (expected softmax or svm)");
         if (ClassWeights is not ("none" or "balanced")) throw new GyreDataException($"--class-weights: unknown mode '{ClassWeights}' (expected none or balanced)");
         if (Task == LabelKind.Regression && ClassWeights != "none") throw new GyreDataException("--class-weights applies to classification only");
+        if (!(LabelSmoothing >= 0f && LabelSmoothing < 1f)) throw new GyreDataException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (LabelSmoothing > 0f && (Head != "softmax" || Task == LabelKind.Regression)) throw new GyreDataException("--label-smoothing applies to the softmax head of a classifier only");
         if (Hidden <= 0) throw new GyreDataException($"--hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
         if (Gmu is < 0 or > 64) throw new GyreDataException($"--gmu must be in 0..64, got {Gmu}");

@@ -134,7 +134,8 @@ public sealed class SequenceClassifier
         {
             InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, ConvKernels = options.ConvKernels, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
-            Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
+            Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights,
+            LabelSmoothing = options.Task == LabelKind.Regression ? 0f : options.LabelSmoothing, Seed = options.Seed,
         };
         var model = new SequenceModel(spec);
         var f = new SequenceClassifier(options, options.Task == LabelKind.Regression ? [] : classes, C, patch, normalizer, reason,

@@ -38,6 +38,8 @@ public sealed record ModelSpec
     public int Outputs { get; init; }
     /// <summary>Regression loss of the linear head: mse, mae, huber.</summary>
     public string Loss { get; init; } = "mse";
+    /// <summary>ε of the softmax head's label-smoothed cross-entropy (0: none; <see cref="SoftmaxHead"/>).</summary>
+    public float LabelSmoothing { get; init; }
     /// <summary>Per-class loss weights (classification heads; null: all 1).</summary>
     public float[]? ClassWeights { get; init; }
     public ulong Seed { get; init; }
@@ -67,6 +69,8 @@ public sealed record ModelSpec
         if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");
         if (Outputs <= 0) throw new ArgumentException($"outputs must be positive, got {Outputs}");
         if (Head != "linear" && Outputs < 2) throw new ArgumentException($"a {Head} head needs at least 2 classes, got {Outputs}");
+        if (LabelSmoothing != 0f && (Head != "softmax" || !(LabelSmoothing > 0f && LabelSmoothing < 1f)))
+            throw new ArgumentException($"label smoothing needs a softmax head and a value in (0, 1), got {LabelSmoothing} with a {Head} head");
         if (ClassWeights != null)
         {
             if (Head == "linear") throw new ArgumentException("class weights apply to classification heads only");

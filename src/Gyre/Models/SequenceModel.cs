@@ -32,7 +32,7 @@ public sealed partial class SequenceModel : ModelLayer
         Encoder = new RecurrentEncoder(spec.Cell, Input.OutputSize, spec.Hidden, spec.Layers, spec.Bidirectional, spec.Dropout, seed + 2,
             spec.Gmu, spec.GmuMemory ?? -1);
         Pool = Pooling.Create(spec.Pool, Encoder.OutputSize, Encoder.Directions, spec.AttentionSize > 0 ? spec.AttentionSize : spec.Hidden, seed + 3);
-        Head = Head.Create(spec.Head, Encoder.OutputSize, spec.Outputs, seed + 4, spec.Loss, spec.ClassWeights);
+        Head = Head.Create(spec.Head, Encoder.OutputSize, spec.Outputs, seed + 4, spec.Loss, spec.ClassWeights, spec.LabelSmoothing);
         _parts = [Input, Encoder, Pool, Head];
     }
 
