@@ -33,6 +33,7 @@ internal static class ClassifyCommand
         public readonly Option<string?> Features = new("--features") { Description = "CSV long format: feature columns C,… (default: all other columns)" };
         public readonly Option<string?> Input = new("--input") { Description = "none | linear (a learned projection of each patch before the encoder) | conv (convolution blocks over the patches: conv → layer norm → ReLU, H channels each, kernels from --conv)" };
         public readonly Option<string?> Conv = new("--conv") { Description = "Kernel widths of the --input conv blocks, first to last, e.g. 8,5,3 (default 8,5,3)" };
+        public readonly Option<string?> ConvBranch = new("--conv-branch") { Description = "Kernel widths of a convolutional path beside the encoder, e.g. 8,5,3: conv → layer norm → ReLU blocks of H channels over the patches, averaged over the valid steps and joined to the pooled state before the head; none = off" };
         public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)" };
         public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H (default 64)" };
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
@@ -60,7 +61,7 @@ internal static class ClassifyCommand
 
         public Option[] All =>
         [
-            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
+            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, ConvBranch, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
             LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
@@ -89,9 +90,8 @@ internal static class ClassifyCommand
             if (p.GetValue(LabelCol) is { } label) o = o with { LabelColumn = label };
             if (p.GetValue(Features) is { } f) o = o with { Features = [.. CsvOptions.ParseColumnList(f)] };
             if (p.GetValue(Input) is { } input) o = o with { Input = input.ToLowerInvariant() };
-            if (p.GetValue(Conv) is { } conv)
-                o = o with { ConvKernels = [.. conv.Split(',', StringSplitOptions.TrimEntries).Select(k => int.TryParse(k, out int w) ? w
-                    : throw new GyreDataException($"--conv: '{k}' is not a kernel width (expected integers like 8,5,3)"))] };
+            if (p.GetValue(Conv) is { } conv) o = o with { ConvKernels = Kernels("--conv", conv) };
+            if (p.GetValue(ConvBranch) is { } branch) o = o with { ConvBranch = branch.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Kernels("--conv-branch", branch) };
             if (p.GetValue(Cell) is { } cell) o = o with { Cell = cell.ToLowerInvariant() };
             if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
             if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
@@ -118,6 +118,10 @@ internal static class ClassifyCommand
             o.Validate();
             return o;
         }
+
+        private static int[] Kernels(string option, string text) =>
+            [.. text.Split(',', StringSplitOptions.TrimEntries).Select(k => int.TryParse(k, out int w) ? w
+                : throw new GyreDataException($"{option}: '{k}' is not a kernel width (expected integers like 8,5,3)"))];
     }
 
     public static Command Create(CliContext ctx)

@@ -32,6 +32,9 @@ public sealed record ClassifierOptions
     public string Input { get; init; } = "none";
     /// <summary>Kernel widths of the conv input transform's blocks, first to last (null: 8, 5, 3).</summary>
     public int[]? ConvKernels { get; init; }
+    /// <summary>Kernel widths of a convolutional path beside the encoder (H channels per block, mean over time, joined
+    /// to the pooled state before the head: <see cref="Models.ModelSpec.ConvBranch"/>); null or empty = none.</summary>
+    public int[]? ConvBranch { get; init; }
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -85,6 +88,8 @@ public sealed record ClassifierOptions
             if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
                 throw new GyreDataException($"--conv must list 1 to 8 kernel widths in 1..64, got {string.Join(",", ConvKernels)}");
         }
+        if (ConvBranch is { Length: > 0 } && (ConvBranch.Length > 8 || ConvBranch.Any(k => k is < 1 or > 64)))
+            throw new GyreDataException($"--conv-branch must list 1 to 8 kernel widths in 1..64, got {string.Join(",", ConvBranch)}");
         if (Patch < 0) throw new GyreDataException($"--patch must be ≥ 0, got {Patch}");
         if (Fill is not ("none" or "ffill" or "linear")) throw new GyreDataException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
         if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new GyreDataException($"--valid must be in [0, 1), got {ValidFraction}");

@@ -132,7 +132,8 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, ConvKernels = options.ConvKernels, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, ConvKernels = options.ConvKernels,
+            ConvBranch = options.ConvBranch is { Length: > 0 } branch ? branch : null, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
             Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights,
             LabelSmoothing = options.Task == LabelKind.Regression ? 0f : options.LabelSmoothing, Seed = options.Seed,

@@ -18,6 +18,10 @@ public sealed record ModelSpec
     /// <summary>Kernel widths of the convolution blocks for Input = "conv", first to last (null: 8, 5, 3).</summary>
     public int[]? ConvKernels { get; init; }
     /// <summary>Any cell the registry knows: "name" or "name(k=v,…)" (gru, lstm, …; <see cref="CellRegistry.Names"/>).</summary>
+    /// <summary>Kernel widths of a convolutional path beside the recurrent one, pooled by the mean and joined before the head (null: none).</summary>
+    public int[]? ConvBranch { get; init; }
+    /// <summary>E′: channels of the convolutional path (0: H).</summary>
+    public int ConvBranchWidth { get; init; }
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -64,6 +68,9 @@ public sealed record ModelSpec
             if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
                 throw new ArgumentException($"convolution kernels must be 1 to 8 widths in 1..64, got {string.Join(",", ConvKernels)}");
         }
+        if (ConvBranch != null && (ConvBranch.Length is < 1 or > 8 || ConvBranch.Any(k => k is < 1 or > 64)))
+            throw new ArgumentException($"convolution branch kernels must be 1 to 8 widths in 1..64, got {string.Join(",", ConvBranch)}");
+        if (ConvBranchWidth < 0) throw new ArgumentException($"convolution branch width must be ≥ 0, got {ConvBranchWidth}");
         CellRegistry.FromText(Cell);
         if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");
         if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");

@@ -84,6 +84,36 @@ public class ConvolutionBlockTests
                     for (int j = 0; j < f; j++) Assert.Equal(0f, dx[i, s, j]);
     }
 
+    [Theory]
+    [InlineData("none", "last")]
+    [InlineData("conv", "max")]
+    public void AModelWithAConvolutionalPathMatchesFiniteDifferences(string input, string pool)
+    {
+        var rng = new Rng(17);
+        int b = 3, t = 5, f = 2, o = 3;
+        var model = new SequenceModel(new ModelSpec
+        {
+            InputSize = f, Input = input, ConvKernels = input == "conv" ? [3] : null, InputProjection = 3, ConvBranch = [3, 2], ConvBranchWidth = 4,
+            Hidden = 4, Pool = pool, Outputs = o, Seed = 6,
+        });
+        foreach (var p in model.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
+        Assert.Equal(4 + 4, model.Head.InputSize);
+        int[] lengths = [5, 1, 3];
+        var x = GradientCheckTests.Random(rng, [b, t, f]);
+        var labels = Enumerable.Range(0, b).Select(_ => rng.NextInt(o)).ToArray();
+        double Loss()
+        {
+            model.Forward(x, lengths);
+            return model.Loss(labels);
+        }
+        Loss();
+        model.ZeroGrad();
+        var dx = model.BackwardLoss().Clone();
+        ModelGradientTests.Check("x", x, dx, Loss, 1e-3f);
+        foreach (var (name, p) in model.NamedParameters()) ModelGradientTests.Check(name, p.Value, p.Grad, Loss, 1e-3f);
+        Assert.Contains(model.NamedParameters(), p => p.Name == "branch.1.conv.weight");
+    }
+
     [Fact]
     public void InvalidSettingsAreRefusedByName()
     {
@@ -92,6 +122,7 @@ public class ConvolutionBlockTests
         Assert.Contains("conv input transform", Assert.Throws<ArgumentException>(spec.Validate).Message);
         Assert.Contains("1..64", Assert.Throws<ArgumentException>((spec with { Input = "conv", ConvKernels = [3, 65] }).Validate).Message);
         Assert.Contains("'convolution'", Assert.Throws<ArgumentException>((spec with { Input = "convolution", ConvKernels = null }).Validate).Message);
+        Assert.Contains("branch kernels", Assert.Throws<ArgumentException>((spec with { Input = "none", ConvKernels = null, ConvBranch = [] }).Validate).Message);
     }
 
     [Fact]
@@ -139,6 +170,14 @@ public class ConvolutionBlockTests
             Assert.Equal(expected, loaded.Forward(x, lengths).ReadOnlySpan.ToArray());
             var e = Assert.Throws<NotSupportedException>(() => SequenceModelOnnx.ToBytes(model));
             Assert.Contains("input transform 'conv'", e.Message);
+
+            var branched = new SequenceModel(spec with { Input = "none", ConvKernels = null, ConvBranch = [3], Pool = "last" }) { Training = false };
+            expected = branched.Forward(x, lengths).ReadOnlySpan.ToArray();
+            branched.Save(path, "classify", []);
+            (loaded, _, _, _) = SequenceModel.Load(path);
+            Assert.Equal([3], loaded.Spec.ConvBranch!);
+            Assert.Equal(expected, loaded.Forward(x, lengths).ReadOnlySpan.ToArray());
+            Assert.Contains("a convolution branch", Assert.Throws<NotSupportedException>(() => SequenceModelOnnx.ToBytes(branched)).Message);
         }
         finally { Directory.Delete(dir, true); }
     }
