@@ -51,6 +51,7 @@ internal static class ClassifyCommand
         public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 4000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
+        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0)" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
         public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };
@@ -62,7 +63,7 @@ internal static class ClassifyCommand
         public Option[] All =>
         [
             Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, ConvBranch, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
-            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
+            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, Warmup, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
         public void AddTo(Command c)
@@ -109,6 +110,7 @@ internal static class ClassifyCommand
             if (p.GetValue(TestAugment) is { } tta) o = o with { TestAugment = tta };
             if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
             if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
+            if (p.GetValue(Warmup) is { } warm) o = o with { Warmup = warm };
             if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
             if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
             if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };

@@ -62,6 +62,8 @@ public sealed record ClassifierOptions
     public const int StepBudget = 6000;
     public int Batch { get; init; } = 16;
     public float LearningRate { get; init; } = 1e-2f;
+    /// <summary>Share of the epochs spent ramping the learning rate up linearly from lr/(W + 1) (0 = none).</summary>
+    public double Warmup { get; init; }
     public float WeightDecay { get; init; } = 1e-4f;
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
@@ -107,6 +109,7 @@ public sealed record ClassifierOptions
         if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");
+        if (!(Warmup >= 0 && Warmup < 1)) throw new GyreDataException($"--warmup must be a share of the epochs in [0, 1), got {Warmup}");
         if (Batch <= 0) throw new GyreDataException($"--batch must be positive, got {Batch}");
         if (Threads < 0) throw new GyreDataException($"--threads must be ≥ 0, got {Threads}");
     }

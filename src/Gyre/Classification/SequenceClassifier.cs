@@ -166,6 +166,7 @@ public sealed class SequenceClassifier
         {
             Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
             ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
+            WarmupEpochs = (int)Math.Round(options.Warmup * epochs),
             OnNan = options.OnNan,
         };
         // Data parallel: every rank builds the same augmented set (same seed) and trains on its share of each global batch.
