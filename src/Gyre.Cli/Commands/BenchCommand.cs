@@ -90,6 +90,9 @@ public static class BenchCommand
                 return 2;
             }
             double rate = RecurrentBenchmark.Sgemm(s, n, parse.GetValue(sgemmReps));
+            var blocking = Kernels.Gemm.Blocking;
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"caches: {blocking.Caches}; blocking: tile {Kernels.Gemm.MR}x{Kernels.Gemm.NR}, KC {blocking.KC}, MC {blocking.MC}"));
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
             return 0;
         });

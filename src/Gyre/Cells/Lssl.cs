@@ -28,7 +28,8 @@ namespace Gyre.Cells;
 /// the weight gradients, and ∂L/∂y·u: S = 3N + 2. Ā and B̄ are computed in double from the parameters
 /// (<see cref="StateSpaceDiscretisation"/>, shared with the library layer) when those change, not per step or row.
 /// Kernel: <see cref="LsslStep"/> (scalar twin <see cref="Kernels.Reference.LsslStepReference"/>), one row at a time.
-/// No parallel-in-time path in the runner (its state is N·H wide); the library layer has the scan and the convolution.
+/// s is linear in itself and y a read-out of s' that is not fed back, so <c>--scan parallel</c> runs the runner's state
+/// scan (<see cref="SequencePath.StateScan"/>) over the B·N·H state channels: a = Ā, b = B̄·u.
 /// </summary>
 public readonly unsafe struct LsslCell : ICell
 {
@@ -40,6 +41,29 @@ public readonly unsafe struct LsslCell : ICell
     public static bool HiddenBiasApart => false;
     public static bool SavedWidthFromParams => true;
     public static int SavedWidthFor(in CellParams p) => 3 * p.I0 + 2;
+    public static bool HasLinearState => true;
+
+    /// <summary>a = Ā and b[j, n] = B̄[j, n]·u[j], the step's product.</summary>
+    public static void LinearStateCoefficients(float* a, float* b, nint ld, float* gx, int rows, int hidden, in CellWeights w)
+    {
+        int h = hidden, n = w.Params.I0, hn = h * n;
+        var (aBar, bBar) = Discretised(w, h);
+        for (int r = 0; r < rows; r++)
+        {
+            aBar.AsSpan(0, hn).CopyTo(new Span<float>(a + r * ld, hn));
+            float* u = gx + (nint)r * h, br = b + r * ld;
+            for (int j = 0; j < h; j++)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(bBar.AsSpan(j * n, n), u[j], new Span<float>(br + (nint)j * n, n));
+        }
+    }
+
+    /// <summary>a = Ā (the same for every step and row).</summary>
+    public static void LinearStateDecay(float* a, nint ld, float* saved, int rows, int hidden, in CellWeights w)
+    {
+        int hn = hidden * w.Params.I0;
+        var aBar = Discretised(w, hidden).A;
+        for (int r = 0; r < rows; r++) aBar.AsSpan(0, hn).CopyTo(new Span<float>(a + r * ld, hn));
+    }
 
     // Ā, B̄ [H·N] per thread (rows of one step are split over workers), grown once, and the parameters
     // (log_dt | log_neg_a | b, [H + 2·H·N]) they were computed from: recomputed only when those bits change, since a

@@ -44,10 +44,22 @@ public static unsafe partial class Gemm
 {
     /// <summary>Rows of the register tile.</summary>
     internal const int MR = 6;
-    /// <summary>Longest K block: 512 keeps a [KC, 64] B panel (128 KB) plus an A strip in a 1 MB L2.</summary>
-    internal const int KC = 512;
-    /// <summary>Rows of A packed together (a multiple of MR); measured to matter little.</summary>
-    internal const int MC = 96;
+    /// <summary>Longest K block (<see cref="Blocking"/>).</summary>
+    internal static int KC => Blocking.KC;
+    /// <summary>Rows of A packed together, a multiple of MR (<see cref="Blocking"/>).</summary>
+    internal static int MC => Blocking.MC;
+
+    private static GemmBlocking? _blocking;
+
+    /// <summary>
+    /// The cache blocking in use: <see cref="GemmBlocking.Derive"/> from this machine's caches
+    /// (<see cref="CacheSizes.Detect"/>) on first use. Setting it changes speed only, never a result.
+    /// </summary>
+    public static GemmBlocking Blocking
+    {
+        get => _blocking ??= GemmBlocking.Derive(CacheSizes.Detect(), NR, MR);
+        set => _blocking = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     /// <summary>Columns of the register tile: four vectors wide with AVX-512, two below that, 8 scalar.</summary>
     internal static readonly int NR =

@@ -308,6 +308,12 @@ public sealed class ForecastCommandTests : IDisposable
     [Fact]
     public void Paralstm_trains_and_predicts_by_newton_with_2x2_blocks() => ParallelPredictionIsTheLoops("paralstm");
 
+    // GLA and LSSL through the runner's state scan in training and prediction.
+    [Theory]
+    [InlineData("gla(heads=2)")]
+    [InlineData("lssl")]
+    public void Linear_state_cells_train_and_predict_by_the_state_scan(string cell) => ParallelPredictionIsTheLoops(cell);
+
     [Fact]
     public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()
     {

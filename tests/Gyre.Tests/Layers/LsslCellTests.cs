@@ -35,7 +35,7 @@ public class LsslCellTests
         foreach (var p in layer.Parameters()) rng.Uniform(p.Value.Span, -0.8f, 0.8f);
         Assert.Equal(["h", "s"], layer.Cell.StateNames);
         Assert.Equal(n * hidden, layer.StateWidth(1));
-        Assert.False(layer.Cell.HasParallelForm);
+        Assert.True(layer.Cell.HasParallelForm);   // the state scan
         int ld = layers * (bidir ? 2 : 1), d = bidir ? 2 : 1;
         var x = Random(rng, batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]);
         var dy = Random(rng, batchFirst ? [batch, steps, d * hidden] : [steps, batch, d * hidden]);
