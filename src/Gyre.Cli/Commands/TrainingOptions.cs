@@ -40,8 +40,11 @@ internal sealed class TrainingOptions
     public readonly Option<int?> ProjSize = UserInput.Int("--proj-size", "LSTM only: h projected to P < hidden units (PyTorch's proj_size; 0 = off)", min: 0);
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
+    public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer; the last one's output at the last step summarises the lookback", min: 0, max: Models.EncoderStack.MaxGmu);
+    public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
+    public readonly Option<bool?> SharedDecoder = UserInput.Flag("--shared-decoder", "With --decoder pmf: the decoder step runs the encoder's GRU (one GRU for both, as SegRNN) instead of weights of its own");
     public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
     public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
@@ -59,7 +62,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -142,8 +145,11 @@ internal sealed class TrainingOptions
         yield return (ProjSize, Cells.CellRegistry.FromText(o.Cell).Options["proj_size"] ?? "0 (off)");
         yield return (Hidden, o.Hidden.ToString(c));
         yield return (Layers, o.Layers.ToString(c));
+        yield return (Gmu, o.Gmu > 0 ? o.Gmu.ToString(c) : "0 (none)");
+        yield return (GmuMemory, o.GmuMemory is { } mem ? mem.ToString(c) : "the last layer");
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
         yield return (Decoder, o.Decoder);
+        yield return (SharedDecoder, o.SharedDecoder ? "on" : "off");
         yield return (Dropout, o.Dropout.ToString(c));
         yield return (Epochs, o.Epochs.ToString(c));
         yield return (Batch, o.Batch.ToString(c));
@@ -203,8 +209,11 @@ internal sealed class TrainingOptions
         if (p.GetValue(ProjSize) is { } proj) o = o with { Cell = WithCellOption(o.Cell, "proj_size", proj.ToString(CultureInfo.InvariantCulture), "--proj-size") };
         if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
         if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
+        if (p.GetValue(Gmu) is { } gmu) o = o with { Gmu = gmu };
+        if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
         if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
+        if (p.GetValue(SharedDecoder) is { } shared) o = o with { SharedDecoder = shared };
         if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };
         if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
         if (p.GetValue(Batch) is { } b) o = o with { Batch = b };

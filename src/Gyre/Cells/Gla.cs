@@ -6,8 +6,8 @@ namespace Gyre.Cells;
 
 /// <summary>
 /// Gated linear attention (Yang et al. 2024, "Gated Linear Attention Transformers with Hardware-Efficient Training")
-/// as a recurrent cell, registry name "gla", option heads = N (default 1; H must be a multiple of N). The recurrent
-/// form of <see cref="GatedLinearAttention"/>: per row and head, a matrix state S [d, d] with d = dk = dv = H/N.
+/// as a recurrent cell, registry name "gla", option heads = N (default 1; H must be a multiple of N). Its recurrent
+/// form: per row and head, a matrix state S [d, d] with d = dk = dv = H/N.
 /// Gate blocks in weight_ih rows: q, k, v, a (each H wide, head n at columns n·d of its block).
 /// <code>
 /// q = gx_q / √d     k = gx_k     v = gx_v
@@ -16,8 +16,8 @@ namespace Gyre.Cells;
 /// h'  = o = q·S'                          (per head: o[j] = Σ_i q[i]·S'[i, j]; h' = [o of every head])
 /// </code>
 /// States: h [H] (the output, not fed back) and S [N·d·d] (<see cref="GlaDefinition.StateWidth"/>), row-major per
-/// head. Parameters: weight_ih [4H, I], bias_ih [4H], all U(−1/√H, 1/√H); no weight_hh, no bias_hh. The library
-/// layer's low-rank gate (W_α2·W_α1) and output projection W_o are not part of the cell: the gate here is one full-rank
+/// head. Parameters: weight_ih [4H, I], bias_ih [4H], all U(−1/√H, 1/√H); no weight_hh, no bias_hh. The paper's
+/// low-rank gate (W_α2·W_α1) and output projection W_o are not part of the cell: the gate here is one full-rank
 /// block of weight_ih, and the output projection is whatever follows the layer (a head, the next layer).
 /// The key size is d = H/N, equal to the value size: the runner's gx is G·H wide with G a constant of the cell, so
 /// a key size of its own (3·N·dk + H columns) does not fit the contract.
@@ -29,8 +29,8 @@ namespace Gyre.Cells;
 /// </summary>
 public readonly unsafe struct GlaCell : ICell
 {
-    /// <summary>τ: the gate temperature (the library layer's <see cref="GatedLinearAttention.Tau"/>).</summary>
-    public const float Tau = GatedLinearAttention.Tau;
+    /// <summary>τ: the gate temperature (the paper's 16: α = σ(a)^(1/16) stays near 1, so the state forgets slowly).</summary>
+    public const float Tau = 16f;
 
     public static int Gates => 4;
     public static int States => 2;
@@ -93,7 +93,7 @@ public readonly unsafe struct GlaCell : ICell
     }
 
     /// <summary>One head of one row: S'[i, ·] = α[i]·S[i, ·] + k[i]·v, o = q·S' (S, S' [dk, dv], row-major; they may be
-    /// the same buffer). Shared with <see cref="GatedLinearAttention"/>'s recurrent form, which has dk ≠ dv.</summary>
+    /// the same buffer).</summary>
     internal static void HeadStep(ReadOnlySpan<float> prev, Span<float> next, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> v, Span<float> o)
     {

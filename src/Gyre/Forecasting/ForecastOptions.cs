@@ -57,8 +57,16 @@ public sealed record ForecastOptions
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
+    /// <summary>G: gated memory units (SambaY) after the encoder's recurrent layers (0: none; not written then).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Gmu { get; init; }
+    /// <summary>The encoder layer (0-based) the GMUs read as memory m (null: the last).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? GmuMemory { get; init; }
     public int Patch { get; init; }
     public string Decoder { get; init; } = "direct";
+    /// <summary>pmf: the decoder step runs the encoder's GRU instead of a decoder layer of its own (SegRNN's design).</summary>
+    public bool SharedDecoder { get; init; }
     public float Dropout { get; init; }
 
     // ---- training
@@ -102,6 +110,7 @@ public sealed record ForecastOptions
         WindowSet.CheckSizes(Lookback, Horizon);
         if (Hidden <= 0) throw new GyreDataException($"hidden must be > 0 (got {Hidden})");
         if (Layers <= 0) throw new GyreDataException($"layers must be > 0 (got {Layers})");
+        if (Models.EncoderStack.Problem(Layers, Gmu, GmuMemory) is { } stack) throw new GyreDataException(stack);
         if (Epochs < 0) throw new GyreDataException($"epochs must be >= 0 (got {Epochs})");
         if (Batch <= 0) throw new GyreDataException($"batch must be > 0 (got {Batch})");
         if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");
@@ -109,6 +118,8 @@ public sealed record ForecastOptions
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
         CheckCell(Cell, Hidden);
         if (Decoder is not ("direct" or "recurrent" or "pmf")) throw new GyreDataException($"decoder must be direct, recurrent or pmf (got '{Decoder}')");
+        if (SharedDecoder && (Decoder != "pmf" || Cell != "gru" || Layers != 1 || Patch <= 1 || Hidden % 2 != 0 || FutureFeatures.Length > 0 || Calendar.Length > 0 || Gmu > 0))
+            throw new GyreDataException("--shared-decoder needs --decoder pmf with --cell gru, --layers 1, --patch, an even --hidden, no future features and no --gmu");
         if (Norm is not (null or "revin" or "last" or "none")) throw new GyreDataException($"norm must be revin, last or none (got '{Norm}')");
         try
         {
