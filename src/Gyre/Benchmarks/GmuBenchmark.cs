@@ -25,12 +25,7 @@ public static class GmuBenchmark
     /// <summary>Measures one shape in one mode, as <see cref="RecurrentBenchmark.Run"/> does for a cell.</summary>
     public static RecurrentBenchResult Run(RecurrentBenchShape shape, string mode, int threads, int reps, int warmup = 3)
     {
-        bool train = mode switch
-        {
-            "infer" => false,
-            "train" => true,
-            _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
-        };
+        bool train = RecurrentBenchmark.Training(mode);
         var (_, b, t, i, h) = shape;
         var gmu = new GatedMemoryUnit(i, h, seed: 1) { Training = train };
         var rng = new Rng(2);

@@ -87,12 +87,7 @@ public static class RecurrentBenchmark
     /// </summary>
     public static RecurrentBenchResult Run(RecurrentBenchShape shape, string mode, int threads, int reps, int warmup = 3)
     {
-        bool train = mode switch
-        {
-            "infer" => false,
-            "train" => true,
-            _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
-        };
+        bool train = Training(mode);
         var (cell, b, t, i, h) = shape;
 
         var def = CellRegistry.FromText(cell);
@@ -120,6 +115,14 @@ public static class RecurrentBenchmark
         return new RecurrentBenchResult("gyre", shape, mode, threads, median,
             flops / (median * 1e-3) / 1e9, t / (median * 1e-3), alloc, PeakRssMb(), def.Options);
     }
+
+    /// <summary>Whether a bench mode is "train" (true) or "infer" (false); anything else is an ArgumentException.</summary>
+    internal static bool Training(string mode) => mode switch
+    {
+        "infer" => false,
+        "train" => true,
+        _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
+    };
 
     /// <summary>
     /// Runs <paramref name="run"/> on a team of <paramref name="threads"/> workers (installed as <see cref="Gemm.Team"/>
