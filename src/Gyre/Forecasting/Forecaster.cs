@@ -129,7 +129,7 @@ public sealed partial class Forecaster
         var network = new ForecastNetwork(new ForecastNetworkConfig
         {
             Cell = options.Cell, InputFeatures = k, FutureFeatures = set.FutureCount, Hidden = options.Hidden,
-            Layers = options.Layers, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
+            Layers = options.Layers, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
             Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
             Channels = options.ChannelIndependent && options.Decoder == "pmf" ? set.TargetCount : 1, Seed = options.Seed,
             Distribution = Distributions.IsDistribution(Losses.Parse(options.Loss)) ? Distributions.Name(Losses.Parse(options.Loss)) : "",
@@ -156,6 +156,7 @@ public sealed partial class Forecaster
             CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync,
         };
         trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
+        f.FitCopula(raw);
         return f;
     }
 
@@ -243,13 +244,7 @@ public sealed partial class Forecaster
         ReadOnlySpan<float> levels, Span<float> quantiles)
     {
         for (int s = 0; s < sorted.Length; s++) sorted[s] = map((float)Distributions.Sample(kind, theta, rng));
-        sorted.Sort();
-        for (int r = 0; r < levels.Length; r++)
-        {
-            double pos = levels[r] * (sorted.Length - 1);
-            int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
-            quantiles[r] = (float)(sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]));
-        }
+        EmpiricalQuantiles(sorted, levels, quantiles);
     }
 
     /// <summary>The sample CRPS of sorted samples x₍₁₎ ≤ … ≤ x₍S₎ at y: mean|xᵢ − y| − Σᵢ (2i − S − 1) x₍ᵢ₎ / S².</summary>
@@ -284,7 +279,10 @@ public sealed partial class Forecaster
     /// </summary>
     public void Save(string path)
     {
-        Safetensors.Write(path, Network.StateDict(), Metadata());
+        var tensors = Network.StateDict().ToDictionary();
+        var meta = Metadata();
+        AddCopula(tensors, meta);
+        Safetensors.Write(path, tensors, meta);
     }
 
     internal Dictionary<string, string> Metadata() => ModelFile.Metadata(Job, new Dictionary<string, string>
@@ -325,7 +323,8 @@ public sealed partial class Forecaster
             CheckSize(config, file, path);
             var network = new ForecastNetwork(config);
             var f = new Forecaster(options, info, scaler, network);
-            network.LoadStateDict(file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).ToDictionary(), source: path);
+            network.LoadStateDict(file.Tensors.Where(kv => IsNetworkTensor(kv.Key)).ToDictionary(), source: path);
+            f.ReadCopula(file);
             if (meta.TryGetValue("history", out var history))
                 f.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(history, Json) ?? []);
             return f;
@@ -338,6 +337,9 @@ public sealed partial class Forecaster
             throw new GyreDataException($"corrupt model file: {inner}", path);
         }
     }
+
+    // Checkpoints also hold optimizer moments and the best epoch's weights; the copula's factor is the forecaster's own.
+    private static bool IsNetworkTensor(string name) => !name.Contains("adam.") && !name.StartsWith("best.") && name != CopulaTensor;
 
     /// <summary>
     /// Refuses a network config whose parameters could not fit in the file's tensors before anything is
@@ -363,8 +365,9 @@ public sealed partial class Forecaster
             "pmf" => Stack(2 * e + p * ff) + p * outs * (h + 1) + (m + Math.Max(c.Channels, 0)) * e,
             _ => n * outs * (h + n * ff + 1),
         };
-        double claimed = patch + encoder + rest;
-        long stored = file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).Sum(kv => (long)kv.Value.Length);
+        double gmu = Math.Max(c.Gmu, 0) * h * (h + 1);      // each GMU: weight [W_0, W_0] and bias, W_0 ≤ H
+        double claimed = patch + encoder + gmu + rest;
+        long stored = file.Tensors.Where(kv => IsNetworkTensor(kv.Key)).Sum(kv => (long)kv.Value.Length);
         if (claimed > 4.0 * stored + (1 << 16))
             throw new GyreDataException($"corrupt model file: its network config needs about {claimed:G3} parameters but the file holds {stored}", path);
     }
