@@ -245,7 +245,12 @@ public sealed partial class Forecaster
     /// future_covariates): per series (matched by id), the first N rows after the end of the history, with
     /// times that must continue the series' step when both files have times. Without it such a model refuses.
     /// </summary>
-    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null)
+    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null) => PredictFromStates(raw, future, null);
+
+    /// <summary><see cref="Predict(SeriesSet, SeriesSet?)"/> with each series' encoder state given by
+    /// <paramref name="encoderState"/> (by source channel: the target column in channel-independent mode, else 0)
+    /// instead of run over its last L rows; null runs the encoder.</summary>
+    internal ForecastTable PredictFromStates(SeriesSet raw, SeriesSet? future, Func<int, float[]>? encoderState)
     {
         int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
         if (userFuture > 0 && future is null)
@@ -292,7 +297,7 @@ public sealed partial class Forecaster
                 }
             }
             var pred = new float[n * c * q];
-            RunNetwork(x, fut, pred, 1, [ChannelOf(s)]);
+            RunNetwork(x, fut, pred, 1, [ChannelOf(s)], encoderState is null ? default : encoderState(ChannelOf(s)));
             string id = rawId;
             for (int h = 0; h < n; h++)
             {

@@ -1,0 +1,180 @@
+using Gyre.Data;
+using Gyre.Layers;
+
+namespace Gyre.Forecasting;
+
+/// <summary>
+/// One series arriving a few rows at a time, forecast after each: every <see cref="Forecast"/> equals
+/// <see cref="Forecaster.Predict(SeriesSet, SeriesSet?)"/> on a series ending with the same L rows (the lookback).
+/// <para>
+/// The forecaster reads exactly its last L rows, from zero recurrent states. For most encoders that window has to be
+/// re-run whenever it moves: a nonlinear recurrence (GRU, LSTM, ...) cannot drop its oldest step, a second layer reads
+/// the first layer's outputs, which all change when the window's start moves, and window normalisation (revin, last
+/// value, ...) rescales every step of the window with every new row. Those streams keep the last L rows and re-run
+/// them per forecast (<see cref="Slides"/> false, <see cref="WhyWindowed"/> says why).
+/// </para>
+/// <para>
+/// A one-layer encoder of a cell linear in its state (minGRU, minLSTM: h' = a ⊙ h + b, a and b from the step's
+/// input alone) under a fitted scaler and no window normalisation slides instead: each new row adds one step's
+/// coefficients to a <see cref="SlidingLinearWindow"/> and the head runs from its state, so a forecast costs O(H·F +
+/// head) instead of the window's L steps. With patches of P rows the window's S = ⌊L/P⌋ tokens end at the newest row,
+/// so each new row completes one new token (its last P rows) and the tokens ending in the same phase (row mod P) form
+/// one window: P windows, each advanced once every P rows. Each channel-independent channel has its own windows.
+/// </para>
+/// </summary>
+public sealed class ForecastStream
+{
+    private readonly Forecaster _f;
+    private readonly CalendarFeatures _calendar;
+    private readonly string[] _columns;                 // raw columns of a row: targets, past and known-future covariates
+    private readonly bool _times;
+    private readonly List<float> _values = [];           // [≤ L, K] the last rows, raw
+    private readonly List<DateTime> _kept = [];          // [≤ L] their times (models that read times)
+    private readonly SlidingLinearWindow[][]? _windows;  // [channel][phase]
+    private readonly float[][]? _state;                  // [channel][H] a forecast's encoder state
+    private float[] _tokens = [], _embedded = [], _a = [], _b = [];   // [R, P·F], [R, H], [R, H], [R, H]
+
+    /// <summary>A stream of <paramref name="f"/> that has seen nothing; <paramref name="times"/>: its rows come with
+    /// times (required when the forecaster reads calendar features; they also date the forecast's steps).</summary>
+    public ForecastStream(Forecaster f, bool times)
+    {
+        _f = f;
+        var info = f.DataInfo;
+        _calendar = Calendar.Parse(f.Options.Calendar);
+        if (info.CalendarCount > 0 && !times) throw new ArgumentException("the forecaster reads calendar features: its stream needs times");
+        _times = times;
+        _columns = [.. info.Columns.Take(info.TargetCount + info.PastCount + UserFutureCount(f))];
+        Slides = WhyWindowed(f) is null;
+        if (!Slides) return;
+        var net = f.Network;
+        int channels = f.Options.ChannelIndependent ? info.TargetCount : 1, p = Math.Max(net.Config.Patch, 1), h = net.Encoder.HiddenSize;
+        _windows = [.. Enumerable.Range(0, channels).Select(_ => Enumerable.Range(0, p).Select(_ => new SlidingLinearWindow(net.Config.PatchCount, h)).ToArray())];
+        _state = [.. Enumerable.Range(0, channels).Select(_ => new float[h])];
+    }
+
+    /// <summary>Known-future covariates the user gives (not calendar features) of <paramref name="f"/>.</summary>
+    public static int UserFutureCount(Forecaster f) => f.DataInfo.FutureCount - f.DataInfo.CalendarCount;
+
+    /// <summary>Why <paramref name="f"/>'s streams must re-run their window per forecast; null when they slide.</summary>
+    public static string? WhyWindowed(Forecaster f)
+    {
+        var enc = f.Network.Encoder;
+        if (!enc.Cell.HasLinearStep) return $"its {enc.Cell} encoder is not linear in its state, so the oldest step of a window cannot be dropped";
+        if (!enc.Slidable) return $"its {enc.NumLayers}-layer encoder's upper layers read outputs that all change when the window's start moves";
+        if (f.Options.Normalization != "none") return $"{f.Options.Normalization} normalisation rescales the whole window with every new row";
+        return null;
+    }
+
+    /// <summary>Whether the encoder's state slides with the window (O(1) per row) instead of being re-run over it.</summary>
+    public bool Slides { get; }
+
+    /// <summary>Raw columns of a row, in order: targets, past covariates, known-future covariates (their values at
+    /// that row; calendar features are made from the row's time).</summary>
+    public IReadOnlyList<string> Columns => _columns;
+
+    /// <summary>Rows seen.</summary>
+    public long Rows { get; private set; }
+
+    /// <summary>Rows still needed before a forecast (0 once the stream holds a lookback).</summary>
+    public int RowsNeeded => Math.Max(0, _f.Options.Lookback - Kept);
+
+    private int Kept => _values.Count / _columns.Length;
+
+    /// <summary>Appends rows [rows, K] (raw units, <see cref="Columns"/> order) with their times [rows] (strictly
+    /// increasing; empty when the stream has none).</summary>
+    public void Append(ReadOnlySpan<float> values, int rows, ReadOnlySpan<DateTime> times)
+    {
+        int k = _columns.Length, l = _f.Options.Lookback;
+        if (values.Length != rows * k) throw new ArgumentException($"{rows} rows of {k} columns need {rows * k} values, got {values.Length}");
+        if (_times && times.Length != rows) throw new ArgumentException($"{rows} rows need {rows} times, got {times.Length}");
+        if (rows == 0) return;
+        if (Slides) AdvanceWindows(values, rows, times);
+        foreach (var v in values) _values.Add(v);
+        if (_times) foreach (var t in times) _kept.Add(t);
+        Rows += rows;
+        int drop = Kept - l;
+        if (drop > 0)
+        {
+            _values.RemoveRange(0, drop * k);
+            if (_times) _kept.RemoveRange(0, drop);
+        }
+    }
+
+    /// <summary>
+    /// The forecast after the rows so far (at least the lookback): <see cref="Forecaster.Predict(SeriesSet, SeriesSet?)"/>
+    /// on the kept rows, the encoder's state taken from the sliding windows when <see cref="Slides"/>.
+    /// <paramref name="future"/>: the known-future covariates over the horizon, as Predict takes them.
+    /// </summary>
+    public ForecastTable Forecast(SeriesSet? future = null)
+    {
+        if (RowsNeeded > 0) throw new InvalidOperationException($"the stream has {Kept} rows, the lookback needs {_f.Options.Lookback}");
+        var set = RawSet([.. _values], _times ? [.. _kept] : null);
+        if (!Slides) return _f.Predict(set, future);
+        int phase = (int)((Rows - 1) % _windows![0].Length);
+        return _f.PredictFromStates(set, future, ch =>
+        {
+            _windows[ch][phase].State(_state![ch]);
+            return _state[ch];
+        });
+    }
+
+    // The raw rows as the series Predict and the model view read (calendar features added from the times).
+    private SeriesSet RawSet(float[] values, DateTime[]? times)
+    {
+        var info = _f.DataInfo;
+        int rows = values.Length / _columns.Length;
+        var series = new TimeSeries("stream", times, values, _columns.Length, null, [.. Enumerable.Range(0, rows)]);
+        var set = new SeriesSet("stream", times is null ? null : "time", null, _columns, info.TargetCount, info.PastCount, UserFutureCount(_f), [series]);
+        return Calendar.AddFutureFeatures(set, _calendar);
+    }
+
+    // Pushes the tokens the new rows complete into the windows of their phase.
+    private void AdvanceWindows(ReadOnlySpan<float> values, int rows, ReadOnlySpan<DateTime> times)
+    {
+        var net = _f.Network;
+        int k = _columns.Length, p = Math.Max(net.Config.Patch, 1), h = net.Encoder.HiddenSize;
+        // A token ending at a new row reads the P − 1 rows before it, which may be kept rows.
+        int tail = (int)Math.Min(p - 1, Kept);
+        var raw = new float[(tail + rows) * k];
+        _values.CopyTo(_values.Count - tail * k, raw, 0, tail * k);
+        values.CopyTo(raw.AsSpan(tail * k));
+        DateTime[]? rawTimes = null;
+        if (_times)
+        {
+            rawTimes = new DateTime[tail + rows];
+            _kept.CopyTo(_kept.Count - tail, rawTimes, 0, tail);
+            times.CopyTo(rawTimes.AsSpan(tail));
+        }
+        var view = _f.ModelView(RawSet(raw, rawTimes));
+        foreach (var s in view.Series)
+        {
+            int f = view.ColumnCount, pf = p * f, ch = _f.Options.ChannelIndependent ? s.SourceTarget : 0;
+            // Row i of the view is stream row Rows − tail + i; it completes a token once P rows exist.
+            int first = tail + (int)Math.Max(0, p - 1 - Rows), count = tail + rows - first;
+            if (count <= 0) continue;
+            Grow(ref _tokens, count * pf); Grow(ref _a, count * h); Grow(ref _b, count * h);
+            for (int j = 0; j < count; j++)
+                s.Values.AsSpan((first + j - p + 1) * f, pf).CopyTo(_tokens.AsSpan(j * pf, pf));
+            ReadOnlySpan<float> encIn = _tokens.AsSpan(0, count * pf);     // [R, P·F]
+            if (net.PatchEmbedding is { } patch)
+            {
+                Grow(ref _embedded, count * h);
+                var e = _embedded.AsSpan(0, count * h);                    // [R, H]
+                patch.Forward(encIn, e, count);
+                if (net.Config.Decoder == "pmf") ForecastNetwork.Relu(e);
+                encIn = e;
+            }
+            net.Encoder.LinearCoefficients(encIn, count, _a, _b);
+            for (int j = 0; j < count; j++)
+            {
+                long row = Rows - tail + first + j;
+                _windows![ch][(int)(row % p)].Push(_a.AsSpan(j * h, h), _b.AsSpan(j * h, h));
+            }
+        }
+    }
+
+    private static void Grow(ref float[] buffer, int length)
+    {
+        if (buffer.Length < length) buffer = new float[length];
+    }
+}
