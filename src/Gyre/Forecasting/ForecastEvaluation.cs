@@ -257,7 +257,9 @@ public sealed partial class Forecaster
             throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
         if (future is not null && userFuture > 0 && future.TargetCount != userFuture)
             throw new GyreDataException($"future data has {future.TargetCount} columns, the model takes {userFuture}", future.Source);
-        var view = ModelView(raw);
+        // With the encoder's states given the window's values are not read, only the series' ids, times and channels:
+        // no scaling, and the series may be shorter than the lookback (a stream without times passes its last row).
+        var view = encoderState is null ? ModelView(raw) : RawView(raw, Options.ChannelIndependent);
         int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
         var calendar = Calendar.Parse(Options.Calendar);
         int median = MedianQuantile();
@@ -265,17 +267,22 @@ public sealed partial class Forecaster
         var levels = dist is null ? Options.Quantiles : DistributionLevels;
         var sorted = new float[Options.Samples];
         var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
-        var rows = new Dictionary<(string, int), ForecastRow>();
-        var order = new List<(string, int)>();
+        // A series' N rows, by id: channel-independent channels of one series fill the same rows.
+        var rows = new Dictionary<string, ForecastRow[]>();
+        var order = new List<ForecastRow>();
         int targets = DataInfo.TargetCount;
         foreach (var s in view.Series)
         {
-            if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+            if (s.Length < l && encoderState is null) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
             // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
             // strip the known column suffix rather than split at the last '/'.
             string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
-            var x = Tensor.Zeros(1, l, k);
-            WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            Tensor? x = null;
+            if (encoderState is null)
+            {
+                x = Tensor.Zeros(1, l, k);
+                WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            }
             Tensor? fut = null;
             DateTime[]? times = null;
             if (s.Times != null && s.Times.Length >= 2)
@@ -298,14 +305,19 @@ public sealed partial class Forecaster
             }
             var pred = new float[n * c * q];
             RunNetwork(x, fut, pred, 1, [ChannelOf(s)], encoderState is null ? default : encoderState(ChannelOf(s)));
-            string id = rawId;
+            if (!rows.TryGetValue(rawId, out var seriesRows))
+            {
+                rows[rawId] = seriesRows = new ForecastRow[n];
+                for (int h = 0; h < n; h++)
+                {
+                    var quantiles = new float[targets][];
+                    for (int j = 0; j < targets; j++) quantiles[j] = new float[levels.Length];
+                    order.Add(seriesRows[h] = new ForecastRow(rawId, h + 1, times?[h], new float[targets], quantiles));
+                }
+            }
             for (int h = 0; h < n; h++)
             {
-                if (!rows.TryGetValue((id, h), out var row))
-                {
-                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[levels.Length]).ToArray());
-                    rows[(id, h)] = row; order.Add((id, h));
-                }
+                var row = seriesRows[h];
                 for (int j = 0; j < c; j++)
                 {
                     int target = Options.ChannelIndependent ? s.SourceTarget : j;
@@ -325,7 +337,7 @@ public sealed partial class Forecaster
                 }
             }
         }
-        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order.Select(key => rows[key]).ToList());
+        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order);
     }
 
     /// <summary>Copies series <paramref name="id"/>'s known-future values for the N steps after <paramref name="history"/> into dst [N, Ff] (raw units).</summary>

@@ -32,7 +32,12 @@ public sealed class ForecastStream
     private readonly List<DateTime> _kept = [];          // [≤ L] their times (models that read times)
     private readonly SlidingLinearWindow[][]? _windows;  // [channel][phase]
     private readonly float[][]? _state;                  // [channel][H] a forecast's encoder state
+    private readonly float[][]? _recent;                 // [channel][P, F] the last P rows of the model's view
+    private readonly float[] _full = [];                 // [K + calendar] one row being scaled
+    private readonly SeriesSet? _undated;                // a forecast's series when the state stands for the window and no times date it
     private float[] _tokens = [], _embedded = [], _a = [], _b = [];   // [R, P·F], [R, H], [R, H], [R, H]
+    private long[] _tokenRow = [];                       // [R] the stream row each token ends at
+    private int[] _tokenChannel = [];                    // [R] its channel
 
     /// <summary>A stream of <paramref name="f"/> that has seen nothing; <paramref name="times"/>: its rows come with
     /// times (required when the forecaster reads calendar features; they also date the forecast's steps).</summary>
@@ -50,6 +55,9 @@ public sealed class ForecastStream
         int channels = f.Options.ChannelIndependent ? info.TargetCount : 1, p = Math.Max(net.Config.Patch, 1), h = net.Encoder.HiddenSize;
         _windows = [.. Enumerable.Range(0, channels).Select(_ => Enumerable.Range(0, p).Select(_ => new SlidingLinearWindow(net.Config.PatchCount, h)).ToArray())];
         _state = [.. Enumerable.Range(0, channels).Select(_ => new float[h])];
+        _recent = [.. Enumerable.Range(0, channels).Select(_ => new float[p * net.Config.InputFeatures])];
+        _full = new float[_columns.Length + info.CalendarCount];
+        if (!times) _undated = RawSet(new float[_columns.Length], null);
     }
 
     /// <summary>Known-future covariates the user gives (not calendar features) of <paramref name="f"/>.</summary>
@@ -108,8 +116,10 @@ public sealed class ForecastStream
     public ForecastTable Forecast(SeriesSet? future = null)
     {
         if (RowsNeeded > 0) throw new InvalidOperationException($"the stream has {Kept} rows, the lookback needs {_f.Options.Lookback}");
-        var set = RawSet([.. _values], _times ? [.. _kept] : null);
-        if (!Slides) return _f.Predict(set, future);
+        if (!Slides) return _f.Predict(RawSet([.. _values], _times ? [.. _kept] : null), future);
+        // The state stands for the window's values; the rows only date the horizon (their median step), so without
+        // times one row of nothing is enough.
+        var set = _times ? RawSet([.. _values], [.. _kept]) : _undated!;
         int phase = (int)((Rows - 1) % _windows![0].Length);
         return _f.PredictFromStates(set, future, ch =>
         {
@@ -128,49 +138,58 @@ public sealed class ForecastStream
         return Calendar.AddFutureFeatures(set, _calendar);
     }
 
-    // Pushes the tokens the new rows complete into the windows of their phase.
+    // Pushes the tokens the new rows complete into the windows of their phase. A row of the model's view is the raw
+    // row with its calendar features, every column scaled (Scaler.Transform of the set), and in channel-independent
+    // mode one row per target: [that target, the covariates] (SeriesSet.ChannelIndependent): computed here per row
+    // rather than through those set copies, which would cost more than the step itself.
     private void AdvanceWindows(ReadOnlySpan<float> values, int rows, ReadOnlySpan<DateTime> times)
     {
         var net = _f.Network;
-        int k = _columns.Length, p = Math.Max(net.Config.Patch, 1), h = net.Encoder.HiddenSize;
-        // A token ending at a new row reads the P − 1 rows before it, which may be kept rows.
-        int tail = (int)Math.Min(p - 1, Kept);
-        var raw = new float[(tail + rows) * k];
-        _values.CopyTo(_values.Count - tail * k, raw, 0, tail * k);
-        values.CopyTo(raw.AsSpan(tail * k));
-        DateTime[]? rawTimes = null;
-        if (_times)
+        var scaler = _f.Scaler;
+        int k = _columns.Length, k2 = _full.Length, c = _f.DataInfo.TargetCount, h = net.Encoder.HiddenSize;
+        int p = _windows![0].Length, f = net.Config.InputFeatures, pf = p * f, channels = _windows.Length;
+        Grow(ref _tokens, rows * channels * pf);
+        if (_tokenRow.Length < rows * channels) { _tokenRow = new long[rows * channels]; _tokenChannel = new int[rows * channels]; }
+        int count = 0;
+        for (int t = 0; t < rows; t++)
         {
-            rawTimes = new DateTime[tail + rows];
-            _kept.CopyTo(_kept.Count - tail, rawTimes, 0, tail);
-            times.CopyTo(rawTimes.AsSpan(tail));
-        }
-        var view = _f.ModelView(RawSet(raw, rawTimes));
-        foreach (var s in view.Series)
-        {
-            int f = view.ColumnCount, pf = p * f, ch = _f.Options.ChannelIndependent ? s.SourceTarget : 0;
-            // Row i of the view is stream row Rows − tail + i; it completes a token once P rows exist.
-            int first = tail + (int)Math.Max(0, p - 1 - Rows), count = tail + rows - first;
-            if (count <= 0) continue;
-            Grow(ref _tokens, count * pf); Grow(ref _a, count * h); Grow(ref _b, count * h);
-            for (int j = 0; j < count; j++)
-                s.Values.AsSpan((first + j - p + 1) * f, pf).CopyTo(_tokens.AsSpan(j * pf, pf));
-            ReadOnlySpan<float> encIn = _tokens.AsSpan(0, count * pf);     // [R, P·F]
-            if (net.PatchEmbedding is { } patch)
+            var full = _full.AsSpan();                                      // [K2] the raw row and its calendar features
+            values.Slice(t * k, k).CopyTo(full);
+            if (k2 > k) Calendar.Encode(times[t], _calendar, full[k..]);
+            for (int j = 0; j < k2; j++) full[j] = scaler.Transform(full[j], j);
+            long row = Rows + t;
+            for (int ch = 0; ch < channels; ch++)
             {
-                Grow(ref _embedded, count * h);
-                var e = _embedded.AsSpan(0, count * h);                    // [R, H]
-                patch.Forward(encIn, e, count);
-                if (net.Config.Decoder == "pmf") ForecastNetwork.Relu(e);
-                encIn = e;
-            }
-            net.Encoder.LinearCoefficients(encIn, count, _a, _b);
-            for (int j = 0; j < count; j++)
-            {
-                long row = Rows - tail + first + j;
-                _windows![ch][(int)(row % p)].Push(_a.AsSpan(j * h, h), _b.AsSpan(j * h, h));
+                var recent = _recent![ch].AsSpan();                          // [P, F] the channel's last view rows, oldest first
+                int at = (int)Math.Min(row, p - 1) * f;
+                if (row >= p) recent[f..].CopyTo(recent);
+                var viewRow = recent.Slice(at, f);
+                if (_f.Options.ChannelIndependent)
+                {
+                    viewRow[0] = full[ch];
+                    full[c..].CopyTo(viewRow[1..]);
+                }
+                else full.CopyTo(viewRow);
+                if (row + 1 < p) continue;                                  // no token ends here yet
+                recent.CopyTo(_tokens.AsSpan(count * pf, pf));
+                _tokenRow[count] = row; _tokenChannel[count] = ch;
+                count++;
             }
         }
+        if (count == 0) return;
+        Grow(ref _a, count * h); Grow(ref _b, count * h);
+        ReadOnlySpan<float> encIn = _tokens.AsSpan(0, count * pf);         // [R, P·F]
+        if (net.PatchEmbedding is { } patch)
+        {
+            Grow(ref _embedded, count * h);
+            var e = _embedded.AsSpan(0, count * h);                        // [R, H]
+            patch.Forward(encIn, e, count);
+            if (net.Config.Decoder == "pmf") ForecastNetwork.Relu(e);
+            encIn = e;
+        }
+        net.Encoder.LinearCoefficients(encIn, count, _a, _b);
+        for (int j = 0; j < count; j++)
+            _windows[_tokenChannel[j]][(int)(_tokenRow[j] % p)].Push(_a.AsSpan(j * h, h), _b.AsSpan(j * h, h));
     }
 
     private static void Grow(ref float[] buffer, int length)

@@ -63,6 +63,7 @@ public partial class RecurrentLayer
     }
 
     private float[] _coefGx = [];                        // [R, G·H] input projection of LinearCoefficients
+    private const int DotRows = 8;                       // up to this many rows the projection is one dot product per gate row
 
     /// <summary>Whether the state after a window of steps started from zero can be kept while the window slides
     /// (<see cref="SlidingLinearWindow"/>): one layer, one forward direction, a cell linear in its state
@@ -84,17 +85,22 @@ public partial class RecurrentLayer
         if (rows < 0 || x.Length < rows * i) throw new ArgumentException($"x must hold [{rows}, {i}], got {x.Length} values");
         if (_coefGx.Length < rows * gh) _coefGx = new float[rows * gh];
         var gx = _coefGx.AsSpan(0, rows * gh);              // [R, G·H]
-        if (HasBias)
+        var w = _wIh[0].Value.ReadOnlySpan;                  // [G·H, I]
+        for (int r = 0; r < rows; r++)
         {
+            var row = gx.Slice(r * gh, gh);
+            if (!HasBias) { row.Clear(); continue; }
+            _bIh[0]!.Value.ReadOnlySpan.CopyTo(row);
+            if (_bHh[0] != null) AddInto(row, _bHh[0]!.Value.ReadOnlySpan);
+        }
+        if (rows <= DotRows)
+            // A stream's step has one or a few rows: a GEMM would pack W_ihᵀ at every call, more work than the product.
             for (int r = 0; r < rows; r++)
             {
-                var row = gx.Slice(r * gh, gh);
-                _bIh[0]!.Value.ReadOnlySpan.CopyTo(row);
-                if (_bHh[0] != null) AddInto(row, _bHh[0]!.Value.ReadOnlySpan);
+                var xr = x.Slice(r * i, i);
+                for (int o = 0; o < gh; o++) gx[r * gh + o] += System.Numerics.Tensors.TensorPrimitives.Dot(w.Slice(o * i, i), xr);
             }
-            Kernels.Gemm.Multiply(false, true, rows, gh, i, x, i, _wIh[0].Value.ReadOnlySpan, i, gx, gh, true);
-        }
-        else Kernels.Gemm.Multiply(false, true, rows, gh, i, x, i, _wIh[0].Value.ReadOnlySpan, i, gx, gh, false);
+        else Kernels.Gemm.Multiply(false, true, rows, gh, i, x, i, w, i, gx, gh, true);
         Cell.LinearCoefficients(a, b, gx, rows, h);
     }
 }
