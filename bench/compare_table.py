@@ -3,13 +3,21 @@
 
 Usage: compare_table.py RESULTS.jsonl [MACHINE_LINE...]
 Ratios are peer ms / gyre ms: above 1 means Gyre is faster. A row a peer did not run shows '-'.
-Where a (peer, row, mode, threads) was measured more than once, the median of the measurements is used.
+Where a (peer, row, mode, threads) was measured more than once (bench/compare --rounds), the median of the
+measurements is used and "±" gives their spread: half the range of the per-round medians over their median.
 """
 import json
 import statistics
 import sys
 
 PEERS = [("gyre", "gyre"), ("onnxruntime", "ort"), ("libtorch", "torch")]
+
+
+def spread(values):
+    """Half the range over the median, in per cent ('' for a single measurement)."""
+    if len(values) < 2:
+        return ""
+    return f" ±{(max(values) - min(values)) / 2 / statistics.median(values) * 100:.0f}%"
 
 
 def main(path, machine):
@@ -40,13 +48,15 @@ def main(path, machine):
         vals = {p: statistics.median(ms[(p, key)]) if (p, key) in ms else None for p, _ in PEERS}
         g = vals["gyre"]
         row = [cell, b, t, i, h, mode, thr]
-        row += [f"{vals[p]:.3f}" if vals[p] is not None else "-" for p, _ in PEERS]
+        row += [f"{vals[p]:.3f}{spread(ms[(p, key)])}" if vals[p] is not None else "-" for p, _ in PEERS]
         row += [f"{vals[p] / g:.2f}" if vals[p] is not None and g else "-" for p, _ in PEERS[1:]]
         rows.append([str(c) for c in row])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)] if rows else [len(h) for h in head]
     print("  ".join(str(h).rjust(w) for h, w in zip(head, widths)))
     for r in rows:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    rounds = max((len(v) for v in ms.values()), default=0)
+    print(f"medians over up to {rounds} measurement(s) per cell; ± = half the range of the per-round medians")
     if not any(p == "gyre" for p, _ in ms):
         print("(no gyre results: ratios need `gyre bench --json`)")
 

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Markdown ratio table for the README from one bench/compare session (a .jsonl file)."""
-import json, math, sys
+import json, math, statistics, sys
 from collections import defaultdict
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-ms = defaultdict(dict)
+# Several rounds of one row (bench/compare --rounds): the line with the median ms stands for the row.
+groups = defaultdict(lambda: defaultdict(list))
 for r in rows:
-    ms[(r["cell"], r["batch"], r["seq"], r["input"], r["hidden"], r["mode"], r["threads"])][r["peer"]] = r
+    groups[(r["cell"], r["batch"], r["seq"], r["input"], r["hidden"], r["mode"], r["threads"])][r["peer"]].append(r)
+ms = defaultdict(dict)
+for k, peers in groups.items():
+    for peer, rs in peers.items():
+        rs.sort(key=lambda r: r["ms"])
+        ms[k][peer] = dict(rs[(len(rs) - 1) // 2], ms=statistics.median(r["ms"] for r in rs))
 print("| cell | B | T | I | H | mode | threads | Gyre ms | ONNX Runtime ms | libtorch ms | best peer / Gyre | Gyre GFLOP/s | Gyre / libtorch peak RSS MB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 train_ratios = defaultdict(list)

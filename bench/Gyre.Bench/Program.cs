@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | pmf-step N [rounds] [B] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
     return 0;
 }
 switch (args[0])
@@ -54,6 +54,8 @@ switch (args[0])
     case "bdn": // BenchmarkDotNet: every SIMD kernel against its scalar twin (KernelBenchmarks.cs)
         BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Gyre.Bench.GruGateBenchmarks).Assembly).Run(args[1..]);
         return 0;
+    case "pmf-step": // pmf-step N [rounds] [B]: SegRNN-shaped training step, shared-state decoder step vs the decoder layer
+        return Gyre.Bench.PmfBench.Run(args[1..]);
     case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
         return Gyre.Bench.GateBench.Run(args[1..]);
     case "rnn": // rnn cell B T I H mode threads reps: one `gyre bench --json` row (RecurrentBenchmark)

@@ -24,7 +24,7 @@ public static class Cli
     /// <summary>How recurrent layers run their time axis, for every job (training, inference, bench).</summary>
     public static readonly Option<string?> Scan = new("--scan")
     {
-        Description = "Time axis of cells with a parallel form (mingru, minlstm): sequential | parallel | auto (default auto = sequential, "
+        Description = "Time axis of cells with a parallel form (mingru, minlstm, gla, lssl: scan; paragru, paralstm, indrnn: Newton): sequential | parallel | auto (default auto = sequential, "
             + "the faster on the CPUs measured; README \"Parallel in time\"); other cells always run the time loop",
         Recursive = true,
     };

@@ -17,7 +17,7 @@ namespace Gyre.Serve;
 /// from a copy of the states advanced over it padded with its last observation, as the offline model pads a
 /// case's last patch. Otherwise ("window" kind: per-case normalisation, which rescales every earlier step when a
 /// new observation arrives; a bidirectional encoder; attention pooling; test-time augmentation) the stream keeps
-/// the whole case and re-runs it. Either way an answer equals <see cref="SequenceClassifier.Predict"/> on the prefix.
+/// the whole case and re-runs it (also with a convolutional input transform or path, which reads following patches). Either way an answer equals <see cref="SequenceClassifier.Predict"/> on the prefix.
 /// </para>
 /// </summary>
 public sealed class ClassifyModel : ServedModel
@@ -44,6 +44,8 @@ public sealed class ClassifyModel : ServedModel
         if (c.Normalizer.Mode is not (SequenceNormalization.Global or SequenceNormalization.None))
             return $"{SequenceNormalizer.Name(c.Normalizer.Mode)} normalisation rescales the whole case with every new observation";
         if (!c.Model.Encoder.Layer.Streamable) return "a bidirectional encoder reads every step from both ends";
+        if (c.Model.Spec.Input == "conv") return "the convolutional input transform reads the patches after each step as well";
+        if (c.Model.Branch != null) return "the convolutional path reads the patches after each step as well";
         if (c.Model.Spec.Pool is not ("last" or "mean" or "max")) return $"{c.Model.Spec.Pool} pooling weighs every step by the whole case";
         if (c.TestViews > 1) return $"test-time augmentation averages {c.TestViews - 1} random slices of the whole case";
         return null;

@@ -90,6 +90,9 @@ public static class BenchCommand
                 return 2;
             }
             double rate = RecurrentBenchmark.Sgemm(s, n, parse.GetValue(sgemmReps));
+            var blocking = Kernels.Gemm.Blocking;
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"caches: {blocking.Caches}; blocking: tile {Kernels.Gemm.MR}x{Kernels.Gemm.NR}, KC {blocking.KC}, MC {blocking.MC}"));
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sgemm {s}x{s}x{s} threads={n}: {rate:F1} GFLOP/s (median)"));
             return 0;
         });
@@ -99,13 +102,13 @@ public static class BenchCommand
     }
 
     /// <summary>
-    /// <c>gyre bench scan</c>: sequential loop against parallel-in-time forward (Newton for ParaGRU/ParaLSTM, the
-    /// chunkwise form of gated linear attention, the chunked scan of the state-space layer) over
+    /// <c>gyre bench scan</c>: the runner's loop against its parallel-in-time forward (Newton for ParaGRU/ParaLSTM, the
+    /// linear scan for minGRU/minLSTM, the state scan for GLA/LSSL) over
     /// T = 1k, 4k, 16k at B = 1 and 8, hidden 256, untrained and briefly trained weights.
     /// </summary>
     private static Command ScanCommand()
     {
-        var cell = new Option<string?>("--cell") { Description = "one of " + string.Join(", ", ScanBenchmark.Cells) + " (default: all)" };
+        var cell = new Option<string?>("--cell") { Description = "a cell with a parallel form, e.g. " + string.Join(", ", ScanBenchmark.Cells) + " (default: these)" };
         var batch = new Option<int?>("--batch") { Description = "B (with --seq: one shape instead of the grid)" };
         var seq = new Option<int?>("--seq") { Description = "T" };
         var input = new Option<int>("--input") { Description = "I", DefaultValueFactory = _ => 32 };
@@ -115,7 +118,7 @@ public static class BenchCommand
         var reps = new Option<int>("--reps") { Description = "timed runs per mode (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "one JSON object per row" };
         var model = new Option<string?>("--model") { Description = "a forecaster's model file: time its trained encoder (weights \"forecaster\") instead of --cell" };
-        var scan = new Command("scan", "Sequential vs parallel-in-time forward (ParaGRU/ParaLSTM Newton, GLA chunkwise, LSSL scan): ms, speedup, Newton iterations")
+        var scan = new Command("scan", "Sequential vs parallel-in-time forward (ParaGRU/ParaLSTM Newton, minGRU/minLSTM scan, GLA/LSSL state scan): ms, speedup, Newton iterations")
         {
             cell, batch, seq, input, hidden, weights, threads, reps, json, model,
         };
@@ -136,8 +139,7 @@ public static class BenchCommand
                     return 0;
                 }
                 string? c = parse.GetValue(cell);
-                var cells = c is null ? ScanBenchmark.Cells : ScanBenchmark.Cells.Contains(c) ? [c]
-                    : throw new ArgumentException($"--cell must be one of {string.Join(", ", ScanBenchmark.Cells)}, got '{c}'");
+                var cells = c is null ? ScanBenchmark.Cells : [ScanBenchmark.Definition(c).ToString()];
                 int? b = parse.GetValue(batch), t = parse.GetValue(seq);
                 if ((b is null) != (t is null) || b is <= 0 || t is <= 0) throw new ArgumentException("--batch and --seq go together, each positive");
                 var grid = b is null ? ScanBenchmark.Grid : [(b.Value, t!.Value)];

@@ -31,7 +31,9 @@ internal static class ClassifyCommand
         public readonly Option<string?> TimeCol = new("--time-col") { Description = "CSV long format: time/step column ordering the rows of a case (default: file order)" };
         public readonly Option<string?> LabelCol = new("--label-col") { Description = "CSV long format: class label (or regression target) column" };
         public readonly Option<string?> Features = new("--features") { Description = "CSV long format: feature columns C,… (default: all other columns)" };
-        public readonly Option<string?> Input = new("--input") { Description = "none | linear (a learned projection of each patch before the encoder)" };
+        public readonly Option<string?> Input = new("--input") { Description = "none | linear (a learned projection of each patch before the encoder) | conv (convolution blocks over the patches: conv → layer norm → ReLU, H channels each, kernels from --conv)" };
+        public readonly Option<string?> Conv = new("--conv") { Description = "Kernel widths of the --input conv blocks, first to last, e.g. 8,5,3 (default 8,5,3)" };
+        public readonly Option<string?> ConvBranch = new("--conv-branch") { Description = "Kernel widths of a convolutional path beside the encoder, e.g. 8,5,3: conv → layer norm → ReLU blocks of H channels over the patches, averaged over the valid steps and joined to the pooled state before the head; none = off" };
         public readonly Option<string?> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)" };
         public readonly Option<int?> Hidden = new("--hidden") { Description = "Hidden units H (default 64)" };
         public readonly Option<int?> Layers = new("--layers") { Description = "Recurrent layers (default 1)" };
@@ -41,6 +43,7 @@ internal static class ClassifyCommand
         public readonly Option<int?> GmuMemory = new("--gmu-memory") { Description = "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)" };
         public readonly Option<string?> Pool = new("--pool") { Description = "last | mean | max | attention over the valid steps (default max)" };
         public readonly Option<string?> Head = new("--head") { Description = "softmax (cross-entropy) | svm (squared hinge)" };
+        public readonly Option<float?> LabelSmoothing = new("--label-smoothing") { Description = "ε of the softmax head's label-smoothed cross-entropy: target (1 − ε)·onehot + ε/K (default 0)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
         public readonly Option<double?> Valid = new("--valid") { Description = "Hold out this fraction of the training cases (stratified) for early stopping" };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 6000 optimizer steps, 10–500 epochs)" };
@@ -48,6 +51,7 @@ internal static class ClassifyCommand
         public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 4000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
+        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0)" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
         public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };
@@ -58,8 +62,8 @@ internal static class ClassifyCommand
 
         public Option[] All =>
         [
-            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
-            ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
+            Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, ConvBranch, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
+            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, Warmup, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
         public void AddTo(Command c)
@@ -87,6 +91,8 @@ internal static class ClassifyCommand
             if (p.GetValue(LabelCol) is { } label) o = o with { LabelColumn = label };
             if (p.GetValue(Features) is { } f) o = o with { Features = [.. CsvOptions.ParseColumnList(f)] };
             if (p.GetValue(Input) is { } input) o = o with { Input = input.ToLowerInvariant() };
+            if (p.GetValue(Conv) is { } conv) o = o with { ConvKernels = Kernels("--conv", conv) };
+            if (p.GetValue(ConvBranch) is { } branch) o = o with { ConvBranch = branch.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Kernels("--conv-branch", branch) };
             if (p.GetValue(Cell) is { } cell) o = o with { Cell = cell.ToLowerInvariant() };
             if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
             if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
@@ -96,6 +102,7 @@ internal static class ClassifyCommand
             if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
             if (p.GetValue(Pool) is { } pool) o = o with { Pool = pool.ToLowerInvariant() };
             if (p.GetValue(Head) is { } head) o = o with { Head = head.ToLowerInvariant() };
+            if (p.GetValue(LabelSmoothing) is { } ls) o = o with { LabelSmoothing = ls };
             if (p.GetValue(ClassWeights) is { } cw) o = o with { ClassWeights = cw.ToLowerInvariant() };
             if (p.GetValue(Valid) is { } v) o = o with { ValidFraction = v };
             if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
@@ -103,6 +110,7 @@ internal static class ClassifyCommand
             if (p.GetValue(TestAugment) is { } tta) o = o with { TestAugment = tta };
             if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
             if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
+            if (p.GetValue(Warmup) is { } warm) o = o with { Warmup = warm };
             if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
             if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
             if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
@@ -112,6 +120,10 @@ internal static class ClassifyCommand
             o.Validate();
             return o;
         }
+
+        private static int[] Kernels(string option, string text) =>
+            [.. text.Split(',', StringSplitOptions.TrimEntries).Select(k => int.TryParse(k, out int w) ? w
+                : throw new GyreDataException($"{option}: '{k}' is not a kernel width (expected integers like 8,5,3)"))];
     }
 
     public static Command Create(CliContext ctx)

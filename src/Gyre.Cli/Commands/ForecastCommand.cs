@@ -223,9 +223,13 @@ internal static class ForecastCommand
         var outPath = new Option<string>("--out") { Description = "Forecast CSV", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new PlotOptions("Also write a PNG of history, forecast and every quantile band, one panel per series and target");
         var json = new Option<bool>("--json") { Description = "Print one JSON object with the forecast rows (logs go to stderr)" };
+        var paths = UserInput.Int("--paths", "Distribution models: also write this many of the --samples sample paths (columns {target}_path1…, a \"paths\" entry per JSON row)", min: 0, max: 1_000_000);
+        var sampling = new Option<string?>("--sampling") { Description = "Distribution models: 'copula' (default: paths coupled over the horizon by the correlation the model estimated on its validation windows) or 'independent' (each step drawn on its own)" };
+        sampling.AcceptOnlyFromAmong("copula", "independent");
         var reading = new ReadingOptions();
         var cmd = new Command("predict", "Forecast the horizon after the end of each series");
         cmd.Options.Add(model); cmd.Options.Add(data); cmd.Options.Add(future); cmd.Options.Add(outPath); cmd.Options.Add(json);
+        cmd.Options.Add(paths); cmd.Options.Add(sampling);
         plot.AddTo(cmd); reading.AddTo(cmd);
         cmd.SetAction(p =>
         {
@@ -246,7 +250,12 @@ internal static class ForecastCommand
             Describe(log, set);
             if (p.GetValue(plot.Path) is not null) ForecastPlot.CheckSelection(set, plot.Selection(p));
             var futureSet = futurePath != null ? f.LoadFutureData(futurePath, adjust) : null;
-            var table = f.Predict(set, futureSet);
+            var pathSampling = p.GetValue(sampling) == "independent" ? PathSampling.Independent : PathSampling.Copula;
+            if (f.Distribution is not null && pathSampling == PathSampling.Copula)
+                log.WriteLine(f.Copula is { } cop
+                    ? $"sample paths: gaussian copula over the {cop.Horizon} steps from {cop.Windows} validation vectors (shrinkage {cop.Shrinkage:F3}, mean lag-1 correlation {cop.MeanLagOneCorrelation():F3})"
+                    : "sample paths: independent steps (the model holds no copula: trained without a validation split or before copulas were estimated)");
+            var table = f.Predict(set, futureSet, pathSampling, p.GetValue(paths) ?? 0);
             string offset = set.ReadInfo?.OffsetSuffix ?? "";
             ForecastCsv.Write(csv.Temp, table, offset);
             var plotted = png != null ? ForecastPlot.Write(png.Temp, set, table, f.Options.Lookback * 3, plot.Selection(p)) : null;

@@ -30,6 +30,11 @@ internal static class ForecastCsv
                     for (int q = 0; q < table.QuantileLevels.Length; q++)
                         w[QuantileColumn(table, c, q)].Set(row.Quantiles[c][q].ToString("R", CultureInfo.InvariantCulture));
                 }
+                // Sample paths after every target's point and quantiles: {target}_path{k}, path k continuing over the steps.
+                if (row.Paths is { } paths)
+                    for (int c = 0; c < table.Targets.Length; c++)
+                        for (int k = 0; k < paths[c].Length; k++)
+                            w[$"{table.Targets[c]}_path{k + 1}"].Set(paths[c][k].ToString("R", CultureInfo.InvariantCulture));
             }
         });
     }

@@ -44,6 +44,13 @@ internal static class Reports
             if (row.Time is { } t) o["time"] = Gyre.Data.TimeParsing.Format(t, timeFormat, offsetSuffix);
             o["values"] = values;
             if (table.QuantileLevels.Length > 0) o["quantiles"] = quantiles;
+            if (row.Paths is { } paths)
+            {
+                var byTarget = new JsonObject();
+                for (int c = 0; c < table.Targets.Length; c++)
+                    byTarget[table.Targets[c]] = new JsonArray(paths[c].Select(v => (JsonNode?)Finite(v)).ToArray());
+                o["paths"] = byTarget;
+            }
             rows.Add(o);
         }
         var node = new JsonObject

@@ -8,7 +8,7 @@ using Gyre.Training;
 namespace Gyre.Benchmarks;
 
 /// <summary>One row of <c>gyre bench scan</c>: a layer's forward in sequential and in parallel mode.</summary>
-/// <param name="Cell">Layer name (paragru, paralstm, gla, lssl).</param>
+/// <param name="Cell">The cell as the registry writes it (paragru, paralstm, mingru, minlstm, gla(heads=16), lssl).</param>
 /// <param name="Batch">B.</param>
 /// <param name="Seq">T.</param>
 /// <param name="Hidden">H.</param>
@@ -16,8 +16,8 @@ namespace Gyre.Benchmarks;
 /// "forecaster" (the encoder of a trained forecaster's model file).</param>
 /// <param name="Threads">Worker threads.</param>
 /// <param name="SequentialMs">Median ms of the sequential forward.</param>
-/// <param name="ParallelMs">Median ms of the parallel forward (Newton; chunkwise GLA; chunked scan).</param>
-/// <param name="Iterations">Newton iterations (linear solves) the parallel forward used; 0 for linear layers.</param>
+/// <param name="ParallelMs">Median ms of the parallel forward (Newton; linear scan; state scan).</param>
+/// <param name="Iterations">Newton iterations (linear solves) the parallel forward used; 0 for the scans.</param>
 /// <param name="MaxAbsDiff">max |y_parallel − y_sequential|.</param>
 public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden, string Weights, int Threads,
     double SequentialMs, double ParallelMs, int Iterations, double MaxAbsDiff)
@@ -31,14 +31,15 @@ public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden
 }
 
 /// <summary>
-/// Sequential loop against parallel-in-time forward for the layers that have both (ParaGRU / ParaLSTM by
-/// Newton, gated linear attention by its chunkwise form, the state-space layer by a chunked scan): medians of wall time after a warm-up, the Newton iterations used,
-/// on untrained weights and on weights after a short training run.
+/// The one sequence runner's loop against its parallel-in-time path for the registered cells that have one (ParaGRU /
+/// ParaLSTM by Newton, minGRU / minLSTM by the linear scan, GLA / LSSL by the state scan): medians of wall time after a
+/// warm-up, the Newton iterations used, on untrained weights and on weights after a short training run.
 /// </summary>
 public static class ScanBenchmark
 {
-    /// <summary>Layers the scan benchmark knows: the Newton cells, gated linear attention and the state-space layer.</summary>
-    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "gla", "lssl", "mingru", "minlstm"];
+    /// <summary>The cells of the grid (any registered cell with a parallel form can be named): GLA with 16 heads, so that
+    /// its state (H²/16 floats per row) is as wide as LSSL's 16 states per channel and the grid's rows fit the memory guard.</summary>
+    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "mingru", "minlstm", "gla(heads=16)", "lssl"];
 
     /// <summary>The grid: T = 1k, 4k, 16k at B = 1 and 8.</summary>
     public static IReadOnlyList<(int Batch, int Seq)> Grid { get; } = [(1, 1024), (8, 1024), (1, 4096), (8, 4096), (1, 16384), (8, 16384)];
@@ -46,29 +47,33 @@ public static class ScanBenchmark
     /// <summary>Rows whose activations would pass this many bytes are skipped (the machine is shared).</summary>
     public const long MemoryLimitBytes = 5L << 29; // 2.5 GiB
 
-    /// <summary>A layer by name (gla: 4 heads; lssl: 16 states per channel, zero-order hold).</summary>
-    public static Module Create(string cell, int input, int hidden, ulong seed) => cell switch
+    /// <summary>A one-layer <see cref="RecurrentLayer"/> of a registered cell with a parallel form ("gla(heads=16)", "lssl", ...).</summary>
+    public static RecurrentLayer Create(string cell, int input, int hidden, ulong seed) =>
+        new(Definition(cell), input, hidden, batchFirst: true, seed: seed);
+
+    /// <summary>The registered cell of <paramref name="cell"/> ("gla(heads=16)"); one-line errors when unknown or without a parallel form.</summary>
+    public static Gyre.Cells.CellDefinition Definition(string cell)
     {
-        // The registered cells run in the one sequence runner: its loop against its parallel path (Newton, scan).
-        "paragru" or "paralstm" or "mingru" or "minlstm" => new RecurrentLayer(Gyre.Cells.CellRegistry.Get(cell), input, hidden, batchFirst: true, seed: seed),
-        "gla" => new GatedLinearAttention(input, hidden, heads: 4, seed: seed),
-        "lssl" => new StateSpaceLayer(input, hidden, stateSize: 16, seed: seed),
-        _ => throw new ArgumentException($"--cell must be one of {string.Join(", ", Cells)}, got '{cell}'"),
-    };
+        Gyre.Cells.CellDefinition def;
+        try { def = Gyre.Cells.CellRegistry.FromText(cell); }
+        catch (ArgumentException) { throw new ArgumentException($"--cell must be a registered cell with a parallel form (e.g. {string.Join(", ", Cells)}), got '{cell}'"); }
+        return def.HasParallelForm ? def : throw new ArgumentException($"--cell '{cell}' has no parallel-in-time form (e.g. {string.Join(", ", Cells)})");
+    }
 
     /// <summary>Bytes of activations a forward of this layer keeps at (B, T) (what the memory guard compares).</summary>
     public static long ForwardBytes(string cell, int batch, int seq, int hidden)
     {
         long rows = (long)batch * seq, h = hidden;
-        return 4 * cell switch
+        var def = Definition(cell);
+        return 4 * def.Name switch
         {
             "paragru" => rows * h * 12,                              // x copy, states, J, work, y, 4 saved, 3 gx
             "paralstm" => rows * h * 19,                             // x copy, 2 states, 4 J, 2 work, y, 6 saved, 3 gx
-            "gla" => rows * h * 5 + 3L * ((seq + 15) / 16) * batch * h * h / 8, // q k v o y, chunk states ×3
-            "lssl" => rows * h * 3 + 3L * rows * h * 16,             // u, y, and states, Ā, B̄·u over N = 16
             "mingru" => rows * h * 8,                                // x copy, 2 gx, 3 saved, states, a
             "minlstm" => rows * h * 11,                              // x copy, 3 gx, 5 saved, states, a
-            _ => throw new ArgumentException($"unknown cell '{cell}'"),
+            // The state scan: both states and a over the wide state s (W_1 floats a row), gx, y.
+            _ when def.States == 2 && def.StateWidth(1, hidden) > h => rows * (3L * def.StateWidth(1, hidden) + (def.Gates + 2) * h),
+            _ => rows * h * (4L * def.States + def.Gates + 2),       // states, J, work; gx; y
         };
     }
 
@@ -177,10 +182,6 @@ public static class ScanBenchmark
     {
         public static Subject For(Module m) => m switch
         {
-            GatedLinearAttention g => new(g, g.InputSize, g.HiddenSize, s => g.Scan = s, t => g.Team = t,
-                g.Forward, dy => g.Backward(dy), () => 0),
-            StateSpaceLayer l => new(l, l.InputSize, l.HiddenSize, s => l.Scan = s, t => l.Team = t,
-                l.Forward, dy => l.Backward(dy), () => 0),
             RecurrentLayer r => new(r, r.InputSize, r.HiddenSize, s => r.Execution = r.Execution with { Scan = s },
                 t => r.Execution = r.Execution with { Team = t }, x => r.Forward(x).Output, dy => r.Backward(dy), () => r.LastNewtonIterations.Max()),
             _ => throw new ArgumentException($"the scan benchmark cannot drive a {m.GetType().Name}"),

@@ -6,8 +6,8 @@ namespace Gyre.Cells;
 
 /// <summary>
 /// Gated linear attention (Yang et al. 2024, "Gated Linear Attention Transformers with Hardware-Efficient Training")
-/// as a recurrent cell, registry name "gla", option heads = N (default 1; H must be a multiple of N). The recurrent
-/// form of <see cref="GatedLinearAttention"/>: per row and head, a matrix state S [d, d] with d = dk = dv = H/N.
+/// as a recurrent cell, registry name "gla", option heads = N (default 1; H must be a multiple of N). Its recurrent
+/// form: per row and head, a matrix state S [d, d] with d = dk = dv = H/N.
 /// Gate blocks in weight_ih rows: q, k, v, a (each H wide, head n at columns n·d of its block).
 /// <code>
 /// q = gx_q / √d     k = gx_k     v = gx_v
@@ -16,19 +16,21 @@ namespace Gyre.Cells;
 /// h'  = o = q·S'                          (per head: o[j] = Σ_i q[i]·S'[i, j]; h' = [o of every head])
 /// </code>
 /// States: h [H] (the output, not fed back) and S [N·d·d] (<see cref="GlaDefinition.StateWidth"/>), row-major per
-/// head. Parameters: weight_ih [4H, I], bias_ih [4H], all U(−1/√H, 1/√H); no weight_hh, no bias_hh. The library
-/// layer's low-rank gate (W_α2·W_α1) and output projection W_o are not part of the cell: the gate here is one full-rank
+/// head. Parameters: weight_ih [4H, I], bias_ih [4H], all U(−1/√H, 1/√H); no weight_hh, no bias_hh. The paper's
+/// low-rank gate (W_α2·W_α1) and output projection W_o are not part of the cell: the gate here is one full-rank
 /// block of weight_ih, and the output projection is whatever follows the layer (a head, the next layer).
 /// The key size is d = H/N, equal to the value size: the runner's gx is G·H wide with G a constant of the cell, so
 /// a key size of its own (3·N·dk + H columns) does not fit the contract.
+/// S is linear in itself (S' = a ⊙ S + b, a[i, j] = α[i], b = kᵀv) and h is a read-out of S' that is not fed back, so
+/// <c>--scan parallel</c> runs the runner's state scan (<see cref="SequencePath.StateScan"/>) over the B·H²/N state channels.
 /// Saved per unit: q, k, v, α, ∂α/∂gx_a = α·(1 − σ(gx_a))/τ. Gate math: <see cref="GlaGates"/> (scalar twin
 /// <see cref="Kernels.Reference.GlaGatesReference"/>); the per-head state update and q·S' on TensorPrimitives. Backward from ∂L/∂S' and ∂L/∂o:
 /// G = ∂L/∂S' + qᵀ·∂L/∂o, ∂q = ∂L/∂o·S'ᵀ, ∂k = G·vᵀ, ∂v = k·G, ∂α[i] = Σ_j G[i, j]·S[i, j], ∂L/∂S = diag(α)·G.
 /// </summary>
 public readonly unsafe struct GlaCell : ICell
 {
-    /// <summary>τ: the gate temperature (the library layer's <see cref="GatedLinearAttention.Tau"/>).</summary>
-    public const float Tau = GatedLinearAttention.Tau;
+    /// <summary>τ: the gate temperature (the paper's 16: α = σ(a)^(1/16) stays near 1, so the state forgets slowly).</summary>
+    public const float Tau = 16f;
 
     public static int Gates => 4;
     public static int States => 2;
@@ -36,6 +38,36 @@ public readonly unsafe struct GlaCell : ICell
     public static int ScratchWidth => 0;
     public static RecurrentWeights Recurrent => RecurrentWeights.None;
     public static bool HiddenBiasApart => false;
+    public static bool HasLinearState => true;
+
+    /// <summary>Per head, a[i, j] = α[i] and b[i, j] = k[i]·v[j] (S' = a ⊙ S + b with the step's roundings), α from
+    /// <see cref="GlaGates"/> as in the step; a's and b's rows serve as the kernel's scratch so that gx is only read.</summary>
+    public static void LinearStateCoefficients(float* a, float* b, nint ld, float* gx, int rows, int hidden, in CellWeights w)
+    {
+        int h = hidden, heads = Math.Max(1, w.Params.Heads), d = h / heads;
+        for (int r = 0; r < rows; r++)
+        {
+            float* g = gx + (nint)r * 4 * h, ar = a + r * ld, br = b + r * ld, k = g + h, v = g + 2 * h;
+            // α lands in b's first H floats (used up before b is written), the kernel's scaled q in a's (not needed).
+            new ReadOnlySpan<float>(g, h).CopyTo(new Span<float>(ar, h));
+            new ReadOnlySpan<float>(g + 3 * h, h).CopyTo(new Span<float>(br, h));
+            GlaGates.Forward(new Span<float>(ar, h), new Span<float>(br, h), default, 1f / MathF.Sqrt(d));
+            for (int e = 0; e < h; e++) new Span<float>(ar + (nint)e * d, d).Fill(br[e]);
+            for (int e = 0; e < h; e++)
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(v + e / d * d, d), k[e], new Span<float>(br + (nint)e * d, d));
+        }
+    }
+
+    /// <summary>a[i, j] = α[i] per head from the saved α.</summary>
+    public static void LinearStateDecay(float* a, nint ld, float* saved, int rows, int hidden, in CellWeights w)
+    {
+        int h = hidden, d = h / Math.Max(1, w.Params.Heads);
+        for (int r = 0; r < rows; r++)
+        {
+            float* al = saved + (nint)r * 5 * h + 3 * h, ar = a + r * ld;
+            for (int e = 0; e < h; e++) new Span<float>(ar + (nint)e * d, d).Fill(al[e]);
+        }
+    }
 
     public static void Forward(in CellStep s)
     {
@@ -61,7 +93,7 @@ public readonly unsafe struct GlaCell : ICell
     }
 
     /// <summary>One head of one row: S'[i, ·] = α[i]·S[i, ·] + k[i]·v, o = q·S' (S, S' [dk, dv], row-major; they may be
-    /// the same buffer). Shared with <see cref="GatedLinearAttention"/>'s recurrent form, which has dk ≠ dv.</summary>
+    /// the same buffer).</summary>
     internal static void HeadStep(ReadOnlySpan<float> prev, Span<float> next, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> alpha, ReadOnlySpan<float> v, Span<float> o)
     {

@@ -40,8 +40,8 @@ public unsafe interface ICell
     static abstract int SavedWidth { get; }
 
     /// <summary>Whether S depends on the options (<see cref="SavedWidthFor"/>; LSSL keeps 3N + 2 floats per unit for N states).
-    /// The loop paths read S through <see cref="CellOps.SavedWidthOf{TCell}"/>; the fused and parallel-in-time paths,
-    /// which such a cell never takes (its states are wider than H), use <see cref="SavedWidth"/>.</summary>
+    /// The loop paths and the state scan read S through <see cref="CellOps.SavedWidthOf{TCell}"/>; the fused paths, the linear
+    /// scan and Newton, which such a cell never takes (its states are wider than H), use <see cref="SavedWidth"/>.</summary>
     static virtual bool SavedWidthFromParams => false;
 
     /// <summary>S for the given options when <see cref="SavedWidthFromParams"/>.</summary>
@@ -84,6 +84,24 @@ public unsafe interface ICell
     /// <summary>Linear cells: a, b [R, H] of R rows from gx [R, G·H] (saved [R, S·H] written when not null), such that
     /// <see cref="Forward"/> writes exactly a·h + b with two roundings (the recurrence's own arithmetic).</summary>
     static virtual void LinearCoefficients(float* a, float* b, float* saved, float* gx, int rows, int hidden, in CellWeights w) =>
+        throw new NotSupportedException();
+
+    /// <summary>Whether the cell is a read-out over a wide linear state (GLA, LSSL): NS = 2, state 1 (W_1 wide, the
+    /// widest state) follows s' = a ⊙ s + b elementwise with a, b [R, W_1] from gx alone, and state 0 (h, the output)
+    /// is a function of s' and gx that is never fed back. Then the runner solves state 1 for all T steps at once with
+    /// <see cref="LinearRecurrence"/> over B·W_1 channels and runs the cell's own step over all rows in parallel for
+    /// the read-out and the backward (<see cref="Layers.SequencePath.StateScan"/>).</summary>
+    static virtual bool HasLinearState => false;
+
+    /// <summary>Linear-state cells: a, b of R rows (rows <paramref name="ld"/> floats apart, the first W_1 used) from
+    /// gx [R, G·H], which is left unchanged, such that <see cref="Forward"/>'s state 1 is exactly a·s + b with two
+    /// roundings (the recurrence's own arithmetic).</summary>
+    static virtual void LinearStateCoefficients(float* a, float* b, nint ld, float* gx, int rows, int hidden, in CellWeights w) =>
+        throw new NotSupportedException();
+
+    /// <summary>Linear-state cells, backward: a of R rows (<paramref name="ld"/> apart) from the step's saved rows
+    /// [R, S·H], as <see cref="LinearStateCoefficients"/> gave it in the forward.</summary>
+    static virtual void LinearStateDecay(float* a, nint ld, float* saved, int rows, int hidden, in CellWeights w) =>
         throw new NotSupportedException();
 
     /// <summary>Whether <see cref="FusedStep"/> exists: a batch-1 step that does W_hh·h and the gate math

@@ -20,15 +20,16 @@ namespace Gyre.Cells;
 /// </code>
 /// Parameters per layer direction: weight_ih [H, I], bias_ih [H], then the extra parameters log_dt [H],
 /// log_neg_a [H, N], b [H, N], c [H, N], d [H] (one contiguous block, row-major [H, N]).
-/// Initialisation HiPPO-LegS, real diagonal (S4D-Real), as <see cref="StateSpaceLayer"/>: the LegS matrix is lower
+/// Initialisation HiPPO-LegS, real diagonal (S4D-Real): the LegS matrix is lower
 /// triangular, so its eigenvalues are its diagonal A_n = −(n + 1); B_n = √(2n + 1); log Δ ~ U(log 0.001, log 0.1);
 /// C ~ N(0, 1/N); D ~ N(0, 1); weight_ih, bias_ih U(−1/√H, 1/√H) as every cell.
 /// State 0 does not enter the step (y depends on s only), so h0 has no effect and ∂L/∂h0 = 0.
 /// Saved per unit: u, then per state n the records g·s_{t−1}, g·u, ∂L/∂y·s_t (g = ∂L/∂s_t) that backward writes for
 /// the weight gradients, and ∂L/∂y·u: S = 3N + 2. Ā and B̄ are computed in double from the parameters
-/// (<see cref="StateSpaceDiscretisation"/>, shared with the library layer) when those change, not per step or row.
+/// (<see cref="StateSpaceDiscretisation"/>) when those change, not per step or row.
 /// Kernel: <see cref="LsslStep"/> (scalar twin <see cref="Kernels.Reference.LsslStepReference"/>), one row at a time.
-/// No parallel-in-time path in the runner (its state is N·H wide); the library layer has the scan and the convolution.
+/// s is linear in itself and y a read-out of s' that is not fed back, so <c>--scan parallel</c> runs the runner's state
+/// scan (<see cref="SequencePath.StateScan"/>) over the B·N·H state channels: a = Ā, b = B̄·u.
 /// </summary>
 public readonly unsafe struct LsslCell : ICell
 {
@@ -40,6 +41,29 @@ public readonly unsafe struct LsslCell : ICell
     public static bool HiddenBiasApart => false;
     public static bool SavedWidthFromParams => true;
     public static int SavedWidthFor(in CellParams p) => 3 * p.I0 + 2;
+    public static bool HasLinearState => true;
+
+    /// <summary>a = Ā and b[j, n] = B̄[j, n]·u[j], the step's product.</summary>
+    public static void LinearStateCoefficients(float* a, float* b, nint ld, float* gx, int rows, int hidden, in CellWeights w)
+    {
+        int h = hidden, n = w.Params.I0, hn = h * n;
+        var (aBar, bBar) = Discretised(w, h);
+        for (int r = 0; r < rows; r++)
+        {
+            aBar.AsSpan(0, hn).CopyTo(new Span<float>(a + r * ld, hn));
+            float* u = gx + (nint)r * h, br = b + r * ld;
+            for (int j = 0; j < h; j++)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(bBar.AsSpan(j * n, n), u[j], new Span<float>(br + (nint)j * n, n));
+        }
+    }
+
+    /// <summary>a = Ā (the same for every step and row).</summary>
+    public static void LinearStateDecay(float* a, nint ld, float* saved, int rows, int hidden, in CellWeights w)
+    {
+        int hn = hidden * w.Params.I0;
+        var aBar = Discretised(w, hidden).A;
+        for (int r = 0; r < rows; r++) aBar.AsSpan(0, hn).CopyTo(new Span<float>(a + r * ld, hn));
+    }
 
     // Ā, B̄ [H·N] per thread (rows of one step are split over workers), grown once, and the parameters
     // (log_dt | log_neg_a | b, [H + 2·H·N]) they were computed from: recomputed only when those bits change, since a
@@ -216,8 +240,7 @@ public sealed class LsslDefinition : CellDefinition<LsslCell>
 }
 
 /// <summary>
-/// The discretisation of a diagonal state-space model and its chain rule, shared by <see cref="LsslCell"/> and
-/// <see cref="StateSpaceLayer"/>. Parameters per channel j: Δ = e^{log_dt[j]}, A = −e^{log_neg_a[j, n]}, B = b[j, n];
+/// The discretisation of a diagonal state-space model and its chain rule (<see cref="LsslCell"/>). Parameters per channel j: Δ = e^{log_dt[j]}, A = −e^{log_neg_a[j, n]}, B = b[j, n];
 /// everything in double (a gradient is a sum of many terms per channel).
 /// </summary>
 public static class StateSpaceDiscretisation
@@ -282,4 +305,13 @@ public static class StateSpaceDiscretisation
             dLogDt[ch] += (float)(dDt * dt);
         }
     }
+}
+
+/// <summary>How a continuous-time state-space model becomes a discrete recurrence with step Δ.</summary>
+public enum Discretisation
+{
+    /// <summary>Zero-order hold: Ā = e^{ΔA}, B̄ = (Ā − 1)/A · B.</summary>
+    ZeroOrderHold,
+    /// <summary>Bilinear (Tustin): Ā = (1 + ΔA/2)/(1 − ΔA/2), B̄ = ΔB/(1 − ΔA/2).</summary>
+    Bilinear,
 }

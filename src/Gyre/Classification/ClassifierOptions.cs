@@ -27,8 +27,14 @@ public sealed record ClassifierOptions
     public string Fill { get; init; } = "none";
     /// <summary>Fraction of the training cases held out (stratified) for validation and early stopping; 0 = none.</summary>
     public double ValidFraction { get; init; }
-    /// <summary>Input transform before the encoder: none, or linear (a learned projection of each patch to the hidden width).</summary>
+    /// <summary>Input transform before the encoder: none, linear (a learned projection of each patch to the hidden width) or
+    /// conv (convolution blocks over the patches, <see cref="Models.ConvolutionBlock"/>, H channels each).</summary>
     public string Input { get; init; } = "none";
+    /// <summary>Kernel widths of the conv input transform's blocks, first to last (null: 8, 5, 3).</summary>
+    public int[]? ConvKernels { get; init; }
+    /// <summary>Kernel widths of a convolutional path beside the encoder (H channels per block, mean over time, joined
+    /// to the pooled state before the head: <see cref="Models.ModelSpec.ConvBranch"/>); null or empty = none.</summary>
+    public int[]? ConvBranch { get; init; }
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -42,6 +48,8 @@ public sealed record ClassifierOptions
     public string Pool { get; init; } = "max";
     /// <summary>softmax | svm for classification; regression always uses the linear head.</summary>
     public string Head { get; init; } = "softmax";
+    /// <summary>ε of the label-smoothed cross-entropy of the softmax head (target (1 − ε)·onehot + ε/K); 0 = none.</summary>
+    public float LabelSmoothing { get; init; }
     /// <summary>none | balanced (w_k = N / (K · N_k)).</summary>
     public string ClassWeights { get; init; } = "none";
     /// <summary>Augmented copies of each training case (<see cref="Augmentation"/>); −1 = auto (about 4000 sequences in all, at most 15 copies).</summary>
@@ -54,6 +62,8 @@ public sealed record ClassifierOptions
     public const int StepBudget = 6000;
     public int Batch { get; init; } = 16;
     public float LearningRate { get; init; } = 1e-2f;
+    /// <summary>Share of the epochs spent ramping the learning rate up linearly from lr/(W + 1) (0 = none).</summary>
+    public double Warmup { get; init; }
     public float WeightDecay { get; init; } = 1e-4f;
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
@@ -73,12 +83,23 @@ public sealed record ClassifierOptions
         try { Cells.CellRegistry.Get(Cell); }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (!Models.Pooling.Names.Contains(Pool)) throw new GyreDataException($"--pool: unknown pooling '{Pool}' (known: {string.Join(", ", Models.Pooling.Names)})");
+        if (!Models.InputProjection.Names.Contains(Input)) throw new GyreDataException($"--input: unknown input transform '{Input}' (known: {string.Join(", ", Models.InputProjection.Names)})");
+        if (ConvKernels != null)
+        {
+            if (Input != "conv") throw new GyreDataException($"--conv sets the kernels of --input conv, not of --input {Input}");
+            if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
+                throw new GyreDataException($"--conv must list 1 to 8 kernel widths in 1..64, got {string.Join(",", ConvKernels)}");
+        }
+        if (ConvBranch is { Length: > 0 } && (ConvBranch.Length > 8 || ConvBranch.Any(k => k is < 1 or > 64)))
+            throw new GyreDataException($"--conv-branch must list 1 to 8 kernel widths in 1..64, got {string.Join(",", ConvBranch)}");
         if (Patch < 0) throw new GyreDataException($"--patch must be ≥ 0, got {Patch}");
         if (Fill is not ("none" or "ffill" or "linear")) throw new GyreDataException($"--fill: unknown mode '{Fill}' (expected none, ffill or linear)");
         if (!(ValidFraction >= 0 && ValidFraction < 1)) throw new GyreDataException($"--valid must be in [0, 1), got {ValidFraction}");
         if (Head is not ("softmax" or "svm")) throw new GyreDataException($"--head: unknown head '{Head}' (expected softmax or svm)");
         if (ClassWeights is not ("none" or "balanced")) throw new GyreDataException($"--class-weights: unknown mode '{ClassWeights}' (expected none or balanced)");
         if (Task == LabelKind.Regression && ClassWeights != "none") throw new GyreDataException("--class-weights applies to classification only");
+        if (!(LabelSmoothing >= 0f && LabelSmoothing < 1f)) throw new GyreDataException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (LabelSmoothing > 0f && (Head != "softmax" || Task == LabelKind.Regression)) throw new GyreDataException("--label-smoothing applies to the softmax head of a classifier only");
         if (Hidden <= 0) throw new GyreDataException($"--hidden must be positive, got {Hidden}");
         if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
         if (Gmu is < 0 or > 64) throw new GyreDataException($"--gmu must be in 0..64, got {Gmu}");
@@ -88,6 +109,7 @@ public sealed record ClassifierOptions
         if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");
+        if (!(Warmup >= 0 && Warmup < 1)) throw new GyreDataException($"--warmup must be a share of the epochs in [0, 1), got {Warmup}");
         if (Batch <= 0) throw new GyreDataException($"--batch must be positive, got {Batch}");
         if (Threads < 0) throw new GyreDataException($"--threads must be ≥ 0, got {Threads}");
     }

@@ -132,9 +132,11 @@ public sealed class SequenceClassifier
 
         var spec = new ModelSpec
         {
-            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
+            InputSize = patch * C + normalizer.ExtraFeatures(C), Input = options.Input, ConvKernels = options.ConvKernels,
+            ConvBranch = options.ConvBranch is { Length: > 0 } branch ? branch : null, Cell = options.Cell, Hidden = options.Hidden, Layers = options.Layers, Bidirectional = options.Bidirectional,
             Dropout = options.Dropout, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Pool = options.Pool, Head = options.Task == LabelKind.Regression ? "linear" : options.Head,
-            Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights, Seed = options.Seed,
+            Outputs = options.Task == LabelKind.Regression ? 1 : classes.Length, ClassWeights = classWeights,
+            LabelSmoothing = options.Task == LabelKind.Regression ? 0f : options.LabelSmoothing, Seed = options.Seed,
         };
         var model = new SequenceModel(spec);
         var f = new SequenceClassifier(options, options.Task == LabelKind.Regression ? [] : classes, C, patch, normalizer, reason,
@@ -164,6 +166,7 @@ public sealed class SequenceClassifier
         {
             Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
             ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
+            WarmupEpochs = (int)Math.Round(options.Warmup * epochs),
             OnNan = options.OnNan,
         };
         // Data parallel: every rank builds the same augmented set (same seed) and trains on its share of each global batch.

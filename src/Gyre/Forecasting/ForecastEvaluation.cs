@@ -41,7 +41,12 @@ public sealed record EvaluationReport
 }
 
 /// <summary>One forecast row: series, step (1-based), time when known, and per target the point value and quantiles.</summary>
-public sealed record ForecastRow(string SeriesId, int Step, DateTime? Time, float[] Values, float[][] Quantiles);
+public sealed record ForecastRow(string SeriesId, int Step, DateTime? Time, float[] Values, float[][] Quantiles)
+{
+    /// <summary>Per target, the values of the kept sample paths at this step (path k is the k-th entry at every step of
+    /// the series); null when no paths were asked for.</summary>
+    public float[][]? Paths { get; init; }
+}
 
 /// <summary>Forecasts past the end of each series, in the data's units.</summary>
 public sealed record ForecastTable(string[] Targets, float[] QuantileLevels, IReadOnlyList<ForecastRow> Rows);
@@ -245,13 +250,24 @@ public sealed partial class Forecaster
     /// future_covariates): per series (matched by id), the first N rows after the end of the history, with
     /// times that must continue the series' step when both files have times. Without it such a model refuses.
     /// </summary>
-    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null) => PredictFromStates(raw, future, null);
+    /// <remarks>
+    /// A distribution model draws <see cref="ForecastOptions.Samples"/> sample paths per series and target
+    /// (<see cref="DrawPaths"/>, coupled as <paramref name="sampling"/> says); the quantiles are those of the paths at each
+    /// step, and the first <paramref name="paths"/> of them are kept in every row's <see cref="ForecastRow.Paths"/>.
+    /// </remarks>
+    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null, PathSampling sampling = PathSampling.Copula, int paths = 0) =>
+        PredictFromStates(raw, future, null, sampling, paths);
 
-    /// <summary><see cref="Predict(SeriesSet, SeriesSet?)"/> with each series' encoder state given by
+    /// <summary><see cref="Predict(SeriesSet, SeriesSet?, PathSampling, int)"/> with each series' encoder state given by
     /// <paramref name="encoderState"/> (by source channel: the target column in channel-independent mode, else 0)
     /// instead of run over its last L rows; null runs the encoder.</summary>
-    internal ForecastTable PredictFromStates(SeriesSet raw, SeriesSet? future, Func<int, float[]>? encoderState)
+    internal ForecastTable PredictFromStates(SeriesSet raw, SeriesSet? future, Func<int, float[]>? encoderState,
+        PathSampling sampling = PathSampling.Copula, int paths = 0)
     {
+        if (paths < 0 || paths > Options.Samples)
+            throw new GyreDataException($"--paths must be between 0 and --samples ({Options.Samples}), got {paths}");
+        if (paths > 0 && Distribution is null)
+            throw new GyreDataException($"--paths needs a distribution model (--loss gaussian|studentt|negbinomial), this one was trained with --loss {Options.Loss}");
         int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
         if (userFuture > 0 && future is null)
             throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
@@ -266,6 +282,7 @@ public sealed partial class Forecaster
         var dist = Distribution;
         var levels = dist is null ? Options.Quantiles : DistributionLevels;
         var sorted = new float[Options.Samples];
+        var pathBuf = dist is null ? [] : new float[Options.Samples * n];     // [S, N] one target's sample paths
         var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
         // A series' N rows, by id: channel-independent channels of one series fill the same rows.
         var rows = new Dictionary<string, ForecastRow[]>();
@@ -305,36 +322,45 @@ public sealed partial class Forecaster
             }
             var pred = new float[n * c * q];
             RunNetwork(x, fut, pred, 1, [ChannelOf(s)], encoderState is null ? default : encoderState(ChannelOf(s)));
-            if (!rows.TryGetValue(rawId, out var seriesRows))
+            if (!rows.TryGetValue(rawId, out var stepRows))
             {
-                rows[rawId] = seriesRows = new ForecastRow[n];
+                rows[rawId] = stepRows = new ForecastRow[n];
                 for (int h = 0; h < n; h++)
                 {
                     var quantiles = new float[targets][];
                     for (int j = 0; j < targets; j++) quantiles[j] = new float[levels.Length];
-                    order.Add(seriesRows[h] = new ForecastRow(rawId, h + 1, times?[h], new float[targets], quantiles));
+                    float[][]? keptPaths = null;
+                    if (paths > 0)
+                    {
+                        keptPaths = new float[targets][];
+                        for (int j = 0; j < targets; j++) keptPaths[j] = new float[paths];
+                    }
+                    order.Add(stepRows[h] = new ForecastRow(rawId, h + 1, times?[h], new float[targets], quantiles) { Paths = keptPaths });
                 }
             }
-            for (int h = 0; h < n; h++)
+            for (int j = 0; j < c; j++)
             {
-                var row = seriesRows[h];
-                for (int j = 0; j < c; j++)
+                int target = Options.ChannelIndependent ? s.SourceTarget : j;
+                if (dist is { } kind)
                 {
-                    int target = Options.ChannelIndependent ? s.SourceTarget : j;
-                    if (dist is { } kind)
+                    DrawPaths(kind, pred, j, c, rng, v => Scaler.Inverse(v, target), sampling, pathBuf);
+                    for (int h = 0; h < n; h++)
                     {
-                        var theta = pred.AsSpan((h * c + j) * q, q);
-                        row.Values[target] = Scaler.Inverse(theta[0], target);
-                        SampleQuantiles(kind, theta, rng, v => Scaler.Inverse(v, target), sorted, levels, row.Quantiles[target]);
-                        continue;
+                        var row = stepRows[h];
+                        row.Values[target] = Scaler.Inverse(pred[(h * c + j) * q], target);
+                        for (int p = 0; p < sorted.Length; p++) sorted[p] = pathBuf[p * n + h];
+                        if (row.Paths is { } kept) sorted.AsSpan(0, paths).CopyTo(kept[target]);
+                        EmpiricalQuantiles(sorted, levels, row.Quantiles[target]);
                     }
+                    continue;
+                }
+                for (int h = 0; h < n; h++)
                     for (int r = 0; r < q; r++)
                     {
                         float v = Scaler.Inverse(pred[(h * c + j) * q + r], target);
-                        if (Options.Quantiles.Length > 0) row.Quantiles[target][r] = v;
-                        if (r == median) row.Values[target] = v;
+                        if (Options.Quantiles.Length > 0) stepRows[h].Quantiles[target][r] = v;
+                        if (r == median) stepRows[h].Values[target] = v;
                     }
-                }
             }
         }
         return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order);

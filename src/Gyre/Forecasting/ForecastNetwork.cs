@@ -72,6 +72,7 @@ public sealed class ForecastNetwork : Module
     private readonly Linear _head;
     private readonly ParameterBlock? _embed;         // pmf: position [M, E] and channel [Channels, E] embeddings
     private readonly Rng? _outputDropoutRng;          // pmf: dropout on the decoder's output
+    private readonly SegmentGruStep? _segmentStep;    // pmf with a one-layer GRU decoder: the step shared per window
 
     public ForecastNetworkConfig Config { get; }
 
@@ -88,6 +89,16 @@ public sealed class ForecastNetwork : Module
     public RecurrentLayer? Decoder => _decoder;
 
     private bool Pmf => Config.Decoder == "pmf";
+
+    private bool _layerDecoderStep;
+
+    /// <summary>Runs the pmf decoder through the decoder layer over all B·M rows even where <see cref="SegmentGruStep"/>
+    /// computes the same step once per window (the reference the shared step is tested against).</summary>
+    internal bool LayerDecoderStep
+    {
+        get => _layerDecoderStep;
+        set { _layerDecoderStep = value; _byBatch.Clear(); _buffers = null; }
+    }
 
     public ForecastNetwork(ForecastNetworkConfig config)
     {
@@ -126,6 +137,7 @@ public sealed class ForecastNetwork : Module
                 // Standard normal, as SegRNN initialises its embeddings: at the scale of the decoder's other inputs.
                 new Rng((ulong)seed + 5).Normal(_embed.Values, 0f, 1f);
                 _outputDropoutRng = new Rng((ulong)seed + 6);
+                if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
                 break;
             default:
                 throw new ArgumentException($"decoder must be 'direct', 'recurrent' or 'pmf', got '{config.Decoder}'");
@@ -237,17 +249,55 @@ public sealed class ForecastNetwork : Module
     private Tensor ForwardPmf(Buffers buf, Tensor? future, ReadOnlySpan<int> channel, int b)
     {
         var c = Config;
-        int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, m = c.Segments, e = c.EmbeddingWidth, ps = c.SegmentLength;
-        int din = 2 * e + ps * ff, cq = c.Outputs * c.QuantileCount;
+        int n = c.Horizon, ff = c.FutureFeatures, m = c.Segments, e = c.EmbeddingWidth, ps = c.SegmentLength, cq = c.Outputs * c.QuantileCount;
         var pos = _embed!.Values.AsSpan(0, m * e);                          // [M, E]
         var chan = _embed.Values.AsSpan(m * e, c.Channels * e);             // [Channels, E]
-        var decIn = buf.DecIn!.Span;                                        // [B·M, 1, 2E + P_out·Ff]
-        decIn.Clear();                                                      // future features past the horizon stay 0
         for (int i = 0; i < b; i++)
         {
             int ch = channel.IsEmpty ? 0 : channel[i];
             if ((uint)ch >= (uint)c.Channels) throw new ArgumentException($"channel index {ch} outside 0..{c.Channels - 1}");
             buf.Channel![i] = ch;
+        }
+        if (buf.Segment is { } ws)
+        {
+            // The future features of each (window, segment), zero past the horizon; the embeddings enter as unique rows.
+            var fut = ws.Future.AsSpan();                                   // [B·M, P_out·Ff]
+            fut.Clear();
+            if (ff > 0)
+                for (int i = 0; i < b; i++)
+                    for (int j = 0; j < m; j++)
+                        future!.ReadOnlySpan.Slice((i * n + j * ps) * ff, Math.Min(ps, n - j * ps) * ff).CopyTo(fut.Slice((i * m + j) * ps * ff));
+            _segmentStep!.Forward(ws, buf.DecY!.Span, buf.EncStates[0].ReadOnlySpan, pos, chan, buf.Channel, b, m, c.Channels, e, ps * ff, Training);
+        }
+        else ForwardPmfLayer(buf, future, pos, chan, b);
+        var y = buf.DecY!.Span;
+        if (Training && c.Dropout > 0f)
+        {
+            var mask = buf.DropMask!.Span;                                  // [B·M, H]
+            float scale = 1f / (1f - c.Dropout);
+            for (int i = 0; i < mask.Length; i++) mask[i] = _outputDropoutRng!.NextFloat() < c.Dropout ? 0f : scale;
+            for (int i = 0; i < y.Length; i++) y[i] *= mask[i];
+        }
+        _head.Forward(buf.DecY.ReadOnlySpan, buf.SegOut!.Span, b * m);     // [B, M, P_out, C, Q]
+        var seg = buf.SegOut.ReadOnlySpan;
+        var pred = buf.Pred.Span;                                           // [B, N, C, Q]
+        for (int i = 0; i < b; i++)
+            seg.Slice(i * m * ps * cq, n * cq).CopyTo(pred.Slice(i * n * cq, n * cq));
+        return buf.Pred;
+    }
+
+    /// <summary>The pmf decoder step through the decoder layer itself: each (window, segment) row gets its own input
+    /// row and its own copy of the window's states (any cell, any depth; the reference for <see cref="SegmentGruStep"/>).</summary>
+    private void ForwardPmfLayer(Buffers buf, Tensor? future, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan, int b)
+    {
+        var c = Config;
+        int h = c.Hidden, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, m = c.Segments, e = c.EmbeddingWidth, ps = c.SegmentLength;
+        int din = 2 * e + ps * ff;
+        var decIn = buf.DecIn!.Span;                                        // [B·M, 1, 2E + P_out·Ff]
+        decIn.Clear();                                                      // future features past the horizon stay 0
+        for (int i = 0; i < b; i++)
+        {
+            int ch = buf.Channel![i];
             for (int j = 0; j < m; j++)
             {
                 var row = decIn.Slice((i * m + j) * din, din);
@@ -271,20 +321,6 @@ public sealed class ForecastNetwork : Module
                         src.Slice((l * b + i) * h, h).CopyTo(dst.Slice((l * b * m + i * m + j) * h, h));
         }
         _decoder!.Forward(buf.DecIn, buf.DecStates!, buf.DecY!, buf.DecFinal!, default);   // y [B·M, 1, H]
-        var y = buf.DecY!.Span;
-        if (Training && c.Dropout > 0f)
-        {
-            var mask = buf.DropMask!.Span;                                  // [B·M, H]
-            float scale = 1f / (1f - c.Dropout);
-            for (int i = 0; i < mask.Length; i++) mask[i] = _outputDropoutRng!.NextFloat() < c.Dropout ? 0f : scale;
-            for (int i = 0; i < y.Length; i++) y[i] *= mask[i];
-        }
-        _head.Forward(buf.DecY.ReadOnlySpan, buf.SegOut!.Span, b * m);     // [B, M, P_out, C, Q]
-        var seg = buf.SegOut.ReadOnlySpan;
-        var pred = buf.Pred.Span;                                           // [B, N, C, Q]
-        for (int i = 0; i < b; i++)
-            seg.Slice(i * m * ps * cq, n * cq).CopyTo(pred.Slice(i * n * cq, n * cq));
-        return buf.Pred;
     }
 
     internal static void Relu(Span<float> v)
@@ -349,6 +385,14 @@ public sealed class ForecastNetwork : Module
             var dy = buf.DDecY.Span; var mask = buf.DropMask!.ReadOnlySpan;
             for (int i = 0; i < dy.Length; i++) dy[i] *= mask[i];
         }
+        var dPos = _embed!.Grads.AsSpan(0, m * e);                          // [M, E]
+        var dChan = _embed.Grads.AsSpan(m * e, c.Channels * e);             // [Channels, E]
+        if (buf.Segment is { } ws)
+        {
+            _segmentStep!.Backward(ws, buf.DDecY.ReadOnlySpan, buf.EncStates[0].ReadOnlySpan, _embed.Values.AsSpan(0, m * e),
+                _embed.Values.AsSpan(m * e, c.Channels * e), buf.Channel, buf.DEncStates[0].Span, dPos, dChan, b, m, c.Channels, e, ps * c.FutureFeatures);
+            return;
+        }
         buf.DDecIn!.Span.Clear();
         foreach (var d in buf.DDecStates!) d.Span.Clear();
         _decoder!.Backward(buf.DDecY, default, buf.DDecIn, buf.DDecStates);
@@ -368,8 +412,6 @@ public sealed class ForecastNetwork : Module
                     }
                 }
         }
-        var dPos = _embed!.Grads.AsSpan(0, m * e);                          // [M, E]
-        var dChan = _embed.Grads.AsSpan(m * e, c.Channels * e);             // [Channels, E]
         var dIn = buf.DDecIn.ReadOnlySpan;
         for (int i = 0; i < b; i++)
         {
@@ -395,7 +437,7 @@ public sealed class ForecastNetwork : Module
         if (!_byBatch.TryGetValue(b, out var buf))
         {
             if (_byBatch.Count >= 4) _byBatch.Clear();
-            _byBatch[b] = buf = new Buffers(Config, b, _encoder);
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder, _segmentStep != null && !_layerDecoderStep);
         }
         return _buffers = buf;
     }
@@ -411,8 +453,9 @@ public sealed class ForecastNetwork : Module
         public readonly Tensor[]? DecStates, DecFinal, DDecStates;
         public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
         public readonly int[]? Channel;             // [B] pmf: the channel of each window in the last Forward
+        public readonly SegmentGruStep.Workspace? Segment;   // pmf through the shared-state GRU step
 
-        public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder)
+        public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder, bool segmentStep)
         {
             Batch = b;
             int h = encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
@@ -431,8 +474,9 @@ public sealed class ForecastNetwork : Module
                     break;
                 case "pmf":
                     int bm = b * c.Segments, din = 2 * c.EmbeddingWidth + c.SegmentLength * ff, seg = c.SegmentLength * c.Outputs * c.QuantileCount;
-                    DecIn = Tensor.Zeros(bm, 1, din); DecY = Tensor.Zeros(bm, 1, h); DecStates = States(bm); DecFinal = States(bm);
-                    DDecY = Tensor.Zeros(bm, 1, h); DDecIn = Tensor.Zeros(bm, 1, din); DDecStates = States(bm);
+                    DecY = Tensor.Zeros(bm, 1, h); DDecY = Tensor.Zeros(bm, 1, h);
+                    if (segmentStep) Segment = new SegmentGruStep.Workspace(b, c.Segments, c.Channels, h, c.SegmentLength * ff);
+                    else { DecIn = Tensor.Zeros(bm, 1, din); DecStates = States(bm); DecFinal = States(bm); DDecIn = Tensor.Zeros(bm, 1, din); DDecStates = States(bm); }
                     SegOut = Tensor.Zeros(bm, seg); DSegOut = Tensor.Zeros(bm, seg); DropMask = Tensor.Zeros(bm, h);
                     Channel = new int[b];
                     break;

@@ -5,7 +5,7 @@ namespace Gyre.Forecasting;
 
 /// <summary>
 /// One series arriving a few rows at a time, forecast after each: every <see cref="Forecast"/> equals
-/// <see cref="Forecaster.Predict(SeriesSet, SeriesSet?)"/> on a series ending with the same L rows (the lookback).
+/// <see cref="Forecaster.Predict(SeriesSet, SeriesSet?, PathSampling, int)"/> on a series ending with the same L rows (the lookback).
 /// <para>
 /// The forecaster reads exactly its last L rows, from zero recurrent states. For most encoders that window has to be
 /// re-run whenever it moves: a nonlinear recurrence (GRU, LSTM, ...) cannot drop its oldest step, a second layer reads
@@ -109,7 +109,7 @@ public sealed class ForecastStream
     }
 
     /// <summary>
-    /// The forecast after the rows so far (at least the lookback): <see cref="Forecaster.Predict(SeriesSet, SeriesSet?)"/>
+    /// The forecast after the rows so far (at least the lookback): <see cref="Forecaster.Predict(SeriesSet, SeriesSet?, PathSampling, int)"/>
     /// on the kept rows, the encoder's state taken from the sliding windows when <see cref="Slides"/>.
     /// <paramref name="future"/>: the known-future covariates over the horizon, as Predict takes them.
     /// </summary>

@@ -156,6 +156,7 @@ public sealed partial class Forecaster
             CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync,
         };
         trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
+        f.FitCopula(raw);
         return f;
     }
 
@@ -253,13 +254,7 @@ public sealed partial class Forecaster
         ReadOnlySpan<float> levels, Span<float> quantiles)
     {
         for (int s = 0; s < sorted.Length; s++) sorted[s] = map((float)Distributions.Sample(kind, theta, rng));
-        sorted.Sort();
-        for (int r = 0; r < levels.Length; r++)
-        {
-            double pos = levels[r] * (sorted.Length - 1);
-            int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
-            quantiles[r] = (float)(sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]));
-        }
+        EmpiricalQuantiles(sorted, levels, quantiles);
     }
 
     /// <summary>The sample CRPS of sorted samples x₍₁₎ ≤ … ≤ x₍S₎ at y: mean|xᵢ − y| − Σᵢ (2i − S − 1) x₍ᵢ₎ / S².</summary>
@@ -294,7 +289,10 @@ public sealed partial class Forecaster
     /// </summary>
     public void Save(string path)
     {
-        Safetensors.Write(path, Network.StateDict(), Metadata());
+        var tensors = Network.StateDict().ToDictionary();
+        var meta = Metadata();
+        AddCopula(tensors, meta);
+        Safetensors.Write(path, tensors, meta);
     }
 
     internal Dictionary<string, string> Metadata() => ModelFile.Metadata(Job, new Dictionary<string, string>
@@ -335,7 +333,8 @@ public sealed partial class Forecaster
             CheckSize(config, file, path);
             var network = new ForecastNetwork(config);
             var f = new Forecaster(options, info, scaler, network);
-            network.LoadStateDict(file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).ToDictionary(), source: path);
+            network.LoadStateDict(file.Tensors.Where(kv => IsNetworkTensor(kv.Key)).ToDictionary(), source: path);
+            f.ReadCopula(file);
             if (meta.TryGetValue("history", out var history))
                 f.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(history, Json) ?? []);
             return f;
@@ -348,6 +347,9 @@ public sealed partial class Forecaster
             throw new GyreDataException($"corrupt model file: {inner}", path);
         }
     }
+
+    // Checkpoints also hold optimizer moments and the best epoch's weights; the copula's factor is the forecaster's own.
+    private static bool IsNetworkTensor(string name) => !name.Contains("adam.") && !name.StartsWith("best.") && name != CopulaTensor;
 
     /// <summary>
     /// Refuses a network config whose parameters could not fit in the file's tensors before anything is
@@ -374,7 +376,7 @@ public sealed partial class Forecaster
             _ => n * outs * (h + n * ff + 1),
         };
         double claimed = patch + encoder + rest;
-        long stored = file.Tensors.Where(kv => !kv.Key.Contains("adam.") && !kv.Key.StartsWith("best.")).Sum(kv => (long)kv.Value.Length);
+        long stored = file.Tensors.Where(kv => IsNetworkTensor(kv.Key)).Sum(kv => (long)kv.Value.Length);
         if (claimed > 4.0 * stored + (1 << 16))
             throw new GyreDataException($"corrupt model file: its network config needs about {claimed:G3} parameters but the file holds {stored}", path);
     }

@@ -44,10 +44,22 @@ public static unsafe partial class Gemm
 {
     /// <summary>Rows of the register tile.</summary>
     internal const int MR = 6;
-    /// <summary>Longest K block: 512 keeps a [KC, 64] B panel (128 KB) plus an A strip in a 1 MB L2.</summary>
-    internal const int KC = 512;
-    /// <summary>Rows of A packed together (a multiple of MR); measured to matter little.</summary>
-    internal const int MC = 96;
+    /// <summary>Longest K block (<see cref="Blocking"/>).</summary>
+    internal static int KC => Blocking.KC;
+    /// <summary>Rows of A packed together, a multiple of MR (<see cref="Blocking"/>).</summary>
+    internal static int MC => Blocking.MC;
+
+    private static GemmBlocking? _blocking;
+
+    /// <summary>
+    /// The cache blocking in use: <see cref="GemmBlocking.Derive"/> from this machine's caches
+    /// (<see cref="CacheSizes.Detect"/>) on first use. Setting it changes speed only, never a result.
+    /// </summary>
+    public static GemmBlocking Blocking
+    {
+        get => _blocking ??= GemmBlocking.Derive(CacheSizes.Detect(), NR, MR);
+        set => _blocking = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     /// <summary>Columns of the register tile: four vectors wide with AVX-512, two below that, 8 scalar.</summary>
     internal static readonly int NR =
@@ -61,6 +73,9 @@ public static unsafe partial class Gemm
     internal static long ParallelWork = 1L << 18;
     /// <summary>With K at most this, A tiles are read in place through row pointers instead of being packed.</summary>
     internal static int InPlaceMaxK = 128;
+    /// <summary>Whether panels at most 32 wide take the 12×32 tile (<see cref="GemmMicro.Kernel512Narrow"/>); tests
+    /// turn it off to check it against the 6×64 tile bit for bit.</summary>
+    internal static bool NarrowTiles = true;
 
     /// <summary>Team used when a call passes none; null means <see cref="WorkerTeam.Shared"/>.
     /// Set <c>Gemm.Team = new WorkerTeam(1)</c> to keep every multiply on the calling thread.</summary>
@@ -311,8 +326,10 @@ public static unsafe partial class Gemm
         int n = g.N, k = g.K, nr = NR;
         int kcMax = BlockDepth(k);
         // Small K: packing A costs more than it saves (measured ~10 % at K = 32); a single panel
-        // reads each A tile once, so packing is pure overhead there too.
-        bool inPlace = k <= InPlaceMaxK || n <= nr;
+        // reads each A tile once, so packing is pure overhead there too, and with two panels a row-major A
+        // (six unit-stride streams) is still cheaper read twice than copied once (the backward step
+        // dG [B, 3H]·W_hh at H = 128: 12 % less CPU time in the time loop).
+        bool inPlace = k <= InPlaceMaxK || n <= nr || (!g.TransA && jp1 - jp0 <= 2);
         float[] scratch = ThreadScratch.Worker(MC * kcMax + MR * nr);
         fixed (float* raw = scratch)
         {
@@ -331,6 +348,7 @@ public static unsafe partial class Gemm
                     {
                         int j0 = jp * nr, ncols = Math.Min(nr, n - j0);
                         float* bPanel = g.B + (nint)jp * k * nr + (nint)k0 * nr;
+                        bool narrow = ncols <= 32 && NarrowTiles && Vector512.IsHardwareAccelerated;
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mr = Math.Min(MR, mc - ir), i = ib + ir;
@@ -339,6 +357,15 @@ public static unsafe partial class Gemm
                             else if (g.TransA) { aTile = g.A + k0 * g.Lda + i; rs = 1; ps = g.Lda; }
                             else { aTile = g.A + i * g.Lda + k0; rs = g.Lda; ps = 1; }
                             float* cTile = g.C + i * g.Ldc + j0;
+                            if (narrow && ir + 2 * MR <= mc)
+                            {
+                                // Two full tiles of rows at once; the second tile sits MR rows on (packed: MR·kc floats).
+                                float* aNext = !inPlace ? aTile + MR * kc : aTile + MR * rs;
+                                if (init) InitRows(cTile, g.Ldc, g.RowInit + j0, 2 * MR, ncols);
+                                NarrowPair(kc, aTile, aNext, rs, ps, bPanel, cTile, g.Ldc, ncols, load, tile);
+                                ir += MR;
+                                continue;
+                            }
                             if (init) InitRows(cTile, g.Ldc, g.RowInit + j0, mr, ncols);
                             if (ncols == nr)
                                 Tile(mr, kc, aTile, rs, ps, bPanel, cTile, g.Ldc, load);
@@ -356,6 +383,21 @@ public static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>12 rows × ncols (≤ 32) of C through the 12×32 tile, staged in <paramref name="tile"/> ([12, 32]) when
+    /// ncols &lt; 32 so that no column past N is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NarrowPair(int kc, float* a0, float* a1, nint rs, nint ps, float* b, float* c, nint ldc, int ncols, bool load, float* tile)
+    {
+        if (ncols == 32) { GemmMicro.Kernel512Narrow(kc, a0, a1, rs, ps, b, c, ldc, load); return; }
+        const int rows = 2 * MR, w = 32;
+        if (load)
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(c + r * ldc, ncols).CopyTo(new Span<float>(tile + r * w, ncols));
+        GemmMicro.Kernel512Narrow(kc, a0, a1, rs, ps, b, tile, w, load);
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(tile + r * w, ncols).CopyTo(new Span<float>(c + r * ldc, ncols));
     }
 
     /// <summary>

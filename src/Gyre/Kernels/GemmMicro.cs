@@ -64,6 +64,58 @@ internal static unsafe class GemmMicro
         if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 16); c52.Store(c + l5 + 32); c53.Store(c + l5 + 48); }
     }
 
+    /// <summary>
+    /// 12×32 tile with Vector512 for a B panel at most 32 columns wide (an input size of 32 in dX = dG·W_ih or
+    /// dW_ih = dGᵀ·X): the 6×64 tile would spend half its FMAs on the panel's zero padding, this one spends none,
+    /// with the same 24 accumulators. Rows 0–5 read the A tile at <paramref name="a0"/>, rows 6–11 the one at
+    /// <paramref name="a1"/> (same strides); B is the usual [kc, NR = 64] panel, of which columns 0–31 are read.
+    /// Same FMA chain per element as <see cref="Kernel512{TR}"/>, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel512Narrow(int kc, float* a0, float* a1, nint rs, nint ps, float* b, float* c, nint ldc, bool load)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default, cA0 = default, cA1 = default, cB0 = default, cB1 = default;
+        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+        float* c6 = c + 6 * ldc;
+        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
+        if (load)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16); c10 = Vector512.Load(c + l1); c11 = Vector512.Load(c + l1 + 16);
+            c20 = Vector512.Load(c + l2); c21 = Vector512.Load(c + l2 + 16); c30 = Vector512.Load(c + l3); c31 = Vector512.Load(c + l3 + 16);
+            c40 = Vector512.Load(c + l4); c41 = Vector512.Load(c + l4 + 16); c50 = Vector512.Load(c + l5); c51 = Vector512.Load(c + l5 + 16);
+            c60 = Vector512.Load(c6); c61 = Vector512.Load(c6 + 16); c70 = Vector512.Load(c6 + l1); c71 = Vector512.Load(c6 + l1 + 16);
+            c80 = Vector512.Load(c6 + l2); c81 = Vector512.Load(c6 + l2 + 16); c90 = Vector512.Load(c6 + l3); c91 = Vector512.Load(c6 + l3 + 16);
+            cA0 = Vector512.Load(c6 + l4); cA1 = Vector512.Load(c6 + l4 + 16); cB0 = Vector512.Load(c6 + l5); cB1 = Vector512.Load(c6 + l5 + 16);
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            Vector512<float> av;
+            av = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a0[o1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a0[o2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a0[o3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a0[o4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a0[o5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(*a1); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(a1[o1]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            av = Vector512.Create(a1[o2]); c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
+            av = Vector512.Create(a1[o3]); c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
+            av = Vector512.Create(a1[o4]); cA0 = Vector512.FusedMultiplyAdd(av, b0, cA0); cA1 = Vector512.FusedMultiplyAdd(av, b1, cA1);
+            av = Vector512.Create(a1[o5]); cB0 = Vector512.FusedMultiplyAdd(av, b0, cB0); cB1 = Vector512.FusedMultiplyAdd(av, b1, cB1);
+            a0 += ps; a1 += ps; b += 64;
+        }
+        c00.Store(c); c01.Store(c + 16); c10.Store(c + l1); c11.Store(c + l1 + 16);
+        c20.Store(c + l2); c21.Store(c + l2 + 16); c30.Store(c + l3); c31.Store(c + l3 + 16);
+        c40.Store(c + l4); c41.Store(c + l4 + 16); c50.Store(c + l5); c51.Store(c + l5 + 16);
+        c60.Store(c6); c61.Store(c6 + 16); c70.Store(c6 + l1); c71.Store(c6 + l1 + 16);
+        c80.Store(c6 + l2); c81.Store(c6 + l2 + 16); c90.Store(c6 + l3); c91.Store(c6 + l3 + 16);
+        cA0.Store(c6 + l4); cA1.Store(c6 + l4 + 16); cB0.Store(c6 + l5); cB1.Store(c6 + l5 + 16);
+    }
+
     /// <summary>6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount

@@ -37,6 +37,11 @@ public enum SequencePath
     /// max |F| ≤ <see cref="ExecutionOptions.NewtonTolerance"/> or <see cref="ExecutionOptions.NewtonMaxIterations"/>
     /// solves (T solves reach the loop's states exactly). Backward as <see cref="Scan"/>, with J for a.</summary>
     Newton,
+    /// <summary>All steps at once for cells that read out a wide linear state (<see cref="Cells.ICell.HasLinearState"/>:
+    /// GLA, LSSL): a, b of every step from gx, one <see cref="LinearRecurrence"/> solve of s_t = a_t ⊙ s_{t−1} + b_t over
+    /// B·W_1 channels, then the cell's own step over all (t, row) at once for the read-out h_t. Backward: a_t from the
+    /// saved rows, one transposed solve for ∂L/∂s_t, then the cell's own step backward over all rows at once.</summary>
+    StateScan,
 }
 
 /// <summary>
@@ -146,7 +151,7 @@ public static class SequencePaths
     /// <summary>
     /// The path of one layer direction, from the shapes, the cell's fast paths and the options:
     /// <list type="number">
-    /// <item>the cell's parallel path (<see cref="SequencePath.Scan"/> or <see cref="SequencePath.Newton"/>, an error when
+    /// <item>the cell's parallel path (<see cref="SequencePath.Scan"/>, <see cref="SequencePath.Newton"/> or <see cref="SequencePath.StateScan"/>, an error when
     /// it has none) when <see cref="ExecutionOptions.Scan"/> is <see cref="ScanMode.Parallel"/> or the path is forced to it;
     /// else a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
     /// <item>forward, no padded rows, fused allowed and Vector512 accelerated: batch 1 with a fused step →
@@ -163,12 +168,12 @@ public static class SequencePaths
         bool padded, ExecutionOptions options, int teamSize, SequencePath? parallelPath = null)
     {
         // Rule 0: the parallel form when asked for (forward and backward alike, padded rows included).
-        if (options.Path is SequencePath.Scan or SequencePath.Newton || options.Scan == ScanMode.Parallel)
+        if (options.Path is SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan || options.Scan == ScanMode.Parallel)
         {
             if (parallelPath is not { } parallel) throw new ArgumentException("scan parallel is not possible here: the cell has no parallel-in-time form");
-            if (options.Path is SequencePath.Scan or SequencePath.Newton && options.Path != parallel)
+            if (options.Path is SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan && options.Path != parallel)
                 throw new ArgumentException($"execution path {options.Path} is not this cell's parallel form ({parallel})");
-            if (options.Path is null or SequencePath.Scan or SequencePath.Newton) return parallel;
+            if (options.Path is null or SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan) return parallel;
         }
         bool fusedStep = !backward && !padded && hasFusedStep && batch == 1 && RecurrentStepKernels.IsSupported;
         bool fusedRows = !backward && !padded && hasFusedRows && batch > 1 && hidden % RecurrentStepKernels.Lanes == 0

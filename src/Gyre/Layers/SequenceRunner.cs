@@ -72,7 +72,7 @@ internal interface ISequenceRunner
 /// buffers grow once and are reused; they are refreshed at every call (the weights may have changed), except in
 /// inference while the layer's weights are frozen (<see cref="RecurrentLayer.WeightsFrozen"/>): then once per freeze.
 /// </summary>
-internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
+internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
 {
     private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
     private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
@@ -83,11 +83,13 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
 
-    /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.Scan"/> for a linear cell,
+    /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
+    /// <see cref="SequencePath.Scan"/> for a linear cell,
     /// <see cref="SequencePath.Newton"/> for a cell whose Jacobian ∂s_t/∂s_{t−1} is one K×K block per unit (per-unit or no
     /// weight_hh, K = NS ≤ <see cref="LinearRecurrence.MaxBlock"/> states), else none.</summary>
     // A saved width that depends on the options (LSSL's 3N + 2) is known to the loop paths only: no parallel path.
-    internal static SequencePath? ParallelPath => TCell.SavedWidthFromParams ? null : TCell.IsLinear ? SequencePath.Scan
+    // A cell that reads out a wide linear state (GLA, LSSL) takes the state scan, whose scratch follows the options.
+    internal static SequencePath? ParallelPath => TCell.HasLinearState ? SequencePath.StateScan : TCell.SavedWidthFromParams ? null : TCell.IsLinear ? SequencePath.Scan
         : TCell.States <= LinearRecurrence.MaxBlock && TCell.Recurrent is RecurrentWeights.Diagonal or RecurrentWeights.None ? SequencePath.Newton : null;
 
     public SequencePath Forward(in DirectionForward a, ExecutionOptions options)
@@ -99,7 +101,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         // parallel paths, whose solves run over [T, B·H]).
         bool uniform = a.StateLd == h && a.OutWidth == h;
         var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size,
-            uniform ? ParallelPath : null);
+            uniform || TCell.HasLinearState ? ParallelPath : null);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
 
         // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
@@ -118,6 +120,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
 
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
         if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
+        if (path == SequencePath.StateScan) { StateScanForward(a, options, team); return path; }
 
         if (TCell.Recurrent == RecurrentWeights.Dense && Stale(ref _hiddenToGatesGen, a.PackGeneration)) _hiddenToGates.Pack(true, gh, a.OutWidth, a.WHh, a.OutWidth);
         fixed (float* pGx = gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved) fixed (float* pScratch = a.Scratch)
@@ -141,7 +144,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
         var team = options.ResolveTeam();
         bool uniform = a.StateLd == h && a.OutWidth == h;
         var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size,
-            uniform ? ParallelPath : null);
+            uniform || TCell.HasLinearState ? ParallelPath : null);
         bool inTmp = t % 2 == 1;
         if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, a.OutWidth, gh, a.WHh, a.OutWidth);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
@@ -161,6 +164,11 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             if (path is SequencePath.Scan or SequencePath.Newton)
             {
                 ParallelBackward(a, options, team, pStates, pSaved, pDGi, pDGh, pD, pDTmp, pDOut, w);
+                inTmp = true;
+            }
+            else if (path == SequencePath.StateScan)
+            {
+                StateScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w);
                 inTmp = true;
             }
             else Run(ref job, path, team);
@@ -295,7 +303,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
             {
                 job.Mode = ParallelTimeJob<TCell>.Part.Coefficients;
                 team.Run(ref job);
-                Solve(a.Reverse, hs, coef, hs, a.States.Slice(a.Reverse ? all : 0, m), scratch, t, m, chunk, team);
+                Solve(a.Reverse, hs, coef, hs, a.States.Slice(a.Reverse ? all : 0, m), scratch, t, m, chunk, team, k);
                 return;
             }
             job.Mode = ParallelTimeJob<TCell>.Part.Guess;
@@ -310,7 +318,7 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
                 residual = 0f;
                 for (int w = 0; w < team.Size; w++) if (!(pMax[w] <= residual)) residual = pMax[w];
                 if (residual <= options.NewtonTolerance || iterations >= options.NewtonMaxIterations || float.IsNaN(residual)) break;
-                Solve(a.Reverse, work, coef, work, default, scratch, t, m, chunk, team);
+                Solve(a.Reverse, work, coef, work, default, scratch, t, m, chunk, team, k);
                 job.Mode = ParallelTimeJob<TCell>.Part.Update;
                 team.Run(ref job);
                 iterations++;
@@ -326,9 +334,9 @@ internal sealed unsafe class SequenceRunner<TCell> : ISequenceRunner where TCell
     /// C is K×K per channel (K = NS); h0 only on the linear scan (K = 1).
     /// </summary>
     private void Solve(bool reverse, Span<float> h, Span<float> coef, Span<float> b, ReadOnlySpan<float> h0, Span<float> scratch,
-        int t, int m, int chunk, WorkerTeam team)
+        int t, int m, int chunk, WorkerTeam team, int k)
     {
-        int k = TCell.States, all = t * m, a = all * k * k;
+        int all = t * m, a = all * k * k;
         if (!reverse) { LinearRecurrence.Forward(h, default, coef[..a], b, h0, scratch, t, k, m, chunk, team); return; }
         var end = h0.IsEmpty ? default : _end.AsSpan(0, m);
         if (!h0.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Multiply(coef.Slice(all, m), h0, end);

@@ -34,10 +34,11 @@ public abstract class Head : ModelLayer
     public override IEnumerable<Parameter> Parameters() => _linear.Parameters();
 
     /// <summary>Builds a head by name.</summary>
-    public static Head Create(string kind, int inputSize, int outputs, ulong seed, string loss = "mse", float[]? classWeights = null) => kind switch
+    public static Head Create(string kind, int inputSize, int outputs, ulong seed, string loss = "mse", float[]? classWeights = null,
+        float labelSmoothing = 0f) => kind switch
     {
         "linear" => new LinearHead(inputSize, outputs, seed, Losses.Parse(loss)),
-        "softmax" => new SoftmaxHead(inputSize, outputs, seed) { ClassWeights = classWeights },
+        "softmax" => new SoftmaxHead(inputSize, outputs, seed, labelSmoothing) { ClassWeights = classWeights },
         "svm" => new SvmHead(inputSize, outputs, seed) { ClassWeights = classWeights },
         _ => throw new ArgumentException($"unknown head '{kind}' (known: linear, softmax, svm)"),
     };

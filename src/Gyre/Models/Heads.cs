@@ -41,13 +41,18 @@ public abstract class ClassificationHead(int inputSize, int classes, ulong seed)
 }
 
 /// <summary>
-/// Classification by softmax: p = softmax(out), weighted cross-entropy as PyTorch's
-/// nn.CrossEntropyLoss(weight = w): ℓ = −log p_y, so L = Σ_b w_{y_b}·(−log p_{b, y_b}) / Σ_b w_{y_b};
-/// ∂L/∂out_b = w_{y_b}·(p_b − onehot(y_b)) / Σ_b w_{y_b}.
+/// Classification by softmax: p = softmax(out), weighted cross-entropy against the label-smoothed target
+/// q_k = (1 − ε)·[k = y] + ε/O, as PyTorch's nn.CrossEntropyLoss(weight = w, label_smoothing = ε) without weights:
+/// ℓ = −Σ_k q_k·log p_k, so L = Σ_b w_{y_b}·ℓ_b / Σ_b w_{y_b}; ∂L/∂out_b = w_{y_b}·(p_b − q_b) / Σ_b w_{y_b}
+/// (with weights each row's whole smoothed loss carries its label's weight). ε = 0 is plain cross-entropy.
 /// </summary>
-public sealed class SoftmaxHead(int inputSize, int classes, ulong seed) : ClassificationHead(inputSize, classes, seed)
+public sealed class SoftmaxHead(int inputSize, int classes, ulong seed, float labelSmoothing = 0f) : ClassificationHead(inputSize, classes, seed)
 {
     public override string Kind => "softmax";
+
+    /// <summary>ε in [0, 1).</summary>
+    public float LabelSmoothing { get; } = labelSmoothing is >= 0f and < 1f ? labelSmoothing
+        : throw new ArgumentOutOfRangeException(nameof(labelSmoothing), $"label smoothing must be in [0, 1), got {labelSmoothing}");
 
     protected override double RowLoss(ReadOnlySpan<float> z, int y, double w, Span<float> dz)
     {
@@ -56,9 +61,14 @@ public sealed class SoftmaxHead(int inputSize, int classes, ulong seed) : Classi
         for (int k = 1; k < z.Length; k++) max = MathF.Max(max, z[k]);
         double sum = 0;
         for (int k = 0; k < z.Length; k++) sum += Math.Exp(z[k] - max);
-        double lse = max + Math.Log(sum);
-        for (int k = 0; k < z.Length; k++) dz[k] = (float)(w * (Math.Exp(z[k] - lse) - (k == y ? 1 : 0)));
-        return w * (lse - z[y]);
+        double lse = max + Math.Log(sum), spread = (double)LabelSmoothing / z.Length, loss = lse;
+        for (int k = 0; k < z.Length; k++)
+        {
+            double q = (k == y ? 1 - LabelSmoothing : 0) + spread;
+            dz[k] = (float)(w * (Math.Exp(z[k] - lse) - q));
+            loss -= q * z[k];
+        }
+        return w * loss;
     }
 }
 

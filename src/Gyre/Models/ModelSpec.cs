@@ -11,11 +11,17 @@ public sealed record ModelSpec
 {
     /// <summary>F: features per time step.</summary>
     public int InputSize { get; init; }
-    /// <summary>"none" or "linear" (a per-step Linear F → E before the encoder).</summary>
+    /// <summary>"none", "linear" (a per-step Linear F → E before the encoder) or "conv" (convolution blocks F → E → … → E).</summary>
     public string Input { get; init; } = "none";
-    /// <summary>E for Input = "linear" (0: H).</summary>
+    /// <summary>E for Input = "linear" or "conv" (0: H).</summary>
     public int InputProjection { get; init; }
+    /// <summary>Kernel widths of the convolution blocks for Input = "conv", first to last (null: 8, 5, 3).</summary>
+    public int[]? ConvKernels { get; init; }
     /// <summary>Any cell the registry knows: "name" or "name(k=v,…)" (gru, lstm, …; <see cref="CellRegistry.Names"/>).</summary>
+    /// <summary>Kernel widths of a convolutional path beside the recurrent one, pooled by the mean and joined before the head (null: none).</summary>
+    public int[]? ConvBranch { get; init; }
+    /// <summary>E′: channels of the convolutional path (0: H).</summary>
+    public int ConvBranchWidth { get; init; }
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
@@ -36,6 +42,8 @@ public sealed record ModelSpec
     public int Outputs { get; init; }
     /// <summary>Regression loss of the linear head: mse, mae, huber.</summary>
     public string Loss { get; init; } = "mse";
+    /// <summary>ε of the softmax head's label-smoothed cross-entropy (0: none; <see cref="SoftmaxHead"/>).</summary>
+    public float LabelSmoothing { get; init; }
     /// <summary>Per-class loss weights (classification heads; null: all 1).</summary>
     public float[]? ClassWeights { get; init; }
     public ulong Seed { get; init; }
@@ -53,12 +61,23 @@ public sealed record ModelSpec
             if (Gmu == 0) throw new ArgumentException($"a gmu memory layer ({mem}) needs at least one gmu layer");
             if (mem < 0 || mem >= Layers) throw new ArgumentException($"the gmu memory layer must be a recurrent layer in 0..{Layers - 1} (0-based), got {mem}");
         }
-        if (Input is not ("none" or "linear")) throw new ArgumentException($"unknown input transform '{Input}' (known: none, linear)");
+        if (!Models.InputProjection.Names.Contains(Input)) throw new ArgumentException($"unknown input transform '{Input}' (known: {string.Join(", ", Models.InputProjection.Names)})");
+        if (ConvKernels != null)
+        {
+            if (Input != "conv") throw new ArgumentException($"convolution kernels apply to the conv input transform, not '{Input}'");
+            if (ConvKernels.Length is < 1 or > 8 || ConvKernels.Any(k => k is < 1 or > 64))
+                throw new ArgumentException($"convolution kernels must be 1 to 8 widths in 1..64, got {string.Join(",", ConvKernels)}");
+        }
+        if (ConvBranch != null && (ConvBranch.Length is < 1 or > 8 || ConvBranch.Any(k => k is < 1 or > 64)))
+            throw new ArgumentException($"convolution branch kernels must be 1 to 8 widths in 1..64, got {string.Join(",", ConvBranch)}");
+        if (ConvBranchWidth < 0) throw new ArgumentException($"convolution branch width must be ≥ 0, got {ConvBranchWidth}");
         CellRegistry.FromText(Cell);
         if (!Pooling.Names.Contains(Pool)) throw new ArgumentException($"unknown pooling '{Pool}' (known: {string.Join(", ", Pooling.Names)})");
         if (!Models.Head.Names.Contains(Head)) throw new ArgumentException($"unknown head '{Head}' (known: {string.Join(", ", Models.Head.Names)})");
         if (Outputs <= 0) throw new ArgumentException($"outputs must be positive, got {Outputs}");
         if (Head != "linear" && Outputs < 2) throw new ArgumentException($"a {Head} head needs at least 2 classes, got {Outputs}");
+        if (LabelSmoothing != 0f && (Head != "softmax" || !(LabelSmoothing > 0f && LabelSmoothing < 1f)))
+            throw new ArgumentException($"label smoothing needs a softmax head and a value in (0, 1), got {LabelSmoothing} with a {Head} head");
         if (ClassWeights != null)
         {
             if (Head == "linear") throw new ArgumentException("class weights apply to classification heads only");

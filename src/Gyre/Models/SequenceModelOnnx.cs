@@ -22,7 +22,7 @@ public static class SequenceModelOnnx
     private static OnnxExportOptions Options(SequenceModel model, int opset, string job)
     {
         var s = model.Spec;
-        string? refused = s.Input != "none" ? $"input transform '{s.Input}'" : s.Bidirectional ? "a bidirectional encoder"
+        string? refused = s.Input != "none" ? $"input transform '{s.Input}'" : s.ConvBranch != null ? "a convolution branch" : s.Bidirectional ? "a bidirectional encoder"
             : s.Pool != "last" ? $"{s.Pool} pooling" : null;   // every cell exports (native node or a Scan over its step)
         if (refused != null)
             throw new NotSupportedException($"ONNX export of a {job} model with {refused} is not supported (export covers a one-direction encoder of any cell, last-state pooling and the head)");

@@ -189,6 +189,204 @@ public static class Distributions
         }
     }
 
+    /// <summary>
+    /// F(y) = P(Y ≤ y) of the distribution with natural parameters θ: Φ(z) (gaussian), the Student-t CDF
+    /// ½ ± ½(1 − I_{ν/(ν+z²)}(ν/2, ½)) (studentt), Σ_{k ≤ y} p(k) (negbinomial, y rounded down).
+    /// </summary>
+    public static double Cdf(LossKind kind, ReadOnlySpan<float> theta, double y)
+    {
+        switch (kind)
+        {
+            case LossKind.Gaussian: return NormalCdf((y - theta[0]) / theta[1]);
+            case LossKind.StudentT: return StudentTCdf((y - theta[0]) / theta[1], theta[2]);
+            case LossKind.NegBinomial:
+            {
+                if (y < 0) return 0;
+                double sum = 0;
+                long top = (long)Math.Floor(y);
+                var pmf = new NegBinomialPmf(theta[0], theta[1]);
+                for (long k = 0; k <= top; k++) { sum += pmf.P; pmf.Next(); if (sum >= 1) return 1; }
+                return Math.Min(sum, 1);
+            }
+            default: throw new ArgumentException($"{kind} is not a distribution");
+        }
+    }
+
+    /// <summary>
+    /// F⁻¹(u) for u in (0, 1): μ + σΦ⁻¹(u) (gaussian), μ + σT⁻¹_ν(u) by safeguarded Newton steps on the Student-t CDF
+    /// (studentt), the smallest count k with F(k) ≥ u (negbinomial).
+    /// </summary>
+    public static double Quantile(LossKind kind, ReadOnlySpan<float> theta, double u)
+    {
+        switch (kind)
+        {
+            case LossKind.Gaussian: return theta[0] + theta[1] * NormalQuantile(u);
+            case LossKind.StudentT: return theta[0] + theta[1] * StudentTQuantile(u, theta[2]);
+            case LossKind.NegBinomial:
+            {
+                var pmf = new NegBinomialPmf(theta[0], theta[1]);
+                double sum = 0;
+                for (long k = 0; ; k++)
+                {
+                    sum += pmf.P;
+                    // Past the mode a vanishing p(k) adds nothing more: the rest of the tail is below double's reach.
+                    if (sum >= u || (k > pmf.Mean && pmf.P < 1e-300)) return k;
+                    pmf.Next();
+                }
+            }
+            default: throw new ArgumentException($"{kind} is not a distribution");
+        }
+    }
+
+    /// <summary>p(k) of the negative binomial with mean μ and dispersion α, k = 0, 1, …: p(0) = (r/(r + μ))^r, r = 1/α,
+    /// p(k + 1) = p(k)·(k + r)/(k + 1)·μ/(r + μ).</summary>
+    private struct NegBinomialPmf(double mu, double alpha)
+    {
+        private readonly double _r = 1 / alpha, _ratio = mu / (1 / alpha + mu);
+        private long _k;
+        public readonly double Mean = mu;
+        public double P = Math.Exp(1 / alpha * Math.Log(1 / alpha / (1 / alpha + mu)));
+        public void Next() { P *= (_k + _r) / (_k + 1) * _ratio; _k++; }
+    }
+
+    /// <summary>Φ(x), the standard normal CDF, as ½·erfc(−x/√2) (relative error near double rounding).</summary>
+    public static double NormalCdf(double x) => 0.5 * Erfc(-x / Math.Sqrt(2));
+
+    /// <summary>
+    /// Φ⁻¹(u): Acklam's rational approximation (relative error 1.2e-9), then one Halley step on Φ, which brings it
+    /// to double precision; ±∞ at 0 and 1.
+    /// </summary>
+    public static double NormalQuantile(double u)
+    {
+        if (!(u > 0)) return u == 0 ? double.NegativeInfinity : double.NaN;
+        if (!(u < 1)) return u == 1 ? double.PositiveInfinity : double.NaN;
+        const double low = 0.02425;
+        double x;
+        if (u < low)
+        {
+            double q = Math.Sqrt(-2 * Math.Log(u));
+            x = (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
+        }
+        else if (u <= 1 - low)
+        {
+            double q = u - 0.5, r = q * q;
+            x = (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1);
+        }
+        else
+        {
+            double q = Math.Sqrt(-2 * Math.Log(1 - u));
+            x = -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1);
+        }
+        // Halley on e = Φ(x) − u, taken from the nearer tail (erfc of the tail) so that tiny u keep their digits.
+        double e = u < 0.5 ? 0.5 * Erfc(-x / Math.Sqrt(2)) - u : (1 - u) - 0.5 * Erfc(x / Math.Sqrt(2));
+        double t = e * Math.Sqrt(2 * Math.PI) * Math.Exp(x * x / 2);
+        return x - t / (1 + x * t / 2);
+    }
+
+    private static readonly double[] A = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+    private static readonly double[] B = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
+    private static readonly double[] C = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+    private static readonly double[] D = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+
+    /// <summary>erfc(x): the Maclaurin series of erf below |x| = 2.5 (no cancellation worth a digit there), else the
+    /// continued fraction erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + 3/2/(x + …)))) (Lentz), for x &gt; 0.</summary>
+    public static double Erfc(double x)
+    {
+        if (double.IsNaN(x)) return double.NaN;
+        if (x < 0) return 2 - Erfc(-x);
+        if (x < 2.5)
+        {
+            double sum = 0, term = x, x2 = x * x;
+            for (int n = 0; n < 200; n++)
+            {
+                double add = term / (2 * n + 1);
+                sum += add;
+                if (Math.Abs(add) < 1e-17 * Math.Abs(sum)) break;
+                term *= -x2 / (n + 1);
+            }
+            return 1 - 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        if (x > 27) return 0;
+        // Modified Lentz on x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …)))): partial numerators k/2.
+        const double tiny = 1e-300;
+        double f = x, c = x, d = 0;
+        for (int k = 1; k < 500; k++)
+        {
+            double a = k / 2.0;
+            d = x + a * d; if (d == 0) d = tiny; d = 1 / d;
+            c = x + a / c; if (c == 0) c = tiny;
+            double delta = c * d;
+            f *= delta;
+            if (Math.Abs(delta - 1) < 1e-16) break;
+        }
+        return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
+    }
+
+    /// <summary>The Student-t CDF with ν degrees of freedom at t: 1 − ½I_x(ν/2, ½) for t ≥ 0 with x = ν/(ν + t²), by symmetry below.</summary>
+    public static double StudentTCdf(double t, double nu)
+    {
+        double tail = 0.5 * RegularizedBeta(nu / (nu + t * t), nu / 2, 0.5);
+        return t >= 0 ? 1 - tail : tail;
+    }
+
+    /// <summary>T⁻¹_ν(u): Newton steps on the Student-t CDF from the normal quantile, halving a step that leaves the
+    /// bracket the CDF values keep; stops at a relative step below 1e-12.</summary>
+    public static double StudentTQuantile(double u, double nu)
+    {
+        if (!(u > 0 && u < 1)) return u == 0 ? double.NegativeInfinity : u == 1 ? double.PositiveInfinity : double.NaN;
+        if (u == 0.5) return 0;
+        // Solve for the upper tail and mirror: the lower half is −T⁻¹(1 − u).
+        if (u < 0.5) return -StudentTQuantile(1 - u, nu);
+        double lo = 0, hi = double.PositiveInfinity, x = Math.Max(NormalQuantile(u), 1e-3);
+        double logNorm = LogGamma((nu + 1) / 2) - LogGamma(nu / 2) - 0.5 * Math.Log(nu * Math.PI);
+        for (int it = 0; it < 100; it++)
+        {
+            double f = StudentTCdf(x, nu) - u;
+            if (f < 0) lo = x; else hi = x;
+            double pdf = Math.Exp(logNorm - (nu + 1) / 2 * Math.Log(1 + x * x / nu));
+            double next = x - f / pdf;
+            if (!(next > lo && next < hi)) next = double.IsPositiveInfinity(hi) ? 2 * Math.Max(x, 1) : (lo + hi) / 2;
+            if (Math.Abs(next - x) <= 1e-12 * Math.Abs(next)) return next;
+            x = next;
+        }
+        return x;
+    }
+
+    /// <summary>I_x(a, b), the regularized incomplete beta function, by its continued fraction (modified Lentz),
+    /// using the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) where the fraction converges slowly.</summary>
+    public static double RegularizedBeta(double x, double a, double b)
+    {
+        if (x <= 0) return 0;
+        if (x >= 1) return 1;
+        double front = Math.Exp(LogGamma(a + b) - LogGamma(a) - LogGamma(b) + a * Math.Log(x) + b * Math.Log(1 - x));
+        if (x > (a + 1) / (a + b + 2)) return 1 - front * BetaFraction(1 - x, b, a) / b;
+        return front * BetaFraction(x, a, b) / a;
+    }
+
+    private static double BetaFraction(double x, double a, double b)
+    {
+        const double tiny = 1e-300;
+        double c = 1, d = 1 - (a + b) * x / (a + 1);
+        if (Math.Abs(d) < tiny) d = tiny;
+        d = 1 / d;
+        double h = d;
+        for (int m = 1; m <= 1000; m++)
+        {
+            int m2 = 2 * m;
+            double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+            d = 1 + num * d; if (Math.Abs(d) < tiny) d = tiny; d = 1 / d;
+            c = 1 + num / c; if (Math.Abs(c) < tiny) c = tiny;
+            h *= d * c;
+            num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+            d = 1 + num * d; if (Math.Abs(d) < tiny) d = tiny; d = 1 / d;
+            c = 1 + num / c; if (Math.Abs(c) < tiny) c = tiny;
+            double delta = d * c;
+            h *= delta;
+            if (Math.Abs(delta - 1) < 1e-15) break;
+        }
+        return h;
+    }
+
     /// <summary>Gamma(shape, 1) by Marsaglia and Tsang (2000); shape &lt; 1 through the U^(1/shape) boost.</summary>
     private static double Gamma(double shape, Rng rng)
     {

@@ -5,7 +5,8 @@ public enum ScheduleKind { Constant, Cosine, Plateau }
 
 /// <summary>
 /// Cosine: lr(e) = lr_min + ½(lr0 − lr_min)(1 + cos(π·e/E)). Plateau (ReduceLROnPlateau): multiply by
-/// <see cref="Factor"/> after <see cref="Patience"/> epochs without a validation improvement.
+/// <see cref="Factor"/> after <see cref="Patience"/> epochs without a validation improvement. With W warm-up epochs,
+/// epoch e &lt; W runs at lr(e)·(e + 1)/(W + 1), a linear ramp (the schedule's own state is not scaled).
 /// State (current lr, stall counter, best) is plain numbers so a checkpoint can carry it.
 /// </summary>
 public sealed class LearningRateSchedule
@@ -16,6 +17,8 @@ public sealed class LearningRateSchedule
     public int Epochs { get; }
     public float Factor { get; } = 0.5f;
     public int Patience { get; } = 3;
+    /// <summary>W: epochs of linear warm-up (0: none).</summary>
+    public int WarmupEpochs { get; init; }
 
     public float CurrentLr { get; set; }
     public int Stalled { get; set; }
@@ -39,7 +42,7 @@ public sealed class LearningRateSchedule
     {
         if (Kind == ScheduleKind.Cosine)
             CurrentLr = MinLr + 0.5f * (BaseLr - MinLr) * (1f + MathF.Cos(MathF.PI * epoch / Epochs));
-        return CurrentLr;
+        return epoch < WarmupEpochs ? CurrentLr * (epoch + 1) / (WarmupEpochs + 1) : CurrentLr;
     }
 
     /// <summary>Reports the epoch's validation loss (plateau logic).</summary>

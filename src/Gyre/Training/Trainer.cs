@@ -79,7 +79,8 @@ public sealed class Trainer
         var model = task.Model;
         var parameters = model.Parameters().ToList();
         var opt = new AdamW(parameters, o.LearningRate, weightDecay: o.WeightDecay);
-        var schedule = new LearningRateSchedule(LearningRateSchedule.Parse(o.Schedule), o.LearningRate, o.Epochs, o.LearningRate * o.MinLearningRateFraction);
+        var schedule = new LearningRateSchedule(LearningRateSchedule.Parse(o.Schedule), o.LearningRate, o.Epochs, o.LearningRate * o.MinLearningRateFraction)
+        { WarmupEpochs = o.WarmupEpochs };
         var shuffle = new Rng(o.Seed ^ 0xA5A5_5A5A_1234_5678UL);
         var best = parameters.Select(p => p.Value.Clone()).ToArray();
         double bestVal = double.PositiveInfinity;

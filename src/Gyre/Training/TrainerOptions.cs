@@ -15,6 +15,8 @@ public sealed record TrainerOptions
     public string Schedule { get; init; } = "cosine";
     /// <summary>The schedule's floor as a fraction of <see cref="LearningRate"/>.</summary>
     public float MinLearningRateFraction { get; init; } = 0.01f;
+    /// <summary>Epochs of linear learning-rate warm-up at the start (0 = none; <see cref="LearningRateSchedule.WarmupEpochs"/>).</summary>
+    public int WarmupEpochs { get; init; }
     /// <summary>Epochs without a validation improvement before stopping (0 = off; needs validation data).</summary>
     public int Patience { get; init; } = 10;
     /// <summary>Seeds the shuffling of the training examples (the model's own seed sets its initial weights).</summary>
@@ -38,6 +40,7 @@ public sealed record TrainerOptions
         if (!(WeightDecay >= 0)) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
         if (!(ClipNorm >= 0)) throw new ArgumentException($"clip must be ≥ 0, got {ClipNorm}");
         LearningRateSchedule.Parse(Schedule);
+        if (WarmupEpochs < 0) throw new ArgumentException($"warm-up epochs must be ≥ 0, got {WarmupEpochs}");
         if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");
         if (!(MaxSkippedShare >= 0 && MaxSkippedShare < 1)) throw new ArgumentException($"the skipped share must lie in [0, 1), got {MaxSkippedShare}");
         if (WorldSize <= 0 || Rank < 0 || Rank >= WorldSize) throw new ArgumentException($"rank {Rank} is outside a world of {WorldSize}");

@@ -13,6 +13,7 @@ public class ScanBenchmarkTests
     [InlineData("lssl", false)]
     [InlineData("mingru", true)]
     [InlineData("minlstm", false)]
+    [InlineData("gla(heads=2)", false)]
     public void OneTinyRow_TimesBothModes_AndTheyAgree(string cell, bool trained)
     {
         var r = ScanBenchmark.Run(cell, batch: 2, seq: 50, input: 3, hidden: 8, trained, threads: 2, reps: 1)!;
@@ -69,5 +70,6 @@ public class ScanBenchmarkTests
     {
         var e = Assert.Throws<ArgumentException>(() => ScanBenchmark.Create("gru2", 1, 1, 0));
         Assert.Contains("'gru2'", e.Message);
+        Assert.Contains("no parallel-in-time form", Assert.Throws<ArgumentException>(() => ScanBenchmark.Create("gru", 1, 1, 0)).Message);
     }
 }

@@ -64,6 +64,14 @@ public sealed class ClassifyBadInputTests : IDisposable
         string train = ClassifyCommandTests.Ts(_dir, "train.ts", 12, 1);
         Fails(Train(train, "--normalize", "robust"), "--normalize", "unknown mode 'robust'");
         Fails(Train(train, "--pool", "median"), "unknown pooling 'median'");
+        Fails(Train(train, "--input", "cnn"), "--input", "unknown input transform 'cnn'");
+        Fails(Train(train, "--input", "conv", "--conv", "8,x"), "--conv", "'x' is not a kernel width");
+        Fails(Train(train, "--conv", "3"), "--conv", "--input none");
+        Fails(Train(train, "--input", "conv", "--conv", "0"), "--conv", "1..64");
+        Fails(Train(train, "--conv-branch", "8,65"), "--conv-branch", "1..64");
+        Fails(Train(train, "--label-smoothing", "1"), "--label-smoothing", "[0, 1)");
+        Fails(Train(train, "--head", "svm", "--label-smoothing", "0.1"), "--label-smoothing", "softmax");
+        Fails(Train(train, "--warmup", "-0.1"), "--warmup");
         Fails(Train(train, "--task", "regression"), "train.ts", "classification labels but the task is regression");
         Fails(Train(_dir["nope.ts"]), "nope.ts", "file not found");
         Fails(["classify", "train", "--data", train, .. ClassifyCommandTests.Small, "--out", _dir["no/such/m.gyre"]], "folder does not exist");

@@ -88,6 +88,22 @@ public sealed class ClassifyCommandTests : IDisposable
     }
 
     [Fact]
+    public void Convolutional_models_train_save_and_evaluate_the_same()
+    {
+        string train = Ts(_dir, "train.ts", 40, 1), test = Ts(_dir, "test.ts", 30, 2);
+        foreach (var extra in new[] { new[] { "--input", "conv", "--conv", "5,3" }, ["--conv-branch", "5,3", "--label-smoothing", "0.1", "--warmup", "0.2"] })
+        {
+            var j = Json(_dir.Ok(["classify", "train", "--data", train, "--test", test, "--out", _dir["m.gyre"], .. Small, .. extra, "--json", "--no-baselines"]).Out);
+            double acc = j.GetProperty("metrics").GetProperty("accuracy").GetDouble();
+            Assert.True(acc >= 0.9, $"accuracy {acc} on an easy split with {string.Join(' ', extra)}");
+            var e = Json(_dir.Ok("classify", "eval", "--model", _dir["m.gyre"], "--data", test, "--json").Out);
+            Assert.Equal(acc, e.GetProperty("metrics").GetProperty("accuracy").GetDouble());
+        }
+        var help = _dir.Ok("classify", "train", "--help").Out;
+        foreach (var option in new[] { "--input", "--conv", "--conv-branch", "--label-smoothing", "--warmup" }) Assert.Contains(option, help);
+    }
+
+    [Fact]
     public void Regression_reports_mse_and_mae_beside_the_mean_predictor()
     {
         string train = Ts(_dir, "train.ts", 40, 4, regression: true), test = Ts(_dir, "test.ts", 20, 5, regression: true);

@@ -212,6 +212,21 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.True(new FileInfo(_dir["g.png"]).Length > 1000);
         var eval = _dir.Ok("forecast", "eval", "--model", _dir["g.gyre"], "--data", data);
         Assert.Contains("CRPS", eval.Out);
+        // Sample paths: the first --paths of the --samples draws, after the quantiles; the same paths in the JSON rows.
+        var withPaths = _dir.Ok("forecast", "predict", "--model", _dir["g.gyre"], "--data", data, "--out", _dir["p.csv"], "--paths", "2", "--json");
+        Assert.Contains("sample paths: gaussian copula over the 7 steps", withPaths.Err);
+        (header, rows) = CliFolder.ReadCsv(_dir["p.csv"]);
+        Assert.Equal(["time", "step", "series", "y", "y_q0.05", "y_q0.25", "y_q0.5", "y_q0.75", "y_q0.95", "y_path1", "y_path2"], header);
+        using var doc = JsonDocument.Parse(withPaths.Out);
+        var first = doc.RootElement.GetProperty("rows")[0].GetProperty("paths").GetProperty("y");
+        Assert.Equal(2, first.GetArrayLength());
+        Assert.Equal(float.Parse(rows[0][9], CultureInfo.InvariantCulture), first[0].GetSingle());
+        var independent = _dir.Ok("forecast", "predict", "--model", _dir["g.gyre"], "--data", data, "--out", _dir["i.csv"], "--paths", "1", "--sampling", "independent");
+        Assert.DoesNotContain("copula", independent.Out);
+        var tooMany = _dir.Run("forecast", "predict", "--model", _dir["g.gyre"], "--data", data, "--out", _dir["x.csv"], "--paths", "51");
+        Assert.Equal(2, tooMany.Code);
+        Assert.Contains("--paths must be between 0 and --samples (50)", tooMany.Err);
+        Assert.False(File.Exists(_dir["x.csv"]));
     }
 
     [Fact]
@@ -222,6 +237,9 @@ public sealed class ForecastCommandTests : IDisposable
         var (header, rows) = CliFolder.ReadCsv(_dir["q.csv"]);
         Assert.Equal(["time", "step", "series", "y", "y_q0.1", "y_q0.5", "y_q0.9"], header);
         Assert.Equal(7, rows.Length);
+        var paths = _dir.Run("forecast", "predict", "--model", _dir["q.gyre"], "--data", data, "--out", _dir["x.csv"], "--paths", "3");
+        Assert.Equal(2, paths.Code);
+        Assert.Contains("--paths needs a distribution model", paths.Err);
         Assert.Equal(Column(_dir["q.csv"], "y_q0.5"), Column(_dir["q.csv"], "y"));   // the point forecast is the median
         CliFolder.AssertPng(_dir["q.png"]);
         var eval = _dir.Ok("forecast", "eval", "--model", _dir["q.gyre"], "--data", data, "--json");
@@ -307,6 +325,12 @@ public sealed class ForecastCommandTests : IDisposable
     // ParaLSTM's Newton path (2×2 Jacobian blocks) in training and prediction.
     [Fact]
     public void Paralstm_trains_and_predicts_by_newton_with_2x2_blocks() => ParallelPredictionIsTheLoops("paralstm");
+
+    // GLA and LSSL through the runner's state scan in training and prediction.
+    [Theory]
+    [InlineData("gla(heads=2)")]
+    [InlineData("lssl")]
+    public void Linear_state_cells_train_and_predict_by_the_state_scan(string cell) => ParallelPredictionIsTheLoops(cell);
 
     [Fact]
     public void Scan_option_runs_every_step_of_a_job_and_bad_values_are_one_line()

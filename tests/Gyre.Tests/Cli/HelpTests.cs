@@ -89,6 +89,7 @@ public sealed class HelpTests : IDisposable
     {
         var ok = _dir.Ok("bench", "sgemm", "32", "--reps", "1");
         Assert.Contains("sgemm 32x32x32", ok.Out);
+        Assert.Matches(@"caches: L1d \d+ KiB, L2 \d+ KiB, .*; blocking: tile \d+x\d+, KC \d+, MC \d+", ok.Out);
         Assert.Equal(2, _dir.Run("bench", "sgemm", "32", "--size", "64").Code);
         Assert.Equal(2, _dir.Run("bench", "sgemm", "0").Code);
     }

@@ -44,12 +44,14 @@ public class ForecastNetworkTests
     /// segments (N = 5, P_out = 2: the last segment's second step is dropped): finite differences of a random
     /// projection of the output for every parameter, the position and channel embeddings included.
     /// </summary>
-    [Fact]
-    public void PmfBackwardWithChannelsAndAPartialSegmentMatchesFiniteDifferences()
+    [Theory]
+    [InlineData(1)]     // the shared-state GRU step
+    [InlineData(2)]     // the decoder layer over all B·M rows
+    public void PmfBackwardWithChannelsAndAPartialSegmentMatchesFiniteDifferences(int layers)
     {
         var config = new ForecastNetworkConfig
         {
-            Cell = "gru", Decoder = "pmf", Patch = 2, FutureFeatures = 1, InputFeatures = 2, Hidden = 4, Layers = 2,
+            Cell = "gru", Decoder = "pmf", Patch = 2, FutureFeatures = 1, InputFeatures = 2, Hidden = 4, Layers = layers,
             Lookback = 6, Horizon = 5, Outputs = 1, Channels = 3, Seed = 2,
         };
         Assert.Equal(3, config.Segments);
@@ -71,6 +73,57 @@ public class ForecastNetworkTests
         // Channel 1's embedding is used by no window: its gradient is exactly zero.
         var chan = net.NamedParameters().First(p => p.Name == "embedding.channel").Parameter.Grad.ReadOnlySpan;
         for (int u = 0; u < config.EmbeddingWidth; u++) Assert.Equal(0f, chan[config.EmbeddingWidth + u]);
+    }
+
+    /// <summary>
+    /// The shared-state GRU step (W_hh·h0 once per window, the embeddings' input products as M + Ch unique rows) against
+    /// the decoder layer run over all B·M rows: the same predictions and the same gradients of every parameter for a
+    /// random upstream gradient, up to the rounding of the split sums; with and without future features, quantiles,
+    /// output dropout and a horizon that ends inside a segment.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 0, 0f, 6)]
+    [InlineData(2, 3, 0f, 7)]
+    [InlineData(1, 0, 0.5f, 5)]
+    public void PmfSharedStepEqualsTheLayerStep(int future, int quantiles, float dropout, int horizon)
+    {
+        var config = new ForecastNetworkConfig
+        {
+            Cell = "gru", Decoder = "pmf", Patch = 3, FutureFeatures = future, InputFeatures = 2, Hidden = 6, Layers = 1,
+            Lookback = 9, Horizon = horizon, Outputs = 1, Channels = 4, Dropout = dropout, Seed = 3,
+            Quantiles = quantiles == 0 ? [] : Enumerable.Range(1, quantiles).Select(q => q / (quantiles + 1f)).ToArray(),
+        };
+        var rng = new Rng(21);
+        const int b = 5;
+        var x = GradientCheckTests.Random(rng, [b, 9, 2]);
+        var fut = future > 0 ? GradientCheckTests.Random(rng, [b, horizon, future]) : null;
+        var up = GradientCheckTests.Random(rng, [b, horizon, 1, config.QuantileCount]);
+        int[] channel = [3, 0, 3, 1, 0];
+        (float[] Pred, Dictionary<string, float[]> Grads) Run(bool layerStep)
+        {
+            var net = new ForecastNetwork(config) { LayerDecoderStep = layerStep, Training = true };
+            var prng = new Rng(8);
+            foreach (var p in net.Parameters()) prng.Uniform(p.Value.Span, -0.7f, 0.7f);
+            net.ZeroGrad();
+            var pred = net.Forward(x, fut, channel).ReadOnlySpan.ToArray();
+            net.Backward(up);
+            return (pred, net.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad.ReadOnlySpan.ToArray()));
+        }
+        var shared = Run(false);
+        var layer = Run(true);
+        AssertClose(layer.Pred, shared.Pred, "predictions");
+        Assert.Equal(layer.Grads.Keys, shared.Grads.Keys);
+        foreach (var (name, g) in layer.Grads) AssertClose(g, shared.Grads[name], name);
+        // Channel 2 is used by no window: its embedding's gradient is exactly zero.
+        var chan = shared.Grads["embedding.channel"];
+        for (int u = 0; u < config.EmbeddingWidth; u++) Assert.Equal(0f, chan[2 * config.EmbeddingWidth + u]);
+
+        static void AssertClose(float[] expected, float[] actual, string what)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f + 1e-5f * Math.Abs(expected[i]), $"{what}[{i}]: {expected[i]} vs {actual[i]}");
+        }
     }
 
     /// <summary>Dropout on the pmf decoder's output acts in training mode only, and is the identity at inference.</summary>
@@ -125,6 +178,7 @@ public class ForecastNetworkAllocationTests
     [Theory]
     [InlineData("gru", "direct", 0)]
     [InlineData("lstm", "recurrent", 4)]
+    [InlineData("gru", "pmf", 4)]
     public void ATrainingStepAllocatesNoBuffers(string cell, string decoder, int patch)
     {
         long Measure(int lookback)
@@ -132,7 +186,7 @@ public class ForecastNetworkAllocationTests
             var net = new ForecastNetwork(new ForecastNetworkConfig
             {
                 Cell = cell, Decoder = decoder, Patch = patch, InputFeatures = 3, FutureFeatures = 2, Hidden = 32,
-                Layers = 2, Lookback = lookback, Horizon = 6, Outputs = 2,
+                Layers = decoder == "pmf" ? 1 : 2, Lookback = lookback, Horizon = 6, Outputs = 2,
             });
             var rng = new Gyre.Tensors.Rng(1);
             var x = Gyre.Tests.Layers.GradientCheckTests.Random(rng, [8, lookback, 3]);

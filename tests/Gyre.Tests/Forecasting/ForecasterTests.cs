@@ -168,6 +168,49 @@ public class ForecasterTests : IDisposable
         Assert.Equal(table.Rows.SelectMany(r => r.Quantiles[0]), f.Predict(data).Rows.SelectMany(r => r.Quantiles[0]));
     }
 
+    /// <summary>
+    /// Sample paths of a gaussian model: the copula estimated on the validation windows couples the steps, so the
+    /// paths' correlation between neighbouring steps follows it, while each step's quantiles (its marginal) agree with
+    /// the independent draw's; the copula survives save and load; --paths keeps the first paths of the draw.
+    /// </summary>
+    [Fact]
+    public void CopulaPathsKeepTheMarginalsAndFollowTheCorrelation()
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small(epochs: 3) with { Loss = "gaussian", Samples = 6000, Split = "0.5,0.3,0.2" });
+        var cop = Assert.IsType<HorizonCopula>(f.Copula);
+        Assert.Equal(6, cop.Horizon);
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        var coupled = f.Predict(data, null, PathSampling.Copula, paths: 6000);
+        var independent = f.Predict(data, null, PathSampling.Independent, paths: 6000);
+        for (int h = 0; h < 6; h++)
+        {
+            var a = coupled.Rows[h].Quantiles[0]; var b = independent.Rows[h].Quantiles[0];
+            double spread = b[^1] - b[0];
+            for (int r = 0; r < a.Length; r++) Assert.True(Math.Abs(a[r] - b[r]) < 0.05 * spread, $"step {h + 1} q{r}: {a[r]} vs {b[r]}");
+        }
+        static double Corr(ForecastTable t, int h)
+        {
+            var x = t.Rows[h].Paths![0]; var y = t.Rows[h + 1].Paths![0];
+            double mx = x.Average(v => (double)v), my = y.Average(v => (double)v), sxy = 0, sx = 0, sy = 0;
+            for (int i = 0; i < x.Length; i++) { sxy += (x[i] - mx) * (y[i] - my); sx += (x[i] - mx) * (x[i] - mx); sy += (y[i] - my) * (y[i] - my); }
+            return sxy / Math.Sqrt(sx * sy);
+        }
+        for (int h = 0; h + 1 < 6; h++)
+        {
+            // y = μ + σ·z is linear in z: the paths' correlation is the copula's (sampling error ≈ 1/√6000).
+            Assert.True(Math.Abs(Corr(coupled, h) - cop.Correlation(h, h + 1)) < 0.05, $"steps {h + 1},{h + 2}: {Corr(coupled, h)} vs {cop.Correlation(h, h + 1)}");
+            Assert.True(Math.Abs(Corr(independent, h)) < 0.05);
+        }
+        string path = Temp("g.gyre");
+        f.Save(path);
+        var g = Forecaster.Load(path);
+        Assert.Equal(cop.Cholesky, g.Copula!.Cholesky);
+        Assert.Equal(cop.Windows, g.Copula.Windows);
+        var few = g.Predict(g.LoadData(Bundled("AirPassengers.csv")), null, PathSampling.Copula, paths: 3);
+        Assert.Equal(coupled.Rows.Select(r => r.Paths![0].Take(3)), few.Rows.Select(r => r.Paths![0]));
+        Assert.Throws<GyreDataException>(() => g.Predict(data, null, PathSampling.Copula, paths: 6001));
+    }
+
     [Fact]
     public void NegativeBinomialNeedsCountsOnTheirOwnScale()
     {

@@ -294,3 +294,58 @@ internal sealed class GemmTuning : IDisposable
     public static GemmTuning ForceBlocked() => new();
     public void Dispose() => Gemm.SmallWork = _small;
 }
+
+/// <summary>The 12×32 tile for panels at most 32 wide against the 6×64 tile it replaces: the same bits.</summary>
+[Trait("Category", "Kernels")]
+[Collection(nameof(GemmTuningCollection))]
+public class GemmNarrowTileTests
+{
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void NarrowTileMatchesTheWideTileBitForBit(bool transA, bool transB)
+    {
+        using var _ = GemmTuning.ForceBlocked();
+        var rng = new Random(11);
+        int seed = 0;
+        foreach (int n in new[] { 1, 7, 16, 31, 32, 33, 95, 96 })
+            foreach (int m in new[] { 1, 11, 12, 13, 24, 30, 97 })
+                foreach (int k in new[] { 5, 130, 700 })
+                {
+                    seed++;
+                    int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
+                    var a = Fill(new float[(transA ? k : m) * lda]); var b = Fill(new float[(transB ? n : k) * ldb]);
+                    var c0 = Fill(new float[m * ldc]); var init = Fill(new float[n]);
+                    foreach (int mode in new[] { 0, 1, 2 }) // overwrite, accumulate, start from a row
+                    {
+                        var wide = Run(false); var narrow = Run(true);
+                        for (int i = 0; i < wide.Length; i++)
+                            if (BitConverter.SingleToInt32Bits(wide[i]) != BitConverter.SingleToInt32Bits(narrow[i]))
+                                Assert.Fail($"m={m} n={n} k={k} tA={transA} tB={transB} mode {mode}: C[{i / ldc}, {i % ldc}] {narrow[i]:R} vs {wide[i]:R}");
+
+                        float[] Run(bool narrowTiles)
+                        {
+                            bool saved = Gemm.NarrowTiles;
+                            Gemm.NarrowTiles = narrowTiles;
+                            try
+                            {
+                                var c = (float[])c0.Clone();
+                                using var team = new WorkerTeam(1 + seed % 2);
+                                if (mode == 2) Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, init, team);
+                                else Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, mode == 1, team);
+                                return c;
+                            }
+                            finally { Gemm.NarrowTiles = saved; }
+                        }
+                    }
+                }
+
+        float[] Fill(float[] x)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() * 2f - 1f;
+            return x;
+        }
+    }
+}

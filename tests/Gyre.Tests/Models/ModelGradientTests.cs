@@ -17,11 +17,13 @@ public class ModelGradientTests
     [InlineData("svm", false)]
     [InlineData("svm", true)]
     [InlineData("linear", false)]
-    public void HeadLossMatchesFiniteDifferences(string kind, bool weighted)
+    [InlineData("softmax", false, 0.1f)]
+    [InlineData("softmax", true, 0.3f)]
+    public void HeadLossMatchesFiniteDifferences(string kind, bool weighted, float smoothing = 0f)
     {
         var rng = new Rng(3);
         int b = 6, c = 5, o = 4;
-        var head = Head.Create(kind, c, o, seed: 1, classWeights: weighted ? [0.5f, 2f, 1f, 1.5f] : null);
+        var head = Head.Create(kind, c, o, seed: 1, classWeights: weighted ? [0.5f, 2f, 1f, 1.5f] : null, labelSmoothing: smoothing);
         foreach (var p in head.Parameters()) rng.Uniform(p.Value.Span, -1f, 1f);
         var z = GradientCheckTests.Random(rng, [b, c]);
         var labels = Enumerable.Range(0, b).Select(_ => rng.NextInt(o)).ToArray();
@@ -38,6 +40,24 @@ public class ModelGradientTests
         var dz = head.Backward(dOut).Clone();
         Check("z", z, dz, () => Loss(scratch));
         foreach (var p in head.Parameters()) Check(p.Name, p.Value, p.Grad, () => Loss(scratch));
+    }
+
+    [Fact]
+    public void LabelSmoothingIsTheMixOfCrossEntropyAndTheMeanLogLoss()
+    {
+        // PyTorch's definition: (1 − ε)·(−log p_y) + ε·mean_k(−log p_k), averaged over the rows.
+        float[] z = [1.5f, -0.5f, 0.25f, 2f, 0f, -1f];
+        int[] labels = [2, 0];
+        var head = new SoftmaxHead(1, 3, seed: 1, labelSmoothing: 0.2f);
+        double expected = 0;
+        for (int r = 0; r < 2; r++)
+        {
+            var row = z.AsSpan(r * 3, 3).ToArray();
+            double lse = Math.Log(row.Sum(v => Math.Exp(v)));
+            expected += (0.8 * (lse - row[labels[r]]) + 0.2 * row.Average(v => lse - v)) / 2;
+        }
+        Assert.Equal(expected, head.Loss(z, labels, new float[6]), 1e-6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHead(1, 3, seed: 1, labelSmoothing: 1f));
     }
 
     [Theory]
@@ -83,6 +103,7 @@ public class ModelGradientTests
         yield return ["gru", 2, true, "linear", "max", "linear", false];
         yield return ["rnn_tanh", 1, false, "none", "attention", "svm", true];
         yield return ["lstm", 1, true, "none", "last", "softmax", true];
+        yield return ["gru", 1, false, "conv", "mean", "softmax", true];
     }
 
     [Theory]

@@ -18,12 +18,16 @@ public class PaddingTests
     [InlineData("gru", "mean", false, 2, 0)]     // gated memory units reading layer 0
     [InlineData("gru", "last", true, 2, 1)]
     [InlineData("lstm", "attention", true, 1, 0)]
-    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool, bool bidirectional, int gmu = 0, int gmuMemory = 0)
+    [InlineData("gru", "max", false, 0, 0, "conv")]     // convolution blocks: padded steps read as zeros
+    [InlineData("gru", "max", false, 0, 0, "none", true)]     // a convolutional path beside the encoder
+    public void PaddingLeavesOutputsAndGradientsUnchanged(string cell, string pool, bool bidirectional, int gmu = 0, int gmuMemory = 0, string input = "none",
+        bool branch = false)
     {
         var rng = new Rng(8);
         int f = 3, o = 4, t = 6;
         int[] lengths = [6, 2, 4];
-        var model = new SequenceModel(new ModelSpec { InputSize = f, Cell = cell, Hidden = 5, Layers = 2, Bidirectional = bidirectional,
+        var model = new SequenceModel(new ModelSpec { InputSize = f, Input = input, ConvKernels = input == "conv" ? [4, 3] : null,
+            ConvBranch = branch ? [5, 2] : null, ConvBranchWidth = 3, Cell = cell, Hidden = 5, Layers = 2, Bidirectional = bidirectional,
             Gmu = gmu, GmuMemory = gmu > 0 ? gmuMemory : null, Pool = pool, Head = "softmax", Outputs = o, Seed = 2 });
         var x = GradientCheckTests.Random(rng, [3, t, f]);
         var dOut = GradientCheckTests.Random(rng, [3, o]);

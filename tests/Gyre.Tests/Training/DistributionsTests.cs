@@ -90,4 +90,56 @@ public class DistributionsTests
         Assert.True(Math.Abs(m - mean) < 0.05 * Math.Sqrt(variance) + 0.02, $"mean {m} vs {mean}");
         Assert.True(Math.Abs(v / variance - 1) < 0.08, $"variance {v} vs {variance}");
     }
+
+    [Fact]
+    public void NormalCdfAndQuantileMatchTablesAndInvertEachOther()
+    {
+        Assert.Equal(0.5, Distributions.NormalCdf(0), 15);
+        Assert.Equal(0.975, Distributions.NormalCdf(1.959963984540054), 13);
+        Assert.Equal(0.0013498980316301, Distributions.NormalCdf(-3), 14);
+        Assert.True(Math.Abs(Distributions.NormalCdf(-10) / 7.61985302416047e-24 - 1) < 1e-12);
+        Assert.Equal(1.959963984540054, Distributions.NormalQuantile(0.975), 12);
+        Assert.Equal(-6.361340902404056, Distributions.NormalQuantile(1e-10), 9);
+        foreach (double u in new[] { 1e-12, 1e-6, 0.01, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97575, 0.999, 1 - 1e-9 })
+            Assert.True(Math.Abs(Distributions.NormalCdf(Distributions.NormalQuantile(u)) - u) <= 1e-12 * Math.Max(u, 1e-3), $"u = {u}");
+        Assert.Equal(double.NegativeInfinity, Distributions.NormalQuantile(0));
+        Assert.Equal(double.PositiveInfinity, Distributions.NormalQuantile(1));
+    }
+
+    [Fact]
+    public void StudentTCdfMatchesClosedFormsAndTheQuantileInvertsIt()
+    {
+        // ν = 1 (Cauchy): F(t) = ½ + atan(t)/π; ν = 2: F(t) = ½ + t/(2√(t² + 2)).
+        foreach (double t in new[] { -30, -2.5, -1, -0.2, 0, 0.7, 1, 3, 50 })
+        {
+            Assert.Equal(0.5 + Math.Atan(t) / Math.PI, Distributions.StudentTCdf(t, 1), 12);
+            Assert.Equal(0.5 + t / (2 * Math.Sqrt(t * t + 2)), Distributions.StudentTCdf(t, 2), 12);
+        }
+        foreach (double nu in new[] { 2.1, 5, 30 })
+            foreach (double u in new[] { 1e-6, 0.05, 0.3, 0.5, 0.8, 0.99, 1 - 1e-7 })
+                Assert.Equal(u, Distributions.StudentTCdf(Distributions.StudentTQuantile(u, nu), nu), 10);
+        float[] theta = [1.5f, 2f, 4f];
+        Assert.Equal(0.9, Distributions.Cdf(LossKind.StudentT, theta, Distributions.Quantile(LossKind.StudentT, theta, 0.9)), 10);
+    }
+
+    [Fact]
+    public void NegativeBinomialCdfSumsThePmfAndTheQuantileIsTheSmallestCount()
+    {
+        float[] theta = [4.5f, 0.3f];
+        double sum = 0;
+        var d = new double[2];
+        double[] th = [theta[0], theta[1]];
+        for (int k = 0; k < 40; k++)
+        {
+            sum += Math.Exp(-Distributions.Nll(LossKind.NegBinomial, th, k, d));
+            Assert.Equal(sum, Distributions.Cdf(LossKind.NegBinomial, theta, k), 10);
+            Assert.Equal(sum, Distributions.Cdf(LossKind.NegBinomial, theta, k + 0.5), 10);
+        }
+        foreach (double u in new[] { 0.01, 0.2, 0.5, 0.9, 0.999 })
+        {
+            double k = Distributions.Quantile(LossKind.NegBinomial, theta, u);
+            Assert.True(Distributions.Cdf(LossKind.NegBinomial, theta, k) >= u);
+            Assert.True(k == 0 || Distributions.Cdf(LossKind.NegBinomial, theta, k - 1) < u);
+        }
+    }
 }

@@ -95,4 +95,17 @@ public class TrainingPartsTests
         Assert.Equal(0.55f, s.ForEpoch(5), 5);
         Assert.Equal(0.1f, s.ForEpoch(10), 5);
     }
+
+    [Fact]
+    public void WarmUpRampsTheFirstEpochsLinearly()
+    {
+        var s = new LearningRateSchedule(ScheduleKind.Cosine, 1f, 10, 0.1f) { WarmupEpochs = 3 };
+        Assert.Equal(0.25f, s.ForEpoch(0), 5);
+        Assert.Equal(0.5f * (0.1f + 0.45f * (1f + MathF.Cos(MathF.PI / 10))), s.ForEpoch(1), 5);
+        Assert.Equal(0.55f, s.ForEpoch(5), 5);
+        var constant = new LearningRateSchedule(ScheduleKind.Constant, 2f, 10) { WarmupEpochs = 1 };
+        Assert.Equal(1f, constant.ForEpoch(0), 5);
+        Assert.Equal(2f, constant.ForEpoch(1), 5);
+        Assert.Equal(2f, constant.CurrentLr, 5);
+    }
 }
