@@ -79,7 +79,7 @@ internal static class InspectCommand
         static string E(string text) => Markup.Escape(text);
         var cfg = new Table().Title(E($"{job} model")).AddColumn("setting").AddColumn("value");
         cfg.AddRow("input", E($"{s.InputSize} features{(s.Input == "linear" ? $", linear projection to {m.Input.OutputSize}" : "")}"));
-        cfg.AddRow("encoder", E($"{s.Cell} × {s.Layers} layer(s), hidden {s.Hidden}{(s.Bidirectional ? ", bidirectional" : "")}{(s.Dropout > 0 ? $", dropout {s.Dropout}" : "")}"));
+        cfg.AddRow("encoder", E($"{s.Cell} × {s.Layers} layer(s){Models.EncoderStack.Describe(s.Layers, s.Gmu, s.GmuMemory)}, hidden {s.Hidden}{(s.Bidirectional ? ", bidirectional" : "")}{(s.Dropout > 0 ? $", dropout {s.Dropout}" : "")}"));
         cfg.AddRow("pooling", E(s.Pool + (s.Pool == "attention" ? $" ({((AttentionPooling)m.Pool).AttentionSize} units)" : "")));
         cfg.AddRow("head", E($"{s.Head}, {s.Outputs} {(m.Head.Classifies ? "classes" : "outputs")}{(s.ClassWeights != null ? $", class weights [{string.Join(", ", s.ClassWeights)}]" : "")}"));
         cfg.AddRow("parameters", m.ParameterCount().ToString());

@@ -40,6 +40,8 @@ internal sealed class TrainingOptions
     public readonly Option<int?> ProjSize = UserInput.Int("--proj-size", "LSTM only: h projected to P < hidden units (PyTorch's proj_size; 0 = off)", min: 0);
     public readonly Option<int?> Hidden = UserInput.Int("--hidden", "Hidden units H", min: 1, max: 16_384);
     public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K", min: 1, max: 64);
+    public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer; the last one's output at the last step summarises the lookback", min: 0, max: Models.EncoderStack.MaxGmu);
+    public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
     public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
@@ -59,7 +61,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -142,6 +144,8 @@ internal sealed class TrainingOptions
         yield return (ProjSize, Cells.CellRegistry.FromText(o.Cell).Options["proj_size"] ?? "0 (off)");
         yield return (Hidden, o.Hidden.ToString(c));
         yield return (Layers, o.Layers.ToString(c));
+        yield return (Gmu, o.Gmu > 0 ? o.Gmu.ToString(c) : "0 (none)");
+        yield return (GmuMemory, o.GmuMemory is { } mem ? mem.ToString(c) : "the last layer");
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
         yield return (Decoder, o.Decoder);
         yield return (Dropout, o.Dropout.ToString(c));
@@ -203,6 +207,8 @@ internal sealed class TrainingOptions
         if (p.GetValue(ProjSize) is { } proj) o = o with { Cell = WithCellOption(o.Cell, "proj_size", proj.ToString(CultureInfo.InvariantCulture), "--proj-size") };
         if (p.GetValue(Hidden) is { } h) o = o with { Hidden = h };
         if (p.GetValue(Layers) is { } k) o = o with { Layers = k };
+        if (p.GetValue(Gmu) is { } gmu) o = o with { Gmu = gmu };
+        if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
         if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
         if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };

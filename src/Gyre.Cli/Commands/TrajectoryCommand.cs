@@ -46,6 +46,9 @@ internal static class TrajectoryCommand
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units", DefaultValueFactory = _ => 64 };
         public readonly Option<int> Epochs = new("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 30 };
         public readonly Option<string> Cell = new("--cell") { Description = $"Recurrent cell: {string.Join(" | ", Cells.CellRegistry.Names)}; options as name(k=v,…)", DefaultValueFactory = _ => Cells.CellRegistry.Default };
+        public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K (default 1)", min: 1, max: 64);
+        public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer (default 0: none)", min: 0, max: Models.EncoderStack.MaxGmu);
+        public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
         public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
         public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
@@ -53,10 +56,18 @@ internal static class TrajectoryCommand
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Frame, NoRotate, Seed, OnNan }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Layers, Gmu, GmuMemory, Frame, NoRotate, Seed, OnNan }) c.Options.Add(o);
         }
 
-        public TrajectoryOptions Get(ParseResult p) => new()
+        public TrajectoryOptions Get(ParseResult p)
+        {
+            int layers = p.GetValue(Layers) ?? 1, gmu = p.GetValue(Gmu) ?? 0;
+            int? memory = p.GetValue(GmuMemory);
+            if (Models.EncoderStack.Problem(layers, gmu, memory) is { } bad) throw new GyreDataException(bad);
+            return Options(p) with { Layers = layers, Gmu = gmu, GmuMemory = memory };
+        }
+
+        private TrajectoryOptions Options(ParseResult p) => new()
         {
             Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
             Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed), OnNan = UserInput.NanPolicy(p, OnNan),

@@ -160,7 +160,7 @@ internal static class ClassifyReports
         var s = f.Model.Spec;
         var t = new Table().Title("classify model").AddColumn("setting").AddColumn("value");
         t.AddRow("task", f.IsRegression ? "regression" : $"classification, {f.Classes.Length} classes: {E(string.Join(' ', f.Classes))}");
-        t.AddRow("network", E($"{s.Cell} × {s.Layers} layer(s), hidden {s.Hidden}{(s.Bidirectional ? ", bidirectional" : "")}{(s.Gmu > 0 ? $", {s.Gmu} GMU (memory: layer {s.GmuMemory ?? s.Layers - 1})" : "")}, pool {s.Pool}, head {s.Head}"));
+        t.AddRow("network", E($"{s.Cell} × {s.Layers} layer(s), hidden {s.Hidden}{(s.Bidirectional ? ", bidirectional" : "")}{Models.EncoderStack.Describe(s.Layers, s.Gmu, s.GmuMemory)}, pool {s.Pool}, head {s.Head}"));
         t.AddRow("input", $"{f.Channels} dimension(s), patches of {f.Patch} step(s) → {s.InputSize} inputs per encoder step");
         t.AddRow("normalize", E($"{SequenceNormalizer.Name(f.Normalizer.Mode)} ({f.NormalizeReason})"));
         t.AddRow("training data", E(f.TrainPath));

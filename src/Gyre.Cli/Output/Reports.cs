@@ -110,7 +110,7 @@ internal static class Reports
         // Cells are Spectre markup: user text (column names, "[0.1, 0.5, 0.9]") must be escaped.
         static string E(string text) => Markup.Escape(text);
         var cfg = new Table().Title("model").AddColumn("setting").AddColumn("value");
-        cfg.AddRow("cell", E($"{o.Cell} × {o.Layers} layer(s), hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}"));
+        cfg.AddRow("cell", E($"{o.Cell} × {o.Layers} layer(s){Models.EncoderStack.Describe(o.Layers, o.Gmu, o.GmuMemory)}, hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}"));
         cfg.AddRow("window", $"lookback {o.Lookback}, horizon {o.Horizon}");
         cfg.AddRow("loss", E(o.Loss + (o.Quantiles.Length > 0 ? $" [{string.Join(", ", o.Quantiles)}]" : "")));
         cfg.AddRow("data", E($"{f.DataInfo.Source}: targets {string.Join(", ", f.DataInfo.Columns.Take(f.DataInfo.TargetCount))}; split {o.Split}; season {f.DataInfo.Season}"));

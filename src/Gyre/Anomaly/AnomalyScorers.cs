@@ -14,6 +14,21 @@ public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string? 
     /// <summary>The recurrent scorers' cell as name(k=v,…); null: the registry's default cell.</summary>
     public string Cell { get; init; } = Cell ?? Cells.CellRegistry.Default;
 
+    // The encoder's stack (the shared RecurrentEncoder): left out of the file at its defaults, so detectors saved
+    // before stacks were offered read back unchanged and a default detector writes the same bytes.
+    /// <summary>K recurrent layers of the scorer's encoder (and decoder); null: 1.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? Layers { get; init; }
+    /// <summary>G gated memory units after the recurrent layers (0: none).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Gmu { get; init; }
+    /// <summary>The layer (0-based) the GMUs read as memory m; null: the last.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? GmuMemory { get; init; }
+    /// <summary>K, with 1 for null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int StackLayers => Layers ?? 1;
+
     /// <summary>What a training batch with a non-finite loss or gradient does (a property of the run: not stored).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Training.NanPolicy OnNan { get; init; }

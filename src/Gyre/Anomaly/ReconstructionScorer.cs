@@ -32,7 +32,8 @@ public sealed class ReconstructionScorer : LearnedScorer
         EndFit();
     }
 
-    protected override void Build() => Network = new SequenceAutoencoder(Settings.Cell, Channels, CovariateWidth, Settings.Hidden, Settings.Seed);
+    protected override void Build() => Network = new SequenceAutoencoder(Settings.Cell, Channels, CovariateWidth, Settings.Hidden, Settings.Seed,
+        Settings.StackLayers, Settings.Gmu, Settings.GmuMemory ?? -1);
 
     public override double[] Score(SeriesInput s)
     {

@@ -8,7 +8,8 @@ namespace Gyre.Anomaly;
 /// A recurrent sequence autoencoder (Malhotra et al., "LSTM-based encoder-decoder for multi-sensor anomaly
 /// detection", 2016), assembled from the shared model parts:
 /// x [B, W, C + P] (values and P covariates) → encoder (recurrent, C + P → H) [B, W, H] → last step z [B, H] → z repeated at every step [B, W, H]
-/// → decoder (recurrent, H → H) [B, W, H] → per-step linear H → C → x̂ [B, W, C].
+/// → decoder (recurrent, H → H) [B, W, H] → per-step linear H → C → x̂ [B, W, C]. Encoder and decoder are the shared
+/// <see cref="RecurrentEncoder"/> with the same stack: K layers, then G gated memory units.
 /// The bottleneck z is one H-vector per window, so only the shapes seen in training come back well.
 /// Parameter names: encoder.*, decoder.* (PyTorch's weight_ih_l0, …), output.*.
 /// </summary>
@@ -27,14 +28,22 @@ public sealed class SequenceAutoencoder : ModelLayer
     public RecurrentEncoder Decoder { get; }
     public InputProjection Output { get; }
 
-    public SequenceAutoencoder(string cell, int channels, int covariates, int hidden, ulong seed)
+    /// <param name="cell">A registered cell, "name" or "name(k=v,…)".</param>
+    /// <param name="channels">C.</param>
+    /// <param name="covariates">P.</param>
+    /// <param name="hidden">H.</param>
+    /// <param name="seed">Initialisation seed.</param>
+    /// <param name="layers">K recurrent layers of the encoder and of the decoder.</param>
+    /// <param name="gmu">G gated memory units after each stack's recurrent layers.</param>
+    /// <param name="gmuMemory">The layer (0-based) they read as memory; −1: the last.</param>
+    public SequenceAutoencoder(string cell, int channels, int covariates, int hidden, ulong seed, int layers = 1, int gmu = 0, int gmuMemory = -1)
     {
         Channels = channels;
         Covariates = covariates;
         Hidden = hidden;
-        Encoder = new RecurrentEncoder(cell, channels + covariates, hidden, 1, false, 0f, seed + 1);
+        Encoder = new RecurrentEncoder(cell, channels + covariates, hidden, layers, false, 0f, seed + 1, gmu, gmuMemory);
         Pool = new LastPooling(hidden, 1);
-        Decoder = new RecurrentEncoder(cell, hidden, hidden, 1, false, 0f, seed + 2);
+        Decoder = new RecurrentEncoder(cell, hidden, hidden, layers, false, 0f, seed + 2, gmu, gmuMemory);
         Output = new InputProjection("linear", hidden, channels, seed + 3);
         _parts = [Encoder, Decoder, Output];
     }

@@ -101,11 +101,7 @@ public sealed record ClassifierOptions
         if (!(LabelSmoothing >= 0f && LabelSmoothing < 1f)) throw new GyreDataException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
         if (LabelSmoothing > 0f && (Head != "softmax" || Task == LabelKind.Regression)) throw new GyreDataException("--label-smoothing applies to the softmax head of a classifier only");
         if (Hidden <= 0) throw new GyreDataException($"--hidden must be positive, got {Hidden}");
-        if (Layers <= 0) throw new GyreDataException($"--layers must be positive, got {Layers}");
-        if (Gmu is < 0 or > 64) throw new GyreDataException($"--gmu must be in 0..64, got {Gmu}");
-        if (GmuMemory is { } mem && Gmu == 0) throw new GyreDataException($"--gmu-memory {mem} needs --gmu 1 or more");
-        if (GmuMemory is { } layer && (layer < 0 || layer >= Layers))
-            throw new GyreDataException($"--gmu-memory must name a recurrent layer in 0..{Layers - 1} (0-based; --layers {Layers}), got {layer}");
+        if (Models.EncoderStack.Problem(Layers, Gmu, GmuMemory) is { } stack) throw new GyreDataException(stack);
         if (TestAugment < -1) throw new GyreDataException($"--test-augment must be ≥ 0, got {TestAugment}");
         if (Augment < -1) throw new GyreDataException($"--augment must be ≥ 0, got {Augment}");
         if (Epochs < 0) throw new GyreDataException($"--epochs must be ≥ 0, got {Epochs}");

@@ -1,5 +1,7 @@
 using Gyre.Cells;
+using System.Text.Json.Serialization;
 using Gyre.Layers;
+using Gyre.Models;
 using Gyre.Tensors;
 
 namespace Gyre.Forecasting;
@@ -15,6 +17,13 @@ public sealed record ForecastNetworkConfig
     public int FutureFeatures { get; init; }
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
+    /// <summary>G: gated memory units (SambaY) after the encoder's recurrent layers (0: none; not written then, so
+    /// files without them read as before).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int Gmu { get; init; }
+    /// <summary>The encoder layer (0-based) the GMUs read as memory m (null: the last).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? GmuMemory { get; init; }
     /// <summary>L: lookback steps.</summary>
     public int Lookback { get; init; }
     /// <summary>N: horizon steps.</summary>
@@ -51,6 +60,9 @@ public sealed record ForecastNetworkConfig
 /// <summary>
 /// The forecasting network: [optional patch embedding] → recurrent encoder → head.
 /// <list type="bullet">
+/// <item>Encoder: the shared <see cref="RecurrentEncoder"/> (K layers of any cell, then G gated memory units). Its last
+/// layer's final states summarise the lookback; with GMUs the summary's h is instead the last GMU's output at the last
+/// step, z_G[:, S−1] (the head reads it, a decoder starts from it), and the other states stay the recurrent layers'.</item>
 /// <item>Patching: the last S·P lookback steps (S = ⌊L/P⌋) become S tokens, each P·F values embedded by a Linear to H
 /// (followed by a ReLU with the pmf decoder, as in SegRNN's segment embedding): one recurrent step per segment.</item>
 /// <item>Direct head: Linear([h_last ‖ future features of all N steps]) → N·C·Q values at once.</item>
@@ -67,7 +79,7 @@ public sealed record ForecastNetworkConfig
 public sealed class ForecastNetwork : Module
 {
     private readonly Linear? _patch;
-    private readonly RecurrentLayer _encoder;
+    private readonly RecurrentEncoder _encoder;
     private readonly RecurrentLayer? _decoder;
     private readonly Linear _head;
     private readonly ParameterBlock? _embed;         // pmf: position [M, E] and channel [Channels, E] embeddings
@@ -76,8 +88,11 @@ public sealed class ForecastNetwork : Module
 
     public ForecastNetworkConfig Config { get; }
 
-    /// <summary>The recurrent encoder (batch-first).</summary>
-    public RecurrentLayer Encoder => _encoder;
+    /// <summary>The encoder's recurrent layers (batch-first).</summary>
+    public RecurrentLayer Encoder => _encoder.Layer;
+
+    /// <summary>The whole encoder: the recurrent layers and the gated memory units after them.</summary>
+    public RecurrentEncoder EncoderStack => _encoder;
 
     /// <summary>The output head: [h_last ‖ future] → N·C·Q (direct), h_t → C·Q (recurrent decoder) or h_m → P_out·C·Q (pmf).</summary>
     public Linear Head => _head;
@@ -116,7 +131,8 @@ public sealed class ForecastNetwork : Module
             _patch = new Linear(config.Patch * config.InputFeatures, h, seed: (ulong)seed + 1);
             encIn = h;
         }
-        _encoder = new RecurrentLayer(cell, encIn, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 2);
+        _encoder = new RecurrentEncoder(config.Cell, encIn, h, config.Layers, bidirectional: false, config.Dropout, (ulong)seed + 2,
+            config.Gmu, config.GmuMemory ?? -1);
         int cq = config.Outputs * config.QuantileCount;
         switch (config.Decoder)
         {
@@ -165,7 +181,7 @@ public sealed class ForecastNetwork : Module
         var c = Config;
         if (x.Rank != 3 || x.Dim(1) != c.Lookback || x.Dim(2) != c.InputFeatures)
             throw new ArgumentException($"network input must be [B, {c.Lookback}, {c.InputFeatures}], got {x}");
-        int b = x.Dim(0), h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        int b = x.Dim(0), h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
             throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
         if (!channel.IsEmpty && channel.Length != b) throw new ArgumentException($"{channel.Length} channel indices for a batch of {b}");
@@ -184,7 +200,14 @@ public sealed class ForecastNetwork : Module
             if (Pmf) Relu(buf.PatchOut.Span);
             encIn = buf.PatchOut;
         }
-        _encoder.Forward(encIn, default, buf.EncY, buf.EncStates, default); // h_n, … [K, B, W_j]
+        var encY = _encoder.Forward(encIn, null, buf.EncStates);           // y [B, S, W_0]; h_n, … [K, B, W_j]
+        int steps = encY.Dim(1);
+        if (c.Gmu > 0)
+        {
+            // The summary's h is the last GMU's output at the last step: it replaces the top layer's final h.
+            var hTop = buf.EncStates[0].Span.Slice((k - 1) * b * h, b * h);
+            for (int i = 0; i < b; i++) encY.ReadOnlySpan.Slice((i * steps + steps - 1) * h, h).CopyTo(hTop.Slice(i * h, h));
+        }
         return Decode(buf, future, channel, b);
     }
 
@@ -197,9 +220,9 @@ public sealed class ForecastNetwork : Module
     public Tensor ForwardFromEncoderState(ReadOnlySpan<float> encoderState, Tensor? future, ReadOnlySpan<int> channel = default)
     {
         var c = Config;
-        if (c.Layers != 1 || _encoder.StateCount != 1)
-            throw new InvalidOperationException($"the head runs from a given state only for a one-layer, one-state encoder (this one: {c.Layers} layers of {_encoder.Cell})");
-        int h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures;
+        if (c.Layers != 1 || _encoder.Layer.StateCount != 1 || c.Gmu > 0)
+            throw new InvalidOperationException($"the head runs from a given state only for a one-layer, one-state encoder without GMU layers (this one: {c.Layers} layers of {_encoder.Layer.Cell}, {c.Gmu} GMU)");
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures;
         if (encoderState.Length == 0 || encoderState.Length % h != 0)
             throw new ArgumentException($"encoder states must be [B, {h}], got {encoderState.Length} values");
         int b = encoderState.Length / h;
@@ -217,7 +240,7 @@ public sealed class ForecastNetwork : Module
     private Tensor Decode(Buffers buf, Tensor? future, ReadOnlySpan<int> channel, int b)
     {
         var c = Config;
-        int h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, W_0]
 
         if (Pmf) return ForwardPmf(buf, future, channel, b);
@@ -333,7 +356,7 @@ public sealed class ForecastNetwork : Module
     {
         var buf = _buffers ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
         var c = Config;
-        int b = buf.Batch, h = _encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
+        int b = buf.Batch, h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         var dN = buf.DEncStates;                                            // [K, B, W_j] each: ∂L/∂(encoder final states)
         foreach (var d in dN) d.Span.Clear();
         var dhN = dN[0];
@@ -353,19 +376,26 @@ public sealed class ForecastNetwork : Module
             // The decoder starts from the encoder's final states: its ∂L/∂(initial states) are the encoder's ∂L/∂(final states).
             _decoder.Backward(buf.DDecY, default, buf.DDecIn, dN);
         }
-        buf.DEncIn.Span.Clear();
-        foreach (var d in buf.DEncStates0) d.Span.Clear();
-        // Only the final states feed the head or decoder: ∂L/∂y of the encoder is zero.
-        _encoder.Backward(buf.DEncY, buf.DEncStatesIn, buf.DEncIn, buf.DEncStates0);
+        // Only the final states feed the head or decoder: ∂L/∂y of the encoder is zero, except with GMUs, whose
+        // last-step output stood in for the top layer's final h: that gradient moves to dy at the last step.
+        if (c.Gmu > 0)
+        {
+            int steps = buf.DEncY.Dim(1);
+            var dTop = dhN.Span.Slice((k - 1) * b * h, b * h);
+            var dy = buf.DEncY.Span;                                        // [B, S, W_0]
+            for (int i = 0; i < b; i++) dTop.Slice(i * h, h).CopyTo(dy.Slice((i * steps + steps - 1) * h, h));
+            dTop.Clear();
+        }
+        var dEncIn = _encoder.Backward(buf.DEncY, buf.DEncStatesIn);       // [B, S, I_enc]
         if (_patch != null)
         {
             if (Pmf)
             {
                 // ReLU: the gradient passes where the embedding was positive.
-                var dIn = buf.DEncIn.Span; var act = buf.PatchOut!.ReadOnlySpan;
+                var dIn = dEncIn.Span; var act = buf.PatchOut!.ReadOnlySpan;
                 for (int i = 0; i < dIn.Length; i++) if (!(act[i] > 0f)) dIn[i] = 0f;
             }
-            _patch.Backward(buf.Patches!.ReadOnlySpan, buf.DEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
+            _patch.Backward(buf.Patches!.ReadOnlySpan, dEncIn.ReadOnlySpan, default, b * c.PatchCount, false);
         }
     }
 
@@ -437,19 +467,19 @@ public sealed class ForecastNetwork : Module
         if (!_byBatch.TryGetValue(b, out var buf))
         {
             if (_byBatch.Count >= 4) _byBatch.Clear();
-            _byBatch[b] = buf = new Buffers(Config, b, _encoder, _segmentStep != null && !_layerDecoderStep);
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder.Layer, _segmentStep != null && !_layerDecoderStep);
         }
         return _buffers = buf;
     }
 
-    /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero).
+    /// <summary>Activations and gradients of one batch size, reused across calls (DEncY stays zero but for GMUs' last step).
     /// NS state tensors [K, B, W_j] each where the cell has NS states (h first; W_j = H unless the cell narrows a state).</summary>
     private sealed class Buffers
     {
         public readonly int Batch;
         public readonly Tensor? Patches, PatchOut, HeadIn, DHeadIn, DecIn, DecY, DDecY, DDecIn, SegOut, DSegOut, DropMask;
-        public readonly Tensor EncY, Pred, DEncY, DEncIn;
-        public readonly Tensor[] EncStates, DEncStates, DEncStates0;
+        public readonly Tensor Pred, DEncY;
+        public readonly Tensor[] EncStates, DEncStates;
         public readonly Tensor[]? DecStates, DecFinal, DDecStates;
         public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
         public readonly int[]? Channel;             // [B] pmf: the channel of each window in the last Forward
@@ -459,14 +489,12 @@ public sealed class ForecastNetwork : Module
         {
             Batch = b;
             int h = encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
-            int encIn = encoder.InputSize;
             Tensor[] States(int rows) => [.. Enumerable.Range(0, encoder.StateCount).Select(j => Tensor.Zeros(k, rows, encoder.StateWidth(j)))];
             if (c.Patch > 1) { Patches = Tensor.Zeros(b * s, c.Patch * c.InputFeatures); PatchOut = Tensor.Zeros(b, s, c.Hidden); }
-            EncY = Tensor.Zeros(b, s, h); EncStates = States(b);
+            EncStates = States(b);
             Pred = Tensor.Zeros(b, n, c.Outputs, c.QuantileCount);
             DEncStates = States(b); DEncStatesIn = [.. DEncStates];
-            DEncY = Tensor.Zeros(b, s, h); DEncIn = Tensor.Zeros(b, s, encIn);
-            DEncStates0 = States(b);
+            DEncY = Tensor.Zeros(b, s, h);
             switch (c.Decoder)
             {
                 case "direct":
@@ -506,7 +534,7 @@ public sealed class ForecastNetwork : Module
 
     private IEnumerable<RecurrentLayer> Recurrent()
     {
-        yield return _encoder;
+        yield return _encoder.Layer;
         if (_decoder != null) yield return _decoder;
     }
 

@@ -57,6 +57,12 @@ public sealed record ForecastOptions
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 1;
+    /// <summary>G: gated memory units (SambaY) after the encoder's recurrent layers (0: none; not written then).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Gmu { get; init; }
+    /// <summary>The encoder layer (0-based) the GMUs read as memory m (null: the last).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? GmuMemory { get; init; }
     public int Patch { get; init; }
     public string Decoder { get; init; } = "direct";
     public float Dropout { get; init; }
@@ -102,6 +108,7 @@ public sealed record ForecastOptions
         WindowSet.CheckSizes(Lookback, Horizon);
         if (Hidden <= 0) throw new GyreDataException($"hidden must be > 0 (got {Hidden})");
         if (Layers <= 0) throw new GyreDataException($"layers must be > 0 (got {Layers})");
+        if (Models.EncoderStack.Problem(Layers, Gmu, GmuMemory) is { } stack) throw new GyreDataException(stack);
         if (Epochs < 0) throw new GyreDataException($"epochs must be >= 0 (got {Epochs})");
         if (Batch <= 0) throw new GyreDataException($"batch must be > 0 (got {Batch})");
         if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");

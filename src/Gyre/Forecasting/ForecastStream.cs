@@ -69,6 +69,7 @@ public sealed class ForecastStream
         var enc = f.Network.Encoder;
         if (!enc.Cell.HasLinearStep) return $"its {enc.Cell} encoder is not linear in its state, so the oldest step of a window cannot be dropped";
         if (!enc.Slidable) return $"its {enc.NumLayers}-layer encoder's upper layers read outputs that all change when the window's start moves";
+        if (f.Network.Config.Gmu > 0) return $"its {f.Network.Config.Gmu} GMU layers read encoder outputs that all change when the window's start moves";
         if (f.Options.Normalization != "none") return $"{f.Options.Normalization} normalisation rescales the whole window with every new row";
         return null;
     }

@@ -129,7 +129,7 @@ public sealed partial class Forecaster
         var network = new ForecastNetwork(new ForecastNetworkConfig
         {
             Cell = options.Cell, InputFeatures = k, FutureFeatures = set.FutureCount, Hidden = options.Hidden,
-            Layers = options.Layers, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
+            Layers = options.Layers, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
             Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
             Channels = options.ChannelIndependent && options.Decoder == "pmf" ? set.TargetCount : 1, Seed = options.Seed,
             Distribution = Distributions.IsDistribution(Losses.Parse(options.Loss)) ? Distributions.Name(Losses.Parse(options.Loss)) : "",
@@ -375,7 +375,8 @@ public sealed partial class Forecaster
             "pmf" => Stack(2 * e + p * ff) + p * outs * (h + 1) + (m + Math.Max(c.Channels, 0)) * e,
             _ => n * outs * (h + n * ff + 1),
         };
-        double claimed = patch + encoder + rest;
+        double gmu = Math.Max(c.Gmu, 0) * h * (h + 1);      // each GMU: weight [W_0, W_0] and bias, W_0 ≤ H
+        double claimed = patch + encoder + gmu + rest;
         long stored = file.Tensors.Where(kv => IsNetworkTensor(kv.Key)).Sum(kv => (long)kv.Value.Length);
         if (claimed > 4.0 * stored + (1 << 16))
             throw new GyreDataException($"corrupt model file: its network config needs about {claimed:G3} parameters but the file holds {stored}", path);

@@ -163,10 +163,23 @@ public static class ForecasterOnnx
 
         // ---- encoder: final states [layers, B', H]; the head reads the last layer's h
         var encoder = net.Encoder;
-        var encStates = g.Embed(OnnxExport.Build(encoder.ToSpec(), encoder.StateDict(), new OnnxExportOptions { Opset = opset }).Graph, "encoder/",
+        var stack = net.EncoderStack;
+        var encOptions = new OnnxExportOptions
+        {
+            Opset = opset, MemoryLayer = stack.MemoryLayer,
+            MemoryUnits = [.. stack.MemoryUnits.Select(u => new MemoryUnitExport(u.Weight.Value, u.Bias.Value))],
+        };
+        var encGraph = g.Embed(OnnxExport.Build(encoder.ToSpec(), encoder.StateDict(), encOptions).Graph, "encoder/",
             new Dictionary<string, string> { ["x"] = encIn });
         var stateOut = StateNames(encoder, output: true);
-        string hLast = g.Op("Gather", [encStates(stateOut[0]), g.Scalar(cfg.Layers - 1)], Int("axis", 0));   // [B', H]
+        var encFinal = stateOut.Select(encGraph).ToArray();                                        // [layers, B', W_j] each
+        if (cfg.Gmu > 0)
+        {
+            // As ForecastNetwork: the last GMU's output at the last step stands in for the top layer's final h.
+            string zLast = g.Op("Unsqueeze", [g.Op("Gather", [encGraph("y"), g.Scalar(cfg.PatchCount - 1)], Int("axis", 1)), g.Longs(0)]);   // [1, B', W_0]
+            encFinal[0] = cfg.Layers == 1 ? zLast : g.Op("Concat", [g.Slice(encFinal[0], 0, 0, cfg.Layers - 1), zLast], Int("axis", 0));
+        }
+        string hLast = g.Op("Gather", [encFinal[0], g.Scalar(cfg.Layers - 1)], Int("axis", 0));   // [B', H]
 
         string pred;                                                                                // [B', N, cm, Q]
         if (net.Decoder is not { } decoder)
@@ -199,7 +212,7 @@ public static class ForecasterOnnx
             var inputs = new Dictionary<string, string> { ["x"] = decIn };
             var stateIn = StateNames(decoder, output: false);
             for (int j = 0; j < stateIn.Length; j++)                                               // [K, B', H] → [K, B'·M, H]
-                inputs[stateIn[j]] = g.Op("Reshape", [g.Op("Tile", [g.Op("Unsqueeze", [encStates(stateOut[j]), g.Longs(2)]), g.Longs(1, 1, m, 1)]), g.Longs(cfg.Layers, -1, H)]);
+                inputs[stateIn[j]] = g.Op("Reshape", [g.Op("Tile", [g.Op("Unsqueeze", [encFinal[j], g.Longs(2)]), g.Longs(1, 1, m, 1)]), g.Longs(cfg.Layers, -1, H)]);
             var dec = g.Embed(OnnxExport.Build(decoder.ToSpec(), decoder.StateDict(), new OnnxExportOptions { Opset = opset, InitialStateInputs = true }).Graph,
                 "decoder/", inputs);
             string segments = g.Linear(g.Op("Reshape", [dec("y"), g.Longs(-1, H)]), net.Head, "head");  // [B'·M, P_out·cm·Q]
@@ -213,7 +226,7 @@ public static class ForecasterOnnx
             string decIn = future is null ? ones : g.Op("Concat", [future, ones], Int("axis", 2));     // [B', N, F + 1]
             var inputs = new Dictionary<string, string> { ["x"] = decIn };
             var stateIn = StateNames(decoder, output: false);
-            for (int j = 0; j < stateIn.Length; j++) inputs[stateIn[j]] = encStates(stateOut[j]);
+            for (int j = 0; j < stateIn.Length; j++) inputs[stateIn[j]] = encFinal[j];
             var dec = g.Embed(OnnxExport.Build(decoder.ToSpec(), decoder.StateDict(), new OnnxExportOptions { Opset = opset, InitialStateInputs = true }).Graph,
                 "decoder/", inputs);
             pred = g.Op("Reshape", [g.Linear(dec("y"), net.Head, "head"), g.Longs(-1, N, cm, Q)]);

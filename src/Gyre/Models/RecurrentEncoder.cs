@@ -68,11 +68,22 @@ public sealed class RecurrentEncoder : ModelLayer
     public override Tensor Forward(Tensor x, int[]? lengths)
     {
         if (x.Rank != 3) throw new ArgumentException($"encoder input must be [B, T, {InputSize}], got {x}");
+        return Forward(x, lengths, _cache.For(x.Dim(0), x.Dim(1)).Finals);
+    }
+
+    /// <summary>
+    /// x [B, T, I] → y [B, T, D·W_0], with the recurrent layers' final states written to <paramref name="finals"/>
+    /// (S × [K·D, B, W_j], caller-owned): a job that reads the states (a forecaster's head, a decoder started from
+    /// them) gets them without a copy. The GMUs have no state, so the finals are those of the recurrent layers.
+    /// </summary>
+    public Tensor Forward(Tensor x, int[]? lengths, ReadOnlySpan<Tensor> finals)
+    {
+        if (x.Rank != 3) throw new ArgumentException($"encoder input must be [B, T, {InputSize}], got {x}");
         int b = x.Dim(0), t = x.Dim(1);
         CheckLengths(lengths, b, t);
         var buf = _last = _cache.For(b, t);
         Layer.Training = Training;
-        Layer.Forward(x, default, buf.Y, buf.Finals, lengths);
+        Layer.Forward(x, default, buf.Y, finals, lengths);
         if (_gmus.Length == 0) return buf.Y;
         var m = buf.Y;
         if (MemoryLayer != Layer.NumLayers - 1) Layer.CopyLayerOutput(MemoryLayer, m = buf.M!);
@@ -86,12 +97,18 @@ public sealed class RecurrentEncoder : ModelLayer
     }
 
     /// <summary>dy [B, T, D·H] → dx [B, T, I]; the final states feed nothing (their gradients are zero).</summary>
-    public override Tensor Backward(Tensor dOutput)
+    public override Tensor Backward(Tensor dOutput) => Backward(dOutput, default);
+
+    /// <summary>
+    /// dy [B, T, D·W_0] and ∂L/∂(final states) <paramref name="dFinals"/> (S × [K·D, B, W_j]; fewer, or null entries:
+    /// zero) → dx [B, T, I] (the encoder's own buffer); every parameter gradient accumulates.
+    /// </summary>
+    public Tensor Backward(Tensor dOutput, ReadOnlySpan<Tensor?> dFinals)
     {
         var buf = _last ?? throw new InvalidOperationException("Backward needs a training-mode Forward first");
         buf.DX.Span.Clear();                                // the layer accumulates into dx and ∂L/∂(initial states)
         foreach (var d in buf.DInitials) d.Span.Clear();
-        if (_gmus.Length == 0) { Layer.Backward(dOutput, default, buf.DX, buf.DInitials); return buf.DX; }
+        if (_gmus.Length == 0) { Layer.Backward(dOutput, dFinals, buf.DX, buf.DInitials); return buf.DX; }
 
         var dMemory = buf.DMemory!.Span;                    // [B, T, D·W_0] Σ over the GMUs of ∂L/∂m
         dMemory.Clear();
@@ -106,9 +123,9 @@ public sealed class RecurrentEncoder : ModelLayer
         {
             // m is the top layer's output, which also fed the first GMU: both gradients arrive through dy.
             RecurrentLayer.AddInto(dMemory, dz.ReadOnlySpan);
-            Layer.Backward(buf.DMemory!, default, buf.DX, buf.DInitials);
+            Layer.Backward(buf.DMemory!, dFinals, buf.DX, buf.DInitials);
         }
-        else Layer.Backward(dz, default, buf.DX, buf.DInitials, MemoryLayer, buf.DMemory);
+        else Layer.Backward(dz, dFinals, buf.DX, buf.DInitials, MemoryLayer, buf.DMemory);
         return buf.DX;
     }
 

@@ -14,6 +14,17 @@ public sealed record TrajectoryOptions
     public int Pred { get; init; } = 12;
     public string Cell { get; init; } = Cells.CellRegistry.Default;
     public int Hidden { get; init; } = 64;
+    // The encoder's stack lives in the model file's spec (the file's one source for it), not in these options: files
+    // written before stacks were offered, and default models now, hold the same options JSON.
+    /// <summary>K recurrent layers.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int Layers { get; init; } = 1;
+    /// <summary>G gated memory units after the recurrent layers (0: none).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int Gmu { get; init; }
+    /// <summary>The layer (0-based) the GMUs read as memory m; null: the last.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int? GmuMemory { get; init; }
     public int Epochs { get; init; } = 30;
     public int Batch { get; init; } = 64;
     public float LearningRate { get; init; } = 3e-3f;
@@ -34,6 +45,7 @@ public sealed record TrajectoryOptions
         if (Obs < 2) throw new ArgumentException($"--obs {Obs}: at least 2 observed positions are needed (one velocity)");
         if (Pred < 1) throw new ArgumentException($"--pred {Pred} must be at least 1");
         if (Hidden < 1) throw new ArgumentException($"--hidden {Hidden} must be at least 1");
+        if (Models.EncoderStack.Problem(Layers, Gmu, GmuMemory) is { } stack) throw new ArgumentException(stack);
         if (Epochs < 0) throw new ArgumentException($"--epochs {Epochs} must be ≥ 0");
     }
 }
@@ -70,7 +82,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
 
     private static SequenceModel Build(TrajectoryOptions o, int dims) => new(new ModelSpec
     {
-        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Pool = "last", Head = "linear",
+        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Layers = o.Layers, Gmu = o.Gmu, GmuMemory = o.GmuMemory, Pool = "last", Head = "linear",
         Outputs = o.Pred * BivariateGaussianNll.Parameters(dims), Seed = o.Seed,
     });
 
@@ -308,7 +320,8 @@ public sealed class TrajectoryPredictor : ITrainingTask
         {
             throw new GyreDataException($"corrupt trajectory settings: {e.Message}", path);
         }
-        var p = new TrajectoryPredictor(state.Options, state.Dims, state.Scale, network);
+        var spec = network.Spec;
+        var p = new TrajectoryPredictor(state.Options with { Layers = spec.Layers, Gmu = spec.Gmu, GmuMemory = spec.GmuMemory }, state.Dims, state.Scale, network);
         p.History.AddRange(history);
         return p;
     }

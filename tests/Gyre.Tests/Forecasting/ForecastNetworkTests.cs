@@ -40,6 +40,61 @@ public class ForecastNetworkTests
     }
 
     /// <summary>
+    /// Gated memory units after the encoder: the last one's output at the last step stands in for the top layer's final
+    /// h (read by the head, or the decoder's initial state), so its gradient reaches the GMUs and the memory layer
+    /// through dy. Memory from an inner layer and from the top one; every decoder; an LSTM whose h is projected.
+    /// </summary>
+    [Theory]
+    [InlineData("gru", "direct", 0, 2, 0)]
+    [InlineData("gru", "direct", 3, 1, -1)]
+    [InlineData("lstm", "recurrent", 0, 1, 0)]
+    [InlineData("gru", "recurrent", 2, 2, -1)]
+    [InlineData("gru", "pmf", 3, 1, 0)]
+    [InlineData("lstm(proj_size=3)", "direct", 0, 2, 1)]
+    [InlineData("gru", "pmf", 3, 2, -1, 1)]                 // one GRU layer: the pmf decoder's shared segment step
+    public void BackwardWithGatedMemoryUnitsMatchesFiniteDifferences(string cell, string decoder, int patch, int gmu, int memory, int layers = 2)
+    {
+        var config = new ForecastNetworkConfig
+        {
+            Cell = cell, Decoder = decoder, Patch = patch, FutureFeatures = 1, InputFeatures = 2, Hidden = 5,
+            Layers = layers, Gmu = gmu, GmuMemory = memory < 0 ? null : memory, Lookback = 9, Horizon = 3, Outputs = 2, Seed = 7,
+        };
+        var net = new ForecastNetwork(config);
+        Assert.Equal(gmu, net.EncoderStack.MemoryUnits.Count);
+        Assert.Equal(memory < 0 ? layers - 1 : memory, net.EncoderStack.MemoryLayer);
+        Assert.Contains("encoder.gmu0.weight", net.NamedParameters().Select(p => p.Name));
+        var rng = new Rng(6);
+        foreach (var p in net.Parameters()) rng.Uniform(p.Value.Span, -0.6f, 0.6f);
+        var x = GradientCheckTests.Random(rng, [2, 9, 2]);
+        var fut = GradientCheckTests.Random(rng, [2, 3, 1]);
+        var up = GradientCheckTests.Random(rng, [2, 3, 2, 1]);
+        double Loss() => GradientCheckTests.Dot(net.Forward(x, fut), up);
+
+        Loss();
+        net.ZeroGrad();
+        net.Backward(up);
+        CheckAllParameters(net, Loss);
+        // A second backward at the same batch starts from clean buffers: the same gradients again.
+        var first = net.Parameters().Select(p => p.Grad.ReadOnlySpan.ToArray()).ToList();
+        Loss();
+        net.ZeroGrad();
+        net.Backward(up);
+        Assert.Equal(first, net.Parameters().Select(p => p.Grad.ReadOnlySpan.ToArray()).ToList());
+    }
+
+    /// <summary>With GMUs the head reads z_G at the last step: changing a GMU's bias changes the forecast.</summary>
+    [Fact]
+    public void TheHeadReadsTheLastGatedMemoryUnit()
+    {
+        var config = new ForecastNetworkConfig { InputFeatures = 1, Hidden = 4, Layers = 2, Gmu = 1, GmuMemory = 0, Lookback = 6, Horizon = 2, Seed = 3 };
+        var net = new ForecastNetwork(config) { Training = false };
+        var x = GradientCheckTests.Random(new Rng(4), [2, 6, 1]);
+        var before = net.Forward(x, null).ReadOnlySpan.ToArray();
+        net.EncoderStack.MemoryUnits[0].Bias.Value.Span[1] += 3f;
+        Assert.NotEqual(before, net.Forward(x, null).ReadOnlySpan.ToArray());
+    }
+
+    /// <summary>
     /// The pmf decoder with a channel embedding per source channel and a horizon that is not a whole number of
     /// segments (N = 5, P_out = 2: the last segment's second step is dropped): finite differences of a random
     /// projection of the output for every parameter, the position and channel embeddings included.

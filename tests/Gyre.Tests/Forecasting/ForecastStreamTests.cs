@@ -98,6 +98,7 @@ public sealed class ForecastStreamTests : IDisposable
         Assert.Contains("not linear in its state", ForecastStream.WhyWindowed(Create(Daily("gru"))));
         Assert.Contains("not linear in its state", ForecastStream.WhyWindowed(Create(Daily("paragru"))));
         Assert.Contains("2-layer", ForecastStream.WhyWindowed(Create(Daily("mingru") with { Layers = 2 })));
+        Assert.Contains("GMU", ForecastStream.WhyWindowed(Create(Daily("mingru") with { Gmu = 1 })));
         Assert.Contains("revin normalisation", ForecastStream.WhyWindowed(Create(Daily("mingru") with { InstanceNorm = true })));
         Assert.Contains("last normalisation", ForecastStream.WhyWindowed(Create(Daily("minlstm") with { Norm = "last" })));
     }

@@ -49,6 +49,7 @@ public sealed class ForecasterOnnxTests : IDisposable
         "plain", "quantiles", "instance-norm", "last-value-norm", "last-value-norm-channel-independent", "patch", "recurrent-decoder", "channel-independent", "calendar", "future-covariates",
         "everything-lstm", "everything-slstm", "opset-22", "pmf", "pmf-whole-horizon", "pmf-everything",
         "gaussian", "studentt", "negbinomial", "lstm-projection", "lstm-projection-recurrent-decoder",
+        "gmu", "gmu-pmf-gru", "gmu-inner-memory-patch", "gmu-recurrent-decoder", "gmu-pmf-slstm",
     ];
 
     private static (ForecastOptions Options, int Opset) Configure(string name) => name switch
@@ -85,6 +86,12 @@ public sealed class ForecasterOnnxTests : IDisposable
         "lstm-projection" => (Base with { Cell = "lstm(proj_size=3)", InstanceNorm = true, Features = ["p"] }, 14),
         "lstm-projection-recurrent-decoder" => (Base with { Cell = "lstm(proj_size=3)", Layers = 2, Decoder = "recurrent", FutureFeatures = ["u"] }, 14),
         "negbinomial" => (Base with { Loss = "negbinomial", Scaler = "none", Norm = "none" }, 14),
+        // Gated memory units: their last-step output replaces the top layer's final h for the head or the decoder.
+        "gmu" => (Base with { Gmu = 1 }, 14),
+        "gmu-pmf-gru" => (Base with { Gmu = 2, Decoder = "pmf", Patch = 4, Norm = "last" }, 14),   // one GRU layer: the shared segment step
+        "gmu-inner-memory-patch" => (Base with { Layers = 2, Gmu = 2, GmuMemory = 0, Patch = 4, InstanceNorm = true }, 14),
+        "gmu-recurrent-decoder" => (Base with { Cell = "lstm", Layers = 2, Gmu = 1, GmuMemory = 0, Decoder = "recurrent", FutureFeatures = ["u"] }, 14),
+        "gmu-pmf-slstm" => (Base with { Cell = "slstm", Layers = 2, Gmu = 1, Decoder = "pmf", Patch = 4, Norm = "last" }, 22),
         _ => throw new ArgumentException(name),
     };
 
