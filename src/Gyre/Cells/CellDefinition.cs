@@ -97,7 +97,8 @@ public abstract class CellDefinition
     public virtual IReadOnlyList<(int Batch, int Seq, int Input, int Hidden)> BenchmarkShapes => [];
 
     /// <summary>Whether the cell has a parallel-in-time form the runner can take with <see cref="Layers.ExecutionOptions.Scan"/>:
-    /// a linear step (<see cref="Layers.SequencePath.Scan"/>) or one state with a diagonal Jacobian (<see cref="Layers.SequencePath.Newton"/>).</summary>
+    /// a linear step (<see cref="Layers.SequencePath.Scan"/>), states with a diagonal or K×K-block Jacobian (<see cref="Layers.SequencePath.Newton"/>)
+    /// or a read-out over a wide linear state (<see cref="Layers.SequencePath.StateScan"/>).</summary>
     public virtual bool HasParallelForm => false;
 
     /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b from the input projection alone

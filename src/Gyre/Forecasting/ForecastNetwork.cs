@@ -42,6 +42,11 @@ public sealed record ForecastNetworkConfig
     public float Dropout { get; init; }
     public ulong Seed { get; init; }
 
+    /// <summary>pmf only: the decoder step runs the encoder's own GRU (SegRNN uses one GRU for both), so the decoder
+    /// has no weights of its own. Needs a one-layer GRU, patching, an even H (the input [pos ‖ chan] is then H wide,
+    /// as the segment embeddings the encoder reads) and no future features.</summary>
+    public bool SharedDecoder { get; init; }
+
     /// <summary>The output distribution ("gaussian", "studentt", "negbinomial") whose raw parameters the network emits; "" for none.</summary>
     public string Distribution { get; init; } = "";
 
@@ -112,7 +117,11 @@ public sealed class ForecastNetwork : Module
     internal bool LayerDecoderStep
     {
         get => _layerDecoderStep;
-        set { _layerDecoderStep = value; _byBatch.Clear(); _buffers = null; }
+        set
+        {
+            if (value && _decoder is null) throw new InvalidOperationException("a shared pmf decoder has no decoder layer");
+            _layerDecoderStep = value; _byBatch.Clear(); _buffers = null;
+        }
     }
 
     public ForecastNetwork(ForecastNetworkConfig config)
@@ -147,13 +156,19 @@ public sealed class ForecastNetwork : Module
                 // One decoder step from the encoder's states: they must be H wide (no LSTM projection).
                 if (w0 != h) throw new ArgumentException("the pmf decoder takes no --proj-size");
                 int e = config.EmbeddingWidth, ps = config.SegmentLength;
-                _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
+                if (config.SharedDecoder)
+                {
+                    if (!SegmentGruStep.Supports(_encoder.Layer) || config.Patch <= 1 || h % 2 != 0 || config.FutureFeatures > 0 || config.Gmu > 0)
+                        throw new ArgumentException("a shared pmf decoder needs a one-layer gru encoder without memory units, --patch, an even --hidden and no future features");
+                }
+                else _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
                 _head = new Linear(h, ps * cq, seed: (ulong)seed + 3);
                 _embed = new ParameterBlock([("position", [config.Segments, e]), ("channel", [config.Channels, e])]);
                 // Standard normal, as SegRNN initialises its embeddings: at the scale of the decoder's other inputs.
                 new Rng((ulong)seed + 5).Normal(_embed.Values, 0f, 1f);
                 _outputDropoutRng = new Rng((ulong)seed + 6);
-                if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
+                if (_decoder is null) _segmentStep = new SegmentGruStep(_encoder.Layer);
+                else if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
                 break;
             default:
                 throw new ArgumentException($"decoder must be 'direct', 'recurrent' or 'pmf', got '{config.Decoder}'");

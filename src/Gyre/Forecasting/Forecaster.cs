@@ -130,7 +130,7 @@ public sealed partial class Forecaster
         {
             Cell = options.Cell, InputFeatures = k, FutureFeatures = set.FutureCount, Hidden = options.Hidden,
             Layers = options.Layers, Gmu = options.Gmu, GmuMemory = options.GmuMemory, Lookback = options.Lookback, Horizon = options.Horizon, Outputs = c,
-            Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout,
+            Quantiles = options.Quantiles, Patch = options.Patch, Decoder = options.Decoder, Dropout = options.Dropout, SharedDecoder = options.SharedDecoder,
             Channels = options.ChannelIndependent && options.Decoder == "pmf" ? set.TargetCount : 1, Seed = options.Seed,
             Distribution = Distributions.IsDistribution(Losses.Parse(options.Loss)) ? Distributions.Name(Losses.Parse(options.Loss)) : "",
         });
