@@ -3,6 +3,7 @@
 
 Usage: compare_table.py RESULTS.jsonl [MACHINE_LINE...]
 Ratios are peer ms / gyre ms: above 1 means Gyre is faster. A row a peer did not run shows '-'.
+"base" is another build of Gyre (bench/compare --base): base/gyre above 1 means this build is faster.
 Where a (peer, row, mode, threads) was measured more than once (bench/compare --rounds), the median of the
 measurements is used and "±" gives their spread: half the range of the per-round medians over their median.
 """
@@ -10,7 +11,7 @@ import json
 import statistics
 import sys
 
-PEERS = [("gyre", "gyre"), ("onnxruntime", "ort"), ("libtorch", "torch")]
+PEERS = [("gyre", "gyre"), ("onnxruntime", "ort"), ("libtorch", "torch"), ("gyre-base", "base")]
 
 
 def spread(values):

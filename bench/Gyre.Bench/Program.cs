@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | pmf-step N [rounds] [B] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | pmf-step N [rounds] [B] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | rnn-cpu reps ROW... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
     return 0;
 }
 switch (args[0])
@@ -91,6 +91,43 @@ switch (args[0])
             }
             Array.Sort(fw); Array.Sort(bw);
             Console.WriteLine($"forward(train) median {fw[reps / 2]:F3} ms min {fw[0]:F3}; backward median {bw[reps / 2]:F3} ms min {bw[0]:F3}");
+            return 0;
+        }
+    case "rnn-cpu": // rnn-cpu reps "cell B T I H"...: one thread, median thread-CPU ms of inference and of training, and their ratio
+        {
+            int reps = int.Parse(args[1]);
+            Gemm.Team = new WorkerTeam(1);
+            foreach (var row in args.Skip(2))
+            {
+                var f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var cell = Gyre.Cells.CellRegistry.FromText(f[0]);
+                int b = int.Parse(f[1]), t = int.Parse(f[2]), i = int.Parse(f[3]), h = int.Parse(f[4]);
+                var layer = new Gyre.Layers.RecurrentLayer(cell, i, h, seed: 1);
+                int ns = layer.StateCount;
+                var x = Gyre.Tensors.Tensor.Zeros(t, b, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
+                var y = Gyre.Tensors.Tensor.Zeros(t, b, layer.OutputSize);
+                var finals = Enumerable.Range(0, ns).Select(j => Gyre.Tensors.Tensor.Zeros(1, b, layer.StateWidth(j))).ToArray();
+                var dInits = Enumerable.Range(0, ns).Select(j => Gyre.Tensors.Tensor.Zeros(1, b, layer.StateWidth(j))).ToArray();
+                var inits = new Gyre.Tensors.Tensor?[ns];
+                var dy = Gyre.Tensors.Tensor.Zeros(t, b, layer.OutputSize); dy.Span.Fill(1f);
+                var dx = Gyre.Tensors.Tensor.Zeros(t, b, i);
+                double Measure(bool train)
+                {
+                    layer.Training = train;
+                    var cpu = new double[reps];
+                    for (int r = -3; r < reps; r++)
+                    {
+                        long c0 = ThreadCpuNs();
+                        layer.Forward(x, inits, y, finals, default);
+                        if (train) layer.Backward(dy, new Gyre.Tensors.Tensor?[ns], dx, dInits);
+                        if (r >= 0) cpu[r] = (ThreadCpuNs() - c0) / 1e6;
+                    }
+                    Array.Sort(cpu);
+                    return cpu[reps / 2];
+                }
+                double infer = Measure(false), train = Measure(true);
+                Console.WriteLine($"{row}: thread CPU infer {infer:F3} ms, train {train:F3} ms, train/infer {train / infer:F2}");
+            }
             return 0;
         }
     case "rnn-grid": // rnn-grid threads reps [mode]: the standard grid as JSON lines
@@ -190,7 +227,18 @@ struct BusyJob : IWorkerJob
     }
 }
 
-static partial class Program
+static unsafe partial class Program
 {
     static bool TransA;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, long* timespec);
+
+    /// <summary>CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): unlike wall time, it does not count the
+    /// minutes another process holds the core, so one-thread runs compare on a shared machine.</summary>
+    static long ThreadCpuNs()
+    {
+        long* ts = stackalloc long[2];
+        return ClockGetTime(3, ts) == 0 ? ts[0] * 1_000_000_000L + ts[1] : 0;
+    }
 }

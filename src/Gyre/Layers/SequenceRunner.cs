@@ -187,8 +187,8 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         Gemm.Multiply(true, false, gh, a.InSize, rows, a.DGi, gh, a.X, a.InSize, a.DWIh, a.InSize, true);
         if (a.HasBias)
         {
-            ColumnSumsInto(a.DBIh, a.DGi, rows, gh);
-            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh);
+            ColumnSumsInto(a.DBIh, a.DGi, rows, gh, team);
+            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh, team);
         }
         Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
         return (path, inTmp);
@@ -227,10 +227,38 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         job.Execute(0, 1);
     }
 
-    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order).</summary>
-    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n)
+    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order), columns split over the
+    /// team: a pass over [T·B, G·H] that reads memory, so two cores finish it sooner, and each column keeps its order.</summary>
+    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n, WorkerTeam team)
     {
-        for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dst, src.Slice(r * n, n), dst);
+        if (n == 0 || rows == 0) return;
+        if ((long)src.Length < (long)rows * n || dst.Length < n) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src.Length} and {dst.Length}");
+        fixed (float* pDst = dst) fixed (float* pSrc = src)
+        {
+            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Rows = rows, N = n };
+            if (team.Size > 1 && n >= 2 * ColumnSumsJob.Block && (long)rows * n >= ColumnSumsJob.ParallelMin) team.Run(ref job);
+            else job.Execute(0, 1);
+        }
+    }
+
+    /// <summary>Worker w sums the columns of its share of <see cref="Block"/>-wide column blocks over every row, in row order.</summary>
+    private struct ColumnSumsJob : IWorkerJob
+    {
+        /// <summary>Columns per share unit: a whole number of cache lines.</summary>
+        public const int Block = 16;
+        /// <summary>Elements below which a dispatch costs more than the pass.</summary>
+        public const long ParallelMin = 1L << 16;
+        public float* Dst, Src;
+        public int Rows, N;
+
+        public readonly void Execute(int worker, int workers)
+        {
+            int blocks = (N + Block - 1) / Block;
+            int j0 = (int)((long)blocks * worker / workers) * Block, j1 = Math.Min(N, (int)((long)blocks * (worker + 1) / workers) * Block);
+            if (j0 >= j1) return;
+            var d = new Span<float>(Dst + j0, j1 - j0);
+            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(Src + (nint)r * N + j0, j1 - j0), d);
+        }
     }
 
     // ------------------------------------------------------------------ parallel in time: linear scan and Newton

@@ -90,10 +90,7 @@ public class GemmBlockingTests
     }
 
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
+    [MemberData(nameof(GemmTests.TransCombos), MemberType = typeof(GemmTests))]
     public void BlockingChangesNoBit(bool transA, bool transB)
     {
         var saved = Gemm.Blocking;

@@ -301,10 +301,7 @@ internal sealed class GemmTuning : IDisposable
 public class GemmNarrowTileTests
 {
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
+    [MemberData(nameof(GemmTests.TransCombos), MemberType = typeof(GemmTests))]
     public void NarrowTileMatchesTheWideTileBitForBit(bool transA, bool transB)
     {
         using var _ = GemmTuning.ForceBlocked();
