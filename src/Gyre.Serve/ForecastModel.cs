@@ -8,27 +8,28 @@ namespace Gyre.Serve;
 /// columns in their order, raw units; "time" (Unix seconds) when it reads calendar features. Outputs: "forecast"
 /// [N, C] (the point forecast, the median quantile with quantiles) and, with quantiles, "quantiles" [N, C, Q].
 /// <para>
-/// The stream state is the last L rows: the network reads exactly the last L rows from zero recurrent states (and
-/// normalises them per window with instance norm), so a state carried over a longer history would answer
-/// something the model was never trained on. Each request re-runs <see cref="Forecaster.Predict"/> on those rows,
-/// the same call `gyre forecast predict` makes on a file ending with them.
+/// Each stream is a <see cref="ForecastStream"/>: the forecaster reads exactly its last L rows from zero recurrent
+/// states, so a stream either slides the encoder's window state one step per row (a one-layer encoder of a cell
+/// linear in its state, no window normalisation: "state" kind) or keeps the last L rows and re-runs them ("window"
+/// kind). Either way each answer equals `gyre forecast predict` on a file ending with the same rows. A request
+/// without a sequence is a fresh stream given a whole window, for both kinds.
 /// </para>
 /// </summary>
-public sealed class ForecastModel : WindowModel
+public sealed class ForecastModel : ServedModel
 {
     private readonly Forecaster _f;
-    private readonly CalendarFeatures _calendar;
-    private readonly string[] _columns;               // raw columns: targets, past covariates
+    private readonly string? _windowReason;
+    private readonly string[] _columns;               // raw columns of x: targets, past covariates
 
     public ForecastModel(string name, string path) : base(name, path, Forecaster.Job)
     {
         _f = Forecaster.Load(path);
         _f.Network.Encoder.WeightsFrozen = true;            // served weights never change: pack them once
         var info = _f.DataInfo;
-        int userFuture = info.FutureCount - info.CalendarCount;
+        int userFuture = ForecastStream.UserFutureCount(_f);
         if (userFuture > 0)
             throw new GyreDataException($"the forecaster reads known-future covariates ({string.Join(", ", info.Columns.Skip(info.TargetCount + info.PastCount).Take(userFuture))}); serving such models is not supported yet", path);
-        _calendar = Calendar.Parse(_f.Options.Calendar);
+        _windowReason = ForecastStream.WhyWindowed(_f);
         _columns = [.. info.Columns.Take(info.TargetCount + info.PastCount)];
         int n = _f.Options.Horizon, c = info.TargetCount, q = _f.Options.Quantiles.Length;
         Outputs = q > 0
@@ -39,24 +40,48 @@ public sealed class ForecastModel : WindowModel
     public override int Width => _columns.Length;
     public override bool NeedsTimes => _f.DataInfo.CalendarCount > 0;
     public override IReadOnlyList<TensorSpec> Outputs { get; }
-    protected override int Capacity => _f.Options.Lookback;
-    protected override int MinRows => _f.Options.Lookback;
+    public override string StreamKind => _windowReason is null ? "state" : "window";
+    public override bool SequenceRequired => false;
 
-    public override string StreamDescription =>
-        $"the last {_f.Options.Lookback} rows (the lookback), re-run per request: the forecaster reads exactly its lookback from zero states, so each answer equals `gyre forecast predict` on a file ending with the same rows";
+    public override string StreamDescription
+    {
+        get
+        {
+            int l = _f.Options.Lookback, p = Math.Max(_f.Network.Config.Patch, 1);
+            return _windowReason is null
+                ? $"the encoder's state over the last {l} rows, slid one step per row ({(p > 1 ? $"{p} windows of {_f.Network.Config.PatchCount} patches, one per phase" : $"one window of {l} steps")}: the oldest step dropped, the newest added, the head run from the state), and the last {l} rows; each answer equals `gyre forecast predict` on a file ending with the same rows"
+                : $"the last {l} rows (the lookback), re-run per request because {_windowReason}; each answer equals `gyre forecast predict` on a file ending with the same rows";
+        }
+    }
 
     /// <summary>Column names of input x in order.</summary>
     public IReadOnlyList<string> Columns => _columns;
 
-    protected override IReadOnlyList<OutputTensor> Answer(RowWindow window)
+    public override StreamState NewStream() => new ForecastStreamState(new ForecastStream(_f, NeedsTimes));
+
+    private sealed class ForecastStreamState(ForecastStream stream) : StreamState
     {
-        var info = _f.DataInfo;
-        int rows = window.Count;
-        var series = new TimeSeries("stream", window.Times, window.Values, _columns.Length, null, [.. Enumerable.Range(0, rows)]);
-        var set = new SeriesSet(Name, NeedsTimes ? "time" : null, null, _columns, info.TargetCount, info.PastCount, 0, [series]);
-        set = Calendar.AddFutureFeatures(set, _calendar);
-        var table = _f.Predict(set);
-        int n = _f.Options.Horizon, c = info.TargetCount, q = _f.Options.Quantiles.Length;
+        public ForecastStream Stream { get; } = stream;
+    }
+
+    public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
+    {
+        var results = new StepResult[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var state = (ForecastStreamState)batch[i].State;
+            var input = batch[i].Input;
+            state.Stream.Append(input.Values, input.Rows, input.Times);
+            state.Rows = state.Stream.Rows;
+            try { results[i] = state.Stream.RowsNeeded > 0 ? new StepResult([], state.Stream.RowsNeeded) : new StepResult(Answer(state.Stream.Forecast())); }
+            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+        }
+        return results;
+    }
+
+    private IReadOnlyList<OutputTensor> Answer(ForecastTable table)
+    {
+        int n = _f.Options.Horizon, c = _f.DataInfo.TargetCount, q = _f.Options.Quantiles.Length;
         var point = new float[n * c];                    // [N, C]
         var quantiles = new float[n * c * q];            // [N, C, Q]
         foreach (var row in table.Rows)

@@ -147,7 +147,7 @@ public sealed partial class InferRequest
     private static void CheckSequence(ServedModel model, string? seq, bool start, bool end)
     {
         if ((start || end) && seq is null) throw Bad("parameters.sequence_start / sequence_end need a parameters.sequence_id");
-        if (seq is null && model.Stateful)
+        if (seq is null && model.SequenceRequired)
             throw Bad($"model '{model.Name}' keeps recurrent state per stream: give parameters.sequence_id (and sequence_start = true on a stream's first request)");
     }
 

@@ -55,8 +55,12 @@ public abstract class ServedModel
     /// <summary>One sentence on what a stream's state is and which offline output its answers equal.</summary>
     public abstract string StreamDescription { get; }
 
-    /// <summary>Whether requests must name a sequence (<see cref="StreamKind"/> "state").</summary>
+    /// <summary>Whether a stream keeps recurrent state (<see cref="StreamKind"/> "state").</summary>
     public bool Stateful => StreamKind == "state";
+
+    /// <summary>Whether requests must name a sequence: by default when <see cref="Stateful"/>; a model whose request
+    /// without one (a whole window on a fresh stream) is answered the same way may take both.</summary>
+    public virtual bool SequenceRequired => Stateful;
 
     public IReadOnlyList<TensorSpec> Inputs => NeedsTimes
         ? [new("x", "FP32", [-1, Width]), new("time", "INT64", [-1])]

@@ -255,7 +255,14 @@ public sealed partial class Forecaster
     /// (<see cref="DrawPaths"/>, coupled as <paramref name="sampling"/> says); the quantiles are those of the paths at each
     /// step, and the first <paramref name="paths"/> of them are kept in every row's <see cref="ForecastRow.Paths"/>.
     /// </remarks>
-    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null, PathSampling sampling = PathSampling.Copula, int paths = 0)
+    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null, PathSampling sampling = PathSampling.Copula, int paths = 0) =>
+        PredictFromStates(raw, future, null, sampling, paths);
+
+    /// <summary><see cref="Predict(SeriesSet, SeriesSet?, PathSampling, int)"/> with each series' encoder state given by
+    /// <paramref name="encoderState"/> (by source channel: the target column in channel-independent mode, else 0)
+    /// instead of run over its last L rows; null runs the encoder.</summary>
+    internal ForecastTable PredictFromStates(SeriesSet raw, SeriesSet? future, Func<int, float[]>? encoderState,
+        PathSampling sampling = PathSampling.Copula, int paths = 0)
     {
         if (paths < 0 || paths > Options.Samples)
             throw new GyreDataException($"--paths must be between 0 and --samples ({Options.Samples}), got {paths}");
@@ -266,7 +273,9 @@ public sealed partial class Forecaster
             throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
         if (future is not null && userFuture > 0 && future.TargetCount != userFuture)
             throw new GyreDataException($"future data has {future.TargetCount} columns, the model takes {userFuture}", future.Source);
-        var view = ModelView(raw);
+        // With the encoder's states given the window's values are not read, only the series' ids, times and channels:
+        // no scaling, and the series may be shorter than the lookback (a stream without times passes its last row).
+        var view = encoderState is null ? ModelView(raw) : RawView(raw, Options.ChannelIndependent);
         int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
         var calendar = Calendar.Parse(Options.Calendar);
         int median = MedianQuantile();
@@ -275,17 +284,22 @@ public sealed partial class Forecaster
         var sorted = new float[Options.Samples];
         var pathBuf = dist is null ? [] : new float[Options.Samples * n];     // [S, N] one target's sample paths
         var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
-        var rows = new Dictionary<(string, int), ForecastRow>();
-        var order = new List<(string, int)>();
+        // A series' N rows, by id: channel-independent channels of one series fill the same rows.
+        var rows = new Dictionary<string, ForecastRow[]>();
+        var order = new List<ForecastRow>();
         int targets = DataInfo.TargetCount;
         foreach (var s in view.Series)
         {
-            if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+            if (s.Length < l && encoderState is null) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
             // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
             // strip the known column suffix rather than split at the last '/'.
             string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
-            var x = Tensor.Zeros(1, l, k);
-            WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            Tensor? x = null;
+            if (encoderState is null)
+            {
+                x = Tensor.Zeros(1, l, k);
+                WindowSet.CopyInput(s, k, s.Length, l, x.Span);
+            }
             Tensor? fut = null;
             DateTime[]? times = null;
             if (s.Times != null && s.Times.Length >= 2)
@@ -307,20 +321,22 @@ public sealed partial class Forecaster
                 }
             }
             var pred = new float[n * c * q];
-            RunNetwork(x, fut, pred, 1, [ChannelOf(s)]);
-            string id = rawId;
-            var stepRows = new ForecastRow[n];
-            for (int h = 0; h < n; h++)
+            RunNetwork(x, fut, pred, 1, [ChannelOf(s)], encoderState is null ? default : encoderState(ChannelOf(s)));
+            if (!rows.TryGetValue(rawId, out var stepRows))
             {
-                if (!rows.TryGetValue((id, h), out var row))
+                rows[rawId] = stepRows = new ForecastRow[n];
+                for (int h = 0; h < n; h++)
                 {
-                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[levels.Length]).ToArray())
+                    var quantiles = new float[targets][];
+                    for (int j = 0; j < targets; j++) quantiles[j] = new float[levels.Length];
+                    float[][]? keptPaths = null;
+                    if (paths > 0)
                     {
-                        Paths = paths > 0 ? Enumerable.Range(0, targets).Select(_ => new float[paths]).ToArray() : null,
-                    };
-                    rows[(id, h)] = row; order.Add((id, h));
+                        keptPaths = new float[targets][];
+                        for (int j = 0; j < targets; j++) keptPaths[j] = new float[paths];
+                    }
+                    order.Add(stepRows[h] = new ForecastRow(rawId, h + 1, times?[h], new float[targets], quantiles) { Paths = keptPaths });
                 }
-                stepRows[h] = row;
             }
             for (int j = 0; j < c; j++)
             {
@@ -347,7 +363,7 @@ public sealed partial class Forecaster
                     }
             }
         }
-        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order.Select(key => rows[key]).ToList());
+        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order);
     }
 
     /// <summary>Copies series <paramref name="id"/>'s known-future values for the N steps after <paramref name="history"/> into dst [N, Ff] (raw units).</summary>

@@ -31,32 +31,64 @@ public class InferenceServerTests(ServeFixture f)
         new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
 
     [Fact]
-    public async Task A_forecast_stream_of_100_steps_equals_offline_predict_on_the_same_rows()
+    public Task A_forecast_stream_of_100_steps_equals_offline_predict_on_the_same_rows() => StreamOfDailyRowsEqualsOffline("fc", "store-7", 100);
+
+    /// <summary>Sends the daily rows one at a time as stream <paramref name="sequence"/> of <paramref name="model"/> (a
+    /// forecaster of y with covariate x and a calendar) and compares each answer with offline Predict on the prefix.</summary>
+    private async Task StreamOfDailyRowsEqualsOffline(string model, object sequence, int steps)
     {
         var rows = DailyRows(f.Daily);
-        var forecaster = Forecaster.Load(f.Dir["fc.gyre"]);
+        var forecaster = Forecaster.Load(f.Dir[$"{model}.gyre"]);
         int lookback = forecaster.Options.Lookback;
         var lines = File.ReadAllLines(f.Daily);
-        for (int t = 0; t < 100; t++)
+        for (int t = 0; t < steps; t++)
         {
-            var (status, body) = await ServeFixture.Infer(f.Http, "fc",
-                ServeFixture.Body([[rows[t].Y, rows[t].X]], "store-7", start: t == 0, times: [Unix(rows[t].Date)]));
+            var (status, body) = await ServeFixture.Infer(f.Http, model,
+                ServeFixture.Body([[rows[t].Y, rows[t].X]], sequence, start: t == 0, times: [Unix(rows[t].Date)]));
             Assert.True(status == 200, body.ToString());
             Assert.Equal("req", body.GetProperty("id").GetString());
-            Assert.Equal("store-7", body.GetProperty("parameters").GetProperty("sequence_id").GetString());
+            Assert.Equal(sequence.ToString(), body.GetProperty("parameters").GetProperty("sequence_id").ToString());
             if (t + 1 < lookback)
             {
                 Assert.Equal(lookback - t - 1, body.GetProperty("parameters").GetProperty("rows_needed").GetInt32());
                 Assert.Equal(0, body.GetProperty("outputs").GetArrayLength());
                 continue;
             }
-            string prefix = f.Dir.Write($"prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            string prefix = f.Dir.Write($"{model}-prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
             var offline = forecaster.Predict(forecaster.LoadData(prefix));
             File.Delete(prefix);
             var served = ServeFixture.Output(body, "forecast");
             Assert.Equal(offline.Rows.Count, served.Length);
             for (int h = 0; h < served.Length; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
         }
+    }
+
+    [Fact]
+    public async Task A_sliding_forecast_stream_of_100_steps_equals_offline_predict_and_a_window_request_too()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["fs.gyre"]);
+        int lookback = forecaster.Options.Lookback;
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/fs")))
+        {
+            var parameters = meta.RootElement.GetProperty("parameters");
+            Assert.Equal("state", parameters.GetProperty("stream_kind").GetString());
+            Assert.Contains("slid one step per row", parameters.GetProperty("stream_state").GetString());
+        }
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/fc")))
+            Assert.Contains("not linear in its state", meta.RootElement.GetProperty("parameters").GetProperty("stream_state").GetString());
+        await StreamOfDailyRowsEqualsOffline("fs", 77, lookback + 100);
+        var lines = File.ReadAllLines(f.Daily);
+        // Without a sequence the rows are a fresh stream's whole window: the same answer as offline on them.
+        int end = 60;
+        var window = rows.Skip(end - lookback - 3).Take(lookback + 3).ToArray();
+        var (ws, wb) = await ServeFixture.Infer(f.Http, "fs", ServeFixture.Body([.. window.Select(r => new[] { r.Y, r.X })], times: [.. window.Select(r => Unix(r.Date))]));
+        Assert.True(ws == 200, wb.ToString());
+        string last = f.Dir.Write("fs-window.csv", string.Join('\n', lines.Take(end + 1)) + "\n");
+        var want = forecaster.Predict(forecaster.LoadData(last));
+        File.Delete(last);
+        var got = ServeFixture.Output(wb, "forecast");
+        for (int h = 0; h < got.Length; h++) AssertClose(want.Rows[h].Values[0], got[h], $"window request, step {h + 1}");
     }
 
     [Fact]
