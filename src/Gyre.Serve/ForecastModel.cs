@@ -64,18 +64,24 @@ public sealed class ForecastModel : ServedModel
         public ForecastStream Stream { get; } = stream;
     }
 
+    /// <summary>Appends each stream's rows, then forecasts every stream that holds a lookback in one batched network
+    /// call (<see cref="ForecastStream.ForecastMany"/>: windows re-run together, or sliding states through the head
+    /// together).</summary>
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
         var results = new StepResult[batch.Count];
+        var ready = new List<int>(batch.Count);
         for (int i = 0; i < batch.Count; i++)
         {
             var state = (ForecastStreamState)batch[i].State;
             var input = batch[i].Input;
             state.Stream.Append(input.Values, input.Rows, input.Times);
             state.Rows = state.Stream.Rows;
-            try { results[i] = state.Stream.RowsNeeded > 0 ? new StepResult([], state.Stream.RowsNeeded) : new StepResult(Answer(state.Stream.Forecast())); }
-            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+            if (state.Stream.RowsNeeded > 0) results[i] = new StepResult([], state.Stream.RowsNeeded);
+            else ready.Add(i);
         }
+        var tables = ForecastStream.ForecastMany([.. ready.Select(i => ((ForecastStreamState)batch[i].State).Stream)]);
+        for (int j = 0; j < ready.Count; j++) results[ready[j]] = new StepResult(Answer(tables[j]));
         return results;
     }
 

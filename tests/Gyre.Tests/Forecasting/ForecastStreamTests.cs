@@ -103,6 +103,59 @@ public sealed class ForecastStreamTests : IDisposable
         Assert.Contains("last normalisation", ForecastStream.WhyWindowed(Create(Daily("minlstm") with { Norm = "last" })));
     }
 
+    [Theory]
+    [InlineData("gru", "revin", "mse")]
+    [InlineData("mingru", "none", "mse")]
+    [InlineData("lstm", "none", "gaussian")]
+    public void StreamsForecastTogetherEqualEachAlone(string cell, string norm, string loss)
+    {
+        var f = Create(Daily(cell) with { Norm = norm, Loss = loss, Samples = 50 });
+        var s = f.LoadData(_dir["daily.csv"]).Series[0];
+        int kAll = s.Values.Length / s.Length;
+        var streams = new List<ForecastStream>();
+        foreach (var (from, rows) in new[] { (0, 20), (5, 31), (11, 14), (40, 60) })
+        {
+            var stream = new ForecastStream(f, false);
+            var values = new float[rows * 2];
+            for (int r = 0; r < rows; r++) s.Values.AsSpan((from + r) * kAll, 2).CopyTo(values.AsSpan(r * 2, 2));
+            stream.Append(values, rows, default);
+            streams.Add(stream);
+        }
+        var together = ForecastStream.ForecastMany(streams);
+        for (int i = 0; i < streams.Count; i++)
+        {
+            var alone = streams[i].Forecast();
+            Assert.Equal(alone.Rows.Count, together[i].Rows.Count);
+            for (int h = 0; h < alone.Rows.Count; h++)
+            {
+                Close(alone.Rows[h].Values[0], together[i].Rows[h].Values[0], $"stream {i} step {h + 1}");
+                for (int r = 0; r < alone.QuantileLevels.Length; r++)
+                    Close(alone.Rows[h].Quantiles[0][r], together[i].Rows[h].Quantiles[0][r], $"stream {i} step {h + 1} quantile {r}");
+            }
+        }
+    }
+
+    [Fact]
+    public void PredictOfManySeriesInOneBatchEqualsEachSeriesAlone()
+    {
+        string csv = _dir.Write("many.csv", string.Concat(Enumerable.Range(0, 4).Select(i =>
+        {
+            string one = File.ReadAllText(_dir.Daily($"s{i}.csv", 40 + 9 * i, id: $"s{i}", offset: i));
+            return i == 0 ? one : one[(one.IndexOf('\n') + 1)..];
+        })));
+        var f = Forecaster.Create(csv, Daily("gru") with { IdColumn = "id", Horizon = 5, Hidden = 8, Epochs = 1, Seed = 7 });
+        var all = f.LoadData(csv);
+        var together = f.Predict(all);
+        Assert.Equal(4 * 5, together.Rows.Count);
+        foreach (var series in all.Series)
+        {
+            var alone = f.Predict(new SeriesSet(all.Source, all.TimeColumn, all.IdColumn, all.Columns, all.TargetCount, all.PastCount, all.FutureCount, [series]));
+            var batched = together.Rows.Where(r => r.SeriesId == series.Id).ToArray();
+            Assert.Equal(alone.Rows.Count, batched.Length);
+            for (int h = 0; h < batched.Length; h++) Close(alone.Rows[h].Values[0], batched[h].Values[0], $"series {series.Id} step {h + 1}");
+        }
+    }
+
     [Fact]
     public void AStreamNeedsItsLookbackAndItsTimes()
     {

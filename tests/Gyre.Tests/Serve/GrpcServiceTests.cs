@@ -23,6 +23,42 @@ public class GrpcServiceTests(ServeFixture f)
     private static InferParameter Str(string v) => new() { StringParam = v };
     private static InferParameter Bool(bool v) => new() { BoolParam = v };
 
+    [Fact]
+    public async Task Server_reflection_lists_the_service_and_describes_its_file_over_v1_and_v1alpha()
+    {
+        // v1: list the services, then the file that declares the inference service.
+        var v1 = new global::Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(f.Channel);
+        using (var call = v1.ServerReflectionInfo())
+        {
+            await call.RequestStream.WriteAsync(new() { ListServices = "" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToArray();
+            Assert.Contains("inference.GRPCInferenceService", names);
+            Assert.Contains("grpc.reflection.v1.ServerReflection", names);
+            await call.RequestStream.WriteAsync(new() { FileContainingSymbol = "inference.GRPCInferenceService" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            var files = call.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto
+                .Select(b => global::Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b)).ToArray();
+            var service = Assert.Single(files.Where(d => d.Package == "inference").SelectMany(d => d.Service));
+            Assert.Equal("GRPCInferenceService", service.Name);
+            Assert.Equal(["ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer"], service.Method.Select(m => m.Name));
+            // An unknown symbol is an error in the reflection response, not a failed call.
+            await call.RequestStream.WriteAsync(new() { FileContainingSymbol = "inference.Nope" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal((int)StatusCode.NotFound, call.ResponseStream.Current.ErrorResponse.ErrorCode);
+            await call.RequestStream.CompleteAsync();
+        }
+        // v1alpha, which older grpcurl builds ask for.
+        var alpha = new global::Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(f.Channel);
+        using (var call = alpha.ServerReflectionInfo())
+        {
+            await call.RequestStream.WriteAsync(new() { ListServices = "" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Contains("inference.GRPCInferenceService", call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name));
+            await call.RequestStream.CompleteAsync();
+        }
+    }
+
     /// <summary>A request of rows of x (and times): in contents, or as little-endian bytes in raw_input_contents.</summary>
     private static ModelInferRequest Request(string model, float[][] rows, InferParameter? sequence = null, bool start = false, bool end = false,
         long[]? times = null, bool raw = false)
