@@ -21,9 +21,13 @@ public sealed class GmuCommandTests : IDisposable
     public void Classify_train_with_gmu_runs_on_the_bundled_data()
     {
         _dir.Ok(["classify", "train", "--data", GunPoint, "--out", _dir["g.gyre"], "--layers", "2", "--gmu", "1", "--gmu-memory", "0",
-            "--hidden", "8", "--epochs", "1", "--augment", "0", "--no-baselines"]);
+            "--hidden", "8", "--epochs", "1", "--augment", "0", "--no-baselines", "--normalize", "global"]);
         var inspect = _dir.Ok("classify", "inspect", "--model", _dir["g.gyre"]).Out;
         Assert.Contains("1 GMU (memory: layer 0)", inspect);
+        // Served, the stream re-runs the case through the whole model: stepping the recurrent states would skip the GMUs.
+        var served = new Gyre.Serve.ClassifyModel("g", _dir["g.gyre"], 1000);
+        Assert.Equal("window", served.StreamKind);
+        Assert.Contains("gated memory units", served.StreamDescription);
         foreach (var help in new[] { _dir.Run("classify", "train", "--help").Out, _dir.Run("classify", "--help").Out })
         {
             Assert.Contains("--gmu ", help); Assert.Contains("--gmu-memory", help);
