@@ -32,7 +32,7 @@ public sealed class ForecastStreamTests : IDisposable
     }
 
     /// <summary>Feeds 100 + L rows in pieces of 1–3 and compares every forecast with offline Predict on the prefix.</summary>
-    private void StreamEqualsOffline(Forecaster f, bool slides, bool times)
+    private void StreamEqualsOffline(Forecaster f, bool slides, bool times, bool future = false)
     {
         var stream = new ForecastStream(f, times);
         Assert.Equal(slides, stream.Slides);
@@ -50,8 +50,17 @@ public sealed class ForecastStreamTests : IDisposable
             Assert.Equal(fed, stream.Rows);
             Assert.Equal(Math.Max(0, l - fed), stream.RowsNeeded);
             if (fed < l) continue;
-            var want = f.Predict(Prefix(full, fed));
-            var got = stream.Forecast();
+            SeriesSet? fut = null;
+            if (future)
+            {
+                // The known-future covariate x over the horizon: the next N rows' values, dated.
+                int n = f.Options.Horizon;
+                var xs = new float[n];
+                for (int h = 0; h < n; h++) xs[h] = s.Values[(fed + h) * kAll + k - 1];
+                fut = new SeriesSet("future", "date", null, ["x"], 1, 0, 0, [new TimeSeries(s.Id, s.Times![fed..(fed + n)], xs, 1, null, [.. Enumerable.Range(0, n)])]);
+            }
+            var want = f.Predict(Prefix(full, fed), fut);
+            var got = stream.Forecast(fut);
             Assert.Equal(want.Rows.Count, got.Rows.Count);
             for (int i = 0; i < want.Rows.Count; i++)
                 for (int j = 0; j < want.Rows[i].Values.Length; j++)
@@ -82,6 +91,15 @@ public sealed class ForecastStreamTests : IDisposable
             TimeColumn = "date", Targets = ["y", "x"], Cell = "mingru", ChannelIndependent = true, Decoder = "recurrent", Patch = 2,
             Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f], Lookback = 13,
         }), slides: true, times: false);
+
+    [Theory]
+    [InlineData("mingru", true)]
+    [InlineData("gru", false)]
+    public void KnownFutureCovariatesAreReadOverTheHorizonAndEqualOffline(string cell, bool slides) =>
+        StreamEqualsOffline(Create(new ForecastOptions
+        {
+            TimeColumn = "date", Targets = ["y"], FutureFeatures = ["x"], Cell = cell, Norm = "none", Lookback = 14, Patch = 2,
+        }), slides, times: true, future: true);
 
     [Fact]
     public void WindowedForecastersReRunTheirWindowAndEqualOffline()
