@@ -100,7 +100,7 @@ public static class ForecastTuner
         {
             Lookback = lookback, Hidden = Pick(32, 64, 128, 256), Layers = Pick(1, 2), Patch = patch,
             Dropout = Pick(0f, 0.1f, 0.3f), LearningRate = Pick(1e-3f, 3e-3f, 1e-2f), Norm = Pick("last", "revin"),
-            InstanceNorm = false, Cell = Pick("gru", "lstm"), Preset = null,
+            InstanceNorm = false, Cell = Pick([.. Cells.CellRegistry.Tuned]), Preset = null,
         };
         return drawn with { SharedDecoder = drawn.SharedDecoder && drawn.CanShareDecoder };
     }
