@@ -51,7 +51,7 @@ internal static class ClassifyCommand
         public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 4000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
-        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0)" };
+        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0.1; 0 = off)" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
         public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };

@@ -44,6 +44,7 @@ internal sealed class TrainingOptions
     public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
+    public readonly Option<bool?> SharedDecoder = UserInput.Flag("--shared-decoder", "With --decoder pmf: the decoder step runs the encoder's GRU (one GRU for both, as SegRNN) instead of weights of its own");
     public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
     public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
@@ -61,7 +62,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -148,6 +149,7 @@ internal sealed class TrainingOptions
         yield return (GmuMemory, o.GmuMemory is { } mem ? mem.ToString(c) : "the last layer");
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
         yield return (Decoder, o.Decoder);
+        yield return (SharedDecoder, o.SharedDecoder ? "on" : "off");
         yield return (Dropout, o.Dropout.ToString(c));
         yield return (Epochs, o.Epochs.ToString(c));
         yield return (Batch, o.Batch.ToString(c));
@@ -211,6 +213,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(GmuMemory) is { } mem) o = o with { GmuMemory = mem };
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
         if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
+        if (p.GetValue(SharedDecoder) is { } shared) o = o with { SharedDecoder = shared };
         if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };
         if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
         if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
@@ -225,6 +228,8 @@ internal sealed class TrainingOptions
         if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
         if (p.GetValue(OnNan) is not null) o = o with { OnNan = UserInput.NanPolicy(p, OnNan) };
         if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };
+        // The preset's shared decoder yields to options given beside it that rule sharing out (another cell, more layers, future features).
+        if (o.SharedDecoder && !o.CanShareDecoder && p.GetValue(SharedDecoder) is null) o = o with { SharedDecoder = false };
         if (o.Patch > o.Lookback)
             throw new GyreDataException($"--patch {o.Patch} is longer than --lookback {o.Lookback}");
         o.Validate();

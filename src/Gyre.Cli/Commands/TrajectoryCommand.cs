@@ -49,30 +49,38 @@ internal static class TrajectoryCommand
         public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K (default 1)", min: 1, max: 64);
         public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer (default 0: none)", min: 0, max: Models.EncoderStack.MaxGmu);
         public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
+        public readonly Option<bool?> Bidirectional = UserInput.Flag("--bidirectional", "The encoder reads the observed displacements in both directions");
         public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
         public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
+        public readonly Option<double> Holdout = new("--holdout") { Description = "Share of each training scene's time held out at its end to choose how much of the network's correction to constant velocity to keep (0 = keep all of it)", DefaultValueFactory = _ => 0.2 };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
         public readonly Option<string?> OnNan = UserInput.OnNan();
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Layers, Gmu, GmuMemory, Frame, NoRotate, Seed, OnNan }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Layers, Bidirectional, Gmu, GmuMemory, Frame, NoRotate, Holdout, Seed, OnNan }) c.Options.Add(o);
         }
 
+        /// <summary>The options, checked: a value out of range is the user's input (exit 2), not a bug.</summary>
         public TrajectoryOptions Get(ParseResult p)
         {
             int layers = p.GetValue(Layers) ?? 1, gmu = p.GetValue(Gmu) ?? 0;
             int? memory = p.GetValue(GmuMemory);
             if (Models.EncoderStack.Problem(layers, gmu, memory) is { } bad) throw new GyreDataException(bad);
-            return Options(p) with { Layers = layers, Gmu = gmu, GmuMemory = memory };
+            try
+            {
+                var o = new TrajectoryOptions
+                {
+                    Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
+                    Layers = layers, Bidirectional = p.GetValue(Bidirectional) == true, Gmu = gmu, GmuMemory = memory,
+                    Rotate = !p.GetValue(NoRotate), Holdout = p.GetValue(Holdout), Seed = p.GetValue(Seed), OnNan = UserInput.NanPolicy(p, OnNan),
+                    Canonical = p.GetValue(Frame) switch { "canonical" => true, "world" => false, var f => throw new ArgumentException($"--frame '{f}' is not canonical or world") },
+                };
+                o.Validate();
+                return o;
+            }
+            catch (ArgumentException e) { throw new GyreDataException(e.Message); }
         }
-
-        private TrajectoryOptions Options(ParseResult p) => new()
-        {
-            Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
-            Rotate = !p.GetValue(NoRotate), Seed = p.GetValue(Seed), OnNan = UserInput.NanPolicy(p, OnNan),
-            Canonical = p.GetValue(Frame) switch { "canonical" => true, "world" => false, var f => throw new ArgumentException($"--frame '{f}' is not canonical or world") },
-        };
     }
 
     private static Option<int> Samples() => new("--samples") { Description = "K samples per window: best-of-K ADE/FDE beside the mean", DefaultValueFactory = _ => 20 };
@@ -94,7 +102,7 @@ internal static class TrajectoryCommand
             int k = CheckSamples(p.GetValue(samples));
             var log = p.GetValue(json) ? ctx.Err : ctx.Out;
             log.WriteLine("gyre trajectory: bundled run — train on UCY students001, test on crowds_zara01 (Social-STGCNN data, MIT)");
-            var train = Windows([TrackSet.LoadText(DetectCommand.Bundled("students001.txt"))], o);
+            var train = TrainingWindows([TrackSet.LoadText(DetectCommand.Bundled("students001.txt"))], o);
             var test = Windows([TrackSet.LoadText(DetectCommand.Bundled("crowds_zara01.txt"))], o);
             string model = Path.Combine(dir, "trajectory.gyre"), csv = Path.Combine(dir, "zara01-predictions.csv"), png = Path.Combine(dir, "zara01-paths.png");
             using var plan = new OutputPlan();
@@ -126,9 +134,20 @@ internal static class TrajectoryCommand
         return TrajectoryWindows.Concat(parts);
     }
 
-    private static TrajectoryPredictor Train(CliContext ctx, TextWriter log, TrajectoryWindows train, TrajectoryOptions o, Gyre.Training.DataParallel? parallel = null)
+    /// <summary>Every training window and, with --holdout, the same scenes split in time (see <see cref="TrajectoryPredictor.Split"/>).</summary>
+    private static TrainingData TrainingWindows(IReadOnlyList<TrackSet> sets, TrajectoryOptions o) => new(Windows(sets, o), TrajectoryPredictor.Split(sets, o));
+
+    private sealed record TrainingData(TrajectoryWindows All, (TrajectoryWindows Head, TrajectoryWindows Held)? Split);
+
+    private static TrajectoryPredictor Train(CliContext ctx, TextWriter log, TrainingData data, TrajectoryOptions o, Gyre.Training.DataParallel? parallel = null)
     {
-        log.WriteLine($"training on {train.Count} windows ({o.Obs} observed + {o.Pred} predicted positions), {o.Epochs} epochs");
+        string holdout = $"--holdout {o.Holdout.ToString(CultureInfo.InvariantCulture)}";
+        if (data.Split is var (head, held))
+            log.WriteLine($"choosing the correction to constant velocity: training on {head.Count} earlier windows, scoring {held.Count} later ones ({holdout})");
+        else if (o.Holdout > 0)
+            log.WriteLine($"the scenes are too short to hold out their last {o.Holdout.ToString("P0", CultureInfo.InvariantCulture)} ({holdout}): the network's correction to constant velocity is kept in full");
+        log.WriteLine($"training on {data.All.Count} windows ({o.Obs} observed + {o.Pred} predicted positions), {o.Epochs} epochs"
+            + (data.Split is null ? "" : " (after the held-out run)"));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int lastEpoch = 0;
         var progress = new LineProgress(pr =>
@@ -137,9 +156,11 @@ internal static class TrajectoryCommand
             lastEpoch = pr.Epoch;
             if (pr.Epoch % 5 == 0 || pr.Epoch == pr.Epochs) log.WriteLine($"epoch {pr.Epoch}/{pr.Epochs}  nll {pr.Loss:F4}  {pr.Elapsed.TotalSeconds:F0}s");
         });
-        var model = TrajectoryPredictor.Fit(train, o, progress, parallel);
+        var model = TrajectoryPredictor.Fit(data.All, o, progress, parallel, data.Split);
         int skipped = model.History.Sum(e => e.Skipped);
         log.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s" + (skipped > 0 ? $"; skipped {skipped} batch(es) with a NaN/Inf loss or gradient (--on-nan skip)" : ""));
+        log.WriteLine($"correction to constant velocity kept: {model.Correction.ToString("0.##", CultureInfo.InvariantCulture)} of the network's"
+            + (data.Split is null ? " (no holdout)" : " (lowest held-out ADE)"));
         return model;
     }
 
@@ -168,7 +189,7 @@ internal static class TrajectoryCommand
             plan.Check();
             var o = m.Get(p);
             o.Validate();
-            var train = Windows(p.GetValue(data)!.Select(f => d.Load(p, f)).ToList(), o);
+            var train = TrainingWindows(p.GetValue(data)!.Select(f => d.Load(p, f)).ToList(), o);
             using var run = DistributedRun.Start(p.GetValue(distributed), p.GetValue(bucket), ctx);
             var model = Train(run.Context, run.Context.Out, train, o, run.Parallel);
             if (!run.IsRoot) return Cli.Ok;   // rank 0 writes the model

@@ -42,6 +42,11 @@ public sealed record ForecastNetworkConfig
     public float Dropout { get; init; }
     public ulong Seed { get; init; }
 
+    /// <summary>pmf only: the decoder step runs the encoder's own GRU (SegRNN uses one GRU for both), so the decoder
+    /// has no weights of its own. Needs a one-layer GRU, patching, an even H (the input [pos ‖ chan] is then H wide,
+    /// as the segment embeddings the encoder reads) and no future features.</summary>
+    public bool SharedDecoder { get; init; }
+
     /// <summary>The output distribution ("gaussian", "studentt", "negbinomial") whose raw parameters the network emits; "" for none.</summary>
     public string Distribution { get; init; } = "";
 
@@ -112,7 +117,11 @@ public sealed class ForecastNetwork : Module
     internal bool LayerDecoderStep
     {
         get => _layerDecoderStep;
-        set { _layerDecoderStep = value; _byBatch.Clear(); _buffers = null; }
+        set
+        {
+            if (value && _decoder is null) throw new InvalidOperationException("a shared pmf decoder has no decoder layer");
+            _layerDecoderStep = value; _byBatch.Clear(); _buffers = null;
+        }
     }
 
     public ForecastNetwork(ForecastNetworkConfig config)
@@ -147,13 +156,19 @@ public sealed class ForecastNetwork : Module
                 // One decoder step from the encoder's states: they must be H wide (no LSTM projection).
                 if (w0 != h) throw new ArgumentException("the pmf decoder takes no --proj-size");
                 int e = config.EmbeddingWidth, ps = config.SegmentLength;
-                _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
+                if (config.SharedDecoder)
+                {
+                    if (!SegmentGruStep.Supports(_encoder.Layer) || config.Patch <= 1 || h % 2 != 0 || config.FutureFeatures > 0 || config.Gmu > 0)
+                        throw new ArgumentException("a shared pmf decoder needs a one-layer gru encoder without memory units, --patch, an even --hidden and no future features");
+                }
+                else _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
                 _head = new Linear(h, ps * cq, seed: (ulong)seed + 3);
                 _embed = new ParameterBlock([("position", [config.Segments, e]), ("channel", [config.Channels, e])]);
                 // Standard normal, as SegRNN initialises its embeddings: at the scale of the decoder's other inputs.
                 new Rng((ulong)seed + 5).Normal(_embed.Values, 0f, 1f);
                 _outputDropoutRng = new Rng((ulong)seed + 6);
-                if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
+                if (_decoder is null) _segmentStep = new SegmentGruStep(_encoder.Layer);
+                else if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
                 break;
             default:
                 throw new ArgumentException($"decoder must be 'direct', 'recurrent' or 'pmf', got '{config.Decoder}'");
@@ -208,6 +223,39 @@ public sealed class ForecastNetwork : Module
             var hTop = buf.EncStates[0].Span.Slice((k - 1) * b * h, b * h);
             for (int i = 0; i < b; i++) encY.ReadOnlySpan.Slice((i * steps + steps - 1) * h, h).CopyTo(hTop.Slice(i * h, h));
         }
+        return Decode(buf, future, channel, b);
+    }
+
+    /// <summary>
+    /// The head (or decoder) alone, from given encoder final states: <paramref name="encoderState"/> [B, W_0], the state
+    /// of a one-layer, one-state encoder after a window (e.g. kept by a <see cref="SlidingLinearWindow"/>), future
+    /// [B, N, Ff] and channel as in <see cref="Forward"/> → predictions [B, N, C, Q]. Equals <see cref="Forward"/> on
+    /// that window when the state is the encoder's over it. Inference only.
+    /// </summary>
+    public Tensor ForwardFromEncoderState(ReadOnlySpan<float> encoderState, Tensor? future, ReadOnlySpan<int> channel = default)
+    {
+        var c = Config;
+        if (c.Layers != 1 || _encoder.Layer.StateCount != 1 || c.Gmu > 0)
+            throw new InvalidOperationException($"the head runs from a given state only for a one-layer, one-state encoder without GMU layers (this one: {c.Layers} layers of {_encoder.Layer.Cell}, {c.Gmu} GMU)");
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures;
+        if (encoderState.Length == 0 || encoderState.Length % h != 0)
+            throw new ArgumentException($"encoder states must be [B, {h}], got {encoderState.Length} values");
+        int b = encoderState.Length / h;
+        if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
+            throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
+        if (!channel.IsEmpty && channel.Length != b) throw new ArgumentException($"{channel.Length} channel indices for a batch of {b}");
+        Training = false;
+        var buf = BuffersFor(b);
+        foreach (var m in Modules()) m.Training = false;
+        encoderState.CopyTo(buf.EncStates[0].Span);
+        return Decode(buf, future, channel, b);
+    }
+
+    // The head or decoder from the encoder's final states in buf.EncStates.
+    private Tensor Decode(Buffers buf, Tensor? future, ReadOnlySpan<int> channel, int b)
+    {
+        var c = Config;
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, W_0]
 
         if (Pmf) return ForwardPmf(buf, future, channel, b);
@@ -313,7 +361,7 @@ public sealed class ForecastNetwork : Module
         _decoder!.Forward(buf.DecIn, buf.DecStates!, buf.DecY!, buf.DecFinal!, default);   // y [B·M, 1, H]
     }
 
-    private static void Relu(Span<float> v)
+    internal static void Relu(Span<float> v)
     {
         for (int i = 0; i < v.Length; i++) if (!(v[i] > 0f)) v[i] = 0f;
     }

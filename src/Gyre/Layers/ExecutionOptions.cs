@@ -119,7 +119,8 @@ public sealed record ExecutionOptions
 
     /// <summary>
     /// How the time axis runs for a cell with a parallel form: <see cref="ScanMode.Sequential"/> (the time loop),
-    /// <see cref="ScanMode.Parallel"/> (<see cref="SequencePath.Scan"/>; an error for a cell without one), or null
+    /// <see cref="ScanMode.Parallel"/> (the cell's <see cref="SequencePath.Scan"/>, <see cref="SequencePath.Newton"/> or
+    /// <see cref="SequencePath.StateScan"/>; an error for a cell without one), or null
     /// (auto): the time loop. On the CPUs measured (two cores, bench/README.md and README "Parallel in time") the
     /// parallel solve never beat the loop: the loop already runs on both cores and the scan does more work, so auto
     /// chooses it only when asked. Never changes a result beyond rounding (≤ 1e-5 at T = 4096, tested).

@@ -11,10 +11,10 @@ internal sealed unsafe partial class SequenceRunner<TCell>
 {
     private float[] _stateBlocks = [];   // per worker [StateScanBlockRows(Ws)] rows of step scratch (StateScanJob)
 
-    /// <summary>Rows the state scan hands the cell at once: up to 16, fewer for wide states so that a worker's
-    /// four [2, rows, Ws] blocks stay near 1 MB (GLA with one head at H = 256 has Ws = 65536). Rows never interact, so
-    /// the count changes no bit.</summary>
-    internal static int StateScanBlockRows(int ld) => Math.Clamp(16384 / Math.Max(1, ld), 1, 16);
+    /// <summary>Rows the state scan hands the cell's step at once: up to 16, fewer for wide states so that a worker's
+    /// [2, rows, Ws] blocks stay within about 1 MB (GLA with one head at H = 256 has Ws = 65536). Rows never interact,
+    /// so the count changes no bit.</summary>
+    internal static int StateScanBlockRows(int ld) => Math.Clamp(65536 / Math.Max(1, ld), 1, 16);
 
     /// <summary>Per-row floats of a state-scan block: the cell's scratch, ∂L/∂gx of the throw-away backward, then
     /// two [2, ·, Ws] blocks (forward: previous and next states; backward: ∂L/∂next and ∂L/∂prev).</summary>
@@ -162,21 +162,26 @@ internal unsafe struct StateScanJob<TCell> : IWorkerJob where TCell : struct, IC
         float* prevBase = States + (Reverse ? m : 0), nextBase = States + (Reverse ? 0 : m);
         float* scratch = Blocks + (nint)worker * blk * ((TCell.ScratchWidth + TCell.Gates) * h + 4 * ld);
         float* dgx = scratch + (nint)blk * TCell.ScratchWidth * h, p0 = dgx + (nint)blk * gh, p1 = p0 + 2 * pair;
+        // The coefficients need no scratch: one call for all of this worker's rows (the cell's per-call set-up, e.g.
+        // LSSL's check that Ā, B̄ are current, then runs once, not once a block).
+        if (Mode == Part.Coefficients)
+        {
+            TCell.LinearStateCoefficients(Coef + (nint)r0 * ld, nextBase + stride + (nint)r0 * ld, ld, Gx + (nint)r0 * gh, r1 - r0, h, W);
+            for (int r = r0; r < r1; r++)
+                if (Padded(r))
+                {
+                    new Span<float>(Coef + (nint)r * ld, ld).Fill(1f);
+                    new Span<float>(nextBase + stride + (nint)r * ld, ld).Clear();
+                }
+            return;
+        }
+        if (Mode == Part.Decay) TCell.LinearStateDecay(Coef + (nint)r0 * ld, ld, Saved + (nint)r0 * sw, r1 - r0, h, W);
         for (int b0 = r0; b0 < r1; b0 += blk)
         {
             int rows = Math.Min(blk, r1 - b0);
             nint o = (nint)b0 * ld;
             switch (Mode)
             {
-                case Part.Coefficients:
-                    TCell.LinearStateCoefficients(Coef + o, nextBase + stride + o, ld, Gx + (nint)b0 * gh, rows, h, W);
-                    for (int r = b0; r < b0 + rows; r++)
-                        if (Padded(r))
-                        {
-                            new Span<float>(Coef + (nint)r * ld, ld).Fill(1f);
-                            new Span<float>(nextBase + stride + (nint)r * ld, ld).Clear();
-                        }
-                    break;
                 case Part.Readout:
                     // p0: previous states (h as the contract hands it, s solved), p1: the step's own next states.
                     for (int r = 0; r < rows; r++)
@@ -191,7 +196,6 @@ internal unsafe struct StateScanJob<TCell> : IWorkerJob where TCell : struct, IC
                         if (!Padded(r)) new ReadOnlySpan<float>(p1 + (nint)(r - b0) * ld, h).CopyTo(new Span<float>(nextBase + (nint)r * ld, h));
                     break;
                 case Part.Decay:
-                    TCell.LinearStateDecay(Coef + o, ld, Saved + (nint)b0 * sw, rows, h, W);
                     DirectGradient(b0, rows, p0, zeroPadded: true);
                     new Span<float>(p0 + pair, rows * ld).Clear();
                     StepBackward(b0, rows, p0, p1, pair, dgx, scratch);

@@ -19,6 +19,9 @@ public sealed record TrajectoryOptions
     /// <summary>K recurrent layers.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Layers { get; init; } = 1;
+    /// <summary>D = 2: the encoder reads the observed displacements in both directions.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Bidirectional { get; init; }
     /// <summary>G gated memory units after the recurrent layers (0: none).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Gmu { get; init; }
@@ -35,6 +38,12 @@ public sealed record TrajectoryOptions
     /// predicting): the model learns turns and speed changes relative to the walker's heading, not the scene's map.
     /// </summary>
     public bool Canonical { get; init; }
+    /// <summary>
+    /// Share h of each training scene's time span held out at its end to choose <see cref="TrajectoryPredictor.Correction"/>
+    /// (0 &lt; h &lt; 1; see <see cref="TrajectoryPredictor.Split"/>); 0 trusts the network's correction to constant velocity
+    /// in full (α = 1).
+    /// </summary>
+    public double Holdout { get; init; } = 0.2;
     public ulong Seed { get; init; } = 1;
     /// <summary>What a batch with a non-finite loss or gradient does (a property of the run, not of the model: not stored).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -47,6 +56,7 @@ public sealed record TrajectoryOptions
         if (Hidden < 1) throw new ArgumentException($"--hidden {Hidden} must be at least 1");
         if (Models.EncoderStack.Problem(Layers, Gmu, GmuMemory) is { } stack) throw new ArgumentException(stack);
         if (Epochs < 0) throw new ArgumentException($"--epochs {Epochs} must be ≥ 0");
+        if (!(Holdout >= 0 && Holdout < 1)) throw new ArgumentException($"--holdout {Holdout} must be in [0, 1)");
     }
 }
 
@@ -59,8 +69,9 @@ public sealed record TrajectoryOptions
 /// plus an independent z for 3-D tracks), trained by NLL with the shared <see cref="Trainer"/>. Predicting the change
 /// of velocity makes constant velocity the model's starting point: a scene whose walkers are faster or slower than
 /// the training scene's shifts the inputs and the answer together, where absolute displacements would pull every
-/// walker towards the training scene's typical speed. Positions are the last observed position plus the running sum of the
-/// displacements (means, or K samples for best-of-K). Dimensions: B batch, D coordinates, P parameters per step.
+/// walker towards the training scene's typical speed. The mean change is taken <see cref="Correction"/> (α) times, α chosen
+/// on held-out later windows. Positions are the last observed position plus the running sum of the displacements (means,
+/// or K samples for best-of-K). Dimensions: B batch, D coordinates, P parameters per step.
 /// </summary>
 public sealed class TrajectoryPredictor : ITrainingTask
 {
@@ -72,23 +83,64 @@ public sealed class TrajectoryPredictor : ITrainingTask
     public int Dims { get; }
     /// <summary>s: the standard deviation of the training displacements' coordinates (metres per frame step).</summary>
     public float Scale { get; private set; }
+    /// <summary>
+    /// α ∈ [0, 1]: the share of the network's mean change of velocity added to constant velocity,
+    /// v̂_k = v_last + α·s·μ_k (samples keep their full spread around that mean). Chosen on the held-out end of the
+    /// training scenes (1 without a holdout): the network learns whatever its training scene does, walkers that slow
+    /// down or weave included, and α keeps only as much of that as still pays on later windows of the same scenes —
+    /// a correction that does not hold up there has no reason to hold up on another scene. α = 0 is constant velocity.
+    /// </summary>
+    public double Correction { get; private set; } = 1;
     public SequenceModel Network { get; }
     public List<EpochRecord> History { get; } = [];
 
-    private TrajectoryPredictor(TrajectoryOptions options, int dims, float scale, SequenceModel network)
+    private TrajectoryPredictor(TrajectoryOptions options, int dims, float scale, SequenceModel network, double correction = 1)
     {
-        Options = options; Dims = dims; Scale = scale; Network = network;
+        Options = options; Dims = dims; Scale = scale; Network = network; Correction = correction;
     }
 
     private static SequenceModel Build(TrajectoryOptions o, int dims) => new(new ModelSpec
     {
-        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Layers = o.Layers, Gmu = o.Gmu, GmuMemory = o.GmuMemory, Pool = "last", Head = "linear",
+        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Layers = o.Layers, Bidirectional = o.Bidirectional, Gmu = o.Gmu, GmuMemory = o.GmuMemory, Pool = "last", Head = "linear",
         Outputs = o.Pred * BivariateGaussianNll.Parameters(dims), Seed = o.Seed,
     });
 
-    /// <summary>Fits on every window of <paramref name="train"/> (built with the same Obs and Pred).</summary>
+    /// <summary>
+    /// Fits on every window of <paramref name="train"/> (built with the same Obs and Pred), α = 1. With a split
+    /// (<see cref="TrajectoryWindows.SplitEnd"/>: head windows and later, held-out ones), a first network is trained on
+    /// the head windows and α chosen on the held-out ones; the returned network is then trained the same way on all of
+    /// <paramref name="train"/> and keeps that α.
+    /// </summary>
     public static TrajectoryPredictor Fit(TrajectoryWindows train, TrajectoryOptions o, IProgress<TrainingProgress>? progress = null,
-        DataParallel? parallel = null)
+        DataParallel? parallel = null, (TrajectoryWindows Head, TrajectoryWindows Held)? split = null)
+    {
+        double alpha = 1;
+        if (split is var (head, held))
+        {
+            if (held.Count == 0) throw new ArgumentException("no held-out windows");
+            alpha = FitAll(head, o, progress, parallel).ChooseCorrection(held).Alpha;
+        }
+        var model = FitAll(train, o, progress, parallel);
+        model.Correction = alpha;
+        return model;
+    }
+
+    /// <summary>
+    /// The scenes split in time for choosing α: head windows before the last share h of each scene's time, held-out
+    /// windows inside it, windows across the cut in neither (<see cref="TrajectoryWindows.SplitEnd"/>). Null when
+    /// <see cref="TrajectoryOptions.Holdout"/> is 0, or when the scenes are too short for it (a scene without head
+    /// windows, or no held-out window in any scene): α is then 1.
+    /// </summary>
+    public static (TrajectoryWindows Head, TrajectoryWindows Held)? Split(IReadOnlyList<TrackSet> scenes, TrajectoryOptions o)
+    {
+        o.Validate();
+        if (o.Holdout == 0) return null;
+        var parts = scenes.Select(s => TrajectoryWindows.SplitEnd(s, o.Obs, o.Pred, o.Holdout)).ToList();
+        if (parts.Any(p => p.Head.Count == 0) || parts.All(p => p.Tail.Count == 0)) return null;
+        return (TrajectoryWindows.Concat([.. parts.Select(p => p.Head)]), TrajectoryWindows.Concat([.. parts.Where(p => p.Tail.Count > 0).Select(p => p.Tail)]));
+    }
+
+    private static TrajectoryPredictor FitAll(TrajectoryWindows train, TrajectoryOptions o, IProgress<TrainingProgress>? progress, DataParallel? parallel)
     {
         o.Validate();
         if (train.Obs != o.Obs || train.Pred != o.Pred) throw new ArgumentException($"windows of {train.Obs}+{train.Pred} for a model of {o.Obs}+{o.Pred}");
@@ -188,6 +240,8 @@ public sealed class TrajectoryPredictor : ITrainingTask
         return loss;
     }
 
+    // The held-out windows are not scored per epoch: picking the epoch on them as well (tried) kept early epochs
+    // from a few hundred windows and lost more than α gained; they choose α once, for the final weights.
     public ValidationResult? Validate() => null;
     public string[] SaveRngState() => [.. Network.SaveRngState(), _augment?.SaveState() ?? new Rng(0).SaveState()];
 
@@ -205,51 +259,67 @@ public sealed class TrajectoryPredictor : ITrainingTask
     /// </summary>
     public (float[] Mean, float[]? Samples) Predict(TrajectoryWindows windows, int k = 0, ulong seed = 1)
     {
-        if (windows.Obs != Options.Obs || windows.Pred != Options.Pred || windows.Dims != Dims)
-            throw new ArgumentException($"windows of {windows.Obs}+{windows.Pred} steps in {windows.Dims}-D for a model of {Options.Obs}+{Options.Pred} in {Dims}-D");
-        int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
+        var f = Forward(windows);
+        int n = windows.Count, d = Dims, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
         var mean = new float[n * pr * d];
         var samples = k > 0 ? new float[n * k * pr * d] : null;
         var rng = new Rng(seed);
+        for (int s = 0; s < n; s++)
+        {
+            var g = f.Heads.AsSpan(s * pr * p, pr * p);
+            var last = f.LastTwo.AsSpan(s * 2 * d, 2 * d);
+            var m = mean.AsSpan(s * pr * d, pr * d);
+            Integrate(g, last, m, null, Correction);
+            Turn(m, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
+            for (int j = 0; j < k; j++)
+            {
+                var one = samples.AsSpan(((s * k) + j) * pr * d, pr * d);
+                Integrate(g, last, one, rng, Correction);
+                Turn(one, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
+            }
+        }
+        return (mean, samples);
+    }
+
+    /// <summary>The network's outputs for every window, with what integrating them needs.</summary>
+    /// <param name="Heads">[S, Pred·P] per-step Gaussian parameters.</param>
+    /// <param name="LastTwo">[S, 2, D] the last two observed positions in the model's frame.</param>
+    /// <param name="Turns">[S] the rotation from the model's frame back to the world.</param>
+    private sealed record Outputs(float[] Heads, float[] LastTwo, (double Cos, double Sin)[] Turns);
+
+    private Outputs Forward(TrajectoryWindows windows)
+    {
+        if (windows.Obs != Options.Obs || windows.Pred != Options.Pred || windows.Dims != Dims)
+            throw new ArgumentException($"windows of {windows.Obs}+{windows.Pred} steps in {windows.Dims}-D for a model of {Options.Obs}+{Options.Pred} in {Dims}-D");
+        int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
+        var heads = new float[n * pr * p];
+        var lastTwo = new float[n * 2 * d];
+        var turns = new (double Cos, double Sin)[n];
+        var one = new float[o * d];   // [Obs, D] one window's observed positions in the model's frame
         Network.Training = false;
         const int Chunk = 512;
         for (int s0 = 0; s0 < n; s0 += Chunk)
         {
             int b = Math.Min(Chunk, n - s0);
             var x = Tensor.Zeros(b, o - 1, d);   // [B, Obs − 1, D]
-            var observed = new float[b * o * d];   // [B, Obs, D] in the model's frame
-            var turns = new (double Cos, double Sin)[b];
-            for (int i = 0; i < b; i++)
-            {
-                var one = observed.AsSpan(i * o * d, o * d);
-                windows.Sample(s0 + i)[..(o * d)].CopyTo(one);
-                turns[i] = Options.Canonical ? Canonicalise(one, o, d) : (1, 0);
-                Displacements(one, x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
-            }
-            var g = Network.Forward(x, null).ReadOnlySpan;   // [B, Pred·P]
             for (int i = 0; i < b; i++)
             {
                 int s = s0 + i;
-                var last = observed.AsSpan((i * o + o - 2) * d, 2 * d);
-                var m = mean.AsSpan(s * pr * d, pr * d);
-                Integrate(g.Slice(i * pr * p, pr * p), last, m, null);
-                Turn(m, pr, d, turns[i].Cos, turns[i].Sin);
-                for (int j = 0; j < k; j++)
-                {
-                    var one = samples.AsSpan(((s * k) + j) * pr * d, pr * d);
-                    Integrate(g.Slice(i * pr * p, pr * p), last, one, rng);
-                    Turn(one, pr, d, turns[i].Cos, turns[i].Sin);
-                }
+                windows.Sample(s)[..(o * d)].CopyTo(one);
+                turns[s] = Options.Canonical ? Canonicalise(one, o, d) : (1, 0);
+                Displacements(one, x.Span.Slice(i * (o - 1) * d, (o - 1) * d));
+                one.AsSpan((o - 2) * d, 2 * d).CopyTo(lastTwo.AsSpan(s * 2 * d, 2 * d));
             }
+            Network.Forward(x, null).ReadOnlySpan.CopyTo(heads.AsSpan(s0 * pr * p, b * pr * p));
         }
-        return (mean, samples);
+        return new Outputs(heads, lastTwo, turns);
     }
 
     /// <summary>
     /// Per-step Gaussian parameters [Pred, P] and the last two observed positions [2, D] → positions [Pred, D]:
-    /// means, or one draw when rng is given.
+    /// means, or one draw when rng is given, with the network's mean change of velocity taken α times.
     /// </summary>
-    private void Integrate(ReadOnlySpan<float> g, ReadOnlySpan<float> lastTwo, Span<float> dst, Rng? rng)
+    private void Integrate(ReadOnlySpan<float> g, ReadOnlySpan<float> lastTwo, Span<float> dst, Rng? rng, double alpha)
     {
         int d = Dims, p = BivariateGaussianNll.Parameters(d);
         Span<double> pos = stackalloc double[d];
@@ -258,7 +328,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
         for (int k = 0; k < Options.Pred; k++)
         {
             var q = g.Slice(k * p, p);
-            double dx = q[0], dy = q[1], dz = d == 3 ? q[5] : 0;
+            double dx = alpha * q[0], dy = alpha * q[1], dz = d == 3 ? alpha * q[5] : 0;
             if (rng != null)
             {
                 double sx = Math.Exp(Math.Clamp(q[2], BivariateGaussianNll.LogSigmaMin, BivariateGaussianNll.LogSigmaMax));
@@ -273,6 +343,32 @@ public sealed class TrajectoryPredictor : ITrainingTask
             for (int j = 0; j < d; j++) dst[k * d + j] = (float)pos[j];
         }
     }
+
+    /// <summary>
+    /// The share α ∈ {0, 1/20, …, 1} of the network's mean correction with the lowest ADE on the held-out windows
+    /// (ties to the smaller α, i.e. towards constant velocity), and that ADE.
+    /// </summary>
+    private (double Alpha, double Ade) ChooseCorrection(TrajectoryWindows held)
+    {
+        var f = Forward(held);
+        int n = held.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
+        var path = new float[pr * d];   // [Pred, D]
+        var best = (Alpha: 0.0, Ade: double.PositiveInfinity);
+        for (int step = 0; step <= CorrectionSteps; step++)
+        {
+            double alpha = step / (double)CorrectionSteps, ade = 0;
+            for (int s = 0; s < n; s++)
+            {
+                Integrate(f.Heads.AsSpan(s * pr * p, pr * p), f.LastTwo.AsSpan(s * 2 * d, 2 * d), path, null, alpha);
+                Turn(path, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
+                ade += TrajectoryMetrics.Errors(path, held.Sample(s)[(o * d)..], d).Ade;
+            }
+            if (ade / n < best.Ade) best = (alpha, ade / n);
+        }
+        return best;
+    }
+
+    private const int CorrectionSteps = 20;
 
     /// <summary>Mean ADE/FDE of the mean prediction, and with k &gt; 0 of the best of k samples (lowest ADE per window).</summary>
     public TrajectoryScores Evaluate(TrajectoryWindows windows, int k = 0, ulong seed = 1)
@@ -300,7 +396,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
 
     private Dictionary<string, string> Extra() => new()
     {
-        ["trajectory"] = JsonSerializer.Serialize(new FileState(Options, Dims, Scale)),
+        ["trajectory"] = JsonSerializer.Serialize(new FileState(Options, Dims, Scale, Correction)),
     };
 
     /// <summary>Writes the model file (job "trajectory"): weights, spec, options, scale and history.</summary>
@@ -320,13 +416,15 @@ public sealed class TrajectoryPredictor : ITrainingTask
         {
             throw new GyreDataException($"corrupt trajectory settings: {e.Message}", path);
         }
+        if (!(state.Correction >= 0 && state.Correction <= 1)) throw new GyreDataException($"corrupt trajectory settings: correction {state.Correction} outside [0, 1]", path);
         var spec = network.Spec;
-        var p = new TrajectoryPredictor(state.Options with { Layers = spec.Layers, Gmu = spec.Gmu, GmuMemory = spec.GmuMemory }, state.Dims, state.Scale, network);
+        var p = new TrajectoryPredictor(state.Options with { Layers = spec.Layers, Bidirectional = spec.Bidirectional, Gmu = spec.Gmu, GmuMemory = spec.GmuMemory }, state.Dims, state.Scale, network, state.Correction);
         p.History.AddRange(history);
         return p;
     }
 
-    private sealed record FileState(TrajectoryOptions Options, int Dims, float Scale);
+    /// <summary>What the model file holds beside the weights; files written before α existed load with α = 1.</summary>
+    private sealed record FileState(TrajectoryOptions Options, int Dims, float Scale, double Correction = 1);
 
     private sealed class Batch(int b, int t, int d, int pred, int p)
     {

@@ -167,6 +167,7 @@ public sealed class MalformedInputCatalogue : IClassFixture<MalformedInputCatalo
         ["option: --patch longer than --lookback"] = new(Daily(), d => Train(d, "--patch", "30"), 2, "--patch 30 is longer than --lookback 14"),
         ["option: --cell transformer"] = new(Daily(), d => Train(d, "--cell", "transformer"), 2, $"--cell: unknown cell 'transformer' (known: {KnownCells})"),
         ["option: --decoder bogus"] = new(Daily(), d => Train(d, "--decoder", "bogus"), 2, "decoder must be direct, recurrent or pmf (got 'bogus')"),
+        ["option: --shared-decoder without pmf"] = new(Daily(), d => Train(d, "--shared-decoder"), 2, "--shared-decoder needs --decoder pmf with --cell gru, --layers 1, --patch, an even --hidden, no future features and no --gmu"),
         ["option: --loss bogus"] = new(Daily(), d => Train(d, "--loss", "bogus"), 2, "unknown loss 'bogus' (known: mse, mae, huber, quantile, gaussian, studentt, negbinomial)"),
         ["option: --quantiles without quantile loss"] = new(Daily(), d => Train(d, "--quantiles", "0.5"), 2, "--quantiles needs --loss quantile"),
         ["option: --quantiles decreasing"] = new(Daily(), d => Train(d, "--loss", "quantile", "--quantiles", "0.9,0.1"), 2, "quantiles must be strictly increasing"),

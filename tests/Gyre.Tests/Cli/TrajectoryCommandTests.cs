@@ -90,4 +90,17 @@ public sealed class TrajectoryCommandTests : IDisposable
     [Fact]
     public void Scene_without_a_long_enough_track_is_bad_input() =>
         _dir.Fails(["trajectory", "train", "--data", Scene("short.txt", frames: 12), .. Small, "--out", _dir["m.gyre"]], "short.txt", "20 consecutive frames");
+
+    [Fact]
+    public void Training_holds_out_the_end_of_long_scenes_and_says_what_it_kept()
+    {
+        var r = _dir.Ok(["trajectory", "train", "--data", Scene("long.txt", agents: 4, frames: 120), .. Small, "--out", _dir["m.gyre"]]);
+        Assert.Contains("choosing the correction to constant velocity: training on 308 earlier windows, scoring 20 later ones", r.Out);
+        Assert.Matches(@"correction to constant velocity kept: [01](\.[0-9]+)? of the network's \(lowest held-out ADE\)", r.Out);
+        var s = _dir.Ok(["trajectory", "train", "--data", Scene("short.txt"), .. Small, "--out", _dir["s.gyre"]]);
+        Assert.Contains("too short to hold out their last 20 % (--holdout 0.2)", s.Out);
+        Assert.Contains("correction to constant velocity kept: 1 of the network's (no holdout)", s.Out);
+        _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--holdout", "1", "--out", _dir["h.gyre"]], "--holdout 1 must be in [0, 1)");
+        _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--obs", "1", "--out", _dir["h.gyre"]], "--obs 1: at least 2 observed positions");
+    }
 }

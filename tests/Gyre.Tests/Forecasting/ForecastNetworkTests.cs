@@ -181,6 +181,34 @@ public class ForecastNetworkTests
         }
     }
 
+    /// <summary>
+    /// The shared pmf decoder (the decoder step runs the encoder's GRU): no decoder weights of their own, and the
+    /// encoder's weights collect the gradients of both uses (finite differences with a random upstream gradient).
+    /// </summary>
+    [Fact]
+    public void SharedPmfDecoderBackwardMatchesFiniteDifferences()
+    {
+        var config = new ForecastNetworkConfig
+        {
+            Cell = "gru", Decoder = "pmf", SharedDecoder = true, Patch = 2, InputFeatures = 1, Hidden = 4, Layers = 1,
+            Lookback = 6, Horizon = 5, Outputs = 1, Channels = 3, Seed = 4,
+        };
+        var net = new ForecastNetwork(config);
+        Assert.DoesNotContain(net.NamedParameters(), p => p.Name.StartsWith("decoder.", StringComparison.Ordinal));
+        var rng = new Rng(12);
+        foreach (var p in net.Parameters()) rng.Uniform(p.Value.Span, -0.6f, 0.6f);
+        var x = GradientCheckTests.Random(rng, [3, 6, 1]);
+        var up = GradientCheckTests.Random(rng, [3, 5, 1, 1]);
+        int[] channel = [1, 0, 2];
+        double Loss() => GradientCheckTests.Dot(net.Forward(x, null, channel), up);
+        Loss();
+        net.ZeroGrad();
+        net.Backward(up);
+        CheckAllParameters(net, Loss);
+        Assert.Throws<ArgumentException>(() => new ForecastNetwork(config with { Layers = 2 }));
+        Assert.Throws<ArgumentException>(() => new ForecastNetwork(config with { FutureFeatures = 1 }));
+    }
+
     /// <summary>Dropout on the pmf decoder's output acts in training mode only, and is the identity at inference.</summary>
     [Fact]
     public void PmfDropoutActsOnlyInTraining()

@@ -139,6 +139,20 @@ public class ForecasterTests : IDisposable
         Assert.Throws<GyreDataException>(() => (Small() with { Norm = "mean" }).Validate());
     }
 
+    /// <summary>A shared pmf decoder (one GRU for encoding and decoding) trains, and its model file reloads as the same network.</summary>
+    [Fact]
+    public void SharedPmfDecoderTrainsAndRoundTrips()
+    {
+        var f = Forecaster.Fit(Bundled("AirPassengers.csv"), Small(epochs: 2) with { Decoder = "pmf", SharedDecoder = true, Patch = 6, Norm = "last" });
+        Assert.Null(f.Network.Decoder);
+        string path = Temp("s.gyre");
+        f.Save(path);
+        var g = Forecaster.Load(path);
+        Assert.True(g.Network.Config.SharedDecoder);
+        var data = f.LoadData(Bundled("AirPassengers.csv"));
+        Assert.Equal(f.Predict(data).Rows.Select(r => r.Values[0]), g.Predict(data).Rows.Select(r => r.Values[0]));
+    }
+
     /// <summary>
     /// Distribution heads trained by NLL: the reported train and validation losses are NLLs in the scaler's space,
     /// the forecast table carries the 5/25/50/75/95 % quantiles in order, and evaluation reports coverage and CRPS.

@@ -70,4 +70,98 @@ public sealed class TrajectoryPredictorTests : IDisposable
             Assert.Equal(a[i], b[i + 1], 3);
         }
     }
+
+    /// <summary>
+    /// One window's worth of track (Obs + Pred = 20 points) per agent, agents one after another in time: each walks
+    /// straight at its own speed and heading for 8 points and then, if <paramref name="slows"/> says so for its start
+    /// frame, at half that speed.
+    /// </summary>
+    private static TrackSet OneWindowWalkers(int agents, Func<double, bool> slows)
+    {
+        var tracks = new List<Track>();
+        for (int a = 0; a < agents; a++)
+        {
+            double start = 200.0 * a, heading = a * 2.4, speed = 0.2 + 0.1 * (a % 4);
+            bool slow = slows(start);
+            var pos = new float[20 * 2];
+            double x = 0, y = 0;
+            for (int k = 0; k < 20; k++)
+            {
+                pos[2 * k] = (float)x; pos[2 * k + 1] = (float)y;
+                double v = slow && k >= 7 ? speed / 2 : speed;
+                x += v * Math.Cos(heading); y += v * Math.Sin(heading);
+            }
+            tracks.Add(new Track(a.ToString(), Enumerable.Range(0, 20).Select(k => start + 10.0 * k).ToArray(), pos, new int[20]));
+        }
+        return new TrackSet("walkers", 2, tracks);
+    }
+
+    [Fact]
+    public void Split_holds_out_the_windows_of_the_last_share_of_time_and_drops_those_across_the_cut()
+    {
+        var track = new Track("a", Enumerable.Range(0, 100).Select(k => (double)k).ToArray(), new float[200], new int[100]);
+        var (head, tail) = TrajectoryWindows.SplitEnd(new TrackSet("t", 2, [track]), 2, 1, 0.2);
+        // Frames 0..99, cut at 99 − 0.2·99 = 79.2: windows of 3 frames ending before it start at 0..77, held-out ones at 80..97.
+        Assert.Equal(Enumerable.Range(0, 78).Select(k => (double)k), head.StartFrames);
+        Assert.Equal(Enumerable.Range(80, 18).Select(k => (double)k), tail.StartFrames);
+        Assert.Throws<ArgumentException>(() => TrajectoryWindows.SplitEnd(new TrackSet("t", 2, [track]), 2, 1, 1));
+    }
+
+    [Fact]
+    public void Held_out_windows_choose_how_much_of_the_correction_to_keep()
+    {
+        var o = new TrajectoryOptions { Hidden = 16, Epochs = 40, Batch = 16, Seed = 3 };
+        const int Agents = 150;
+        double cut = 0.8 * (200.0 * (Agents - 1) + 190);   // the split's cut: frames 0 … 200·(Agents − 1) + 190
+
+        // Every walker slows down: the learned slowing holds on the later windows and is kept.
+        var steady = OneWindowWalkers(Agents, _ => true);
+        var kept = TrajectoryPredictor.Fit(TrajectoryWindows.Build(steady, 8, 12), o, split: TrajectoryPredictor.Split([steady], o));
+        Assert.True(kept.Correction >= 0.75, $"α {kept.Correction}");
+
+        // Walkers slow down in the first 80 % of the scene only: the later ones keep their speed, so the slowing the
+        // network learned is dropped and the predictions are constant velocity.
+        var changing = OneWindowWalkers(Agents, start => start < cut);
+        var all = TrajectoryWindows.Build(changing, 8, 12);
+        var dropped = TrajectoryPredictor.Fit(all, o, split: TrajectoryPredictor.Split([changing], o));
+        Assert.True(dropped.Correction <= 0.25, $"α {dropped.Correction}");
+        var (_, held) = TrajectoryPredictor.Split([changing], o)!.Value;
+        var full = TrajectoryPredictor.Fit(all, o);
+        Assert.Equal(1, full.Correction);
+        var cv = TrajectoryMetrics.Evaluate(held, TrajectoryBaselines.ConstantVelocity);
+        Assert.True(dropped.Evaluate(held).Ade < full.Evaluate(held).Ade, "the kept share should do better than the full correction where the scene changed");
+        Assert.True(dropped.Evaluate(held).Ade <= cv.Ade + 0.25 * (full.Evaluate(held).Ade - cv.Ade));
+
+        // α travels with the model file.
+        string path = Path.Combine(_tmp.Dir, "alpha.gyre");
+        dropped.Save(path);
+        var back = TrajectoryPredictor.Load(path);
+        Assert.Equal(dropped.Correction, back.Correction);
+        Assert.Equal(dropped.Predict(held).Mean, back.Predict(held).Mean);
+    }
+
+    [Fact]
+    public void Scenes_too_short_to_hold_out_keep_the_full_correction()
+    {
+        var o = new TrajectoryOptions();
+        Assert.Null(TrajectoryPredictor.Split([OneWindowWalkers(3, _ => false)], o));
+        Assert.Null(TrajectoryPredictor.Split([OneWindowWalkers(40, _ => false)], o with { Holdout = 0 }));
+        Assert.NotNull(TrajectoryPredictor.Split([OneWindowWalkers(40, _ => false)], o));
+    }
+
+    [Fact]
+    public void A_model_file_without_a_correction_loads_with_the_full_one()
+    {
+        var w = TrajectoryWindows.Build(Walkers(6), 8, 12);
+        var model = TrajectoryPredictor.Fit(w, new TrajectoryOptions { Hidden = 4, Epochs = 1, Seed = 5 });
+        string path = Path.Combine(_tmp.Dir, "old.gyre");
+        model.Save(path);
+        var (network, _, history, meta) = Gyre.Models.SequenceModel.Load(path);
+        var state = System.Text.Json.Nodes.JsonNode.Parse(meta["trajectory"])!.AsObject();
+        Assert.True(state.Remove("Correction"));
+        network.Save(path, "trajectory", history, new Dictionary<string, string> { ["trajectory"] = state.ToJsonString() });
+        var back = TrajectoryPredictor.Load(path);
+        Assert.Equal(1, back.Correction);
+        Assert.Equal(model.Predict(w).Mean, back.Predict(w).Mean);
+    }
 }
