@@ -4,8 +4,10 @@ using Gyre.Forecasting;
 namespace Gyre.Serve;
 
 /// <summary>
-/// A forecaster (job "forecast") served over streams. Input x [rows, K]: the model's target and past-covariate
-/// columns in their order, raw units; "time" (Unix seconds) when it reads calendar features. Outputs: "forecast"
+/// A forecaster (job "forecast") served over streams. Input x [rows, K]: the model's target, past-covariate and
+/// known-future-covariate columns in their order, raw units; "time" (Unix seconds) when it reads calendar features;
+/// "future" [N, Fu] when it reads known-future covariates (--future-features): their values over the horizon after
+/// the request's last row, as `gyre forecast predict --future-data` takes them. Outputs: "forecast"
 /// [N, C] (the point forecast, the median quantile with quantiles) and, with quantiles, "quantiles" [N, C, Q].
 /// <para>
 /// Each stream is a <see cref="ForecastStream"/>: the forecaster reads exactly its last L rows from zero recurrent
@@ -19,19 +21,20 @@ public sealed class ForecastModel : ServedModel
 {
     private readonly Forecaster _f;
     private readonly string? _windowReason;
-    private readonly string[] _columns;               // raw columns of x: targets, past covariates
+    private readonly string[] _columns;               // raw columns of x: targets, past and known-future covariates
+    private readonly string[] _futureColumns;         // the known-future covariates (columns of input "future")
 
     public ForecastModel(string name, string path) : base(name, path, Forecaster.Job)
     {
         _f = Forecaster.Load(path);
         _f.Network.Encoder.WeightsFrozen = true;            // served weights never change: pack them once
         var info = _f.DataInfo;
-        int userFuture = ForecastStream.UserFutureCount(_f);
-        if (userFuture > 0)
-            throw new GyreDataException($"the forecaster reads known-future covariates ({string.Join(", ", info.Columns.Skip(info.TargetCount + info.PastCount).Take(userFuture))}); serving such models is not supported yet", path);
         _windowReason = ForecastStream.WhyWindowed(_f);
-        _columns = [.. info.Columns.Take(info.TargetCount + info.PastCount)];
+        int userFuture = ForecastStream.UserFutureCount(_f);
+        _columns = [.. info.Columns.Take(info.TargetCount + info.PastCount + userFuture)];
+        _futureColumns = [.. info.Columns.Skip(info.TargetCount + info.PastCount).Take(userFuture)];
         int n = _f.Options.Horizon, c = info.TargetCount, q = _f.Options.Quantiles.Length;
+        if (userFuture > 0) FutureInput = new("future", "FP32", [n, userFuture]);
         Outputs = q > 0
             ? [new("forecast", "FP32", [n, c]), new("quantiles", "FP32", [n, c, q])]
             : [new("forecast", "FP32", [n, c])];
@@ -42,6 +45,7 @@ public sealed class ForecastModel : ServedModel
     public override IReadOnlyList<TensorSpec> Outputs { get; }
     public override string StreamKind => _windowReason is null ? "state" : "window";
     public override bool SequenceRequired => false;
+    public override TensorSpec? FutureInput { get; }
 
     public override string StreamDescription
     {
@@ -64,19 +68,34 @@ public sealed class ForecastModel : ServedModel
         public ForecastStream Stream { get; } = stream;
     }
 
+    /// <summary>Appends each stream's rows, then forecasts every stream that holds a lookback in one batched network
+    /// call (<see cref="ForecastStream.ForecastMany"/>: windows re-run together, or sliding states through the head
+    /// together).</summary>
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
         var results = new StepResult[batch.Count];
+        var ready = new List<int>(batch.Count);
         for (int i = 0; i < batch.Count; i++)
         {
             var state = (ForecastStreamState)batch[i].State;
             var input = batch[i].Input;
             state.Stream.Append(input.Values, input.Rows, input.Times);
             state.Rows = state.Stream.Rows;
-            try { results[i] = state.Stream.RowsNeeded > 0 ? new StepResult([], state.Stream.RowsNeeded) : new StepResult(Answer(state.Stream.Forecast())); }
-            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+            if (state.Stream.RowsNeeded > 0) results[i] = new StepResult([], state.Stream.RowsNeeded);
+            else ready.Add(i);
         }
+        var tables = ForecastStream.ForecastMany([.. ready.Select(i => ((ForecastStreamState)batch[i].State).Stream)],
+            FutureInput is null ? null : [.. ready.Select(i => FutureSet(batch[i].Input.Future!))]);
+        for (int j = 0; j < ready.Count; j++) results[ready[j]] = new StepResult(Answer(tables[j]));
         return results;
+    }
+
+    // Input "future" [N, Fu] as Predict takes known-future covariates: one series of the N horizon steps, in order.
+    private SeriesSet FutureSet(float[] future)
+    {
+        int n = _f.Options.Horizon;
+        var series = new TimeSeries("stream", null, future, _futureColumns.Length, null, [.. Enumerable.Range(0, n)]);
+        return new SeriesSet("input 'future'", null, null, _futureColumns, _futureColumns.Length, 0, 0, [series]);
     }
 
     private IReadOnlyList<OutputTensor> Answer(ForecastTable table)

@@ -49,6 +49,7 @@ internal static class TrajectoryCommand
         public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K (default 1)", min: 1, max: 64);
         public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer (default 0: none)", min: 0, max: Models.EncoderStack.MaxGmu);
         public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
+        public readonly Option<bool?> Bidirectional = UserInput.Flag("--bidirectional", "The encoder reads the observed displacements in both directions");
         public readonly Option<bool> NoRotate = new("--no-rotate") { Description = "World frame: do not rotate training samples at random" };
         public readonly Option<string> Frame = new("--frame") { Description = "canonical (each sample turned to its heading) | world (random-rotation augmentation unless --no-rotate)", DefaultValueFactory = _ => "world" };
         public readonly Option<double> Holdout = new("--holdout") { Description = "Share of each training scene's time held out at its end to choose how much of the network's correction to constant velocity to keep (0 = keep all of it)", DefaultValueFactory = _ => 0.2 };
@@ -57,7 +58,7 @@ internal static class TrajectoryCommand
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Layers, Gmu, GmuMemory, Frame, NoRotate, Holdout, Seed, OnNan }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Obs, Pred, Hidden, Epochs, Cell, Layers, Bidirectional, Gmu, GmuMemory, Frame, NoRotate, Holdout, Seed, OnNan }) c.Options.Add(o);
         }
 
         /// <summary>The options, checked: a value out of range is the user's input (exit 2), not a bug.</summary>
@@ -71,7 +72,7 @@ internal static class TrajectoryCommand
                 var o = new TrajectoryOptions
                 {
                     Obs = p.GetValue(Obs), Pred = p.GetValue(Pred), Hidden = p.GetValue(Hidden), Epochs = p.GetValue(Epochs), Cell = p.GetValue(Cell)!,
-                    Layers = layers, Gmu = gmu, GmuMemory = memory,
+                    Layers = layers, Bidirectional = p.GetValue(Bidirectional) == true, Gmu = gmu, GmuMemory = memory,
                     Rotate = !p.GetValue(NoRotate), Holdout = p.GetValue(Holdout), Seed = p.GetValue(Seed), OnNan = UserInput.NanPolicy(p, OnNan),
                     Canonical = p.GetValue(Frame) switch { "canonical" => true, "world" => false, var f => throw new ArgumentException($"--frame '{f}' is not canonical or world") },
                 };

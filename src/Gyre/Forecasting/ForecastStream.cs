@@ -114,15 +114,35 @@ public sealed class ForecastStream
     /// on the kept rows, the encoder's state taken from the sliding windows when <see cref="Slides"/>.
     /// <paramref name="future"/>: the known-future covariates over the horizon, as Predict takes them.
     /// </summary>
-    public ForecastTable Forecast(SeriesSet? future = null)
+    public ForecastTable Forecast(SeriesSet? future = null) => ForecastMany([this], [future])[0];
+
+    /// <summary>
+    /// <see cref="Forecast"/> of several streams of one forecaster at once (<paramref name="futures"/>: each one's
+    /// known-future covariates, or empty when the model takes none): their windows (or, for sliding streams, their
+    /// encoder states) go through the network as one batch. Each table equals the stream's own forecast to float
+    /// rounding (a batch may take other kernel paths than a batch of one).
+    /// </summary>
+    public static ForecastTable[] ForecastMany(IReadOnlyList<ForecastStream> streams, IReadOnlyList<SeriesSet?>? futures = null)
+    {
+        if (streams.Count == 0) return [];
+        var f = streams[0]._f;
+        if (streams.Any(s => s._f != f)) throw new ArgumentException("streams forecast together must share one forecaster");
+        if (futures is not null && futures.Count != streams.Count) throw new ArgumentException($"{futures.Count} future sets for {streams.Count} streams");
+        var requests = new Forecaster.PredictRequest[streams.Count];
+        for (int i = 0; i < streams.Count; i++) requests[i] = streams[i].Request(futures?[i]);
+        return f.PredictMany(requests);
+    }
+
+    // What Predict reads for this stream's forecast.
+    private Forecaster.PredictRequest Request(SeriesSet? future)
     {
         if (RowsNeeded > 0) throw new InvalidOperationException($"the stream has {Kept} rows, the lookback needs {_f.Options.Lookback}");
-        if (!Slides) return _f.Predict(RawSet([.. _values], _times ? [.. _kept] : null), future);
+        if (!Slides) return new(RawSet([.. _values], _times ? [.. _kept] : null), future, null);
         // The state stands for the window's values; the rows only date the horizon (their median step), so without
         // times one row of nothing is enough.
         var set = _times ? RawSet([.. _values], [.. _kept]) : _undated!;
         int phase = (int)((Rows - 1) % _windows![0].Length);
-        return _f.PredictFromStates(set, future, ch =>
+        return new(set, future, ch =>
         {
             _windows[ch][phase].State(_state![ch]);
             return _state[ch];

@@ -19,6 +19,9 @@ public sealed record TrajectoryOptions
     /// <summary>K recurrent layers.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Layers { get; init; } = 1;
+    /// <summary>D = 2: the encoder reads the observed displacements in both directions.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Bidirectional { get; init; }
     /// <summary>G gated memory units after the recurrent layers (0: none).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int Gmu { get; init; }
@@ -98,7 +101,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
 
     private static SequenceModel Build(TrajectoryOptions o, int dims) => new(new ModelSpec
     {
-        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Layers = o.Layers, Gmu = o.Gmu, GmuMemory = o.GmuMemory, Pool = "last", Head = "linear",
+        InputSize = dims, Cell = o.Cell, Hidden = o.Hidden, Layers = o.Layers, Bidirectional = o.Bidirectional, Gmu = o.Gmu, GmuMemory = o.GmuMemory, Pool = "last", Head = "linear",
         Outputs = o.Pred * BivariateGaussianNll.Parameters(dims), Seed = o.Seed,
     });
 
@@ -415,7 +418,7 @@ public sealed class TrajectoryPredictor : ITrainingTask
         }
         if (!(state.Correction >= 0 && state.Correction <= 1)) throw new GyreDataException($"corrupt trajectory settings: correction {state.Correction} outside [0, 1]", path);
         var spec = network.Spec;
-        var p = new TrajectoryPredictor(state.Options with { Layers = spec.Layers, Gmu = spec.Gmu, GmuMemory = spec.GmuMemory }, state.Dims, state.Scale, network, state.Correction);
+        var p = new TrajectoryPredictor(state.Options with { Layers = spec.Layers, Bidirectional = spec.Bidirectional, Gmu = spec.Gmu, GmuMemory = spec.GmuMemory }, state.Dims, state.Scale, network, state.Correction);
         p.History.AddRange(history);
         return p;
     }

@@ -32,7 +32,7 @@ public sealed class ForecastStreamTests : IDisposable
     }
 
     /// <summary>Feeds 100 + L rows in pieces of 1–3 and compares every forecast with offline Predict on the prefix.</summary>
-    private void StreamEqualsOffline(Forecaster f, bool slides, bool times)
+    private void StreamEqualsOffline(Forecaster f, bool slides, bool times, bool future = false)
     {
         var stream = new ForecastStream(f, times);
         Assert.Equal(slides, stream.Slides);
@@ -50,8 +50,17 @@ public sealed class ForecastStreamTests : IDisposable
             Assert.Equal(fed, stream.Rows);
             Assert.Equal(Math.Max(0, l - fed), stream.RowsNeeded);
             if (fed < l) continue;
-            var want = f.Predict(Prefix(full, fed));
-            var got = stream.Forecast();
+            SeriesSet? fut = null;
+            if (future)
+            {
+                // The known-future covariate x over the horizon: the next N rows' values, dated.
+                int n = f.Options.Horizon;
+                var xs = new float[n];
+                for (int h = 0; h < n; h++) xs[h] = s.Values[(fed + h) * kAll + k - 1];
+                fut = new SeriesSet("future", "date", null, ["x"], 1, 0, 0, [new TimeSeries(s.Id, s.Times![fed..(fed + n)], xs, 1, null, [.. Enumerable.Range(0, n)])]);
+            }
+            var want = f.Predict(Prefix(full, fed), fut);
+            var got = stream.Forecast(fut);
             Assert.Equal(want.Rows.Count, got.Rows.Count);
             for (int i = 0; i < want.Rows.Count; i++)
                 for (int j = 0; j < want.Rows[i].Values.Length; j++)
@@ -83,6 +92,15 @@ public sealed class ForecastStreamTests : IDisposable
             Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f], Lookback = 13,
         }), slides: true, times: false);
 
+    [Theory]
+    [InlineData("mingru", true)]
+    [InlineData("gru", false)]
+    public void KnownFutureCovariatesAreReadOverTheHorizonAndEqualOffline(string cell, bool slides) =>
+        StreamEqualsOffline(Create(new ForecastOptions
+        {
+            TimeColumn = "date", Targets = ["y"], FutureFeatures = ["x"], Cell = cell, Norm = "none", Lookback = 14, Patch = 2,
+        }), slides, times: true, future: true);
+
     [Fact]
     public void WindowedForecastersReRunTheirWindowAndEqualOffline()
     {
@@ -101,6 +119,59 @@ public sealed class ForecastStreamTests : IDisposable
         Assert.Contains("GMU", ForecastStream.WhyWindowed(Create(Daily("mingru") with { Gmu = 1 })));
         Assert.Contains("revin normalisation", ForecastStream.WhyWindowed(Create(Daily("mingru") with { InstanceNorm = true })));
         Assert.Contains("last normalisation", ForecastStream.WhyWindowed(Create(Daily("minlstm") with { Norm = "last" })));
+    }
+
+    [Theory]
+    [InlineData("gru", "revin", "mse")]
+    [InlineData("mingru", "none", "mse")]
+    [InlineData("lstm", "none", "gaussian")]
+    public void StreamsForecastTogetherEqualEachAlone(string cell, string norm, string loss)
+    {
+        var f = Create(Daily(cell) with { Norm = norm, Loss = loss, Samples = 50 });
+        var s = f.LoadData(_dir["daily.csv"]).Series[0];
+        int kAll = s.Values.Length / s.Length;
+        var streams = new List<ForecastStream>();
+        foreach (var (from, rows) in new[] { (0, 20), (5, 31), (11, 14), (40, 60) })
+        {
+            var stream = new ForecastStream(f, false);
+            var values = new float[rows * 2];
+            for (int r = 0; r < rows; r++) s.Values.AsSpan((from + r) * kAll, 2).CopyTo(values.AsSpan(r * 2, 2));
+            stream.Append(values, rows, default);
+            streams.Add(stream);
+        }
+        var together = ForecastStream.ForecastMany(streams);
+        for (int i = 0; i < streams.Count; i++)
+        {
+            var alone = streams[i].Forecast();
+            Assert.Equal(alone.Rows.Count, together[i].Rows.Count);
+            for (int h = 0; h < alone.Rows.Count; h++)
+            {
+                Close(alone.Rows[h].Values[0], together[i].Rows[h].Values[0], $"stream {i} step {h + 1}");
+                for (int r = 0; r < alone.QuantileLevels.Length; r++)
+                    Close(alone.Rows[h].Quantiles[0][r], together[i].Rows[h].Quantiles[0][r], $"stream {i} step {h + 1} quantile {r}");
+            }
+        }
+    }
+
+    [Fact]
+    public void PredictOfManySeriesInOneBatchEqualsEachSeriesAlone()
+    {
+        string csv = _dir.Write("many.csv", string.Concat(Enumerable.Range(0, 4).Select(i =>
+        {
+            string one = File.ReadAllText(_dir.Daily($"s{i}.csv", 40 + 9 * i, id: $"s{i}", offset: i));
+            return i == 0 ? one : one[(one.IndexOf('\n') + 1)..];
+        })));
+        var f = Forecaster.Create(csv, Daily("gru") with { IdColumn = "id", Horizon = 5, Hidden = 8, Epochs = 1, Seed = 7 });
+        var all = f.LoadData(csv);
+        var together = f.Predict(all);
+        Assert.Equal(4 * 5, together.Rows.Count);
+        foreach (var series in all.Series)
+        {
+            var alone = f.Predict(new SeriesSet(all.Source, all.TimeColumn, all.IdColumn, all.Columns, all.TargetCount, all.PastCount, all.FutureCount, [series]));
+            var batched = together.Rows.Where(r => r.SeriesId == series.Id).ToArray();
+            Assert.Equal(alone.Rows.Count, batched.Length);
+            for (int h = 0; h < batched.Length; h++) Close(alone.Rows[h].Values[0], batched[h].Values[0], $"series {series.Id} step {h + 1}");
+        }
     }
 
     [Fact]

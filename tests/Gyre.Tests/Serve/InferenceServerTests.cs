@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Gyre.Anomaly;
 using Gyre.Classification;
 using Gyre.Data;
@@ -89,6 +90,45 @@ public class InferenceServerTests(ServeFixture f)
         File.Delete(last);
         var got = ServeFixture.Output(wb, "forecast");
         for (int h = 0; h < got.Length; h++) AssertClose(want.Rows[h].Values[0], got[h], $"window request, step {h + 1}");
+    }
+
+    [Fact]
+    public async Task A_forecast_stream_with_known_future_covariates_takes_them_as_input_future_and_equals_offline_predict()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["ff.gyre"]);
+        int lookback = forecaster.Options.Lookback, n = forecaster.Options.Horizon;
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/ff")))
+        {
+            var future = meta.RootElement.GetProperty("inputs").EnumerateArray().Single(i => i.GetProperty("name").GetString() == "future");
+            Assert.Equal(("FP32", $"[{n},1]"), (future.GetProperty("datatype").GetString(), future.GetProperty("shape").GetRawText()));
+            Assert.Equal("[-1,2]", meta.RootElement.GetProperty("inputs")[0].GetProperty("shape").GetRawText());
+        }
+        var lines = File.ReadAllLines(f.Daily);
+        for (int t = 0; t < lookback + 40; t++)
+        {
+            // x holds y and the covariate's value at the row; "future" its next N values.
+            var body = JsonNode.Parse(ServeFixture.Body([[rows[t].Y, rows[t].X]], "ff-1", start: t == 0))!;
+            body["inputs"]!.AsArray().Add(new JsonObject
+            {
+                ["name"] = "future", ["datatype"] = "FP32", ["shape"] = new JsonArray(n, 1),
+                ["data"] = new JsonArray([.. rows[(t + 1)..(t + 1 + n)].Select(r => (JsonNode)JsonValue.Create(r.X))]),
+            });
+            var (status, answer) = await ServeFixture.Infer(f.Http, "ff", body.ToJsonString());
+            Assert.True(status == 200, answer.ToString());
+            if (t + 1 < lookback) continue;
+            string prefix = f.Dir.Write($"ff{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            string next = f.Dir.Write($"ff{t}-future.csv", "date,x\n" + string.Join('\n', lines.Skip(t + 2).Take(n).Select(l => l.Split(',')[0] + "," + l.Split(',')[2])) + "\n");
+            var offline = forecaster.Predict(forecaster.LoadData(prefix), forecaster.LoadFutureData(next));
+            File.Delete(prefix); File.Delete(next);
+            var served = ServeFixture.Output(answer, "forecast");
+            Assert.Equal(n, served.Length);
+            for (int h = 0; h < n; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
+        }
+        // Without it the request is refused, naming the input and its shape.
+        var (missing, error) = await ServeFixture.Infer(f.Http, "ff", ServeFixture.Body([[1f, 2f]], "ff-2", start: true));
+        Assert.Equal(400, missing);
+        Assert.Contains($"needs input 'future' (FP32 [{n}, 1])", error.GetProperty("error").GetString());
     }
 
     [Fact]
