@@ -40,7 +40,7 @@ echo "|---|---|---|---|---|---|---|"
 "${cost[@]}" --model "$work/sunmin96.gyre" --onnx "$work/sunmin96.onnx" --window 96
 "${cost[@]}" --model "$work/sunmin192.gyre" --onnx "$work/sunmin192.onnx" --window 192
 
-"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
+"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --model sunmin="$work/sunmin96.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 600); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work/serve.out" | head -1)
@@ -51,6 +51,9 @@ echo "## Load: classifier (stepped streams), ${seconds} s per level"
 echo
 echo "## Load: forecaster (window of 96 re-run per request), ${seconds} s per level"
 "${bench[@]}" load --url "$url" --model sun --streams 1,16,256 --seconds "$seconds" --pid "$server"
+echo
+echo "## Load: minGRU forecaster (window of 96 slid one step per request), ${seconds} s per level"
+"${bench[@]}" load --url "$url" --model sunmin --streams 1,16,256 --seconds "$seconds" --pid "$server"
 kill -TERM "$server"; wait "$server" || true; server=""
 echo
 lscpu | grep 'Model name' || true

@@ -83,6 +83,19 @@ internal static class TrajectoryCommand
         }
     }
 
+    private static Option<string> Adapt() => new("--adapt")
+    {
+        Description = "online: choose the share of the network's correction for each window from the windows of the same scene whose truth ended by the end of its observation (causal) | none: the trained share for every window",
+        DefaultValueFactory = _ => "online",
+    };
+
+    private static CorrectionAdaptation GetAdapt(ParseResult p, Option<string> o) => p.GetValue(o) switch
+    {
+        "online" => CorrectionAdaptation.Online,
+        "none" => CorrectionAdaptation.None,
+        var v => throw new GyreDataException($"--adapt '{v}' is not online or none"),
+    };
+
     private static Option<int> Samples() => new("--samples") { Description = "K samples per window: best-of-K ADE/FDE beside the mean", DefaultValueFactory = _ => 20 };
 
     public static Command Create(CliContext ctx)
@@ -91,15 +104,17 @@ internal static class TrajectoryCommand
         var samples = Samples();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for the bundled run's model, predictions and plot", DefaultValueFactory = _ => "gyre-output" };
+        var adapt = Adapt();
         var cmd = new Command("trajectory", "Forecast where moving agents go next (ETH/UCY text or CSV tracks). Without a subcommand: train on UCY students001, test on crowds_zara01.");
-        m.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(json); cmd.Options.Add(outDir);
+        m.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(adapt); cmd.Options.Add(json); cmd.Options.Add(outDir);
         cmd.SetAction(p =>
         {
             string dir = p.GetValue(outDir)!;
-            Directory.CreateDirectory(dir);
             var o = m.Get(p);
             o.Validate();
             int k = CheckSamples(p.GetValue(samples));
+            var how = GetAdapt(p, adapt);
+            Directory.CreateDirectory(dir);
             var log = p.GetValue(json) ? ctx.Err : ctx.Out;
             log.WriteLine("gyre trajectory: bundled run — train on UCY students001, test on crowds_zara01 (Social-STGCNN data, MIT)");
             var train = TrainingWindows([TrackSet.LoadText(DetectCommand.Bundled("students001.txt"))], o);
@@ -109,12 +124,12 @@ internal static class TrajectoryCommand
             var (modelOut, csvOut, pngOut) = (plan.Add("--out-dir", model), plan.Add("--out-dir", csv), plan.Add("--out-dir", png));
             plan.Check();
             var predictor = Train(ctx, log, train, o);
-            var (mean, drawn) = predictor.Predict(test, k, o.Seed);
+            var (mean, drawn) = predictor.Predict(test, k, o.Seed, how);
             predictor.Save(modelOut.Temp);
             TrajectoryOutput.WriteCsv(csvOut.Temp, test, mean, drawn, k);
             TrajectoryOutput.WritePlot(pngOut.Temp, test, mean, drawn, k);
             plan.Commit();
-            Report(ctx, p.GetValue(json), predictor.Evaluate(test, k, o.Seed), k, test, [model, csv, png]);
+            Report(ctx, p.GetValue(json), predictor, how, k, test, [model, csv, png]);
             return Cli.Ok;
         });
         cmd.Subcommands.Add(TrainCmd(ctx));
@@ -208,16 +223,18 @@ internal static class TrajectoryCommand
         var data = new Option<string>("--data") { Description = "Track file to evaluate on", Required = true };
         var samples = Samples();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var adapt = Adapt();
         var cmd = new Command("eval", "ADE/FDE of a model beside constant-velocity and linear-fit baselines on the same windows");
-        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(json);
+        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(samples); cmd.Options.Add(adapt); cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
             int k = CheckSamples(p.GetValue(samples));
+            var how = GetAdapt(p, adapt);
             var predictor = TrajectoryPredictor.Load(p.GetValue(model)!);
             var set = d.Load(p, p.GetValue(data)!);
             if (set.Dims != predictor.Dims) throw new GyreDataException($"{set.Dims}-D tracks for a {predictor.Dims}-D model", set.Source);
             var w = Windows([set], predictor.Options);
-            Report(ctx, p.GetValue(json), predictor.Evaluate(w, k, predictor.Options.Seed), k, w, []);
+            Report(ctx, p.GetValue(json), predictor, how, k, w, []);
             return Cli.Ok;
         });
         return cmd;
@@ -231,10 +248,12 @@ internal static class TrajectoryCommand
         var outPath = new Option<string>("--out") { Description = "Predictions CSV", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Also write a PNG of observed paths, truths and predictions" };
         var samples = new Option<int>("--samples") { Description = "K samples per window written beside the mean", DefaultValueFactory = _ => 0 };
+        var adapt = Adapt();
         var cmd = new Command("predict", "Predict the next positions of every window (agent at obs + pred consecutive frames) and write them with the truth");
-        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(samples);
+        cmd.Options.Add(model); cmd.Options.Add(data); d.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(plot); cmd.Options.Add(samples); cmd.Options.Add(adapt);
         cmd.SetAction(p =>
         {
+            var how = GetAdapt(p, adapt);
             string output = p.GetValue(outPath)!;
             using var plan = new OutputPlan();
             var csvOut = plan.Add("--out", output);
@@ -247,7 +266,7 @@ internal static class TrajectoryCommand
             var set = d.Load(p, p.GetValue(data)!);
             if (set.Dims != predictor.Dims) throw new GyreDataException($"{set.Dims}-D tracks for a {predictor.Dims}-D model", set.Source);
             var w = Windows([set], predictor.Options);
-            var (mean, drawn) = predictor.Predict(w, k, predictor.Options.Seed);
+            var (mean, drawn) = predictor.Predict(w, k, predictor.Options.Seed, how);
             TrajectoryOutput.WriteCsv(csvOut.Temp, w, mean, drawn, k);
             if (pngOut is not null) TrajectoryOutput.WritePlot(pngOut.Temp, w, mean, drawn, k);
             plan.Commit();
@@ -257,11 +276,21 @@ internal static class TrajectoryCommand
         return cmd;
     }
 
-    private static void Report(CliContext ctx, bool json, TrajectoryScores s, int k, TrajectoryWindows w, string[] wrote)
+    /// <summary>
+    /// The model's ADE/FDE with the chosen adaptation beside constant velocity and the linear fit; with online adaptation
+    /// also the model with its trained α fixed, so the gain of adapting on the test scene's past is visible.
+    /// </summary>
+    private static void Report(CliContext ctx, bool json, TrajectoryPredictor model, CorrectionAdaptation adapt, int k, TrajectoryWindows w, string[] wrote)
     {
+        ulong seed = model.Options.Seed;
+        var s = model.Evaluate(w, k, seed, adapt);
+        var fixedScores = adapt == CorrectionAdaptation.None ? s : model.Evaluate(w, 0, seed);
+        var alphas = model.Corrections(w, adapt);
+        double meanAlpha = alphas.Average();
         var cv = TrajectoryMetrics.Evaluate(w, TrajectoryBaselines.ConstantVelocity);
         var lin = TrajectoryMetrics.Evaluate(w, TrajectoryBaselines.Linear);
         static double R(double v) => Math.Round(v, 4);
+        string trained = model.Correction.ToString("0.##", CultureInfo.InvariantCulture);
         if (json)
         {
             var metrics = new JsonObject { ["ade"] = R(s.Ade), ["fde"] = R(s.Fde) };
@@ -275,15 +304,21 @@ internal static class TrajectoryCommand
                     ["linear"] = new JsonObject { ["ade"] = R(lin.Ade), ["fde"] = R(lin.Fde) },
                 },
                 ["windows"] = w.Count,
+                ["adapt"] = adapt == CorrectionAdaptation.Online ? "online" : "none",
+                ["correction"] = new JsonObject { ["trained"] = R(model.Correction), ["mean"] = R(meanAlpha), ["min"] = R(alphas.Min()), ["max"] = R(alphas.Max()) },
+                ["fixed_correction"] = new JsonObject { ["ade"] = R(fixedScores.Ade), ["fde"] = R(fixedScores.Fde) },
             };
             ctx.Out.WriteLine(root.ToJsonString());
             return;
         }
         ctx.Out.WriteLine($"{w.Count} windows of {w.Obs} observed + {w.Pred} predicted positions; errors in metres");
+        if (adapt == CorrectionAdaptation.Online)
+            ctx.Out.WriteLine($"--adapt online: the test scene's own past is used causally — each window's share of the correction is chosen from the windows whose truth ended by the end of its observation (trained share {trained} as a prior worth {TrajectoryPredictor.OnlinePriorWindows:0} windows; mean {meanAlpha.ToString("0.##", CultureInfo.InvariantCulture)}, range {alphas.Min().ToString("0.##", CultureInfo.InvariantCulture)}–{alphas.Max().ToString("0.##", CultureInfo.InvariantCulture)}); --adapt none uses the trained share alone");
         var t = new Table().AddColumn("predictor").AddColumn(new TableColumn("ADE").RightAligned()).AddColumn(new TableColumn("FDE").RightAligned());
         static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
-        t.AddRow("gyre (mean)", F(s.Ade), F(s.Fde));
+        t.AddRow(adapt == CorrectionAdaptation.Online ? "gyre (mean, adapted online)" : "gyre (mean)", F(s.Ade), F(s.Fde));
         if (s.BestOfKAde is { } b) t.AddRow($"gyre best of {k}", F(b), F(s.BestOfKFde!.Value));
+        if (adapt == CorrectionAdaptation.Online) t.AddRow($"gyre (mean, trained share {trained} fixed)", F(fixedScores.Ade), F(fixedScores.Fde));
         t.AddRow("constant velocity", F(cv.Ade), F(cv.Fde));
         t.AddRow("linear fit", F(lin.Ade), F(lin.Fde));
         ctx.Console.Write(t);

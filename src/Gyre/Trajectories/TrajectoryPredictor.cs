@@ -255,11 +255,13 @@ public sealed class TrajectoryPredictor : ITrainingTask
 
     /// <summary>
     /// Predictions for every window: means [S, Pred, D] and, with k &gt; 0 samples, samples [S, K, Pred, D], each the
-    /// last observed position plus the running sum of displacements (drawn with a seeded generator).
+    /// last observed position plus the running sum of displacements (drawn with a seeded generator), with α per window
+    /// from <see cref="Corrections"/>.
     /// </summary>
-    public (float[] Mean, float[]? Samples) Predict(TrajectoryWindows windows, int k = 0, ulong seed = 1)
+    public (float[] Mean, float[]? Samples) Predict(TrajectoryWindows windows, int k = 0, ulong seed = 1, CorrectionAdaptation adapt = CorrectionAdaptation.None)
     {
         var f = Forward(windows);
+        var alphas = CorrectionsOf(windows, f, adapt);
         int n = windows.Count, d = Dims, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
         var mean = new float[n * pr * d];
         var samples = k > 0 ? new float[n * k * pr * d] : null;
@@ -269,17 +271,84 @@ public sealed class TrajectoryPredictor : ITrainingTask
             var g = f.Heads.AsSpan(s * pr * p, pr * p);
             var last = f.LastTwo.AsSpan(s * 2 * d, 2 * d);
             var m = mean.AsSpan(s * pr * d, pr * d);
-            Integrate(g, last, m, null, Correction);
+            Integrate(g, last, m, null, alphas[s]);
             Turn(m, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
             for (int j = 0; j < k; j++)
             {
                 var one = samples.AsSpan(((s * k) + j) * pr * d, pr * d);
-                Integrate(g, last, one, rng, Correction);
+                Integrate(g, last, one, rng, alphas[s]);
                 Turn(one, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
             }
         }
         return (mean, samples);
     }
+
+    /// <summary>
+    /// α for every window [S]: <see cref="Correction"/> for each with <see cref="CorrectionAdaptation.None"/>; with
+    /// <see cref="CorrectionAdaptation.Online"/>, chosen per window from the windows of the same scene whose truth is
+    /// already known when that window's observation ends (see <see cref="CorrectionAdaptation.Online"/>).
+    /// </summary>
+    public double[] Corrections(TrajectoryWindows windows, CorrectionAdaptation adapt) => CorrectionsOf(windows, Forward(windows), adapt);
+
+    private double[] CorrectionsOf(TrajectoryWindows windows, Outputs f, CorrectionAdaptation adapt)
+    {
+        int n = windows.Count;
+        var alphas = new double[n];
+        if (adapt == CorrectionAdaptation.None) { Array.Fill(alphas, Correction); return alphas; }
+        double step = windows.FrameStep;
+        if (!double.IsFinite(step)) throw new ArgumentException("online adaptation of α needs the windows of one scene (one clock of frames)");
+        return OnlineCorrections(windows.StartFrames, step, Options.Pred, AdeByCorrection(windows, f), Correction);
+    }
+
+    /// <summary>
+    /// The online α of every window (<see cref="CorrectionAdaptation.Online"/>) from the windows' start frames [S], the
+    /// frame step, Pred, each window's ADE [S, A] at α = 0, 1/(A − 1), …, 1 and the trained α.
+    /// </summary>
+    internal static double[] OnlineCorrections(double[] startFrames, double step, int pred, double[] ade, double trained)
+    {
+        int n = startFrames.Length, a = ade.Length / Math.Max(n, 1);
+        var alphas = new double[n];
+        // Windows in order of the frame their truth ends at (start + (Obs + Pred − 1)·step), ties by index, so the
+        // windows known at any frame are a prefix; summing in that order makes each prefix's sum depend on those
+        // windows alone, not on what comes later in the scene.
+        var order = Enumerable.Range(0, n).OrderBy(s => startFrames[s]).ThenBy(s => s).ToArray();
+        var starts = order.Select(s => startFrames[s]).ToArray();
+        var known = new double[(n + 1) * a];   // [S + 1, A] summed ADE of the first r windows in that order
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < a; i++) known[(r + 1) * a + i] = known[r * a + i] + ade[order[r] * a + i];
+        double tol = 1e-6 * Math.Max(1, Math.Abs(step));
+        for (int s = 0; s < n; s++)
+        {
+            // Window j's truth ends at start_j + (Obs + Pred − 1)·step, window s's observation at start_s + (Obs − 1)·step:
+            // j is known when start_j ≤ start_s − Pred·step.
+            int c = UpperBound(starts, startFrames[s] - pred * step + tol);
+            int best = 0;
+            for (int i = 1; i < a; i++)
+                if (known[c * a + i] < known[c * a + best]) best = i;
+            alphas[s] = (OnlinePriorWindows * trained + c * (best / (double)(a - 1))) / (OnlinePriorWindows + c);
+        }
+        return alphas;
+    }
+
+    /// <summary>The number of sorted values ≤ x.</summary>
+    private static int UpperBound(double[] sorted, double x)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] <= x) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>
+    /// Weight n₀ of the trained α in online adaptation, in windows: α_s = (n₀·α_train + c·α̂_c) / (n₀ + c). A walker
+    /// gives one window per frame it stays, and its windows overlap, so 100 windows are the evidence of a handful of
+    /// walkers: enough that the first few completed windows do not swing α, few enough that a scene's own walkers
+    /// decide within its first minutes.
+    /// </summary>
+    public const double OnlinePriorWindows = 100;
 
     /// <summary>The network's outputs for every window, with what integrating them needs.</summary>
     /// <param name="Heads">[S, Pred·P] per-step Gaussian parameters.</param>
@@ -350,30 +419,40 @@ public sealed class TrajectoryPredictor : ITrainingTask
     /// </summary>
     private (double Alpha, double Ade) ChooseCorrection(TrajectoryWindows held)
     {
-        var f = Forward(held);
-        int n = held.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d);
-        var path = new float[pr * d];   // [Pred, D]
+        var ade = AdeByCorrection(held, Forward(held));
+        int n = held.Count, a = CorrectionSteps + 1;
         var best = (Alpha: 0.0, Ade: double.PositiveInfinity);
-        for (int step = 0; step <= CorrectionSteps; step++)
+        for (int i = 0; i < a; i++)
         {
-            double alpha = step / (double)CorrectionSteps, ade = 0;
-            for (int s = 0; s < n; s++)
-            {
-                Integrate(f.Heads.AsSpan(s * pr * p, pr * p), f.LastTwo.AsSpan(s * 2 * d, 2 * d), path, null, alpha);
-                Turn(path, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
-                ade += TrajectoryMetrics.Errors(path, held.Sample(s)[(o * d)..], d).Ade;
-            }
-            if (ade / n < best.Ade) best = (alpha, ade / n);
+            double sum = 0;
+            for (int s = 0; s < n; s++) sum += ade[s * a + i];
+            if (sum / n < best.Ade) best = (i / (double)CorrectionSteps, sum / n);
         }
         return best;
+    }
+
+    /// <summary>Each window's ADE [S, A] at α = 0, 1/20, …, 1 (A = 21).</summary>
+    private double[] AdeByCorrection(TrajectoryWindows windows, Outputs f)
+    {
+        int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, p = BivariateGaussianNll.Parameters(d), a = CorrectionSteps + 1;
+        var ade = new double[n * a];   // [S, A]
+        var path = new float[pr * d];   // [Pred, D]
+        for (int s = 0; s < n; s++)
+            for (int i = 0; i < a; i++)
+            {
+                Integrate(f.Heads.AsSpan(s * pr * p, pr * p), f.LastTwo.AsSpan(s * 2 * d, 2 * d), path, null, i / (double)CorrectionSteps);
+                Turn(path, pr, d, f.Turns[s].Cos, f.Turns[s].Sin);
+                ade[s * a + i] = TrajectoryMetrics.Errors(path, windows.Sample(s)[(o * d)..], d).Ade;
+            }
+        return ade;
     }
 
     private const int CorrectionSteps = 20;
 
     /// <summary>Mean ADE/FDE of the mean prediction, and with k &gt; 0 of the best of k samples (lowest ADE per window).</summary>
-    public TrajectoryScores Evaluate(TrajectoryWindows windows, int k = 0, ulong seed = 1)
+    public TrajectoryScores Evaluate(TrajectoryWindows windows, int k = 0, ulong seed = 1, CorrectionAdaptation adapt = CorrectionAdaptation.None)
     {
-        var (mean, samples) = Predict(windows, k, seed);
+        var (mean, samples) = Predict(windows, k, seed, adapt);
         int n = windows.Count, d = Dims, o = Options.Obs, pr = Options.Pred, step = pr * d;
         if (n == 0) throw new ArgumentException("no windows to evaluate");
         double ade = 0, fde = 0, bAde = 0, bFde = 0;
@@ -433,6 +512,22 @@ public sealed class TrajectoryPredictor : ITrainingTask
         public readonly float[] Targets = new float[b * pred * d];       // [B, Pred, D]
         public readonly Tensor DOut = Tensor.Zeros(b, pred * p);         // [B, Pred·P]
     }
+}
+
+/// <summary>How the share α of the network's correction is set for the windows being predicted.</summary>
+public enum CorrectionAdaptation
+{
+    /// <summary>The trained α (<see cref="TrajectoryPredictor.Correction"/>) for every window.</summary>
+    None,
+    /// <summary>
+    /// Causal adaptation on the scene being predicted, as a deployed tracker can do it: when window s's observation
+    /// ends at frame f, every window of the same scene whose predicted frames ended at or before f has a known truth.
+    /// α̂_c is the α ∈ {0, 1/20, …, 1} with the lowest summed ADE over those c windows (ties to the smaller α), and
+    /// window s uses α_s = (n₀·α_train + c·α̂_c) / (n₀ + c), n₀ = <see cref="TrajectoryPredictor.OnlinePriorWindows"/>:
+    /// the trained α until the scene has shown enough of its own walkers. Nothing after frame f enters window s's
+    /// prediction.
+    /// </summary>
+    Online,
 }
 
 /// <summary>Mean ADE and FDE (metres) over the windows; best-of-K ones when samples were drawn.</summary>

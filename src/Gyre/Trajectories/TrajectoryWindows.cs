@@ -14,10 +14,15 @@ public sealed class TrajectoryWindows
     public float[] Positions { get; }
     public string[] Agents { get; }
     public double[] StartFrames { get; }
+    /// <summary>
+    /// The frame step of the one scene these windows come from; NaN for windows joined from several scenes, whose
+    /// frame numbers are not one clock.
+    /// </summary>
+    public double FrameStep { get; }
 
-    private TrajectoryWindows(int obs, int pred, int dims, float[] positions, string[] agents, double[] starts)
+    private TrajectoryWindows(int obs, int pred, int dims, float[] positions, string[] agents, double[] starts, double step)
     {
-        Obs = obs; Pred = pred; Dims = dims; Positions = positions; Agents = agents; StartFrames = starts;
+        Obs = obs; Pred = pred; Dims = dims; Positions = positions; Agents = agents; StartFrames = starts; FrameStep = step;
     }
 
     public int Length => Obs + Pred;
@@ -31,7 +36,8 @@ public sealed class TrajectoryWindows
         if (parts.Count == 0) throw new ArgumentException("no windows to join");
         var f = parts[0];
         if (parts.Any(p => p.Obs != f.Obs || p.Pred != f.Pred || p.Dims != f.Dims)) throw new ArgumentException("windows of different shapes cannot be joined");
-        return new TrajectoryWindows(f.Obs, f.Pred, f.Dims, [.. parts.SelectMany(p => p.Positions)], [.. parts.SelectMany(p => p.Agents)], [.. parts.SelectMany(p => p.StartFrames)]);
+        if (parts.Count == 1) return f;
+        return new TrajectoryWindows(f.Obs, f.Pred, f.Dims, [.. parts.SelectMany(p => p.Positions)], [.. parts.SelectMany(p => p.Agents)], [.. parts.SelectMany(p => p.StartFrames)], double.NaN);
     }
 
     /// <summary>
@@ -73,6 +79,6 @@ public sealed class TrajectoryWindows
                 starts.Add(t.Frames[first]);
             }
         }
-        return new TrajectoryWindows(obs, pred, d, pos.ToArray(), agents.ToArray(), starts.ToArray());
+        return new TrajectoryWindows(obs, pred, d, pos.ToArray(), agents.ToArray(), starts.ToArray(), step);
     }
 }

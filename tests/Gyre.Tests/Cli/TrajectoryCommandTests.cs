@@ -103,4 +103,27 @@ public sealed class TrajectoryCommandTests : IDisposable
         _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--holdout", "1", "--out", _dir["h.gyre"]], "--holdout 1 must be in [0, 1)");
         _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--obs", "1", "--out", _dir["h.gyre"]], "--obs 1: at least 2 observed positions");
     }
+
+    [Fact]
+    public void Eval_says_when_the_test_scene_adapts_the_correction_and_prints_the_fixed_one_beside_it()
+    {
+        string a = Scene("a.txt", agents: 6, frames: 60);
+        _dir.Ok(["trajectory", "train", "--data", a, .. Small, "--out", _dir["m.gyre"]]);
+        var online = _dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0");
+        Assert.Contains("--adapt online: the test scene's own past is used causally", online.Out);
+        Assert.Contains("gyre (mean, adapted online)", online.Out);
+        Assert.Contains("fixed)", online.Out);
+        Assert.Contains("constant velocity", online.Out);
+        using var on = JsonDocument.Parse(_dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0", "--json").Out);
+        using var off = JsonDocument.Parse(_dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0", "--adapt", "none", "--json").Out);
+        Assert.Equal("online", on.RootElement.GetProperty("adapt").GetString());
+        Assert.Equal("none", off.RootElement.GetProperty("adapt").GetString());
+        // The fixed-α scores printed beside the adapted ones are those of --adapt none.
+        Assert.Equal(off.RootElement.GetProperty("metrics").GetProperty("ade").GetDouble(), on.RootElement.GetProperty("fixed_correction").GetProperty("ade").GetDouble());
+        Assert.Equal(off.RootElement.GetProperty("metrics").GetProperty("ade").GetDouble(), off.RootElement.GetProperty("fixed_correction").GetProperty("ade").GetDouble());
+        var c = on.RootElement.GetProperty("correction");
+        Assert.InRange(c.GetProperty("min").GetDouble(), 0, c.GetProperty("max").GetDouble());
+        _dir.Fails(["trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--adapt", "sometimes"], "--adapt 'sometimes' is not online or none");
+        _dir.Fails(["trajectory", "predict", "--model", _dir["m.gyre"], "--data", a, "--adapt", "sometimes", "--out", _dir["p.csv"]], "--adapt 'sometimes'");
+    }
 }

@@ -164,4 +164,65 @@ public sealed class TrajectoryPredictorTests : IDisposable
         Assert.Equal(1, back.Correction);
         Assert.Equal(model.Predict(w).Mean, back.Predict(w).Mean);
     }
+
+    [Fact]
+    public void Online_adaptation_learns_the_scene_from_its_completed_windows_and_never_from_its_future()
+    {
+        // A network trained where every walker slows down (α = 1, no holdout) predicts walkers who keep their speed.
+        var o = new TrajectoryOptions { Hidden = 16, Epochs = 40, Batch = 16, Seed = 3, Holdout = 0 };
+        var model = TrajectoryPredictor.Fit(TrajectoryWindows.Build(OneWindowWalkers(150, _ => true), 8, 12), o);
+        Assert.Equal(1, model.Correction);
+        var steady = TrajectoryWindows.Build(OneWindowWalkers(150, _ => false), 8, 12);
+        var alphas = model.Corrections(steady, CorrectionAdaptation.Online);
+        // Nothing is known before the first window's truth ends: the trained α. Then the steady walkers pull it down.
+        Assert.Equal(1, alphas[0]);
+        Assert.True(alphas[^1] < 0.5, $"last α {alphas[^1]}");
+        Assert.All(alphas, a => Assert.InRange(a, 0, 1));
+        Assert.True(model.Evaluate(steady, adapt: CorrectionAdaptation.Online).Ade < model.Evaluate(steady).Ade);
+        Assert.All(model.Corrections(steady, CorrectionAdaptation.None), a => Assert.Equal(1, a));
+
+        // The same scene with another future: from frame 10000 on the walkers slow down, and one more walker comes.
+        // Window a's observation ends at 200·a + 70, so the windows of agents 0 … 49 end their observation before it.
+        var changed = OneWindowWalkers(151, start => start >= 10000);
+        var w = TrajectoryWindows.Build(changed, 8, 12);
+        var alphasChanged = model.Corrections(w, CorrectionAdaptation.Online);
+        var (a1, s1) = model.Predict(steady, 3, 9, CorrectionAdaptation.Online);
+        var (a2, s2) = model.Predict(w, 3, 9, CorrectionAdaptation.Online);
+        int step = 12 * 2;
+        for (int s = 0; s < 50; s++)
+        {
+            Assert.Equal(steady.StartFrames[s], w.StartFrames[s]);
+            Assert.Equal(alphas[s], alphasChanged[s]);
+            Assert.Equal(a1.AsSpan(s * step, step).ToArray(), a2.AsSpan(s * step, step).ToArray());
+        }
+        Assert.Equal(s1.AsSpan(0, 50 * 3 * step).ToArray(), s2!.AsSpan(0, 50 * 3 * step).ToArray());
+        // The changed future does reach the later windows, so the check above could fail.
+        Assert.True(alphasChanged[149] > alphas[149] + 0.2, $"α {alphasChanged[149]} after the change, {alphas[149]} before");
+
+        // Windows joined from several scenes have no common clock.
+        var joined = TrajectoryWindows.Concat([steady, w]);
+        Assert.Throws<ArgumentException>(() => model.Corrections(joined, CorrectionAdaptation.Online));
+    }
+
+    [Fact]
+    public void Online_correction_uses_exactly_the_windows_whose_truth_ended_by_the_end_of_the_observation()
+    {
+        // Frame step 10, Pred 2: window j is known to window s when start_j ≤ start_s − 20. α ∈ {0, ½, 1}, trained α 0.4.
+        double[] starts = [0, 20, 30, 10, 20];
+        double[] ade =
+        [
+            1, 0, 2,          // window 0 alone favours ½
+            100, 100, 0,      // windows 1, 2 and 4 are never known to anyone here: all they say is α = 1
+            100, 100, 0,
+            0, 5, 5,          // windows 0 and 3 together favour 0
+            100, 100, 0,
+        ];
+        var alphas = TrajectoryPredictor.OnlineCorrections(starts, 10, 2, ade, 0.4);
+        double n0 = TrajectoryPredictor.OnlinePriorWindows;
+        Assert.Equal(0.4, alphas[0]);                                // nothing known yet
+        Assert.Equal(0.4, alphas[3]);                                // window 0's truth ends 10 frames after window 3's observation
+        Assert.Equal((n0 * 0.4 + 0.5) / (n0 + 1), alphas[1]);        // window 0
+        Assert.Equal((n0 * 0.4 + 0.5) / (n0 + 1), alphas[4]);
+        Assert.Equal(n0 * 0.4 / (n0 + 2), alphas[2]);                // windows 0 and 3
+    }
 }
