@@ -12,9 +12,21 @@ ms = defaultdict(dict)
 for k, peers in groups.items():
     for peer, rs in peers.items():
         rs.sort(key=lambda r: r["ms"])
-        ms[k][peer] = dict(rs[(len(rs) - 1) // 2], ms=statistics.median(r["ms"] for r in rs))
-print("| cell | B | T | I | H | mode | threads | Gyre ms | ONNX Runtime ms | libtorch ms | best peer / Gyre | Gyre GFLOP/s | Gyre / libtorch peak RSS MB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        values = [r["ms"] for r in rs]
+        spread = (max(values) - min(values)) / 2 / statistics.median(values) * 100 if len(values) > 1 else None
+        ms[k][peer] = dict(rs[(len(rs) - 1) // 2], ms=statistics.median(values), spread=spread)
+
+
+def cell(r):
+    """ms, with ± half the range of the per-round medians when there were several rounds."""
+    return f'{r["ms"]:.2f}' + (f' ±{r["spread"]:.0f}%' if r.get("spread") is not None else "")
+
+
+# With a second Gyre build (bench/compare --base) its time and base / Gyre are shown too.
+has_base = any("gyre-base" in p for p in ms.values())
+extra_head = " Gyre before ms | before / Gyre |" if has_base else ""
+print("| cell | B | T | I | H | mode | threads | Gyre ms | ONNX Runtime ms | libtorch ms | best peer / Gyre | Gyre GFLOP/s | Gyre / libtorch peak RSS MB |" + extra_head)
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if has_base else ""))
 train_ratios = defaultdict(list)
 order = []
 for r in rows:
@@ -26,13 +38,16 @@ for k in sorted(order, key=lambda k: (k[6], k[5] != "infer")):
     if not g: continue
     peers = [p[n]["ms"] for n in ("onnxruntime", "libtorch") if n in p]
     best = min(peers) if peers else float("nan")
-    ort = f'{p["onnxruntime"]["ms"]:.2f}' if "onnxruntime" in p else "—"
-    tor = f'{p["libtorch"]["ms"]:.2f}' if "libtorch" in p else "—"
+    ort = cell(p["onnxruntime"]) if "onnxruntime" in p else "—"
+    tor = cell(p["libtorch"]) if "libtorch" in p else "—"
     rss = f'{g["peak_rss_mb"]:.0f} / {p["libtorch"]["peak_rss_mb"]:.0f}' if "libtorch" in p else "—"
     ratio = best / g["ms"]
     if k[5] == "train" and "libtorch" in p: train_ratios[k[6]].append(p["libtorch"]["ms"] / g["ms"])
     mark = "**" if ratio >= 1 else ""
-    print(f'| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {k[5]} | {k[6]} | {g["ms"]:.2f} | {ort} | {tor} | {mark}{ratio:.2f}×{mark} | {g["gflops"]:.0f} | {rss} |')
+    extra = ""
+    if has_base:
+        extra = f' {cell(p["gyre-base"])} | {p["gyre-base"]["ms"] / g["ms"]:.2f}× |' if "gyre-base" in p else " — | — |"
+    print(f'| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {k[5]} | {k[6]} | {cell(g)} | {ort} | {tor} | {mark}{ratio:.2f}×{mark} | {g["gflops"]:.0f} | {rss} |{extra}')
 print()
 for t, rs in sorted(train_ratios.items()):
     gm = math.exp(sum(math.log(x) for x in rs) / len(rs))

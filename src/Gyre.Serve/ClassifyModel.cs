@@ -44,6 +44,7 @@ public sealed class ClassifyModel : ServedModel
         if (c.Normalizer.Mode is not (SequenceNormalization.Global or SequenceNormalization.None))
             return $"{SequenceNormalizer.Name(c.Normalizer.Mode)} normalisation rescales the whole case with every new observation";
         if (!c.Model.Encoder.Layer.Streamable) return "a bidirectional encoder reads every step from both ends";
+        if (c.Model.Encoder.MemoryUnits.Count > 0) return "gated memory units gate the encoder's outputs, which the stepped states alone do not give";
         if (c.Model.Spec.Input == "conv") return "the convolutional input transform reads the patches after each step as well";
         if (c.Model.Branch != null) return "the convolutional path reads the patches after each step as well";
         if (c.Model.Spec.Pool is not ("last" or "mean" or "max")) return $"{c.Model.Spec.Pool} pooling weighs every step by the whole case";

@@ -12,7 +12,7 @@ public sealed partial class InferRequest
 
     /// <summary>
     /// The gRPC ModelInferRequest, read through the same checks as the JSON one. Data come from each input's
-    /// <c>contents</c> (fp32_contents for "x", int64_contents for "time") or, when the request carries
+    /// <c>contents</c> (fp32_contents for "x" and "future", int64_contents for "time") or, when the request carries
     /// raw_input_contents, from the entry of the same index: little-endian FP32 / INT64, row-major.
     /// </summary>
     public static InferRequest FromGrpc(ModelInferRequest request, ServedModel model, ServeOptions options)
@@ -37,7 +37,7 @@ public sealed partial class InferRequest
         bool raw = request.RawInputContents.Count > 0;
         if (raw && request.RawInputContents.Count != request.Inputs.Count)
             throw Bad($"raw_input_contents has {request.RawInputContents.Count} entries for {request.Inputs.Count} inputs (one per input, in order)");
-        float[]? x = null; long[]? times = null; int rows = 0;
+        float[]? x = null, future = null; long[]? times = null; int rows = 0;
         var seen = new HashSet<string>();
         for (int index = 0; index < request.Inputs.Count; index++)
         {
@@ -58,12 +58,14 @@ public sealed partial class InferRequest
                 x = raw ? RawFloats(name, request.RawInputContents[index], shape, elements) : Floats(name, t.Contents, shape, elements);
                 rows = shape[0];
             }
+            else if (name == "future")
+                future = raw ? RawFloats(name, request.RawInputContents[index], shape, elements) : Floats(name, t.Contents, shape, elements);
             else
             {
                 times = raw ? RawIntegers(name, request.RawInputContents[index], shape, elements) : Integers(name, t.Contents, shape, elements);
             }
         }
-        var observations = Observe(model, seen, x, rows, times);
+        var observations = Observe(model, seen, x, rows, times, future);
 
         HashSet<string>? outputs = null;
         if (request.Outputs.Count > 0)

@@ -72,7 +72,7 @@ public sealed partial class InferRequest
 
             if (!root.TryGetProperty("inputs", out var inputs)) throw Bad("the request has no 'inputs'");
             if (inputs.ValueKind != JsonValueKind.Array || inputs.GetArrayLength() == 0) throw Bad($"'inputs' must be a non-empty array, got {Text(inputs)}");
-            float[]? x = null; long[]? times = null; int rows = 0;
+            float[]? x = null, future = null; long[]? times = null; int rows = 0;
             var seen = new HashSet<string>();
             int index = 0;
             foreach (var t in inputs.EnumerateArray())
@@ -93,6 +93,13 @@ public sealed partial class InferRequest
                     CheckCount(name, filled, shape, elements);
                     rows = shape[0];
                 }
+                else if (name == "future")
+                {
+                    future = new float[elements];
+                    int filled = 0;
+                    Fill(data, name, future, ref filled, 0, options.MaxElements);
+                    CheckCount(name, filled, shape, elements);
+                }
                 else
                 {
                     times = new long[elements];
@@ -101,7 +108,7 @@ public sealed partial class InferRequest
                     CheckCount(name, filled, shape, elements);
                 }
             }
-            var observations = Observe(model, seen, x, rows, times);
+            var observations = Observe(model, seen, x, rows, times, future);
 
             HashSet<string>? outputs = null;
             if (root.TryGetProperty("outputs", out var outs))
@@ -147,7 +154,7 @@ public sealed partial class InferRequest
     private static void CheckSequence(ServedModel model, string? seq, bool start, bool end)
     {
         if ((start || end) && seq is null) throw Bad("parameters.sequence_start / sequence_end need a parameters.sequence_id");
-        if (seq is null && model.Stateful)
+        if (seq is null && model.SequenceRequired)
             throw Bad($"model '{model.Name}' keeps recurrent state per stream: give parameters.sequence_id (and sequence_start = true on a stream's first request)");
     }
 
@@ -191,7 +198,7 @@ public sealed partial class InferRequest
     }
 
     /// <summary>The request's observations once every input is read: no input missing, times one per row, in order.</summary>
-    private static Observations Observe(ServedModel model, HashSet<string> seen, float[]? x, int rows, long[]? times)
+    private static Observations Observe(ServedModel model, HashSet<string> seen, float[]? x, int rows, long[]? times, float[]? future)
     {
         var missing = model.Inputs.FirstOrDefault(i => !seen.Contains(i.Name));
         if (missing != null) throw Bad($"model '{model.Name}' needs input '{missing.Name}' ({missing.Datatype} {ShapeText(missing.Shape)})");
@@ -207,7 +214,7 @@ public sealed partial class InferRequest
                 if (r > 0 && when[r] <= when[r - 1]) throw Bad($"input 'time': data[{r}] = {times[r]} does not come after data[{r - 1}] = {times[r - 1]}");
             }
         }
-        return new Observations(x!, rows, model.Width, when);
+        return new Observations(x!, rows, model.Width, when) { Future = future };
     }
 
     private static int[] Shape(JsonElement t, string name)

@@ -70,6 +70,14 @@ public sealed class InferenceServer : IAsyncDisposable
         builder.Services.AddGrpc(g => { g.MaxReceiveMessageSize = (int)Math.Min(options.MaxBodyBytes, int.MaxValue); g.EnableDetailedErrors = false; });
         builder.Services.AddSingleton(_ => new GrpcInferenceService(self!));
         builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<GrpcInferenceService>, GrpcMethods>();
+        // Server reflection (v1 and v1alpha), so tools such as grpcurl list and call the service without the proto. Its
+        // discovery finds services through their generated base class; GrpcMethods binds the service by hand, so the
+        // descriptors are given here (registered after AddGrpcReflection's own, which they replace).
+        builder.Services.AddGrpcReflection();
+        global::Google.Protobuf.Reflection.ServiceDescriptor[] reflected =
+            [Grpc.GRPCInferenceService.Descriptor, global::Grpc.Reflection.V1.ServerReflection.Descriptor, global::Grpc.Reflection.V1Alpha.ServerReflection.Descriptor];
+        builder.Services.AddSingleton(new global::Grpc.Reflection.ReflectionServiceImpl(reflected));
+        builder.Services.AddSingleton(new global::Grpc.Reflection.ReflectionV1ServiceImpl(reflected));
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddOpenApi(o =>
         {
@@ -179,7 +187,11 @@ public sealed class InferenceServer : IAsyncDisposable
             await Metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, cancel);
         }).WithSummary("Prometheus metrics: requests, latency, batch sizes, live streams");
         app.MapOpenApi("/openapi.json");
-        if (Options.GrpcPort is not null) app.MapGrpcService<GrpcInferenceService>();
+        if (Options.GrpcPort is not null)
+        {
+            app.MapGrpcService<GrpcInferenceService>();
+            app.MapGrpcReflectionService();
+        }
         app.MapGet("/", () => Results.Content(HomePage(), "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapFallback((HttpContext ctx) => Results.Json(new ErrorBody($"no endpoint {ctx.Request.Method} {ctx.Request.Path} (see /openapi.json)"), statusCode: 404))
             .ExcludeFromDescription();

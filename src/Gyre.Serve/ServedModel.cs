@@ -8,7 +8,12 @@ public sealed record TensorSpec(string Name, string Datatype, int[] Shape);
 
 /// <summary>What one request brings: <see cref="Rows"/> observations of <see cref="Width"/> values [Rows, Width]
 /// row-major, and with them their times (UTC) for models whose features depend on the time.</summary>
-public sealed record Observations(float[] Values, int Rows, int Width, DateTime[]? Times);
+public sealed record Observations(float[] Values, int Rows, int Width, DateTime[]? Times)
+{
+    /// <summary>Input "future" [N, Fu] row-major for models that read known-future covariates over the horizon
+    /// (<see cref="ServedModel.FutureInput"/>), else null.</summary>
+    public float[]? Future { get; init; }
+}
 
 /// <summary>One output tensor of an answer: FP32 values, BYTES strings or BOOL flags.</summary>
 public sealed record OutputTensor(string Name, string Datatype, int[] Shape, float[]? Values = null, string[]? Strings = null, bool[]? Flags = null);
@@ -55,12 +60,23 @@ public abstract class ServedModel
     /// <summary>One sentence on what a stream's state is and which offline output its answers equal.</summary>
     public abstract string StreamDescription { get; }
 
-    /// <summary>Whether requests must name a sequence (<see cref="StreamKind"/> "state").</summary>
+    /// <summary>Whether a stream keeps recurrent state (<see cref="StreamKind"/> "state").</summary>
     public bool Stateful => StreamKind == "state";
 
-    public IReadOnlyList<TensorSpec> Inputs => NeedsTimes
-        ? [new("x", "FP32", [-1, Width]), new("time", "INT64", [-1])]
-        : [new("x", "FP32", [-1, Width])];
+    /// <summary>Whether requests must name a sequence: by default when <see cref="Stateful"/>; a model whose request
+    /// without one (a whole window on a fresh stream) is answered the same way may take both.</summary>
+    public virtual bool SequenceRequired => Stateful;
+
+    /// <summary>Input "future" (FP32 [N, Fu]: known-future covariates over the horizon), required on every request of a
+    /// model that reads them; null for others.</summary>
+    public virtual TensorSpec? FutureInput => null;
+
+    public IReadOnlyList<TensorSpec> Inputs =>
+    [
+        new("x", "FP32", [-1, Width]),
+        .. NeedsTimes ? [new TensorSpec("time", "INT64", [-1])] : Array.Empty<TensorSpec>(),
+        .. FutureInput is { } future ? [future] : Array.Empty<TensorSpec>(),
+    ];
 
     public abstract IReadOnlyList<TensorSpec> Outputs { get; }
 

@@ -16,7 +16,7 @@ public static class BenchCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} or name(k=v,…) (with a shape; without one: that cell's grid rows)" };
+        var cell = new Option<string?>("--cell") { Description = $"{string.Join(" | ", CellRegistry.Names)} or name(k=v,…) (with a shape; without one: that cell's grid rows), or {GmuBenchmark.Name}: the gated memory unit layer (input = D_x, hidden = D_m)" };
         var batch = new Option<int?>("--batch") { Description = "B" };
         var seq = new Option<int?>("--seq") { Description = "T" };
         var input = new Option<int?>("--input") { Description = "I" };
@@ -42,7 +42,7 @@ public static class BenchCommand
             foreach (var shape in shapes)
                 foreach (var md in modes)
                 {
-                    var result = RecurrentBenchmark.Run(shape, md, n, r);
+                    var result = shape.Cell == GmuBenchmark.Name ? GmuBenchmark.Run(shape, md, n, r) : RecurrentBenchmark.Run(shape, md, n, r);
                     if (asJson) ctx.Out.WriteLine(result.ToJson());
                     results.Add(result);
                 }
@@ -187,10 +187,11 @@ public static class BenchCommand
     internal static IReadOnlyList<RecurrentBenchShape> Shapes(string? cell, int? b, int? t, int? i, int? h)
     {
         string? name;
-        try { name = cell is null ? null : CellRegistry.FromText(cell.Trim()).ToString(); }
+        bool gmu = cell?.Trim().ToLowerInvariant() == GmuBenchmark.Name;
+        try { name = cell is null ? null : gmu ? GmuBenchmark.Name : CellRegistry.FromText(cell.Trim()).ToString(); }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (b is null && t is null && i is null && h is null)
-            return name is null ? RecurrentBenchmark.StandardGrid : RecurrentBenchmark.GridFor(name);
+            return name is null ? RecurrentBenchmark.StandardGrid : gmu ? GmuBenchmark.Grid : RecurrentBenchmark.GridFor(name);
         if (b is not > 0 || t is not > 0 || i is not > 0 || h is not > 0)
             throw new GyreDataException("a shape needs all of --batch, --seq, --input, --hidden, each positive");
         return [new RecurrentBenchShape(name ?? CellRegistry.Names[0], b.Value, t.Value, i.Value, h.Value)];

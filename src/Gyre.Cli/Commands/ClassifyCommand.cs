@@ -46,12 +46,12 @@ internal static class ClassifyCommand
         public readonly Option<float?> LabelSmoothing = new("--label-smoothing") { Description = "ε of the softmax head's label-smoothed cross-entropy: target (1 − ε)·onehot + ε/K (default 0)" };
         public readonly Option<string?> ClassWeights = new("--class-weights") { Description = "balanced: weight class k by N / (K·N_k)" };
         public readonly Option<double?> Valid = new("--valid") { Description = "Hold out this fraction of the training cases (stratified) for early stopping" };
-        public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 6000 optimizer steps, 10–500 epochs)" };
+        public readonly Option<int?> Epochs = new("--epochs") { Description = "Maximum epochs (default: about 6000 optimizer steps, at least 34 and at most 500 epochs)" };
         public readonly Option<int?> TestAugment = new("--test-augment") { Description = "Slices averaged with each case at prediction time (default: 8 when training used augmented copies; 0 = off)" };
         public readonly Option<int?> Augment = new("--augment") { Description = "Augmented copies per training case: random window slices stretched back plus jitter (default: about 4000 sequences in all, at most 15 copies; 0 = off)" };
         public readonly Option<int?> Batch = new("--batch") { Description = "Batch size" };
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
-        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0)" };
+        public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0.1; 0 = off)" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
         public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };

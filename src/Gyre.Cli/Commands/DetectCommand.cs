@@ -38,6 +38,7 @@ internal static class DetectCommand
         public readonly Option<int?> Layers = UserInput.Int("--layers", "Recurrent layers K of the learned scorers' encoder (and decoder) (default 1)", min: 1, max: 64);
         public readonly Option<int?> Gmu = UserInput.Int("--gmu", "Gated memory units (SambaY) after the recurrent layers: z = σ(W·z + b) ⊙ m, m read from the --gmu-memory layer (default 0: none)", min: 0, max: Models.EncoderStack.MaxGmu);
         public readonly Option<int?> GmuMemory = UserInput.Int("--gmu-memory", "Recurrent layer (0-based) whose output the GMUs read as memory m (default: the last)", min: 0, max: 63);
+        public readonly Option<bool?> Bidirectional = UserInput.Flag("--bidirectional", "The forecast scorer's encoder reads its lookback in both directions (--method forecast only)");
         public readonly Option<int?> Window = new("--window") { Description = "Context rows of the scorer (rolling z-score window, model lookback)" };
         public readonly Option<ulong> Seed = new("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
         public readonly Option<string?> OnNan = UserInput.OnNan();
@@ -45,7 +46,7 @@ internal static class DetectCommand
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Layers, Gmu, GmuMemory, Window, Seed, OnNan, NoProfile }) c.Options.Add(o);
+            foreach (Option o in new Option[] { Target, TimeCol, Method, TrainFraction, Risk, Contamination, MergeGap, Smooth, Level, Hidden, Epochs, Cell, Layers, Bidirectional, Gmu, GmuMemory, Window, Seed, OnNan, NoProfile }) c.Options.Add(o);
         }
 
         /// <summary>The scorer settings the options give, with the encoder's stack checked (one line naming the option).</summary>
@@ -56,7 +57,7 @@ internal static class DetectCommand
             if (Models.EncoderStack.Problem(layers ?? 1, gmu, memory) is { } bad) throw new GyreDataException(bad);
             return new ScorerSettings(p.GetValue(Window), p.GetValue(Seed), p.GetValue(Cell)!, p.GetValue(Hidden), p.GetValue(Epochs))
             {
-                OnNan = UserInput.NanPolicy(p, OnNan), Layers = layers, Gmu = gmu, GmuMemory = memory,
+                OnNan = UserInput.NanPolicy(p, OnNan), Layers = layers, Gmu = gmu, GmuMemory = memory, Bidirectional = p.GetValue(Bidirectional) == true,
             };
         }
 
@@ -122,6 +123,8 @@ internal static class DetectCommand
         if (fraction is { } f && !(f > 0 && f < 1)) throw new GyreDataException($"--train-fraction {f} is not in (0, 1)");
         int trainRows = AnomalyDetection.TrainRows(rows, fraction);
         var settings = o.Scorer(p);
+        // The autoencoder's bottleneck is its encoder's last forward state, and the baselines have no encoder.
+        if (settings.Bidirectional && method != "forecast") throw new GyreDataException($"--bidirectional applies to --method forecast, not {method}");
         var scorer = AnomalyScorers.Create(method, settings);
         if (job.Model != null && scorer is not LearnedScorer) throw new ArgumentException($"--method {method} has nothing to save: train a forecast or reconstruction model");
         var baselines = AnomalyScorers.Baselines(settings).Where(b => b.Name != scorer.Name).ToList();

@@ -228,6 +228,8 @@ internal sealed class TrainingOptions
         if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
         if (p.GetValue(OnNan) is not null) o = o with { OnNan = UserInput.NanPolicy(p, OnNan) };
         if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };
+        // The preset's shared decoder yields to options given beside it that rule sharing out (another cell, more layers, future features).
+        if (o.SharedDecoder && !o.CanShareDecoder && p.GetValue(SharedDecoder) is null) o = o with { SharedDecoder = false };
         if (o.Patch > o.Lookback)
             throw new GyreDataException($"--patch {o.Patch} is longer than --lookback {o.Lookback}");
         o.Validate();

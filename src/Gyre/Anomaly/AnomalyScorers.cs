@@ -25,6 +25,9 @@ public sealed record ScorerSettings(int? Window = null, ulong Seed = 1, string? 
     /// <summary>The layer (0-based) the GMUs read as memory m; null: the last.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public int? GmuMemory { get; init; }
+    /// <summary>D = 2: the forecast scorer's encoder reads its lookback in both directions (false: forward only).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Bidirectional { get; init; }
     /// <summary>K, with 1 for null.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int StackLayers => Layers ?? 1;

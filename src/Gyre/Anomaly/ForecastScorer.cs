@@ -38,7 +38,7 @@ public sealed class ForecastScorer : LearnedScorer
     protected override void Build() => Network = new SequenceModel(new ModelSpec
     {
         InputSize = Channels + CovariateWidth, Cell = Settings.Cell, Hidden = Settings.Hidden, Layers = Settings.StackLayers,
-        Gmu = Settings.Gmu, GmuMemory = Settings.GmuMemory, Pool = "last", Head = "linear",
+        Bidirectional = Settings.Bidirectional, Gmu = Settings.Gmu, GmuMemory = Settings.GmuMemory, Pool = "last", Head = "linear",
         Outputs = 2 * Channels, Seed = Settings.Seed,
     });
 

@@ -36,15 +36,19 @@ public readonly record struct RecurrentBenchShape(string Cell, int Batch, int Se
 /// <param name="StepsPerS">T / median seconds: time steps per second.</param>
 /// <param name="AllocBytes">Managed bytes allocated by the measuring thread per run (median).</param>
 /// <param name="PeakRssMb">Peak resident set (VmHWM) of the process after the runs, MiB; 0 where unknown.</param>
+/// <param name="Options">The cell's options (heads, proj_size, …; null or empty: none), also part of <see cref="RecurrentBenchShape.Cell"/>'s text.</param>
 public sealed record RecurrentBenchResult(string Peer, RecurrentBenchShape Shape, string Mode, int Threads,
-    double Ms, double Gflops, double StepsPerS, long AllocBytes, double PeakRssMb)
+    double Ms, double Gflops, double StepsPerS, long AllocBytes, double PeakRssMb, CellOptions? Options = null)
 {
-    /// <summary>One JSON object on one line: peer, cell, mode, batch, seq, input, hidden, threads, ms, gflops, steps_per_s, alloc_bytes, peak_rss_mb.</summary>
+    /// <summary>One JSON object on one line: peer, cell, options (an object of the cell's options as strings), mode, batch,
+    /// seq, input, hidden, threads, ms, gflops, steps_per_s, alloc_bytes, peak_rss_mb.</summary>
     public string ToJson()
     {
         var c = CultureInfo.InvariantCulture;
+        // Option keys and values are the registry's own tokens (letters, digits, '_', '.', '-'): no JSON escaping needed.
+        string options = Options is null ? "{}" : "{" + string.Join(",", Options.Keys.Select(k => $"\"{k}\":\"{Options[k]}\"")) + "}";
         return string.Create(c,
-            $"{{\"peer\":\"{Peer}\",\"cell\":\"{Shape.Cell}\",\"mode\":\"{Mode}\",\"batch\":{Shape.Batch},\"seq\":{Shape.Seq},\"input\":{Shape.Input},\"hidden\":{Shape.Hidden},\"threads\":{Threads},\"ms\":{Math.Round(Ms, 4)},\"gflops\":{Math.Round(Gflops, 3)},\"steps_per_s\":{Math.Round(StepsPerS, 1)},\"alloc_bytes\":{AllocBytes},\"peak_rss_mb\":{Math.Round(PeakRssMb, 1)}}}");
+            $"{{\"peer\":\"{Peer}\",\"cell\":\"{Shape.Cell}\",\"options\":{options},\"mode\":\"{Mode}\",\"batch\":{Shape.Batch},\"seq\":{Shape.Seq},\"input\":{Shape.Input},\"hidden\":{Shape.Hidden},\"threads\":{Threads},\"ms\":{Math.Round(Ms, 4)},\"gflops\":{Math.Round(Gflops, 3)},\"steps_per_s\":{Math.Round(StepsPerS, 1)},\"alloc_bytes\":{AllocBytes},\"peak_rss_mb\":{Math.Round(PeakRssMb, 1)}}}");
     }
 }
 
@@ -72,7 +76,8 @@ public static class RecurrentBenchmark
     {
         var def = CellRegistry.FromText(cell);
         var rows = def.BenchmarkShapes.Count > 0 ? def.BenchmarkShapes : [DefaultShape];
-        return [.. rows.Select(s => new RecurrentBenchShape(def.Name, s.Batch, s.Seq, s.Input, s.Hidden))];
+        // The canonical text keeps the options: "gla(heads=4)" is measured, and labelled, as itself.
+        return [.. rows.Select(s => new RecurrentBenchShape(def.ToString(), s.Batch, s.Seq, s.Input, s.Hidden))];
     }
 
     /// <summary>
@@ -82,17 +87,11 @@ public static class RecurrentBenchmark
     /// </summary>
     public static RecurrentBenchResult Run(RecurrentBenchShape shape, string mode, int threads, int reps, int warmup = 3)
     {
-        bool train = mode switch
-        {
-            "infer" => false,
-            "train" => true,
-            _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
-        };
-        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
-        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
+        bool train = Training(mode);
         var (cell, b, t, i, h) = shape;
 
-        var layer = new RecurrentLayer(CellRegistry.FromText(cell), i, h, seed: 1) { Training = train };
+        var def = CellRegistry.FromText(cell);
+        var layer = new RecurrentLayer(def, i, h, seed: 1) { Training = train };
         int ns = layer.StateCount;
         var rng = new Rng(2);
         var x = Tensor.Zeros(t, b, i);
@@ -107,6 +106,33 @@ public static class RecurrentBenchmark
         dy.Span.Fill(1f);
         var dx = Tensor.Zeros(t, b, i);
 
+        var (median, alloc) = Time(() =>
+        {
+            layer.Forward(x, inits, y, finals, default);
+            if (train) layer.Backward(dy, dFinals, dx, dInits);
+        }, threads, reps, warmup);
+        double flops = shape.ForwardFlops * (train ? 3 : 1);
+        return new RecurrentBenchResult("gyre", shape, mode, threads, median,
+            flops / (median * 1e-3) / 1e9, t / (median * 1e-3), alloc, PeakRssMb(), def.Options);
+    }
+
+    /// <summary>Whether a bench mode is "train" (true) or "infer" (false); anything else is an ArgumentException.</summary>
+    internal static bool Training(string mode) => mode switch
+    {
+        "infer" => false,
+        "train" => true,
+        _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
+    };
+
+    /// <summary>
+    /// Runs <paramref name="run"/> on a team of <paramref name="threads"/> workers (installed as <see cref="Gemm.Team"/>
+    /// for the duration, then restored): <paramref name="warmup"/> untimed runs, then <paramref name="reps"/> timed ones.
+    /// Returns the median milliseconds and the median bytes the calling thread allocated per run.
+    /// </summary>
+    internal static (double Ms, long AllocBytes) Time(Action run, int threads, int reps, int warmup)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
+        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
         var previous = Gemm.Team;
         using var team = new WorkerTeam(threads);
         Gemm.Team = team;
@@ -118,18 +144,14 @@ public static class RecurrentBenchmark
             {
                 long a0 = GC.GetAllocatedBytesForCurrentThread();
                 long t0 = Stopwatch.GetTimestamp();
-                layer.Forward(x, inits, y, finals, default);
-                if (train) layer.Backward(dy, dFinals, dx, dInits);
+                run();
                 double elapsed = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 long a1 = GC.GetAllocatedBytesForCurrentThread();
                 if (r >= 0) { ms[r] = elapsed; allocs[r] = a1 - a0; }
             }
             Array.Sort(ms);
             Array.Sort(allocs);
-            double median = reps % 2 == 1 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
-            double flops = shape.ForwardFlops * (train ? 3 : 1);
-            return new RecurrentBenchResult("gyre", shape, mode, threads, median,
-                flops / (median * 1e-3) / 1e9, t / (median * 1e-3), allocs[reps / 2], PeakRssMb());
+            return (reps % 2 == 1 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]), allocs[reps / 2]);
         }
         finally { Gemm.Team = previous; }
     }

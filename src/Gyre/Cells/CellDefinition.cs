@@ -101,6 +101,15 @@ public abstract class CellDefinition
     /// or a read-out over a wide linear state (<see cref="Layers.SequencePath.StateScan"/>).</summary>
     public virtual bool HasParallelForm => false;
 
+    /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b from the input projection alone
+    /// (<see cref="ICell.IsLinear"/>: minGRU, minLSTM).</summary>
+    public virtual bool HasLinearStep => false;
+
+    /// <summary>Linear cells: a, b [R, H] of R rows from gx [R, G·H] (gx may be used as scratch), the coefficients
+    /// whose a·h + b the step computes.</summary>
+    internal virtual void LinearCoefficients(Span<float> a, Span<float> b, Span<float> gx, int rows, int hidden) =>
+        throw new NotSupportedException($"cell '{Name}' is not linear in its state");
+
     /// <summary>"name" or "name(k=v,...)".</summary>
     public override string ToString() => Options.IsEmpty ? Name : $"{Name}({Options})";
 
@@ -117,7 +126,19 @@ public abstract class CellDefinition<TCell> : CellDefinition where TCell : struc
     public sealed override RecurrentWeights Recurrent => TCell.Recurrent;
     public sealed override bool HiddenBiasApart => TCell.HiddenBiasApart;
     public override bool HasParallelForm => SequenceRunner<TCell>.ParallelPath != null;
+    public sealed override bool HasLinearStep => TCell.IsLinear;
     internal sealed override ISequenceRunner CreateRunner() => new SequenceRunner<TCell>();
+
+    internal sealed override unsafe void LinearCoefficients(Span<float> a, Span<float> b, Span<float> gx, int rows, int hidden)
+    {
+        if (!TCell.IsLinear) throw new NotSupportedException($"cell '{Name}' is not linear in its state");
+        int n = rows * hidden;
+        if (a.Length < n || b.Length < n || gx.Length < n * TCell.Gates)
+            throw new ArgumentException($"coefficients of {rows} rows need a, b [{rows}, {hidden}] and gx [{rows}, {TCell.Gates * hidden}]");
+        var w = new CellWeights { Params = Params };
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pg = gx)
+            TCell.LinearCoefficients(pa, pb, null, pg, rows, hidden, w);
+    }
 }
 
 /// <summary>

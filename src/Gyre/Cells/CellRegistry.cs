@@ -63,6 +63,9 @@ public static class CellRegistry
     /// <summary>The cell a model gets when none is named.</summary>
     public static string Default => "gru";
 
+    /// <summary>The cells <c>gyre forecast tune</c> draws from: the two with native ONNX nodes and the longest record.</summary>
+    public static IReadOnlyList<string> Tuned { get; } = ["gru", "lstm"];
+
     /// <summary>The listed cell names in registration order.</summary>
     public static IReadOnlyList<string> Names { get { lock (Gate) return [.. Listed]; } }
 

@@ -158,7 +158,7 @@ public sealed class SequenceClassifier
         var validData = validIdx.Length == 0 ? null : f.Dataset(validIdx.Select(i => f.Prepare(train.Cases[i])).ToArray(),
             y is null ? null : validIdx.Select(i => y[i]).ToArray(), validIdx.Select(i => train.Cases[i].Target).ToArray());
         int batches = Math.Max(1, fitCases.Count / Math.Min(options.Batch, fitCases.Count));
-        int epochs = options.Epochs > 0 ? options.Epochs : Math.Clamp((ClassifierOptions.StepBudget + batches - 1) / batches, 10, 500);
+        int epochs = options.Epochs > 0 ? options.Epochs : Math.Clamp((ClassifierOptions.StepBudget + batches - 1) / batches, ClassifierOptions.MinEpochs, 500);
         log?.Invoke($"training: {fitIdx.Length} cases{(copies > 0 ? $" + {copies} augmented cop{(copies == 1 ? "y" : "ies")} each" : "")}, "
             + $"patches of {patch} step(s), {epochs} epochs of {batches} batches{(validIdx.Length > 0 ? $", {validIdx.Length} held out" : "")}");
         var task = new SequenceTask(model, fitData, validData, Job, f.FileEntries());

@@ -255,72 +255,136 @@ public sealed partial class Forecaster
     /// (<see cref="DrawPaths"/>, coupled as <paramref name="sampling"/> says); the quantiles are those of the paths at each
     /// step, and the first <paramref name="paths"/> of them are kept in every row's <see cref="ForecastRow.Paths"/>.
     /// </remarks>
-    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null, PathSampling sampling = PathSampling.Copula, int paths = 0)
+    public ForecastTable Predict(SeriesSet raw, SeriesSet? future = null, PathSampling sampling = PathSampling.Copula, int paths = 0) =>
+        PredictMany([new(raw, future, null)], sampling, paths)[0];
+
+    /// <summary>One set to forecast: its rows, the known-future covariates over its horizon, and optionally its series'
+    /// encoder states (by source channel: the target column in channel-independent mode, else 0) instead of running
+    /// the encoder over their last L rows.</summary>
+    internal readonly record struct PredictRequest(SeriesSet Raw, SeriesSet? Future, Func<int, float[]>? EncoderState);
+
+    // One series of a request: where its window or state sits in the batch, and what its rows need.
+    private sealed record SeriesItem(int Request, TimeSeries Series, string RawId, DateTime[]? Times);
+
+    /// <summary>
+    /// <see cref="Predict(SeriesSet, SeriesSet?, PathSampling, int)"/> of several sets at once: every series of every set
+    /// is one row of ONE batched network call (all with encoder states given, or none), and each set's table equals
+    /// its own Predict (its own sample stream: the random draws start over per set). A batched call may round
+    /// differently from a batch of one in the last bits (the kernels pick their paths by batch size).
+    /// </summary>
+    internal ForecastTable[] PredictMany(IReadOnlyList<PredictRequest> requests, PathSampling sampling = PathSampling.Copula, int paths = 0)
     {
         if (paths < 0 || paths > Options.Samples)
             throw new GyreDataException($"--paths must be between 0 and --samples ({Options.Samples}), got {paths}");
         if (paths > 0 && Distribution is null)
             throw new GyreDataException($"--paths needs a distribution model (--loss gaussian|studentt|negbinomial), this one was trained with --loss {Options.Loss}");
+        bool states = requests.Count > 0 && requests[0].EncoderState is not null;
+        if (requests.Any(r => (r.EncoderState is not null) != states))
+            throw new ArgumentException("a batch gives the encoder states of every set or of none");
         int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
-        if (userFuture > 0 && future is null)
-            throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
-        if (future is not null && userFuture > 0 && future.TargetCount != userFuture)
-            throw new GyreDataException($"future data has {future.TargetCount} columns, the model takes {userFuture}", future.Source);
-        var view = ModelView(raw);
-        int l = Options.Lookback, n = Options.Horizon, k = view.ColumnCount, ff = view.FutureCount, c = ModelTargets, q = Network.Config.QuantileCount;
+        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount, h0 = Network.Encoder.OutputSize;
         var calendar = Calendar.Parse(Options.Calendar);
+
+        // Every series of every set, in order; then their windows (or states), future features and channels as batches.
+        var items = new List<SeriesItem>();
+        var views = new SeriesSet[requests.Count];
+        for (int ri = 0; ri < requests.Count; ri++)
+        {
+            var (raw, future, _) = requests[ri];
+            if (userFuture > 0 && future is null)
+                throw new GyreDataException($"the model takes known-future covariates ({string.Join(", ", DataInfo.Columns.Skip(DataInfo.TargetCount + DataInfo.PastCount).Take(userFuture))}): give their values over the horizon with --future-data FILE", raw.Source);
+            if (future is not null && userFuture > 0 && future.TargetCount != userFuture)
+                throw new GyreDataException($"future data has {future.TargetCount} columns, the model takes {userFuture}", future.Source);
+            // With the encoder's states given the window's values are not read, only the series' ids, times and channels:
+            // no scaling, and the series may be shorter than the lookback (a stream without times passes its last row).
+            var view = views[ri] = states ? RawView(raw, Options.ChannelIndependent) : ModelView(raw);
+            foreach (var s in view.Series)
+            {
+                if (s.Length < l && !states) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+                // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
+                // strip the known column suffix rather than split at the last '/'.
+                string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
+                DateTime[]? times = null;
+                if (s.Times != null && s.Times.Length >= 2)
+                {
+                    var step = TimeStep.Infer(s.Times);
+                    times = Enumerable.Range(1, n).Select(h => step.Advance(s.Times[^1], h)).ToArray();
+                }
+                items.Add(new SeriesItem(ri, s, rawId, times));
+            }
+        }
+        int b = items.Count;
+        if (b == 0) return [.. requests.Select(_ => new ForecastTable(DataInfo.Columns.Take(DataInfo.TargetCount).ToArray(), Distribution is null ? Options.Quantiles : DistributionLevels, []))];
+        int k = views[0].ColumnCount, ff = views[0].FutureCount;
+        var x = states ? null : Tensor.Zeros(b, l, k);                      // [B, L, K]
+        var stateRows = states ? new float[b * h0] : null;                  // [B, H]
+        var fut = ff > 0 ? Tensor.Zeros(b, n, ff) : null;                   // [B, N, Ff]
+        var channel = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            var (ri, s, rawId, times) = items[i];
+            channel[i] = ChannelOf(s);
+            if (x is not null) WindowSet.CopyInput(s, k, s.Length, l, x.Span.Slice(i * l * k, l * k));
+            else requests[ri].EncoderState!(channel[i]).AsSpan(0, h0).CopyTo(stateRows.AsSpan(i * h0, h0));
+            if (fut is null) continue;
+            var f = fut.Span.Slice(i * n * ff, n * ff);
+            if (userFuture > 0) FutureValues(requests[ri].Future!, rawId, s, times, n, f, ff, userFuture);
+            if (ff > userFuture && times == null) throw new GyreDataException("calendar features need timestamps to forecast past the end", requests[ri].Raw.Source);
+            for (int h = 0; h < n; h++)
+            {
+                if (ff > userFuture) Calendar.Encode(times![h], calendar, f.Slice(h * ff + userFuture, ff - userFuture));
+                // Future columns are scaled like any other column.
+                for (int j = 0; j < ff; j++)
+                    f[h * ff + j] = Scaler.Transform(f[h * ff + j], DataInfo.Columns.Length - ff + j);
+            }
+        }
+        var pred = new float[b * n * c * q];                                // [B, N, C, Q]
+        RunNetwork(x, fut, pred, b, channel, stateRows);
+
+        var tables = new ForecastTable[requests.Count];
+        int next = 0;
+        for (int ri = 0; ri < requests.Count; ri++)
+        {
+            int first = next;
+            while (next < b && items[next].Request == ri) next++;
+            tables[ri] = Rows(items, first, next, pred, sampling, paths);
+        }
+        return tables;
+    }
+
+    // The table of items [first, end) of one set from the batch's predictions [B, N, C, Q] (scaled space).
+    private ForecastTable Rows(List<SeriesItem> items, int first, int end, float[] predictions, PathSampling sampling, int paths)
+    {
+        int n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;
         int median = MedianQuantile();
         var dist = Distribution;
         var levels = dist is null ? Options.Quantiles : DistributionLevels;
         var sorted = new float[Options.Samples];
         var pathBuf = dist is null ? [] : new float[Options.Samples * n];     // [S, N] one target's sample paths
         var rng = new Rng(Options.Seed ^ 0xC0FFEEUL);
-        var rows = new Dictionary<(string, int), ForecastRow>();
-        var order = new List<(string, int)>();
+        // A series' N rows, by id: channel-independent channels of one series fill the same rows.
+        var rows = new Dictionary<string, ForecastRow[]>();
+        var order = new List<ForecastRow>();
         int targets = DataInfo.TargetCount;
-        foreach (var s in view.Series)
+        for (int i = first; i < end; i++)
         {
-            if (s.Length < l) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
-            // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
-            // strip the known column suffix rather than split at the last '/'.
-            string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
-            var x = Tensor.Zeros(1, l, k);
-            WindowSet.CopyInput(s, k, s.Length, l, x.Span);
-            Tensor? fut = null;
-            DateTime[]? times = null;
-            if (s.Times != null && s.Times.Length >= 2)
+            var (_, s, rawId, times) = items[i];
+            var pred = predictions.AsSpan(i * n * c * q, n * c * q);        // [N, C, Q]
+            if (!rows.TryGetValue(rawId, out var stepRows))
             {
-                var step = TimeStep.Infer(s.Times);
-                times = Enumerable.Range(1, n).Select(h => step.Advance(s.Times[^1], h)).ToArray();
-            }
-            if (ff > 0)
-            {
-                fut = Tensor.Zeros(1, n, ff);
-                if (userFuture > 0) FutureValues(future!, rawId, s, times, n, fut.Span, ff, userFuture);
-                if (ff > userFuture && times == null) throw new GyreDataException("calendar features need timestamps to forecast past the end", raw.Source);
+                rows[rawId] = stepRows = new ForecastRow[n];
                 for (int h = 0; h < n; h++)
                 {
-                    if (ff > userFuture) Calendar.Encode(times![h], calendar, fut.Span.Slice(h * ff + userFuture, ff - userFuture));
-                    // Future columns are scaled like any other column.
-                    for (int j = 0; j < ff; j++)
-                        fut.Span[h * ff + j] = Scaler.Transform(fut.Span[h * ff + j], DataInfo.Columns.Length - ff + j);
-                }
-            }
-            var pred = new float[n * c * q];
-            RunNetwork(x, fut, pred, 1, [ChannelOf(s)]);
-            string id = rawId;
-            var stepRows = new ForecastRow[n];
-            for (int h = 0; h < n; h++)
-            {
-                if (!rows.TryGetValue((id, h), out var row))
-                {
-                    row = new ForecastRow(id, h + 1, times?[h], new float[targets], Enumerable.Range(0, targets).Select(_ => new float[levels.Length]).ToArray())
+                    var quantiles = new float[targets][];
+                    for (int j = 0; j < targets; j++) quantiles[j] = new float[levels.Length];
+                    float[][]? keptPaths = null;
+                    if (paths > 0)
                     {
-                        Paths = paths > 0 ? Enumerable.Range(0, targets).Select(_ => new float[paths]).ToArray() : null,
-                    };
-                    rows[(id, h)] = row; order.Add((id, h));
+                        keptPaths = new float[targets][];
+                        for (int j = 0; j < targets; j++) keptPaths[j] = new float[paths];
+                    }
+                    order.Add(stepRows[h] = new ForecastRow(rawId, h + 1, times?[h], new float[targets], quantiles) { Paths = keptPaths });
                 }
-                stepRows[h] = row;
             }
             for (int j = 0; j < c; j++)
             {
@@ -347,7 +411,7 @@ public sealed partial class Forecaster
                     }
             }
         }
-        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order.Select(key => rows[key]).ToList());
+        return new ForecastTable(DataInfo.Columns.Take(targets).ToArray(), levels, order);
     }
 
     /// <summary>Copies series <paramref name="id"/>'s known-future values for the N steps after <paramref name="history"/> into dst [N, Ff] (raw units).</summary>

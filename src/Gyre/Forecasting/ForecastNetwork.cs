@@ -223,6 +223,39 @@ public sealed class ForecastNetwork : Module
             var hTop = buf.EncStates[0].Span.Slice((k - 1) * b * h, b * h);
             for (int i = 0; i < b; i++) encY.ReadOnlySpan.Slice((i * steps + steps - 1) * h, h).CopyTo(hTop.Slice(i * h, h));
         }
+        return Decode(buf, future, channel, b);
+    }
+
+    /// <summary>
+    /// The head (or decoder) alone, from given encoder final states: <paramref name="encoderState"/> [B, W_0], the state
+    /// of a one-layer, one-state encoder after a window (e.g. kept by a <see cref="SlidingLinearWindow"/>), future
+    /// [B, N, Ff] and channel as in <see cref="Forward"/> → predictions [B, N, C, Q]. Equals <see cref="Forward"/> on
+    /// that window when the state is the encoder's over it. Inference only.
+    /// </summary>
+    public Tensor ForwardFromEncoderState(ReadOnlySpan<float> encoderState, Tensor? future, ReadOnlySpan<int> channel = default)
+    {
+        var c = Config;
+        if (c.Layers != 1 || _encoder.Layer.StateCount != 1 || c.Gmu > 0)
+            throw new InvalidOperationException($"the head runs from a given state only for a one-layer, one-state encoder without GMU layers (this one: {c.Layers} layers of {_encoder.Layer.Cell}, {c.Gmu} GMU)");
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures;
+        if (encoderState.Length == 0 || encoderState.Length % h != 0)
+            throw new ArgumentException($"encoder states must be [B, {h}], got {encoderState.Length} values");
+        int b = encoderState.Length / h;
+        if (ff > 0 && (future == null || !future.HasShape(b, n, ff)))
+            throw new ArgumentException($"future features must be [{b}, {n}, {ff}], got {future?.ToString() ?? "none"}");
+        if (!channel.IsEmpty && channel.Length != b) throw new ArgumentException($"{channel.Length} channel indices for a batch of {b}");
+        Training = false;
+        var buf = BuffersFor(b);
+        foreach (var m in Modules()) m.Training = false;
+        encoderState.CopyTo(buf.EncStates[0].Span);
+        return Decode(buf, future, channel, b);
+    }
+
+    // The head or decoder from the encoder's final states in buf.EncStates.
+    private Tensor Decode(Buffers buf, Tensor? future, ReadOnlySpan<int> channel, int b)
+    {
+        var c = Config;
+        int h = _encoder.Layer.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers;
         var hLast = buf.EncStates[0].ReadOnlySpan.Slice((k - 1) * b * h, b * h);   // [B, W_0]
 
         if (Pmf) return ForwardPmf(buf, future, channel, b);
@@ -328,7 +361,7 @@ public sealed class ForecastNetwork : Module
         _decoder!.Forward(buf.DecIn, buf.DecStates!, buf.DecY!, buf.DecFinal!, default);   // y [B·M, 1, H]
     }
 
-    private static void Relu(Span<float> v)
+    internal static void Relu(Span<float> v)
     {
         for (int i = 0; i < v.Length; i++) if (!(v[i] > 0f)) v[i] = 0f;
     }

@@ -67,6 +67,11 @@ public sealed record ForecastOptions
     public string Decoder { get; init; } = "direct";
     /// <summary>pmf: the decoder step runs the encoder's GRU instead of a decoder layer of its own (SegRNN's design).</summary>
     public bool SharedDecoder { get; init; }
+
+    /// <summary>Whether the other options allow <see cref="SharedDecoder"/>: pmf on a one-layer GRU over patches, an even
+    /// H (the decoder input [pos ‖ chan] is then as wide as a segment embedding), no future features and no memory units.</summary>
+    public bool CanShareDecoder => Decoder == "pmf" && Cell == "gru" && Layers == 1 && Patch > 1 && Hidden % 2 == 0
+        && FutureFeatures.Length == 0 && Calendar.Length == 0 && Gmu == 0;
     public float Dropout { get; init; }
 
     // ---- training
@@ -118,7 +123,7 @@ public sealed record ForecastOptions
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
         CheckCell(Cell, Hidden);
         if (Decoder is not ("direct" or "recurrent" or "pmf")) throw new GyreDataException($"decoder must be direct, recurrent or pmf (got '{Decoder}')");
-        if (SharedDecoder && (Decoder != "pmf" || Cell != "gru" || Layers != 1 || Patch <= 1 || Hidden % 2 != 0 || FutureFeatures.Length > 0 || Calendar.Length > 0 || Gmu > 0))
+        if (SharedDecoder && !CanShareDecoder)
             throw new GyreDataException("--shared-decoder needs --decoder pmf with --cell gru, --layers 1, --patch, an even --hidden, no future features and no --gmu");
         if (Norm is not (null or "revin" or "last" or "none")) throw new GyreDataException($"norm must be revin, last or none (got '{Norm}')");
         try

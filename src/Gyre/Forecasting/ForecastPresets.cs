@@ -7,7 +7,9 @@ namespace Gyre.Forecasting;
 /// <item><c>segrnn</c> — SegRNN (Lin et al. 2023, "SegRNN: Segment Recurrent Neural Network for Long-Term Time
 /// Series Forecasting"): channel-independent; the lookback cut into segments of 24 steps, each embedded by a
 /// Linear + ReLU to 512 units and read by one GRU step; the parallel multi-step (pmf) decoder, one GRU step per
-/// 24-step output segment from the final state with position and channel embeddings; dropout 0.5 on the decoder's
+/// 24-step output segment from the final state with position and channel embeddings, run by the encoder's own GRU
+/// (one GRU for both, as SegRNN; options given beside the preset that rule sharing out give the decoder weights of its
+/// own); dropout 0.5 on the decoder's
 /// output; last-value normalisation; batch 256, learning rate 2e-4 (the authors' ETTh2 lookback-96 script; at 1e-3
 /// the validation loss rises after the first epoch), 30 epochs, early-stopping patience 10.</item>
 /// </list>
@@ -22,7 +24,7 @@ public static class ForecastPresets
     {
         "segrnn" => o with
         {
-            Preset = "segrnn", Cell = "gru", Hidden = 512, Layers = 1, Patch = 24, Decoder = "pmf", Dropout = 0.5f,
+            Preset = "segrnn", Cell = "gru", Hidden = 512, Layers = 1, Patch = 24, Decoder = "pmf", SharedDecoder = true, Dropout = 0.5f,
             ChannelIndependent = true, Norm = "last", InstanceNorm = false, Batch = 256, LearningRate = 2e-4f, Epochs = 30, Patience = 10,
         },
         _ => throw new ArgumentException($"unknown preset '{name}' (known: {string.Join(", ", Names)})"),

@@ -96,11 +96,12 @@ public static class ForecastTuner
         int lookback = Math.Clamp(Pick(Math.Max(o.Lookback / 2, 1), o.Lookback, o.Lookback * 2), 1, maxLookback);
         var (auto, _) = ForecastDefaults.Patch(lookback, season);
         int patch = Pick(0, season > 1 && lookback % season == 0 && lookback / season >= 2 ? season : auto, auto);
-        return o with
+        var drawn = o with
         {
             Lookback = lookback, Hidden = Pick(32, 64, 128, 256), Layers = Pick(1, 2), Patch = patch,
             Dropout = Pick(0f, 0.1f, 0.3f), LearningRate = Pick(1e-3f, 3e-3f, 1e-2f), Norm = Pick("last", "revin"),
-            InstanceNorm = false, Cell = Pick("gru", "lstm"), Preset = null,
+            InstanceNorm = false, Cell = Pick([.. Cells.CellRegistry.Tuned]), Preset = null,
         };
+        return drawn with { SharedDecoder = drawn.SharedDecoder && drawn.CanShareDecoder };
     }
 }

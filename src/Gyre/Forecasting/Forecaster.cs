@@ -189,15 +189,25 @@ public sealed partial class Forecaster
     /// <see cref="ForecastOptions.Normalization"/> says, and mapped back on the way out); <paramref name="channel"/> [B]
     /// gives each window's source channel (empty = 0).
     /// </summary>
-    internal void RunNetwork(Tensor x, Tensor? future, Span<float> pred, int b, ReadOnlySpan<int> channel = default)
+    internal void RunNetwork(Tensor x, Tensor? future, Span<float> pred, int b, ReadOnlySpan<int> channel = default) =>
+        RunNetwork(x, future, pred, b, channel, default);
+
+    /// <summary><see cref="RunNetwork(Tensor, Tensor?, Span{float}, int, ReadOnlySpan{int})"/> with the encoder's final
+    /// states given ([B, H], kept by a stream) instead of run over x: the head or decoder alone. Then the windows cannot
+    /// be normalised on their own (x is not read), so the forecaster must have no window normalisation.</summary>
+    internal void RunNetwork(Tensor? x, Tensor? future, Span<float> pred, int b, ReadOnlySpan<int> channel, ReadOnlySpan<float> encoderState)
     {
-        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount, k = x.Dim(2);
+        if (x is null && encoderState.IsEmpty) throw new ArgumentNullException(nameof(x), "the network needs its input windows or the encoder's states");
+        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;
         var mean = new float[b * c];
         var std = new float[b * c];
         string norm = Options.Normalization;
-        if (norm != "none") InstanceNorm.Apply(norm, x.Span, mean, std, b, l, k, c);
+        if (!encoderState.IsEmpty && norm != "none")
+            throw new InvalidOperationException($"a forecaster with {norm} normalisation reads its whole window: its encoder state cannot be given");
+        if (norm != "none") InstanceNorm.Apply(norm, x!.Span, mean, std, b, l, x.Dim(2), c);
         Network.Training = false;
-        var y = Network.Forward(x, future, channel);           // [B, N, C, Q]
+        var y = encoderState.IsEmpty ? Network.Forward(x!, future, channel)            // [B, N, C, Q]
+            : Network.ForwardFromEncoderState(encoderState, future, channel);
         y.ReadOnlySpan.CopyTo(pred);
         if (Distribution is { } kind)
         {

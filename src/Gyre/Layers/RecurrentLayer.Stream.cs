@@ -61,4 +61,46 @@ public partial class RecurrentLayer
         try { Forward(x, initial, y, states, lengths); }
         finally { Array.Clear(initial); }             // hold no caller's tensor after the call
     }
+
+    private float[] _coefGx = [];                        // [R, G·H] input projection of LinearCoefficients
+    private const int DotRows = 8;                       // up to this many rows the projection is one dot product per gate row
+
+    /// <summary>Whether the state after a window of steps started from zero can be kept while the window slides
+    /// (<see cref="SlidingLinearWindow"/>): one layer, one forward direction, a cell linear in its state
+    /// (<see cref="Cells.CellDefinition.HasLinearStep"/>). A second layer's inputs are the first layer's outputs,
+    /// which change at every step of the window when its start moves, so only one layer can slide.</summary>
+    public bool Slidable => Cell.HasLinearStep && NumLayers == 1 && Streamable;
+
+    /// <summary>
+    /// The step coefficients of R inputs x [R, I] for a <see cref="Slidable"/> layer: a, b [R, H] such that the layer
+    /// maps a state h to a ⊙ h + b at that input (gx = x·W_ihᵀ + b_ih + b_hh, then the cell's gate math: the same
+    /// arithmetic as <see cref="Forward(Tensor, ReadOnlySpan{Tensor?}, Tensor, ReadOnlySpan{Tensor}, ReadOnlySpan{int})"/>).
+    /// Inference only; allocates nothing once R has been seen.
+    /// </summary>
+    public void LinearCoefficients(ReadOnlySpan<float> x, int rows, Span<float> a, Span<float> b)
+    {
+        if (!Slidable)
+            throw new InvalidOperationException($"a {NumLayers}-layer {(Streamable ? "" : "bidirectional ")}{Cell.Name} layer has no per-step linear coefficients (one forward layer of a linear cell such as mingru or minlstm has)");
+        int i = InputSize, h = HiddenSize, gh = GateCount * h;
+        if (rows < 0 || x.Length < rows * i) throw new ArgumentException($"x must hold [{rows}, {i}], got {x.Length} values");
+        if (_coefGx.Length < rows * gh) _coefGx = new float[rows * gh];
+        var gx = _coefGx.AsSpan(0, rows * gh);              // [R, G·H]
+        var w = _wIh[0].Value.ReadOnlySpan;                  // [G·H, I]
+        for (int r = 0; r < rows; r++)
+        {
+            var row = gx.Slice(r * gh, gh);
+            if (!HasBias) { row.Clear(); continue; }
+            _bIh[0]!.Value.ReadOnlySpan.CopyTo(row);
+            if (_bHh[0] != null) AddInto(row, _bHh[0]!.Value.ReadOnlySpan);
+        }
+        if (rows <= DotRows)
+            // A stream's step has one or a few rows: a GEMM would pack W_ihᵀ at every call, more work than the product.
+            for (int r = 0; r < rows; r++)
+            {
+                var xr = x.Slice(r * i, i);
+                for (int o = 0; o < gh; o++) gx[r * gh + o] += System.Numerics.Tensors.TensorPrimitives.Dot(w.Slice(o * i, i), xr);
+            }
+        else Kernels.Gemm.Multiply(false, true, rows, gh, i, x, i, w, i, gx, gh, true);
+        Cell.LinearCoefficients(a, b, gx, rows, h);
+    }
 }

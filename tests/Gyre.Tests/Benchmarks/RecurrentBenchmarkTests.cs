@@ -18,10 +18,11 @@ public class RecurrentBenchmarkTests
         Assert.DoesNotContain('\n', line);
         using var doc = JsonDocument.Parse(line);
         var o = doc.RootElement;
-        Assert.Equal(new[] { "peer", "cell", "mode", "batch", "seq", "input", "hidden", "threads", "ms", "gflops", "steps_per_s", "alloc_bytes", "peak_rss_mb" },
+        Assert.Equal(new[] { "peer", "cell", "options", "mode", "batch", "seq", "input", "hidden", "threads", "ms", "gflops", "steps_per_s", "alloc_bytes", "peak_rss_mb" },
             o.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.Equal("gyre", o.GetProperty("peer").GetString());
         Assert.Equal(cell, o.GetProperty("cell").GetString());
+        Assert.Empty(o.GetProperty("options").EnumerateObject());   // the peers' cells take no options
         Assert.Equal(mode, o.GetProperty("mode").GetString());
         Assert.Equal(2, o.GetProperty("batch").GetInt32());
         Assert.Equal(3, o.GetProperty("seq").GetInt32());

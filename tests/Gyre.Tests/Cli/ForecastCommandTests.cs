@@ -192,6 +192,12 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.Contains("season 7: daily data with a weekly cycle", r.Out);
         var f = Forecaster.Load(_dir["p.gyre"]);
         Assert.Equal((8, 7, "pmf", "last", 14), (f.Options.Hidden, f.Options.Patch, f.Options.Decoder, f.Options.Normalization, f.Options.Lookback));
+        Assert.True(f.Options.SharedDecoder);                               // one GRU encodes and decodes, as SegRNN
+        Assert.Contains("--shared-decoder on", r.Out);
+        // An option beside the preset that rules sharing out gives the decoder weights of its own instead of an error.
+        _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
+            "--patch", "7", "--layers", "2", "--epochs", "1", "--batch", "16", "--out", _dir["p2.gyre"]);
+        Assert.False(Forecaster.Load(_dir["p2.gyre"]).Options.SharedDecoder);
 
         var revin = _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--lookback", "14", "--horizon", "7", "--instance-norm",
             "--hidden", "8", "--epochs", "1", "--out", _dir["r.gyre"]);

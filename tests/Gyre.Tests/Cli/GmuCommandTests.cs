@@ -21,9 +21,13 @@ public sealed class GmuCommandTests : IDisposable
     public void Classify_train_with_gmu_runs_on_the_bundled_data()
     {
         _dir.Ok(["classify", "train", "--data", GunPoint, "--out", _dir["g.gyre"], "--layers", "2", "--gmu", "1", "--gmu-memory", "0",
-            "--hidden", "8", "--epochs", "1", "--augment", "0", "--no-baselines"]);
+            "--hidden", "8", "--epochs", "1", "--augment", "0", "--no-baselines", "--normalize", "global"]);
         var inspect = _dir.Ok("classify", "inspect", "--model", _dir["g.gyre"]).Out;
         Assert.Contains("1 GMU (memory: layer 0)", inspect);
+        // Served, the stream re-runs the case through the whole model: stepping the recurrent states would skip the GMUs.
+        var served = new Gyre.Serve.ClassifyModel("g", _dir["g.gyre"], 1000);
+        Assert.Equal("window", served.StreamKind);
+        Assert.Contains("gated memory units", served.StreamDescription);
         foreach (var help in new[] { _dir.Run("classify", "train", "--help").Out, _dir.Run("classify", "--help").Out })
         {
             Assert.Contains("--gmu ", help); Assert.Contains("--gmu-memory", help);
@@ -62,13 +66,14 @@ public sealed class GmuCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("forecast")]
-    [InlineData("reconstruction")]
-    public void Detect_train_with_gmu_then_score_reproduces_the_run(string method)
+    [InlineData("forecast", false)]
+    [InlineData("reconstruction", false)]
+    [InlineData("forecast", true)]
+    public void Detect_train_with_gmu_then_score_reproduces_the_run(string method, bool bidirectional)
     {
         string data = _dir.Write("s.csv", HourlySeries(300));
         string[] common = ["--method", method, "--window", "12", "--hidden", "8", "--epochs", "2", "--train-fraction", "0.5",
-            "--layers", "2", "--gmu", "1", "--gmu-memory", "0"];
+            "--layers", "2", "--gmu", "1", "--gmu-memory", "0", .. bidirectional ? new[] { "--bidirectional" } : []];
         _dir.Ok(["detect", "run", "--data", data, .. common, "--out", _dir["run.csv"]]);
         _dir.Ok(["detect", "train", "--data", data, .. common, "--out", _dir["m.gyre"]]);
         _dir.Ok("detect", "score", "--model", _dir["m.gyre"], "--data", data, "--out", _dir["score.csv"]);
@@ -76,19 +81,23 @@ public sealed class GmuCommandTests : IDisposable
         var score = CliFolder.ReadCsv(_dir["score.csv"]).Rows;
         Assert.Equal(run.Select(x => x[2]), score.Select(x => x[2]));   // same scores, bit for bit
         var settings = Gyre.Anomaly.DetectorFile.Load(_dir["m.gyre"]).Settings;
-        Assert.Equal((2, 1, 0), (settings.StackLayers, settings.Gmu, settings.GmuMemory));
+        Assert.Equal((2, 1, 0, bidirectional), (settings.StackLayers, settings.Gmu, settings.GmuMemory, settings.Bidirectional));
         var model = (Gyre.Anomaly.LearnedScorer)Gyre.Anomaly.DetectorFile.Load(_dir["m.gyre"]).Scorer;
         Assert.Contains(model.Model.NamedParameters(), p => p.Name == "encoder.gmu0.weight");
     }
 
-    [Fact]
-    public void Trajectory_bundled_run_with_gmu_predicts_the_same_from_its_saved_model()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Trajectory_bundled_run_with_gmu_predicts_the_same_from_its_saved_model(bool bidirectional)
     {
         string outDir = _dir["out"];
-        _dir.Ok("trajectory", "--epochs", "2", "--hidden", "8", "--samples", "2", "--layers", "2", "--gmu", "1", "--gmu-memory", "0", "--out-dir", outDir, "--json");
+        _dir.Ok(["trajectory", "--epochs", "2", "--hidden", "8", "--samples", "2", "--layers", "2", "--gmu", "1", "--gmu-memory", "0", "--out-dir", outDir, "--json",
+            .. bidirectional ? new[] { "--bidirectional" } : []]);
         string model = Path.Combine(outDir, "trajectory.gyre");
         var p = TrajectoryPredictor.Load(model);
-        Assert.Equal((2, 1, 0), (p.Options.Layers, p.Options.Gmu, p.Options.GmuMemory));
+        Assert.Equal((2, 1, 0, bidirectional), (p.Options.Layers, p.Options.Gmu, p.Options.GmuMemory, p.Options.Bidirectional));
+        Assert.Equal(bidirectional ? 2 : 1, p.Network.Encoder.Directions);
         Assert.Single(p.Network.Encoder.MemoryUnits);
         _dir.Ok("trajectory", "predict", "--model", model, "--data", Bundled("crowds_zara01.txt"), "--samples", "2", "--out", _dir["p.csv"]);
         Assert.Equal(File.ReadAllText(Path.Combine(outDir, "zara01-predictions.csv")), File.ReadAllText(_dir["p.csv"]));
@@ -104,6 +113,7 @@ public sealed class GmuCommandTests : IDisposable
             Assert.Contains("--gmu ", help);
             Assert.Contains("--gmu-memory", help);
             Assert.Contains("--layers", help);
+            if (cmd[0] != "forecast") Assert.Contains("--bidirectional", help);
         }
     }
 
@@ -123,6 +133,8 @@ public sealed class GmuCommandTests : IDisposable
             _dir.Fails([.. job, "--gmu-memory", "0"], "--gmu-memory 0 needs --gmu 1 or more");
             _dir.Fails([.. job, "--gmu", "1", "--layers", "2", "--gmu-memory", "2"], "--gmu-memory must name a recurrent layer in 0..1");
         }
+        _dir.Fails(["detect", "train", "--data", hourly, "--method", "reconstruction", "--epochs", "1", "--out", _dir["d.gyre"], "--bidirectional"],
+            "--bidirectional applies to --method forecast, not reconstruction");
     }
 
     /// <summary>An hourly "timestamp,value" series: a daily sine with small deterministic noise.</summary>

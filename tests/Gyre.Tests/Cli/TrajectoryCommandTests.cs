@@ -90,4 +90,40 @@ public sealed class TrajectoryCommandTests : IDisposable
     [Fact]
     public void Scene_without_a_long_enough_track_is_bad_input() =>
         _dir.Fails(["trajectory", "train", "--data", Scene("short.txt", frames: 12), .. Small, "--out", _dir["m.gyre"]], "short.txt", "20 consecutive frames");
+
+    [Fact]
+    public void Training_holds_out_the_end_of_long_scenes_and_says_what_it_kept()
+    {
+        var r = _dir.Ok(["trajectory", "train", "--data", Scene("long.txt", agents: 4, frames: 120), .. Small, "--out", _dir["m.gyre"]]);
+        Assert.Contains("choosing the correction to constant velocity: training on 308 earlier windows, scoring 20 later ones", r.Out);
+        Assert.Matches(@"correction to constant velocity kept: [01](\.[0-9]+)? of the network's \(lowest held-out ADE\)", r.Out);
+        var s = _dir.Ok(["trajectory", "train", "--data", Scene("short.txt"), .. Small, "--out", _dir["s.gyre"]]);
+        Assert.Contains("too short to hold out their last 20 % (--holdout 0.2)", s.Out);
+        Assert.Contains("correction to constant velocity kept: 1 of the network's (no holdout)", s.Out);
+        _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--holdout", "1", "--out", _dir["h.gyre"]], "--holdout 1 must be in [0, 1)");
+        _dir.Fails(["trajectory", "train", "--data", Scene("ok.txt"), .. Small, "--obs", "1", "--out", _dir["h.gyre"]], "--obs 1: at least 2 observed positions");
+    }
+
+    [Fact]
+    public void Eval_says_when_the_test_scene_adapts_the_correction_and_prints_the_fixed_one_beside_it()
+    {
+        string a = Scene("a.txt", agents: 6, frames: 60);
+        _dir.Ok(["trajectory", "train", "--data", a, .. Small, "--out", _dir["m.gyre"]]);
+        var online = _dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0");
+        Assert.Contains("--adapt online: the test scene's own past is used causally", online.Out);
+        Assert.Contains("gyre (mean, adapted online)", online.Out);
+        Assert.Contains("fixed)", online.Out);
+        Assert.Contains("constant velocity", online.Out);
+        using var on = JsonDocument.Parse(_dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0", "--json").Out);
+        using var off = JsonDocument.Parse(_dir.Ok("trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--samples", "0", "--adapt", "none", "--json").Out);
+        Assert.Equal("online", on.RootElement.GetProperty("adapt").GetString());
+        Assert.Equal("none", off.RootElement.GetProperty("adapt").GetString());
+        // The fixed-α scores printed beside the adapted ones are those of --adapt none.
+        Assert.Equal(off.RootElement.GetProperty("metrics").GetProperty("ade").GetDouble(), on.RootElement.GetProperty("fixed_correction").GetProperty("ade").GetDouble());
+        Assert.Equal(off.RootElement.GetProperty("metrics").GetProperty("ade").GetDouble(), off.RootElement.GetProperty("fixed_correction").GetProperty("ade").GetDouble());
+        var c = on.RootElement.GetProperty("correction");
+        Assert.InRange(c.GetProperty("min").GetDouble(), 0, c.GetProperty("max").GetDouble());
+        _dir.Fails(["trajectory", "eval", "--model", _dir["m.gyre"], "--data", a, "--adapt", "sometimes"], "--adapt 'sometimes' is not online or none");
+        _dir.Fails(["trajectory", "predict", "--model", _dir["m.gyre"], "--data", a, "--adapt", "sometimes", "--out", _dir["p.csv"]], "--adapt 'sometimes'");
+    }
 }

@@ -43,4 +43,55 @@ public class BatchedStepTests(ServeFixture f)
             }
         }
     }
+
+    /// <summary>Forecast streams: those with a lookback are forecast in one batched network call (windows re-run
+    /// together for "fc" and "fq", sliding states through the head together for "fs"), each answer equal to the stream
+    /// stepped alone; streams still short of a lookback answer rows_needed in the same batch.</summary>
+    [Theory]
+    [InlineData("fc")]
+    [InlineData("fq")]
+    [InlineData("fs")]
+    public void A_forecast_batch_runs_one_forward_and_equals_each_stream_alone(string name)
+    {
+        var batched = ServedModel.Load(name, f.Dir[name + ".gyre"], new ServeOptions());
+        var alone = ServedModel.Load(name, f.Dir[name + ".gyre"], new ServeOptions());
+        var rows = InferenceServerTests.DailyRows(f.Daily);
+        int width = batched.Width;
+        const int Streams = 5;
+        var a = Enumerable.Range(0, Streams).Select(_ => batched.NewStream()).ToArray();
+        var b = Enumerable.Range(0, Streams).Select(_ => alone.NewStream()).ToArray();
+        int[] sent = [.. Enumerable.Range(0, Streams).Select(s => 7 * s)];   // streams start at different rows
+        int answered = 0;
+        for (int round = 0; round < 12; round++)
+        {
+            var inputs = new List<(StreamState, Observations)>();
+            var single = new StepResult[Streams];
+            for (int s = 0; s < Streams; s++)
+            {
+                int k = 1 + (round + s) % 3 + (round == 0 ? 2 * s : 0);
+                var piece = rows[sent[s]..(sent[s] + k)];
+                float[] values = [.. piece.SelectMany(r => width == 2 ? new[] { r.Y, r.X } : [r.Y])];
+                DateTime[]? times = batched.NeedsTimes ? [.. piece.Select(r => DateTime.UnixEpoch.AddSeconds(InferenceServerTests.Unix(r.Date)))] : null;
+                var obs = new Observations(values, k, width, times);
+                sent[s] += k;
+                inputs.Add((a[s], obs));
+                single[s] = alone.Step([(b[s], obs)])[0];
+            }
+            var results = batched.Step(inputs);
+            for (int s = 0; s < Streams; s++)
+            {
+                Assert.Equal(single[s].RowsNeeded, results[s].RowsNeeded);
+                Assert.Equal(single[s].Outputs.Count, results[s].Outputs.Count);
+                if (single[s].Outputs.Count > 0) answered++;
+                for (int o = 0; o < single[s].Outputs.Count; o++)
+                {
+                    var want = single[s].Outputs[o].Values!;
+                    var got = results[s].Outputs[o].Values!;
+                    for (int j = 0; j < want.Length; j++)
+                        Assert.True(Math.Abs(want[j] - got[j]) <= 1e-5f * Math.Max(1f, Math.Abs(want[j])), $"{name} round {round} stream {s} output {o}[{j}]: batched {got[j]:R}, alone {want[j]:R}");
+                }
+            }
+        }
+        Assert.True(answered > 20, $"{answered} forecasts compared");
+    }
 }

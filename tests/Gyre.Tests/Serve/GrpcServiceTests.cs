@@ -23,6 +23,75 @@ public class GrpcServiceTests(ServeFixture f)
     private static InferParameter Str(string v) => new() { StringParam = v };
     private static InferParameter Bool(bool v) => new() { BoolParam = v };
 
+    [Fact]
+    public async Task Known_future_covariates_come_as_input_future_in_contents_or_raw_and_answer_as_over_rest()
+    {
+        var rows = InferenceServerTests.DailyRows(f.Daily);
+        const int N = 5;
+        for (int t = 0; t < 30; t++)
+        {
+            float[] future = [.. rows[(t + 1)..(t + 1 + N)].Select(r => r.X)];
+            bool raw = t % 2 == 1;
+            var request = Request("ff", [[rows[t].Y, rows[t].X]], Str("grpc-ff"), start: t == 0, raw: raw);
+            var ft = new ModelInferRequest.Types.InferInputTensor { Name = "future", Datatype = "FP32", Shape = { N, 1 } };
+            request.Inputs.Add(ft);
+            if (raw) request.RawInputContents.Add(ByteString.CopyFrom([.. future.SelectMany(v => BitConverter.GetBytes(v))]));
+            else ft.Contents = new InferTensorContents { Fp32Contents = { future } };
+            var answer = await f.Grpc.ModelInferAsync(request);
+            var rest = System.Text.Json.Nodes.JsonNode.Parse(ServeFixture.Body([[rows[t].Y, rows[t].X]], "rest-ff", start: t == 0))!;
+            rest["inputs"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = "future", ["datatype"] = "FP32", ["shape"] = new System.Text.Json.Nodes.JsonArray(N, 1),
+                ["data"] = new System.Text.Json.Nodes.JsonArray([.. future.Select(v => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(v))]),
+            });
+            var (status, body) = await ServeFixture.Infer(f.Http, "ff", rest.ToJsonString());
+            Assert.True(status == 200, body.ToString());
+            if (t + 1 < 14) { Assert.Empty(answer.Outputs); continue; }
+            Assert.Equal(ServeFixture.Output(body, "forecast"), Output(answer, "forecast"));
+        }
+        var wrong = Request("ff", [[1f, 2f]], Str("grpc-ff"));
+        wrong.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = "future", Datatype = "FP32", Shape = { N, 1 }, Contents = new InferTensorContents { Fp32Contents = { 1f, 2f } } });
+        var e = await Assert.ThrowsAsync<RpcException>(() => f.Grpc.ModelInferAsync(wrong).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("input 'future'", e.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Server_reflection_lists_the_service_and_describes_its_file_over_v1_and_v1alpha()
+    {
+        // v1: list the services, then the file that declares the inference service.
+        var v1 = new global::Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(f.Channel);
+        using (var call = v1.ServerReflectionInfo())
+        {
+            await call.RequestStream.WriteAsync(new() { ListServices = "" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToArray();
+            Assert.Contains("inference.GRPCInferenceService", names);
+            Assert.Contains("grpc.reflection.v1.ServerReflection", names);
+            await call.RequestStream.WriteAsync(new() { FileContainingSymbol = "inference.GRPCInferenceService" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            var files = call.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto
+                .Select(b => global::Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b)).ToArray();
+            var service = Assert.Single(files.Where(d => d.Package == "inference").SelectMany(d => d.Service));
+            Assert.Equal("GRPCInferenceService", service.Name);
+            Assert.Equal(["ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer"], service.Method.Select(m => m.Name));
+            // An unknown symbol is an error in the reflection response, not a failed call.
+            await call.RequestStream.WriteAsync(new() { FileContainingSymbol = "inference.Nope" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal((int)StatusCode.NotFound, call.ResponseStream.Current.ErrorResponse.ErrorCode);
+            await call.RequestStream.CompleteAsync();
+        }
+        // v1alpha, which older grpcurl builds ask for.
+        var alpha = new global::Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(f.Channel);
+        using (var call = alpha.ServerReflectionInfo())
+        {
+            await call.RequestStream.WriteAsync(new() { ListServices = "" });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Contains("inference.GRPCInferenceService", call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name));
+            await call.RequestStream.CompleteAsync();
+        }
+    }
+
     /// <summary>A request of rows of x (and times): in contents, or as little-endian bytes in raw_input_contents.</summary>
     private static ModelInferRequest Request(string model, float[][] rows, InferParameter? sequence = null, bool start = false, bool end = false,
         long[]? times = null, bool raw = false)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Gyre.Anomaly;
 using Gyre.Classification;
 using Gyre.Data;
@@ -31,32 +32,103 @@ public class InferenceServerTests(ServeFixture f)
         new DateTimeOffset(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeSeconds();
 
     [Fact]
-    public async Task A_forecast_stream_of_100_steps_equals_offline_predict_on_the_same_rows()
+    public Task A_forecast_stream_of_100_steps_equals_offline_predict_on_the_same_rows() => StreamOfDailyRowsEqualsOffline("fc", "store-7", 100);
+
+    /// <summary>Sends the daily rows one at a time as stream <paramref name="sequence"/> of <paramref name="model"/> (a
+    /// forecaster of y with covariate x and a calendar) and compares each answer with offline Predict on the prefix.</summary>
+    private async Task StreamOfDailyRowsEqualsOffline(string model, object sequence, int steps)
     {
         var rows = DailyRows(f.Daily);
-        var forecaster = Forecaster.Load(f.Dir["fc.gyre"]);
+        var forecaster = Forecaster.Load(f.Dir[$"{model}.gyre"]);
         int lookback = forecaster.Options.Lookback;
         var lines = File.ReadAllLines(f.Daily);
-        for (int t = 0; t < 100; t++)
+        for (int t = 0; t < steps; t++)
         {
-            var (status, body) = await ServeFixture.Infer(f.Http, "fc",
-                ServeFixture.Body([[rows[t].Y, rows[t].X]], "store-7", start: t == 0, times: [Unix(rows[t].Date)]));
+            var (status, body) = await ServeFixture.Infer(f.Http, model,
+                ServeFixture.Body([[rows[t].Y, rows[t].X]], sequence, start: t == 0, times: [Unix(rows[t].Date)]));
             Assert.True(status == 200, body.ToString());
             Assert.Equal("req", body.GetProperty("id").GetString());
-            Assert.Equal("store-7", body.GetProperty("parameters").GetProperty("sequence_id").GetString());
+            Assert.Equal(sequence.ToString(), body.GetProperty("parameters").GetProperty("sequence_id").ToString());
             if (t + 1 < lookback)
             {
                 Assert.Equal(lookback - t - 1, body.GetProperty("parameters").GetProperty("rows_needed").GetInt32());
                 Assert.Equal(0, body.GetProperty("outputs").GetArrayLength());
                 continue;
             }
-            string prefix = f.Dir.Write($"prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            string prefix = f.Dir.Write($"{model}-prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
             var offline = forecaster.Predict(forecaster.LoadData(prefix));
             File.Delete(prefix);
             var served = ServeFixture.Output(body, "forecast");
             Assert.Equal(offline.Rows.Count, served.Length);
             for (int h = 0; h < served.Length; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
         }
+    }
+
+    [Fact]
+    public async Task A_sliding_forecast_stream_of_100_steps_equals_offline_predict_and_a_window_request_too()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["fs.gyre"]);
+        int lookback = forecaster.Options.Lookback;
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/fs")))
+        {
+            var parameters = meta.RootElement.GetProperty("parameters");
+            Assert.Equal("state", parameters.GetProperty("stream_kind").GetString());
+            Assert.Contains("slid one step per row", parameters.GetProperty("stream_state").GetString());
+        }
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/fc")))
+            Assert.Contains("not linear in its state", meta.RootElement.GetProperty("parameters").GetProperty("stream_state").GetString());
+        await StreamOfDailyRowsEqualsOffline("fs", 77, lookback + 100);
+        var lines = File.ReadAllLines(f.Daily);
+        // Without a sequence the rows are a fresh stream's whole window: the same answer as offline on them.
+        int end = 60;
+        var window = rows.Skip(end - lookback - 3).Take(lookback + 3).ToArray();
+        var (ws, wb) = await ServeFixture.Infer(f.Http, "fs", ServeFixture.Body([.. window.Select(r => new[] { r.Y, r.X })], times: [.. window.Select(r => Unix(r.Date))]));
+        Assert.True(ws == 200, wb.ToString());
+        string last = f.Dir.Write("fs-window.csv", string.Join('\n', lines.Take(end + 1)) + "\n");
+        var want = forecaster.Predict(forecaster.LoadData(last));
+        File.Delete(last);
+        var got = ServeFixture.Output(wb, "forecast");
+        for (int h = 0; h < got.Length; h++) AssertClose(want.Rows[h].Values[0], got[h], $"window request, step {h + 1}");
+    }
+
+    [Fact]
+    public async Task A_forecast_stream_with_known_future_covariates_takes_them_as_input_future_and_equals_offline_predict()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["ff.gyre"]);
+        int lookback = forecaster.Options.Lookback, n = forecaster.Options.Horizon;
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/ff")))
+        {
+            var future = meta.RootElement.GetProperty("inputs").EnumerateArray().Single(i => i.GetProperty("name").GetString() == "future");
+            Assert.Equal(("FP32", $"[{n},1]"), (future.GetProperty("datatype").GetString(), future.GetProperty("shape").GetRawText()));
+            Assert.Equal("[-1,2]", meta.RootElement.GetProperty("inputs")[0].GetProperty("shape").GetRawText());
+        }
+        var lines = File.ReadAllLines(f.Daily);
+        for (int t = 0; t < lookback + 40; t++)
+        {
+            // x holds y and the covariate's value at the row; "future" its next N values.
+            var body = JsonNode.Parse(ServeFixture.Body([[rows[t].Y, rows[t].X]], "ff-1", start: t == 0))!;
+            body["inputs"]!.AsArray().Add(new JsonObject
+            {
+                ["name"] = "future", ["datatype"] = "FP32", ["shape"] = new JsonArray(n, 1),
+                ["data"] = new JsonArray([.. rows[(t + 1)..(t + 1 + n)].Select(r => (JsonNode)JsonValue.Create(r.X))]),
+            });
+            var (status, answer) = await ServeFixture.Infer(f.Http, "ff", body.ToJsonString());
+            Assert.True(status == 200, answer.ToString());
+            if (t + 1 < lookback) continue;
+            string prefix = f.Dir.Write($"ff{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            string next = f.Dir.Write($"ff{t}-future.csv", "date,x\n" + string.Join('\n', lines.Skip(t + 2).Take(n).Select(l => l.Split(',')[0] + "," + l.Split(',')[2])) + "\n");
+            var offline = forecaster.Predict(forecaster.LoadData(prefix), forecaster.LoadFutureData(next));
+            File.Delete(prefix); File.Delete(next);
+            var served = ServeFixture.Output(answer, "forecast");
+            Assert.Equal(n, served.Length);
+            for (int h = 0; h < n; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
+        }
+        // Without it the request is refused, naming the input and its shape.
+        var (missing, error) = await ServeFixture.Infer(f.Http, "ff", ServeFixture.Body([[1f, 2f]], "ff-2", start: true));
+        Assert.Equal(400, missing);
+        Assert.Contains($"needs input 'future' (FP32 [{n}, 1])", error.GetProperty("error").GetString());
     }
 
     [Fact]

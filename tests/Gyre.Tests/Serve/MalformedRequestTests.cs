@@ -45,6 +45,9 @@ public class MalformedRequestTests(ServeFixture f)
         { "missing time on a calendar model", "fc", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], \"datatype\": \"FP32\", \"data\": [1, 2]}], " + Seq + "}", 400, "needs input 'time'" },
         { "times out of order", "fc", "{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 2], \"datatype\": \"FP32\", \"data\": [1, 2, 3, 4]}, {\"name\": \"time\", \"shape\": [2], \"datatype\": \"INT64\", \"data\": [100, 50]}], " + Seq + "}", 400, "does not come after" },
         { "a window too short without a sequence", "fc", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], \"datatype\": \"FP32\", \"data\": [1, 2]}, {\"name\": \"time\", \"shape\": [1], \"datatype\": \"INT64\", \"data\": [0]}]}", 400, "needs at least 14 rows" },
+        { "missing future covariates", "ff", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], \"datatype\": \"FP32\", \"data\": [1, 2]}], " + Seq + "}", 400, "needs input 'future' (FP32 [5, 1])" },
+        { "future covariates of a wrong shape", "ff", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], \"datatype\": \"FP32\", \"data\": [1, 2]}, {\"name\": \"future\", \"shape\": [4, 1], \"datatype\": \"FP32\", \"data\": [1, 2, 3, 4]}], " + Seq + "}", 400, "input 'future' must have shape [5, 1], got [4, 1]" },
+        { "non-finite future covariate", "ff", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], \"datatype\": \"FP32\", \"data\": [1, 2]}, {\"name\": \"future\", \"shape\": [5, 1], \"datatype\": \"FP32\", \"data\": [1, 2, 3, 4, 1e39]}], " + Seq + "}", 400, "input 'future': data[4] = 1e39 is not a finite FP32 value" },
         { "id not a string", "cs", "{\"id\": 7, \"inputs\": [" + X1 + "], " + Seq + "}", 400, "'id' must be a string" },
         { "nesting too deep", "cs", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 1], \"datatype\": \"FP32\", \"data\": " + new string('[', 40) + new string(']', 40) + "}], " + Seq + "}", 400, "not valid JSON" },
     };
