@@ -339,6 +339,9 @@ public sealed class SequenceClassifier
         try
         {
             var options = JsonSerializer.Deserialize<ClassifierOptions>(meta["options"], Json)!;
+            // Files written before the warm-up option trained without one: the property's default would misreport them.
+            using (var stored = JsonDocument.Parse(meta["options"]))
+                if (!stored.RootElement.TryGetProperty(nameof(ClassifierOptions.Warmup), out _)) options = options with { Warmup = 0 };
             var d = JsonSerializer.Deserialize<DataInfo>(meta["data"], Json)!;
             var normalizer = new SequenceNormalizer(SequenceNormalizer.Parse(d.Normalize), d.Mean, d.Std);
             if (d.Patch * d.Channels + normalizer.ExtraFeatures(d.Channels) != model.Spec.InputSize)

@@ -76,6 +76,25 @@ public sealed class ClassifyCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_model_file_from_before_the_warmup_option_reads_as_trained_without_one()
+    {
+        string train = Ts(_dir, "train.ts", 24, 3);
+        _dir.Ok(["classify", "train", "--data", train, "--out", _dir["m.gyre"], .. Small, "--warmup", "0.2"]);
+        double Warmup(string path) => Json(_dir.Ok("classify", "inspect", "--model", path, "--json").Out)
+            .GetProperty("options").GetProperty("Warmup").GetDouble();
+        Assert.Equal(0.2, Warmup(_dir["m.gyre"]));
+
+        // The same file as an older Gyre wrote it: no Warmup among the stored options.
+        var file = Gyre.IO.Safetensors.Read(_dir["m.gyre"]);
+        var meta = new Dictionary<string, string>(file.Metadata);
+        var options = System.Text.Json.Nodes.JsonNode.Parse(meta["options"])!.AsObject();
+        Assert.True(options.Remove("Warmup"));
+        meta["options"] = options.ToJsonString();
+        Gyre.IO.Safetensors.Write(_dir["old.gyre"], file.Names.Select(n => KeyValuePair.Create(n, file.Get(n))), meta);
+        Assert.Equal(0.0, Warmup(_dir["old.gyre"]));
+    }
+
+    [Fact]
     public void Same_seed_same_model_bytes_and_plots_are_written()
     {
         string train = Ts(_dir, "train.ts", 24, 3);
