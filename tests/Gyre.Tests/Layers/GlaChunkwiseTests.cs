@@ -33,13 +33,14 @@ public class GlaChunkwiseTests
         return (layer, x, s0, w, bias);
     }
 
-    private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    /// <summary>Every entry within 1e-5·max(1, max |expected|) of the reference.</summary>
+    internal static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         float scale = 1f;
         foreach (float e in expected) scale = Math.Max(scale, Math.Abs(e));
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * scale, $"{what}[{i}]: loop {expected[i]:G9}, chunkwise {actual[i]:G9}");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * scale, $"{what}[{i}]: loop {expected[i]:G9}, other form {actual[i]:G9}");
     }
 
     [Theory]

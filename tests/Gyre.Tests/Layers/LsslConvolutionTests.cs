@@ -30,7 +30,7 @@ public class LsslConvolutionTests
         var y = new float[steps * batch * hidden];
         LsslConvolution.Forward(y, x.ReadOnlySpan, V("weight_ih"), V("bias_ih"), V("log_dt"), V("log_neg_a"), V("b"), V("c"), V("d"),
             steps, batch, input, hidden, stateSize, disc);
-        Close(loop.Output.ReadOnlySpan, y, "y");
+        GlaChunkwiseTests.Close(loop.Output.ReadOnlySpan, y, "y");
 
         var dy = GradientCheckTests.Random(rng, [steps, batch, hidden]);
         layer.ZeroGrad();
@@ -41,8 +41,8 @@ public class LsslConvolutionTests
         LsslConvolution.Backward(dx, grads["weight_ih"], grads["bias_ih"], grads["log_dt"], grads["log_neg_a"], grads["b"], grads["c"], grads["d"],
             dy.ReadOnlySpan, x.ReadOnlySpan, V("weight_ih"), V("bias_ih"), V("log_dt"), V("log_neg_a"), V("b"), V("c"), V("d"),
             steps, batch, input, hidden, stateSize, disc);
-        Close(g.Input.ReadOnlySpan, dx, "dx");
-        foreach (string n in names) Close(p[n + "_l0"].Grad.ReadOnlySpan, grads[n], "d" + n);
+        GlaChunkwiseTests.Close(g.Input.ReadOnlySpan, dx, "dx");
+        foreach (string n in names) GlaChunkwiseTests.Close(p[n + "_l0"].Grad.ReadOnlySpan, grads[n], "d" + n);
     }
 
     [Fact]
@@ -62,14 +62,5 @@ public class LsslConvolutionTests
             new float[2], new float[1], 2, 1, 2, 2, 1, Discretisation.ZeroOrderHold));
         Assert.Throws<ArgumentOutOfRangeException>(() => LsslConvolution.Forward(y, new float[4], new float[4], [], new float[2], new float[2],
             new float[2], new float[2], new float[2], 2, 1, 2, 2, 0, Discretisation.ZeroOrderHold));
-    }
-
-    private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        float scale = 1f;
-        foreach (float e in expected) scale = Math.Max(scale, Math.Abs(e));
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * scale, $"{what}[{i}]: loop {expected[i]:G9}, convolution {actual[i]:G9}");
     }
 }
