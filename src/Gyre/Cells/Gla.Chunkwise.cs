@@ -102,6 +102,8 @@ public static class GlaChunkwise
         private readonly float[] _logA = new float[steps * d];     // [T, d]
         private readonly float[] _o = new float[steps * d];        // [T, d]
         private readonly float[] _cum = new float[chunk * d];      // [C, d]: b_r of the current chunk
+        private readonly float[] _toR = new float[chunk * d];      // [C, d]: e^{b_r}, the decay from the chunk's start
+        private readonly float[] _toEnd = new float[chunk * d];    // [C, d]: e^{b_last − b_s}, the decay to its end
         private readonly float[] _att = new float[chunk * chunk];  // [C, C]: A_rs
         private readonly float[] _dot = new float[chunk * chunk];  // [C, C]: D_rs = ∂o_r·v_s
         private readonly float[] _s = new float[d * d];            // [d, d]: the running state
@@ -133,13 +135,20 @@ public static class GlaChunkwise
             _s.CopyTo(sT.Slice(b * h * d + n * d * d, d * d));
         }
 
-        // b_r = Σ_{s≤r} log α_s over the chunk starting at t0; returns its length.
+        // b_r = Σ_{s≤r} log α_s over the chunk starting at t0, and its two decays (once per chunk, not per column);
+        // returns the chunk's length.
         private int Cumulate(int c)
         {
-            int t0 = c * chunk, len = Math.Min(chunk, steps - t0);
+            int t0 = c * chunk, len = Math.Min(chunk, steps - t0), last = (len - 1) * d;
             for (int r = 0; r < len; r++)
                 for (int i = 0; i < d; i++)
                     _cum[r * d + i] = (r == 0 ? 0f : _cum[(r - 1) * d + i]) + _logA[(t0 + r) * d + i];
+            for (int r = 0; r < len; r++)
+                for (int i = 0; i < d; i++)
+                {
+                    _toR[r * d + i] = MathF.Exp(_cum[r * d + i]);
+                    _toEnd[r * d + i] = MathF.Exp(_cum[last + i] - _cum[r * d + i]);
+                }
             return len;
         }
 
@@ -168,16 +177,16 @@ public static class GlaChunkwise
                     {
                         double o = 0;
                         for (int s = 0; s <= r; s++) o += (double)_att[r * chunk + s] * _v[(t0 + s) * d + j];
-                        for (int i = 0; i < d; i++) o += (double)_q[(t0 + r) * d + i] * MathF.Exp(_cum[r * d + i]) * _s[i * d + j];
+                        for (int i = 0; i < d; i++) o += (double)_q[(t0 + r) * d + i] * _toR[r * d + i] * _s[i * d + j];
                         _o[(t0 + r) * d + j] = (float)o;
                     }
                 for (int i = 0; i < d; i++)
                 {
-                    float decay = MathF.Exp(_cum[last + i]);
+                    float decay = _toR[last + i];
                     for (int j = 0; j < d; j++)
                     {
                         double s = (double)decay * _s[i * d + j];
-                        for (int u = 0; u < len; u++) s += (double)_k[(t0 + u) * d + i] * MathF.Exp(_cum[last + i] - _cum[u * d + i]) * _v[(t0 + u) * d + j];
+                        for (int u = 0; u < len; u++) s += (double)_k[(t0 + u) * d + i] * _toEnd[u * d + i] * _v[(t0 + u) * d + j];
                         _s[i * d + j] = (float)s;
                     }
                 }
@@ -220,7 +229,7 @@ public static class GlaChunkwise
                     {
                         double dv = 0;
                         for (int r = s; r < len; r++) dv += (double)_att[r * chunk + s] * dy[dyAt(t0 + r) + j];
-                        for (int i = 0; i < d; i++) dv += (double)_k[ts + i] * MathF.Exp(_cum[last + i] - _cum[s * d + i]) * _dS[i * d + j];
+                        for (int i = 0; i < d; i++) dv += (double)_k[ts + i] * _toEnd[s * d + i] * _dS[i * d + j];
                         _dv[ts + j] = (float)dv;
                     }
                     for (int i = 0; i < d; i++)
@@ -228,19 +237,19 @@ public static class GlaChunkwise
                         double dq = 0, dk = 0, pdo = 0, dsv = 0;
                         for (int u = 0; u <= s; u++) dq += (double)_dot[s * chunk + u] * _k[(t0 + u) * d + i] * MathF.Exp(_cum[s * d + i] - _cum[u * d + i]);
                         for (int j = 0; j < d; j++) pdo += (double)p[i * d + j] * dy[dyAt(t0 + s) + j];
-                        _dq[ts + i] = (float)(dq + MathF.Exp(_cum[s * d + i]) * pdo);
+                        _dq[ts + i] = (float)(dq + _toR[s * d + i] * pdo);
                         for (int r = s; r < len; r++) dk += (double)_dot[r * chunk + s] * _q[(t0 + r) * d + i] * MathF.Exp(_cum[r * d + i] - _cum[s * d + i]);
                         for (int j = 0; j < d; j++) dsv += (double)_dS[i * d + j] * _v[ts + j];
-                        _dk[ts + i] = (float)(dk + MathF.Exp(_cum[last + i] - _cum[s * d + i]) * dsv);
+                        _dk[ts + i] = (float)(dk + _toEnd[s * d + i] * dsv);
                     }
                 }
                 for (int i = 0; i < d; i++)
                 {
-                    float decay = MathF.Exp(_cum[last + i]);
+                    float decay = _toR[last + i];
                     for (int j = 0; j < d; j++)
                     {
                         double dp = (double)decay * _dS[i * d + j];
-                        for (int r = 0; r < len; r++) dp += (double)_q[(t0 + r) * d + i] * MathF.Exp(_cum[r * d + i]) * dy[dyAt(t0 + r) + j];
+                        for (int r = 0; r < len; r++) dp += (double)_q[(t0 + r) * d + i] * _toR[r * d + i] * dy[dyAt(t0 + r) + j];
                         _dP[i * d + j] = (float)dp;
                     }
                 }
