@@ -23,6 +23,7 @@ namespace Gyre.Cells;
 /// a key size of its own (3·N·dk + H columns) does not fit the contract.
 /// S is linear in itself (S' = a ⊙ S + b, a[i, j] = α[i], b = kᵀv) and h is a read-out of S' that is not fed back, so
 /// <c>--scan parallel</c> runs the runner's state scan (<see cref="SequencePath.StateScan"/>) over the B·H²/N state channels.
+/// The chunkwise form of the same map, on the same weights, is <see cref="GlaChunkwise"/> (not a runner path).
 /// Saved per unit: q, k, v, α, ∂α/∂gx_a = α·(1 − σ(gx_a))/τ. Gate math: <see cref="GlaGates"/> (scalar twin
 /// <see cref="Kernels.Reference.GlaGatesReference"/>); the per-head state update and q·S' on TensorPrimitives. Backward from ∂L/∂S' and ∂L/∂o:
 /// G = ∂L/∂S' + qᵀ·∂L/∂o, ∂q = ∂L/∂o·S'ᵀ, ∂k = G·vᵀ, ∂v = k·G, ∂α[i] = Σ_j G[i, j]·S[i, j], ∂L/∂S = diag(α)·G.

@@ -30,6 +30,7 @@ namespace Gyre.Cells;
 /// Kernel: <see cref="LsslStep"/> (scalar twin <see cref="Kernels.Reference.LsslStepReference"/>), one row at a time.
 /// s is linear in itself and y a read-out of s' that is not fed back, so <c>--scan parallel</c> runs the runner's state
 /// scan (<see cref="SequencePath.StateScan"/>) over the B·N·H state channels: a = Ā, b = B̄·u.
+/// The convolutional mode of the same map, on the same parameters, is <see cref="LsslConvolution"/> (not a runner path).
 /// </summary>
 public readonly unsafe struct LsslCell : ICell
 {

@@ -6,7 +6,8 @@ using Xunit;
 namespace Gyre.Tests.Layers;
 
 /// <summary>LSSL's convolutional mode (<see cref="LsslConvolution"/>) against the runner's loop of the "lssl" cell with
-/// the same parameters from a zero state: y and every gradient (random upstream) within 1e-5 relative to the scale.</summary>
+/// the same parameters from a zero state: y and every gradient (random upstream) within 1e-5 relative to the scale; its
+/// own gradients against finite differences (double accumulation, random upstream).</summary>
 public class LsslConvolutionTests
 {
     [Theory]
@@ -43,6 +44,39 @@ public class LsslConvolutionTests
             steps, batch, input, hidden, stateSize, disc);
         GlaChunkwiseTests.Close(g.Input.ReadOnlySpan, dx, "dx");
         foreach (string n in names) GlaChunkwiseTests.Close(p[n + "_l0"].Grad.ReadOnlySpan, grads[n], "d" + n);
+    }
+
+    [Theory]
+    [InlineData("zoh")]
+    [InlineData("bilinear")]
+    public void BackwardMatchesFiniteDifferences(string discretisation)
+    {
+        const int N = 3, I = 2, H = 3, B = 2, T = 6;
+        var layer = new RecurrentLayer(CellRegistry.FromText($"lssl(state_size={N},discretisation={discretisation})"), I, H, batchFirst: false, seed: 4);
+        var rng = new Rng(67);
+        var p = layer.Parameters().ToDictionary(q => q.Name);
+        foreach (var q in p.Values) rng.Uniform(q.Value.Span, -0.8f, 0.8f);
+        var disc = discretisation == "zoh" ? Discretisation.ZeroOrderHold : Discretisation.Bilinear;
+        var x = GradientCheckTests.Random(rng, [T, B, I]);
+        var dy = GradientCheckTests.Random(rng, [T, B, H]);
+        string[] names = ["weight_ih", "bias_ih", "log_dt", "log_neg_a", "b", "c", "d"];
+        Tensor P(string n) => p[n + "_l0"].Value;
+        var y = new float[T * B * H];
+        double Loss()
+        {
+            LsslConvolution.Forward(y, x.ReadOnlySpan, P("weight_ih").ReadOnlySpan, P("bias_ih").ReadOnlySpan, P("log_dt").ReadOnlySpan,
+                P("log_neg_a").ReadOnlySpan, P("b").ReadOnlySpan, P("c").ReadOnlySpan, P("d").ReadOnlySpan, T, B, I, H, N, disc);
+            double l = 0;
+            for (int i = 0; i < y.Length; i++) l += (double)y[i] * dy.ReadOnlySpan[i];
+            return l;
+        }
+        var grads = names.ToDictionary(n => n, n => Tensor.Zeros(P(n).Shape));
+        var dx = Tensor.Zeros(x.Shape);
+        LsslConvolution.Backward(dx.Span, grads["weight_ih"].Span, grads["bias_ih"].Span, grads["log_dt"].Span, grads["log_neg_a"].Span,
+            grads["b"].Span, grads["c"].Span, grads["d"].Span, dy.ReadOnlySpan, x.ReadOnlySpan, P("weight_ih").ReadOnlySpan, P("bias_ih").ReadOnlySpan,
+            P("log_dt").ReadOnlySpan, P("log_neg_a").ReadOnlySpan, P("b").ReadOnlySpan, P("c").ReadOnlySpan, P("d").ReadOnlySpan, T, B, I, H, N, disc);
+        GradientCheckTests.CheckTensor("x", x, dx, Loss, "lssl");
+        foreach (string n in names) GradientCheckTests.CheckTensor(n, P(n), grads[n], Loss, "lssl");
     }
 
     [Fact]
