@@ -37,9 +37,10 @@ public sealed record ScanBenchResult(string Cell, int Batch, int Seq, int Hidden
 /// </summary>
 public static class ScanBenchmark
 {
-    /// <summary>The cells of the grid (any registered cell with a parallel form can be named): GLA with 16 heads, so that
-    /// its state (H²/16 floats per row) is as wide as LSSL's 16 states per channel and the grid's rows fit the memory guard.</summary>
-    public static IReadOnlyList<string> Cells { get; } = ["paragru", "paralstm", "mingru", "minlstm", "gla(heads=16)", "lssl"];
+    /// <summary>The cells of the grid: every listed cell with a parallel form, in registration order, as its
+    /// <see cref="Gyre.Cells.CellDefinition.ScanBenchmarkCell"/> (any registered cell with a parallel form can be named).</summary>
+    public static IReadOnlyList<string> Cells =>
+        [.. Gyre.Cells.CellRegistry.All.Where(d => d.HasParallelForm).Select(d => d.ScanBenchmarkCell.ToString())];
 
     /// <summary>The grid: T = 1k, 4k, 16k at B = 1 and 8.</summary>
     public static IReadOnlyList<(int Batch, int Seq)> Grid { get; } = [(1, 1024), (8, 1024), (1, 4096), (8, 4096), (1, 16384), (8, 16384)];
@@ -61,21 +62,8 @@ public static class ScanBenchmark
     }
 
     /// <summary>Bytes of activations a forward of this layer keeps at (B, T) (what the memory guard compares).</summary>
-    public static long ForwardBytes(string cell, int batch, int seq, int hidden)
-    {
-        long rows = (long)batch * seq, h = hidden;
-        var def = Definition(cell);
-        return 4 * def.Name switch
-        {
-            "paragru" => rows * h * 12,                              // x copy, states, J, work, y, 4 saved, 3 gx
-            "paralstm" => rows * h * 19,                             // x copy, 2 states, 4 J, 2 work, y, 6 saved, 3 gx
-            "mingru" => rows * h * 8,                                // x copy, 2 gx, 3 saved, states, a
-            "minlstm" => rows * h * 11,                              // x copy, 3 gx, 5 saved, states, a
-            // The state scan: both states and a over the wide state s (W_1 floats a row), gx, y.
-            _ when def.States == 2 && def.StateWidth(1, hidden) > h => rows * (3L * def.StateWidth(1, hidden) + (def.Gates + 2) * h),
-            _ => rows * h * (4L * def.States + def.Gates + 2),       // states, J, work; gx; y
-        };
-    }
+    public static long ForwardBytes(string cell, int batch, int seq, int hidden) =>
+        4L * batch * seq * Definition(cell).ParallelForwardFloats(hidden);
 
     /// <summary>
     /// Times one layer at one shape: <paramref name="warmup"/> untimed runs of each mode, then

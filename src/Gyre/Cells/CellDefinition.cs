@@ -101,6 +101,30 @@ public abstract class CellDefinition
     /// or a read-out over a wide linear state (<see cref="Layers.SequencePath.StateScan"/>).</summary>
     public virtual bool HasParallelForm => false;
 
+    /// <summary>The configuration of this cell that <c>gyre bench scan</c> times by default (this one unless a cell needs
+    /// options for its grid rows to fit the memory guard).</summary>
+    public virtual CellDefinition ScanBenchmarkCell => this;
+
+    /// <summary>
+    /// Floats the parallel-in-time forward keeps per (batch, step) row for <paramref name="hidden"/> units: the memory
+    /// guard of <c>gyre bench scan</c>. Default: for a wide second state (the state scan) both states and a over it
+    /// (3·W_1) plus gx and y ((G + 2)·H); otherwise states, Jacobian and work per state (4·NS·H) plus gx and y.
+    /// Cells whose parallel path keeps other buffers count them in their own file.
+    /// </summary>
+    public virtual long ParallelForwardFloats(int hidden) =>
+        States == 2 && StateWidth(1, hidden) > hidden
+            ? 3L * StateWidth(1, hidden) + (Gates + 2L) * hidden
+            : (long)hidden * (4L * States + Gates + 2);
+
+    /// <summary>Whether <see cref="CreateSharedStateStep"/> gives a step: many rows that start from one shared state
+    /// computed with one recurrent product per shared state (the pmf decoder's segments of a window).</summary>
+    public virtual bool HasSharedStateStep => false;
+
+    /// <summary>The shared-state step over a one-layer, one-direction <paramref name="layer"/> with biases of this cell;
+    /// only called where <see cref="HasSharedStateStep"/> (use <see cref="SharedStateStep.For"/>).</summary>
+    internal virtual SharedStateStep CreateSharedStateStep(RecurrentLayer layer) =>
+        throw new NotSupportedException($"cell '{this}' has no shared-state step");
+
     /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b from the input projection alone
     /// (<see cref="ICell.IsLinear"/>: minGRU, minLSTM).</summary>
     public virtual bool HasLinearStep => false;

@@ -167,6 +167,10 @@ public sealed class GlaDefinition : CellDefinition<GlaCell>
     public override IReadOnlyList<string> StateNames => ["h", "s"];
     public override CellParams Params => new() { Heads = HeadCount };
 
+    /// <summary>16 heads: the state (H²/16 floats a row) is then as wide as LSSL's 16 states per channel, so the scan
+    /// benchmark's grid rows fit its memory guard.</summary>
+    public override CellDefinition ScanBenchmarkCell => HeadCount == 16 ? this : new GlaDefinition(CellOptions.Parse("heads=16"));
+
     /// <summary>W_0 = H (the output o); W_1 = N·d·d = H²/N (the matrix state of every head).</summary>
     public override int StateWidth(int state, int hidden)
     {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Gyre.Kernels;
+using Gyre.Layers;
 
 namespace Gyre.Cells;
 
@@ -114,6 +115,11 @@ public sealed class GruDefinition : CellDefinition<GruCellMath>
 
     public override IReadOnlyList<(int, int, int, int)> BenchmarkShapes { get; } =
         [(64, 100, 32, 128), (64, 100, 128, 256), (1, 1000, 32, 128), (256, 50, 64, 64), (16, 1024, 768, 768)];
+
+    /// <summary>The plain GRU (no options) has one: <see cref="GruSharedStateStep"/>.</summary>
+    public override bool HasSharedStateStep => Options.IsEmpty;
+
+    internal override SharedStateStep CreateSharedStateStep(RecurrentLayer layer) => new GruSharedStateStep(layer);
 
     /// <summary>"gru" with option heads = n (default 1: this dense cell).</summary>
     internal static CellDefinition FromOptions(CellOptions o)

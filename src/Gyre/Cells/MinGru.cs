@@ -73,6 +73,9 @@ public sealed class MinGruDefinition : CellDefinition<MinGruCell>
 {
     public override string Name => "mingru";
 
+    /// <summary>The linear scan's forward: x copy, 2 gx, 3 saved, state and a floats per (row, unit).</summary>
+    public override long ParallelForwardFloats(int hidden) => 8L * hidden;
+
     /// <summary>z = σ(gx_z), h̃ = g(gx_h), h' = (1 − z) ⊙ h + z ⊙ h̃.</summary>
     public override bool EmitOnnxStep(IOnnxStep s)
     {

@@ -39,6 +39,9 @@ public sealed class MinLstmDefinition : CellDefinition<MinLstmCell>
 {
     public override string Name => "minlstm";
 
+    /// <summary>The linear scan's forward: x copy, 3 gx, 5 saved, state and a floats per (row, unit).</summary>
+    public override long ParallelForwardFloats(int hidden) => 11L * hidden;
+
     /// <summary>f′ = f/(f + i) (σ(k_f − k_i) in the deep tail), h̃ = g(gx_h), h' = f′ ⊙ h + (1 − f′) ⊙ h̃.</summary>
     public override bool EmitOnnxStep(IOnnxStep s)
     {

@@ -80,6 +80,9 @@ public readonly unsafe struct ParaGruCell : ICell
 public sealed class ParaGruDefinition : CellDefinition<ParaGruCell>
 {
     public override string Name => "paragru";
+
+    /// <summary>Newton's forward: x copy, state, Jacobian, work, y, 4 saved and 3 gx floats per (row, unit).</summary>
+    public override long ParallelForwardFloats(int hidden) => 12L * hidden;
     public override string Equation => "GRU with diagonal U: r, z = σ(W x + a ⊙ h + b); n = tanh(W_n x + r ⊙ (a_n ⊙ h + b_hn)); h' = (1 − z) ⊙ n + z ⊙ h";
 
     /// <summary>As the GRU's step with gh = [h | h | h] ⊙ weight_hh + b_hh (the diagonal product, broadcast over rows).</summary>

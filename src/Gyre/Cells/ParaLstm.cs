@@ -71,6 +71,9 @@ public sealed class ParaLstmDefinition : CellDefinition<ParaLstmCell>
 {
     public override string Name => "paralstm";
 
+    /// <summary>Newton's forward: x copy, 2 states, 4 Jacobian blocks, 2 work, y, 6 saved and 3 gx floats per (row, unit).</summary>
+    public override long ParallelForwardFloats(int hidden) => 19L * hidden;
+
     public override IReadOnlyList<(string Name, int Rows)> ExtraParameters { get; } = [("peephole", 2)];
 
     /// <summary>The step of the header with gh = [h | h | h] ⊙ weight_hh and the peephole rows as [1, H] values.</summary>

@@ -89,7 +89,7 @@ public sealed class ForecastNetwork : Module
     private readonly Linear _head;
     private readonly ParameterBlock? _embed;         // pmf: position [M, E] and channel [Channels, E] embeddings
     private readonly Rng? _outputDropoutRng;          // pmf: dropout on the decoder's output
-    private readonly SegmentGruStep? _segmentStep;    // pmf with a one-layer GRU decoder: the step shared per window
+    private readonly SharedStateStep? _segmentStep;   // pmf with a one-layer decoder whose cell has one: the step shared per window
 
     public ForecastNetworkConfig Config { get; }
 
@@ -112,7 +112,10 @@ public sealed class ForecastNetwork : Module
 
     private bool _layerDecoderStep;
 
-    /// <summary>Runs the pmf decoder through the decoder layer over all B·M rows even where <see cref="SegmentGruStep"/>
+    /// <summary>Whether the pmf decoder step goes through its cell's <see cref="SharedStateStep"/> (unless <see cref="LayerDecoderStep"/>).</summary>
+    internal bool HasSharedStateStep => _segmentStep is not null;
+
+    /// <summary>Runs the pmf decoder through the decoder layer over all B·M rows even where a <see cref="SharedStateStep"/>
     /// computes the same step once per window (the reference the shared step is tested against).</summary>
     internal bool LayerDecoderStep
     {
@@ -158,8 +161,9 @@ public sealed class ForecastNetwork : Module
                 int e = config.EmbeddingWidth, ps = config.SegmentLength;
                 if (config.SharedDecoder)
                 {
-                    if (!SegmentGruStep.Supports(_encoder.Layer) || config.Patch <= 1 || h % 2 != 0 || config.FutureFeatures > 0 || config.Gmu > 0)
-                        throw new ArgumentException("a shared pmf decoder needs a one-layer gru encoder without memory units, --patch, an even --hidden and no future features");
+                    _segmentStep = SharedStateStep.For(_encoder.Layer);
+                    if (_segmentStep is null || config.Patch <= 1 || h % 2 != 0 || config.FutureFeatures > 0 || config.Gmu > 0)
+                        throw new ArgumentException("a shared pmf decoder needs a one-layer encoder whose cell has a shared-state step, without memory units, --patch, an even --hidden and no future features");
                 }
                 else _decoder = new RecurrentLayer(cell, 2 * e + ps * config.FutureFeatures, h, config.Layers, batchFirst: true, dropout: config.Dropout, seed: (ulong)seed + 4);
                 _head = new Linear(h, ps * cq, seed: (ulong)seed + 3);
@@ -167,8 +171,7 @@ public sealed class ForecastNetwork : Module
                 // Standard normal, as SegRNN initialises its embeddings: at the scale of the decoder's other inputs.
                 new Rng((ulong)seed + 5).Normal(_embed.Values, 0f, 1f);
                 _outputDropoutRng = new Rng((ulong)seed + 6);
-                if (_decoder is null) _segmentStep = new SegmentGruStep(_encoder.Layer);
-                else if (SegmentGruStep.Supports(_decoder)) _segmentStep = new SegmentGruStep(_decoder);
+                if (_decoder is not null) _segmentStep = SharedStateStep.For(_decoder);
                 break;
             default:
                 throw new ArgumentException($"decoder must be 'direct', 'recurrent' or 'pmf', got '{config.Decoder}'");
@@ -325,7 +328,7 @@ public sealed class ForecastNetwork : Module
     }
 
     /// <summary>The pmf decoder step through the decoder layer itself: each (window, segment) row gets its own input
-    /// row and its own copy of the window's states (any cell, any depth; the reference for <see cref="SegmentGruStep"/>).</summary>
+    /// row and its own copy of the window's states (any cell, any depth; the reference for <see cref="SharedStateStep"/>).</summary>
     private void ForwardPmfLayer(Buffers buf, Tensor? future, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan, int b)
     {
         var c = Config;
@@ -482,7 +485,7 @@ public sealed class ForecastNetwork : Module
         if (!_byBatch.TryGetValue(b, out var buf))
         {
             if (_byBatch.Count >= 4) _byBatch.Clear();
-            _byBatch[b] = buf = new Buffers(Config, b, _encoder.Layer, _segmentStep != null && !_layerDecoderStep);
+            _byBatch[b] = buf = new Buffers(Config, b, _encoder.Layer, _layerDecoderStep ? null : _segmentStep);
         }
         return _buffers = buf;
     }
@@ -498,9 +501,9 @@ public sealed class ForecastNetwork : Module
         public readonly Tensor[]? DecStates, DecFinal, DDecStates;
         public readonly Tensor?[] DEncStatesIn;     // DEncStates as the encoder's ∂L/∂(final states)
         public readonly int[]? Channel;             // [B] pmf: the channel of each window in the last Forward
-        public readonly SegmentGruStep.Workspace? Segment;   // pmf through the shared-state GRU step
+        public readonly SharedStateStep.Workspace? Segment;  // pmf through the cell's shared-state step
 
-        public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder, bool segmentStep)
+        public Buffers(ForecastNetworkConfig c, int b, RecurrentLayer encoder, SharedStateStep? segmentStep)
         {
             Batch = b;
             int h = encoder.OutputSize, n = c.Horizon, ff = c.FutureFeatures, k = c.Layers, s = c.Patch > 1 ? c.PatchCount : c.Lookback;
@@ -518,7 +521,7 @@ public sealed class ForecastNetwork : Module
                 case "pmf":
                     int bm = b * c.Segments, din = 2 * c.EmbeddingWidth + c.SegmentLength * ff, seg = c.SegmentLength * c.Outputs * c.QuantileCount;
                     DecY = Tensor.Zeros(bm, 1, h); DDecY = Tensor.Zeros(bm, 1, h);
-                    if (segmentStep) Segment = new SegmentGruStep.Workspace(b, c.Segments, c.Channels, h, c.SegmentLength * ff);
+                    if (segmentStep is not null) Segment = segmentStep.CreateWorkspace(b, c.Segments, c.Channels, h, c.SegmentLength * ff);
                     else { DecIn = Tensor.Zeros(bm, 1, din); DecStates = States(bm); DecFinal = States(bm); DDecIn = Tensor.Zeros(bm, 1, din); DDecStates = States(bm); }
                     SegOut = Tensor.Zeros(bm, seg); DSegOut = Tensor.Zeros(bm, seg); DropMask = Tensor.Zeros(bm, h);
                     Channel = new int[b];

@@ -68,10 +68,18 @@ public sealed record ForecastOptions
     /// <summary>pmf: the decoder step runs the encoder's GRU instead of a decoder layer of its own (SegRNN's design).</summary>
     public bool SharedDecoder { get; init; }
 
-    /// <summary>Whether the other options allow <see cref="SharedDecoder"/>: pmf on a one-layer GRU over patches, an even
-    /// H (the decoder input [pos ‖ chan] is then as wide as a segment embedding), no future features and no memory units.</summary>
-    public bool CanShareDecoder => Decoder == "pmf" && Cell == "gru" && Layers == 1 && Patch > 1 && Hidden % 2 == 0
+    /// <summary>Whether the other options allow <see cref="SharedDecoder"/>: pmf on one layer of a cell with a shared-state
+    /// step (<see cref="Cells.CellDefinition.HasSharedStateStep"/>) over patches, an even H (the decoder input [pos ‖ chan]
+    /// is then as wide as a segment embedding), no future features and no memory units.</summary>
+    public bool CanShareDecoder => Decoder == "pmf" && HasSharedStateStep(Cell) && Layers == 1 && Patch > 1 && Hidden % 2 == 0
         && FutureFeatures.Length == 0 && Calendar.Length == 0 && Gmu == 0;
+
+    /// <summary>Whether <paramref name="cell"/> names a registered cell with a shared-state step (false for a malformed or unknown cell).</summary>
+    private static bool HasSharedStateStep(string cell)
+    {
+        try { return Cells.CellRegistry.FromText(cell).HasSharedStateStep; }
+        catch (ArgumentException) { return false; }
+    }
     public float Dropout { get; init; }
 
     // ---- training
@@ -124,7 +132,7 @@ public sealed record ForecastOptions
         CheckCell(Cell, Hidden);
         if (Decoder is not ("direct" or "recurrent" or "pmf")) throw new GyreDataException($"decoder must be direct, recurrent or pmf (got '{Decoder}')");
         if (SharedDecoder && !CanShareDecoder)
-            throw new GyreDataException("--shared-decoder needs --decoder pmf with --cell gru, --layers 1, --patch, an even --hidden, no future features and no --gmu");
+            throw new GyreDataException($"--shared-decoder needs --decoder pmf with --cell {string.Join(" or ", Cells.CellRegistry.All.Where(d => d.HasSharedStateStep))}, --layers 1, --patch, an even --hidden, no future features and no --gmu");
         if (Norm is not (null or "revin" or "last" or "none")) throw new GyreDataException($"norm must be revin, last or none (got '{Norm}')");
         try
         {

@@ -66,6 +66,25 @@ public class ScanBenchmarkTests
     }
 
     [Fact]
+    public void TheDefaultCellsAreTheRegisteredCellsWithAParallelForm()
+    {
+        // Test cells registered at run time may have a parallel form too: the built-in ones come first, in registration order.
+        Assert.Equal(new[] { "paragru", "paralstm", "mingru", "minlstm", "gla(heads=16)", "lssl" }, ScanBenchmark.Cells.Take(6).ToArray());
+        Assert.All(ScanBenchmark.Cells, c => Assert.True(ScanBenchmark.Definition(c).HasParallelForm));
+        Assert.DoesNotContain("gru", ScanBenchmark.Cells);
+    }
+
+    [Theory]
+    [InlineData("paragru", 24576)]         // 12 floats per (row, unit)
+    [InlineData("paralstm", 38912)]        // 19
+    [InlineData("mingru", 16384)]          // 8
+    [InlineData("minlstm", 22528)]         // 11
+    [InlineData("gla(heads=16)", 1585152)] // the state scan: 3·H²/16 + (G + 2)·H per row
+    [InlineData("lssl", 104448)]
+    public void ActivationSizeIsWhatEachParallelPathKeeps(string cell, long mib) =>
+        Assert.Equal(mib, ScanBenchmark.ForwardBytes(cell, 8, 16384, 4096) >> 20);
+
+    [Fact]
     public void UnknownCellIsRejectedInOneLine()
     {
         var e = Assert.Throws<ArgumentException>(() => ScanBenchmark.Create("gru2", 1, 1, 0));

@@ -2,12 +2,12 @@ using System.Numerics.Tensors;
 using Gyre.Kernels;
 using Gyre.Layers;
 
-namespace Gyre.Forecasting;
+namespace Gyre.Cells;
 
 /// <summary>
-/// The pmf decoder's single GRU step (one layer, plain <c>gru</c>) computed once per window instead of once per
-/// (window, segment) row. Letters: B windows, M segments, Ch channel embeddings, E embedding width, H hidden units,
-/// I = 2E + P_out·Ff the decoder input [pos_m ‖ chan_c ‖ future features of segment m].
+/// The GRU's <see cref="SharedStateStep"/> (one layer, plain <c>gru</c>): the pmf decoder's single step computed once
+/// per window instead of once per (window, segment) row. Letters: B windows, M segments, Ch channel embeddings, E
+/// embedding width, H hidden units, I = 2E + P_out·Ff the decoder input [pos_m ‖ chan_c ‖ future features of segment m].
 /// <para>
 /// All M segments of window i start from the same state h0_i, so the recurrent pre-activation
 /// gh_i = b_hh + W_hh·h0_i is one row per window (B rows, not B·M). The input pre-activation splits along the input's
@@ -22,30 +22,27 @@ namespace Gyre.Forecasting;
 /// the same function as running the layer over the B·M rows, up to the rounding of the split sums.
 /// </para>
 /// </summary>
-internal sealed class SegmentGruStep
+internal sealed class GruSharedStateStep : SharedStateStep
 {
     private readonly Parameter _wih, _whh, _bih, _bhh;      // [3H, I], [3H, H], [3H], [3H]
 
-    /// <summary>Whether <paramref name="decoder"/> is a one-layer plain GRU, the case this step computes.</summary>
-    public static bool Supports(RecurrentLayer decoder) =>
-        decoder.NumLayers == 1 && !decoder.Bidirectional && decoder.HasBias && decoder.Cell.Name == "gru" && decoder.Cell.Options.IsEmpty;
-
-    public SegmentGruStep(RecurrentLayer decoder)
+    public GruSharedStateStep(RecurrentLayer decoder)
     {
-        if (!Supports(decoder)) throw new ArgumentException("the shared-state segment step needs a one-layer GRU with biases");
         var block = decoder.Block;
         _wih = block["weight_ih_l0"]; _whh = block["weight_hh_l0"]; _bih = block["bias_ih_l0"]; _bhh = block["bias_hh_l0"];
     }
 
+    public override Workspace CreateWorkspace(int b, int m, int channels, int h, int futureWidth) =>
+        new GruWorkspace(b, m, channels, h, futureWidth);
+
     /// <summary>Buffers of one batch size (allocated once, reused).</summary>
-    public sealed class Workspace(int b, int m, int channels, int h, int futureWidth)
+    private sealed class GruWorkspace(int b, int m, int channels, int h, int futureWidth) : Workspace(b * m, futureWidth)
     {
         public readonly float[] GPos = new float[m * 3 * h];                   // [M, 3H]  W_pos·pos_m
         public readonly float[] GChan = new float[channels * 3 * h];           // [Ch, 3H] b_ih + W_ch·chan_c
         public readonly float[] Gh = new float[b * 3 * h];                     // [B, 3H]  b_hh + W_hh·h0
         public readonly float[] Gx = new float[b * m * 3 * h];                 // [B·M, 3H] input pre-activation; ∂L/∂gx in backward
         public readonly float[] Saved = new float[b * m * 4 * h];              // [B·M, 4H] r | z | n | gh_n
-        public readonly float[] Future = new float[b * m * futureWidth];       // [B·M, P_out·Ff] (0 past the horizon)
         public readonly float[] DGh = new float[b * 3 * h];                    // [B, 3H] ∂L/∂gh summed over a window's segments
         public readonly float[] DGPos = new float[m * 3 * h];                  // [M, 3H]
         public readonly float[] DGChan = new float[channels * 3 * h];          // [Ch, 3H]
@@ -53,13 +50,12 @@ internal sealed class SegmentGruStep
         public readonly float[] RowDh = new float[h];                          // [H]  one row's direct ∂L/∂h0 (dh'⊙z)
     }
 
-    /// <summary>
-    /// y [B·M, H] from h0 [B, H], pos [M, E], chan [Ch, E], channel [B] and (when P_out·Ff &gt; 0) ws.Future; keeps
-    /// the gate values in ws.Saved when <paramref name="training"/>.
-    /// </summary>
-    public void Forward(Workspace ws, Span<float> y, ReadOnlySpan<float> h0, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan,
+    /// <inheritdoc/>
+    /// <remarks>Keeps the gate values r | z | n | gh_n in the workspace's saved rows.</remarks>
+    public override void Forward(Workspace workspace, Span<float> y, ReadOnlySpan<float> h0, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan,
         ReadOnlySpan<int> channel, int b, int m, int channels, int e, int futureWidth, bool training)
     {
+        var ws = (GruWorkspace)workspace;
         int h = _whh.Value.Dim(1), g = 3 * h, din = 2 * e + futureWidth;
         var wih = _wih.Value.ReadOnlySpan;
         // W_ih stored [3H, I]: the column blocks are B operands with ldb = I at offsets 0, E and 2E.
@@ -86,13 +82,12 @@ internal sealed class SegmentGruStep
         }
     }
 
-    /// <summary>
-    /// Backward of the last training <see cref="Forward"/> for ∂L/∂y [B·M, H]: accumulates (+=) the four weight
-    /// gradients, ∂L/∂pos [M, E], ∂L/∂chan [Ch, E] and ∂L/∂h0 [B, H].
-    /// </summary>
-    public void Backward(Workspace ws, ReadOnlySpan<float> dy, ReadOnlySpan<float> h0, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan,
+    /// <inheritdoc/>
+    /// <remarks>The four weight gradients: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0.</remarks>
+    public override void Backward(Workspace workspace, ReadOnlySpan<float> dy, ReadOnlySpan<float> h0, ReadOnlySpan<float> pos, ReadOnlySpan<float> chan,
         ReadOnlySpan<int> channel, Span<float> dh0, Span<float> dPos, Span<float> dChan, int b, int m, int channels, int e, int futureWidth)
     {
+        var ws = (GruWorkspace)workspace;
         int h = _whh.Value.Dim(1), g = 3 * h, din = 2 * e + futureWidth;
         var dgx = ws.Gx.AsSpan(0, b * m * g);                           // overwrites the forward's gx (no longer needed)
         var dgh = ws.DGh.AsSpan(0, b * g);
