@@ -67,20 +67,31 @@ public sealed class ClassifyModel : ServedModel
 
     // ------------------------------------------------------------------ whole case
 
+    /// <summary>Appends each stream's observations and re-runs every case of the batch in one prediction: the
+    /// classifier pads only within groups of similar lengths and seeds each case's test-time slices as if it were
+    /// alone, so each answer equals the stream's case predicted by itself.</summary>
     private StepResult[] StepWindows(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
-        var results = new StepResult[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
+        int b = batch.Count;
+        for (int i = 0; i < b; i++)
         {
             var w = (RowWindow)batch[i].State;
             if (w.Count + batch[i].Input.Rows > _maxRows)
                 throw new ServeException(413, $"a case holds at most {_maxRows} rows (--max-stream-rows); this one would have {w.Count + batch[i].Input.Rows}");
-            w.Append(batch[i].Input);
-            var kase = new LabeledSequence("stream", w.Values, Width, null, double.NaN, 0);
-            var set = new SequenceSet(Name, Name, Width, _c.IsRegression ? LabelKind.Regression : LabelKind.Classification, [kase], null);
-            var p = _c.Predict(set);                   // one case per call: its augmentation never depends on a batch
-            results[i] = new StepResult(_c.IsRegression ? Answer(p.Values[0]) : Answer(p.Probabilities));
         }
+        var cases = new LabeledSequence[b];
+        for (int i = 0; i < b; i++)
+        {
+            var w = (RowWindow)batch[i].State;
+            w.Append(batch[i].Input);
+            cases[i] = new LabeledSequence("stream", w.Values, Width, null, double.NaN, 0);
+        }
+        var set = new SequenceSet(Name, Name, Width, _c.IsRegression ? LabelKind.Regression : LabelKind.Classification, cases, null);
+        var p = _c.PredictEachAlone(set);
+        int k = _c.Model.Spec.Outputs;
+        var results = new StepResult[b];
+        for (int i = 0; i < b; i++)
+            results[i] = new StepResult(_c.IsRegression ? Answer(p.Values[i]) : Answer(p.Probabilities.AsSpan(i * k, k).ToArray()));
         return results;
     }
 

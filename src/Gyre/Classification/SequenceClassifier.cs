@@ -242,7 +242,13 @@ public sealed class SequenceClassifier
     }
 
     /// <summary>Predictions for every case of <paramref name="set"/> (inference mode, batches of similar lengths).</summary>
-    public SequencePredictions Predict(SequenceSet set)
+    public SequencePredictions Predict(SequenceSet set) => PredictViews(set, eachAlone: false);
+
+    /// <summary>Predictions for every case of <paramref name="set"/> run together, each equal to <see cref="Predict(SequenceSet)"/>
+    /// on a set of that case alone (its test-time slices seeded as the only case's).</summary>
+    public SequencePredictions PredictEachAlone(SequenceSet set) => PredictViews(set, eachAlone: true);
+
+    private SequencePredictions PredictViews(SequenceSet set, bool eachAlone)
     {
         if (set.Channels != Channels) throw new GyreDataException($"{set.Channels} dimensions, the model was trained on {Channels}", set.Path);
         int n = set.Cases.Count, K = Model.Spec.Outputs, views = TestViews;
@@ -252,7 +258,7 @@ public sealed class SequenceClassifier
         var probs = new float[K];
         for (int v = 0; v < views; v++)
         {
-            var cases = v == 0 ? set.Cases : set.Cases.Select((c, i) => Augmentation.Copy(c, Channels, new Rng(Options.Seed ^ ((ulong)i << 20) ^ (ulong)v))).ToList();
+            var cases = v == 0 ? set.Cases : set.Cases.Select((c, i) => Augmentation.Copy(c, Channels, new Rng(Options.Seed ^ ((ulong)(eachAlone ? 0 : i) << 20) ^ (ulong)v))).ToList();
             var outputs = Outputs(cases);
             for (int i = 0; i < n; i++)
             {
