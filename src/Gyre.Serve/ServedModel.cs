@@ -150,15 +150,34 @@ public abstract class WindowModel(string name, string path, string job) : Served
     /// <summary>The answer for a stream's kept rows (at least <see cref="MinRows"/>).</summary>
     protected abstract IReadOnlyList<OutputTensor> Answer(RowWindow window);
 
+    /// <summary>The results for several streams' kept rows (each at least <see cref="MinRows"/>); by default each
+    /// stream in turn, so one stream's unusable rows fail only its own request.</summary>
+    protected virtual StepResult[] AnswerAll(RowWindow[] windows)
+    {
+        var results = new StepResult[windows.Length];
+        for (int i = 0; i < windows.Length; i++)
+        {
+            try { results[i] = new StepResult(Answer(windows[i])); }
+            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+        }
+        return results;
+    }
+
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
         var results = new StepResult[batch.Count];
+        var ready = new List<int>(batch.Count);
         for (int i = 0; i < batch.Count; i++)
         {
             var w = (RowWindow)batch[i].State;
             w.Append(batch[i].Input);
-            try { results[i] = w.Count < MinRows ? new StepResult([], MinRows - w.Count) : new StepResult(Answer(w)); }
-            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
+            if (w.Count < MinRows) results[i] = new StepResult([], MinRows - w.Count);
+            else ready.Add(i);
+        }
+        if (ready.Count > 0)
+        {
+            var answers = AnswerAll([.. ready.Select(i => (RowWindow)batch[i].State)]);
+            for (int r = 0; r < ready.Count; r++) results[ready[r]] = answers[r];
         }
         return results;
     }

@@ -30,16 +30,27 @@ public sealed class TrajectoryModel : WindowModel
     public override string StreamDescription =>
         $"the last {_p.Options.Obs} positions (the observed window), re-run per request; each answer equals `gyre trajectory predict` on a window ending with them";
 
-    protected override IReadOnlyList<OutputTensor> Answer(RowWindow window)
+    protected override IReadOnlyList<OutputTensor> Answer(RowWindow window) => AnswerAll([window])[0].Outputs;
+
+    /// <summary>Every stream's window in one prediction: the windows are independent rows of one network call.</summary>
+    protected override StepResult[] AnswerAll(RowWindow[] windows)
     {
         int obs = _p.Options.Obs, pred = _p.Options.Pred, d = _p.Dims;
-        // One track of Obs + Pred frames whose future part the prediction never reads (it holds the last position).
-        var positions = new float[(obs + pred) * d];
-        window.Values.CopyTo(positions, 0);
-        for (int s = obs; s < obs + pred; s++) Array.Copy(positions, (obs - 1) * d, positions, s * d, d);
-        var track = new Track("stream", [.. Enumerable.Range(0, obs + pred).Select(i => (double)i)], positions, new int[obs + pred]);
-        var windows = TrajectoryWindows.Build(new TrackSet(Name, d, [track]), obs, pred);
-        var (mean, _) = _p.Predict(windows);
-        return [new("positions", "FP32", [pred, d], mean)];
+        // One track of Obs + Pred frames per stream, whose future part the prediction never reads (it holds the last
+        // position); every track has the same frames, so each yields exactly one window, in the streams' order.
+        var frames = Enumerable.Range(0, obs + pred).Select(i => (double)i).ToArray();
+        var tracks = new Track[windows.Length];
+        for (int w = 0; w < windows.Length; w++)
+        {
+            var positions = new float[(obs + pred) * d];
+            windows[w].Values.CopyTo(positions, 0);
+            for (int s = obs; s < obs + pred; s++) Array.Copy(positions, (obs - 1) * d, positions, s * d, d);
+            tracks[w] = new Track($"stream{w}", frames, positions, new int[obs + pred]);
+        }
+        var (mean, _) = _p.Predict(TrajectoryWindows.Build(new TrackSet(Name, d, tracks), obs, pred));
+        var results = new StepResult[windows.Length];
+        for (int w = 0; w < windows.Length; w++)
+            results[w] = new StepResult([new OutputTensor("positions", "FP32", [pred, d], mean[(w * pred * d)..((w + 1) * pred * d)])]);
+        return results;
     }
 }

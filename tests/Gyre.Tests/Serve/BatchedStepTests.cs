@@ -94,4 +94,52 @@ public class BatchedStepTests(ServeFixture f)
         }
         Assert.True(answered > 20, $"{answered} forecasts compared");
     }
+
+    /// <summary>Trajectory streams: every stream holding its observed window is predicted in one network call, each
+    /// answer equal to the stream stepped alone; streams still short of a window answer rows_needed in the same batch.</summary>
+    [Fact]
+    public void A_trajectory_batch_runs_one_prediction_and_equals_each_stream_alone()
+    {
+        var batched = ServedModel.Load("traj", f.Dir["traj.gyre"], new ServeOptions());
+        var alone = ServedModel.Load("traj", f.Dir["traj.gyre"], new ServeOptions());
+        int d = batched.Width;
+        const int Streams = 6;
+        // Walkers of different speeds and headings, curving at different rates.
+        float Coordinate(int s, int t, int j) => j == 0 ? s + 0.3f * (1 + s % 3) * t : 0.5f * s + MathF.Sin(0.05f * (s + 1) * t);
+        var a = Enumerable.Range(0, Streams).Select(_ => batched.NewStream()).ToArray();
+        var b = Enumerable.Range(0, Streams).Select(_ => alone.NewStream()).ToArray();
+        int[] sent = new int[Streams];
+        int answered = 0, waiting = 0;
+        for (int round = 0; round < 10; round++)
+        {
+            var inputs = new List<(StreamState, Observations)>();
+            var single = new StepResult[Streams];
+            for (int s = 0; s < Streams; s++)
+            {
+                int k = 1 + (round + s) % 3;
+                var values = new float[k * d];
+                for (int t = 0; t < k; t++)
+                    for (int j = 0; j < d; j++) values[t * d + j] = Coordinate(s, sent[s] + t, j);
+                var obs = new Observations(values, k, d, null);
+                sent[s] += k;
+                inputs.Add((a[s], obs));
+                single[s] = alone.Step([(b[s], obs)])[0];
+            }
+            var results = batched.Step(inputs);
+            for (int s = 0; s < Streams; s++)
+            {
+                Assert.Equal(single[s].RowsNeeded, results[s].RowsNeeded);
+                Assert.Equal(single[s].Outputs.Count, results[s].Outputs.Count);
+                if (single[s].Outputs.Count > 0) answered++; else waiting++;
+                for (int o = 0; o < single[s].Outputs.Count; o++)
+                {
+                    var want = single[s].Outputs[o].Values!;
+                    var got = results[s].Outputs[o].Values!;
+                    for (int j = 0; j < want.Length; j++)
+                        Assert.True(Math.Abs(want[j] - got[j]) <= 1e-5f * Math.Max(1f, Math.Abs(want[j])), $"traj round {round} stream {s} output {o}[{j}]: batched {got[j]:R}, alone {want[j]:R}");
+                }
+            }
+        }
+        Assert.True(answered > 20 && waiting > 0, $"{answered} predictions compared, {waiting} answers of rows needed");
+    }
 }
