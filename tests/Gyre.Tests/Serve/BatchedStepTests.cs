@@ -77,20 +77,7 @@ public class BatchedStepTests(ServeFixture f)
                 inputs.Add((a[s], obs));
                 single[s] = alone.Step([(b[s], obs)])[0];
             }
-            var results = batched.Step(inputs);
-            for (int s = 0; s < Streams; s++)
-            {
-                Assert.Equal(single[s].RowsNeeded, results[s].RowsNeeded);
-                Assert.Equal(single[s].Outputs.Count, results[s].Outputs.Count);
-                if (single[s].Outputs.Count > 0) answered++;
-                for (int o = 0; o < single[s].Outputs.Count; o++)
-                {
-                    var want = single[s].Outputs[o].Values!;
-                    var got = results[s].Outputs[o].Values!;
-                    for (int j = 0; j < want.Length; j++)
-                        Assert.True(Math.Abs(want[j] - got[j]) <= 1e-5f * Math.Max(1f, Math.Abs(want[j])), $"{name} round {round} stream {s} output {o}[{j}]: batched {got[j]:R}, alone {want[j]:R}");
-                }
-            }
+            answered += AssertSameAnswers(name, round, single, batched.Step(inputs));
         }
         Assert.True(answered > 20, $"{answered} forecasts compared");
     }
@@ -125,21 +112,31 @@ public class BatchedStepTests(ServeFixture f)
                 inputs.Add((a[s], obs));
                 single[s] = alone.Step([(b[s], obs)])[0];
             }
-            var results = batched.Step(inputs);
-            for (int s = 0; s < Streams; s++)
-            {
-                Assert.Equal(single[s].RowsNeeded, results[s].RowsNeeded);
-                Assert.Equal(single[s].Outputs.Count, results[s].Outputs.Count);
-                if (single[s].Outputs.Count > 0) answered++; else waiting++;
-                for (int o = 0; o < single[s].Outputs.Count; o++)
-                {
-                    var want = single[s].Outputs[o].Values!;
-                    var got = results[s].Outputs[o].Values!;
-                    for (int j = 0; j < want.Length; j++)
-                        Assert.True(Math.Abs(want[j] - got[j]) <= 1e-5f * Math.Max(1f, Math.Abs(want[j])), $"traj round {round} stream {s} output {o}[{j}]: batched {got[j]:R}, alone {want[j]:R}");
-                }
-            }
+            int n = AssertSameAnswers("traj", round, single, batched.Step(inputs));
+            answered += n;
+            waiting += Streams - n;
         }
         Assert.True(answered > 20 && waiting > 0, $"{answered} predictions compared, {waiting} answers of rows needed");
+    }
+
+    /// <summary>Asserts that each stream's batched result equals its result stepped alone (rows needed, and outputs to
+    /// 1e-5 relative); returns how many streams had an answer.</summary>
+    private static int AssertSameAnswers(string name, int round, StepResult[] single, StepResult[] results)
+    {
+        int answered = 0;
+        for (int s = 0; s < single.Length; s++)
+        {
+            Assert.Equal(single[s].RowsNeeded, results[s].RowsNeeded);
+            Assert.Equal(single[s].Outputs.Count, results[s].Outputs.Count);
+            if (single[s].Outputs.Count > 0) answered++;
+            for (int o = 0; o < single[s].Outputs.Count; o++)
+            {
+                var want = single[s].Outputs[o].Values!;
+                var got = results[s].Outputs[o].Values!;
+                for (int j = 0; j < want.Length; j++)
+                    Assert.True(Math.Abs(want[j] - got[j]) <= 1e-5f * Math.Max(1f, Math.Abs(want[j])), $"{name} round {round} stream {s} output {o}[{j}]: batched {got[j]:R}, alone {want[j]:R}");
+            }
+        }
+        return answered;
     }
 }
