@@ -133,8 +133,8 @@ public sealed class RowWindow(int width, int capacity, bool times) : StreamState
     }
 }
 
-/// <summary>A served model whose streams are <see cref="RowWindow"/>s, answered one stream at a time by the
-/// job's offline inference on the kept rows.</summary>
+/// <summary>A served model whose streams are <see cref="RowWindow"/>s, answered by the job's offline inference on
+/// the kept rows of every ready stream of a batch together.</summary>
 public abstract class WindowModel(string name, string path, string job) : ServedModel(name, path, job)
 {
     /// <summary>Rows a stream keeps.</summary>
@@ -147,21 +147,9 @@ public abstract class WindowModel(string name, string path, string job) : Served
 
     public override StreamState NewStream() => new RowWindow(Width, Capacity, NeedsTimes);
 
-    /// <summary>The answer for a stream's kept rows (at least <see cref="MinRows"/>).</summary>
-    protected abstract IReadOnlyList<OutputTensor> Answer(RowWindow window);
-
-    /// <summary>The results for several streams' kept rows (each at least <see cref="MinRows"/>); by default each
-    /// stream in turn, so one stream's unusable rows fail only its own request.</summary>
-    protected virtual StepResult[] AnswerAll(RowWindow[] windows)
-    {
-        var results = new StepResult[windows.Length];
-        for (int i = 0; i < windows.Length; i++)
-        {
-            try { results[i] = new StepResult(Answer(windows[i])); }
-            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
-        }
-        return results;
-    }
+    /// <summary>The results for several streams' kept rows (each at least <see cref="MinRows"/>), in one batched
+    /// inference where the job allows; a stream whose rows the model cannot read gets its own error result.</summary>
+    protected abstract StepResult[] AnswerAll(RowWindow[] windows);
 
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
