@@ -31,6 +31,9 @@ public abstract class StreamState
 {
     /// <summary>Rows the stream has seen.</summary>
     public long Rows { get; set; }
+
+    /// <summary>The time of the newest row taken (models that read times), else null.</summary>
+    public DateTime? LastTime { get; set; }
 }
 
 /// <summary>
@@ -86,6 +89,44 @@ public abstract class ServedModel
     /// <summary>Advances every stream of the batch by its observations (each stream at most once per batch) and
     /// answers for each.</summary>
     public abstract StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch);
+
+    /// <summary>
+    /// Why this request cannot advance its stream (a per-request limit, or times that do not follow the stream's), or
+    /// null. Checked for each request of a batch before any stream moves, so the refused request gets its own error
+    /// and leaves its stream as it was, while the others of the batch are answered as usual.
+    /// </summary>
+    public virtual ServeException? Refusal(StreamState state, Observations input)
+    {
+        if (input.Times is { Length: > 0 } times && state.LastTime is { } last && times[0] <= last)
+            return new ServeException(400, $"input 'time': data[0] = {Unix(times[0])} does not come after the stream's last time {Unix(last)}");
+        return null;
+    }
+
+    private static long Unix(DateTime t) => (long)(t - DateTime.UnixEpoch).TotalSeconds;
+
+    /// <summary>
+    /// <see cref="Step"/> of the requests of a batch that are not refused (<see cref="Refusal"/>): a refused request's
+    /// result carries its error, the others' results are those of a batch without it.
+    /// </summary>
+    public StepResult[] Run(IReadOnlyList<(StreamState State, Observations Input)> batch)
+    {
+        var results = new StepResult[batch.Count];
+        var admitted = new List<int>(batch.Count);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (Refusal(batch[i].State, batch[i].Input) is { } refusal) results[i] = new StepResult([]) { Error = refusal };
+            else admitted.Add(i);
+        }
+        if (admitted.Count == 0) return results;
+        var answers = Step(admitted.Count == batch.Count ? batch : [.. admitted.Select(i => batch[i])]);
+        for (int j = 0; j < admitted.Count; j++)
+        {
+            var (state, input) = batch[admitted[j]];
+            if (input.Times is { Length: > 0 } times) state.LastTime = times[^1];
+            results[admitted[j]] = answers[j];
+        }
+        return results;
+    }
 
     /// <summary>Loads a model file of any served job; one line naming the file when it cannot be served.</summary>
     public static ServedModel Load(string name, string path, ServeOptions options)
