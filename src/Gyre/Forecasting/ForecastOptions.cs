@@ -49,6 +49,13 @@ public sealed record ForecastOptions
     public string? Preset { get; init; }
     /// <summary>One shared model over each target column as its own series.</summary>
     public bool ChannelIndependent { get; init; }
+    /// <summary>
+    /// With <see cref="ChannelIndependent"/>: a training batch of B holds B time windows with all C of their channels
+    /// (B·C single-channel rows, as SegRNN and PatchTST batch), so an epoch takes C times fewer, C times larger steps;
+    /// off, a batch is B rows drawn on their own. Without channel independence a window carries its channels anyway.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool WholeWindows { get; init; }
     /// <summary>Season for seasonal naive and MASE; 0 = detect from the time step / autocorrelation.</summary>
     public int Season { get; init; }
 
@@ -94,7 +101,7 @@ public sealed record ForecastOptions
     public int Samples { get; init; } = 100;
     /// <summary>Global gradient-norm clip (0 = off).</summary>
     public float ClipNorm { get; init; } = 1f;
-    /// <summary>constant | cosine | plateau.</summary>
+    /// <summary>constant | cosine | plateau | exponential, with options as name(key=value,…) (<see cref="Training.ScheduleSpec"/>).</summary>
     public string Schedule { get; init; } = "cosine";
     /// <summary>Early-stopping patience in epochs on the validation loss (0 = off).</summary>
     public int Patience { get; init; } = 10;
