@@ -481,7 +481,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep)
+        {
+            if (Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        }
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
