@@ -58,31 +58,7 @@ public sealed class StatefulForecastTests : IDisposable
         f.Network.ZeroGrad();
         up.CopyTo(task.Gradient);
         task.BackwardChunk();
-        int checkedCount = 0;
-        foreach (var (name, p) in f.Network.NamedParameters())
-        {
-            var v = p.Value.Span;
-            for (int i = 0; i < v.Length; i++)
-            {
-                float keep = v[i];
-                v[i] = keep + 2e-3f; double a = Loss();
-                v[i] = keep - 2e-3f; double b = Loss();
-                v[i] = keep;
-                double numeric = (a - b) / 4e-3, analytic = p.Grad.ReadOnlySpan[i];
-                Assert.True(Math.Abs(numeric - analytic) <= 3e-3 + 2e-2 * Math.Abs(numeric), $"{name}[{i}]: {analytic} vs {numeric}");
-                checkedCount++;
-            }
-        }
-        Assert.True(checkedCount > 300, $"{checkedCount} parameters checked");
-    }
-
-    /// <summary>The first <paramref name="rows"/> rows of the loaded set's one series: what loading a file of them gives.</summary>
-    private static SeriesSet Prefix(SeriesSet full, int rows)
-    {
-        var s = full.Series[0];
-        int k = full.ColumnCount;
-        var series = new TimeSeries(s.Id, s.Times?[..rows], s.Values[..(rows * k)], k, null, s.SourceRows[..rows]);
-        return new SeriesSet(full.Source, full.TimeColumn, full.IdColumn, full.Columns, full.TargetCount, full.PastCount, full.FutureCount, [series]);
+        ForecastNetworkTests.CheckAllParameters(f.Network, Loss);
     }
 
     /// <summary>
@@ -112,22 +88,19 @@ public sealed class StatefulForecastTests : IDisposable
             stream.Append(s.Values.AsSpan(fed * k, rows * k), rows, s.Times.AsSpan(fed, rows));
             fed += rows;
             Assert.Equal(0, stream.RowsNeeded);
-            var want = f.Predict(Prefix(full, fed));
+            var want = f.Predict(ForecastStreamTests.Prefix(full, fed));
             var got = stream.Forecast();
             Assert.Equal(want.Rows.Count, got.Rows.Count);
             for (int i = 0; i < want.Rows.Count; i++)
                 for (int j = 0; j < want.Rows[i].Values.Length; j++)
                 {
-                    Close(want.Rows[i].Values[j], got.Rows[i].Values[j], $"{fed} rows, step {want.Rows[i].Step}, target {j}");
-                    for (int r = 0; r < q; r++) Close(want.Rows[i].Quantiles[j][r], got.Rows[i].Quantiles[j][r], $"{fed} rows, quantile {r}");
+                    ForecastStreamTests.Close(want.Rows[i].Values[j], got.Rows[i].Values[j], $"{fed} rows, step {want.Rows[i].Step}, target {j}");
+                    for (int r = 0; r < q; r++) ForecastStreamTests.Close(want.Rows[i].Quantiles[j][r], got.Rows[i].Quantiles[j][r], $"{fed} rows, quantile {r}");
                 }
             compared++;
         }
         Assert.True(compared >= 40, $"{compared} forecasts compared");
     }
-
-    private static void Close(float want, float got, string what) =>
-        Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: stream {got:R}, offline {want:R}");
 
     /// <summary>Streams stepped together (one batched recurrent step, uneven pieces, different starts) answer what each
     /// answers stepped alone.</summary>
@@ -153,7 +126,7 @@ public sealed class StatefulForecastTests : IDisposable
             for (int i = 0; i < 4; i++)
             {
                 var one = alone[i].Forecast();
-                for (int h = 0; h < one.Rows.Count; h++) Close(one.Rows[h].Values[0], batch[i].Rows[h].Values[0], $"stream {i}, round {round}, step {h + 1}");
+                for (int h = 0; h < one.Rows.Count; h++) ForecastStreamTests.Close(one.Rows[h].Values[0], batch[i].Rows[h].Values[0], $"stream {i}, round {round}, step {h + 1}");
             }
         }
     }
@@ -179,10 +152,18 @@ public sealed class StatefulForecastTests : IDisposable
         for (int i = 0; i < chosen.Length; i++)
         {
             var (_, origin) = windows[chosen[i]];
-            var table = f.Predict(Prefix(full, origin));
+            var table = f.Predict(ForecastStreamTests.Prefix(full, origin));
             for (int h = 0; h < n; h++)
-                Close(table.Rows[h].Values[0], f.Scaler.Inverse(pred[i * n + h], 0), $"window {chosen[i]}, step {h + 1}");
+                ForecastStreamTests.Close(table.Rows[h].Values[0], f.Scaler.Inverse(pred[i * n + h], 0), $"window {chosen[i]}, step {h + 1}");
         }
+    }
+
+    [Fact]
+    public void OnnxExportIsRefusedWithItsReason()
+    {
+        var f = Forecaster.Create(_dir.Daily("daily.csv", 240), Daily("gru", 1, "last"));
+        Assert.Equal("ONNX export of this forecaster is not supported: a stateful forecaster (--stateful) reads each series from its start with its state carried; the graph reads one window from zero states",
+            ForecasterOnnx.Unsupported(f));
     }
 
     [Fact]
