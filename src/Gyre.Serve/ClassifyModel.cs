@@ -65,20 +65,21 @@ public sealed class ClassifyModel : ServedModel
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch) =>
         _incremental ? StepStates(batch) : StepWindows(batch);
 
+    /// <summary>A window stream's case may hold at most --max-stream-rows rows.</summary>
+    public override ServeException? Refusal(StreamState state, Observations input) =>
+        state is RowWindow w && w.Count + input.Rows > _maxRows
+            ? new ServeException(413, $"a case holds at most {_maxRows} rows (--max-stream-rows); this one would have {w.Count + input.Rows}")
+            : base.Refusal(state, input);
+
     // ------------------------------------------------------------------ whole case
 
-    /// <summary>Appends each stream's observations and re-runs every case of the batch in one prediction: the
+    /// <summary>Appends each stream's observations (within --max-stream-rows: <see cref="Refusal"/>) and re-runs every
+    /// case of the batch in one prediction: the
     /// classifier pads only within groups of similar lengths and seeds each case's test-time slices as if it were
     /// alone, so each answer equals the stream's case predicted by itself.</summary>
     private StepResult[] StepWindows(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {
         int b = batch.Count;
-        for (int i = 0; i < b; i++)
-        {
-            var w = (RowWindow)batch[i].State;
-            if (w.Count + batch[i].Input.Rows > _maxRows)
-                throw new ServeException(413, $"a case holds at most {_maxRows} rows (--max-stream-rows); this one would have {w.Count + batch[i].Input.Rows}");
-        }
         var cases = new LabeledSequence[b];
         for (int i = 0; i < b; i++)
         {

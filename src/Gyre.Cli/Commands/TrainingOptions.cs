@@ -31,6 +31,7 @@ internal sealed class TrainingOptions
     public readonly Option<string?> Norm = new("--norm") { Description = "Per-window normalisation that follows each window's level: revin ((x − mean)/std of the window) | last (x − the window's last value) | none" };
     public readonly Option<string?> Preset = new("--preset") { Description = $"A published configuration as a starting point; options given beside it override it: {string.Join(" | ", ForecastPresets.Names)}" };
     public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
+    public readonly Option<bool?> WholeWindows = UserInput.Flag("--whole-windows", "With --channel-independent: a batch of B holds B time windows with all their channels (B·C rows, as SegRNN and PatchTST batch) instead of B single-channel rows");
     public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
     public readonly Option<string?> Cell = new("--cell")
     {
@@ -56,7 +57,7 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Samples = UserInput.Int("--samples", "Draws per forecast value from a distribution loss's forecast (quantiles, intervals, CRPS)", min: 2, max: 1_000_000);
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
     public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
-    public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
+    public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau | exponential, with options as name(key=value,…): warmup=W epochs and start=s (the first one's share of --lr) for each; exponential: gamma (per-epoch factor), hold (epochs at --lr first); plateau: factor, patience. E.g. \"exponential(gamma=0.8,hold=4)\"" };
     public readonly Option<int?> Patience = UserInput.Int("--patience", "Early-stopping patience in epochs (0 = off)", min: 0);
     public readonly Option<ulong?> Seed = UserInput.ULong("--seed", "Random seed (same seed, same bits)");
     public readonly Option<string?> OnNan = UserInput.OnNan();
@@ -64,7 +65,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -141,6 +142,7 @@ internal sealed class TrainingOptions
         yield return (Norm, o.Normalization);
         yield return (Preset, o.Preset ?? "none");
         yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
+        yield return (WholeWindows, o.WholeWindows ? "on" : "off");
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
         yield return (Heads, Math.Max(Cells.CellRegistry.FromText(o.Cell).Params.Heads, 1).ToString(c));
@@ -207,6 +209,7 @@ internal sealed class TrainingOptions
             o = o with { Norm = norm.Trim().ToLowerInvariant(), InstanceNorm = norm.Trim().ToLowerInvariant() == "revin" };
         }
         if (p.GetValue(ChannelIndependent) is { } ci) o = o with { ChannelIndependent = ci };
+        if (p.GetValue(WholeWindows) is { } whole) o = o with { WholeWindows = whole };
         if (p.GetValue(Season) is { } season) o = o with { Season = season };
         if (p.GetValue(Cell) is { } cell) o = o with { Cell = WithCellOption(cell.Trim().ToLowerInvariant(), null, "", "--cell") };
         if (p.GetValue(Heads) is { } heads) o = o with { Cell = WithCellOption(o.Cell, "heads", heads.ToString(CultureInfo.InvariantCulture), "--heads") };

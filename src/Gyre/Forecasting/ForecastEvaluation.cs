@@ -69,6 +69,21 @@ public sealed partial class Forecaster
     }
 
     /// <summary>
+    /// <see cref="Evaluate"/> over the first <paramref name="perSeries"/> test windows of each series (by origin; every
+    /// channel of a window in channel-independent mode): the windows a loader that drops its last incomplete batch scores.
+    /// </summary>
+    internal EvaluationReport EvaluateTestPrefix(SeriesSet raw, int perSeries, bool rawScale = true)
+    {
+        var (view, rawView, splits) = Views(raw);
+        var windows = WindowSet.Create(view, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
+        var rawWindows = WindowSet.Create(rawView, splits, SplitPart.Test, Options.Lookback, Options.Horizon);
+        var chosen = Enumerable.Range(0, windows.Count)
+            .Where(i => windows[i].Origin - Math.Max(splits[windows[i].Series].ValEnd, Options.Lookback) < perSeries).ToArray();
+        if (chosen.Length == 0) throw new GyreDataException("no test windows chosen", raw.Source);
+        return Score(windows, rawWindows, chosen, splits, rawScale, "test", null);
+    }
+
+    /// <summary>
     /// Metrics in the scaler's space on every validation window, beside the baselines on the same windows: how the
     /// model compares with them on data it was selected on (null without a validation split).
     /// </summary>

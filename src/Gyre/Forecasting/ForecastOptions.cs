@@ -49,6 +49,13 @@ public sealed record ForecastOptions
     public string? Preset { get; init; }
     /// <summary>One shared model over each target column as its own series.</summary>
     public bool ChannelIndependent { get; init; }
+    /// <summary>
+    /// With <see cref="ChannelIndependent"/>: a training batch of B holds B time windows with all C of their channels
+    /// (B·C single-channel rows, as SegRNN and PatchTST batch), so an epoch takes C times fewer, C times larger steps;
+    /// off, a batch is B rows drawn on their own. Without channel independence a window carries its channels anyway.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool WholeWindows { get; init; }
     /// <summary>Season for seasonal naive and MASE; 0 = detect from the time step / autocorrelation.</summary>
     public int Season { get; init; }
 
@@ -109,6 +116,7 @@ public sealed record ForecastOptions
         : FutureFeatures.Length > 0 || Calendar.Length > 0 ? "--stateful takes no --future-features or --calendar yet"
         : Normalization == "revin" ? "--stateful follows the level in its head (--norm last) or not at all (--norm none): a window's mean and deviation (revin) do not exist for a stream"
         : Training.Distributions.IsDistribution(Training.Losses.Parse(Loss)) ? $"--stateful takes a point or quantile loss, not --loss {Loss}"
+        : WholeWindows ? "--stateful batches its own streams (whole series cut into contiguous pieces): it takes no --whole-windows"
         : Chunk < 0 ? $"--chunk must be >= 0 (got {Chunk})"
         : null;
 
@@ -124,7 +132,7 @@ public sealed record ForecastOptions
     public int Samples { get; init; } = 100;
     /// <summary>Global gradient-norm clip (0 = off).</summary>
     public float ClipNorm { get; init; } = 1f;
-    /// <summary>constant | cosine | plateau.</summary>
+    /// <summary>constant | cosine | plateau | exponential, with options as name(key=value,…) (<see cref="Training.ScheduleSpec"/>).</summary>
     public string Schedule { get; init; } = "cosine";
     /// <summary>Early-stopping patience in epochs on the validation loss (0 = off).</summary>
     public int Patience { get; init; } = 10;

@@ -11,7 +11,7 @@ public sealed record TrainerOptions
     public float WeightDecay { get; init; } = 1e-4f;
     /// <summary>Global gradient-norm clip (0 = off; the norm is still recorded).</summary>
     public float ClipNorm { get; init; } = 1f;
-    /// <summary>"constant", "cosine" or "plateau".</summary>
+    /// <summary>"constant", "cosine", "plateau" or "exponential", with options as name(key=value,…) (<see cref="ScheduleSpec"/>).</summary>
     public string Schedule { get; init; } = "cosine";
     /// <summary>The schedule's floor as a fraction of <see cref="LearningRate"/>.</summary>
     public float MinLearningRateFraction { get; init; } = 0.01f;

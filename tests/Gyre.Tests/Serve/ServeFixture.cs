@@ -80,8 +80,9 @@ public sealed class ServeFixture : IAsyncLifetime
         Dir.Dispose();
     }
 
-    /// <summary>An infer request body: rows of x (and times), sequence parameters when <paramref name="sequence"/> is given.</summary>
-    public static string Body(float[][] rows, object? sequence = null, bool start = false, bool end = false, long[]? times = null)
+    /// <summary>An infer request body: rows of x (and times, and input "future" [N, Fu]), sequence parameters when
+    /// <paramref name="sequence"/> is given.</summary>
+    public static string Body(float[][] rows, object? sequence = null, bool start = false, bool end = false, long[]? times = null, float[][]? future = null)
     {
         var inputs = new JsonArray
         {
@@ -93,6 +94,12 @@ public sealed class ServeFixture : IAsyncLifetime
         };
         if (times != null)
             inputs.Add(new JsonObject { ["name"] = "time", ["datatype"] = "INT64", ["shape"] = new JsonArray(times.Length), ["data"] = new JsonArray([.. times.Select(t => (JsonNode)JsonValue.Create(t))]) });
+        if (future != null)
+            inputs.Add(new JsonObject
+            {
+                ["name"] = "future", ["datatype"] = "FP32", ["shape"] = new JsonArray(future.Length, future[0].Length),
+                ["data"] = new JsonArray([.. future.SelectMany(r => r).Select(v => (JsonNode)JsonValue.Create(v))]),
+            });
         var body = new JsonObject { ["id"] = "req", ["inputs"] = inputs };
         if (sequence != null)
             body["parameters"] = new JsonObject { ["sequence_id"] = JsonValue.Create(sequence), ["sequence_start"] = start, ["sequence_end"] = end };
