@@ -86,12 +86,13 @@ public class BatchedStepTests(ServeFixture f)
     }
 
     /// <summary>Forecast streams: those with a lookback are forecast in one batched network call (windows re-run
-    /// together for "fc" and "fq", sliding states through the head together for "fs"), each answer equal to the stream
+    /// together for "fc" and "fq", sliding states through the head together for "fs", stateful streams' recurrent steps as one batched step for "fst"), each answer equal to the stream
     /// stepped alone; streams still short of a lookback answer rows_needed in the same batch.</summary>
     [Theory]
     [InlineData("fc")]
     [InlineData("fq")]
     [InlineData("fs")]
+    [InlineData("fst")]
     public void A_forecast_batch_runs_one_forward_and_equals_each_stream_alone(string name)
     {
         var batched = ServedModel.Load(name, f.Dir[name + ".gyre"], new ServeOptions());
