@@ -4,7 +4,9 @@
 # windows — for `--preset segrnn` and for the defaults, beside seasonal naive (24) and naive on the same windows.
 # Usage: bench/etth2-table.sh [HORIZON ...]     (default: 96 192 336 720; one training run at a time)
 #        SEGRNN_EPOCHS=4 bench/etth2-table.sh    (the preset with fewer epochs: the README's rows, for a shared 2-core machine)
-# Prints a markdown table: test MSE, MAE, training seconds, peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
+# Prints a markdown table: test MSE, MAE, training wall seconds and process CPU seconds (user + sys: on a shared machine
+# the wall time is inflated, CPU time / cores bounds the idle wall from below), epochs run and the best (restored) epoch,
+# peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Gyre.Cli -c Release -v q >/dev/null
@@ -17,18 +19,23 @@ row() {
   local name=$1 horizon=$2; shift 2
   local model="$out/$name-$horizon.gyre"
   local start=$SECONDS
-  /usr/bin/time -f "%M" -o "$out/rss" $G forecast train --data $D --target all --time-col date --lookback 96 --horizon "$horizon" \
+  /usr/bin/time -f "%M %U %S" -o "$out/rss" $G forecast train --data $D --target all --time-col date --lookback 96 --horizon "$horizon" \
     --split 8640,2880,2880 --scaler standard --out "$model" "$@" >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
-  local seconds=$((SECONDS - start)) rss
-  rss=$(( $(tail -1 "$out/rss") / 1024 ))
+  local seconds=$((SECONDS - start)) rss cpu epochs best
+  read -r rss user sys < <(tail -1 "$out/rss")
+  rss=$((rss / 1024))
+  cpu=$(python3 -c "print(round($user + $sys))")
+  # Epoch lines read "epoch E/N … *" when E improved on the validation loss: the last starred one is restored.
+  epochs=$(grep -c '^epoch [0-9]*/' "$out/train.log" || true)
+  best=$(grep '^epoch [0-9]*/.*\*$' "$out/train.log" | tail -1 | sed 's#^epoch \([0-9]*\)/.*#\1#')
   $G forecast eval --model "$model" --data $D --eval-scale scaled --json 2>/dev/null | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
 m, s, n = d['metrics'], d['baselines']['seasonal_naive'], d['baselines']['naive']
-print(f\"| $horizon | $name | {m['mse']:.3f} | {m['mae']:.3f} | {s['mse']:.3f} / {s['mae']:.3f} | {n['mse']:.3f} / {n['mae']:.3f} | {'yes' if m['mse'] < s['mse'] else 'no'} | $seconds s | $rss MiB |\")"
+print(f\"| $horizon | $name | {m['mse']:.3f} | {m['mae']:.3f} | {s['mse']:.3f} / {s['mae']:.3f} | {n['mse']:.3f} / {n['mae']:.3f} | {'yes' if m['mse'] < s['mse'] else 'no'} | $seconds s | $cpu s | $epochs / ${best:-–} | $rss MiB |\")"
 }
-echo "| horizon | configuration | test MSE | test MAE | seasonal naive (24) MSE / MAE | naive MSE / MAE | beats s-naive | training | peak RSS |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| horizon | configuration | test MSE | test MAE | seasonal naive (24) MSE / MAE | naive MSE / MAE | beats s-naive | training wall | CPU (user+sys) | epochs / best | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for h in "${horizons[@]}"; do
   if [ -n "${SEGRNN_EPOCHS:-}" ]; then row "preset segrnn, $SEGRNN_EPOCHS epochs" "$h" --preset segrnn --epochs "$SEGRNN_EPOCHS"
   else row "preset segrnn" "$h" --preset segrnn; fi

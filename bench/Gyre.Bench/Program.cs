@@ -56,6 +56,21 @@ switch (args[0])
         return 0;
     case "pmf-step": // pmf-step N [rounds] [B]: SegRNN-shaped training step, shared-state decoder step vs the decoder layer
         return Gyre.Bench.PmfBench.Run(args[1..]);
+    case "forecast-curve": // forecast-curve DATA HORIZON [EPOCHS] [HALF-LIFE…]: per-epoch validation and test MSE of the SegRNN preset and of weight EMAs
+        return Gyre.Bench.ForecastCurve.Run(args[1..]);
+    case "droplast": // droplast MODEL DATA [B]: scaled test MSE / MAE over all test windows and over the first ⌊W/B⌋·B of each series
+        {
+            var f = Gyre.Forecasting.Forecaster.Load(args[1]);
+            var raw = f.LoadData(args[2]);
+            int batch = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 256;
+            var all = f.Evaluate(raw, rawScale: false);
+            int perSeries = all.TestWindows / (f.Options.ChannelIndependent ? f.DataInfo.TargetCount : 1) / raw.Series.Count;
+            int kept = perSeries / batch * batch;
+            var prefix = f.EvaluateTestPrefix(raw, kept, rawScale: false);
+            Console.WriteLine($"all {perSeries} windows per series: MSE {all.Metrics.Mse:F4} MAE {all.Metrics.Mae:F4}; "
+                + $"first {kept} (drop-last, batch {batch}): MSE {prefix.Metrics.Mse:F4} MAE {prefix.Metrics.Mae:F4}");
+            return 0;
+        }
     case "gates": // gates [H] [B]: fused gate kernels, SIMD vs scalar twin
         return Gyre.Bench.GateBench.Run(args[1..]);
     case "rnn": // rnn cell B T I H mode threads reps: one `gyre bench --json` row (RecurrentBenchmark)

@@ -76,12 +76,16 @@ public sealed class Batcher : IAsyncDisposable
         _metrics.BatchSize.WithLabels(_model.Name).Observe(batch.Count);
         try
         {
-            var results = _model.Step([.. batch.Select(c => (c.State, c.Input))]);
+            var results = _model.Run([.. batch.Select(c => (c.State, c.Input))]);
             for (int i = 0; i < batch.Count; i++) batch[i].Done.SetResult(results[i]);
         }
         catch (ServeException e)
         {
             foreach (var c in batch) c.Done.TrySetException(e);
+        }
+        catch (Data.GyreDataException e)
+        {
+            foreach (var c in batch) c.Done.TrySetException(new ServeException(400, e.Message));
         }
         catch (Exception e)
         {

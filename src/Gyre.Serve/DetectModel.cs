@@ -39,21 +39,35 @@ public sealed class DetectModel : WindowModel
     public override string StreamDescription =>
         $"the last {Capacity} rows (the {_d.Scorer.Name} scorer's {_scorer.Warmup}-row context and {_d.Options.Smooth}-row smoothing), re-run per request; each answer equals `gyre detect score` on the stream's rows at its last row";
 
-    protected override IReadOnlyList<OutputTensor> Answer(RowWindow window)
+    /// <summary>Every stream's rows scored in one <see cref="AnomalyDetection.ApplyMany"/>: all their windows go
+    /// through the scorer's network together, then each stream's scores are smoothed and judged on their own.</summary>
+    protected override StepResult[] AnswerAll(RowWindow[] windows)
     {
         int c = Width;
-        float[]? covariates = null;
-        if (NeedsTimes)
+        var results = new StepResult[windows.Length];
+        var series = new List<SeriesInput>(windows.Length);
+        var scored = new List<int>(windows.Length);
+        for (int i = 0; i < windows.Length; i++)
         {
-            covariates = SeriesInput.DailyPhase(window.Times)
-                ?? throw new ServeException(400, $"model '{Name}' reads the phase of the day, but the times of the stream's rows are a day or more apart");
+            float[]? covariates = null;
+            if (NeedsTimes && (covariates = SeriesInput.DailyPhase(windows[i].Times)) is null)
+            {
+                results[i] = new StepResult([]) { Error = new ServeException(400, $"model '{Name}' reads the phase of the day, but the times of the stream's rows are a day or more apart") };
+                continue;
+            }
+            series.Add(new SeriesInput(windows[i].Values, c, covariates, covariates is null ? 0 : _scorer.CovariateWidth));
+            scored.Add(i);
         }
-        var series = new SeriesInput(window.Values, c, covariates, covariates is null ? 0 : _scorer.CovariateWidth);
-        var d = AnomalyDetection.Apply(_scorer, series, _d.Threshold, _d.Options);
-        int last = window.Count - 1;
-        double score = d.Combined[last];
-        var channels = new float[c];
-        for (int j = 0; j < c; j++) channels[j] = (float)d.Scores[last * c + j];
-        return [new("score", "FP32", [1], [(float)score]), new("alarm", "BOOL", [1], Flags: [score > _d.Threshold]), new("channel_scores", "FP32", [c], channels)];
+        var detections = AnomalyDetection.ApplyMany(_scorer, series, _d.Threshold, _d.Options);
+        for (int j = 0; j < scored.Count; j++)
+        {
+            var d = detections[j];
+            int last = d.Combined.Length - 1;
+            double score = d.Combined[last];
+            var channels = new float[c];
+            for (int q = 0; q < c; q++) channels[q] = (float)d.Scores[last * c + q];
+            results[scored[j]] = new StepResult([new("score", "FP32", [1], [(float)score]), new("alarm", "BOOL", [1], Flags: [score > _d.Threshold]), new("channel_scores", "FP32", [c], channels)]);
+        }
+        return results;
     }
 }

@@ -31,6 +31,9 @@ public abstract class StreamState
 {
     /// <summary>Rows the stream has seen.</summary>
     public long Rows { get; set; }
+
+    /// <summary>The time of the newest row taken (models that read times), else null.</summary>
+    public DateTime? LastTime { get; set; }
 }
 
 /// <summary>
@@ -87,6 +90,44 @@ public abstract class ServedModel
     /// answers for each.</summary>
     public abstract StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch);
 
+    /// <summary>
+    /// Why this request cannot advance its stream (a per-request limit, or times that do not follow the stream's), or
+    /// null. Checked for each request of a batch before any stream moves, so the refused request gets its own error
+    /// and leaves its stream as it was, while the others of the batch are answered as usual.
+    /// </summary>
+    public virtual ServeException? Refusal(StreamState state, Observations input)
+    {
+        if (input.Times is { Length: > 0 } times && state.LastTime is { } last && times[0] <= last)
+            return new ServeException(400, $"input 'time': data[0] = {Unix(times[0])} does not come after the stream's last time {Unix(last)}");
+        return null;
+    }
+
+    private static long Unix(DateTime t) => (long)(t - DateTime.UnixEpoch).TotalSeconds;
+
+    /// <summary>
+    /// <see cref="Step"/> of the requests of a batch that are not refused (<see cref="Refusal"/>): a refused request's
+    /// result carries its error, the others' results are those of a batch without it.
+    /// </summary>
+    public StepResult[] Run(IReadOnlyList<(StreamState State, Observations Input)> batch)
+    {
+        var results = new StepResult[batch.Count];
+        var admitted = new List<int>(batch.Count);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (Refusal(batch[i].State, batch[i].Input) is { } refusal) results[i] = new StepResult([]) { Error = refusal };
+            else admitted.Add(i);
+        }
+        if (admitted.Count == 0) return results;
+        var answers = Step(admitted.Count == batch.Count ? batch : [.. admitted.Select(i => batch[i])]);
+        for (int j = 0; j < admitted.Count; j++)
+        {
+            var (state, input) = batch[admitted[j]];
+            if (input.Times is { Length: > 0 } times) state.LastTime = times[^1];
+            results[admitted[j]] = answers[j];
+        }
+        return results;
+    }
+
     /// <summary>Loads a model file of any served job; one line naming the file when it cannot be served.</summary>
     public static ServedModel Load(string name, string path, ServeOptions options)
     {
@@ -133,8 +174,8 @@ public sealed class RowWindow(int width, int capacity, bool times) : StreamState
     }
 }
 
-/// <summary>A served model whose streams are <see cref="RowWindow"/>s, answered one stream at a time by the
-/// job's offline inference on the kept rows.</summary>
+/// <summary>A served model whose streams are <see cref="RowWindow"/>s, answered by the job's offline inference on
+/// the kept rows of every ready stream of a batch together.</summary>
 public abstract class WindowModel(string name, string path, string job) : ServedModel(name, path, job)
 {
     /// <summary>Rows a stream keeps.</summary>
@@ -147,21 +188,9 @@ public abstract class WindowModel(string name, string path, string job) : Served
 
     public override StreamState NewStream() => new RowWindow(Width, Capacity, NeedsTimes);
 
-    /// <summary>The answer for a stream's kept rows (at least <see cref="MinRows"/>).</summary>
-    protected abstract IReadOnlyList<OutputTensor> Answer(RowWindow window);
-
-    /// <summary>The results for several streams' kept rows (each at least <see cref="MinRows"/>); by default each
-    /// stream in turn, so one stream's unusable rows fail only its own request.</summary>
-    protected virtual StepResult[] AnswerAll(RowWindow[] windows)
-    {
-        var results = new StepResult[windows.Length];
-        for (int i = 0; i < windows.Length; i++)
-        {
-            try { results[i] = new StepResult(Answer(windows[i])); }
-            catch (ServeException e) { results[i] = new StepResult([]) { Error = e }; }
-        }
-        return results;
-    }
+    /// <summary>The results for several streams' kept rows (each at least <see cref="MinRows"/>), in one batched
+    /// inference where the job allows; a stream whose rows the model cannot read gets its own error result.</summary>
+    protected abstract StepResult[] AnswerAll(RowWindow[] windows);
 
     public override StepResult[] Step(IReadOnlyList<(StreamState State, Observations Input)> batch)
     {

@@ -30,8 +30,6 @@ public sealed class TrajectoryModel : WindowModel
     public override string StreamDescription =>
         $"the last {_p.Options.Obs} positions (the observed window), re-run per request; each answer equals `gyre trajectory predict` on a window ending with them";
 
-    protected override IReadOnlyList<OutputTensor> Answer(RowWindow window) => AnswerAll([window])[0].Outputs;
-
     /// <summary>Every stream's window in one prediction: the windows are independent rows of one network call.</summary>
     protected override StepResult[] AnswerAll(RowWindow[] windows)
     {

@@ -31,6 +31,7 @@ internal sealed class TrainingOptions
     public readonly Option<string?> Norm = new("--norm") { Description = "Per-window normalisation that follows each window's level: revin ((x − mean)/std of the window) | last (x − the window's last value) | none" };
     public readonly Option<string?> Preset = new("--preset") { Description = $"A published configuration as a starting point; options given beside it override it: {string.Join(" | ", ForecastPresets.Names)}" };
     public readonly Option<bool?> ChannelIndependent = UserInput.Flag("--channel-independent", "One shared model over each target column as its own series");
+    public readonly Option<bool?> WholeWindows = UserInput.Flag("--whole-windows", "With --channel-independent: a batch of B holds B time windows with all their channels (B·C rows, as SegRNN and PatchTST batch) instead of B single-channel rows");
     public readonly Option<int?> Season = UserInput.Int("--season", "Season for seasonal naive / MASE (default: detected)", min: 1, max: 1_000_000, hint: "leave it out to detect it");
     public readonly Option<string?> Cell = new("--cell")
     {
@@ -45,6 +46,8 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
     public readonly Option<bool?> SharedDecoder = UserInput.Flag("--shared-decoder", "With --decoder pmf: the decoder step runs the encoder's GRU (one GRU for both, as SegRNN) instead of weights of its own");
+    public readonly Option<bool?> Stateful = UserInput.Flag("--stateful", "Stateful forecaster: the encoder runs over each whole series with its state carried (truncated backpropagation through --chunk steps) and forecasts from every step; a served stream then costs one recurrent step per observation");
+    public readonly Option<int?> Chunk = UserInput.Int("--chunk", "--stateful: steps per truncated-backpropagation chunk T (default: the longer of the lookback and two seasons)", min: 1, max: 1_000_000);
     public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
     public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
@@ -54,7 +57,7 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Samples = UserInput.Int("--samples", "Draws per forecast value from a distribution loss's forecast (quantiles, intervals, CRPS)", min: 2, max: 1_000_000);
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
     public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
-    public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau" };
+    public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau | exponential, with options as name(key=value,…): warmup=W epochs and start=s (the first one's share of --lr) for each; exponential: gamma (per-epoch factor), hold (epochs at --lr first); plateau: factor, patience. E.g. \"exponential(gamma=0.8,hold=4)\"" };
     public readonly Option<int?> Patience = UserInput.Int("--patience", "Early-stopping patience in epochs (0 = off)", min: 0);
     public readonly Option<ulong?> Seed = UserInput.ULong("--seed", "Random seed (same seed, same bits)");
     public readonly Option<string?> OnNan = UserInput.OnNan();
@@ -62,7 +65,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -139,6 +142,7 @@ internal sealed class TrainingOptions
         yield return (Norm, o.Normalization);
         yield return (Preset, o.Preset ?? "none");
         yield return (ChannelIndependent, o.ChannelIndependent ? "on" : "off");
+        yield return (WholeWindows, o.WholeWindows ? "on" : "off");
         yield return (Season, o.Season > 0 ? o.Season.ToString(c) : "detected");
         yield return (Cell, o.Cell);
         yield return (Heads, Math.Max(Cells.CellRegistry.FromText(o.Cell).Params.Heads, 1).ToString(c));
@@ -150,6 +154,8 @@ internal sealed class TrainingOptions
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
         yield return (Decoder, o.Decoder);
         yield return (SharedDecoder, o.SharedDecoder ? "on" : "off");
+        yield return (Stateful, o.Stateful ? "on" : "off (a window model)");
+        yield return (Chunk, o.Chunk > 0 ? o.Chunk.ToString(c) : "the longer of the lookback and two seasons");
         yield return (Dropout, o.Dropout.ToString(c));
         yield return (Epochs, o.Epochs.ToString(c));
         yield return (Batch, o.Batch.ToString(c));
@@ -203,6 +209,7 @@ internal sealed class TrainingOptions
             o = o with { Norm = norm.Trim().ToLowerInvariant(), InstanceNorm = norm.Trim().ToLowerInvariant() == "revin" };
         }
         if (p.GetValue(ChannelIndependent) is { } ci) o = o with { ChannelIndependent = ci };
+        if (p.GetValue(WholeWindows) is { } whole) o = o with { WholeWindows = whole };
         if (p.GetValue(Season) is { } season) o = o with { Season = season };
         if (p.GetValue(Cell) is { } cell) o = o with { Cell = WithCellOption(cell.Trim().ToLowerInvariant(), null, "", "--cell") };
         if (p.GetValue(Heads) is { } heads) o = o with { Cell = WithCellOption(o.Cell, "heads", heads.ToString(CultureInfo.InvariantCulture), "--heads") };
@@ -214,6 +221,12 @@ internal sealed class TrainingOptions
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
         if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
         if (p.GetValue(SharedDecoder) is { } shared) o = o with { SharedDecoder = shared };
+        if (p.GetValue(Stateful) is { } stateful) o = o with { Stateful = stateful };
+        if (p.GetValue(Chunk) is { } chunk)
+        {
+            if (!o.Stateful) throw new GyreDataException("--chunk sets the truncated-backpropagation length of a --stateful forecaster: give --stateful too");
+            o = o with { Chunk = chunk };
+        }
         if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };
         if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
         if (p.GetValue(Batch) is { } b) o = o with { Batch = b };

@@ -90,10 +90,25 @@ public static class AnomalyDetection
     /// the times are given); events from its warm-up on.
     /// </summary>
     public static Detection Apply(IAnomalyScorer scorer, SeriesInput series, double threshold, DetectionOptions o,
-        SeasonalProfile? profile = null, DateTime[]? times = null)
+        SeasonalProfile? profile = null, DateTime[]? times = null) =>
+        Scored(scorer, series.Channels, scorer.Score(series), threshold, o, profile, times);
+
+    /// <summary>
+    /// <see cref="Apply"/> (without a phase profile) of several series at once: one <see cref="IAnomalyScorer.ScoreMany"/>
+    /// call (for the learned scorers, every series' windows through the network together), then each series smoothed,
+    /// combined and thresholded on its own. Each detection equals that series' own to float rounding.
+    /// </summary>
+    public static Detection[] ApplyMany(IAnomalyScorer scorer, IReadOnlyList<SeriesInput> series, double threshold, DetectionOptions o)
     {
-        int channels = series.Channels;
-        var scores = ScoreMath.Smooth(scorer.Score(series), channels, scorer.Warmup, o.Smooth);
+        var raw = scorer.ScoreMany(series);
+        return [.. series.Select((s, i) => Scored(scorer, s.Channels, raw[i], threshold, o, null, null))];
+    }
+
+    // Raw scores [T, C] of a fitted scorer → smoothed, combined, judged against the threshold from its warm-up on.
+    private static Detection Scored(IAnomalyScorer scorer, int channels, double[] raw, double threshold, DetectionOptions o,
+        SeasonalProfile? profile, DateTime[]? times)
+    {
+        var scores = ScoreMath.Smooth(raw, channels, scorer.Warmup, o.Smooth);
         return Detect(scorer.Name, channels, scores, ScoreMath.Combine(scores, channels), threshold, scorer.Warmup, o, profile, times);
     }
 

@@ -42,32 +42,23 @@ public sealed class ForecastScorer : LearnedScorer
         Outputs = 2 * Channels, Seed = Settings.Seed,
     });
 
-    public override double[] Score(SeriesInput s) =>
-        ScoreMath.StandardiseAbs(Residuals(Prepare(s, Network != null), s.Covariates), Channels, Context, ScoreMoments);
+    protected override Tensor Infer(Tensor x) => Network!.Forward(x, null);   // [B, 2C]
 
-    /// <summary>z [T, C] → residuals (x − μ)/σ [T, C] for rows ≥ L (0 before), in inference batches.</summary>
-    private double[] Residuals(float[] z, float[]? cov)
+    protected override double[] Standardise(double[] raw) => ScoreMath.StandardiseAbs(raw, Channels, Context, ScoreMoments);
+
+    /// <summary>z [T, C] → residuals (x − μ)/σ [T, C] for rows ≥ L (0 before).</summary>
+    private double[] Residuals(float[] z, float[]? cov) => Raw([z], [cov])[0];
+
+    /// <summary>The window starting at row s forecasts row t = s + L: its output (μ [C], log σ [C]) gives the
+    /// residuals of row t.</summary>
+    protected override void ReadWindow(ReadOnlySpan<float> o, float[] z, int first, double[] r)
     {
-        var net = Network!;
-        net.Training = false;
-        int c = Channels, n = z.Length / c - Context;
-        var r = new double[z.Length];
-        const int Chunk = 256;
-        for (int s = 0; s < n; s += Chunk)
+        int c = Channels, t = first + Context;
+        for (int j = 0; j < c; j++)
         {
-            int b = Math.Min(Chunk, n - s);
-            var o = net.Forward(Inputs(z, cov, s, b), null).ReadOnlySpan;   // [B, 2C]
-            for (int i = 0; i < b; i++)
-            {
-                int t = Context + s + i;
-                for (int j = 0; j < c; j++)
-                {
-                    double mu = o[i * 2 * c + j], logSigma = Math.Clamp(o[i * 2 * c + c + j], -GaussianNll.LogSigmaLimit, GaussianNll.LogSigmaLimit);
-                    r[t * c + j] = (z[t * c + j] - mu) / Math.Exp(logSigma);
-                }
-            }
+            double mu = o[j], logSigma = Math.Clamp(o[c + j], -GaussianNll.LogSigmaLimit, GaussianNll.LogSigmaLimit);
+            r[t * c + j] = (z[t * c + j] - mu) / Math.Exp(logSigma);
         }
-        return r;
     }
 
     // Training example i forecasts row L + i from rows i .. i + L − 1.

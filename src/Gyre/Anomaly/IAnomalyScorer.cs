@@ -20,6 +20,10 @@ public interface IAnomalyScorer
 
     /// <summary>Per-channel scores [T, C], standardised on the training rows so channels are comparable.</summary>
     double[] Score(SeriesInput series);
+
+    /// <summary>Scores of several series, each equal to <see cref="Score"/> of it alone (to float rounding); by default
+    /// one series after another, the learned scorers run all series' windows through their network together.</summary>
+    double[][] ScoreMany(IReadOnlyList<SeriesInput> series) => [.. series.Select(Score)];
 }
 
 /// <summary>

@@ -59,7 +59,80 @@ public abstract class LearnedScorer : IAnomalyScorer, ITrainingTask
         Model.LoadStateDict(weights, source: source);
         Model.Training = false;
     }
-    public abstract double[] Score(SeriesInput series);
+
+    /// <summary>Per-channel scores [T, C] of one series: <see cref="ScoreMany"/> of that series alone.</summary>
+    public double[] Score(SeriesInput series) => ScoreMany([series])[0];
+
+    /// <summary>
+    /// Scores of several series [T_i, C] at once: each series is checked and standardised on its own, the windows
+    /// of all series go through the network together (in inference batches of up to <see cref="Chunk"/> windows,
+    /// whichever series they come from), and each series' raw scores are then standardised by the training moments.
+    /// Each result equals <see cref="Score"/> of that series alone to float rounding (a batch of another size may
+    /// take other kernel paths); the windows are independent rows of the network.
+    /// </summary>
+    public double[][] ScoreMany(IReadOnlyList<SeriesInput> series)
+    {
+        var z = new float[series.Count][];
+        for (int i = 0; i < series.Count; i++) z[i] = Prepare(series[i], Model != null);
+        var raw = Raw(z, [.. series.Select(s => s.Covariates)]);
+        for (int i = 0; i < raw.Length; i++) raw[i] = Standardise(raw[i]);
+        return raw;
+    }
+
+    /// <summary>Windows per inference batch: bounds the activations [B, K, ·] whatever the series' lengths.</summary>
+    protected const int Chunk = 256;
+
+    /// <summary>The network's inference output for windows x [B, K, C + P], one row per window.</summary>
+    protected abstract Tensor Infer(Tensor x);
+
+    /// <summary>Raw scores [T, C] of one series → standardised scores [T, C] (rows before <see cref="Warmup"/> 0).</summary>
+    protected abstract double[] Standardise(double[] raw);
+
+    /// <summary>
+    /// Reads the network's output for the window starting at row <paramref name="first"/> of a series with
+    /// standardised values z [T, C] into that series' raw scores raw [T, C] (the row the window scores).
+    /// </summary>
+    protected abstract void ReadWindow(ReadOnlySpan<float> output, float[] z, int first, double[] raw);
+
+    /// <summary>
+    /// Raw scores [T_i, C] of several standardised series z_i [T_i, C] with covariates [T_i, P]: series i has
+    /// T_i − <see cref="Warmup"/> windows (starting at rows 0, 1, …; none when shorter); all windows, in series
+    /// order, run through the network in batches of <see cref="Chunk"/>. One series alone is batched as before it
+    /// had company, so its scores keep their bits.
+    /// </summary>
+    protected double[][] Raw(IReadOnlyList<float[]> z, IReadOnlyList<float[]?> cov)
+    {
+        var net = Model;
+        net.Training = false;
+        int c = Channels, f = c + CovariateWidth, size = Context * f;
+        var raw = new double[z.Count][];
+        var windows = new int[z.Count];
+        long total = 0;
+        for (int i = 0; i < z.Count; i++)
+        {
+            raw[i] = new double[z[i].Length];
+            windows[i] = Math.Max(0, z[i].Length / c - Warmup);
+            total += windows[i];
+        }
+        int series = 0, first = 0;                       // the next window: its series and starting row
+        var owner = new (int Series, int First)[(int)Math.Min(Chunk, total)];
+        for (long done = 0; done < total;)
+        {
+            int b = (int)Math.Min(Chunk, total - done);
+            done += b;
+            var x = Tensor.Zeros(b, Context, f);         // [B, K, C + P]
+            for (int i = 0; i < b; i++)
+            {
+                while (first >= windows[series]) { series++; first = 0; }
+                owner[i] = (series, first);
+                FillInput(x.Span.Slice(i * size, size), z[series], cov[series], first++);
+            }
+            var o = Infer(x).ReadOnlySpan;               // [B, ·]
+            int per = o.Length / b;
+            for (int i = 0; i < b; i++) ReadWindow(o.Slice(i * per, per), z[owner[i].Series], owner[i].First, raw[owner[i].Series]);
+        }
+        return raw;
+    }
 
     /// <summary>Standardises the series on rows [0, trainRows) and keeps it for the training steps.</summary>
     protected void BeginFit(SeriesInput s, int trainRows)
@@ -102,15 +175,6 @@ public abstract class LearnedScorer : IAnomalyScorer, ITrainingTask
             z.AsSpan((first + k) * c, c).CopyTo(dst.Slice(k * f));
             if (p > 0) cov.AsSpan((first + k + CovariateShift) * p, p).CopyTo(dst.Slice(k * f + c));
         }
-    }
-
-    /// <summary>Windows starting at rows first .. first + b − 1 as one inference batch [B, K, C + P].</summary>
-    protected Tensor Inputs(float[] z, float[]? cov, int first, int b)
-    {
-        int f = Channels + CovariateWidth, size = Context * f;
-        var x = Tensor.Zeros(b, Context, f);
-        for (int i = 0; i < b; i++) FillInput(x.Span.Slice(i * size, size), z, cov, first + i);
-        return x;
     }
 
     // ITrainingTask

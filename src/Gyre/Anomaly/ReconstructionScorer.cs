@@ -35,9 +35,10 @@ public sealed class ReconstructionScorer : LearnedScorer
     protected override void Build() => Network = new SequenceAutoencoder(Settings.Cell, Channels, CovariateWidth, Settings.Hidden, Settings.Seed,
         Settings.StackLayers, Settings.Gmu, Settings.GmuMemory ?? -1);
 
-    public override double[] Score(SeriesInput s)
+    protected override Tensor Infer(Tensor x) => Network!.Forward(x, null);   // [B, W, C]
+
+    protected override double[] Standardise(double[] e)
     {
-        var e = Errors(Prepare(s, Network != null), s.Covariates);
         int c = Channels, rows = e.Length / c;
         var scores = new double[e.Length];
         for (int t = Warmup; t < rows; t++)
@@ -47,26 +48,19 @@ public sealed class ReconstructionScorer : LearnedScorer
     }
 
     /// <summary>z [T, C] → per-channel mean squared error of the window ending at each row ≥ W − 1 [T, C].</summary>
-    private double[] Errors(float[] z, float[]? cov)
+    private double[] Errors(float[] z, float[]? cov) => Raw([z], [cov])[0];
+
+    /// <summary>The reconstruction xh [W, C] of the window of rows s .. s + W − 1 gives each channel's mean squared
+    /// error at its last row.</summary>
+    protected override void ReadWindow(ReadOnlySpan<float> xh, float[] z, int first, double[] e)
     {
-        var net = Network!;
-        net.Training = false;
-        int c = Channels, w = Context, n = z.Length / c - w + 1;
-        var e = new double[z.Length];
-        const int Chunk = 256;
-        for (int s = 0; s < n; s += Chunk)
+        int c = Channels, w = Context;
+        for (int j = 0; j < c; j++)
         {
-            int b = Math.Min(Chunk, n - s);
-            var xh = net.Forward(Inputs(z, cov, s, b), null).ReadOnlySpan;   // [B, W, C]
-            for (int i = 0; i < b; i++)
-                for (int j = 0; j < c; j++)
-                {
-                    double sum = 0;
-                    for (int k = 0; k < w; k++) { double d = xh[(i * w + k) * c + j] - z[(s + i + k) * c + j]; sum += d * d; }
-                    e[(s + i + w - 1) * c + j] = sum / w;
-                }
+            double sum = 0;
+            for (int k = 0; k < w; k++) { double d = xh[k * c + j] - z[(first + k) * c + j]; sum += d * d; }
+            e[(first + w - 1) * c + j] = sum / w;
         }
-        return e;
     }
 
     // Training example i is the window of rows i .. i + W − 1.

@@ -71,8 +71,10 @@ public unsafe interface ICell
     /// record contributes nothing from them.</summary>
     static abstract void Backward(in CellBackwardStep s);
 
-    /// <summary>dW_hh (and any per-unit extra parameter's gradient) accumulated (+=) over all steps after the
-    /// time loop. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM. Called when the cell has a weight_hh or extra
+    /// <summary>dW_hh (and any per-unit extra parameter's gradient) accumulated (+=) over the rows of a run of steps:
+    /// the runner calls it once per chunk of steps of its backward loop (the chunk's gradients are then still in cache),
+    /// so the rule must be a sum over rows; a cell with a wide linear state (<see cref="HasLinearState"/>) gets all steps
+    /// in one call. Default: dense dW_hh += ∂L/∂ghᵀ · H_prev, one GEMM. Called when the cell has a weight_hh or extra
     /// parameters, so a cell with extra parameters and no weight_hh must give its own.</summary>
     static virtual void RecurrentWeightGradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
 
@@ -181,7 +183,7 @@ public unsafe struct CellBackwardStep
     public CellWeights W;
 }
 
-/// <summary>After the time loop, over all N = T·B rows of one direction in time order: dGh [N, G·H],
+/// <summary>After (a chunk of) the time loop, over the N rows of a run of steps of one direction in time order: dGh [N, G·H],
 /// hPrev [N, W_0] (rows <see cref="HPrevLd"/> apart) the state h each step started from, saved [N, S·H];
 /// dWhh the gradient of weight_hh.</summary>
 public unsafe struct CellWeightGradients

@@ -20,6 +20,11 @@ internal sealed class ForecastTask : ITrainingTask
     private readonly LossKind _loss;
     private readonly float[] _quantiles;
     private Batch? _batch;
+    // Whole-window batching: the view's training rows of each (source series, origin), C per group, [G, C]; null when
+    // every row is an example of its own.
+    private readonly int[]? _groups;
+    private readonly int _groupSize = 1;
+    private int[] _rows = [];                // [B·C] the rows of a batch of groups
 
     public ForecastTask(Forecaster f, SeriesSet raw)
     {
@@ -34,10 +39,41 @@ internal sealed class ForecastTask : ITrainingTask
         if (_val is { Count: 0 }) _val = null;
         _loss = Losses.Parse(o.Loss);
         _quantiles = o.Quantiles;
+        if (o.ChannelIndependent && o.WholeWindows && raw.TargetCount > 1)
+        {
+            _groupSize = raw.TargetCount;
+            _groups = GroupByWindow(_train, _groupSize);
+        }
+    }
+
+    /// <summary>
+    /// The rows of a channel-independent view grouped by time window: view series v is channel v mod C of source series
+    /// v / C (<see cref="SeriesSet.ChannelIndependent"/>), and each group lists, channel by channel, the rows with one
+    /// source series and origin. [G, C], groups in (source series, origin) order.
+    /// </summary>
+    internal static int[] GroupByWindow(WindowSet rows, int c)
+    {
+        var index = new Dictionary<(int Source, int Origin), int>();
+        var groups = new List<int>();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (series, origin) = rows[i];
+            var key = (series / c, origin);
+            if (!index.TryGetValue(key, out int g))
+            {
+                g = index.Count; index.Add(key, g);
+                for (int j = 0; j < c; j++) groups.Add(-1);
+            }
+            groups[g * c + rows.Set.Series[series].SourceTarget] = i;
+        }
+        // Channels of one series share its length and split, so every group is full.
+        if (groups.Contains(-1)) throw new InvalidOperationException("a channel-independent view has windows of one channel without the others");
+        return [.. groups];
     }
 
     public Module Model => _f.Network;
-    public int TrainCount => _train.Count;
+    /// <summary>Training examples: whole windows (all their channels) with <see cref="ForecastOptions.WholeWindows"/>, else rows.</summary>
+    public int TrainCount => _groups is null ? _train.Count : _groups.Length / _groupSize;
 
     /// <summary>The trainer's settings for this forecaster's options.</summary>
     public static TrainerOptions TrainerOptionsFor(ForecastOptions o) => new()
@@ -46,8 +82,16 @@ internal sealed class ForecastTask : ITrainingTask
         Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed, OnNan = o.OnNan,
     };
 
-    public double TrainBatch(ReadOnlySpan<int> indices)
+    public double TrainBatch(ReadOnlySpan<int> examples)
     {
+        var indices = examples;
+        if (_groups is not null)
+        {
+            int rows = examples.Length * _groupSize;
+            if (_rows.Length != rows) _rows = new int[rows];
+            for (int i = 0; i < examples.Length; i++) _groups.AsSpan(examples[i] * _groupSize, _groupSize).CopyTo(_rows.AsSpan(i * _groupSize));
+            indices = _rows;
+        }
         var o = _f.Options;
         int b = indices.Length, l = o.Lookback, n = o.Horizon, k = _train.InputWidth, c = _train.TargetWidth;
         var buf = _batch is { } cached && cached.B == b ? cached : _batch = new Batch(b, l, n, k, c, _train.FutureWidth, _f.Network.Config.QuantileCount);

@@ -141,7 +141,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 
     public (SequencePath, bool) Backward(in DirectionBackward a, ExecutionOptions options)
     {
-        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps, rows = t * b, bs = b * a.StateLd;
+        int h = a.Hidden, g = TCell.Gates, gh = g * h, b = a.Batch, t = a.Steps;
         var team = options.ResolveTeam();
         bool uniform = a.StateLd == h && a.OutWidth == h;
         var path = SequencePaths.Choose(true, TCell.HasFusedStep, TCell.HasFusedRows, b, h, !a.Lengths.IsEmpty, options, team.Size,
@@ -155,6 +155,23 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         fixed (float* pDExtra = a.DExtra) fixed (int* pLen = a.Lengths) fixed (float* pDWhh = a.DWHh)
         {
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
+            var grads = new ChunkGradients { States = pStates, Saved = pSaved, DGh = pDGh, DWhh = pDWhh, W = w };
+            // The loop runs in chunks of steps, each followed by its share of the weight gradients while the
+            // chunk's ∂L/∂g rows are still in cache (instead of four passes over all of [T·B, G·H] from memory).
+            // The parallel paths sum their weight gradients by the same chunks in the same order: every path
+            // then reduces over the rows alike.
+            int chunk = TCell.HasLinearState ? t : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
+            if (path is SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan)
+            {
+                if (path == SequencePath.StateScan) StateScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w);
+                else ParallelBackward(a, options, team, pStates, pSaved, pDGi, pDGh, pD, pDTmp, pDOut, w);
+                for (int end = t; end > 0; end -= chunk)
+                {
+                    int begin = Math.Max(0, end - chunk);
+                    AccumulateGradients(a, grads, dGh, team, a.Reverse ? t - end : begin, end - begin);
+                }
+                return (path, true);
+            }
             var job = new RowSplitBackward<TCell>
             {
                 Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
@@ -162,37 +179,76 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
                 Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
             };
-            if (path is SequencePath.Scan or SequencePath.Newton)
+            for (int end = t; end > 0; end -= chunk)
             {
-                ParallelBackward(a, options, team, pStates, pSaved, pDGi, pDGh, pD, pDTmp, pDOut, w);
-                inTmp = true;
-            }
-            else if (path == SequencePath.StateScan)
-            {
-                StateScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w);
-                inTmp = true;
-            }
-            else Run(ref job, path, team);
-
-            // Weight gradients for all steps at once: dW_hh (the cell's rule), dW_ih += dGiᵀ·X, dX += dGi·W_ih.
-            if (TCell.Recurrent != RecurrentWeights.None || !a.DExtra.IsEmpty)
-            {
-                var grads = new CellWeightGradients
-                {
-                    Rows = rows, Hidden = h, Gates = g, SavedWidth = CellOps.SavedWidthOf<TCell>(a.Params) * h, HWidth = a.OutWidth, HPrevLd = a.StateLd,
-                    DGh = pDGh, HPrev = pStates + (a.Reverse ? bs : 0), Saved = pSaved, DWhh = pDWhh, W = w,
-                };
-                TCell.RecurrentWeightGradients(grads);
+                job.StepBegin = Math.Max(0, end - chunk);
+                job.StepEnd = end;
+                Run(ref job, path, team);
+                AccumulateGradients(a, grads, dGh, team, a.Reverse ? t - end : job.StepBegin, end - job.StepBegin);
             }
         }
-        Gemm.Multiply(true, false, gh, a.InSize, rows, a.DGi, gh, a.X, a.InSize, a.DWIh, a.InSize, true);
+        return (path, inTmp);
+    }
+
+    /// <summary>Bytes of ∂L/∂g (∂L/∂gx and, when apart, ∂L/∂gh) one chunk of the backward loop may write before its
+    /// weight gradients run: they then read it from L2 and the shared L3 instead of memory.</summary>
+    internal static long BackwardChunkBytes = 2L << 20;
+
+    /// <summary>Rows per unit of I + W_0 a chunk holds at least: a chunk's weight-gradient GEMMs load and store dW
+    /// ([G·H, I + W_0]) once, so K = rows must be long beside I + W_0 for those loads to stay a small share.</summary>
+    internal static int BackwardChunkRowsPerColumn = 4;
+
+    /// <summary>
+    /// Steps per chunk of the backward loop: enough for ≥ <see cref="BackwardChunkRowsPerColumn"/>·(I + W_0) rows,
+    /// or all T steps when that chunk's ∂L/∂g would not fit in <see cref="BackwardChunkBytes"/> (then nothing is
+    /// gained by chunking). From the shape alone, never the team, so the summation order (and every bit of the
+    /// gradients) is the same for any thread count.
+    /// </summary>
+    internal static int BackwardChunkSteps(int batch, int steps, int inSize, int width, int gh, bool apart)
+    {
+        if (steps <= 1) return Math.Max(steps, 1);
+        long rows = (long)BackwardChunkRowsPerColumn * (inSize + width);
+        long chunk = Math.Min(steps, (rows + batch - 1) / batch);
+        long bytes = chunk * batch * gh * sizeof(float) * (apart ? 2 : 1);
+        return bytes > BackwardChunkBytes ? steps : (int)chunk;
+    }
+
+    /// <summary>The pointers the per-chunk weight gradients read, pinned by <see cref="Backward"/>.</summary>
+    private struct ChunkGradients
+    {
+        public float* States, Saved, DGh, DWhh;
+        public CellWeights W;
+    }
+
+    /// <summary>
+    /// The gradients of steps [t0, t0 + steps) (time order): dW_hh (the cell's rule), dW_ih += dGiᵀ·X, the bias
+    /// gradients (column sums of dGi and dGh) and dX += dGi·W_ih, each accumulated onto what the chunks after
+    /// it in the loop (earlier in processing order) left.
+    /// </summary>
+    private static void AccumulateGradients(in DirectionBackward a, in ChunkGradients c, ReadOnlySpan<float> dGhAll, WorkerTeam team, int t0, int steps)
+    {
+        int h = a.Hidden, gh = TCell.Gates * h, b = a.Batch, rows = steps * b, i = a.InSize;
+        nint bs = (nint)b * a.StateLd, first = (nint)t0 * b;
+        if (TCell.Recurrent != RecurrentWeights.None || !a.DExtra.IsEmpty)
+        {
+            int sw = CellOps.SavedWidthOf<TCell>(a.Params) * h;
+            var grads = new CellWeightGradients
+            {
+                Rows = rows, Hidden = h, Gates = TCell.Gates, SavedWidth = sw, HWidth = a.OutWidth, HPrevLd = a.StateLd,
+                DGh = c.DGh + first * gh, HPrev = c.States + (a.Reverse ? bs : 0) + t0 * bs, Saved = c.Saved + first * sw,
+                DWhh = c.DWhh, W = c.W,
+            };
+            TCell.RecurrentWeightGradients(grads);
+        }
+        var dGi = a.DGi.Slice((int)(first * gh), rows * gh);
+        var x = a.X.Slice((int)(first * i), rows * i);
+        Gemm.Multiply(true, false, gh, i, rows, dGi, gh, x, i, a.DWIh, i, true);
         if (a.HasBias)
         {
-            ColumnSumsInto(a.DBIh, a.DGi, rows, gh, team);
-            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGh, rows, gh, team);
+            ColumnSumsInto(a.DBIh, dGi, rows, gh, team);
+            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGhAll.Slice((int)(first * gh), rows * gh), rows, gh, team);
         }
-        Gemm.Multiply(false, false, rows, a.InSize, gh, a.DGi, gh, a.WIh, a.InSize, a.DIn, a.InSize, true);
-        return (path, inTmp);
+        Gemm.Multiply(false, false, rows, i, gh, dGi, gh, a.WIh, i, a.DIn.Slice((int)(first * i), rows * i), i, true);
     }
 
     /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
@@ -879,6 +935,8 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
 {
     public bool Reverse;
     public int Batch, Hidden, Steps, Direction, Directions, StateLd, OutWidth;
+    /// <summary>The processing steps s this call runs, from StepEnd − 1 down to StepBegin (the whole sequence: 0 and T).</summary>
+    public int StepBegin, StepEnd;
     public float* DOut, States, Saved, DGi, DGh, D, DTmp, Scratch;
     public int* Lengths;
     public CellWeights W;
@@ -891,13 +949,15 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
         int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = CellOps.SavedWidthOf<TCell>(W.Params) * h, ns = TCell.States, d = Directions;
         nint bs = (nint)Batch * ls, rs = (nint)r0 * ls, stride = (nint)(Steps + 1) * bs;
         bool apart = DGh != DGi;
-        float* dNext = D + rs, dPrev = DTmp + rs;
+        // D and DTmp swap every step: after an even number of steps ∂L/∂(next states) is back in D.
+        bool even = (Steps - StepEnd) % 2 == 0;
+        float* dNext = (even ? D : DTmp) + rs, dPrev = (even ? DTmp : D) + rs;
         int n = rows * ls;
         var step = new CellBackwardStep
         {
             Rows = rows, Hidden = h, DStride = bs, StateStride = stride, StateLd = ls, Scratch = Scratch + (nint)r0 * TCell.ScratchWidth * h, W = W,
         };
-        for (int s = Steps - 1; s >= 0; s--)
+        for (int s = StepEnd - 1; s >= StepBegin; s--)
         {
             int t = Reverse ? Steps - 1 - s : s;
             if (d == 1 && Lengths == null && ls == w0)

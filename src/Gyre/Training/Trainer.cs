@@ -79,8 +79,10 @@ public sealed class Trainer
         var model = task.Model;
         var parameters = model.Parameters().ToList();
         var opt = new AdamW(parameters, o.LearningRate, weightDecay: o.WeightDecay);
-        var schedule = new LearningRateSchedule(LearningRateSchedule.Parse(o.Schedule), o.LearningRate, o.Epochs, o.LearningRate * o.MinLearningRateFraction)
-        { WarmupEpochs = o.WarmupEpochs };
+        var spec = ScheduleSpec.Parse(o.Schedule);
+        // A warm-up given in the options (classify's share of the epochs) wins over one named in the schedule's text.
+        if (o.WarmupEpochs > 0) spec = spec with { Warmup = o.WarmupEpochs, WarmupStart = null };
+        var schedule = new LearningRateSchedule(spec, o.LearningRate, o.Epochs, o.LearningRate * o.MinLearningRateFraction);
         var shuffle = new Rng(o.Seed ^ 0xA5A5_5A5A_1234_5678UL);
         var best = parameters.Select(p => p.Value.Clone()).ToArray();
         double bestVal = double.PositiveInfinity;
@@ -127,7 +129,7 @@ public sealed class Trainer
             var clock = Stopwatch.StartNew();
             opt.LearningRate = schedule.ForEpoch(epoch);
             for (int i = 0; i < n; i++) order[i] = i;
-            shuffle.Shuffle(order.AsSpan());
+            if (!o.Ordered) shuffle.Shuffle(order.AsSpan());
             if (o.WorldSize > 1)
                 for (int i = 0; i < shardSize; i++) shard[i] = order[i * o.WorldSize + o.Rank];
             double lossSum = 0, normSum = 0;

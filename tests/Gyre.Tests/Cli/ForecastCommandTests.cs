@@ -194,6 +194,10 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.Equal((8, 7, "pmf", "last", 14), (f.Options.Hidden, f.Options.Patch, f.Options.Decoder, f.Options.Normalization, f.Options.Lookback));
         Assert.True(f.Options.SharedDecoder);                               // one GRU encodes and decodes, as SegRNN
         Assert.Contains("--shared-decoder on", r.Out);
+        // Trained as SegRNN's runs: whole-window batches, Adam without decay or clipping, their schedule.
+        Assert.Contains("--whole-windows on", r.Out);
+        Assert.Contains("--weight-decay 0, --clip off, --schedule exponential(gamma=0.8,hold=4,warmup=1,start=0.04)", r.Out);
+        Assert.Equal((0f, 0f, true), (f.Options.WeightDecay, f.Options.ClipNorm, f.Options.WholeWindows));
         // An option beside the preset that rules sharing out gives the decoder weights of its own instead of an error.
         _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
             "--patch", "7", "--layers", "2", "--epochs", "1", "--batch", "16", "--out", _dir["p2.gyre"]);

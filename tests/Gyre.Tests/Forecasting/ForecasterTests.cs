@@ -100,6 +100,40 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>
+    /// Whole-window batches: an example is one time window with all its channels, so there are C times fewer examples,
+    /// each group holds channels 0..C−1 of one origin, and a batch of B trains on B·C rows.
+    /// </summary>
+    [Fact]
+    public void WholeWindowsBatchEveryChannelOfAWindowTogether()
+    {
+        var o = Small(epochs: 1) with { Patch = 6, ChannelIndependent = true, Targets = ["all"], Batch = 8 };
+        string path = Bundled("co2-concentration.csv");
+        var rows = Forecaster.Create(path, o);
+        var perRow = new ForecastTask(rows, rows.LoadData(path));
+        var whole = Forecaster.Create(path, o with { WholeWindows = true });
+        var data = whole.LoadData(path);
+        var perWindow = new ForecastTask(whole, data);
+        Assert.Equal(perRow.TrainCount, 2 * perWindow.TrainCount);
+
+        var view = whole.ModelView(data);
+        var train = Gyre.Data.WindowSet.Create(view, Gyre.Data.SplitSpec.Parse(o.Split).For(view), Gyre.Data.SplitPart.Train, o.Lookback, o.Horizon);
+        var groups = ForecastTask.GroupByWindow(train, 2);
+        Assert.Equal(train.Count, groups.Length);
+        Assert.Equal(Enumerable.Range(0, train.Count), groups.Order());              // every row in exactly one group
+        for (int g = 0; g < groups.Length / 2; g++)
+        {
+            var (a, b) = (train[groups[2 * g]], train[groups[2 * g + 1]]);
+            Assert.Equal(a.Origin, b.Origin);
+            Assert.Equal((0, 1), (view.Series[a.Series].SourceTarget, view.Series[b.Series].SourceTarget));
+        }
+
+        // One step on a batch of 3 windows fills 6 rows; the loss is finite and the model trains end to end.
+        Assert.True(double.IsFinite(perWindow.TrainBatch([0, 5, 9])));
+        var f = Forecaster.Fit(path, o with { WholeWindows = true });
+        Assert.True(double.IsFinite(f.History[0].TrainLoss) && f.History[0].ValLoss is { } v && double.IsFinite(v));
+    }
+
     /// <summary>The SegRNN preset's design on a small scale: pmf decoder, channel embeddings, last-value norm; save/load round trip.</summary>
     [Fact]
     public void PmfDecoderWithLastValueNormTrainsSavesAndLoads()

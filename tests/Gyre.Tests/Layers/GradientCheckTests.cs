@@ -22,6 +22,8 @@ public class GradientCheckTests
             yield return [kind, 2, 3, 3, false, 3, 4, true, true, 0f];
             yield return [kind, 3, 5, 2, true, 2, 3, false, false, 0f];
             yield return [kind, 4, 3, 3, true, 1, 6, true, true, 0.3f];
+            // T = 12 at B 2, I 2, H 3: the backward runs its loop and weight gradients in chunks of 10 steps and 2.
+            yield return [kind, 2, 3, 1, true, 2, 12, true, false, 0f];
         }
     }
 

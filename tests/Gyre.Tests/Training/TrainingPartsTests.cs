@@ -108,4 +108,43 @@ public class TrainingPartsTests
         Assert.Equal(2f, constant.ForEpoch(1), 5);
         Assert.Equal(2f, constant.CurrentLr, 5);
     }
+    [Fact]
+    public void ExponentialScheduleHoldsThenDecaysByGamma()
+    {
+        var s = new LearningRateSchedule(ScheduleSpec.Parse("exponential(gamma=0.5,hold=2)"), 1f, 10, minLr: 0.3f);
+        Assert.Equal([1f, 1f, 0.5f, 0.25f, 0.125f], Enumerable.Range(0, 5).Select(s.ForEpoch));   // no floor: below minLr
+        Assert.Equal(0.125f, s.CurrentLr);
+        // hold=0 decays from the first epoch on.
+        Assert.Equal(0.5f, new LearningRateSchedule(ScheduleSpec.Parse("exp(gamma=0.5,hold=0)"), 1f, 10).ForEpoch(0));
+    }
+
+    [Fact]
+    public void WarmUpStartsAtTheGivenShare()
+    {
+        var s = new LearningRateSchedule(ScheduleSpec.Parse("constant(warmup=2,start=0.1)"), 2f, 10);
+        Assert.Equal([0.2f, 1.1f, 2f], Enumerable.Range(0, 3).Select(s.ForEpoch));
+        // SegRNN's runs: the first epoch at 1/25 of the rate, three at the rate, then ×0.8 per epoch.
+        var seg = new LearningRateSchedule(ScheduleSpec.Parse(global::Gyre.Forecasting.ForecastPresets.SegRnnSchedule), 1f, 30);
+        var lrs = Enumerable.Range(0, 7).Select(seg.ForEpoch).ToArray();
+        Assert.Equal(new[] { 0.04f, 1f, 1f, 1f, 0.8f, 0.64f, 0.512f }, lrs, (a, b) => Math.Abs(a - b) < 1e-6f);
+    }
+
+    [Theory]
+    [InlineData("exponential(gamma=0)", "gamma must lie in (0, 1]")]
+    [InlineData("exponential(hold=-1)", "hold must be an integer ≥ 0")]
+    [InlineData("cosine(gamma=0.5)", "unknown option 'gamma' for cosine")]
+    [InlineData("cosine(start=0.5)", "start needs warmup ≥ 1")]
+    [InlineData("plateau(factor=0.5", "closing parenthesis")]
+    [InlineData("plateau(factor)", "'factor' is not key=value")]
+    [InlineData("step", "unknown schedule 'step'")]
+    public void MalformedSchedulesNameTheirFault(string text, string message) =>
+        Assert.Contains(message, Assert.Throws<ArgumentException>(() => ScheduleSpec.Parse(text)).Message);
+
+    [Fact]
+    public void PlateauTakesItsFactorAndPatienceFromTheText()
+    {
+        var s = new LearningRateSchedule(ScheduleSpec.Parse("plateau(factor=0.1,patience=1)"), 1f, 10);
+        s.Observe(1); s.Observe(1); Assert.Equal(1f, s.CurrentLr);
+        s.Observe(1); Assert.Equal(0.1f, s.CurrentLr, 6);
+    }
 }
