@@ -82,6 +82,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
+    private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
     /// <see cref="SequencePath.Scan"/> for a linear cell,
@@ -491,7 +492,6 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
         fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
             if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
@@ -502,14 +502,24 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 padded.Clear();
                 for (int gate = 0; gate < g; gate++) a.BHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
             }
-            barrier[0] = 0; barrier[16] = 0;
-            var job = new FusedSequenceJob<TCell>
+            int workers = team.Size;
+            if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
+                _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
+            fixed (int* progress = _progress)
             {
-                Reverse = a.Reverse, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
-                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
-            };
-            if (team.Size > 1 && hidden >= options.ParallelFusedMinHidden && team.TryRunConcurrently(ref job)) return;
-            job.Execute(0, 1);
+                var job = new FusedSequenceJob<TCell>
+                {
+                    Reverse = a.Reverse, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
+                    Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
+                    Patience = options.FusedSplitPatience,
+                };
+                if (workers > 1 && hidden >= options.ParallelFusedMinHidden)
+                {
+                    FusedSequenceJob<TCell>.ResetProgress(progress, hidden, a.Steps, workers);
+                    if (team.TryRunConcurrently(ref job)) return;
+                }
+                job.Execute(0, 1);
+            }
         }
     }
 
@@ -527,7 +537,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep)
+        {
+            if (Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        }
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
@@ -978,37 +991,6 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
                             new ReadOnlySpan<float>(dNext + j * bs + (nint)r * ls, ls).CopyTo(new Span<float>(dPrev + j * bs + (nint)r * ls, ls));
                     }
             float* swap = dNext; dNext = dPrev; dPrev = swap;
-        }
-    }
-}
-
-/// <summary>
-/// A whole batch-1 sequence of fused steps on a team: each worker owns a fixed share of the hidden units
-/// for every step, and a barrier between steps publishes h. Pointers are into pinned buffers.
-/// </summary>
-internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct, ICell
-{
-    public bool Reverse;
-    public int Hidden, Steps;
-    public float* W, BiasHh;         // packed W_hh blocks; b_hh [G, Hp] or null
-    public float* Gx;                // [T, G·H] input projections
-    public float* States;            // [NS, T+1, H]
-    public float* Saved;             // [T, S·H] or null (inference)
-    public int* Barrier;             // count at [0], generation at [16]
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Execute(int worker, int workers)
-    {
-        var (u0, u1) = RecurrentStepKernels.Share(Hidden, worker, workers);
-        nint h = Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * h;
-        for (int s = 0; s < Steps; s++)
-        {
-            int step = Reverse ? Steps - 1 - s : s;
-            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
-            float* saved = Saved == null ? null : Saved + step * sw * h;
-            if (u0 < u1)
-                TCell.FusedStep(States + next * h, States + prev * h, stride, saved, Gx + step * g * h, W, BiasHh, Hidden, u0, u1);
-            RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
         }
     }
 }
