@@ -276,8 +276,8 @@ public partial class RecurrentLayer : Module
         CheckDest(y, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "y");
         for (int j = 0; j < ns; j++) CheckDest(finalStates[j], [ld, b, _stateWidths[j]], _finalNames[j]);
 
-        var ws = EnsureWorkspace(b, t);
         bool keep = Training;
+        var ws = EnsureWorkspace(b, t, keep);
         _haveActivations = false;
         var lens = ws.SetLengths(lengths, t);
 
@@ -581,10 +581,10 @@ public partial class RecurrentLayer : Module
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
     }
 
-    private Workspace EnsureWorkspace(int b, int t)
+    private Workspace EnsureWorkspace(int b, int t, bool training)
     {
-        if (_ws != null && _ws.Batch == b && _ws.Steps == t) return _ws;
-        _ws = new Workspace(this, b, t, _ws?.Arena);
+        if (_ws != null && _ws.Batch == b && _ws.Steps == t && (_ws.Training || !training)) return _ws;
+        _ws = new Workspace(this, b, t, training, _ws?.Arena);
         return _ws;
     }
 
@@ -620,10 +620,16 @@ public partial class RecurrentLayer : Module
     /// <summary>
     /// Activations and gradient scratch for one (B, T), carved from one arena that a later workspace
     /// reuses when it is large enough (so alternating batch sizes, e.g. a short last batch, do not reallocate).
+    /// An inference workspace carves only what a forward pass without kept activations reads (layer inputs and
+    /// outputs, input projections, states, scratch): the saved gates and the gradient buffers, more than half of a
+    /// training workspace, stay empty. When the arena must grow it grows to at least 1.5× its size, so a server whose
+    /// cases lengthen by a step per request reallocates it a logarithmic number of times, not at every step.
     /// </summary>
     private sealed class Workspace
     {
         public readonly int Batch, Steps;
+        /// <summary>Whether the gradient buffers and saved gates are carved (a training-mode Forward).</summary>
+        public readonly bool Training;
         public readonly float[] Arena;
         public readonly Tensor[] LayerInput, LayerOutput, DInput, DropoutMask;
         public readonly Tensor DOutput;
@@ -635,25 +641,27 @@ public partial class RecurrentLayer : Module
         /// <summary>The lengths of the last Forward, or empty when every row had all T steps.</summary>
         public ReadOnlySpan<int> Lengths => _padded ? _lengths : default;
 
-        public Workspace(RecurrentLayer l, int b, int t, float[]? previous)
+        public Workspace(RecurrentLayer l, int b, int t, bool training, float[]? previous)
         {
-            Batch = b; Steps = t;
+            Batch = b; Steps = t; Training = training;
             _lengths = new int[b];
             var cell = l.Cell;
             int h = l.HiddenSize, w0 = l.OutputSize, ls = l._stateLd, d = l.Directions, g = cell.Gates, sw = cell.SavedWidth, ns = cell.States;
             bool apart = cell.HiddenBiasApart;
+            int grad = training ? 1 : 0;                         // 0: the training-only buffers are empty
             long need = 0;
             for (int k = 0; k < l.NumLayers; k++)
             {
                 int inSize = k == 0 ? l.InputSize : d * w0;
-                need += 2L * t * b * inSize + 2L * t * b * d * w0;
+                need += (1L + grad) * t * b * inSize + (1L + grad) * t * b * d * w0;
             }
-            need += (long)t * b * d * w0;
-            long perDir = (long)t * b * g * h * (apart ? 2 : 1) + (long)ns * (t + 1) * b * ls + (long)t * b * sw * h
-                + (long)b * cell.ScratchWidth * h + g * h + 2L * ns * b * ls;
+            need += (long)grad * t * b * d * w0;
+            long perDir = (long)t * b * g * h * (apart ? 1 + grad : 1) + (long)ns * (t + 1) * b * ls + (long)grad * t * b * sw * h
+                + (long)b * cell.ScratchWidth * h + g * h + 2L * grad * ns * b * ls;
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
-            Arena = previous != null && previous.Length >= need ? previous : new float[need];
+            Arena = previous != null && previous.Length >= need ? previous
+                : new float[Math.Max(need, Math.Min(Array.MaxLength, (long)(1.5 * (previous?.Length ?? 0))))];
 
             LayerInput = new Tensor[l.NumLayers]; LayerOutput = new Tensor[l.NumLayers];
             DInput = new Tensor[l.NumLayers]; DropoutMask = new Tensor[Math.Max(l.NumLayers - 1, 0)];
@@ -662,10 +670,10 @@ public partial class RecurrentLayer : Module
                 int inSize = k == 0 ? l.InputSize : d * w0;
                 LayerInput[k] = Take(t, b, inSize);
                 LayerOutput[k] = Take(t, b, d * w0);
-                DInput[k] = Take(t, b, inSize);
-                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(t, b, d * w0);
+                DInput[k] = Take(grad * t, b, inSize);
+                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(grad * t, b, d * w0);
             }
-            DOutput = Take(t, b, d * w0);
+            DOutput = Take(grad * t, b, d * w0);
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
             {
@@ -675,11 +683,11 @@ public partial class RecurrentLayer : Module
                 {
                     Gx = Take(t, b, g * h),
                     States = Take(ns, t + 1, b, ls),
-                    Saved = Take(t, b, sw * h),
+                    Saved = Take(grad * t, b, sw * h),
                     Scratch = Take(b, cell.ScratchWidth * h),
                     BiasRow = Take(g * h),
-                    DGh = apart ? Take(t, b, g * h) : null,
-                    D = Take(ns, b, ls), DTmp = Take(ns, b, ls),
+                    DGh = apart ? Take(grad * t, b, g * h) : null,
+                    D = Take(grad * ns, b, ls), DTmp = Take(grad * ns, b, ls),
                 };
             }
         }
