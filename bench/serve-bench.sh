@@ -21,6 +21,14 @@ data=src/Gyre.Cli/Data
 "${gyre[@]}" export --model "$work/gun.gyre" --onnx "$work/gun.onnx" >/dev/null
 "${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --lookback 96 --horizon 12 --hidden 64 --epochs 1 --out "$work/sun.gyre" >/dev/null
 "${gyre[@]}" export --model "$work/sun.gyre" --onnx "$work/sun.onnx" >/dev/null
+# A stateful GRU forecaster (its streams take one recurrent step per row, any cell and depth), and the same GRU as a
+# window model read step by step (no patches, lookback 96 and 192) exported to ONNX: a stateful graph does not export
+# (the exported graph reads one window from zero states), so ONNX Runtime re-runs the window model's whole window.
+"${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --stateful --lookback 96 --horizon 12 --hidden 64 --epochs 1 --out "$work/sunst.gyre" >/dev/null
+for l in 96 192; do
+  "${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --patch 0 --lookback $l --horizon 12 --hidden 64 --epochs 1 --out "$work/sunw$l.gyre" >/dev/null
+  "${gyre[@]}" export --model "$work/sunw$l.gyre" --onnx "$work/sunw$l.onnx" >/dev/null
+done
 # A forecaster whose streams slide: a one-layer minGRU encoder without window normalisation, lookback 96 and 192.
 for l in 96 192; do
   "${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --cell mingru --norm none --lookback $l --horizon 12 --hidden 64 \
@@ -39,8 +47,13 @@ echo "|---|---|---|---|---|---|---|"
 "${cost[@]}" --model "$work/sun.gyre" --onnx "$work/sun.onnx" --window 96
 "${cost[@]}" --model "$work/sunmin96.gyre" --onnx "$work/sunmin96.onnx" --window 96
 "${cost[@]}" --model "$work/sunmin192.gyre" --onnx "$work/sunmin192.onnx" --window 192
+# The stateful forecaster's step against ONNX Runtime on the unpatched GRU window model (96, 192 steps) and on the
+# default window model (patches of 12: 8 recurrent steps over 96 rows).
+"${cost[@]}" --model "$work/sunst.gyre" --onnx "$work/sunw96.onnx" --window 96
+"${cost[@]}" --model "$work/sunst.gyre" --onnx "$work/sunw192.onnx" --window 192
+"${cost[@]}" --model "$work/sunst.gyre" --onnx "$work/sun.onnx" --window 96
 
-"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --model sunmin="$work/sunmin96.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
+"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --model sunmin="$work/sunmin96.gyre" --model sunst="$work/sunst.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 600); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work/serve.out" | head -1)
@@ -54,6 +67,9 @@ echo "## Load: forecaster (window of 96 re-run per request), ${seconds} s per le
 echo
 echo "## Load: minGRU forecaster (window of 96 slid one step per request), ${seconds} s per level"
 "${bench[@]}" load --url "$url" --model sunmin --streams 1,16,256 --seconds "$seconds" --pid "$server"
+echo
+echo "## Load: stateful GRU forecaster (one recurrent step per request), ${seconds} s per level"
+"${bench[@]}" load --url "$url" --model sunst --streams 1,16,256 --seconds "$seconds" --pid "$server"
 kill -TERM "$server"; wait "$server" || true; server=""
 echo
 lscpu | grep 'Model name' || true

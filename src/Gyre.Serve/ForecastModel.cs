@@ -10,11 +10,13 @@ namespace Gyre.Serve;
 /// the request's last row, as `gyre forecast predict --future-data` takes them. Outputs: "forecast"
 /// [N, C] (the point forecast, the median quantile with quantiles) and, with quantiles, "quantiles" [N, C, Q].
 /// <para>
-/// Each stream is a <see cref="ForecastStream"/>: the forecaster reads exactly its last L rows from zero recurrent
-/// states, so a stream either slides the encoder's window state one step per row (a one-layer encoder of a cell
-/// linear in its state, no window normalisation: "state" kind) or keeps the last L rows and re-runs them ("window"
-/// kind). Either way each answer equals `gyre forecast predict` on a file ending with the same rows. A request
-/// without a sequence is a fresh stream given a whole window, for both kinds.
+/// Each stream is a <see cref="ForecastStream"/>. A stateful forecaster (--stateful) keeps the encoder's states over
+/// the whole stream and advances them one recurrent step per row, any cell and depth ("state" kind); its answers equal
+/// `gyre forecast predict` on a file of the stream's rows from its start. A window forecaster reads exactly its last L
+/// rows from zero recurrent states, so a stream either slides the encoder's window state one step per row (a one-layer
+/// encoder of a cell linear in its state, no window normalisation: "state" kind) or keeps the last L rows and re-runs
+/// them ("window" kind); its answers equal `gyre forecast predict` on a file ending with the same rows. A request
+/// without a sequence is a fresh stream given its rows, for every kind.
 /// </para>
 /// </summary>
 public sealed class ForecastModel : ServedModel
@@ -43,7 +45,7 @@ public sealed class ForecastModel : ServedModel
     public override int Width => _columns.Length;
     public override bool NeedsTimes => _f.DataInfo.CalendarCount > 0;
     public override IReadOnlyList<TensorSpec> Outputs { get; }
-    public override string StreamKind => _windowReason is null ? "state" : "window";
+    public override string StreamKind => _f.Options.Stateful || _windowReason is null ? "state" : "window";
     public override bool SequenceRequired => false;
     public override TensorSpec? FutureInput { get; }
 
@@ -52,6 +54,8 @@ public sealed class ForecastModel : ServedModel
         get
         {
             int l = _f.Options.Lookback, p = Math.Max(_f.Network.Config.Patch, 1);
+            if (_f.Options.Stateful)
+                return $"a stateful forecaster: the encoder's states ({_f.Network.Config.Layers} {_f.Network.Encoder.Cell} layer(s)) over every row since sequence_start, advanced one recurrent step per row (the streams of a batch in one batched step), and the head run from the top layer's h{(_f.Options.Normalization == "last" ? " relative to the last row" : "")}; each answer equals `gyre forecast predict` on a file of the stream's rows from its start";
             return _windowReason is null
                 ? $"the encoder's state over the last {l} rows, slid one step per row ({(p > 1 ? $"{p} windows of {_f.Network.Config.PatchCount} patches, one per phase" : $"one window of {l} steps")}: the oldest step dropped, the newest added, the head run from the state), and the last {l} rows; each answer equals `gyre forecast predict` on a file ending with the same rows"
                 : $"the last {l} rows (the lookback), re-run per request because {_windowReason}; each answer equals `gyre forecast predict` on a file ending with the same rows";

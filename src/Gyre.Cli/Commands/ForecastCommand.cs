@@ -113,7 +113,7 @@ internal static class ForecastCommand
             bool asJson = p.GetValue(json), resuming = p.GetValue(resume);
             var options = training.Apply(p, TrainDefaults, Warn(ctx));
             (options, string? chosen) = ForecastDefaults.FromData(path, options,
-                lookback: !training.Given(p, training.Lookback), patch: !training.Given(p, training.Patch) && options.Preset is null,
+                lookback: !training.Given(p, training.Lookback), patch: !training.Given(p, training.Patch) && options.Preset is null && !options.Stateful,
                 channelIndependent: !training.Given(p, training.ChannelIndependent) && options.Preset is null);
             options.Validate();
             string? historyPng = p.GetValue(plotHistory);

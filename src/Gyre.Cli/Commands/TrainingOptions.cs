@@ -46,6 +46,8 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Patch = UserInput.Int("--patch", "Embed the lookback in patches of P steps (0 = off)", min: 0, max: 1_000_000);
     public readonly Option<string?> Decoder = new("--decoder") { Description = "direct | recurrent | pmf (parallel multi-step: one decoder step per output segment of --patch steps, SegRNN)" };
     public readonly Option<bool?> SharedDecoder = UserInput.Flag("--shared-decoder", "With --decoder pmf: the decoder step runs the encoder's GRU (one GRU for both, as SegRNN) instead of weights of its own");
+    public readonly Option<bool?> Stateful = UserInput.Flag("--stateful", "Stateful forecaster: the encoder runs over each whole series with its state carried (truncated backpropagation through --chunk steps) and forecasts from every step; a served stream then costs one recurrent step per observation");
+    public readonly Option<int?> Chunk = UserInput.Int("--chunk", "--stateful: steps per truncated-backpropagation chunk T (default: the longer of the lookback and two seasons)", min: 1, max: 1_000_000);
     public readonly Option<float?> Dropout = UserInput.Float("--dropout", "Dropout between recurrent layers (and, with --decoder pmf, on the decoder's output)", 0f, 1f, maxExclusive: true);
     public readonly Option<int?> Epochs = UserInput.Int("--epochs", "Maximum epochs", min: 1, max: 1_000_000, hint: "0 epochs would write an untrained model");
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
@@ -63,7 +65,7 @@ internal sealed class TrainingOptions
     public IEnumerable<Option> All() =>
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
-        InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Dropout, Epochs, Batch, Lr,
+        InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
         WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
     ];
 
@@ -152,6 +154,8 @@ internal sealed class TrainingOptions
         yield return (Patch, o.Patch > 1 ? o.Patch.ToString(c) : "off");
         yield return (Decoder, o.Decoder);
         yield return (SharedDecoder, o.SharedDecoder ? "on" : "off");
+        yield return (Stateful, o.Stateful ? "on" : "off (a window model)");
+        yield return (Chunk, o.Chunk > 0 ? o.Chunk.ToString(c) : "the longer of the lookback and two seasons");
         yield return (Dropout, o.Dropout.ToString(c));
         yield return (Epochs, o.Epochs.ToString(c));
         yield return (Batch, o.Batch.ToString(c));
@@ -217,6 +221,12 @@ internal sealed class TrainingOptions
         if (p.GetValue(Patch) is { } patch) o = o with { Patch = patch };
         if (p.GetValue(Decoder) is { } dec) o = o with { Decoder = dec.ToLowerInvariant() };
         if (p.GetValue(SharedDecoder) is { } shared) o = o with { SharedDecoder = shared };
+        if (p.GetValue(Stateful) is { } stateful) o = o with { Stateful = stateful };
+        if (p.GetValue(Chunk) is { } chunk)
+        {
+            if (!o.Stateful) throw new GyreDataException("--chunk sets the truncated-backpropagation length of a --stateful forecaster: give --stateful too");
+            o = o with { Chunk = chunk };
+        }
         if (p.GetValue(Dropout) is { } drop) o = o with { Dropout = drop };
         if (p.GetValue(Epochs) is { } e) o = o with { Epochs = e };
         if (p.GetValue(Batch) is { } b) o = o with { Batch = b };

@@ -111,10 +111,12 @@ internal static class Reports
         static string E(string text) => Markup.Escape(text);
         var cfg = new Table().Title("model").AddColumn("setting").AddColumn("value");
         cfg.AddRow("cell", E($"{o.Cell} × {o.Layers} layer(s){Models.EncoderStack.Describe(o.Layers, o.Gmu, o.GmuMemory)}, hidden {o.Hidden}, decoder {o.Decoder}{(o.Patch > 1 ? $", patch {o.Patch}" : "")}"));
-        cfg.AddRow("window", $"lookback {o.Lookback}, horizon {o.Horizon}");
+        cfg.AddRow("window", o.Stateful
+            ? $"stateful: each series read from its start, forecasting {o.Horizon} steps from every step's state (trained in chunks of up to {o.ChunkFor(f.DataInfo.Season)} steps; evaluated at the origins of lookback {o.Lookback})"
+            : $"lookback {o.Lookback}, horizon {o.Horizon}");
         cfg.AddRow("loss", E(o.Loss + (o.Quantiles.Length > 0 ? $" [{string.Join(", ", o.Quantiles)}]" : "")));
         cfg.AddRow("data", E($"{f.DataInfo.Source}: targets {string.Join(", ", f.DataInfo.Columns.Take(f.DataInfo.TargetCount))}; split {o.Split}; season {f.DataInfo.Season}"));
-        cfg.AddRow("scaling", E($"{o.Scaler}{(o.InstanceNorm ? " + instance norm" : "")}{(o.ChannelIndependent ? ", channel-independent" : "")}"));
+        cfg.AddRow("scaling", E($"{o.Scaler}{(o.InstanceNorm ? " + instance norm" : "")}{(o.Stateful && o.Normalization == "last" ? " + level-following head (forecast relative to the last observation)" : "")}{(o.ChannelIndependent ? ", channel-independent" : "")}"));
         cfg.AddRow("parameters", f.Network.ParameterCount().ToString());
         ctx.Console.Write(cfg);
         var sc = new Table().Title("scaler").AddColumn("column").AddColumn("center").AddColumn("scale");

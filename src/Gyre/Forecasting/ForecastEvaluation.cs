@@ -297,7 +297,12 @@ public sealed partial class Forecaster
         if (requests.Any(r => (r.EncoderState is not null) != states))
             throw new ArgumentException("a batch gives the encoder states of every set or of none");
         int userFuture = DataInfo.FutureCount - DataInfo.CalendarCount;
-        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount, h0 = Network.Encoder.OutputSize;
+        int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;
+        // A window model's state is the top layer's final h; a stateful model's summary adds the level it forecasts from.
+        int h0 = Options.Stateful ? SummaryWidth : Network.Encoder.OutputSize;
+        // A stateful model given no summaries runs each series from its start (any length) instead of reading a window.
+        bool runs = Options.Stateful && !states;
+        var summaries = new Dictionary<TimeSeries, float[]>(ReferenceEqualityComparer.Instance);
         var calendar = Calendar.Parse(Options.Calendar);
 
         // Every series of every set, in order; then their windows (or states), future features and channels as batches.
@@ -313,9 +318,15 @@ public sealed partial class Forecaster
             // With the encoder's states given the window's values are not read, only the series' ids, times and channels:
             // no scaling, and the series may be shorter than the lookback (a stream without times passes its last row).
             var view = views[ri] = states ? RawView(raw, Options.ChannelIndependent) : ModelView(raw);
+            if (runs)
+            {
+                var sums = StatefulSummaries(view);
+                for (int si = 0; si < sums.Length; si++) summaries[view.Series[si]] = sums[si];
+            }
             foreach (var s in view.Series)
             {
-                if (s.Length < l && !states) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
+                if (runs && s.Length == 0) throw new GyreDataException($"series '{s.Id}' has no rows", raw.Source);
+                if (s.Length < l && !states && !runs) throw new GyreDataException($"series '{s.Id}' has {s.Length} rows, fewer than the lookback {l}", raw.Source);
                 // Channel-independent ids are "{id}/{column}" and a column name may itself hold a '/' (km/h):
                 // strip the known column suffix rather than split at the last '/'.
                 string rawId = Options.ChannelIndependent ? s.Id[..^(raw.Columns[s.SourceTarget].Length + 1)] : s.Id;
@@ -331,8 +342,8 @@ public sealed partial class Forecaster
         int b = items.Count;
         if (b == 0) return [.. requests.Select(_ => new ForecastTable(DataInfo.Columns.Take(DataInfo.TargetCount).ToArray(), Distribution is null ? Options.Quantiles : DistributionLevels, []))];
         int k = views[0].ColumnCount, ff = views[0].FutureCount;
-        var x = states ? null : Tensor.Zeros(b, l, k);                      // [B, L, K]
-        var stateRows = states ? new float[b * h0] : null;                  // [B, H]
+        var x = states || runs ? null : Tensor.Zeros(b, l, k);              // [B, L, K]
+        var stateRows = x is null ? new float[b * h0] : null;               // [B, H] (stateful: [B, W + C])
         var fut = ff > 0 ? Tensor.Zeros(b, n, ff) : null;                   // [B, N, Ff]
         var channel = new int[b];
         for (int i = 0; i < b; i++)
@@ -340,6 +351,7 @@ public sealed partial class Forecaster
             var (ri, s, rawId, times) = items[i];
             channel[i] = ChannelOf(s);
             if (x is not null) WindowSet.CopyInput(s, k, s.Length, l, x.Span.Slice(i * l * k, l * k));
+            else if (runs) summaries[s].CopyTo(stateRows.AsSpan(i * h0, h0));
             else requests[ri].EncoderState!(channel[i]).AsSpan(0, h0).CopyTo(stateRows.AsSpan(i * h0, h0));
             if (fut is null) continue;
             var f = fut.Span.Slice(i * n * ff, n * ff);

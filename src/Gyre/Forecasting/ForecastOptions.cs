@@ -89,6 +89,37 @@ public sealed record ForecastOptions
     }
     public float Dropout { get; init; }
 
+    /// <summary>
+    /// A stateful forecaster: the encoder runs over each whole series, its states carried from step to step, and the
+    /// head forecasts t+1..t+N from h_t at every step t (trained by truncated backpropagation through time over
+    /// contiguous chunks, <see cref="Chunk"/>); a forecast reads the series from its start, and a served stream pays
+    /// one recurrent step per observation. Window models (false) read the last <see cref="Lookback"/> rows from zero states.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Stateful { get; init; }
+
+    /// <summary>T: steps per truncated-backpropagation chunk of a <see cref="Stateful"/> forecaster (0: chosen from the
+    /// data, <see cref="ChunkFor"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Chunk { get; init; }
+
+    /// <summary>T for data of season <paramref name="season"/>: <see cref="Chunk"/>, or when it is 0 the longer of the
+    /// lookback and two seasons, so a chunk's gradient spans at least what a window model reads and two cycles.</summary>
+    public int ChunkFor(int season) => Chunk > 0 ? Chunk : Math.Max(Lookback, 2 * Math.Max(season, 1));
+
+    /// <summary>Why these options cannot make a <see cref="Stateful"/> forecaster; null when they can (or it is not one).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? StatefulProblem => !Stateful ? null
+        : Patch > 1 ? "--stateful steps one row at a time: it takes no --patch"
+        : Decoder != "direct" ? $"--stateful forecasts with the direct head from every step's h_t: it takes no --decoder {Decoder}"
+        : Gmu > 0 ? "--stateful takes no --gmu (memory units read a whole window's outputs)"
+        : FutureFeatures.Length > 0 || Calendar.Length > 0 ? "--stateful takes no --future-features or --calendar yet"
+        : Normalization == "revin" ? "--stateful follows the level in its head (--norm last) or not at all (--norm none): a window's mean and deviation (revin) do not exist for a stream"
+        : Training.Distributions.IsDistribution(Training.Losses.Parse(Loss)) ? $"--stateful takes a point or quantile loss, not --loss {Loss}"
+        : WholeWindows ? "--stateful batches its own streams (whole series cut into contiguous pieces): it takes no --whole-windows"
+        : Chunk < 0 ? $"--chunk must be >= 0 (got {Chunk})"
+        : null;
+
     // ---- training
     public int Epochs { get; init; } = 40;
     public int Batch { get; init; } = 32;
@@ -161,6 +192,7 @@ public sealed record ForecastOptions
             CsvOptions.ParseGaps(Gaps);
             CsvOptions.ParseSeparator(Separator);
             CsvOptions.ParseDecimal(Decimal);
+            if (StatefulProblem is { } stateful) throw new GyreDataException(stateful);
         }
         catch (ArgumentException e) { throw new GyreDataException(e.Message); }
     }

@@ -1,5 +1,6 @@
 using Gyre.Data;
 using Gyre.Layers;
+using Gyre.Tensors;
 
 namespace Gyre.Forecasting;
 
@@ -38,6 +39,10 @@ public sealed class ForecastStream
     private float[] _tokens = [], _embedded = [], _a = [], _b = [];   // [R, P·F], [R, H], [R, H], [R, H]
     private long[] _tokenRow = [];                       // [R] the stream row each token ends at
     private int[] _tokenChannel = [];                    // [R] its channel
+    private readonly Tensor[]? _stepStates;              // stateful: S × [layers, channels, W_j] the encoder's states
+    private readonly float[][]? _summary;                // stateful: [channel][W + C] top output after the last row ‖ its level
+    private float[] _pending = [];                       // stateful: [P, channels, F] rows appended, not yet stepped
+    private int _pendingRows;
 
     /// <summary>A stream of <paramref name="f"/> that has seen nothing; <paramref name="times"/>: its rows come with
     /// times (required when the forecaster reads calendar features; they also date the forecast's steps).</summary>
@@ -49,6 +54,17 @@ public sealed class ForecastStream
         if (info.CalendarCount > 0 && !times) throw new ArgumentException("the forecaster reads calendar features: its stream needs times");
         _times = times;
         _columns = [.. info.Columns.Take(info.TargetCount + info.PastCount + UserFutureCount(f))];
+        Stateful = f.Options.Stateful;
+        if (Stateful)
+        {
+            var enc = f.Network.Encoder;
+            int ch = f.Options.ChannelIndependent ? info.TargetCount : 1;
+            _stepStates = enc.NewStates(ch);
+            _summary = [.. Enumerable.Range(0, ch).Select(_ => new float[f.SummaryWidth])];
+            _full = new float[_columns.Length + info.CalendarCount];
+            if (!times) _undated = RawSet(new float[_columns.Length], null);
+            return;
+        }
         Slides = WhyWindowed(f) is null;
         if (!Slides) return;
         var net = f.Network;
@@ -77,6 +93,10 @@ public sealed class ForecastStream
     /// <summary>Whether the encoder's state slides with the window (O(1) per row) instead of being re-run over it.</summary>
     public bool Slides { get; }
 
+    /// <summary>Whether the forecaster is stateful (<see cref="ForecastOptions.Stateful"/>): the stream keeps the
+    /// encoder's states over every row it has seen and advances them one recurrent step per row.</summary>
+    public bool Stateful { get; }
+
     /// <summary>Raw columns of a row, in order: targets, past covariates, known-future covariates (their values at
     /// that row; calendar features are made from the row's time).</summary>
     public IReadOnlyList<string> Columns => _columns;
@@ -84,8 +104,8 @@ public sealed class ForecastStream
     /// <summary>Rows seen.</summary>
     public long Rows { get; private set; }
 
-    /// <summary>Rows still needed before a forecast (0 once the stream holds a lookback).</summary>
-    public int RowsNeeded => Math.Max(0, _f.Options.Lookback - Kept);
+    /// <summary>Rows still needed before a forecast (0 once the stream holds a lookback; a stateful stream: one row).</summary>
+    public int RowsNeeded => Math.Max(0, (Stateful ? 1 : _f.Options.Lookback) - Kept);
 
     private int Kept => _values.Count / _columns.Length;
 
@@ -98,6 +118,7 @@ public sealed class ForecastStream
         if (_times && times.Length != rows) throw new ArgumentException($"{rows} rows need {rows} times, got {times.Length}");
         if (rows == 0) return;
         if (Slides) AdvanceWindows(values, rows, times);
+        if (Stateful) QueueSteps(values, rows, times);
         foreach (var v in values) _values.Add(v);
         if (_times) foreach (var t in times) _kept.Add(t);
         Rows += rows;
@@ -128,6 +149,7 @@ public sealed class ForecastStream
         var f = streams[0]._f;
         if (streams.Any(s => s._f != f)) throw new ArgumentException("streams forecast together must share one forecaster");
         if (futures is not null && futures.Count != streams.Count) throw new ArgumentException($"{futures.Count} future sets for {streams.Count} streams");
+        if (f.Options.Stateful) StepStates(streams);
         var requests = new Forecaster.PredictRequest[streams.Count];
         for (int i = 0; i < streams.Count; i++) requests[i] = streams[i].Request(futures?[i]);
         return f.PredictMany(requests);
@@ -137,6 +159,7 @@ public sealed class ForecastStream
     private Forecaster.PredictRequest Request(SeriesSet? future)
     {
         if (RowsNeeded > 0) throw new InvalidOperationException($"the stream has {Kept} rows, the lookback needs {_f.Options.Lookback}");
+        if (Stateful) return new(_times ? RawSet([.. _values], [.. _kept]) : _undated!, future, ch => _summary![ch]);
         if (!Slides) return new(RawSet([.. _values], _times ? [.. _kept] : null), future, null);
         // The state stands for the window's values; the rows only date the horizon (their median step), so without
         // times one row of nothing is enough.
@@ -157,6 +180,56 @@ public sealed class ForecastStream
         var series = new TimeSeries("stream", times, values, _columns.Length, null, [.. Enumerable.Range(0, rows)]);
         var set = new SeriesSet("stream", times is null ? null : "time", null, _columns, info.TargetCount, info.PastCount, UserFutureCount(_f), [series]);
         return Calendar.AddFutureFeatures(set, _calendar);
+    }
+
+    // The model-view row of raw row `values` [K] at `time` into _full [K2]: the raw row and its calendar features, every
+    // column scaled (Scaler.Transform of the set).
+    private Span<float> ScaledRow(ReadOnlySpan<float> values, DateTime time)
+    {
+        int k = _columns.Length, k2 = _full.Length;
+        var full = _full.AsSpan();
+        values.CopyTo(full);
+        if (k2 > k) Calendar.Encode(time, _calendar, full[k..]);
+        for (int j = 0; j < k2; j++) full[j] = _f.Scaler.Transform(full[j], j);
+        return full;
+    }
+
+    // Channel `ch`'s model-view row of a scaled full row: in channel-independent mode [that target, the covariates]
+    // (SeriesSet.ChannelIndependent), else the row itself.
+    private void ViewRow(ReadOnlySpan<float> full, int ch, Span<float> dst)
+    {
+        if (!_f.Options.ChannelIndependent) { full.CopyTo(dst); return; }
+        int c = _f.DataInfo.TargetCount;
+        dst[0] = full[ch];
+        full[c..].CopyTo(dst[1..]);
+    }
+
+    // Stateful: each new row's encoder input per channel (Forecaster.StepInput's: with --norm last the targets as their
+    // change since the previous row) joins the pending rows, and the row's targets become the channel's level.
+    private void QueueSteps(ReadOnlySpan<float> values, int rows, ReadOnlySpan<DateTime> times)
+    {
+        int k = _columns.Length, channels = _summary!.Length, f = _f.Network.Config.InputFeatures, c = _f.ModelTargets, w = _f.Network.Encoder.OutputSize;
+        bool last = _f.Options.Normalization == "last";
+        GrowKeeping(ref _pending, (_pendingRows + rows) * channels * f, keep: _pendingRows * channels * f);
+        for (int t = 0; t < rows; t++)
+        {
+            var full = ScaledRow(values.Slice(t * k, k), _times ? times[t] : default);
+            for (int ch = 0; ch < channels; ch++)
+            {
+                var input = _pending.AsSpan(((_pendingRows + t) * channels + ch) * f, f);
+                ViewRow(full, ch, input);
+                var level = _summary[ch].AsSpan(w, c);               // the previous row's targets, then this row's
+                // The first row has no previous one: its change is 0, as Forecaster.StepInput has it.
+                if (Rows + t == 0) input[..c].CopyTo(level);
+                for (int j = 0; j < c; j++)
+                {
+                    float target = input[j];
+                    if (last) input[j] -= level[j];
+                    level[j] = target;
+                }
+            }
+        }
+        _pendingRows += rows;
     }
 
     // Pushes the tokens the new rows complete into the windows of their phase. A row of the model's view is the raw
@@ -211,6 +284,63 @@ public sealed class ForecastStream
         net.Encoder.LinearCoefficients(encIn, count, _a, _b);
         for (int j = 0; j < count; j++)
             _windows[_tokenChannel[j]][(int)(_tokenRow[j] % p)].Push(_a.AsSpan(j * h, h), _b.AsSpan(j * h, h));
+    }
+
+    private static void GrowKeeping(ref float[] buffer, int length, int keep)
+    {
+        if (buffer.Length >= length) return;
+        var grown = new float[Math.Max(length, 2 * buffer.Length)];
+        buffer.AsSpan(0, keep).CopyTo(grown);
+        buffer = grown;
+    }
+
+    // Stateful: advances every stream's pending rows, all channels of all streams as the rows of ONE batched recurrent
+    // call (per-row lengths; a stream with no new rows keeps its states), then keeps each channel's top output after its
+    // last row as the summary the head reads.
+    private static void StepStates(IReadOnlyList<ForecastStream> streams)
+    {
+        var f = streams[0]._f;
+        var enc = f.Network.Encoder;
+        int fw = f.Network.Config.InputFeatures, w = enc.OutputSize, channels = streams[0]._summary!.Length, rows = 0, steps = 0;
+        foreach (var st in streams)
+            if (st._pendingRows > 0) { rows += channels; steps = Math.Max(steps, st._pendingRows); }
+        if (rows == 0) return;
+        var ws = f.StreamSteps(rows, steps);
+        var x = ws.X.Span;                                                  // [R, k, F]
+        x.Clear();
+        int r = 0;
+        foreach (var st in streams)
+        {
+            if (st._pendingRows == 0) continue;
+            for (int ch = 0; ch < channels; ch++, r++)
+            {
+                ws.Lengths[r] = st._pendingRows;
+                for (int t = 0; t < st._pendingRows; t++)
+                    st._pending.AsSpan((t * channels + ch) * fw, fw).CopyTo(x.Slice((r * steps + t) * fw, fw));
+                for (int j = 0; j < ws.States.Length; j++) CopyStateRow(st._stepStates![j], ch, ws.States[j], r);
+            }
+        }
+        enc.Training = false;
+        enc.Advance(ws.X, ws.States, ws.Y, ws.Lengths);
+        r = 0;
+        foreach (var st in streams)
+        {
+            if (st._pendingRows == 0) continue;
+            for (int ch = 0; ch < channels; ch++, r++)
+            {
+                for (int j = 0; j < ws.States.Length; j++) CopyStateRow(ws.States[j], r, st._stepStates![j], ch);
+                ws.Y.ReadOnlySpan.Slice((r * steps + st._pendingRows - 1) * w, w).CopyTo(st._summary![ch]);
+            }
+            st._pendingRows = 0;
+        }
+    }
+
+    // Copies row `from` of state tensor src [layers, B_src, W] to row `to` of dst [layers, B_dst, W], every layer.
+    private static void CopyStateRow(Tensor src, int from, Tensor dst, int to)
+    {
+        int layers = src.Dim(0), w = src.Dim(2), bs = src.Dim(1), bd = dst.Dim(1);
+        for (int l = 0; l < layers; l++)
+            src.ReadOnlySpan.Slice((l * bs + from) * w, w).CopyTo(dst.Span.Slice((l * bd + to) * w, w));
     }
 
     private static void Grow(ref float[] buffer, int length)

@@ -150,12 +150,14 @@ public sealed partial class Forecaster
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
-        var trainerOptions = ForecastTask.TrainerOptionsFor(options);
+        if (options.Stateful && parallel is not null)
+            throw new GyreDataException("--stateful trains one ordered pass over its streams per epoch: it cannot be data-parallel");
+        var trainerOptions = options.Stateful ? StatefulForecastTask.TrainerOptionsFor(options) : ForecastTask.TrainerOptionsFor(options);
         var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
         {
             CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync,
         };
-        trainer.Fit(new ForecastTask(f, raw), f.History, cancel);
+        trainer.Fit(options.Stateful ? new StatefulForecastTask(f, raw) : new ForecastTask(f, raw), f.History, cancel);
         f.FitCopula(raw);
         return f;
     }
@@ -168,6 +170,7 @@ public sealed partial class Forecaster
     /// </summary>
     internal void PredictWindows(WindowSet windows, ReadOnlySpan<int> indices, Span<float> pred)
     {
+        if (Options.Stateful) { PredictStatefulWindows(windows, indices, pred); return; }
         int b = indices.Length, l = Options.Lookback, n = Options.Horizon, k = windows.InputWidth, c = windows.TargetWidth, ff = windows.FutureWidth;
         var x = Tensor.Zeros(b, l, k);
         var target = new float[b * n * c];
@@ -198,6 +201,12 @@ public sealed partial class Forecaster
     internal void RunNetwork(Tensor? x, Tensor? future, Span<float> pred, int b, ReadOnlySpan<int> channel, ReadOnlySpan<float> encoderState)
     {
         if (x is null && encoderState.IsEmpty) throw new ArgumentNullException(nameof(x), "the network needs its input windows or the encoder's states");
+        if (Options.Stateful)
+        {
+            if (encoderState.IsEmpty) throw new InvalidOperationException("a stateful forecaster reads its series from the start: give its summaries, not windows");
+            RunStatefulHead(encoderState, pred, b);
+            return;
+        }
         int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;
         var mean = new float[b * c];
         var std = new float[b * c];

@@ -73,6 +73,8 @@ public static class ForecasterOnnx
     {
         if (opset is not (14 or 22)) throw new ArgumentException($"ONNX export: opset {opset} is not supported (use 14 or 22)");
         var o = f.Options;
+        // The exported graph reads one window from zero states; a stateful forecaster reads its series from the start.
+        if (o.Stateful) throw new NotSupportedException("a stateful forecaster (--stateful) reads each series from its start with its state carried; the graph reads one window from zero states");
         var info = f.DataInfo;
         var net = f.Network;
         var cfg = net.Config;

@@ -397,22 +397,4 @@ internal static unsafe class RecurrentStepKernels
         }
         return (Cut(worker), Cut(worker + 1));
     }
-
-    /// <summary>Sense-free generation barrier: the last arrival resets the count and bumps the generation.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Barrier(int* count, int* generation, int workers)
-    {
-        if (workers == 1) return;
-        int g = Volatile.Read(ref *generation);
-        if (Interlocked.Increment(ref *count) == workers)
-        {
-            Volatile.Write(ref *count, 0);
-            Interlocked.Increment(ref *generation);
-            return;
-        }
-        var spin = new SpinWait();
-        // With two cores shared by other processes the peer may be descheduled: SpinWait yields after a
-        // short spin instead of burning the whole time slice.
-        while (Volatile.Read(ref *generation) == g) spin.SpinOnce(sleep1Threshold: -1);
-    }
 }

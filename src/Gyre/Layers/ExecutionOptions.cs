@@ -109,6 +109,15 @@ public sealed record ExecutionOptions
     public int ParallelFusedMinHidden { get; init; } = 256;
 
     /// <summary>
+    /// How long a worker of the batch-1 unit split waits for a share of the previous step that another worker
+    /// owns before it computes that share itself, as a multiple of the shortest time it has taken to compute a
+    /// share in the call (1: as long as doing it; 0: never wait). A share computed twice gives the same bits, so
+    /// this changes only the time: waiting longer than doing the work never pays, while covering too eagerly
+    /// duplicates work the owner is about to finish.
+    /// </summary>
+    public double FusedSplitPatience { get; init; } = 1.0;
+
+    /// <summary>
     /// Input sizes up to which the fused multi-row path projects x inside the time loop, one [rows, G·H]
     /// block per step into a buffer that stays in cache, instead of one [T·B, G·H] GEMM before it. At small
     /// I that GEMM is bound by writing gx to memory and reading it back (LSTM B = 64, I = 32, H = 128: 1.9 ms

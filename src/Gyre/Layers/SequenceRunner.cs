@@ -82,7 +82,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
-    private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
+    private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
     /// <see cref="SequencePath.Scan"/> for a linear cell,
@@ -507,7 +507,6 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
         fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
             if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
@@ -518,14 +517,24 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 padded.Clear();
                 for (int gate = 0; gate < g; gate++) a.BHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
             }
-            barrier[0] = 0; barrier[16] = 0;
-            var job = new FusedSequenceJob<TCell>
+            int workers = team.Size;
+            if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
+                _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
+            fixed (int* progress = _progress)
             {
-                Reverse = a.Reverse, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
-                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
-            };
-            if (team.Size > 1 && hidden >= options.ParallelFusedMinHidden && team.TryRunConcurrently(ref job)) return;
-            job.Execute(0, 1);
+                var job = new FusedSequenceJob<TCell>
+                {
+                    Reverse = a.Reverse, Batch = 1, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
+                    Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
+                    Patience = options.FusedSplitPatience,
+                };
+                if (workers > 1 && hidden >= options.ParallelFusedMinHidden)
+                {
+                    FusedSequenceJob<TCell>.ResetProgress(progress, 1, hidden, a.Steps, workers);
+                    if (team.TryRunConcurrently(ref job)) return;
+                }
+                job.Execute(0, 1);
+            }
         }
     }
 
@@ -543,7 +552,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep)
+        {
+            if (Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        }
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
@@ -551,20 +563,35 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (int* barrier = _barrier)
+        fixed (float* pX = a.X) fixed (float* pBias = a.Bias)
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
             if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
-            barrier[0] = 0; barrier[16] = 0;
+            if (splitUnits)
+            {
+                int workers = team.Size;
+                if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
+                    _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
+                fixed (int* progress = _progress)
+                {
+                    var split = new FusedSequenceJob<TCell>
+                    {
+                        Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                        Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
+                        Patience = options.FusedSplitPatience,
+                    };
+                    FusedSequenceJob<TCell>.ResetProgress(progress, batch, hidden, steps, workers);
+                    if (team.TryRunConcurrently(ref split)) return;
+                }
+            }
             var job = new FusedRowsJob<TCell>
             {
-                Reverse = a.Reverse, SplitUnits = splitUnits, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
-                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
+                Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved,
                 X = perStep ? pX : null, InSize = inSize, WIh = perStep ? _inputToGates.Pointer : null,
                 Bias = a.Bias.IsEmpty ? null : pBias,
             };
-            if ((splitRows || splitUnits) && team.TryRunConcurrently(ref job)) return;
-            job.SplitUnits = false;
+            if (splitRows && team.TryRunConcurrently(ref job)) return;
             job.Execute(0, 1);
         }
     }
@@ -999,45 +1026,13 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
 }
 
 /// <summary>
-/// A whole batch-1 sequence of fused steps on a team: each worker owns a fixed share of the hidden units
-/// for every step, and a barrier between steps publishes h. Pointers are into pinned buffers.
-/// </summary>
-internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct, ICell
-{
-    public bool Reverse;
-    public int Hidden, Steps;
-    public float* W, BiasHh;         // packed W_hh blocks; b_hh [G, Hp] or null
-    public float* Gx;                // [T, G·H] input projections
-    public float* States;            // [NS, T+1, H]
-    public float* Saved;             // [T, S·H] or null (inference)
-    public int* Barrier;             // count at [0], generation at [16]
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Execute(int worker, int workers)
-    {
-        var (u0, u1) = RecurrentStepKernels.Share(Hidden, worker, workers);
-        nint h = Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * h;
-        for (int s = 0; s < Steps; s++)
-        {
-            int step = Reverse ? Steps - 1 - s : s;
-            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
-            float* saved = Saved == null ? null : Saved + step * sw * h;
-            if (u0 < u1)
-                TCell.FusedStep(States + next * h, States + prev * h, stride, saved, Gx + step * g * h, W, BiasHh, Hidden, u0, u1);
-            RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
-        }
-    }
-}
-
-/// <summary>
-/// A whole sequence of the cell's fused multi-row steps (batch above 1) on a team: either each worker owns a
-/// share of the batch rows for all steps (no synchronisation), or, when there are too few rows
-/// (<see cref="SplitUnits"/>), a share of the 16-unit blocks with a barrier between steps.
+/// A whole sequence of the cell's fused multi-row steps (batch above 1), each worker owning a share of the batch
+/// rows for all steps (no synchronisation); a split by units is <see cref="FusedSequenceJob{TCell}"/>.
 /// Buffers are time-major: gx [T, B, G·H] (or its first [B, G·H] with X), states [NS, T+1, B, H], saved [T, B, S·H] or null.
 /// </summary>
 internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, ICell
 {
-    public bool Reverse, SplitUnits;
+    public bool Reverse;
     public int Batch, Hidden, Steps;
     public float* W;                 // narrow unit blocks [H/16][K, G, 16], pinned
     public float* Gx, States, Saved;
@@ -1045,22 +1040,12 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
     // into its rows of the first [B, G·H] block of Gx, which then stays in cache; else Gx holds all T steps.
     public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = G·H); bias [G·H] or null
     public int InSize;
-    public int* Barrier;             // count at [0], generation at [16] (unit split only)
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int worker, int workers)
     {
-        int r0 = 0, r1 = Batch, u0 = 0, u1 = Hidden, blocks = Hidden / RecurrentStepKernels.Lanes;
-        if (SplitUnits)
-        {
-            u0 = (int)((long)blocks * worker / workers) * RecurrentStepKernels.Lanes;
-            u1 = (int)((long)blocks * (worker + 1) / workers) * RecurrentStepKernels.Lanes;
-        }
-        else
-        {
-            r0 = (int)((long)Batch * worker / workers); r1 = (int)((long)Batch * (worker + 1) / workers);
-            if (r0 == r1) return;
-        }
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers);
+        if (r0 == r1) return;
         int g = TCell.Gates;
         nint h = Hidden, bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (Steps + 1) * bh, sw = TCell.SavedWidth * h;
         int rows = r1 - r0;
@@ -1069,24 +1054,20 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
             int step = Reverse ? Steps - 1 - s : s;
             nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
             float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * sw;
-            if (u0 < u1)
+            // The step after this one, whose gates the kernel prefetches (null after the last step).
+            float* gStep, nextGx = null;
+            if (X != null)
             {
-                // The step after this one, whose gates the kernel prefetches (null after the last step).
-                float* gStep, nextGx = null;
-                if (X != null)
-                {
-                    gStep = Gx + rh * g;
-                    Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, g * Hidden, InSize,
-                        gStep, g * h, false, Bias);
-                }
-                else
-                {
-                    gStep = Gx + ((nint)step * bh + rh) * g;
-                    if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
-                }
-                TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, u0, u1, nextGx);
+                gStep = Gx + rh * g;
+                Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, g * Hidden, InSize,
+                    gStep, g * h, false, Bias);
             }
-            if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+            else
+            {
+                gStep = Gx + ((nint)step * bh + rh) * g;
+                if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
+            }
+            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx);
         }
     }
 }

@@ -129,7 +129,7 @@ public sealed class Trainer
             var clock = Stopwatch.StartNew();
             opt.LearningRate = schedule.ForEpoch(epoch);
             for (int i = 0; i < n; i++) order[i] = i;
-            shuffle.Shuffle(order.AsSpan());
+            if (!o.Ordered) shuffle.Shuffle(order.AsSpan());
             if (o.WorldSize > 1)
                 for (int i = 0; i < shardSize; i++) shard[i] = order[i * o.WorldSize + o.Rank];
             double lossSum = 0, normSum = 0;

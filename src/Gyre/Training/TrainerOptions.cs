@@ -31,6 +31,9 @@ public sealed record TrainerOptions
     /// <summary>With <see cref="NanPolicy.Skip"/>: the share of an epoch's batches that may be skipped; one more stops
     /// the run (at least one batch per epoch may always be skipped).</summary>
     public double MaxSkippedShare { get; init; } = 0.1;
+    /// <summary>Examples in index order every epoch, unshuffled (a task whose examples are consecutive pieces of one
+    /// pass, each carrying state into the next, e.g. truncated backpropagation through time).</summary>
+    public bool Ordered { get; init; }
 
     public void Validate()
     {
@@ -44,6 +47,7 @@ public sealed record TrainerOptions
         if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");
         if (!(MaxSkippedShare >= 0 && MaxSkippedShare < 1)) throw new ArgumentException($"the skipped share must lie in [0, 1), got {MaxSkippedShare}");
         if (WorldSize <= 0 || Rank < 0 || Rank >= WorldSize) throw new ArgumentException($"rank {Rank} is outside a world of {WorldSize}");
+        if (Ordered && WorldSize > 1) throw new ArgumentException("ordered examples carry state from one to the next: they cannot be dealt across ranks");
     }
 }
 

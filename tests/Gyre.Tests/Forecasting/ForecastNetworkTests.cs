@@ -226,7 +226,7 @@ public class ForecastNetworkTests
     }
 
     /// <summary>Central differences of <paramref name="loss"/> against every parameter's analytic gradient.</summary>
-    private static void CheckAllParameters(ForecastNetwork net, Func<double> loss)
+    internal static void CheckAllParameters(ForecastNetwork net, Func<double> loss)
     {
         foreach (var (name, p) in net.NamedParameters())
         {

@@ -23,7 +23,7 @@ public sealed class ForecastStreamTests : IDisposable
     private static ForecastOptions Daily(string cell) => new() { TimeColumn = "date", Targets = ["y"], Features = ["x"], Cell = cell, Lookback = 14 };
 
     /// <summary>The first <paramref name="rows"/> rows of the loaded set's one series: what loading a file of them gives.</summary>
-    private static SeriesSet Prefix(SeriesSet full, int rows)
+    internal static SeriesSet Prefix(SeriesSet full, int rows)
     {
         var s = full.Series[0];
         int k = full.ColumnCount;
@@ -73,7 +73,7 @@ public sealed class ForecastStreamTests : IDisposable
         Assert.True(compared >= 50, $"{compared} forecasts compared");
     }
 
-    private static void Close(float want, float got, string what) =>
+    internal static void Close(float want, float got, string what) =>
         Assert.True(Math.Abs(want - got) <= 1e-5f * Math.Max(1f, Math.Abs(want)), $"{what}: stream {got:R}, offline {want:R}");
 
     [Fact]

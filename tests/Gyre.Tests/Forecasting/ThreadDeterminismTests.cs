@@ -9,11 +9,13 @@ namespace Gyre.Tests.Forecasting;
 [Collection(nameof(GemmTuningCollection))]
 public class ThreadDeterminismTests
 {
-    [Fact]
-    public void TrainingGivesTheSameBitsOnOneAndTwoThreads()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TrainingGivesTheSameBitsOnOneAndTwoThreads(bool stateful)
     {
-        // Wide enough that the GEMMs cross the threading threshold.
-        var o = ForecasterTests.Small(epochs: 2) with { Hidden = 128, Batch = 64, Lookback = 36, Layers = 2 };
+        // Wide enough that the GEMMs cross the threading threshold (a stateful model's head reads B·T rows at once).
+        var o = ForecasterTests.Small(epochs: 2) with { Hidden = 128, Batch = 64, Lookback = 36, Layers = 2, Stateful = stateful, Norm = stateful ? "last" : null };
         var saved = Gemm.Team;
         try
         {

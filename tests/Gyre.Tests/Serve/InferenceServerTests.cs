@@ -92,6 +92,41 @@ public class InferenceServerTests(ServeFixture f)
         for (int h = 0; h < got.Length; h++) AssertClose(want.Rows[h].Values[0], got[h], $"window request, step {h + 1}");
     }
 
+    /// <summary>A stateful forecaster's stream (two GRU layers, one recurrent step per row) answers from its first row,
+    /// each answer equal to offline Predict on the stream's rows from its start, over 100 steps; sequence_start starts
+    /// it over.</summary>
+    [Fact]
+    public async Task A_stateful_forecast_stream_of_100_steps_equals_offline_predict_from_the_start_and_restarts()
+    {
+        var rows = DailyRows(f.Daily);
+        var forecaster = Forecaster.Load(f.Dir["fst.gyre"]);
+        Assert.True(forecaster.Options.Stateful);
+        using (var meta = JsonDocument.Parse(await f.Http.GetStringAsync("v2/models/fst")))
+        {
+            var parameters = meta.RootElement.GetProperty("parameters");
+            Assert.Equal("state", parameters.GetProperty("stream_kind").GetString());
+            Assert.Contains("a stateful forecaster", parameters.GetProperty("stream_state").GetString());
+        }
+        var lines = File.ReadAllLines(f.Daily);
+        float[]? first = null;
+        for (int t = 0; t < 100; t++)
+        {
+            var (status, body) = await ServeFixture.Infer(f.Http, "fst", ServeFixture.Body([[rows[t].Y, rows[t].X]], "fst-1", start: t == 0));
+            Assert.True(status == 200, body.ToString());
+            var served = ServeFixture.Output(body, "forecast");
+            first ??= served;
+            if (t < 1) continue;            // a file of one row has no time step to date a forecast by
+            string prefix = f.Dir.Write($"fst-prefix{t}.csv", string.Join('\n', lines.Take(t + 2)) + "\n");
+            var offline = forecaster.Predict(forecaster.LoadData(prefix));
+            File.Delete(prefix);
+            Assert.Equal(offline.Rows.Count, served.Length);
+            for (int h = 0; h < served.Length; h++) AssertClose(offline.Rows[h].Values[0], served[h], $"row {t}, step {h + 1}");
+        }
+        var (again, restarted) = await ServeFixture.Infer(f.Http, "fst", ServeFixture.Body([[rows[0].Y, rows[0].X]], "fst-1", start: true));
+        Assert.True(again == 200, restarted.ToString());
+        Assert.Equal(first, ServeFixture.Output(restarted, "forecast"));
+    }
+
     [Fact]
     public async Task A_forecast_stream_with_known_future_covariates_takes_them_as_input_future_and_equals_offline_predict()
     {

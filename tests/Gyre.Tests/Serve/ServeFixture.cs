@@ -14,7 +14,7 @@ namespace Gyre.Tests.Serve;
 /// Small models of every job, trained once by the CLI into a temp folder (removed at the end), and a server on
 /// 127.0.0.1 port 0 serving them: "fc" (forecast with a past covariate and a weekday calendar, so it takes "time"),
 /// "fq" (forecast with instance norm, patches, a recurrent decoder and quantiles), "fs" (forecast on a one-layer minGRU
-/// encoder: sliding state streams), "ff" (forecast with a known-future covariate: input "future"), "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
+/// encoder: sliding state streams), "fst" (a stateful two-layer GRU forecaster: one recurrent step per row), "ff" (forecast with a known-future covariate: input "future"), "cs" (classify, global normalisation and mean pooling over patches of 3: stepped streams), "cw" (classify with the
 /// default per-case normalisation: window streams), "det" (detect on daily rows), "det5" (detect on five-minute rows:
 /// it reads the phase of the day, so it takes "time") and "traj" (trajectory). The server answers gRPC too, on a second
 /// free port (<see cref="Grpc"/>). One fixture for every class of the "serve" collection: the models are trained once.
@@ -40,6 +40,9 @@ public sealed class ServeFixture : IAsyncLifetime
         // One-layer minGRU, no window norm: its streams slide the encoder state (patches of 2, so two phase windows).
         Dir.Ok("forecast", "train", "--data", Daily, "--target", "y", "--features", "x", "--calendar", "dow", "--cell", "mingru", "--norm", "none", "--patch", "2",
             "--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "1", "--out", Dir["fs.gyre"]);
+        // A stateful forecaster: two GRU layers over the whole stream, one recurrent step per row.
+        Dir.Ok("forecast", "train", "--data", Daily, "--target", "y", "--features", "x", "--stateful", "--layers", "2",
+            "--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "1", "--out", Dir["fst.gyre"]);
         // Known-future covariate x (its value over the horizon comes as input "future"), sliding streams.
         Dir.Ok("forecast", "train", "--data", Daily, "--target", "y", "--future-features", "x", "--cell", "minlstm", "--norm", "none",
             "--lookback", "14", "--horizon", "5", "--hidden", "8", "--epochs", "1", "--out", Dir["ff.gyre"]);
@@ -65,7 +68,7 @@ public sealed class ServeFixture : IAsyncLifetime
         InferenceServer.StartAsync(options with
         {
             Host = "127.0.0.1", Port = 0,
-            Models = [("fc", Dir["fc.gyre"]), ("fq", Dir["fq.gyre"]), ("fs", Dir["fs.gyre"]), ("ff", Dir["ff.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("det5", Dir["det5.gyre"]),
+            Models = [("fc", Dir["fc.gyre"]), ("fq", Dir["fq.gyre"]), ("fs", Dir["fs.gyre"]), ("fst", Dir["fst.gyre"]), ("ff", Dir["ff.gyre"]), ("cs", Dir["cs.gyre"]), ("cw", Dir["cw.gyre"]), ("det", Dir["det.gyre"]), ("det5", Dir["det5.gyre"]),
                 ("traj", Dir["traj.gyre"])],
         }, clock: clock);
 
