@@ -143,6 +143,13 @@ public sealed record ExecutionOptions
     /// </summary>
     public int ScanChunkLength { get; init; }
 
+    /// <summary>
+    /// Steps per chunk of the backward time loop, after each of which that chunk's weight gradients (dW_hh, dW_ih, the
+    /// biases) and dX run while its ∂L/∂g is still in cache; 0 (default) picks it from the shape alone
+    /// (<c>SequenceRunner.BackwardChunkSteps</c>), so the order of those sums, and their bits, never depend on the team.
+    /// </summary>
+    public int BackwardChunkSteps { get; init; }
+
     /// <summary>Newton stops once max_t |F_t| ≤ this (float32: 1e-6 is a few ulp of states of order 1).</summary>
     public float NewtonTolerance { get; init; } = 1e-6f;
 

@@ -77,6 +77,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
     private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
     private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
+    private readonly PackedMatrix _gatesToInput = new();    // W_ih (K = G·H, N = I) for dX of every backward chunk
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
@@ -155,11 +156,18 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         {
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
             var grads = new ChunkGradients { States = pStates, Saved = pSaved, DGh = pDGh, DWhh = pDWhh, W = w };
+            int chunk = TCell.HasLinearState ? t : options.BackwardChunkSteps > 0 ? Math.Min(options.BackwardChunkSteps, t)
+                : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
+            // Chunks multiply by W_ih many times: packed once here (one dispatch and one packing less per chunk).
+            if (chunk < t && (long)chunk * b * a.InSize * gh > Gemm.SmallWork)
+            {
+                _gatesToInput.Pack(false, a.InSize, gh, a.WIh, a.InSize);
+                grads.WIhPacked = _gatesToInput;
+            }
             // The loop runs in chunks of steps, each followed by its share of the weight gradients while the
             // chunk's ∂L/∂g rows are still in cache (instead of four passes over all of [T·B, G·H] from memory).
             // The parallel paths sum their weight gradients by the same chunks in the same order: every path
             // then reduces over the rows alike.
-            int chunk = TCell.HasLinearState ? t : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
             if (path is SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan)
             {
                 if (path == SequencePath.StateScan) StateScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w);
@@ -191,25 +199,25 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 
     /// <summary>Bytes of ∂L/∂g (∂L/∂gx and, when apart, ∂L/∂gh) one chunk of the backward loop may write before its
     /// weight gradients run: they then read it from L2 and the shared L3 instead of memory.</summary>
-    internal static long BackwardChunkBytes = 2L << 20;
+    internal const long BackwardChunkBytes = 2L << 20;
 
     /// <summary>Rows per unit of I + W_0 a chunk holds at least: a chunk's weight-gradient GEMMs load and store dW
     /// ([G·H, I + W_0]) once, so K = rows must be long beside I + W_0 for those loads to stay a small share.</summary>
-    internal static int BackwardChunkRowsPerColumn = 4;
+    internal const int BackwardChunkRowsPerColumn = 4;
 
     /// <summary>
-    /// Steps per chunk of the backward loop: enough for ≥ <see cref="BackwardChunkRowsPerColumn"/>·(I + W_0) rows,
-    /// or all T steps when that chunk's ∂L/∂g would not fit in <see cref="BackwardChunkBytes"/> (then nothing is
-    /// gained by chunking). From the shape alone, never the team, so the summation order (and every bit of the
-    /// gradients) is the same for any thread count.
+    /// Steps per chunk of the backward loop: as many as fit their ∂L/∂g in <see cref="BackwardChunkBytes"/> (fewer chunks,
+    /// fewer dispatches), provided that is ≥ <see cref="BackwardChunkRowsPerColumn"/>·(I + W_0) rows; else all T steps
+    /// (nothing is gained by chunking). From the shape alone, never the team, so the summation order (and every bit
+    /// of the gradients) is the same for any thread count.
     /// </summary>
     internal static int BackwardChunkSteps(int batch, int steps, int inSize, int width, int gh, bool apart)
     {
         if (steps <= 1) return Math.Max(steps, 1);
-        long rows = (long)BackwardChunkRowsPerColumn * (inSize + width);
-        long chunk = Math.Min(steps, (rows + batch - 1) / batch);
-        long bytes = chunk * batch * gh * sizeof(float) * (apart ? 2 : 1);
-        return bytes > BackwardChunkBytes ? steps : (int)chunk;
+        long stepBytes = (long)batch * gh * sizeof(float) * (apart ? 2 : 1);
+        long fit = BackwardChunkBytes / stepBytes;
+        long need = ((long)BackwardChunkRowsPerColumn * (inSize + width) + batch - 1) / batch;
+        return need > fit ? steps : (int)Math.Min(steps, fit);
     }
 
     /// <summary>The pointers the per-chunk weight gradients read, pinned by <see cref="Backward"/>.</summary>
@@ -217,6 +225,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     {
         public float* States, Saved, DGh, DWhh;
         public CellWeights W;
+        public PackedMatrix? WIhPacked;     // W_ih packed for dX (null: multiply by W_ih as stored)
     }
 
     /// <summary>
@@ -243,11 +252,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         var x = a.X.Slice((int)(first * i), rows * i);
         Gemm.Multiply(true, false, gh, i, rows, dGi, gh, x, i, a.DWIh, i, true);
         if (a.HasBias)
-        {
-            ColumnSumsInto(a.DBIh, dGi, rows, gh, team);
-            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGhAll.Slice((int)(first * gh), rows * gh), rows, gh, team);
-        }
-        Gemm.Multiply(false, false, rows, i, gh, dGi, gh, a.WIh, i, a.DIn.Slice((int)(first * i), rows * i), i, true);
+            ColumnSumsInto(a.DBIh, dGi, TCell.Recurrent != RecurrentWeights.None ? a.DBHh : default, dGhAll.Slice((int)(first * gh), rows * gh), rows, gh, team);
+        var dIn = a.DIn.Slice((int)(first * i), rows * i);
+        if (c.WIhPacked is { } packed) Gemm.Multiply(false, rows, dGi, gh, packed, dIn, i, true, team);
+        else Gemm.Multiply(false, false, rows, i, gh, dGi, gh, a.WIh, i, dIn, i, true);
     }
 
     /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
@@ -283,15 +291,17 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         job.Execute(0, 1);
     }
 
-    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order), columns split over the
-    /// team: a pass over [T·B, G·H] that reads memory, so two cores finish it sooner, and each column keeps its order.</summary>
-    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n, WorkerTeam team)
+    /// <summary>dst[N] += Σ_rows src[rows, N], and likewise dst2 from src2 unless dst2 is empty (both in one dispatch),
+    /// rows summed in order (fixed reduction order), columns split over the team: a pass over [T·B, G·H] that reads
+    /// memory, so two cores finish it sooner, and each column keeps its order.</summary>
+    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, Span<float> dst2, ReadOnlySpan<float> src2, int rows, int n, WorkerTeam team)
     {
         if (n == 0 || rows == 0) return;
         if ((long)src.Length < (long)rows * n || dst.Length < n) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src.Length} and {dst.Length}");
-        fixed (float* pDst = dst) fixed (float* pSrc = src)
+        if (!dst2.IsEmpty && ((long)src2.Length < (long)rows * n || dst2.Length < n)) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src2.Length} and {dst2.Length}");
+        fixed (float* pDst = dst) fixed (float* pSrc = src) fixed (float* pDst2 = dst2) fixed (float* pSrc2 = src2)
         {
-            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Rows = rows, N = n };
+            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Dst2 = dst2.IsEmpty ? null : pDst2, Src2 = pSrc2, Rows = rows, N = n };
             if (team.Size > 1 && n >= 2 * ColumnSumsJob.Block && (long)rows * n >= ColumnSumsJob.ParallelMin) team.Run(ref job);
             else job.Execute(0, 1);
         }
@@ -304,7 +314,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         public const int Block = 16;
         /// <summary>Elements below which a dispatch costs more than the pass.</summary>
         public const long ParallelMin = 1L << 16;
-        public float* Dst, Src;
+        public float* Dst, Src, Dst2, Src2;   // Dst2 null: one sum
         public int Rows, N;
 
         public readonly void Execute(int worker, int workers)
@@ -312,8 +322,14 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
             int blocks = (N + Block - 1) / Block;
             int j0 = (int)((long)blocks * worker / workers) * Block, j1 = Math.Min(N, (int)((long)blocks * (worker + 1) / workers) * Block);
             if (j0 >= j1) return;
-            var d = new Span<float>(Dst + j0, j1 - j0);
-            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(Src + (nint)r * N + j0, j1 - j0), d);
+            Sum(Dst, Src, j0, j1);
+            if (Dst2 != null) Sum(Dst2, Src2, j0, j1);
+        }
+
+        private readonly void Sum(float* dst, float* src, int j0, int j1)
+        {
+            var d = new Span<float>(dst + j0, j1 - j0);
+            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(src + (nint)r * N + j0, j1 - j0), d);
         }
     }
 
