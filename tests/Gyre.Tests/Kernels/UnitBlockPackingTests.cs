@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Gyre.Tests.Kernels;
 
-/// <summary>The unit-block packing of W_hh is a plain relayout: every float lands where the layout says, padded units are 0.</summary>
+/// <summary>The unit-block packing of W_hh (and of W_ih, depth I) is a plain relayout: every float lands where the layout says, padded units are 0.</summary>
 public unsafe class UnitBlockPackingTests
 {
     [Theory]
@@ -15,14 +15,17 @@ public unsafe class UnitBlockPackingTests
     [InlineData(100, 4, false)]
     [InlineData(131, 3, false)]
     [InlineData(144, 4, true)]
-    public void EveryWeightLandsInItsUnitBlock(int hidden, int gates, bool narrow)
+    [InlineData(32, 4, true, 5)]
+    [InlineData(48, 4, true, 33)]
+    [InlineData(70, 3, false, 17)]
+    public void EveryWeightLandsInItsUnitBlock(int hidden, int gates, bool narrow, int depth = 0)
     {
-        int hp = RecurrentStepKernels.PaddedUnits(hidden), k = hidden;
+        int hp = RecurrentStepKernels.PaddedUnits(hidden), k = depth > 0 ? depth : hidden;
         var w = new float[gates * hidden * k];
         for (int i = 0; i < w.Length; i++) w[i] = i + 1;                 // every value distinct and non-zero
-        var packed = new float[RecurrentStepKernels.PackedLength(hidden, gates)];
+        var packed = new float[RecurrentStepKernels.PackedLength(hidden, gates, k)];
         Array.Fill(packed, float.NaN);
-        fixed (float* pw = w) fixed (float* pp = packed) RecurrentStepKernels.PackUnitBlocks(pp, pw, hidden, gates, narrow);
+        fixed (float* pw = w) fixed (float* pp = packed) RecurrentStepKernels.PackUnitBlocks(pp, pw, hidden, gates, narrow, depth);
         // Block at u0 (width U) is [K, G, U] at offset u0·G·K: element (p, g, u) is W_hh[g·H + u0 + u, p], 0 past H.
         for (int u0 = 0; u0 < hp;)
         {
