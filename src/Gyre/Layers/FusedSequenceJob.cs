@@ -6,9 +6,10 @@ using Gyre.Kernels;
 namespace Gyre.Layers;
 
 /// <summary>
-/// A whole batch-1 sequence of fused steps on a team, with no barrier between steps. The hidden units are cut
-/// into one share per worker (<see cref="RecurrentStepKernels.Share"/>); share j of step t writes units
-/// [u0_j, u1_j) of state slot t + 1 and needs all of slot t. Each share has a progress count
+/// A whole sequence of fused steps split by hidden units over a team, with no barrier between steps: batch 1
+/// with the cell's fused step, or a few rows (too few to split by rows) with its fused multi-row step. The hidden
+/// units are cut into one share per worker (<see cref="Cut"/>); share j of step t writes units [u0_j, u1_j) of
+/// every row of state slot t + 1 and needs all of slot t. Each share has a progress count
 /// <c>done[j]</c> (steps of share j written, raised only, by whoever wrote them), so a worker waits only for the
 /// shares it reads, never for a worker. A worker computes its own share at the frontier f = min_j done[j]; when
 /// it is ahead and another share of step f is missing, it waits at most as long as a share takes it and then
@@ -41,22 +42,31 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
     public const int ProgressStride = 32;
 
     public bool Reverse;
-    public int Hidden, Steps;
-    public float* W, BiasHh;         // packed W_hh blocks; b_hh [G, Hp] or null
-    public float* Gx;                // [T, G·H] input projections
-    public float* States;            // [NS, T+1, H]
-    public float* Saved;             // [T, S·H] or null (inference)
+    public int Batch, Hidden, Steps; // Batch 1: the fused step; above 1: the fused multi-row step
+    public float* W, BiasHh;         // packed W_hh unit blocks (wide at batch 1, narrow above); b_hh [G, Hp] or null
+    public float* Gx;                // [T, B, G·H] input projections
+    public float* States;            // [NS, T+1, B, H]
+    public float* Saved;             // [T, B, S·H] or null (inference)
     public int* Progress;            // [workers, 32]: done at 0, own at 16
     /// <summary>How long a worker waits for a missing share, as a multiple of the time its last share took it
     /// (1: wait as long as doing it; 0: cover at once).</summary>
     public double Patience;
 
+    /// <summary>First unit of share j of <paramref name="workers"/> (j = workers: the end): at batch 1 whole unit blocks of
+    /// <see cref="RecurrentStepKernels.Share"/>, end Hp; above, whole 16-unit blocks of the multi-row step (H a multiple of 16).</summary>
+    public static int Cut(int batch, int hidden, int j, int workers)
+    {
+        if (batch == 1) return j >= workers ? RecurrentStepKernels.PaddedUnits(hidden) : RecurrentStepKernels.Share(hidden, j, workers).Start;
+        int blocks = hidden / RecurrentStepKernels.Lanes;
+        return (int)((long)blocks * Math.Min(j, workers) / workers) * RecurrentStepKernels.Lanes;
+    }
+
     /// <summary>Sets every share's progress before a call: shares without units are done from the start.</summary>
-    public static void ResetProgress(int* progress, int hidden, int steps, int workers)
+    public static void ResetProgress(int* progress, int batch, int hidden, int steps, int workers)
     {
         for (int j = 0; j < workers; j++)
         {
-            var (u0, u1) = RecurrentStepKernels.Share(hidden, j, workers);
+            int u0 = Cut(batch, hidden, j, workers), u1 = Cut(batch, hidden, j + 1, workers);
             progress[j * ProgressStride] = u0 < u1 ? 0 : steps;
             progress[j * ProgressStride + 16] = progress[j * ProgressStride + 17] = 0;
         }
@@ -72,7 +82,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
         }
         // The shares' unit ranges, once (Share walks the blocks).
         int* cuts = stackalloc int[workers + 1];
-        for (int j = 0; j <= workers; j++) cuts[j] = j == workers ? RecurrentStepKernels.PaddedUnits(Hidden) : RecurrentStepKernels.Share(Hidden, j, workers).Start;
+        for (int j = 0; j <= workers; j++) cuts[j] = Cut(Batch, Hidden, j, workers);
         int* done = Progress + worker * ProgressStride;
         long last = 0;
         while (true)
@@ -132,15 +142,21 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
         }
     }
 
-    /// <summary>Units [u0, u1) of processing step <paramref name="s"/>.</summary>
+    /// <summary>Units [u0, u1) of every row of processing step <paramref name="s"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private readonly void Step(int s, int u0, int u1)
     {
-        nint h = Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * h;
+        nint bh = (nint)Batch * Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * bh;
         int step = Reverse ? Steps - 1 - s : s;
         nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
-        float* saved = Saved == null ? null : Saved + step * sw * h;
-        TCell.FusedStep(States + next * h, States + prev * h, stride, saved, Gx + step * g * h, W, BiasHh, Hidden, u0, u1);
+        float* saved = Saved == null ? null : Saved + step * sw * bh;
+        if (Batch == 1) TCell.FusedStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, BiasHh, Hidden, u0, u1);
+        else
+        {
+            // The step after this one, whose gates the kernel prefetches (null after the last step).
+            float* nextGx = s + 1 < Steps ? Gx + (Reverse ? step - 1 : step + 1) * g * bh : null;
+            TCell.FusedRowsStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, Batch, Hidden, u0, u1, nextGx, default);
+        }
     }
 }
 

@@ -282,16 +282,18 @@ public partial class RecurrentLayer : Module
         var lens = ws.SetLengths(lengths, t);
 
         // [T, B, I] time-major copy of the input (layer 0's input buffer); padded steps read as zeros, so
-        // whatever the caller padded with stays out of every product.
+        // whatever the caller padded with stays out of every product. Inference of a time-major unpadded x reads
+        // x in place: the runner only reads it, and only a training forward keeps it for backward.
+        bool inputInPlace = !keep && !BatchFirst && lens.IsEmpty;
         if (BatchFirst) TransposeInto(ws.LayerInput[0].Span, x.ReadOnlySpan, b, t, InputSize);
-        else x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
+        else if (!inputInPlace) x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
         if (!lens.IsEmpty) ZeroPadded(ws.LayerInput[0].Span, lens, b, t, InputSize);
 
         int bs = b * ls;
         for (int layer = 0; layer < NumLayers; layer++)
         {
             int inSize = layer == 0 ? InputSize : d * w0;
-            var input = ws.LayerInput[layer];                   // [T, B, I_layer]
+            var input = layer == 0 && inputInPlace ? x.ReadOnlySpan : ws.LayerInput[layer].ReadOnlySpan;   // [T, B, I_layer]
             var output = ws.LayerOutput[layer];                 // [T, B, D·W_0]
             for (int dir = 0; dir < d; dir++)
             {
@@ -314,7 +316,7 @@ public partial class RecurrentLayer : Module
                 }
                 var args = new DirectionForward
                 {
-                    X = input.ReadOnlySpan, InSize = inSize, WIh = _wIh[slot].Value.ReadOnlySpan,
+                    X = input, InSize = inSize, WIh = _wIh[slot].Value.ReadOnlySpan,
                     Bias = HasBias ? bias : default,
                     WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
                     BHh = HasBias && Cell.HiddenBiasApart && _bHh[slot] != null ? _bHh[slot]!.Value.ReadOnlySpan : default,
@@ -325,15 +327,9 @@ public partial class RecurrentLayer : Module
                 };
                 _forwardPaths[slot] = _runners[slot].Forward(args, Execution);
 
-                // Scatter this direction's h into the [T, B, D·W_0] output (0 at padded steps).
-                var hs = states.Slice(backwards ? 0 : bs, t * bs);
-                var outSpan = output.Span;
-                for (int row = 0; row < t * b; row++)
-                {
-                    var dst = outSpan.Slice(row * d * w0 + dir * w0, w0);
-                    if (!lens.IsEmpty && row / b >= lens[row % b]) dst.Clear();
-                    else hs.Slice(row * ls, w0).CopyTo(dst);
-                }
+                // The last layer's output goes straight into a time-major y (one pass over [T, B, D·W_0] instead of
+                // two); CopyLayerOutput rebuilds it from the states when asked.
+                ScatterOutput(ws, layer, dir, layer == NumLayers - 1 && !BatchFirst ? y.Span : output.Span);
                 // Final states: after the last processed step.
                 for (int j = 0; j < ns; j++)
                     CopyRows(finalStates[j].Span.Slice(slot * b * _stateWidths[j]), _stateWidths[j],
@@ -356,9 +352,7 @@ public partial class RecurrentLayer : Module
             }
         }
 
-        var last = ws.LayerOutput[NumLayers - 1].ReadOnlySpan;
-        if (BatchFirst) TransposeInto(y.Span, last, t, b, d * w0);
-        else last.CopyTo(y.Span);
+        if (BatchFirst) TransposeInto(y.Span, ws.LayerOutput[NumLayers - 1].ReadOnlySpan, t, b, d * w0);
         _haveActivations = keep;
     }
 
@@ -443,7 +437,25 @@ public partial class RecurrentLayer : Module
         int b = ws.Batch, t = ws.Steps, width = Directions * OutputSize;
         CheckDest(dst, BatchFirst ? [b, t, width] : [t, b, width], "layer output");
         if (BatchFirst) TransposeInto(dst.Span, ws.LayerOutput[layer].ReadOnlySpan, t, b, width);
+        else if (layer == NumLayers - 1)
+            for (int dir = 0; dir < Directions; dir++) ScatterOutput(ws, layer, dir, dst.Span);
         else ws.LayerOutput[layer].ReadOnlySpan.CopyTo(dst.Span);
+    }
+
+    /// <summary>Direction <paramref name="dir"/>'s h of every step of layer <paramref name="layer"/> (from its states)
+    /// into its columns of a time-major [T, B, D·W_0] <paramref name="dst"/>, 0 at padded steps.</summary>
+    private void ScatterOutput(Workspace ws, int layer, int dir, Span<float> dst)
+    {
+        int b = ws.Batch, t = ws.Steps, d = Directions, w0 = OutputSize, ls = _stateLd, bs = b * ls;
+        var lens = ws.Lengths;
+        var hs = ws.Dir[layer * d + dir].States.ReadOnlySpan.Slice(RunsBackwards(dir) ? 0 : bs, t * bs);
+        if (d == 1 && ls == w0 && lens.IsEmpty) { hs.CopyTo(dst); return; }
+        for (int row = 0; row < t * b; row++)
+        {
+            var to = dst.Slice(row * d * w0 + dir * w0, w0);
+            if (!lens.IsEmpty && row / b >= lens[row % b]) to.Clear();
+            else hs.Slice(row * ls, w0).CopyTo(to);
+        }
     }
 
     /// <summary>

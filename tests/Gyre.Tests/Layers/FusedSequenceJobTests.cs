@@ -7,7 +7,7 @@ using Xunit;
 namespace Gyre.Tests.Layers;
 
 /// <summary>
-/// The batch-1 unit split has no barrier: a worker that is left alone (its partners descheduled or never started)
+/// The unit split of the fused paths (batch 1, and few rows of the multi-row step) has no barrier: a worker that is left alone (its partners descheduled or never started)
 /// must finish the whole sequence by computing the missing shares itself, with the one-thread bits, and a partner that
 /// arrives after the end must change nothing.
 /// </summary>
@@ -15,8 +15,8 @@ public unsafe class FusedSequenceJobTests
 {
     private const int T = 23;
 
-    /// <summary>States [NS, T+1, H] and saved [T, S·H] of one run; <paramref name="run"/> executes the job.</summary>
-    private static (float[] States, float[] Saved) Run<TCell>(int h, bool reverse, int workers, Action<FusedSequenceJob<TCell>> run)
+    /// <summary>States [NS, T+1, B, H] and saved [T, B, S·H] of one run; <paramref name="run"/> executes the job.</summary>
+    private static (float[] States, float[] Saved) Run<TCell>(int h, int batch, bool reverse, int workers, Action<FusedSequenceJob<TCell>> run)
         where TCell : struct, ICell
     {
         int g = TCell.Gates, ns = TCell.States, sw = TCell.SavedWidth, hp = RecurrentStepKernels.PaddedUnits(h);
@@ -24,26 +24,27 @@ public unsafe class FusedSequenceJobTests
         var whh = new float[g * h * h]; rng.Uniform(whh, -0.3f, 0.3f);
         var blocks = GC.AllocateArray<float>((int)RecurrentStepKernels.PackedLength(h, g) + 16, pinned: true);
         var bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
-        var gx = GC.AllocateArray<float>(T * g * h, pinned: true); rng.Uniform(gx, -1f, 1f);
-        var states = GC.AllocateArray<float>(ns * (T + 1) * h, pinned: true);
-        var saved = GC.AllocateArray<float>(T * sw * h, pinned: true);
+        int bh = batch * h;
+        var gx = GC.AllocateArray<float>(T * g * bh, pinned: true); rng.Uniform(gx, -1f, 1f);
+        var states = GC.AllocateArray<float>(ns * (T + 1) * bh, pinned: true);
+        var saved = GC.AllocateArray<float>(T * sw * bh, pinned: true);
         var progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
         // Initial states in the slot a direction starts from.
-        for (int j = 0; j < ns; j++) rng.Uniform(states.AsSpan((j * (T + 1) + (reverse ? T : 0)) * h, h), -1f, 1f);
+        for (int j = 0; j < ns; j++) rng.Uniform(states.AsSpan((j * (T + 1) + (reverse ? T : 0)) * bh, bh), -1f, 1f);
         fixed (float* pw = whh) fixed (float* pBlocks = blocks) fixed (float* pBias = bias) fixed (float* pGx = gx)
         fixed (float* pStates = states) fixed (float* pSaved = saved) fixed (int* pProgress = progress)
         {
             float* aligned = ThreadScratch.Align(pBlocks), alignedBias = null;
-            RecurrentStepKernels.PackUnitBlocks(aligned, pw, h, g);
+            RecurrentStepKernels.PackUnitBlocks(aligned, pw, h, g, narrow: batch > 1);
             if (TCell.HiddenBiasApart)
             {
                 alignedBias = ThreadScratch.Align(pBias);
                 for (int gate = 0; gate < g; gate++) rng.Uniform(new Span<float>(alignedBias + gate * hp, h), -0.5f, 0.5f);
             }
-            FusedSequenceJob<TCell>.ResetProgress(pProgress, h, T, workers);
+            FusedSequenceJob<TCell>.ResetProgress(pProgress, batch, h, T, workers);
             run(new FusedSequenceJob<TCell>
             {
-                Reverse = reverse, Hidden = h, Steps = T, W = aligned, BiasHh = alignedBias, Gx = pGx, States = pStates,
+                Reverse = reverse, Batch = batch, Hidden = h, Steps = T, W = aligned, BiasHh = alignedBias, Gx = pGx, States = pStates,
                 Saved = pSaved, Progress = pProgress, Patience = 1.0,
             });
         }
@@ -58,13 +59,13 @@ public unsafe class FusedSequenceJobTests
                 Assert.Fail($"{what}[{i}]: expected {expected[i]:R}, got {actual[i]:R}");
     }
 
-    private static void WorkerAloneFinishes<TCell>(int h, bool reverse, int workers) where TCell : struct, ICell
+    private static void WorkerAloneFinishes<TCell>(int h, bool reverse, int workers, int batch = 1) where TCell : struct, ICell
     {
-        var (states, saved) = Run<TCell>(h, reverse, 1, job => job.Execute(0, 1));
+        var (states, saved) = Run<TCell>(h, batch, reverse, 1, job => job.Execute(0, 1));
         for (int alone = 0; alone < workers; alone++)
         {
             int first = alone;
-            var (s, v) = Run<TCell>(h, reverse, workers, job =>
+            var (s, v) = Run<TCell>(h, batch, reverse, workers, job =>
             {
                 job.Execute(first, workers);
                 // The others arrive after the last step: nothing is left for them.
@@ -88,12 +89,19 @@ public unsafe class FusedSequenceJobTests
     public void AnLstmWorkerLeftAloneFinishesWithTheOneThreadBits(int h, bool reverse, int workers) =>
         WorkerAloneFinishes<LstmCellMath>(h, reverse, workers);
 
+    [Theory]
+    [InlineData(64, 5, false, 2)]
+    [InlineData(48, 7, true, 3)]
+    [InlineData(32, 13, false, 2)]
+    public void AMultiRowLstmWorkerLeftAloneFinishesWithTheOneThreadBits(int h, int batch, bool reverse, int workers) =>
+        WorkerAloneFinishes<LstmCellMath>(h, reverse, workers, batch);
+
     [Fact]
     public void SharesWithoutUnitsStartDone()
     {
         // H = 64 is one 64-unit block: the second of two workers has no units, so its share counts as done.
         var progress = new int[2 * FusedSequenceJob<GruCellMath>.ProgressStride];
-        fixed (int* p = progress) FusedSequenceJob<GruCellMath>.ResetProgress(p, 64, T, 2);
+        fixed (int* p = progress) FusedSequenceJob<GruCellMath>.ResetProgress(p, 1, 64, T, 2);
         Assert.Equal(0, progress[0]);
         Assert.Equal(T, progress[FusedSequenceJob<GruCellMath>.ProgressStride]);
     }

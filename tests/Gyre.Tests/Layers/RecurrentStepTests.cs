@@ -104,15 +104,17 @@ public class RecurrentStepTests
     }
 
     [Theory]
-    [InlineData("gru", 128)]
-    [InlineData("lstm", 150)]
-    public void UnitSplitThatNeverWaitsChangesNoBit(string cell, int h)
+    [InlineData("gru", 128, 1)]
+    [InlineData("lstm", 150, 1)]
+    [InlineData("lstm", 64, 5)]
+    public void UnitSplitThatNeverWaitsChangesNoBit(string cell, int h, int batch)
     {
         // Patience 0: a worker computes every missing share of the other at once, so shares are computed twice,
         // often at the same time; duplicates write the same bits.
         var kind = CellRegistry.Parse(cell);
-        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, expected: SequencePath.FusedSingleRow),
-                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16, expected: SequencePath.FusedSingleRow, patience: 0));
+        var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
+        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, batch: batch, splitMin: 1000, expected: path),
+                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: path, patience: 0));
     }
 
     [Theory]
