@@ -155,7 +155,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
         {
             // The step after this one, whose gates the kernel prefetches (null after the last step).
             float* nextGx = s + 1 < Steps ? Gx + (Reverse ? step - 1 : step + 1) * g * bh : null;
-            TCell.FusedRowsStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, Batch, Hidden, u0, u1, nextGx);
+            TCell.FusedRowsStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, Batch, Hidden, u0, u1, nextGx, default);
         }
     }
 }

@@ -76,7 +76,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 {
     private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
     private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
-    private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
+    private float[] _inputBlocks = [];                      // W_ih in narrow unit blocks for the in-step projection of FusedRows (+16)
     private readonly PackedMatrix _gatesToInput = new();    // W_ih (K = G·H, N = I) for dX of every backward chunk
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
@@ -554,7 +554,11 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
         if (perStep)
         {
-            if (Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+            long inputNeed = RecurrentStepKernels.PackedLength(hidden, g, inSize) + 16;
+            if (_inputBlocks.Length < inputNeed) { _inputBlocks = GC.AllocateUninitializedArray<float>(checked((int)inputNeed), pinned: true); _inputToGatesGen = 0; }
+            if (Stale(ref _inputToGatesGen, a.PackGeneration))
+                fixed (float* raw = _inputBlocks) fixed (float* wIh = a.WIh)
+                    RecurrentStepKernels.PackUnitBlocks(ThreadScratch.Align(raw), wIh, hidden, g, narrow: true, depth: inSize);
         }
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
@@ -563,7 +567,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (float* pX = a.X) fixed (float* pBias = a.Bias)
+        fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (float* pInput = _inputBlocks)
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
             if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
@@ -588,7 +592,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
             {
                 Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
                 Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved,
-                X = perStep ? pX : null, InSize = inSize, WIh = perStep ? _inputToGates.Pointer : null,
+                X = perStep ? pX : null, InSize = inSize, WIh = perStep ? ThreadScratch.Align(pInput) : null,
                 Bias = a.Bias.IsEmpty ? null : pBias,
             };
             if (splitRows && team.TryRunConcurrently(ref job)) return;
@@ -1036,9 +1040,9 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
     public int Batch, Hidden, Steps;
     public float* W;                 // narrow unit blocks [H/16][K, G, 16], pinned
     public float* Gx, States, Saved;
-    // Per-step projection (X not null): before each step the worker writes its rows' gx = 1·Bias + x·W_ihᵀ
-    // into its rows of the first [B, G·H] block of Gx, which then stays in cache; else Gx holds all T steps.
-    public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = G·H); bias [G·H] or null
+    // Per-step projection (X not null): the step itself starts each tile from Bias + x·W_ihᵀ of its rows
+    // (StepInput), so gx never goes to memory; else Gx holds all T steps.
+    public float* X, WIh, Bias;      // x [T, B, I]; W_ih in narrow unit blocks [H/16][I, G, 16]; bias [G·H] or null
     public int InSize;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1055,19 +1059,15 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
             nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
             float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * sw;
             // The step after this one, whose gates the kernel prefetches (null after the last step).
-            float* gStep, nextGx = null;
-            if (X != null)
-            {
-                gStep = Gx + rh * g;
-                Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, g * Hidden, InSize,
-                    gStep, g * h, false, Bias);
-            }
+            float* gStep = null, nextGx = null;
+            var input = default(StepInput);
+            if (X != null) input = new StepInput { X = X + ((nint)step * Batch + r0) * InSize, Ldx = InSize, W = WIh, Size = InSize, Bias = Bias };
             else
             {
                 gStep = Gx + ((nint)step * bh + rh) * g;
                 if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
             }
-            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx);
+            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx, input);
         }
     }
 }
