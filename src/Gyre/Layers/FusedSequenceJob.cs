@@ -28,13 +28,14 @@ namespace Gyre.Layers;
 /// for every worker to leave (the team's join), once per sequence instead of once per step.
 /// </para>
 /// <para>
-/// Whether the owner of a missing share is running: <c>own[j]</c> is the last count the owner itself published.
-/// done[j] = own[j] means the owner produced the latest share itself, so waiting for it is worthwhile; when
-/// another worker had to cover it (done[j] &gt; own[j]), the owner is taken as absent and the share is covered at
-/// once until its owner publishes again.
+/// Whether the owner of a missing share is running: the owner announces each of its shares when it starts it
+/// (started[j]) and records it when done (own[j], the last count it published itself). It counts as present when
+/// it has started this step's share or finished the previous one itself, and then waiting is worthwhile; otherwise
+/// (another worker covered its last share and it has not started this one: descheduled) the share is covered at
+/// once, so a worker left alone pays no patience per step.
 /// </para>
-/// Pointers are into pinned buffers. Progress is 32 ints per worker (done at 32·j, own at 32·j + 16: separate cache
-/// lines); shares without units start done (done = T).
+/// Pointers are into pinned buffers. Progress is 32 ints per worker (done at 32·j; own at 32·j + 16 and started at
+/// 32·j + 17, written by the owner only, on another cache line); shares without units start done (done = T).
 /// </remarks>
 internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct, ICell
 {
@@ -47,7 +48,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
     public float* Gx;                // [T, B, G·H] input projections
     public float* States;            // [NS, T+1, B, H]
     public float* Saved;             // [T, B, S·H] or null (inference)
-    public int* Progress;            // [workers, 32]: done at 0, own at 16
+    public int* Progress;            // [workers, 32]: done at 0, own at 16, started at 17
     /// <summary>How long a worker waits for a missing share, as a multiple of the time its last share took it
     /// (1: wait as long as doing it; 0: cover at once).</summary>
     public double Patience;
