@@ -49,7 +49,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
     public float* States;            // [NS, T+1, B, H]
     public float* Saved;             // [T, B, S·H] or null (inference)
     public int* Progress;            // [workers, 32]: done at 0, own at 16, started at 17
-    /// <summary>How long a worker waits for a missing share, as a multiple of the time its last share took it
+    /// <summary>How long a worker waits for a missing share, as a multiple of the time a recent share took it
     /// (1: wait as long as doing it; 0: cover at once).</summary>
     public double Patience;
 
@@ -99,16 +99,17 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
             int share = Volatile.Read(ref *done) == frontier ? worker : missing;
             if (share != worker && Arrived(share, frontier, last)) continue;
             if (share == worker) Volatile.Write(ref Progress[worker * ProgressStride + 17], frontier + 1);
-            long t0 = Stopwatch.GetTimestamp();
+            // The time a share takes, sampled every 16th step: two clock reads cost about 5 % of a 0.5 µs share.
+            long t0 = last == 0 || (frontier & 15) == 0 ? Stopwatch.GetTimestamp() : 0;
             if (cuts[share] < cuts[share + 1]) Step(frontier, cuts[share], Math.Min(cuts[share + 1], Hidden));
-            last = Stopwatch.GetTimestamp() - t0;
+            if (t0 != 0) last = Math.Max(1, Stopwatch.GetTimestamp() - t0);
             Raise(ref Progress[share * ProgressStride], frontier + 1);
             if (share == worker) Raise(ref Progress[share * ProgressStride + 16], frontier + 1);
         }
     }
 
     /// <summary>Waits for share <paramref name="share"/> of step <paramref name="step"/> while its owner looks present,
-    /// at most Patience × <paramref name="last"/> ticks (the time this worker's last share took it); true when it
+    /// at most Patience × <paramref name="last"/> ticks (the time a recent share took this worker); true when it
     /// arrived (the caller rereads), false when the caller should compute it.</summary>
     private readonly bool Arrived(int share, int step, long last)
     {
