@@ -158,6 +158,29 @@ public sealed class StatefulForecastTests : IDisposable
         }
     }
 
+    /// <summary>A training chunk (forward, loss, backward) allocates no activation buffers: the same few bytes at any chunk
+    /// length.</summary>
+    [Fact]
+    public void ATrainingChunkAllocatesNoBuffers()
+    {
+        long Measure(int chunk)
+        {
+            var f = Forecaster.Create(_dir.Daily("daily.csv", 240), Daily("gru", 2, "last") with { Chunk = chunk, Hidden = 16 });
+            var task = new StatefulForecastTask(f, f.LoadData(_dir["daily.csv"]));
+            f.Network.Training = true;
+            int next = 0;
+            return Allocations.PerCall(() =>
+            {
+                f.Network.ZeroGrad();
+                task.TrainBatch([next]);
+                next = (next + 1) % task.TrainCount;
+            });
+        }
+        long shortChunks = Measure(4), longChunks = Measure(32);
+        Assert.Equal(shortChunks, longChunks);
+        Assert.True(shortChunks < 2048, $"{shortChunks} bytes per chunk");
+    }
+
     [Fact]
     public void OnnxExportIsRefusedWithItsReason()
     {
