@@ -7,7 +7,7 @@ using Gyre.Kernels;
 if (args.Length == 0)
 {
     Console.WriteLine("Gyre micro-benchmarks: see bench/README.md");
-    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | pmf-step N [rounds] [B] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | rnn-cpu reps ROW... | sgemm-tn ... | bdn [BenchmarkDotNet options]");
+    Console.WriteLine("usage: sgemm [size] [threads] | sgemm-shape m n k [threads] | sgemm-step B H G [threads] | pmf-step N [rounds] [B] | gates [H] [B] | team [threads] | rnn cell B T I H infer|train threads reps | rnn-grid threads reps [mode] | rnn-parts ... | rnn-cpu reps ROW... | batch1 cell T I H threads min-hidden patience reps | sgemm-tn ... | bdn [BenchmarkDotNet options]");
     return 0;
 }
 switch (args[0])
@@ -143,6 +143,36 @@ switch (args[0])
                 double infer = Measure(false), train = Measure(true);
                 Console.WriteLine($"{row}: thread CPU infer {infer:F3} ms, train {train:F3} ms, train/infer {train / infer:F2}");
             }
+            return 0;
+        }
+    case "batch1": // batch1 cell T I H threads min-hidden patience reps: wall ms of batch-1 inference (median, p90, max)
+        {
+            var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
+            int t = int.Parse(args[2]), i = int.Parse(args[3]), h = int.Parse(args[4]), reps = int.Parse(args[8]);
+            using var team = new WorkerTeam(int.Parse(args[5]));
+            var layer = new Gyre.Layers.RecurrentLayer(cell, i, h, seed: 1)
+            {
+                Training = false,
+                Execution = new Gyre.Layers.ExecutionOptions
+                {
+                    Team = team, ParallelFusedMinHidden = int.Parse(args[6]),
+                    FusedSplitPatience = double.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture),
+                },
+            };
+            int ns = layer.StateCount;
+            var x = Gyre.Tensors.Tensor.Zeros(t, 1, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
+            var y = Gyre.Tensors.Tensor.Zeros(t, 1, layer.OutputSize);
+            var finals = Enumerable.Range(0, ns).Select(j => Gyre.Tensors.Tensor.Zeros(1, 1, layer.StateWidth(j))).ToArray();
+            var inits = new Gyre.Tensors.Tensor?[ns];
+            var ms = new double[reps];
+            for (int r = -20; r < reps; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                layer.Forward(x, inits, y, finals, default);
+                if (r >= 0) ms[r] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(ms);
+            Console.WriteLine($"batch1 {args[1]} T={t} I={i} H={h} threads={team.Size} min-hidden={args[6]} patience={args[7]}: median {ms[reps / 2]:F3} ms, p90 {ms[reps * 9 / 10]:F3}, max {ms[^1]:F3} ({layer.LastForwardPaths[0]})");
             return 0;
         }
     case "rnn-grid": // rnn-grid threads reps [mode]: the standard grid as JSON lines

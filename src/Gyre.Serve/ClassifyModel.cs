@@ -11,9 +11,10 @@ namespace Gyre.Serve;
 /// Input x [rows, C]. Outputs: "probabilities" [K] and "label" (BYTES [1]), or "value" [1] for regression.
 /// <para>
 /// Stream state, "state" kind (one recurrent step per new patch of P observations): when each step's input depends
-/// on its own observations only — global or no normalisation, a unidirectional encoder, last / mean / max pooling,
-/// no test-time augmentation — a stream keeps the encoder's states, the running pool (sum or maximum of the
-/// outputs, or nothing for last) and the observations of an unfinished patch. An unfinished patch is answered
+/// on its own observations only — global or no normalisation, a unidirectional encoder (with or without gated memory
+/// units, which read only their own step's outputs), last / mean / max pooling, no test-time augmentation — a stream
+/// keeps the encoder's recurrent states, the running pool (sum, maximum or last of the encoder's outputs) and the
+/// observations of an unfinished patch. An unfinished patch is answered
 /// from a copy of the states advanced over it padded with its last observation, as the offline model pads a
 /// case's last patch. Otherwise ("window" kind: per-case normalisation, which rescales every earlier step when a
 /// new observation arrives; a bidirectional encoder; attention pooling; test-time augmentation) the stream keeps
@@ -44,7 +45,6 @@ public sealed class ClassifyModel : ServedModel
         if (c.Normalizer.Mode is not (SequenceNormalization.Global or SequenceNormalization.None))
             return $"{SequenceNormalizer.Name(c.Normalizer.Mode)} normalisation rescales the whole case with every new observation";
         if (!c.Model.Encoder.Layer.Streamable) return "a bidirectional encoder reads every step from both ends";
-        if (c.Model.Encoder.MemoryUnits.Count > 0) return "gated memory units gate the encoder's outputs, which the stepped states alone do not give";
         if (c.Model.Spec.Input == "conv") return "the convolutional input transform reads the patches after each step as well";
         if (c.Model.Branch != null) return "the convolutional path reads the patches after each step as well";
         if (c.Model.Spec.Pool is not ("last" or "mean" or "max")) return $"{c.Model.Spec.Pool} pooling weighs every step by the whole case";
@@ -57,7 +57,7 @@ public sealed class ClassifyModel : ServedModel
     public override string StreamKind => _incremental ? "state" : "window";
 
     public override string StreamDescription => _incremental
-        ? $"the encoder's recurrent states{(_c.Model.Spec.Pool == "last" ? "" : $", the running {_c.Model.Spec.Pool} of its outputs")} and the observations of an unfinished patch of {_c.Patch}: one recurrent step per patch; each answer equals `gyre classify predict` on the case so far"
+        ? $"the encoder's recurrent states, the running {_c.Model.Spec.Pool} of its outputs{(_c.Model.Encoder.MemoryUnits.Count > 0 ? $" (after its {_c.Model.Encoder.MemoryUnits.Count} gated memory units, which read only their own step)" : "")} and the observations of an unfinished patch of {_c.Patch}: one recurrent step per patch; each answer equals `gyre classify predict` on the case so far"
         : $"the whole case so far (at most {_maxRows} rows), re-run per request because {_windowReason}; each answer equals `gyre classify predict` on the case so far";
 
     public override StreamState NewStream() => _incremental ? new CaseState(_c) : new RowWindow(Width, int.MaxValue, false);
@@ -107,7 +107,7 @@ public sealed class ClassifyModel : ServedModel
 
     // ------------------------------------------------------------------ recurrent states
 
-    /// <summary>A case's stream: encoder states NS × [L, 1, W_j], the running pool [W_0] over <see cref="Steps"/>
+    /// <summary>A case's stream: encoder states NS × [L, 1, W_j], the running pool [W_0] (sum, maximum or last output) over <see cref="Steps"/>
     /// encoder steps, and the normalised observations of the unfinished patch [r, C], r &lt; P.</summary>
     private sealed class CaseState(SequenceClassifier c) : StreamState
     {
@@ -201,9 +201,7 @@ public sealed class ClassifyModel : ServedModel
             for (int i = 0; i < b; i++)
                 for (int q = 0; q < l; q++) own[i][j].ReadOnlySpan.Slice(q * w, w).CopyTo(batched[j].Span.Slice((q * b + i) * w, w));
         }
-        var y = Tensor.Zeros(b, k, layer.OutputSize);
-        layer.Training = false;
-        layer.Advance(u, batched, y, lengths);
+        var y = m.Encoder.Advance(u, batched, Tensor.Zeros(b, k, layer.OutputSize), lengths);   // [B, k, W_0]
         for (int j = 0; j < ns; j++)
         {
             int w = layer.StateWidth(j);
@@ -219,7 +217,7 @@ public sealed class ClassifyModel : ServedModel
     {
         switch (_c.Model.Spec.Pool)
         {
-            case "mean" when first: case "max" when first: y.CopyTo(pool); break;
+            case "last": case "mean" when first: case "max" when first: y.CopyTo(pool); break;
             case "mean": TensorPrimitives.Add(pool, y, pool); break;
             case "max":
                 for (int u = 0; u < pool.Length; u++) if (y[u] > pool[u]) pool[u] = y[u];
@@ -230,13 +228,12 @@ public sealed class ClassifyModel : ServedModel
     /// <summary>The pooled features of a stream, with the output of its padded unfinished patch when given.</summary>
     private void Pooled(CaseState s, ReadOnlySpan<float> extra, Span<float> z)
     {
-        int h = z.Length, l = _c.Model.Spec.Layers;
+        int h = z.Length;
         int steps = s.Steps + (extra.IsEmpty ? 0 : 1);
         switch (_c.Model.Spec.Pool)
         {
             case "last":
-                if (extra.IsEmpty) s.States[0].ReadOnlySpan.Slice((l - 1) * h, h).CopyTo(z);
-                else extra.CopyTo(z);
+                (extra.IsEmpty ? s.Pool : extra).CopyTo(z);
                 break;
             case "mean":
                 if (s.Steps == 0) extra.CopyTo(z);

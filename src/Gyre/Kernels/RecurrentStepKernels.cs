@@ -35,7 +35,10 @@ internal static unsafe class RecurrentStepKernels
     public static int PaddedUnits(int hidden) => (hidden + Lanes - 1) / Lanes * Lanes;
 
     /// <summary>Floats <see cref="PackUnitBlocks"/> writes: Hp·G·K.</summary>
-    public static long PackedLength(int hidden, int gates) => (long)PaddedUnits(hidden) * gates * hidden;
+    public static long PackedLength(int hidden, int gates) => PackedLength(hidden, gates, hidden);
+
+    /// <summary>Floats <see cref="PackUnitBlocks"/> writes for a [G·H, K] matrix of depth K: Hp·G·K.</summary>
+    public static long PackedLength(int hidden, int gates, int depth) => (long)PaddedUnits(hidden) * gates * depth;
 
     /// <summary>Width of the block that starts at unit u0: 64 while a whole wide block fits in Hp, else 16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -44,27 +47,41 @@ internal static unsafe class RecurrentStepKernels
     /// <summary>
     /// dst [Hp·G·K] ← W_hh [G·H, K] (row-major, row = gate·H + unit) in unit blocks; padded units are zero.
     /// <paramref name="narrow"/>: every block 16 units ([K, G, 16], the B panel of <see cref="LstmRowsStep"/>).
+    /// <paramref name="depth"/>: K when it is not H (W_ih [G·H, I] for the in-step projection); 0 means H.
     /// </summary>
+    /// <remarks>
+    /// A transpose, 16 units × 16 k at a time through an L1 tile: row-by-row reads of W_hh, then one contiguous
+    /// 64-byte store per k. Writing each unit's K values straight to their strided places (one cache line per
+    /// float) was 4× slower (H = 128: 81 vs 20 µs), and an inference call that packs pays it on one thread.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackUnitBlocks(float* dst, float* w, int hidden, int gates, bool narrow = false)
+    public static void PackUnitBlocks(float* dst, float* w, int hidden, int gates, bool narrow = false, int depth = 0)
     {
-        int hp = PaddedUnits(hidden), k = hidden;
+        int hp = PaddedUnits(hidden), k = depth > 0 ? depth : hidden;
+        float* tile = stackalloc float[Lanes * Lanes];              // [16 k, 16 units]
         for (int u0 = 0; u0 < hp;)
         {
             int width = narrow ? Lanes : BlockWidth(u0, hp);
             float* block = dst + (nint)u0 * gates * k;
+            nint rowStride = (nint)gates * width;
             for (int g = 0; g < gates; g++)
-                for (int u = 0; u < width; u++)
+                for (int v = 0; v < width; v += Lanes)
                 {
-                    int unit = u0 + u;
-                    float* d = block + g * width + u;
-                    if (unit < hidden)
+                    int valid = Math.Min(Lanes, hidden - (u0 + v));
+                    float* d = block + g * width + v;
+                    for (int p0 = 0; p0 < k; p0 += Lanes)
                     {
-                        float* src = w + ((nint)g * hidden + unit) * k;
-                        for (int p = 0; p < k; p++) d[(nint)p * gates * width] = src[p];
+                        int kk = Math.Min(Lanes, k - p0);
+                        for (int u = 0; u < Lanes; u++)
+                            if (u < valid)
+                            {
+                                float* src = w + ((nint)g * hidden + u0 + v + u) * k + p0;   // row g·H + unit of [G·H, K]
+                                for (int q = 0; q < kk; q++) tile[q * Lanes + u] = src[q];
+                            }
+                            else
+                                for (int q = 0; q < kk; q++) tile[q * Lanes + u] = 0f;
+                        for (int q = 0; q < kk; q++) Vector512.Store(Vector512.Load(tile + q * Lanes), d + (nint)(p0 + q) * rowStride);
                     }
-                    else
-                        for (int p = 0; p < k; p++) d[(nint)p * gates * width] = 0f;
                 }
             u0 += width;
         }
@@ -322,41 +339,53 @@ internal static unsafe class RecurrentStepKernels
     /// path: bit-identical to it, whatever the split of rows or units.
     /// hNext, cNext, hPrev, cPrev [R, H]; gates [R, 4H] (x·W_ihᵀ + b_ih + b_hh, read only);
     /// saved [R, 5H] or null; w narrow unit blocks [H/16][K, 4, 16].
+    /// With <paramref name="input"/> (X not null) gates is not read: the tile starts from the bias and accumulates
+    /// x·W_ihᵀ first, the chain of the projection GEMM (bias, k = 0..I−1), then h·W_hhᵀ, so no [R, 4H] block of gx
+    /// goes to memory and back (same bits as projecting first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmRowsStep(float* hNext, float* cNext, float* saved, float* gates, float* hPrev, float* cPrev,
-        float* w, int rows, int hidden, int u0, int u1, float* nextGates = null)
+        float* w, int rows, int hidden, int u0, int u1, float* nextGates = null, in StepInput input = default)
     {
         int k = hidden;
         nint hs = hidden, gs = 4 * hs, ss = 5 * hs;
         float* raw = stackalloc float[Gemm.MR * Wide + Lanes];
         float* tile = (float*)(((nuint)raw + 63) & ~(nuint)63);   // [6, 4, 16] pre-activations
+        float* x = input.X;
         for (int u = u0; u < u1; u += Lanes)
         {
             float* block = w + (nint)u * 4 * k;                    // [K, 4, 16], stays in L1 over the row tiles
+            float* inBlock = x == null ? null : input.W + (nint)u * 4 * input.Size;   // [I, 4, 16]
             for (int r = 0; r < rows; r += Gemm.MR)
             {
                 int mr = Math.Min(Gemm.MR, rows - r);
-                for (int i = 0; i < mr; i++)
+                if (x == null)
+                    for (int i = 0; i < mr; i++)
+                    {
+                        float* src = gates + (r + i) * gs + u;
+                        float* dst = tile + i * Wide;
+                        Vector512.Store(Vector512.Load(src), dst);
+                        Vector512.Store(Vector512.Load(src + hs), dst + Lanes);
+                        Vector512.Store(Vector512.Load(src + 2 * hs), dst + 2 * Lanes);
+                        Vector512.Store(Vector512.Load(src + 3 * hs), dst + 3 * Lanes);
+                    }
+                else
                 {
-                    float* src = gates + (r + i) * gs + u;
-                    float* dst = tile + i * Wide;
-                    Vector512.Store(Vector512.Load(src), dst);
-                    Vector512.Store(Vector512.Load(src + hs), dst + Lanes);
-                    Vector512.Store(Vector512.Load(src + 2 * hs), dst + 2 * Lanes);
-                    Vector512.Store(Vector512.Load(src + 3 * hs), dst + 3 * Lanes);
+                    float* b = input.Bias;
+                    for (int i = 0; i < mr; i++)
+                    {
+                        float* dst = tile + i * Wide;
+                        if (b == null) { new Span<float>(dst, Wide).Clear(); continue; }
+                        Vector512.Store(Vector512.Load(b + u), dst);
+                        Vector512.Store(Vector512.Load(b + hs + u), dst + Lanes);
+                        Vector512.Store(Vector512.Load(b + 2 * hs + u), dst + 2 * Lanes);
+                        Vector512.Store(Vector512.Load(b + 3 * hs + u), dst + 3 * Lanes);
+                    }
+                    // x rows in place: A(i, p) = x[(r + i)·ldx + p].
+                    Tile(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tile);
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
-                float* a = hPrev + r * hs;
-                switch (mr)
-                {
-                    case 6: GemmMicro.Kernel512<R6>(k, a, hs, 1, block, tile, Wide, true); break;
-                    case 5: GemmMicro.Kernel512<R5>(k, a, hs, 1, block, tile, Wide, true); break;
-                    case 4: GemmMicro.Kernel512<R4>(k, a, hs, 1, block, tile, Wide, true); break;
-                    case 3: GemmMicro.Kernel512<R3>(k, a, hs, 1, block, tile, Wide, true); break;
-                    case 2: GemmMicro.Kernel512<R2>(k, a, hs, 1, block, tile, Wide, true); break;
-                    default: GemmMicro.Kernel512<R1>(k, a, hs, 1, block, tile, Wide, true); break;
-                }
+                Tile(mr, k, hPrev + r * hs, hs, block, tile);
                 if (nextGates != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
                     for (int i = 0; i < mr; i++)
                     {
@@ -375,6 +404,21 @@ internal static unsafe class RecurrentStepKernels
                         cPrev + row * hs + u, tile + i * Wide, Lanes);
                 }
             }
+        }
+    }
+
+    /// <summary>tile [mr, 64] += a [mr, K] (rows lda apart) · panel [K, 64]: the GEMM's 6×64 register tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(int mr, int k, float* a, nint lda, float* panel, float* tile)
+    {
+        switch (mr)
+        {
+            case 6: GemmMicro.Kernel512<R6>(k, a, lda, 1, panel, tile, Wide, true); break;
+            case 5: GemmMicro.Kernel512<R5>(k, a, lda, 1, panel, tile, Wide, true); break;
+            case 4: GemmMicro.Kernel512<R4>(k, a, lda, 1, panel, tile, Wide, true); break;
+            case 3: GemmMicro.Kernel512<R3>(k, a, lda, 1, panel, tile, Wide, true); break;
+            case 2: GemmMicro.Kernel512<R2>(k, a, lda, 1, panel, tile, Wide, true); break;
+            default: GemmMicro.Kernel512<R1>(k, a, lda, 1, panel, tile, Wide, true); break;
         }
     }
 
@@ -397,22 +441,20 @@ internal static unsafe class RecurrentStepKernels
         }
         return (Cut(worker), Cut(worker + 1));
     }
+}
 
-    /// <summary>Sense-free generation barrier: the last arrival resets the count and bumps the generation.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Barrier(int* count, int* generation, int workers)
-    {
-        if (workers == 1) return;
-        int g = Volatile.Read(ref *generation);
-        if (Interlocked.Increment(ref *count) == workers)
-        {
-            Volatile.Write(ref *count, 0);
-            Interlocked.Increment(ref *generation);
-            return;
-        }
-        var spin = new SpinWait();
-        // With two cores shared by other processes the peer may be descheduled: SpinWait yields after a
-        // short spin instead of burning the whole time slice.
-        while (Volatile.Read(ref *generation) == g) spin.SpinOnce(sleep1Threshold: -1);
-    }
+/// <summary>
+/// The input projection a fused multi-row step does itself: gates = Bias + x·W_ihᵀ for its rows, with x [R, I] rows
+/// <see cref="Ldx"/> floats apart and W_ih [G·H, I] in narrow unit blocks ([H/16][I, G, 16]); X null: none (the step
+/// reads a projected gx).
+/// </summary>
+public readonly unsafe struct StepInput
+{
+    /// <summary>x of the step's first row.</summary>
+    public float* X { get; init; }
+    public nint Ldx { get; init; }
+    public float* W { get; init; }
+    public int Size { get; init; }
+    /// <summary>[G·H] or null (no bias: the tile starts from 0).</summary>
+    public float* Bias { get; init; }
 }

@@ -99,14 +99,23 @@ public sealed record ExecutionOptions
     public int RowSplitMinRows { get; init; } = 12;
 
     /// <summary>
-    /// Hidden sizes from which the fused sequence splits units over a team. A step is only microseconds,
-    /// so the per-step spin barrier pays only while the partner core is free at every step. On a
-    /// 2-vCPU machine the split at H = 128 measured anywhere from 1.3 ms to 9 ms per 1000 GRU steps from
-    /// run to run, against a steady 1.7–2.1 ms unsplit (2026-11-30, otherwise idle machine; 4× slower
-    /// under load average 6): the barrier is hostage to the host scheduler. 256 keeps the split where
-    /// the work per step is large enough to absorb a late partner.
+    /// Hidden sizes from which the fused paths split units over a team (batch 1, and batches too small to split by
+    /// rows). The split has no per-step barrier (<see cref="FusedSequenceJob{TCell}"/>): a worker left alone goes
+    /// on at one-thread speed, so a descheduled partner no longer stalls every step (the barrier it replaced took
+    /// 1.3 to 9 ms per 1000 GRU steps at H = 128 from run to run). GRU, batch 1, T = 1000, H = 128 on a quiet
+    /// 2-vCPU Zen 5: 0.97–1.0 ms split against 1.36–1.42 ms on one thread; at H = 64 there is one unit block, nothing
+    /// to split (2026-12-01).
     /// </summary>
-    public int ParallelFusedMinHidden { get; init; } = 256;
+    public int ParallelFusedMinHidden { get; init; } = 128;
+
+    /// <summary>
+    /// How long a worker of the batch-1 unit split waits for a share of the previous step that another worker
+    /// owns before it computes that share itself, as a multiple of the shortest time it has taken to compute a
+    /// share in the call (1: as long as doing it; 0: never wait). A share computed twice gives the same bits, so
+    /// this changes only the time: waiting longer than doing the work never pays, while covering too eagerly
+    /// duplicates work the owner is about to finish.
+    /// </summary>
+    public double FusedSplitPatience { get; init; } = 1.0;
 
     /// <summary>
     /// Input sizes up to which the fused multi-row path projects x inside the time loop, one [rows, G·H]
@@ -133,6 +142,13 @@ public sealed record ExecutionOptions
     /// from M = 1024 (no extra work, two blocks to share), else chunks of 256 steps so that workers share the time axis.
     /// </summary>
     public int ScanChunkLength { get; init; }
+
+    /// <summary>
+    /// Steps per chunk of the backward time loop, after each of which that chunk's weight gradients (dW_hh, dW_ih, the
+    /// biases) and dX run while its ∂L/∂g is still in cache; 0 (default) picks it from the shape alone
+    /// (<c>SequenceRunner.BackwardChunkSteps</c>), so the order of those sums, and their bits, never depend on the team.
+    /// </summary>
+    public int BackwardChunkSteps { get; init; }
 
     /// <summary>Newton stops once max_t |F_t| ≤ this (float32: 1e-6 is a few ulp of states of order 1).</summary>
     public float NewtonTolerance { get; init; } = 1e-6f;

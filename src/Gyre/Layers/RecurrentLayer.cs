@@ -276,22 +276,24 @@ public partial class RecurrentLayer : Module
         CheckDest(y, BatchFirst ? [b, t, d * w0] : [t, b, d * w0], "y");
         for (int j = 0; j < ns; j++) CheckDest(finalStates[j], [ld, b, _stateWidths[j]], _finalNames[j]);
 
-        var ws = EnsureWorkspace(b, t);
         bool keep = Training;
+        var ws = EnsureWorkspace(b, t, keep);
         _haveActivations = false;
         var lens = ws.SetLengths(lengths, t);
 
         // [T, B, I] time-major copy of the input (layer 0's input buffer); padded steps read as zeros, so
-        // whatever the caller padded with stays out of every product.
+        // whatever the caller padded with stays out of every product. Inference of a time-major unpadded x reads
+        // x in place: the runner only reads it, and only a training forward keeps it for backward.
+        bool inputInPlace = !keep && !BatchFirst && lens.IsEmpty;
         if (BatchFirst) TransposeInto(ws.LayerInput[0].Span, x.ReadOnlySpan, b, t, InputSize);
-        else x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
+        else if (!inputInPlace) x.ReadOnlySpan.CopyTo(ws.LayerInput[0].Span);
         if (!lens.IsEmpty) ZeroPadded(ws.LayerInput[0].Span, lens, b, t, InputSize);
 
         int bs = b * ls;
         for (int layer = 0; layer < NumLayers; layer++)
         {
             int inSize = layer == 0 ? InputSize : d * w0;
-            var input = ws.LayerInput[layer];                   // [T, B, I_layer]
+            var input = layer == 0 && inputInPlace ? x.ReadOnlySpan : ws.LayerInput[layer].ReadOnlySpan;   // [T, B, I_layer]
             var output = ws.LayerOutput[layer];                 // [T, B, D·W_0]
             for (int dir = 0; dir < d; dir++)
             {
@@ -314,7 +316,7 @@ public partial class RecurrentLayer : Module
                 }
                 var args = new DirectionForward
                 {
-                    X = input.ReadOnlySpan, InSize = inSize, WIh = _wIh[slot].Value.ReadOnlySpan,
+                    X = input, InSize = inSize, WIh = _wIh[slot].Value.ReadOnlySpan,
                     Bias = HasBias ? bias : default,
                     WHh = _wHh[slot] == null ? default : _wHh[slot]!.Value.ReadOnlySpan,
                     BHh = HasBias && Cell.HiddenBiasApart && _bHh[slot] != null ? _bHh[slot]!.Value.ReadOnlySpan : default,
@@ -325,15 +327,9 @@ public partial class RecurrentLayer : Module
                 };
                 _forwardPaths[slot] = _runners[slot].Forward(args, Execution);
 
-                // Scatter this direction's h into the [T, B, D·W_0] output (0 at padded steps).
-                var hs = states.Slice(backwards ? 0 : bs, t * bs);
-                var outSpan = output.Span;
-                for (int row = 0; row < t * b; row++)
-                {
-                    var dst = outSpan.Slice(row * d * w0 + dir * w0, w0);
-                    if (!lens.IsEmpty && row / b >= lens[row % b]) dst.Clear();
-                    else hs.Slice(row * ls, w0).CopyTo(dst);
-                }
+                // The last layer's output goes straight into a time-major y (one pass over [T, B, D·W_0] instead of
+                // two); CopyLayerOutput rebuilds it from the states when asked.
+                ScatterOutput(ws, layer, dir, layer == NumLayers - 1 && !BatchFirst ? y.Span : output.Span);
                 // Final states: after the last processed step.
                 for (int j = 0; j < ns; j++)
                     CopyRows(finalStates[j].Span.Slice(slot * b * _stateWidths[j]), _stateWidths[j],
@@ -356,9 +352,7 @@ public partial class RecurrentLayer : Module
             }
         }
 
-        var last = ws.LayerOutput[NumLayers - 1].ReadOnlySpan;
-        if (BatchFirst) TransposeInto(y.Span, last, t, b, d * w0);
-        else last.CopyTo(y.Span);
+        if (BatchFirst) TransposeInto(y.Span, ws.LayerOutput[NumLayers - 1].ReadOnlySpan, t, b, d * w0);
         _haveActivations = keep;
     }
 
@@ -443,7 +437,25 @@ public partial class RecurrentLayer : Module
         int b = ws.Batch, t = ws.Steps, width = Directions * OutputSize;
         CheckDest(dst, BatchFirst ? [b, t, width] : [t, b, width], "layer output");
         if (BatchFirst) TransposeInto(dst.Span, ws.LayerOutput[layer].ReadOnlySpan, t, b, width);
+        else if (layer == NumLayers - 1)
+            for (int dir = 0; dir < Directions; dir++) ScatterOutput(ws, layer, dir, dst.Span);
         else ws.LayerOutput[layer].ReadOnlySpan.CopyTo(dst.Span);
+    }
+
+    /// <summary>Direction <paramref name="dir"/>'s h of every step of layer <paramref name="layer"/> (from its states)
+    /// into its columns of a time-major [T, B, D·W_0] <paramref name="dst"/>, 0 at padded steps.</summary>
+    private void ScatterOutput(Workspace ws, int layer, int dir, Span<float> dst)
+    {
+        int b = ws.Batch, t = ws.Steps, d = Directions, w0 = OutputSize, ls = _stateLd, bs = b * ls;
+        var lens = ws.Lengths;
+        var hs = ws.Dir[layer * d + dir].States.ReadOnlySpan.Slice(RunsBackwards(dir) ? 0 : bs, t * bs);
+        if (d == 1 && ls == w0 && lens.IsEmpty) { hs.CopyTo(dst); return; }
+        for (int row = 0; row < t * b; row++)
+        {
+            var to = dst.Slice(row * d * w0 + dir * w0, w0);
+            if (!lens.IsEmpty && row / b >= lens[row % b]) to.Clear();
+            else hs.Slice(row * ls, w0).CopyTo(to);
+        }
     }
 
     /// <summary>
@@ -569,10 +581,10 @@ public partial class RecurrentLayer : Module
         if (!t.HasShape(shape)) throw new ArgumentException($"{name} must be {Tensor.ShapeString(shape)}, got {Tensor.ShapeString(t.Shape)}");
     }
 
-    private Workspace EnsureWorkspace(int b, int t)
+    private Workspace EnsureWorkspace(int b, int t, bool training)
     {
-        if (_ws != null && _ws.Batch == b && _ws.Steps == t) return _ws;
-        _ws = new Workspace(this, b, t, _ws?.Arena);
+        if (_ws != null && _ws.Batch == b && _ws.Steps == t && (_ws.Training || !training)) return _ws;
+        _ws = new Workspace(this, b, t, training, _ws?.Arena);
         return _ws;
     }
 
@@ -608,10 +620,16 @@ public partial class RecurrentLayer : Module
     /// <summary>
     /// Activations and gradient scratch for one (B, T), carved from one arena that a later workspace
     /// reuses when it is large enough (so alternating batch sizes, e.g. a short last batch, do not reallocate).
+    /// An inference workspace carves only what a forward pass without kept activations reads (layer inputs and
+    /// outputs, input projections, states, scratch): the saved gates and the gradient buffers, more than half of a
+    /// training workspace, stay empty. When the arena must grow it grows to at least 1.5× its size, so a server whose
+    /// cases lengthen by a step per request reallocates it a logarithmic number of times, not at every step.
     /// </summary>
     private sealed class Workspace
     {
         public readonly int Batch, Steps;
+        /// <summary>Whether the gradient buffers and saved gates are carved (a training-mode Forward).</summary>
+        public readonly bool Training;
         public readonly float[] Arena;
         public readonly Tensor[] LayerInput, LayerOutput, DInput, DropoutMask;
         public readonly Tensor DOutput;
@@ -623,25 +641,27 @@ public partial class RecurrentLayer : Module
         /// <summary>The lengths of the last Forward, or empty when every row had all T steps.</summary>
         public ReadOnlySpan<int> Lengths => _padded ? _lengths : default;
 
-        public Workspace(RecurrentLayer l, int b, int t, float[]? previous)
+        public Workspace(RecurrentLayer l, int b, int t, bool training, float[]? previous)
         {
-            Batch = b; Steps = t;
+            Batch = b; Steps = t; Training = training;
             _lengths = new int[b];
             var cell = l.Cell;
             int h = l.HiddenSize, w0 = l.OutputSize, ls = l._stateLd, d = l.Directions, g = cell.Gates, sw = cell.SavedWidth, ns = cell.States;
             bool apart = cell.HiddenBiasApart;
+            int grad = training ? 1 : 0;                         // 0: the training-only buffers are empty
             long need = 0;
             for (int k = 0; k < l.NumLayers; k++)
             {
                 int inSize = k == 0 ? l.InputSize : d * w0;
-                need += 2L * t * b * inSize + 2L * t * b * d * w0;
+                need += (1L + grad) * t * b * inSize + (1L + grad) * t * b * d * w0;
             }
-            need += (long)t * b * d * w0;
-            long perDir = (long)t * b * g * h * (apart ? 2 : 1) + (long)ns * (t + 1) * b * ls + (long)t * b * sw * h
-                + (long)b * cell.ScratchWidth * h + g * h + 2L * ns * b * ls;
+            need += (long)grad * t * b * d * w0;
+            long perDir = (long)t * b * g * h * (apart ? 1 + grad : 1) + (long)ns * (t + 1) * b * ls + (long)grad * t * b * sw * h
+                + (long)b * cell.ScratchWidth * h + g * h + 2L * grad * ns * b * ls;
             need += perDir * l.NumLayers * d;
             if (need > Array.MaxLength) throw new OutOfMemoryException($"workspace for B={b}, T={t} needs {need} floats");
-            Arena = previous != null && previous.Length >= need ? previous : new float[need];
+            Arena = previous != null && previous.Length >= need ? previous
+                : new float[Math.Max(need, Math.Min(Array.MaxLength, (long)(1.5 * (previous?.Length ?? 0))))];
 
             LayerInput = new Tensor[l.NumLayers]; LayerOutput = new Tensor[l.NumLayers];
             DInput = new Tensor[l.NumLayers]; DropoutMask = new Tensor[Math.Max(l.NumLayers - 1, 0)];
@@ -650,10 +670,10 @@ public partial class RecurrentLayer : Module
                 int inSize = k == 0 ? l.InputSize : d * w0;
                 LayerInput[k] = Take(t, b, inSize);
                 LayerOutput[k] = Take(t, b, d * w0);
-                DInput[k] = Take(t, b, inSize);
-                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(t, b, d * w0);
+                DInput[k] = Take(grad * t, b, inSize);
+                if (k + 1 < l.NumLayers) DropoutMask[k] = Take(grad * t, b, d * w0);
             }
-            DOutput = Take(t, b, d * w0);
+            DOutput = Take(grad * t, b, d * w0);
             Dir = new DirectionState[l.NumLayers * d];
             for (int s = 0; s < Dir.Length; s++)
             {
@@ -663,11 +683,11 @@ public partial class RecurrentLayer : Module
                 {
                     Gx = Take(t, b, g * h),
                     States = Take(ns, t + 1, b, ls),
-                    Saved = Take(t, b, sw * h),
+                    Saved = Take(grad * t, b, sw * h),
                     Scratch = Take(b, cell.ScratchWidth * h),
                     BiasRow = Take(g * h),
-                    DGh = apart ? Take(t, b, g * h) : null,
-                    D = Take(ns, b, ls), DTmp = Take(ns, b, ls),
+                    DGh = apart ? Take(grad * t, b, g * h) : null,
+                    D = Take(grad * ns, b, ls), DTmp = Take(grad * ns, b, ls),
                 };
             }
         }

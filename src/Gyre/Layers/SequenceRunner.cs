@@ -76,12 +76,13 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 {
     private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
     private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
-    private readonly PackedMatrix _inputToGates = new();    // W_ihᵀ for the in-step projection of FusedRows
+    private float[] _inputBlocks = [];                      // W_ih in narrow unit blocks for the in-step projection of FusedRows (+16)
+    private readonly PackedMatrix _gatesToInput = new();    // W_ih (K = G·H, N = I) for dX of every backward chunk
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
-    private readonly int[] _barrier = GC.AllocateArray<int>(48, pinned: true);
+    private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
     /// <see cref="SequencePath.Scan"/> for a linear cell,
@@ -155,11 +156,18 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         {
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
             var grads = new ChunkGradients { States = pStates, Saved = pSaved, DGh = pDGh, DWhh = pDWhh, W = w };
+            int chunk = TCell.HasLinearState ? t : options.BackwardChunkSteps > 0 ? Math.Min(options.BackwardChunkSteps, t)
+                : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
+            // Chunks multiply by W_ih many times: packed once here (one dispatch and one packing less per chunk).
+            if (chunk < t && (long)chunk * b * a.InSize * gh > Gemm.SmallWork)
+            {
+                _gatesToInput.Pack(false, a.InSize, gh, a.WIh, a.InSize);
+                grads.WIhPacked = _gatesToInput;
+            }
             // The loop runs in chunks of steps, each followed by its share of the weight gradients while the
             // chunk's ∂L/∂g rows are still in cache (instead of four passes over all of [T·B, G·H] from memory).
             // The parallel paths sum their weight gradients by the same chunks in the same order: every path
             // then reduces over the rows alike.
-            int chunk = TCell.HasLinearState ? t : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
             if (path is SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan)
             {
                 if (path == SequencePath.StateScan) StateScanBackward(a, options, team, pStates, pSaved, pDGi, pD, pDTmp, pDOut, w);
@@ -191,25 +199,25 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 
     /// <summary>Bytes of ∂L/∂g (∂L/∂gx and, when apart, ∂L/∂gh) one chunk of the backward loop may write before its
     /// weight gradients run: they then read it from L2 and the shared L3 instead of memory.</summary>
-    internal static long BackwardChunkBytes = 2L << 20;
+    internal const long BackwardChunkBytes = 2L << 20;
 
     /// <summary>Rows per unit of I + W_0 a chunk holds at least: a chunk's weight-gradient GEMMs load and store dW
     /// ([G·H, I + W_0]) once, so K = rows must be long beside I + W_0 for those loads to stay a small share.</summary>
-    internal static int BackwardChunkRowsPerColumn = 4;
+    internal const int BackwardChunkRowsPerColumn = 4;
 
     /// <summary>
-    /// Steps per chunk of the backward loop: enough for ≥ <see cref="BackwardChunkRowsPerColumn"/>·(I + W_0) rows,
-    /// or all T steps when that chunk's ∂L/∂g would not fit in <see cref="BackwardChunkBytes"/> (then nothing is
-    /// gained by chunking). From the shape alone, never the team, so the summation order (and every bit of the
-    /// gradients) is the same for any thread count.
+    /// Steps per chunk of the backward loop: as many as fit their ∂L/∂g in <see cref="BackwardChunkBytes"/> (fewer chunks,
+    /// fewer dispatches), provided that is ≥ <see cref="BackwardChunkRowsPerColumn"/>·(I + W_0) rows; else all T steps
+    /// (nothing is gained by chunking). From the shape alone, never the team, so the summation order (and every bit
+    /// of the gradients) is the same for any thread count.
     /// </summary>
     internal static int BackwardChunkSteps(int batch, int steps, int inSize, int width, int gh, bool apart)
     {
         if (steps <= 1) return Math.Max(steps, 1);
-        long rows = (long)BackwardChunkRowsPerColumn * (inSize + width);
-        long chunk = Math.Min(steps, (rows + batch - 1) / batch);
-        long bytes = chunk * batch * gh * sizeof(float) * (apart ? 2 : 1);
-        return bytes > BackwardChunkBytes ? steps : (int)chunk;
+        long stepBytes = (long)batch * gh * sizeof(float) * (apart ? 2 : 1);
+        long fit = BackwardChunkBytes / stepBytes;
+        long need = ((long)BackwardChunkRowsPerColumn * (inSize + width) + batch - 1) / batch;
+        return need > fit ? steps : (int)Math.Min(steps, fit);
     }
 
     /// <summary>The pointers the per-chunk weight gradients read, pinned by <see cref="Backward"/>.</summary>
@@ -217,6 +225,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     {
         public float* States, Saved, DGh, DWhh;
         public CellWeights W;
+        public PackedMatrix? WIhPacked;     // W_ih packed for dX (null: multiply by W_ih as stored)
     }
 
     /// <summary>
@@ -243,11 +252,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         var x = a.X.Slice((int)(first * i), rows * i);
         Gemm.Multiply(true, false, gh, i, rows, dGi, gh, x, i, a.DWIh, i, true);
         if (a.HasBias)
-        {
-            ColumnSumsInto(a.DBIh, dGi, rows, gh, team);
-            if (TCell.Recurrent != RecurrentWeights.None) ColumnSumsInto(a.DBHh, dGhAll.Slice((int)(first * gh), rows * gh), rows, gh, team);
-        }
-        Gemm.Multiply(false, false, rows, i, gh, dGi, gh, a.WIh, i, a.DIn.Slice((int)(first * i), rows * i), i, true);
+            ColumnSumsInto(a.DBIh, dGi, TCell.Recurrent != RecurrentWeights.None ? a.DBHh : default, dGhAll.Slice((int)(first * gh), rows * gh), rows, gh, team);
+        var dIn = a.DIn.Slice((int)(first * i), rows * i);
+        if (c.WIhPacked is { } packed) Gemm.Multiply(false, rows, dGi, gh, packed, dIn, i, true, team);
+        else Gemm.Multiply(false, false, rows, i, gh, dGi, gh, a.WIh, i, dIn, i, true);
     }
 
     /// <summary>Whether a packed form of generation <paramref name="held"/> must be packed again for <paramref name="current"/>
@@ -283,15 +291,17 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         job.Execute(0, 1);
     }
 
-    /// <summary>dst[N] += Σ_rows src[rows, N], rows summed in order (fixed reduction order), columns split over the
-    /// team: a pass over [T·B, G·H] that reads memory, so two cores finish it sooner, and each column keeps its order.</summary>
-    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, int rows, int n, WorkerTeam team)
+    /// <summary>dst[N] += Σ_rows src[rows, N], and likewise dst2 from src2 unless dst2 is empty (both in one dispatch),
+    /// rows summed in order (fixed reduction order), columns split over the team: a pass over [T·B, G·H] that reads
+    /// memory, so two cores finish it sooner, and each column keeps its order.</summary>
+    private static void ColumnSumsInto(Span<float> dst, ReadOnlySpan<float> src, Span<float> dst2, ReadOnlySpan<float> src2, int rows, int n, WorkerTeam team)
     {
         if (n == 0 || rows == 0) return;
         if ((long)src.Length < (long)rows * n || dst.Length < n) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src.Length} and {dst.Length}");
-        fixed (float* pDst = dst) fixed (float* pSrc = src)
+        if (!dst2.IsEmpty && ((long)src2.Length < (long)rows * n || dst2.Length < n)) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src2.Length} and {dst2.Length}");
+        fixed (float* pDst = dst) fixed (float* pSrc = src) fixed (float* pDst2 = dst2) fixed (float* pSrc2 = src2)
         {
-            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Rows = rows, N = n };
+            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Dst2 = dst2.IsEmpty ? null : pDst2, Src2 = pSrc2, Rows = rows, N = n };
             if (team.Size > 1 && n >= 2 * ColumnSumsJob.Block && (long)rows * n >= ColumnSumsJob.ParallelMin) team.Run(ref job);
             else job.Execute(0, 1);
         }
@@ -304,7 +314,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         public const int Block = 16;
         /// <summary>Elements below which a dispatch costs more than the pass.</summary>
         public const long ParallelMin = 1L << 16;
-        public float* Dst, Src;
+        public float* Dst, Src, Dst2, Src2;   // Dst2 null: one sum
         public int Rows, N;
 
         public readonly void Execute(int worker, int workers)
@@ -312,8 +322,14 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
             int blocks = (N + Block - 1) / Block;
             int j0 = (int)((long)blocks * worker / workers) * Block, j1 = Math.Min(N, (int)((long)blocks * (worker + 1) / workers) * Block);
             if (j0 >= j1) return;
-            var d = new Span<float>(Dst + j0, j1 - j0);
-            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(Src + (nint)r * N + j0, j1 - j0), d);
+            Sum(Dst, Src, j0, j1);
+            if (Dst2 != null) Sum(Dst2, Src2, j0, j1);
+        }
+
+        private readonly void Sum(float* dst, float* src, int j0, int j1)
+        {
+            var d = new Span<float>(dst + j0, j1 - j0);
+            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(src + (nint)r * N + j0, j1 - j0), d);
         }
     }
 
@@ -491,7 +507,6 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
         fixed (float* blocksRaw = _blocks) fixed (float* biasRaw = _bias) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (int* barrier = _barrier)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
             if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
@@ -502,14 +517,24 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 padded.Clear();
                 for (int gate = 0; gate < g; gate++) a.BHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
             }
-            barrier[0] = 0; barrier[16] = 0;
-            var job = new FusedSequenceJob<TCell>
+            int workers = team.Size;
+            if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
+                _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
+            fixed (int* progress = _progress)
             {
-                Reverse = a.Reverse, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
-                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
-            };
-            if (team.Size > 1 && hidden >= options.ParallelFusedMinHidden && team.TryRunConcurrently(ref job)) return;
-            job.Execute(0, 1);
+                var job = new FusedSequenceJob<TCell>
+                {
+                    Reverse = a.Reverse, Batch = 1, Hidden = hidden, Steps = a.Steps, W = blocks, BiasHh = bias,
+                    Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
+                    Patience = options.FusedSplitPatience,
+                };
+                if (workers > 1 && hidden >= options.ParallelFusedMinHidden)
+                {
+                    FusedSequenceJob<TCell>.ResetProgress(progress, 1, hidden, a.Steps, workers);
+                    if (team.TryRunConcurrently(ref job)) return;
+                }
+                job.Execute(0, 1);
+            }
         }
     }
 
@@ -527,7 +552,14 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
-        if (perStep && Stale(ref _inputToGatesGen, a.PackGeneration)) _inputToGates.Pack(true, gh, inSize, a.WIh, inSize);
+        if (perStep)
+        {
+            long inputNeed = RecurrentStepKernels.PackedLength(hidden, g, inSize) + 16;
+            if (_inputBlocks.Length < inputNeed) { _inputBlocks = GC.AllocateUninitializedArray<float>(checked((int)inputNeed), pinned: true); _inputToGatesGen = 0; }
+            if (Stale(ref _inputToGatesGen, a.PackGeneration))
+                fixed (float* raw = _inputBlocks) fixed (float* wIh = a.WIh)
+                    RecurrentStepKernels.PackUnitBlocks(ThreadScratch.Align(raw), wIh, hidden, g, narrow: true, depth: inSize);
+        }
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
@@ -535,20 +567,35 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
-        fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (int* barrier = _barrier)
+        fixed (float* pX = a.X) fixed (float* pBias = a.Bias) fixed (float* pInput = _inputBlocks)
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
             if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
-            barrier[0] = 0; barrier[16] = 0;
+            if (splitUnits)
+            {
+                int workers = team.Size;
+                if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
+                    _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
+                fixed (int* progress = _progress)
+                {
+                    var split = new FusedSequenceJob<TCell>
+                    {
+                        Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                        Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
+                        Patience = options.FusedSplitPatience,
+                    };
+                    FusedSequenceJob<TCell>.ResetProgress(progress, batch, hidden, steps, workers);
+                    if (team.TryRunConcurrently(ref split)) return;
+                }
+            }
             var job = new FusedRowsJob<TCell>
             {
-                Reverse = a.Reverse, SplitUnits = splitUnits, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
-                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Barrier = barrier,
-                X = perStep ? pX : null, InSize = inSize, WIh = perStep ? _inputToGates.Pointer : null,
+                Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
+                Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved,
+                X = perStep ? pX : null, InSize = inSize, WIh = perStep ? ThreadScratch.Align(pInput) : null,
                 Bias = a.Bias.IsEmpty ? null : pBias,
             };
-            if ((splitRows || splitUnits) && team.TryRunConcurrently(ref job)) return;
-            job.SplitUnits = false;
+            if (splitRows && team.TryRunConcurrently(ref job)) return;
             job.Execute(0, 1);
         }
     }
@@ -983,68 +1030,26 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
 }
 
 /// <summary>
-/// A whole batch-1 sequence of fused steps on a team: each worker owns a fixed share of the hidden units
-/// for every step, and a barrier between steps publishes h. Pointers are into pinned buffers.
-/// </summary>
-internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct, ICell
-{
-    public bool Reverse;
-    public int Hidden, Steps;
-    public float* W, BiasHh;         // packed W_hh blocks; b_hh [G, Hp] or null
-    public float* Gx;                // [T, G·H] input projections
-    public float* States;            // [NS, T+1, H]
-    public float* Saved;             // [T, S·H] or null (inference)
-    public int* Barrier;             // count at [0], generation at [16]
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Execute(int worker, int workers)
-    {
-        var (u0, u1) = RecurrentStepKernels.Share(Hidden, worker, workers);
-        nint h = Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * h;
-        for (int s = 0; s < Steps; s++)
-        {
-            int step = Reverse ? Steps - 1 - s : s;
-            nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
-            float* saved = Saved == null ? null : Saved + step * sw * h;
-            if (u0 < u1)
-                TCell.FusedStep(States + next * h, States + prev * h, stride, saved, Gx + step * g * h, W, BiasHh, Hidden, u0, u1);
-            RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
-        }
-    }
-}
-
-/// <summary>
-/// A whole sequence of the cell's fused multi-row steps (batch above 1) on a team: either each worker owns a
-/// share of the batch rows for all steps (no synchronisation), or, when there are too few rows
-/// (<see cref="SplitUnits"/>), a share of the 16-unit blocks with a barrier between steps.
+/// A whole sequence of the cell's fused multi-row steps (batch above 1), each worker owning a share of the batch
+/// rows for all steps (no synchronisation); a split by units is <see cref="FusedSequenceJob{TCell}"/>.
 /// Buffers are time-major: gx [T, B, G·H] (or its first [B, G·H] with X), states [NS, T+1, B, H], saved [T, B, S·H] or null.
 /// </summary>
 internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, ICell
 {
-    public bool Reverse, SplitUnits;
+    public bool Reverse;
     public int Batch, Hidden, Steps;
     public float* W;                 // narrow unit blocks [H/16][K, G, 16], pinned
     public float* Gx, States, Saved;
-    // Per-step projection (X not null): before each step the worker writes its rows' gx = 1·Bias + x·W_ihᵀ
-    // into its rows of the first [B, G·H] block of Gx, which then stays in cache; else Gx holds all T steps.
-    public float* X, WIh, Bias;      // x [T, B, I]; W_ihᵀ packed (K = I, N = G·H); bias [G·H] or null
+    // Per-step projection (X not null): the step itself starts each tile from Bias + x·W_ihᵀ of its rows
+    // (StepInput), so gx never goes to memory; else Gx holds all T steps.
+    public float* X, WIh, Bias;      // x [T, B, I]; W_ih in narrow unit blocks [H/16][I, G, 16]; bias [G·H] or null
     public int InSize;
-    public int* Barrier;             // count at [0], generation at [16] (unit split only)
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int worker, int workers)
     {
-        int r0 = 0, r1 = Batch, u0 = 0, u1 = Hidden, blocks = Hidden / RecurrentStepKernels.Lanes;
-        if (SplitUnits)
-        {
-            u0 = (int)((long)blocks * worker / workers) * RecurrentStepKernels.Lanes;
-            u1 = (int)((long)blocks * (worker + 1) / workers) * RecurrentStepKernels.Lanes;
-        }
-        else
-        {
-            r0 = (int)((long)Batch * worker / workers); r1 = (int)((long)Batch * (worker + 1) / workers);
-            if (r0 == r1) return;
-        }
+        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers);
+        if (r0 == r1) return;
         int g = TCell.Gates;
         nint h = Hidden, bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (Steps + 1) * bh, sw = TCell.SavedWidth * h;
         int rows = r1 - r0;
@@ -1053,24 +1058,16 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
             int step = Reverse ? Steps - 1 - s : s;
             nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
             float* saved = Saved == null ? null : Saved + ((nint)step * Batch + r0) * sw;
-            if (u0 < u1)
+            // The step after this one, whose gates the kernel prefetches (null after the last step).
+            float* gStep = null, nextGx = null;
+            var input = default(StepInput);
+            if (X != null) input = new StepInput { X = X + ((nint)step * Batch + r0) * InSize, Ldx = InSize, W = WIh, Size = InSize, Bias = Bias };
+            else
             {
-                // The step after this one, whose gates the kernel prefetches (null after the last step).
-                float* gStep, nextGx = null;
-                if (X != null)
-                {
-                    gStep = Gx + rh * g;
-                    Gemm.MultiplyPackedSerial(rows, X + ((nint)step * Batch + r0) * InSize, InSize, WIh, g * Hidden, InSize,
-                        gStep, g * h, false, Bias);
-                }
-                else
-                {
-                    gStep = Gx + ((nint)step * bh + rh) * g;
-                    if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
-                }
-                TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, u0, u1, nextGx);
+                gStep = Gx + ((nint)step * bh + rh) * g;
+                if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
             }
-            if (SplitUnits) RecurrentStepKernels.Barrier(Barrier, Barrier + 16, workers);
+            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx, input);
         }
     }
 }

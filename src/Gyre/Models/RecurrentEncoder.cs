@@ -96,6 +96,34 @@ public sealed class RecurrentEncoder : ModelLayer
         return z;
     }
 
+    /// <summary>
+    /// Advances B streams by the k steps of x [B, k, I] (inference only; <see cref="RecurrentLayer.Advance"/>: the
+    /// recurrent states [K, B, W_j] in <paramref name="states"/> are read and overwritten, row b advances
+    /// <paramref name="lengths"/>[b] steps, all k when null) and returns the encoder's outputs for those steps
+    /// [B, k, D·W_0] (0 at a row's steps past its length): the recurrent layers' outputs in <paramref name="y"/>,
+    /// then z_g = σ(W_g·z_{g−1} + b_g) ⊙ m of each GMU, returned in that unit's own buffer (valid until its next call).
+    /// A GMU reads only its own step's r and m, so these outputs equal the steps' outputs of one
+    /// <see cref="Forward(Tensor, int[])"/> over the whole sequence: a stepped stream needs no state beyond the
+    /// recurrent one.
+    /// </summary>
+    public Tensor Advance(Tensor x, ReadOnlySpan<Tensor> states, Tensor y, int[]? lengths = null)
+    {
+        Layer.Training = false;
+        Layer.Advance(x, states, y, lengths);
+        if (_gmus.Length == 0) return y;
+        var m = y;
+        if (MemoryLayer != Layer.NumLayers - 1) Layer.CopyLayerOutput(MemoryLayer, m = Tensor.Zeros(y.Dim(0), y.Dim(1), y.Dim(2)));   // [B, k, W_0]
+        var z = y;
+        // No lengths for the units: a row may sit this call out (length 0), which their Forward does not take, and
+        // past a row's length m is 0, so z = σ(·) ⊙ 0 is 0 there without them.
+        foreach (var g in _gmus)
+        {
+            g.Training = false;
+            z = g.Forward(z, m, null);
+        }
+        return z;
+    }
+
     /// <summary>dy [B, T, D·H] → dx [B, T, I]; the final states feed nothing (their gradients are zero).</summary>
     public override Tensor Backward(Tensor dOutput) => Backward(dOutput, default);
 
@@ -129,13 +157,17 @@ public sealed class RecurrentEncoder : ModelLayer
         return buf.DX;
     }
 
+    // The gradient buffers are made by the first Backward of a shape: inference (a server re-running cases whose
+    // shapes change with every batch) never needs them, and they would double its allocations.
     private sealed class Buffers(int b, int t, int i, RecurrentLayer l, int ld, bool gmu)
     {
         public readonly Tensor? M = gmu ? Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                           // [B, T, D·W_0] m (an inner layer's output)
-        public readonly Tensor? DMemory = gmu ? Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                     // [B, T, D·W_0]
+        public Tensor? DMemory => gmu ? _dMemory ??= Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                // [B, T, D·W_0]
         public readonly Tensor Y = Tensor.Zeros(b, t, l.Directions * l.OutputSize);                                         // [B, T, D·W_0]
-        public readonly Tensor DX = Tensor.Zeros(b, t, i);                                                                   // [B, T, I]
+        public Tensor DX => _dx ??= Tensor.Zeros(b, t, i);                                                                   // [B, T, I]
         public readonly Tensor[] Finals = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();     // S × [K·D, B, W_j]
-        public readonly Tensor[] DInitials = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();  // S × [K·D, B, W_j]
+        public Tensor[] DInitials => _dInitials ??= [.. Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j)))];  // S × [K·D, B, W_j]
+        private Tensor? _dMemory, _dx;
+        private Tensor[]? _dInitials;
     }
 }

@@ -24,9 +24,9 @@ public sealed class GmuCommandTests : IDisposable
             "--hidden", "8", "--epochs", "1", "--augment", "0", "--no-baselines", "--normalize", "global"]);
         var inspect = _dir.Ok("classify", "inspect", "--model", _dir["g.gyre"]).Out;
         Assert.Contains("1 GMU (memory: layer 0)", inspect);
-        // Served, the stream re-runs the case through the whole model: stepping the recurrent states would skip the GMUs.
+        // Served, the stream steps: the GMUs read only each new step's outputs, so the recurrent states are all it keeps.
         var served = new Gyre.Serve.ClassifyModel("g", _dir["g.gyre"], 1000);
-        Assert.Equal("window", served.StreamKind);
+        Assert.Equal("state", served.StreamKind);
         Assert.Contains("gated memory units", served.StreamDescription);
         foreach (var help in new[] { _dir.Run("classify", "train", "--help").Out, _dir.Run("classify", "--help").Out })
         {

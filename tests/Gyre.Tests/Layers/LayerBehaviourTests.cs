@@ -7,6 +7,32 @@ namespace Gyre.Tests.Layers;
 public class LayerBehaviourTests
 {
     [Theory]
+    [InlineData("gru", false, false, false)]
+    [InlineData("lstm", true, false, true)]
+    [InlineData("lstm", false, true, false)]
+    [InlineData("gru", true, true, true)]
+    public void InferenceAndTrainingGiveTheSameOutputAndTheLastLayerOutputIsY(string kind, bool bidirectional, bool batchFirst, bool padded)
+    {
+        // Inference reads a time-major x in place and writes the last layer's h straight into y; training copies
+        // x and goes through the same scatter. Both must give the same bits, leave x as it was, and
+        // CopyLayerOutput of the last layer must rebuild y.
+        const int b = 3, t = 5, i = 4, h = 16, l = 2;
+        var layer = new RecurrentLayer(Cells.CellRegistry.Parse(kind), i, h, l, batchFirst: batchFirst, bidirectional: bidirectional, seed: 3);
+        var x = GradientCheckTests.Random(new Rng(4), batchFirst ? [b, t, i] : [t, b, i]);
+        var xBefore = x.ReadOnlySpan.ToArray();
+        int[] lengths = padded ? [5, 2, 4] : [];
+        layer.Training = true;
+        var trained = layer.Forward(x, lengths: lengths).Output.ReadOnlySpan.ToArray();
+        layer.Training = false;
+        var inferred = layer.Forward(x, lengths: lengths).Output;
+        Assert.Equal(trained, inferred.ReadOnlySpan.ToArray());
+        Assert.Equal(xBefore, x.ReadOnlySpan.ToArray());
+        var last = Tensor.Zeros(inferred.Shape.ToArray());
+        layer.CopyLayerOutput(l - 1, last);
+        Assert.Equal(trained, last.ReadOnlySpan.ToArray());
+    }
+
+    [Theory]
     [InlineData("gru")]
     [InlineData("lstm")]
     [InlineData("gru_reset_before")]

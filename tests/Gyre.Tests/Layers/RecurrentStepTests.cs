@@ -20,13 +20,13 @@ public class RecurrentStepTests
     /// every layer direction took <paramref name="expected"/> forward (the fused paths exist only where Vector512
     /// is accelerated: elsewhere the caller's expectation is the split the runner falls back to).</summary>
     private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256,
-        int batch = 1, int splitMin = 12, int projectMax = 128, SequencePath? expected = null)
+        int batch = 1, int splitMin = 12, int projectMax = 128, SequencePath? expected = null, double patience = 1.0)
     {
         const int t = 9, i = 5;
         var options = new ExecutionOptions
         {
             Team = team, AllowFused = fused, ParallelFusedMinHidden = parallelMin, RowSplitMinRows = splitMin,
-            ProjectInStepMaxInput = projectMax,
+            ProjectInStepMaxInput = projectMax, FusedSplitPatience = patience,
         };
         int d = bidirectional ? 2 : 1, l = 2;
         var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7) { Execution = options };
@@ -101,6 +101,20 @@ public class RecurrentStepTests
         var kind = CellRegistry.Parse(cell);
         AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, expected: SequencePath.FusedSingleRow),
                        Run(kind, h, true, true, fused: true, Two, parallelMin: 16, expected: SequencePath.FusedSingleRow));
+    }
+
+    [Theory]
+    [InlineData("gru", 128, 1)]
+    [InlineData("lstm", 150, 1)]
+    [InlineData("lstm", 64, 5)]
+    public void UnitSplitThatNeverWaitsChangesNoBit(string cell, int h, int batch)
+    {
+        // Patience 0: a worker computes every missing share of the other at once, so shares are computed twice,
+        // often at the same time; duplicates write the same bits.
+        var kind = CellRegistry.Parse(cell);
+        var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
+        AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, batch: batch, splitMin: 1000, expected: path),
+                       Run(kind, h, true, true, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: path, patience: 0));
     }
 
     [Theory]

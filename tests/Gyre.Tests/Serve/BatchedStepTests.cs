@@ -44,6 +44,47 @@ public class BatchedStepTests(ServeFixture f)
         }
     }
 
+    /// <summary>A classifier whose encoder ends in gated memory units steps its streams (the units read only their own
+    /// step's outputs and memory, so the recurrent states are all a stream keeps), whichever layer the units read as
+    /// memory and whatever the pooling; every answer of a batch of streams fed in uneven pieces (unfinished patches
+    /// included) equals offline Predict on the stream's case so far.</summary>
+    [Theory]
+    [InlineData("last", "0")]
+    [InlineData("max", "1")]
+    [InlineData("mean", "0")]
+    public void A_classifier_with_gated_memory_units_steps_its_streams_and_equals_offline_predict(string pool, string memoryLayer)
+    {
+        using var dir = new Gyre.Tests.Cli.CliFolder();
+        dir.Ok("classify", "train", "--data", ServeFixture.Bundled("classification/GunPoint_TRAIN.ts"), "--hidden", "8", "--epochs", "1",
+            "--augment", "0", "--test-augment", "0", "--normalize", "global", "--patch", "3", "--layers", "2", "--gmu", "2",
+            "--gmu-memory", memoryLayer, "--pool", pool, "--out", dir["gmu.gyre"]);
+        var model = ServedModel.Load("gmu", dir["gmu.gyre"], new ServeOptions());
+        Assert.Equal("state", model.StreamKind);
+        var classifier = Gyre.Classification.SequenceClassifier.Load(dir["gmu.gyre"]);
+        Assert.Equal(2, classifier.Model.Encoder.MemoryUnits.Count);
+        var test = TsLoader.Load(ServeFixture.Bundled("classification/GunPoint_TEST.ts"));
+        const int Streams = 4;
+        var streams = Enumerable.Range(0, Streams).Select(_ => model.NewStream()).ToArray();
+        int[] sent = new int[Streams];
+        for (int round = 0; round < 10; round++)
+        {
+            var inputs = new List<(StreamState, Observations)>();
+            for (int s = 0; s < Streams; s++)
+            {
+                int k = 1 + (round * 3 + s) % 4;
+                inputs.Add((streams[s], new Observations(test.Cases[s].Values[sent[s]..(sent[s] + k)], k, 1, null)));
+                sent[s] += k;
+            }
+            var results = model.Step(inputs);
+            for (int s = 0; s < Streams; s++)
+            {
+                var offline = classifier.Predict(InferenceServerTests.Prefix(test, s, sent[s])).Probabilities;
+                var got = results[s].Outputs[0].Values!;
+                for (int j = 0; j < got.Length; j++) InferenceServerTests.AssertClose(offline[j], got[j], $"{pool} round {round} stream {s} after {sent[s]} rows, class {j}");
+            }
+        }
+    }
+
     /// <summary>Forecast streams: those with a lookback are forecast in one batched network call (windows re-run
     /// together for "fc" and "fq", sliding states through the head together for "fs", stateful streams' recurrent steps as one batched step for "fst"), each answer equal to the stream
     /// stepped alone; streams still short of a lookback answer rows_needed in the same batch.</summary>
