@@ -55,6 +55,35 @@ public static unsafe class CellOps
     /// <summary>A one-worker team: multiplies on the calling thread.</summary>
     internal static readonly WorkerTeam Serial = new(1);
 
+    /// <summary>Floats (rows × width) of a step's pointwise pass from which it is split over <see cref="StepTeam"/>:
+    /// below, one dispatch (about a microsecond) costs more than half the pass saves.</summary>
+    internal const long PointwiseSplitMin = 4096;
+
+    /// <summary>
+    /// Runs a step's pointwise pass over rows [0, R): split by rows over <see cref="StepTeam"/> when the runner splits
+    /// units (the product already runs there, and a pass left on one thread is the serial part of every step), else
+    /// on the calling thread. Each row is computed by one worker with the same operations: same bits either way.
+    /// </summary>
+    internal static void SplitRows<TPass>(in TPass pass, int rows, int width) where TPass : unmanaged, IRowsPass
+    {
+        var team = StepTeam;
+        if (team is null || team.Size == 1 || rows < 2 || (long)rows * width < PointwiseSplitMin) { pass.Run(0, rows); return; }
+        var job = new RowsJob<TPass> { Pass = pass, Rows = rows };
+        team.Run(ref job);
+    }
+
+    private struct RowsJob<TPass> : IWorkerJob where TPass : unmanaged, IRowsPass
+    {
+        public TPass Pass;
+        public int Rows;
+
+        public readonly void Execute(int worker, int workers)
+        {
+            int r0 = (int)((long)Rows * worker / workers), r1 = (int)((long)Rows * (worker + 1) / workers);
+            if (r0 < r1) Pass.Run(r0, r1);
+        }
+    }
+
     /// <summary>Dense dW_hh [G·H, W_0] += dGhᵀ [G·H, N] · H_prev [N, W_0] (W_0 = H unless the cell narrows h).</summary>
     public static void DenseRecurrentGradients(in CellWeightGradients g)
     {
@@ -69,6 +98,12 @@ public static unsafe class CellOps
 /// The recurrent product of a cell as a type, so one cell struct serves dense and block-diagonal weight_hh
 /// (<see cref="DenseRecurrence"/>, <see cref="HeadsRecurrence"/>) with no branch in the step.
 /// </summary>
+/// <summary>A pointwise pass over rows [r0, r1) of one step (see <see cref="CellOps.SplitRows{TPass}"/>).</summary>
+internal interface IRowsPass
+{
+    void Run(int r0, int r1);
+}
+
 public unsafe interface IRecurrence
 {
     /// <summary>The weight_hh shape this product reads.</summary>

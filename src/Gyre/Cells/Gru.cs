@@ -68,8 +68,22 @@ public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurr
             for (int i = 0; i < r; i++) b.CopyTo(new Span<float>(s.Scratch + (nint)i * gh, gh));
         }
         TRec.Product(r, s.Prev, h, s.W, 3, h, s.Scratch, gh, bias);
-        GruGates.Forward(new Span<float>(s.Next, n), s.Saved == null ? default : new Span<float>(s.Saved, 4 * n),
-            new ReadOnlySpan<float>(s.Gx, 3 * n), new ReadOnlySpan<float>(s.Scratch, 3 * n), new ReadOnlySpan<float>(s.Prev, n), r, h);
+        CellOps.SplitRows(new GruGatesPass { Next = s.Next, Saved = s.Saved, Gx = s.Gx, Gh = s.Scratch, Prev = s.Prev, Hidden = h }, r, gh);
+    }
+
+    /// <summary><see cref="GruGates.Forward"/> of rows [r0, r1).</summary>
+    private struct GruGatesPass : IRowsPass
+    {
+        public float* Next, Saved, Gx, Gh, Prev;   // [R, H], [R, 4H] or null, [R, 3H], [R, 3H], [R, H]
+        public int Hidden;
+
+        public readonly void Run(int r0, int r1)
+        {
+            nint h = Hidden, n = (r1 - r0) * h;
+            GruGates.Forward(new Span<float>(Next + r0 * h, (int)n), Saved == null ? default : new Span<float>(Saved + 4 * r0 * h, 4 * (int)n),
+                new ReadOnlySpan<float>(Gx + 3 * r0 * h, 3 * (int)n), new ReadOnlySpan<float>(Gh + 3 * r0 * h, 3 * (int)n),
+                new ReadOnlySpan<float>(Prev + r0 * h, (int)n), r1 - r0, Hidden);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -113,7 +113,8 @@ public static unsafe partial class Gemm
                 {
                     var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
                     Chunks.Init(cursors, workers, panels);
-                    if (t is null) packJob.Execute(0, 1); else t.Run(ref packJob);
+                    // One panel cannot be shared: a dispatch would only wake a worker with nothing to do.
+                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.Run(ref packJob);
                 }
                 Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, accumulate);
             }
@@ -151,7 +152,7 @@ public static unsafe partial class Gemm
                 {
                     var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
                     Chunks.Init(cursors, workers, panels);
-                    if (t is null) packJob.Execute(0, 1); else t.Run(ref packJob);
+                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.Run(ref packJob);
                 }
                 Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, false, pInit);
             }

@@ -86,14 +86,16 @@ public sealed class GatedMemoryUnit : Module
             if (lengths[r] < t) batchFirst.Slice((r * t + lengths[r]) * width, (t - lengths[r]) * width).Clear();
     }
 
+    // The gradient buffers are made by the first Backward of a shape: inference never needs them.
     private sealed class Buffers(int b, int t, int dx, int dm)
     {
         public readonly int B = b, T = t;
         public readonly Tensor Gate = Tensor.Zeros(b, t, dm);     // [B, T, D_m] a, then g = σ(a) in place
         public readonly Tensor Y = Tensor.Zeros(b, t, dm);        // [B, T, D_m]
-        public readonly Tensor DA = Tensor.Zeros(b, t, dm);       // [B, T, D_m] ∂L/∂a
-        public readonly Tensor DM = Tensor.Zeros(b, t, dm);       // [B, T, D_m] ∂L/∂m
-        public readonly Tensor DX = Tensor.Zeros(b, t, dx);       // [B, T, D_x]
+        public Tensor DA => _da ??= Tensor.Zeros(B, T, dm);       // [B, T, D_m] ∂L/∂a
+        public Tensor DM => _dm ??= Tensor.Zeros(B, T, dm);       // [B, T, D_m] ∂L/∂m
+        public Tensor DX => _dx ??= Tensor.Zeros(B, T, dx);       // [B, T, D_x]
+        private Tensor? _da, _dm, _dx;
         public Tensor? X, M;                                      // the caller's x [B, T, D_x] and m [B, T, D_m]
         public int[]? Lengths;
     }

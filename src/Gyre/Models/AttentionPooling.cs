@@ -101,11 +101,12 @@ public sealed class AttentionPooling : Pooling
     {
         public readonly int B = b, T = t;
         public readonly Tensor U = Tensor.Zeros(b * t, a);      // [B·T, A] tanh(W·y + b)
-        public readonly Tensor DU = Tensor.Zeros(b * t, a);     // [B·T, A]
+        public Tensor DU => _du ??= Tensor.Zeros(B * T, a);     // [B·T, A] (gradients: made by the first Backward of a shape)
         public readonly Tensor Alpha = Tensor.Zeros(b, t);      // [B, T]
-        public readonly Tensor DE = Tensor.Zeros(b, t);         // [B, T] ∂L/∂e
+        public Tensor DE => _de ??= Tensor.Zeros(B, T);         // [B, T] ∂L/∂e
         public readonly Tensor Z = Tensor.Zeros(b, c);          // [B, C]
-        public readonly Tensor DY = Tensor.Zeros(b, t, c);      // [B, T, C]
+        public Tensor DY => _dy ??= Tensor.Zeros(B, T, c);      // [B, T, C]
+        private Tensor? _du, _de, _dy;
         public Tensor? Y;                                       // [B, T, C] the encoder's output
         public int[]? Lengths;
     }

@@ -95,7 +95,8 @@ public sealed class InputProjection : ModelLayer
     {
         public readonly int Rows = b * t;
         public readonly Tensor Y = Tensor.Zeros(b, t, e);        // [B, T, E]
-        public readonly Tensor DX = Tensor.Zeros(b, t, f);       // [B, T, F]
+        public Tensor DX => _dx ??= Tensor.Zeros(b, t, f);       // [B, T, F] made by the first Backward of a shape: inference never needs it
+        private Tensor? _dx;
         public Tensor? X;                                        // [B, T, F] the caller's input
     }
 }

@@ -204,7 +204,9 @@ internal sealed class PoolBuffers(int b, int t, int c, bool argmax = false)
 {
     public readonly int B = b, T = t;
     public readonly Tensor Z = Tensor.Zeros(b, c);                 // [B, C]
-    public readonly Tensor DY = Tensor.Zeros(b, t, c);             // [B, T, C]
+    // Made by the first Backward of a shape: inference never needs it.
+    public Tensor DY => _dy ??= Tensor.Zeros(B, T, c);             // [B, T, C]
+    private Tensor? _dy;
     public readonly int[] ArgMax = argmax ? new int[b * c] : [];  // [B, C] step of each maximum
     public int[]? Lengths;
 }

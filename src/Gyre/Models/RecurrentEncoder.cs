@@ -157,13 +157,17 @@ public sealed class RecurrentEncoder : ModelLayer
         return buf.DX;
     }
 
+    // The gradient buffers are made by the first Backward of a shape: inference (a server re-running cases whose
+    // shapes change with every batch) never needs them, and they would double its allocations.
     private sealed class Buffers(int b, int t, int i, RecurrentLayer l, int ld, bool gmu)
     {
         public readonly Tensor? M = gmu ? Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                           // [B, T, D·W_0] m (an inner layer's output)
-        public readonly Tensor? DMemory = gmu ? Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                     // [B, T, D·W_0]
+        public Tensor? DMemory => gmu ? _dMemory ??= Tensor.Zeros(b, t, l.Directions * l.OutputSize) : null;                // [B, T, D·W_0]
         public readonly Tensor Y = Tensor.Zeros(b, t, l.Directions * l.OutputSize);                                         // [B, T, D·W_0]
-        public readonly Tensor DX = Tensor.Zeros(b, t, i);                                                                   // [B, T, I]
+        public Tensor DX => _dx ??= Tensor.Zeros(b, t, i);                                                                   // [B, T, I]
         public readonly Tensor[] Finals = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();     // S × [K·D, B, W_j]
-        public readonly Tensor[] DInitials = Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j))).ToArray();  // S × [K·D, B, W_j]
+        public Tensor[] DInitials => _dInitials ??= [.. Enumerable.Range(0, l.StateCount).Select(j => Tensor.Zeros(ld, b, l.StateWidth(j)))];  // S × [K·D, B, W_j]
+        private Tensor? _dMemory, _dx;
+        private Tensor[]? _dInitials;
     }
 }

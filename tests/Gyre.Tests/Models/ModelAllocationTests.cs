@@ -46,4 +46,32 @@ public class ModelAllocationTests
         Assert.Equal(Allocations.PerCall(LayerStep), step);
         Assert.True(step < 256, $"{step} bytes allocated by a training step");
     }
+
+    /// <summary>
+    /// Inference at a shape not seen before (a server's batch of growing cases) allocates the forward buffers of that
+    /// shape only: the parts' gradient buffers wait for a Backward, and the recurrent workspace reuses its arena.
+    /// </summary>
+    [Theory]
+    [InlineData("max", 0)]
+    [InlineData("attention", 0)]
+    [InlineData("mean", 2)]
+    public void Inference_at_a_new_shape_allocates_no_gradient_buffers(string pool, int gmu)
+    {
+        const int H = 32;
+        var model = new SequenceModel(new ModelSpec
+        {
+            InputSize = 3, Input = "linear", Cell = "gru", Hidden = H, Layers = 2, Gmu = gmu, GmuMemory = gmu > 0 ? 0 : null,
+            Pool = pool, Outputs = 4, Seed = 1,
+        }) { Training = false };
+        var rng = new Rng(2);
+        model.Forward(GradientCheckTests.Random(rng, [64, 100, 3]), null);
+        var x = GradientCheckTests.Random(rng, [63, 99, 3]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        model.Forward(x, null);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The [B, T, H] forward outputs of this shape: the input projection, the encoder, each GMU and its gate (and
+        // attention's [B·T, A] scores, A ≤ H); the gradient buffers would add as much again.
+        long outputs = 4L * 63 * 99 * H * (2 + 2 * gmu + (pool == "attention" ? 1 : 0));
+        Assert.True(allocated < outputs * 1.2, $"{allocated} bytes allocated by inference at a new shape; its forward outputs are {outputs} bytes");
+    }
 }
