@@ -204,7 +204,7 @@ public sealed partial class Forecaster
         if (Options.Stateful)
         {
             if (encoderState.IsEmpty) throw new InvalidOperationException("a stateful forecaster reads its series from the start: give its summaries, not windows");
-            RunStatefulHead(encoderState, pred, b);
+            RunStatefulHead(encoderState, future is null ? default : future.ReadOnlySpan, pred, b);
             return;
         }
         int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;
