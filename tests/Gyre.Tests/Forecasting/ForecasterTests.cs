@@ -100,6 +100,20 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>A test prefix takes the first k windows of every channel; all of them is the whole test split.</summary>
+    [Fact]
+    public void TestPrefixScoresTheFirstWindowsOfEachChannel()
+    {
+        var f = Forecaster.Fit(Bundled("co2-concentration.csv"), Small(epochs: 1) with { ChannelIndependent = true, Targets = ["all"] });
+        var data = f.LoadData(Bundled("co2-concentration.csv"));
+        var all = f.Evaluate(data, rawScale: false);
+        int perChannel = all.TestWindows / 2;
+        Assert.Equal(all.Metrics.Mse, f.EvaluateTestPrefix(data, perChannel, rawScale: false).Metrics.Mse, 12);
+        var first = f.EvaluateTestPrefix(data, 5, rawScale: false);
+        Assert.Equal(10, first.TestWindows);
+        Assert.NotEqual(all.Metrics.Mse, first.Metrics.Mse);
+    }
+
     /// <summary>
     /// Whole-window batches: an example is one time window with all its channels, so there are C times fewer examples,
     /// each group holds channels 0..C−1 of one origin, and a batch of B trains on B·C rows.
