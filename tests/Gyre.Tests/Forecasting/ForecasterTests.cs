@@ -100,6 +100,22 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>A run stopped after 2 epochs by an epoch limit and resumed to 5 is the uninterrupted 5-epoch run, bit for bit (the tuner's warm start).</summary>
+    [Fact]
+    public void AnEpochLimitStopsARunThatResumesAsIfUninterrupted()
+    {
+        var o = Small(epochs: 5) with { Dropout = 0.2f, Layers = 2 };
+        string data = Bundled("AirPassengers.csv"), ckpt = Temp("run.ckpt");
+        var first = Forecaster.Fit(data, o, checkpointPath: ckpt, resume: true, epochLimit: 2);
+        Assert.Equal(2, first.History.Count);
+        var resumed = Forecaster.Fit(data, o, checkpointPath: ckpt, resume: true, epochLimit: 5);
+        var full = Forecaster.Fit(data, o);
+        Assert.Equal(5, resumed.History.Count);
+        resumed.Save(Temp("resumed.gyre")); full.Save(Temp("full.gyre"));
+        Assert.Equal(File.ReadAllBytes(Temp("full.gyre")), File.ReadAllBytes(Temp("resumed.gyre")));
+        Assert.Equal(full.History[1].LearningRate, first.History[1].LearningRate);   // the limit keeps the 5-epoch schedule
+    }
+
     /// <summary>A test prefix takes the first k windows of every channel; all of them is the whole test split.</summary>
     [Fact]
     public void TestPrefixScoresTheFirstWindowsOfEachChannel()
