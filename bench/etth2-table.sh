@@ -3,7 +3,8 @@
 # 8640/2880/2880 for train/validation/test, z-score fitted on the training rows, MSE and MAE on the z-scored test
 # windows — for `--preset segrnn` and for the defaults, beside seasonal naive (24) and naive on the same windows.
 # Usage: bench/etth2-table.sh [HORIZON ...]     (default: 96 192 336 720; one training run at a time)
-#        SEGRNN_EPOCHS=4 bench/etth2-table.sh    (the preset with fewer epochs: the README's rows, for a shared 2-core machine)
+#        SEGRNN_EPOCHS=4 bench/etth2-table.sh    (the preset with fewer epochs, for a quick look on a shared 2-core machine)
+#        ROWS=preset|defaults bench/etth2-table.sh  (only those rows; default both)
 # Prints a markdown table: test MSE, MAE, training wall seconds and process CPU seconds (user + sys: on a shared machine
 # the wall time is inflated, CPU time / cores bounds the idle wall from below), epochs run and the best (restored) epoch,
 # peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
@@ -36,8 +37,11 @@ print(f\"| $horizon | $name | {m['mse']:.3f} | {m['mae']:.3f} | {s['mse']:.3f} /
 }
 echo "| horizon | configuration | test MSE | test MAE | seasonal naive (24) MSE / MAE | naive MSE / MAE | beats s-naive | training wall | CPU (user+sys) | epochs / best | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
+rows=${ROWS:-both}
 for h in "${horizons[@]}"; do
-  if [ -n "${SEGRNN_EPOCHS:-}" ]; then row "preset segrnn, $SEGRNN_EPOCHS epochs" "$h" --preset segrnn --epochs "$SEGRNN_EPOCHS"
-  else row "preset segrnn" "$h" --preset segrnn; fi
-  row "defaults" "$h"
+  if [ "$rows" != defaults ]; then
+    if [ -n "${SEGRNN_EPOCHS:-}" ]; then row "preset segrnn, $SEGRNN_EPOCHS epochs" "$h" --preset segrnn --epochs "$SEGRNN_EPOCHS"
+    else row "preset segrnn" "$h" --preset segrnn; fi
+  fi
+  if [ "$rows" != preset ]; then row "defaults" "$h"; fi
 done

@@ -19,6 +19,10 @@ data=src/Gyre.Cli/Data
 "${gyre[@]}" classify train --data $data/classification/GunPoint_TRAIN.ts --normalize global --pool last --patch 1 \
   --augment 0 --test-augment 0 --hidden 64 --epochs 2 --out "$work/gun.gyre" >/dev/null
 "${gyre[@]}" export --model "$work/gun.gyre" --onnx "$work/gun.onnx" >/dev/null
+# The same classifier with the default per-case normalisation: its streams keep the whole case and re-run it, every
+# stream of a batch in one prediction (the server's memory under load is mostly this path's buffers).
+"${gyre[@]}" classify train --data $data/classification/GunPoint_TRAIN.ts --augment 0 --test-augment 0 --hidden 64 --epochs 2 \
+  --out "$work/gunw.gyre" >/dev/null
 "${gyre[@]}" forecast train --data $data/monthly-sunspots.csv --lookback 96 --horizon 12 --hidden 64 --epochs 1 --out "$work/sun.gyre" >/dev/null
 "${gyre[@]}" export --model "$work/sun.gyre" --onnx "$work/sun.onnx" >/dev/null
 # A stateful GRU forecaster (its streams take one recurrent step per row, any cell and depth), and the same GRU as a
@@ -53,7 +57,7 @@ echo "|---|---|---|---|---|---|---|"
 "${cost[@]}" --model "$work/sunst.gyre" --onnx "$work/sunw192.onnx" --window 192
 "${cost[@]}" --model "$work/sunst.gyre" --onnx "$work/sun.onnx" --window 96
 
-"${gyre[@]}" serve --model gun="$work/gun.gyre" --model sun="$work/sun.gyre" --model sunmin="$work/sunmin96.gyre" --model sunst="$work/sunst.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
+"${gyre[@]}" serve --model gun="$work/gun.gyre" --model gunw="$work/gunw.gyre" --model sun="$work/sun.gyre" --model sunmin="$work/sunmin96.gyre" --model sunst="$work/sunst.gyre" --port 0 --max-streams 100000 >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 600); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work/serve.out" | head -1)
@@ -61,6 +65,9 @@ url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work
 echo
 echo "## Load: classifier (stepped streams), ${seconds} s per level"
 "${bench[@]}" load --url "$url" --model gun --streams 1,16,256 --seconds "$seconds" --pid "$server"
+echo
+echo "## Load: classifier (window streams: the whole case re-run per request, cases growing), ${seconds} s per level"
+"${bench[@]}" load --url "$url" --model gunw --streams 1,16,256 --seconds "$seconds" --pid "$server"
 echo
 echo "## Load: forecaster (window of 96 re-run per request), ${seconds} s per level"
 "${bench[@]}" load --url "$url" --model sun --streams 1,16,256 --seconds "$seconds" --pid "$server"

@@ -21,7 +21,7 @@ internal static class ForecastTuneCommand
         var outPath = new Option<string>("--out") { Description = "Model file for the best trial", DefaultValueFactory = _ => "tuned.gyre" };
         var trials = UserInput.Int("--trials", "Configurations drawn at the first rung", min: 1, max: 10_000);
         var budget = new Option<string?>("--budget") { Description = "Wall-clock budget, e.g. 10m, 90s, 1h: no new rung starts after it (default: none)" };
-        var maxEpochs = UserInput.Int("--max-epochs", "Most epochs a rung trains for (each rung triples the epochs, from 2)", min: 1, max: 100_000);
+        var maxEpochs = UserInput.Int("--max-epochs", "Length of each trial's run (its schedule); rungs stop it after 2, 6, 18, … epochs and the survivors resume", min: 1, max: 100_000);
         training.ShowDefaults(ForecastCommand.TrainDefaults, "default");
         var cmd = new Command("tune", "Search lookback, hidden, layers, patch, dropout, lr, norm and cell on the validation split (successive halving) and save the best model");
         cmd.Options.Add(data); training.AddTo(cmd); cmd.Options.Add(outPath); cmd.Options.Add(trials); cmd.Options.Add(budget); cmd.Options.Add(maxEpochs);
@@ -57,13 +57,23 @@ internal static class ForecastTuneCommand
             }
             ctx.Console.Write(table);
             var bo = best.Options;
-            ctx.Out.WriteLine($"best: {Describe(bo)}, {bo.Epochs} epochs; wrote {output} (its options are in the file: gyre forecast inspect --model {output})");
-            ctx.Out.WriteLine($"retrain with: gyre forecast train --data {path} [the data and protocol options given here] {Describe(bo)} --epochs {bo.Epochs} --seed {bo.Seed}");
+            int trained = best.History.Count;
+            ctx.Out.WriteLine($"best: {Describe(bo)}, {trained} of a {bo.Epochs}-epoch run; wrote {output} (its options are in the file: gyre forecast inspect --model {output})");
+            ctx.Out.WriteLine($"retrain with: gyre forecast train --data {path} [the data and protocol options given here] {Describe(bo)} --epochs {bo.Epochs} --patience {bo.Patience} --seed {bo.Seed}"
+                + (trained < bo.Epochs && best.History.Count > 0 && !StoppedEarly(best, bo) ? $" (the search stopped it after {trained} epochs)" : ""));
             var set = best.LoadData(path);
             if (SplitSpec.Parse(bo.Split).Test > 0) Reports.Table(ctx, best.Evaluate(set));
             return Cli.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>Whether early stopping (patience epochs without a better validation loss) ended the trial's run.</summary>
+    private static bool StoppedEarly(Forecaster f, ForecastOptions o)
+    {
+        var h = f.History;
+        int best = h.FindLastIndex(e => e.Best);
+        return o.Patience > 0 && h.Count - 1 - best >= o.Patience;
     }
 
     private static string Describe(ForecastOptions o) => string.Create(CultureInfo.InvariantCulture,

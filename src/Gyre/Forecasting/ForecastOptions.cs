@@ -113,7 +113,6 @@ public sealed record ForecastOptions
         : Patch > 1 ? "--stateful steps one row at a time: it takes no --patch"
         : Decoder != "direct" ? $"--stateful forecasts with the direct head from every step's h_t: it takes no --decoder {Decoder}"
         : Gmu > 0 ? "--stateful takes no --gmu (memory units read a whole window's outputs)"
-        : FutureFeatures.Length > 0 || Calendar.Length > 0 ? "--stateful takes no --future-features or --calendar yet"
         : Normalization == "revin" ? "--stateful follows the level in its head (--norm last) or not at all (--norm none): a window's mean and deviation (revin) do not exist for a stream"
         : Training.Distributions.IsDistribution(Training.Losses.Parse(Loss)) ? $"--stateful takes a point or quantile loss, not --loss {Loss}"
         : WholeWindows ? "--stateful batches its own streams (whole series cut into contiguous pieces): it takes no --whole-windows"

@@ -104,8 +104,9 @@ public sealed class ForecastStream
     /// <summary>Rows seen.</summary>
     public long Rows { get; private set; }
 
-    /// <summary>Rows still needed before a forecast (0 once the stream holds a lookback; a stateful stream: one row).</summary>
-    public int RowsNeeded => Math.Max(0, (Stateful ? 1 : _f.Options.Lookback) - Kept);
+    /// <summary>Rows still needed before a forecast (0 once the stream holds a lookback; a stateful stream: one row, or
+    /// two when it reads calendar features, whose horizon is dated by the rows' time step).</summary>
+    public int RowsNeeded => Math.Max(0, (Stateful ? (_f.DataInfo.CalendarCount > 0 ? 2 : 1) : _f.Options.Lookback) - Kept);
 
     private int Kept => _values.Count / _columns.Length;
 

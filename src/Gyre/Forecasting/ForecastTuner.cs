@@ -6,8 +6,8 @@ namespace Gyre.Forecasting;
 
 /// <summary>One configuration tried by <see cref="ForecastTuner"/> and how it scored at each rung.</summary>
 /// <param name="Id">1-based trial number (the order the configurations were drawn in).</param>
-/// <param name="Options">The forecaster options of the trial (epochs = those of its last rung).</param>
-/// <param name="Epochs">Epochs trained at the trial's last rung.</param>
+/// <param name="Options">The forecaster options of the trial (epochs = the schedule's length, the search's maximum).</param>
+/// <param name="Epochs">Epochs trained in all by the trial's last rung (fewer when early stopping ended the run).</param>
 /// <param name="ValLoss">Best validation loss (the training loss's measure, in the scaler's space) at that rung.</param>
 /// <param name="Rung">0-based index of the last rung the trial reached.</param>
 /// <param name="Seconds">Wall-clock seconds spent on the trial over all its rungs.</param>
@@ -33,7 +33,10 @@ public sealed record TuneSettings
 /// <summary>
 /// Hyper-parameter search on the validation split by successive halving (Jamieson &amp; Talwalkar 2016): N
 /// configurations drawn at random from the space below are trained for E epochs; the best ⌈n/η⌉ by validation loss
-/// are retrained from scratch for η·E epochs, and so on until one remains or the epochs reach the maximum. The space,
+/// go on for η·E epochs in all, and so on until one remains or the epochs reach the maximum. A trial is one training
+/// run over the maximum's schedule (cosine over <see cref="TuneSettings.MaxEpochs"/>, early-stopping patience fixed for
+/// the run) that each rung stops after its epochs and the next resumes from its checkpoint (weights, optimizer moments,
+/// RNG states, history): warm-started, so a survivor's model at a rung is bit for bit the run stopped there. The space,
 /// around the given options: lookback ∈ {L/2, L, 2L} (within what the training split allows), hidden ∈ {32, 64,
 /// 128, 256}, layers ∈ {1, 2}, patch ∈ {none, season, L/8-ish divisor}, dropout ∈ {0, 0.1, 0.3}, lr ∈ {1e-3, 3e-3,
 /// 1e-2}, norm ∈ {last, revin}, cell ∈ {gru, lstm}. Draws come from one seeded generator and training is
@@ -57,33 +60,43 @@ public static class ForecastTuner
         var trials = new List<TuneTrial>();
         var seconds = new Dictionary<int, double>();
         Forecaster? best = null;
-        int epochs = Math.Max(1, settings.MinEpochs), rung = 0;
-        while (true)
+        int max = Math.Max(1, settings.MaxEpochs), epochs = Math.Min(Math.Max(1, settings.MinEpochs), max), rung = 0;
+        // Each trial's checkpoint between rungs; removed at the end whatever happens.
+        var folder = Directory.CreateTempSubdirectory("gyre-tune");
+        try
         {
-            var scored = new List<(int Id, ForecastOptions Options, double Loss, Forecaster Model)>();
-            foreach (var (id, o) in candidates)
+            while (true)
             {
-                cancel.ThrowIfCancellationRequested();
-                if (settings.Budget is { } budget && clock.Elapsed > budget && scored.Count > 0) break;
-                var start = clock.Elapsed;
-                var options = o with { Epochs = epochs, Patience = Math.Min(o.Patience, Math.Max(epochs / 3, 2)) };
-                var f = Forecaster.Fit(path, options, cancel: cancel);
-                double loss = f.History.Where(e => e.ValLoss is not null).Select(e => e.ValLoss!.Value).DefaultIfEmpty(double.NaN).Min();
-                seconds[id] = seconds.GetValueOrDefault(id) + (clock.Elapsed - start).TotalSeconds;
-                var trial = new TuneTrial(id, options, epochs, loss, rung, seconds[id]);
-                trials.Add(trial);
-                onTrial?.Invoke(trial);
-                scored.Add((id, options, double.IsFinite(loss) ? loss : double.MaxValue, f));
+                var scored = new List<(int Id, ForecastOptions Options, double Loss, Forecaster Model)>();
+                foreach (var (id, o) in candidates)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    if (settings.Budget is { } budget && clock.Elapsed > budget && scored.Count > 0) break;
+                    var start = clock.Elapsed;
+                    var options = o with { Epochs = max, Patience = Math.Min(o.Patience, Math.Max(max / 3, 2)) };
+                    var f = Forecaster.Fit(path, options, checkpointPath: Path.Combine(folder.FullName, $"trial{id}.ckpt"), resume: true,
+                        cancel: cancel, epochLimit: epochs);
+                    double loss = f.History.Where(e => e.ValLoss is not null).Select(e => e.ValLoss!.Value).DefaultIfEmpty(double.NaN).Min();
+                    seconds[id] = seconds.GetValueOrDefault(id) + (clock.Elapsed - start).TotalSeconds;
+                    var trial = new TuneTrial(id, options, f.History.Count, loss, rung, seconds[id]);
+                    trials.Add(trial);
+                    onTrial?.Invoke(trial);
+                    scored.Add((id, options, double.IsFinite(loss) ? loss : double.MaxValue, f));
+                }
+                // Ties keep the earlier draw: a stable order, so the outcome does not depend on anything but the seed.
+                var ranked = scored.OrderBy(s => s.Loss).ThenBy(s => s.Id).ToList();
+                best = ranked[0].Model;
+                int keep = (int)Math.Ceiling(ranked.Count / (double)settings.Eta);
+                bool outOfTime = settings.Budget is { } b && clock.Elapsed > b;
+                if (ranked.Count <= 1 || epochs >= max || outOfTime || keep < 1) break;
+                candidates = ranked.Take(keep).Select(s => (s.Id, s.Options)).ToList();
+                epochs = Math.Min(max, epochs * settings.Eta);
+                rung++;
             }
-            // Ties keep the earlier draw: a stable order, so the outcome does not depend on anything but the seed.
-            var ranked = scored.OrderBy(s => s.Loss).ThenBy(s => s.Id).ToList();
-            best = ranked[0].Model;
-            int keep = (int)Math.Ceiling(ranked.Count / (double)settings.Eta);
-            bool outOfTime = settings.Budget is { } b && clock.Elapsed > b;
-            if (ranked.Count <= 1 || epochs >= settings.MaxEpochs || outOfTime || keep < 1) break;
-            candidates = ranked.Take(keep).Select(s => (s.Id, s.Options)).ToList();
-            epochs = Math.Min(settings.MaxEpochs, epochs * settings.Eta);
-            rung++;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
         }
         return (best!, trials);
     }

@@ -113,27 +113,60 @@ public sealed partial class Forecaster
         if (_topsOf is not { } cached || cached.Set != set)
             _topsOf = cached = (set, TopOutputs(set, [.. set.Series.Select(s => s.Length)]));
         int b = indices.Length, w = Network.Encoder.OutputSize, c = ModelTargets, k = set.ColumnCount, width = w + c;
+        int n = Options.Horizon, ff = Network.Config.FutureFeatures;
         var summaries = new float[b * width];                               // [B, W + C]
+        var future = new float[b * n * ff];                                 // [B, N·Ff]
         for (int i = 0; i < b; i++)
         {
             var (series, origin) = windows[indices[i]];
             cached.Tops[series].AsSpan((origin - 1) * w, w).CopyTo(summaries.AsSpan(i * width));
             set.Series[series].Values.AsSpan((origin - 1) * k, c).CopyTo(summaries.AsSpan(i * width + w));
+            FutureRows(set.Series[series], origin - 1, k, n, ff, future.AsSpan(i * n * ff, n * ff));
         }
-        RunStatefulHead(summaries, pred, b);
+        RunStatefulHead(summaries, future, pred, b);
     }
 
-    /// <summary>ŷ [B, N, C, Q] = head(h_top) (+ level with --norm last) from summaries [B, W + C].</summary>
-    private void RunStatefulHead(ReadOnlySpan<float> summaries, Span<float> pred, int b)
+    /// <summary>ŷ [B, N, C, Q] = head([h_top ‖ future]) (+ level with --norm last) from summaries [B, W + C] and the
+    /// known-future features over each horizon, future [B, N·Ff] (empty when Ff = 0).</summary>
+    private void RunStatefulHead(ReadOnlySpan<float> summaries, ReadOnlySpan<float> future, Span<float> pred, int b)
     {
         int w = Network.Encoder.OutputSize, c = ModelTargets, n = Options.Horizon, q = Network.Config.QuantileCount, width = w + c;
+        int nf = n * Network.Config.FutureFeatures;
         if (summaries.Length != b * width) throw new ArgumentException($"a stateful forecaster's summaries are [{b}, {width}], got {summaries.Length} values");
+        if (future.Length != b * nf) throw new ArgumentException($"a stateful forecaster's future features are [{b}, {nf}], got {future.Length} values");
         Network.Training = false;
         Network.Head.Training = false;
-        var top = new float[b * w];                                         // [B, W]
-        for (int i = 0; i < b; i++) summaries.Slice(i * width, w).CopyTo(top.AsSpan(i * w));
-        Network.Head.Forward(top, pred, b);
+        var headIn = new float[b * (w + nf)];                               // [B, W + N·Ff]
+        for (int i = 0; i < b; i++)
+        {
+            summaries.Slice(i * width, w).CopyTo(headIn.AsSpan(i * (w + nf)));
+            future.Slice(i * nf, nf).CopyTo(headIn.AsSpan(i * (w + nf) + w));
+        }
+        Network.Head.Forward(headIn, pred, b);
         if (Options.Normalization == "last") AddLevel(pred, summaries[w..], width, b, n, c, q);
+    }
+
+    /// <summary>The known-future features [N, Ff] of rows p+1..p+N of model-view series <paramref name="ts"/> (its last
+    /// Ff of K columns) into dst; 0 past the series' end (such a step's forecast counts nothing).</summary>
+    internal static void FutureRows(TimeSeries ts, int p, int k, int n, int ff, Span<float> dst)
+    {
+        for (int h = 0; h < n; h++)
+        {
+            int r = p + 1 + h;
+            var row = dst.Slice(h * ff, ff);
+            if (r < ts.Length) ts.Values.AsSpan(r * k + k - ff, ff).CopyTo(row);
+            else row.Clear();
+        }
+    }
+
+    /// <summary>The head's input rows [R, W + N·Ff] from top outputs [R, W] and future features [R, N·Ff].</summary>
+    internal static void HeadInput(ReadOnlySpan<float> top, ReadOnlySpan<float> future, Span<float> headIn, int rows, int w, int nf)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            top.Slice(r * w, w).CopyTo(headIn.Slice(r * (w + nf)));
+            future.Slice(r * nf, nf).CopyTo(headIn.Slice(r * (w + nf) + w));
+        }
     }
 
     /// <summary>ŷ[r, h, j, ·] += rows[r·stride + j]: a forecast relative to the last observation (--norm last) made absolute

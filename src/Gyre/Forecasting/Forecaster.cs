@@ -141,12 +141,13 @@ public sealed partial class Forecaster
     /// Trains on the CSV at <paramref name="path"/>: AdamW, global-norm clipping, the LR schedule and early
     /// stopping on the validation loss (best-epoch weights kept). With <paramref name="checkpointPath"/>, a
     /// checkpoint is written atomically after every epoch (by rank 0); <paramref name="resume"/> continues from it and
-    /// ends with the same bits as an uninterrupted run. With <paramref name="parallel"/>, this process trains on its
+    /// ends with the same bits as an uninterrupted run; <paramref name="epochLimit"/> stops it after that many epochs in all
+    /// (<see cref="Trainer.EpochLimit"/>), to be resumed later. With <paramref name="parallel"/>, this process trains on its
     /// share of every global batch and gradients are reduced across the ranks (see <see cref="DataParallel"/>).
     /// </summary>
     public static Forecaster Fit(string path, ForecastOptions options, Action<EpochRecord>? onEpoch = null,
         string? checkpointPath = null, bool resume = false, CancellationToken cancel = default,
-        IProgress<TrainingProgress>? progress = null, DataParallel? parallel = null)
+        IProgress<TrainingProgress>? progress = null, DataParallel? parallel = null, int epochLimit = 0)
     {
         var f = Create(path, options);
         var raw = f.LoadData(path);
@@ -155,7 +156,7 @@ public sealed partial class Forecaster
         var trainerOptions = options.Stateful ? StatefulForecastTask.TrainerOptionsFor(options) : ForecastTask.TrainerOptionsFor(options);
         var trainer = new Trainer(parallel?.Apply(trainerOptions) ?? trainerOptions)
         {
-            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync,
+            CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync, EpochLimit = epochLimit,
         };
         trainer.Fit(options.Stateful ? new StatefulForecastTask(f, raw) : new ForecastTask(f, raw), f.History, cancel);
         f.FitCopula(raw);
@@ -204,7 +205,7 @@ public sealed partial class Forecaster
         if (Options.Stateful)
         {
             if (encoderState.IsEmpty) throw new InvalidOperationException("a stateful forecaster reads its series from the start: give its summaries, not windows");
-            RunStatefulHead(encoderState, pred, b);
+            RunStatefulHead(encoderState, future is null ? default : future.ReadOnlySpan, pred, b);
             return;
         }
         int l = Options.Lookback, n = Options.Horizon, c = ModelTargets, q = Network.Config.QuantileCount;

@@ -24,7 +24,7 @@ namespace Gyre.Forecasting;
 /// part) and scores every step whose horizon lies inside the validation part.</item>
 /// </list>
 /// Dimensions: B streams, T chunk steps, K view columns, W encoder output width, N horizon, C targets, Q values per
-/// target and step, S cell states.
+/// target and step, S cell states, Ff known-future columns (the view's last; the head reads those of rows t+1..t+N).
 /// </summary>
 internal sealed class StatefulForecastTask : ITrainingTask
 {
@@ -40,6 +40,7 @@ internal sealed class StatefulForecastTask : ITrainingTask
     private readonly float[] _pred, _grad;               // [B·T, N, C, Q]
     private readonly float[] _target, _mask;             // [B·T, N, C]
     private readonly float[] _level;                     // [B·T, C] each step's target values (the level its forecast starts from)
+    private readonly float[] _future, _headIn, _dHeadIn; // [B·T, N·Ff], [B·T, W + N·Ff] ×2 (Ff > 0 only: else y is the head's input)
 
     /// <summary>One stream: rows [Start, Start + Length) of view series <paramref name="Series"/>.</summary>
     private readonly record struct Stream(int Series, int Start, int Length);
@@ -72,6 +73,10 @@ internal sealed class StatefulForecastTask : ITrainingTask
         _pred = new float[b * t * n * c * q]; _grad = new float[_pred.Length];
         _target = new float[b * t * n * c]; _mask = new float[_target.Length];
         _level = new float[b * t * c];
+        int nf = n * f.Network.Config.FutureFeatures;
+        _future = new float[b * t * nf];
+        _headIn = nf > 0 ? new float[b * t * (w + nf)] : [];
+        _dHeadIn = new float[_headIn.Length];
     }
 
     /// <summary>B: the streams run side by side.</summary>
@@ -104,7 +109,7 @@ internal sealed class StatefulForecastTask : ITrainingTask
         enc.Training = _f.Network.Training;
         enc.Forward(_x, _initialView, _y, _final, default);
         for (int j = 0; j < _final.Length; j++) _final[j].ReadOnlySpan.CopyTo(_initial[j].Span);
-        Predict(_y.ReadOnlySpan, _streams.Length * _chunk, _pred);
+        Predict(HeadIn(), _streams.Length * _chunk, _pred);
         return Losses.Compute(_loss, _pred, _target, _mask, _grad, _f.Options.Quantiles);
     }
 
@@ -114,7 +119,14 @@ internal sealed class StatefulForecastTask : ITrainingTask
     {
         var net = _f.Network;
         int rows = _streams.Length * _chunk;
-        net.Head.Backward(_y.ReadOnlySpan, _grad, _dy.Span, rows, false);
+        if (_headIn.Length == 0) net.Head.Backward(_y.ReadOnlySpan, _grad, _dy.Span, rows, false);
+        else
+        {
+            // Only the h_t columns of the head's input lead back into the encoder.
+            net.Head.Backward(_headIn, _grad, _dHeadIn, rows, false);
+            int w = net.Encoder.OutputSize, width = _headIn.Length / rows;
+            for (int r = 0; r < rows; r++) _dHeadIn.AsSpan(r * width, w).CopyTo(_dy.Span.Slice(r * w, w));
+        }
         _dx.Span.Clear();
         foreach (var d in _dInitial) d.Span.Clear();
         net.Encoder.Backward(_dy, default, _dx, _dInitial);
@@ -129,10 +141,19 @@ internal sealed class StatefulForecastTask : ITrainingTask
     /// <summary>The carried states (S × [layers, B, W_j]) a chunk starts from.</summary>
     internal Tensor[] CarriedStates => _initial;
 
-    // ŷ [R, N, C, Q] = head(y) + level for R rows of x (the rows y was computed from).
-    private void Predict(ReadOnlySpan<float> y, int rows, Span<float> pred)
+    // The head's input rows: y [B·T, W], or [y ‖ the horizon's future features] with known-future covariates.
+    private ReadOnlySpan<float> HeadIn()
     {
-        _f.Network.Head.Forward(y, pred, rows);
+        if (_headIn.Length == 0) return _y.ReadOnlySpan;
+        int rows = _streams.Length * _chunk, w = _f.Network.Encoder.OutputSize;
+        Forecaster.HeadInput(_y.ReadOnlySpan, _future, _headIn, rows, w, _future.Length / rows);
+        return _headIn;
+    }
+
+    // ŷ [R, N, C, Q] = head(input) + level for R rows (the steps of the chunk).
+    private void Predict(ReadOnlySpan<float> headIn, int rows, Span<float> pred)
+    {
+        _f.Network.Head.Forward(headIn, pred, rows);
         if (_f.Options.Normalization == "last") Forecaster.AddLevel(pred, _level, _f.ModelTargets, rows, _f.Options.Horizon, _f.ModelTargets, _f.Network.Config.QuantileCount);
     }
 
@@ -140,7 +161,7 @@ internal sealed class StatefulForecastTask : ITrainingTask
     // end read zeros and count nothing (their states are never used).
     private void Fill(int chunk)
     {
-        int t = _chunk, k = _view.ColumnCount, n = _f.Options.Horizon, c = _f.ModelTargets;
+        int t = _chunk, k = _view.ColumnCount, n = _f.Options.Horizon, c = _f.ModelTargets, ff = _f.Network.Config.FutureFeatures;
         var x = _x.Span;
         for (int b = 0; b < _streams.Length; b++)
         {
@@ -154,9 +175,11 @@ internal sealed class StatefulForecastTask : ITrainingTask
                 var target = _target.AsSpan(row * n * c, n * c);
                 var mask = _mask.AsSpan(row * n * c, n * c);
                 var level = _level.AsSpan(row * c, c);
-                if (step >= length) { xr.Clear(); target.Clear(); mask.Clear(); level.Clear(); continue; }
+                var future = _future.AsSpan(row * n * ff, n * ff);
+                if (step >= length) { xr.Clear(); target.Clear(); mask.Clear(); level.Clear(); future.Clear(); continue; }
                 _f.StepInput(ts, p, xr);
                 ts.Values.AsSpan(p * k, c).CopyTo(level);
+                Forecaster.FutureRows(ts, p, k, n, ff, future);
                 Targets(ts, p, end, k, n, c, target, mask);
             }
         }
@@ -185,7 +208,10 @@ internal sealed class StatefulForecastTask : ITrainingTask
         var tops = _f.TopOutputs(_view, ends);
         int k = _view.ColumnCount, n = _f.Options.Horizon, c = _f.ModelTargets, q = _f.Network.Config.QuantileCount, w = _f.Network.Encoder.OutputSize;
         const int rowsPerPass = 1024;
+        int ff = _f.Network.Config.FutureFeatures, nf = n * ff;
         var top = new float[rowsPerPass * w];                // [R, W]
+        var future = new float[rowsPerPass * nf];            // [R, N·Ff]
+        var headIn = nf > 0 ? new float[rowsPerPass * (w + nf)] : top;   // [R, W + N·Ff]
         var level = new float[rowsPerPass * c];              // [R, C] the target values the forecasts start from
         var pred = new float[rowsPerPass * n * c * q];       // [R, N, C, Q]
         var target = new float[rowsPerPass * n * c];         // [R, N, C]
@@ -196,7 +222,8 @@ internal sealed class StatefulForecastTask : ITrainingTask
         void Flush()
         {
             if (r == 0) return;
-            _f.Network.Head.Forward(top, pred, r);
+            if (nf > 0) Forecaster.HeadInput(top, future, headIn, r, w, nf);
+            _f.Network.Head.Forward(headIn, pred, r);
             if (_f.Options.Normalization == "last") Forecaster.AddLevel(pred, level, c, r, n, c, q);
             int m = 0;
             foreach (var v in mask.AsSpan(0, r * n * c)) if (v != 0f) m++;
@@ -211,6 +238,7 @@ internal sealed class StatefulForecastTask : ITrainingTask
             {
                 tops[s].AsSpan(p * w, w).CopyTo(top.AsSpan(r * w, w));
                 ts.Values.AsSpan(p * k, c).CopyTo(level.AsSpan(r * c, c));
+                Forecaster.FutureRows(ts, p, k, n, ff, future.AsSpan(r * nf, nf));
                 Targets(ts, p, _splits[s].ValEnd, k, n, c, target.AsSpan(r * n * c, n * c), mask.AsSpan(r * n * c, n * c));
                 if (++r == rowsPerPass) Flush();
             }

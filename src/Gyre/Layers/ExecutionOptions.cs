@@ -109,9 +109,9 @@ public sealed record ExecutionOptions
     public int ParallelFusedMinHidden { get; init; } = 128;
 
     /// <summary>
-    /// How long a worker of the batch-1 unit split waits for a share of the previous step that another worker
-    /// owns before it computes that share itself, as a multiple of the shortest time it has taken to compute a
-    /// share in the call (1: as long as doing it; 0: never wait). A share computed twice gives the same bits, so
+    /// How long a worker of the fused unit split waits for a share of the previous step that another worker
+    /// owns before it computes that share itself, as a multiple of the time a recent share took it (1: as long
+    /// as doing it; 0: never wait). A share computed twice gives the same bits, so
     /// this changes only the time: waiting longer than doing the work never pays, while covering too eagerly
     /// duplicates work the owner is about to finish.
     /// </summary>

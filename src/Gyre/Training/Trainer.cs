@@ -57,6 +57,13 @@ public sealed class Trainer
     /// <summary>Continue from <see cref="CheckpointPath"/> when it exists.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// Stop this call after this many epochs in all (counting a resumed run's earlier ones; 0 = run to
+    /// <see cref="TrainerOptions.Epochs"/>). The schedule still spans all the epochs, so a later call with
+    /// <see cref="Resume"/> continues the run exactly as if it had never stopped (successive halving's warm start).
+    /// </summary>
+    public int EpochLimit { get; init; }
+
     internal static System.Text.Json.JsonSerializerOptions Json => Models.ModelFile.Json;
 
     public Trainer(TrainerOptions options)
@@ -121,9 +128,10 @@ public sealed class Trainer
             Scatter(parameters, flat!, grads: false);
         }
         var runClock = Stopwatch.StartNew();
-        long stepsDone = 0, stepsTotal = (long)(o.Epochs - start) * batches;
+        int end = EpochLimit > 0 ? Math.Min(EpochLimit, o.Epochs) : o.Epochs;
+        long stepsDone = 0, stepsTotal = (long)Math.Max(end - start, 0) * batches;
 
-        for (int epoch = start; epoch < o.Epochs && !stopped; epoch++)
+        for (int epoch = start; epoch < end && !stopped; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();

@@ -100,6 +100,36 @@ public class ForecasterTests : IDisposable
         Assert.All(table.Rows, r => Assert.InRange(r.Values[1], 380f, 450f));
     }
 
+    /// <summary>A run stopped after 2 epochs by an epoch limit and resumed to 5 is the uninterrupted 5-epoch run, bit for bit (the tuner's warm start).</summary>
+    [Fact]
+    public void AnEpochLimitStopsARunThatResumesAsIfUninterrupted()
+    {
+        var o = Small(epochs: 5) with { Dropout = 0.2f, Layers = 2 };
+        string data = Bundled("AirPassengers.csv"), ckpt = Temp("run.ckpt");
+        var first = Forecaster.Fit(data, o, checkpointPath: ckpt, resume: true, epochLimit: 2);
+        Assert.Equal(2, first.History.Count);
+        var resumed = Forecaster.Fit(data, o, checkpointPath: ckpt, resume: true, epochLimit: 5);
+        var full = Forecaster.Fit(data, o);
+        Assert.Equal(5, resumed.History.Count);
+        resumed.Save(Temp("resumed.gyre")); full.Save(Temp("full.gyre"));
+        Assert.Equal(File.ReadAllBytes(Temp("full.gyre")), File.ReadAllBytes(Temp("resumed.gyre")));
+        Assert.Equal(full.History[1].LearningRate, first.History[1].LearningRate);   // the limit keeps the 5-epoch schedule
+    }
+
+    /// <summary>A test prefix takes the first k windows of every channel; all of them is the whole test split.</summary>
+    [Fact]
+    public void TestPrefixScoresTheFirstWindowsOfEachChannel()
+    {
+        var f = Forecaster.Fit(Bundled("co2-concentration.csv"), Small(epochs: 1) with { ChannelIndependent = true, Targets = ["all"] });
+        var data = f.LoadData(Bundled("co2-concentration.csv"));
+        var all = f.Evaluate(data, rawScale: false);
+        int perChannel = all.TestWindows / 2;
+        Assert.Equal(all.Metrics.Mse, f.EvaluateTestPrefix(data, perChannel, rawScale: false).Metrics.Mse, 12);
+        var first = f.EvaluateTestPrefix(data, 5, rawScale: false);
+        Assert.Equal(10, first.TestWindows);
+        Assert.NotEqual(all.Metrics.Mse, first.Metrics.Mse);
+    }
+
     /// <summary>
     /// Whole-window batches: an example is one time window with all its channels, so there are C times fewer examples,
     /// each group holds channels 0..C−1 of one origin, and a batch of B trains on B·C rows.

@@ -29,11 +29,14 @@ public sealed class StatefulForecastTests : IDisposable
     /// parameter of a two-layer encoder and the head.
     /// </summary>
     [Theory]
-    [InlineData("gru", "last")]
-    [InlineData("lstm", "none")]
-    public void ChunkGradientsMatchFiniteDifferences(string cell, string norm)
+    [InlineData("gru", "last", false)]
+    [InlineData("lstm", "none", false)]
+    [InlineData("gru", "last", true)]
+    public void ChunkGradientsMatchFiniteDifferences(string cell, string norm, bool future)
     {
         var o = Daily(cell, 2, norm) with { Hidden = 5, Chunk = 4, Lookback = 8 };
+        // A known-future covariate and a calendar: the head reads them over each step's horizon beside h_t.
+        if (future) o = o with { Features = [], FutureFeatures = ["x"], Calendar = "dow" };
         var f = Forecaster.Create(_dir.Daily("daily.csv", 240), o);
         var task = new StatefulForecastTask(f, f.LoadData(_dir["daily.csv"]));
         Assert.True(task.Streams >= 2, $"{task.Streams} streams");
@@ -70,9 +73,10 @@ public sealed class StatefulForecastTests : IDisposable
     [InlineData("gru", 2, "last", false)]
     [InlineData("lstm", 1, "none", false)]
     [InlineData("gru", 1, "last", true)]
-    public void StreamEqualsOfflinePredictOnTheWholePrefix(string cell, int layers, string norm, bool channels)
+    [InlineData("gru", 1, "last", false, "dow")]
+    public void StreamEqualsOfflinePredictOnTheWholePrefix(string cell, int layers, string norm, bool channels, string calendar = "")
     {
-        var o = Daily(cell, layers, norm);
+        var o = Daily(cell, layers, norm) with { Calendar = calendar };
         if (channels) o = o with { Targets = ["y", "x"], Features = [], ChannelIndependent = true };
         else if (cell == "gru") o = o with { Loss = "quantile", Quantiles = [0.1f, 0.5f, 0.9f] };
         var f = Forecaster.Fit(_dir.Daily("daily.csv", 240), o);
@@ -81,13 +85,16 @@ public sealed class StatefulForecastTests : IDisposable
         Assert.False(stream.Slides);
         var full = f.LoadData(_dir["daily.csv"]);
         var s = full.Series[0];
-        int k = full.ColumnCount, q = f.Options.Quantiles.Length, fed = 0, piece = 0, compared = 0;
+        int kAll = full.ColumnCount, k = stream.Columns.Count, q = f.Options.Quantiles.Length, fed = 0, piece = 0, compared = 0;
         while (fed < 100)
         {
             int rows = Math.Min(1 + piece++ % 3, 100 - fed);
-            stream.Append(s.Values.AsSpan(fed * k, rows * k), rows, s.Times.AsSpan(fed, rows));
+            var values = new float[rows * k];                    // [rows, K] the raw columns (calendar features come from the times)
+            for (int r = 0; r < rows; r++) s.Values.AsSpan((fed + r) * kAll, k).CopyTo(values.AsSpan(r * k, k));
+            stream.Append(values, rows, s.Times.AsSpan(fed, rows));
             fed += rows;
-            Assert.Equal(0, stream.RowsNeeded);
+            Assert.Equal(calendar.Length > 0 && fed < 2 ? 1 : 0, stream.RowsNeeded);
+            if (stream.RowsNeeded > 0) continue;
             var want = f.Predict(ForecastStreamTests.Prefix(full, fed));
             var got = stream.Forecast();
             Assert.Equal(want.Rows.Count, got.Rows.Count);
@@ -136,9 +143,10 @@ public sealed class StatefulForecastTests : IDisposable
     [Fact]
     public void EvaluationWindowsForecastFromTheWholeHistory()
     {
-        var f = Forecaster.Fit(_dir.Daily("daily.csv", 240), Daily("gru", 1, "last"));
+        // With a calendar: a window reads the horizon's weekdays from the series' rows, Predict makes them from the times.
+        var f = Forecaster.Fit(_dir.Daily("daily.csv", 240), Daily("gru", 1, "last") with { Calendar = "dow" });
         var report = f.Evaluate(f.LoadData(_dir["daily.csv"]));
-        var window = Forecaster.Create(_dir["daily.csv"], Daily("gru", 1, "last") with { Stateful = false });
+        var window = Forecaster.Create(_dir["daily.csv"], Daily("gru", 1, "last") with { Stateful = false, Calendar = "dow" });
         var windowReport = window.Evaluate(window.LoadData(_dir["daily.csv"]));
         Assert.Equal(windowReport.TestWindows, report.TestWindows);
         Assert.Equal(windowReport.Baselines["naive"].Mse, report.Baselines["naive"].Mse);
@@ -156,6 +164,29 @@ public sealed class StatefulForecastTests : IDisposable
             for (int h = 0; h < n; h++)
                 ForecastStreamTests.Close(table.Rows[h].Values[0], f.Scaler.Inverse(pred[i * n + h], 0), $"window {chosen[i]}, step {h + 1}");
         }
+    }
+
+    /// <summary>A training chunk (forward, loss, backward) allocates no activation buffers: the same few bytes at any chunk
+    /// length.</summary>
+    [Fact]
+    public void ATrainingChunkAllocatesNoBuffers()
+    {
+        long Measure(int chunk)
+        {
+            var f = Forecaster.Create(_dir.Daily("daily.csv", 240), Daily("gru", 2, "last") with { Chunk = chunk, Hidden = 16 });
+            var task = new StatefulForecastTask(f, f.LoadData(_dir["daily.csv"]));
+            f.Network.Training = true;
+            int next = 0;
+            return Allocations.PerCall(() =>
+            {
+                f.Network.ZeroGrad();
+                task.TrainBatch([next]);
+                next = (next + 1) % task.TrainCount;
+            });
+        }
+        long shortChunks = Measure(4), longChunks = Measure(32);
+        Assert.Equal(shortChunks, longChunks);
+        Assert.True(shortChunks < 2048, $"{shortChunks} bytes per chunk");
     }
 
     [Fact]
@@ -179,7 +210,7 @@ public sealed class StatefulForecastTests : IDisposable
     [InlineData("pmf", "--stateful forecasts with the direct head from every step's h_t: it takes no --decoder pmf")]
     [InlineData("revin", "--stateful follows the level in its head (--norm last) or not at all (--norm none): a window's mean and deviation (revin) do not exist for a stream")]
     [InlineData("gaussian", "--stateful takes a point or quantile loss, not --loss gaussian")]
-    [InlineData("calendar", "--stateful takes no --future-features or --calendar yet")]
+    [InlineData("whole", "--stateful batches its own streams (whole series cut into contiguous pieces): it takes no --whole-windows")]
     public void RefusedOptionsSayWhy(string what, string message)
     {
         var o = Daily("gru", 1, "last");
@@ -189,7 +220,7 @@ public sealed class StatefulForecastTests : IDisposable
             "pmf" => o with { Decoder = "pmf" },
             "revin" => o with { Norm = "revin" },
             "gaussian" => o with { Loss = "gaussian" },
-            _ => o with { Calendar = "dow" },
+            _ => o with { WholeWindows = true, ChannelIndependent = true },
         };
         var e = Assert.Throws<GyreDataException>(o.Validate);
         Assert.Equal(message, e.Message);
