@@ -62,21 +62,17 @@ server=$!
 for _ in $(seq 1 600); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\/\).*/\1/p' "$work/serve.out" | head -1)
 [[ -n "$url" ]] || { cat "$work/serve.err" >&2; exit 1; }
-echo
-echo "## Load: classifier (stepped streams), ${seconds} s per level"
-"${bench[@]}" load --url "$url" --model gun --streams 1,16,256 --seconds "$seconds" --pid "$server"
-echo
-echo "## Load: classifier (window streams: the whole case re-run per request, cases growing), ${seconds} s per level"
-"${bench[@]}" load --url "$url" --model gunw --streams 1,16,256 --seconds "$seconds" --pid "$server"
-echo
-echo "## Load: forecaster (window of 96 re-run per request), ${seconds} s per level"
-"${bench[@]}" load --url "$url" --model sun --streams 1,16,256 --seconds "$seconds" --pid "$server"
-echo
-echo "## Load: minGRU forecaster (window of 96 slid one step per request), ${seconds} s per level"
-"${bench[@]}" load --url "$url" --model sunmin --streams 1,16,256 --seconds "$seconds" --pid "$server"
-echo
-echo "## Load: stateful GRU forecaster (one recurrent step per request), ${seconds} s per level"
-"${bench[@]}" load --url "$url" --model sunst --streams 1,16,256 --seconds "$seconds" --pid "$server"
+# One load level per served model: name, then what a request costs it.
+for level in \
+  "gun|classifier (stepped streams)" \
+  "gunw|classifier (window streams: the whole case re-run per request, cases growing)" \
+  "sun|forecaster (window of 96 re-run per request)" \
+  "sunmin|minGRU forecaster (window of 96 slid one step per request)" \
+  "sunst|stateful GRU forecaster (one recurrent step per request)"; do
+  echo
+  echo "## Load: ${level#*|}, ${seconds} s per level"
+  "${bench[@]}" load --url "$url" --model "${level%%|*}" --streams 1,16,256 --seconds "$seconds" --pid "$server"
+done
 kill -TERM "$server"; wait "$server" || true; server=""
 echo
 lscpu | grep 'Model name' || true
