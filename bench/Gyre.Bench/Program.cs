@@ -56,6 +56,8 @@ switch (args[0])
         return 0;
     case "pmf-step": // pmf-step N [rounds] [B]: SegRNN-shaped training step, shared-state decoder step vs the decoder layer
         return Gyre.Bench.PmfBench.Run(args[1..]);
+    case "forecast-soup": // forecast-soup DATA HORIZON [K…]: the SegRNN preset's best epoch against greedy checkpoint soups, all windows and drop-last
+        return Gyre.Bench.ForecastSoup.Run(args[1..]);
     case "forecast-curve": // forecast-curve DATA HORIZON [EPOCHS] [HALF-LIFE…]: per-epoch validation and test MSE of the SegRNN preset and of weight EMAs
         return Gyre.Bench.ForecastCurve.Run(args[1..]);
     case "droplast": // droplast MODEL DATA [B]: scaled test MSE / MAE over all test windows and over the first ⌊W/B⌋·B of each series

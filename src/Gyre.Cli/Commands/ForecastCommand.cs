@@ -382,7 +382,7 @@ internal static class ForecastCommand
                         + $"  lr {e.LearningRate:G3}  {e.Seconds:F2}s  eta {eta.Remaining():F0}s{eta.EarlyStopNote()}{e.SkippedNote()}{(e.Best ? "  *" : "")}");
                 }, checkpoint, resume, interrupt.Token, parallel: parallel);
             }
-            if (EarlyStopEta.Summary(f.History, options) is { } summary) log.WriteLine(summary);
+            if (EarlyStopEta.Summary(f.History, options, f.Soup) is { } summary) log.WriteLine(summary);
             return f;
         }
         catch (OperationCanceledException)
@@ -455,16 +455,20 @@ internal static class ForecastCommand
             ? $" (or {PerEpoch * (StopEpoch - Epochs):F0}s: early stop at epoch {StopEpoch} unless val improves)"
             : "";
 
-        /// <summary>Whether early stopping ended the run, and which epoch's weights were restored; null when the last epoch stands.</summary>
-        public static string? Summary(IReadOnlyList<Training.EpochRecord> history, ForecastOptions o)
+        /// <summary>Whether early stopping ended the run, and which epoch's weights were restored (or which soup of epochs,
+        /// <paramref name="soup"/>); null when the last epoch stands.</summary>
+        public static string? Summary(IReadOnlyList<Training.EpochRecord> history, ForecastOptions o, Training.SoupReport? soup = null)
         {
             if (history.Count == 0) return null;
             int best = history.LastOrDefault(e => e.Best)?.Epoch ?? history[^1].Epoch;
             var bestRecord = history[best - history[0].Epoch];
             string loss = bestRecord.ValLoss is { } v ? $"val {v:F5}" : $"loss {bestRecord.TrainLoss:F5}";
-            if (history.Count < o.Epochs && o.Patience > 0 && history[^1].ValLoss is not null)
-                return $"stopped at epoch {history[^1].Epoch} of {o.Epochs}: no validation improvement for {o.Patience} epochs (--patience); best epoch {best} ({loss}) restored";
-            return best != history[^1].Epoch ? $"best epoch {best} of {history[^1].Epoch} ({loss}) restored" : null;
+            bool early = history.Count < o.Epochs && o.Patience > 0 && history[^1].ValLoss is not null;
+            string stop = early ? $"stopped at epoch {history[^1].Epoch} of {o.Epochs}: no validation improvement for {o.Patience} epochs (--patience); " : "";
+            if (soup is not null) return stop + soup.Describe();
+            if (o.Select == "soup") stop += "no validation data to judge a soup by (--select soup): ";
+            if (early) return $"{stop}best epoch {best} ({loss}) restored";
+            return best != history[^1].Epoch ? $"{stop}best epoch {best} of {history[^1].Epoch} ({loss}) restored" : null;
         }
     }
 

@@ -59,6 +59,9 @@ internal sealed class TrainingOptions
     public readonly Option<float?> Clip = UserInput.Float("--clip", "Clip gradients to this global norm (0 = off)", 0f, float.MaxValue);
     public readonly Option<string?> Schedule = new("--schedule") { Description = "constant | cosine | plateau | exponential, with options as name(key=value,…): warmup=W epochs and start=s (the first one's share of --lr) for each; exponential: gamma (per-epoch factor), hold (epochs at --lr first); plateau: factor, patience. E.g. \"exponential(gamma=0.8,hold=4)\"" };
     public readonly Option<int?> Patience = UserInput.Int("--patience", "Early-stopping patience in epochs (0 = off)", min: 0);
+    public readonly Option<string?> Select = UserInput.Choice("--select",
+        "Which weights training ends with: best (the epoch of lowest validation loss) | soup (a greedy checkpoint soup: the 5 epochs of lowest validation loss are kept and, from the best, each joins a uniform average of the weights only if the average's validation loss is not worse; the members are printed)",
+        "best", "soup");
     public readonly Option<ulong?> Seed = UserInput.ULong("--seed", "Random seed (same seed, same bits)");
     public readonly Option<string?> OnNan = UserInput.OnNan();
 
@@ -66,7 +69,7 @@ internal sealed class TrainingOptions
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
         InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
-        WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Seed, OnNan,
+        WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Select, Seed, OnNan,
     ];
 
     public void AddTo(Command command)
@@ -167,6 +170,7 @@ internal sealed class TrainingOptions
         yield return (Clip, o.ClipNorm > 0 ? o.ClipNorm.ToString(c) : "off");
         yield return (Schedule, o.Schedule);
         yield return (Patience, o.Patience > 0 ? o.Patience.ToString(c) : "off");
+        yield return (Select, o.Select);
         yield return (Seed, o.Seed.ToString(c));
         yield return (OnNan, o.OnNan == Training.NanPolicy.Skip ? "skip" : "stop");
     }
@@ -238,6 +242,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
         if (p.GetValue(Schedule) is { } sched) o = o with { Schedule = sched };
         if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
+        if (p.GetValue(Select) is { } select) o = o with { Select = select };
         if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };
         if (p.GetValue(OnNan) is not null) o = o with { OnNan = UserInput.NanPolicy(p, OnNan) };
         if (o.Loss == "quantile" && o.Quantiles.Length == 0) o = o with { Quantiles = [0.1f, 0.5f, 0.9f] };

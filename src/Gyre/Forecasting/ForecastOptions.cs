@@ -135,6 +135,9 @@ public sealed record ForecastOptions
     public string Schedule { get; init; } = "cosine";
     /// <summary>Early-stopping patience in epochs on the validation loss (0 = off).</summary>
     public int Patience { get; init; } = 10;
+    /// <summary>Which weights training ends with: best (the epoch of lowest validation loss) | soup (a greedy average of the
+    /// best epochs' weights, <see cref="Training.CheckpointSelection.Soup"/>).</summary>
+    public string Select { get; init; } = "best";
     public ulong Seed { get; init; }
     /// <summary>What a batch with a non-finite loss or gradient does (a property of the run, not of the model: not stored).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -170,6 +173,7 @@ public sealed record ForecastOptions
         if (Decoder is not ("direct" or "recurrent" or "pmf")) throw new GyreDataException($"decoder must be direct, recurrent or pmf (got '{Decoder}')");
         if (SharedDecoder && !CanShareDecoder)
             throw new GyreDataException($"--shared-decoder needs --decoder pmf with --cell {string.Join(" or ", Cells.CellRegistry.All.Where(d => d.HasSharedStateStep))}, --layers 1, --patch, an even --hidden, no future features and no --gmu");
+        if (Select is not ("best" or "soup")) throw new GyreDataException($"select must be best or soup (got '{Select}')");
         if (Norm is not (null or "revin" or "last" or "none")) throw new GyreDataException($"norm must be revin, last or none (got '{Norm}')");
         try
         {

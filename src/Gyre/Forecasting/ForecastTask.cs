@@ -79,7 +79,7 @@ internal sealed class ForecastTask : ITrainingTask
     public static TrainerOptions TrainerOptionsFor(ForecastOptions o) => new()
     {
         Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, ClipNorm = o.ClipNorm,
-        Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed, OnNan = o.OnNan,
+        Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed, OnNan = o.OnNan, Select = CheckpointSelections.Parse(o.Select),
     };
 
     public double TrainBatch(ReadOnlySpan<int> examples)

@@ -41,6 +41,10 @@ public sealed partial class Forecaster
     public ForecastNetwork Network { get; }
     public List<EpochRecord> History { get; } = [];
 
+    /// <summary>How <see cref="Fit"/> built the final weights with <c>--select soup</c> (null otherwise, and for a loaded
+    /// model: the model file holds the averaged weights, not how they were chosen).</summary>
+    public SoupReport? Soup { get; private set; }
+
     private Forecaster(ForecastOptions options, ForecastDataInfo info, Scaler scaler, ForecastNetwork network)
     {
         Options = options; DataInfo = info; Scaler = scaler; Network = network;
@@ -158,7 +162,7 @@ public sealed partial class Forecaster
         {
             CheckpointPath = checkpointPath, Resume = resume, EpochEnd = onEpoch, Progress = progress, GradientSync = parallel?.Sync, EpochLimit = epochLimit,
         };
-        trainer.Fit(options.Stateful ? new StatefulForecastTask(f, raw) : new ForecastTask(f, raw), f.History, cancel);
+        f.Soup = trainer.Fit(options.Stateful ? new StatefulForecastTask(f, raw) : new ForecastTask(f, raw), f.History, cancel).Soup;
         f.FitCopula(raw);
         return f;
     }

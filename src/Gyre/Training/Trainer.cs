@@ -10,7 +10,35 @@ namespace Gyre.Training;
 /// <summary>What a <see cref="Trainer"/> run ended with.</summary>
 /// <param name="BestEpoch">1-based epoch whose weights the model now holds (0 when nothing was trained).</param>
 /// <param name="StoppedEarly">Whether early stopping ended the run before the last epoch.</param>
-public sealed record TrainingResult(int BestEpoch, bool StoppedEarly);
+public sealed record TrainingResult(int BestEpoch, bool StoppedEarly)
+{
+    /// <summary>How the soup was built (<see cref="CheckpointSelection.Soup"/> with validation data); null otherwise.</summary>
+    public SoupReport? Soup { get; init; }
+}
+
+/// <summary>One soup candidate: an epoch kept among the best K, tried in order of its validation loss.</summary>
+/// <param name="Epoch">1-based epoch of the weights.</param>
+/// <param name="EpochLoss">That epoch's validation loss.</param>
+/// <param name="AverageLoss">Validation loss of the soup with this epoch added (the epoch's own loss for the first).</param>
+/// <param name="Kept">Whether it joined: the average's loss was not worse than the soup's before.</param>
+public sealed record SoupCandidate(int Epoch, double EpochLoss, double AverageLoss, bool Kept);
+
+/// <summary>A greedy checkpoint soup: the candidates in the order tried, and the validation loss of the final average.</summary>
+public sealed record SoupReport(IReadOnlyList<SoupCandidate> Candidates, double Loss)
+{
+    /// <summary>1-based epochs averaged into the final weights, in the order they joined.</summary>
+    public IReadOnlyList<int> Members => [.. Candidates.Where(c => c.Kept).Select(c => c.Epoch)];
+
+    /// <summary>One log line: the members and the loss, then each candidate's verdict.</summary>
+    public string Describe()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var first = Candidates[0];
+        string tried = string.Join(", ", Candidates.Skip(1).Select(x => string.Create(c, $"+{x.Epoch} → {x.AverageLoss:F5} {(x.Kept ? "kept" : "dropped")}")));
+        return string.Create(c, $"greedy soup of epochs {string.Join(", ", Members)} restored (val {Loss:F5}; best single epoch {first.Epoch}: {first.EpochLoss:F5})")
+            + (tried.Length > 0 ? $"; tried in order of val: {tried}" : "; no other epoch to try");
+    }
+}
 
 /// <summary>
 /// A batch's loss or gradient was NaN or ±∞ (<see cref="NanPolicy.Stop"/>), or too many batches of an epoch were
@@ -33,8 +61,9 @@ public sealed class TrainingDivergedException(string message, int epoch, int bat
 /// global-norm clipping → AdamW step (a batch whose loss or gradient norm is NaN or ±∞ stops the run, or with
 /// <see cref="NanPolicy.Skip"/> is left out: no step, optimizer state untouched); then the epoch's learning rate from the schedule (cosine, plateau,
 /// constant), the validation loss, early stopping that keeps the best epoch's weights, and an atomic
-/// checkpoint holding everything a bit-identical resume needs (weights, AdamW moments, best weights, RNG
-/// states, schedule and early-stopping counters, history).
+/// checkpoint holding everything a bit-identical resume needs (weights, AdamW moments, best weights, soup
+/// candidates, RNG states, schedule and early-stopping counters, history). With <see cref="CheckpointSelection.Soup"/>
+/// the run ends with a greedy average of its best epochs' weights instead of the best epoch's (<see cref="SoupReport"/>).
 /// Deterministic: the only randomness is the seeded shuffle and the model's own seeded generators, and the
 /// kernels never split a reduction across threads, so the same seed gives the same bits at any thread count.
 /// </summary>
@@ -76,7 +105,7 @@ public sealed class Trainer
     /// <summary>
     /// Trains <paramref name="task"/>'s model; appends one <see cref="EpochRecord"/> per epoch to
     /// <paramref name="history"/> (replaced by the checkpoint's on resume). The model ends in inference mode
-    /// holding the best epoch's weights.
+    /// holding the best epoch's weights, or the soup of the best epochs' (<see cref="TrainerOptions.Select"/>).
     /// </summary>
     public TrainingResult Fit(ITrainingTask task, List<EpochRecord> history, CancellationToken cancel = default)
     {
@@ -95,10 +124,12 @@ public sealed class Trainer
         double bestVal = double.PositiveInfinity;
         int bestEpoch = -1, stale = 0, start = 0;
         bool stopped = false;
+        // Soup candidates: the K epochs of lowest validation loss, each slot a copy of every parameter (allocated on first use).
+        var soup = new SoupPool(o.Select == CheckpointSelection.Soup ? o.SoupSize : 0);
 
         if (Resume && CheckpointPath != null && File.Exists(CheckpointPath))
         {
-            var state = ReadCheckpoint(task, opt, best, shuffle);
+            var state = ReadCheckpoint(task, opt, best, shuffle, soup, parameters);
             schedule.CurrentLr = state.Lr; schedule.Stalled = state.ScheduleStalled; schedule.Best = state.ScheduleBest;
             bestVal = state.BestVal; bestEpoch = state.BestEpoch; stale = state.Stale; start = state.Epoch + 1;
             history.Clear();
@@ -194,6 +225,7 @@ public sealed class Trainer
                 for (int i = 0; i < parameters.Count; i++) best[i].CopyFrom(parameters[i].Value);
             }
             else stale++;
+            if (valLoss is { } v) soup.Offer(v, epoch, parameters);
             schedule.Observe(monitored);
             var record = new EpochRecord(epoch + 1, trainLoss, valLoss, opt.LearningRate, normSum / applied, clock.Elapsed.TotalSeconds, improved)
             {
@@ -202,11 +234,12 @@ public sealed class Trainer
             history.Add(record);
             if (valLoss != null && o.Patience > 0 && stale >= o.Patience) stopped = true;
             if (CheckpointPath != null && o.Rank == 0)
-                WriteCheckpoint(task, opt, best, new TrainerState
+                WriteCheckpoint(task, opt, best, soup, new TrainerState
                 {
                     Epoch = epoch, Steps = opt.StepCount, ShuffleRng = shuffle.SaveState(), NetworkRng = task.SaveRngState(),
                     Lr = schedule.CurrentLr, ScheduleStalled = schedule.Stalled, ScheduleBest = schedule.Best,
                     BestVal = bestVal, BestEpoch = bestEpoch, Stale = stale, Stopped = stopped, History = [.. history],
+                    SoupLosses = soup.Losses, SoupEpochs = soup.Epochs,
                 });
             if (CheckpointPath != null) TestPause.At("epoch", epoch + 1);
             EpochEnd?.Invoke(record);
@@ -215,7 +248,113 @@ public sealed class Trainer
         if (bestEpoch >= 0)
             for (int i = 0; i < parameters.Count; i++) parameters[i].Value.CopyFrom(best[i]);
         model.Training = false;
-        return new TrainingResult(bestEpoch + 1, stopped);
+        return new TrainingResult(bestEpoch + 1, stopped) { Soup = soup.Count > 0 ? soup.Cook(task, parameters) : null };
+    }
+
+    /// <summary>
+    /// The K epochs of lowest validation loss seen so far, with a copy of their weights: the candidates of a greedy soup.
+    /// Ties keep the earlier epoch. Holds at most K copies of the parameters.
+    /// </summary>
+    private sealed class SoupPool(int capacity)
+    {
+        private readonly Tensor[]?[] _weights = new Tensor[capacity][];
+        private readonly List<(double Loss, int Epoch, int Slot)> _entries = [];
+
+        public int Count => _entries.Count;
+        public double[] Losses => [.. _entries.Select(e => e.Loss)];
+        public int[] Epochs => [.. _entries.Select(e => e.Epoch)];
+
+        /// <summary>Keeps <paramref name="parameters"/>' values as epoch <paramref name="epoch"/> (0-based) if its loss is among the K lowest.</summary>
+        public void Offer(double loss, int epoch, IReadOnlyList<Parameter> parameters)
+        {
+            if (capacity == 0 || !double.IsFinite(loss)) return;
+            int slot;
+            if (_entries.Count < capacity) slot = _entries.Count;
+            else
+            {
+                // The worst entry: highest loss, the later epoch on a tie. A new epoch is later than all, so it needs a lower loss.
+                int worst = 0;
+                for (int i = 1; i < _entries.Count; i++)
+                    if (Worse(_entries[i], _entries[worst])) worst = i;
+                if (!(loss < _entries[worst].Loss)) return;
+                slot = _entries[worst].Slot;
+                _entries.RemoveAt(worst);
+            }
+            var w = _weights[slot] ??= [.. parameters.Select(p => p.Value.Clone())];
+            for (int i = 0; i < parameters.Count; i++) w[i].CopyFrom(parameters[i].Value);
+            _entries.Add((loss, epoch, slot));
+        }
+
+        private static bool Worse((double Loss, int Epoch, int Slot) a, (double Loss, int Epoch, int Slot) b) =>
+            a.Loss > b.Loss || (a.Loss == b.Loss && a.Epoch > b.Epoch);
+
+        /// <summary>The checkpoint's tensors: entry k's parameter i as "soup.k.i", in the order of <see cref="Losses"/>.</summary>
+        public IEnumerable<KeyValuePair<string, Tensor>> Tensors()
+        {
+            for (int k = 0; k < _entries.Count; k++)
+            {
+                var w = _weights[_entries[k].Slot]!;
+                for (int i = 0; i < w.Length; i++) yield return new($"soup.{k}.{i}", w[i]);
+            }
+        }
+
+        /// <summary>Restores the entries a checkpoint wrote (<see cref="Tensors"/>), the best K of them if it held more.</summary>
+        public void Restore(double[] losses, int[] epochs, Func<int, int, Tensor> tensor, IReadOnlyList<Parameter> parameters)
+        {
+            if (capacity == 0) return;
+            var order = Enumerable.Range(0, losses.Length).OrderBy(k => losses[k]).ThenBy(k => epochs[k]).Take(capacity).ToHashSet();
+            for (int k = 0; k < losses.Length; k++)
+            {
+                if (!order.Contains(k)) continue;
+                int slot = _entries.Count;
+                var w = _weights[slot] ??= [.. parameters.Select(p => p.Value.Clone())];
+                for (int i = 0; i < w.Length; i++) w[i].CopyFrom(tensor(k, i));
+                _entries.Add((losses[k], epochs[k], slot));
+            }
+        }
+
+        /// <summary>
+        /// The greedy soup, left in <paramref name="parameters"/>: from the entry of lowest loss, each next one in order of
+        /// loss joins the uniform average if the average's validation loss is not worse than the soup's so far.
+        /// </summary>
+        public SoupReport Cook(ITrainingTask task, IReadOnlyList<Parameter> parameters)
+        {
+            var order = _entries.OrderBy(e => e.Loss).ThenBy(e => e.Epoch).ToList();
+            var members = new List<int> { order[0].Slot };
+            double soupLoss = order[0].Loss;
+            var tried = new List<SoupCandidate> { new(order[0].Epoch + 1, soupLoss, soupLoss, true) };
+            foreach (var e in order.Skip(1))
+            {
+                members.Add(e.Slot);
+                Average(members, parameters);
+                // A task without validation data never offers candidates, so there is a loss to judge by.
+                double loss = task.Validate()!.Loss;
+                bool keep = loss <= soupLoss;
+                tried.Add(new(e.Epoch + 1, e.Loss, loss, keep));
+                if (keep) soupLoss = loss;
+                else members.RemoveAt(members.Count - 1);
+            }
+            Average(members, parameters);
+            return new SoupReport(tried, soupLoss);
+        }
+
+        /// <summary>Each parameter := the mean of the <paramref name="slots"/>' copies, summed in their order (one member: its copy exactly).</summary>
+        private void Average(List<int> slots, IReadOnlyList<Parameter> parameters)
+        {
+            float scale = 1f / slots.Count;
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                var dst = parameters[i].Value.Span;
+                _weights[slots[0]]![i].ReadOnlySpan.CopyTo(dst);
+                for (int k = 1; k < slots.Count; k++)
+                {
+                    var src = _weights[slots[k]]![i].ReadOnlySpan;
+                    for (int j = 0; j < dst.Length; j++) dst[j] += src[j];
+                }
+                if (slots.Count > 1)
+                    for (int j = 0; j < dst.Length; j++) dst[j] *= scale;
+            }
+        }
     }
 
     private readonly record struct NonFiniteBatch(int Epoch, int Batch, int Batches, double Loss, double GradNorm);
@@ -262,7 +401,7 @@ public sealed class Trainer
         }
     }
 
-    private TrainerState ReadCheckpoint(ITrainingTask task, AdamW opt, Tensor[] best, Rng shuffle)
+    private TrainerState ReadCheckpoint(ITrainingTask task, AdamW opt, Tensor[] best, Rng shuffle, SoupPool soup, IReadOnlyList<Parameter> parameters)
     {
         string path = CheckpointPath!;
         var file = Safetensors.Read(path);
@@ -270,13 +409,16 @@ public sealed class Trainer
         {
             if (!file.Metadata.TryGetValue("trainer", out var json)) throw new GyreDataException("checkpoint has no trainer state", path);
             var state = JsonSerializer.Deserialize<TrainerState>(json, Json) ?? throw new GyreDataException("checkpoint has no trainer state", path);
-            task.Model.LoadStateDict(file.Tensors.Where(kv => !kv.Key.StartsWith("adam.") && !kv.Key.StartsWith("best.")).ToDictionary(), source: path);
+            task.Model.LoadStateDict(file.Tensors.Where(kv => !kv.Key.StartsWith("adam.") && !kv.Key.StartsWith("best.") && !kv.Key.StartsWith("soup.")).ToDictionary(), source: path);
             opt.LoadState(file.Tensors, state.Steps, path);
             for (int i = 0; i < best.Length; i++)
             {
                 if (!file.TryGet($"best.{i}", out var t) || !t.SameShape(best[i])) throw new InvalidDataException($"{path}: best-epoch tensor 'best.{i}' missing or misshapen");
                 best[i].CopyFrom(t);
             }
+            if (state.SoupLosses.Length != state.SoupEpochs.Length) throw new GyreDataException("corrupt checkpoint: soup losses and epochs differ in count", path);
+            soup.Restore(state.SoupLosses, state.SoupEpochs, (k, i) =>
+                file.TryGet($"soup.{k}.{i}", out var t) && t.SameShape(best[i]) ? t : throw new InvalidDataException($"{path}: soup tensor 'soup.{k}.{i}' missing or misshapen"), parameters);
             shuffle.Restore(state.ShuffleRng);
             task.RestoreRngState(state.NetworkRng);
             return state;
@@ -287,11 +429,12 @@ public sealed class Trainer
         }
     }
 
-    private void WriteCheckpoint(ITrainingTask task, AdamW opt, Tensor[] best, TrainerState state)
+    private void WriteCheckpoint(ITrainingTask task, AdamW opt, Tensor[] best, SoupPool soup, TrainerState state)
     {
         var tensors = new List<KeyValuePair<string, Tensor>>(task.Model.StateDict());
         tensors.AddRange(opt.State());
         for (int i = 0; i < best.Length; i++) tensors.Add(new($"best.{i}", best[i]));
+        tensors.AddRange(soup.Tensors());
         var meta = new Dictionary<string, string>(task.CheckpointMetadata())
         {
             ["trainer"] = JsonSerializer.Serialize(state, Json),
@@ -313,5 +456,8 @@ public sealed class Trainer
         public int Stale { get; init; }
         public bool Stopped { get; init; }
         public List<EpochRecord> History { get; init; } = [];
+        /// <summary>Validation losses and 0-based epochs of the soup candidates, in the order of their "soup.k.*" tensors.</summary>
+        public double[] SoupLosses { get; init; } = [];
+        public int[] SoupEpochs { get; init; } = [];
     }
 }

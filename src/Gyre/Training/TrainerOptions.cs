@@ -34,6 +34,11 @@ public sealed record TrainerOptions
     /// <summary>Examples in index order every epoch, unshuffled (a task whose examples are consecutive pieces of one
     /// pass, each carrying state into the next, e.g. truncated backpropagation through time).</summary>
     public bool Ordered { get; init; }
+    /// <summary>Which weights the run ends with: the best epoch's, or a greedy soup of the best epochs' (<see cref="CheckpointSelection"/>).</summary>
+    public CheckpointSelection Select { get; init; } = CheckpointSelection.Best;
+    /// <summary>K: with <see cref="CheckpointSelection.Soup"/>, the epochs of lowest validation loss kept as soup
+    /// candidates (K copies of the weights held in memory and in the checkpoint).</summary>
+    public int SoupSize { get; init; } = 5;
 
     public void Validate()
     {
@@ -47,6 +52,7 @@ public sealed record TrainerOptions
         if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");
         if (!(MaxSkippedShare >= 0 && MaxSkippedShare < 1)) throw new ArgumentException($"the skipped share must lie in [0, 1), got {MaxSkippedShare}");
         if (WorldSize <= 0 || Rank < 0 || Rank >= WorldSize) throw new ArgumentException($"rank {Rank} is outside a world of {WorldSize}");
+        if (SoupSize < 1) throw new ArgumentException($"the soup size must be ≥ 1, got {SoupSize}");
         if (Ordered && WorldSize > 1) throw new ArgumentException("ordered examples carry state from one to the next: they cannot be dealt across ranks");
     }
 }
@@ -59,6 +65,34 @@ public enum NanPolicy
     /// <summary>Skip the batch: no update, optimizer state untouched; counted in <see cref="EpochRecord.Skipped"/>.
     /// More than <see cref="TrainerOptions.MaxSkippedShare"/> of an epoch's batches skipped stops the run.</summary>
     Skip,
+}
+
+/// <summary>Which weights a <see cref="Trainer"/> run ends with.</summary>
+public enum CheckpointSelection
+{
+    /// <summary>The epoch of lowest validation loss (or training loss, without validation data).</summary>
+    Best,
+    /// <summary>
+    /// A greedy checkpoint soup (Wortsman et al. 2022, "Model soups", greedy variant): the <see cref="TrainerOptions.SoupSize"/>
+    /// epochs of lowest validation loss are kept; starting from the best, each next one in order of validation loss joins a
+    /// uniform average of the weights only if the average's validation loss is not worse. With one member this is
+    /// <see cref="Best"/>; without validation data it is <see cref="Best"/> too (nothing to judge an average by).
+    /// </summary>
+    Soup,
+}
+
+/// <summary>Parses the user's word for a <see cref="CheckpointSelection"/>.</summary>
+public static class CheckpointSelections
+{
+    /// <summary>"best" or "soup" (any case); anything else is a one-line error naming <c>--select</c>.</summary>
+    public static CheckpointSelection Parse(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "best" => CheckpointSelection.Best,
+        "soup" => CheckpointSelection.Soup,
+        _ => throw new Data.GyreDataException($"--select must be best or soup (got '{text}')"),
+    };
+
+    public static string Name(CheckpointSelection s) => s == CheckpointSelection.Soup ? "soup" : "best";
 }
 
 /// <summary>Parses the user's word for a <see cref="NanPolicy"/>.</summary>

@@ -141,6 +141,19 @@ public sealed class ForecastCommandTests : IDisposable
     }
 
     [Fact]
+    public void Select_soup_prints_the_soup_and_a_bad_choice_is_one_line()
+    {
+        string data = _dir.Daily("daily.csv");
+        var r = _dir.Ok(["forecast", "train", "--data", data, "--lookback", "14", "--horizon", "7", "--hidden", "8", "--epochs", "4", "--seed", "3",
+            "--patience", "0", "--select", "soup", "--out", _dir["s.gyre"]]);
+        Assert.Contains("--select soup", r.Out);
+        Assert.Matches(@"greedy soup of epochs [0-9, ]+ restored \(val [0-9.]+; best single epoch [0-9]+: [0-9.]+\); tried in order of val: \+[0-9]+ → [0-9.]+ (kept|dropped)", r.Out);
+        // The averaged weights are one ordinary model.
+        _dir.Ok("forecast", "eval", "--model", _dir["s.gyre"], "--data", data);
+        _dir.Fails(["forecast", "train", "--data", data, "--out", _dir["x.gyre"], "--select", "average"], "--select", "best, soup");
+    }
+
+    [Fact]
     public void Same_seed_gives_byte_identical_model_files()
     {
         TrainSmall("a.gyre");
