@@ -5,6 +5,7 @@
 # Usage: bench/etth2-table.sh [HORIZON ...]     (default: 96 192 336 720; one training run at a time)
 #        SEGRNN_EPOCHS=4 bench/etth2-table.sh    (the preset with fewer epochs, for a quick look on a shared 2-core machine)
 #        ROWS=preset|defaults bench/etth2-table.sh  (only those rows; default both)
+#        SELECT=best|soup bench/etth2-table.sh  (--select for every row: the best epoch's weights or a greedy soup of the best epochs')
 # Prints a markdown table: test MSE, MAE, training wall seconds and process CPU seconds (user + sys: on a shared machine
 # the wall time is inflated, CPU time / cores bounds the idle wall from below), epochs run and the best (restored) epoch,
 # peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
@@ -21,14 +22,17 @@ row() {
   local model="$out/$name-$horizon.gyre"
   local start=$SECONDS
   /usr/bin/time -f "%M %U %S" -o "$out/rss" $G forecast train --data $D --target all --time-col date --lookback 96 --horizon "$horizon" \
-    --split 8640,2880,2880 --scaler standard --out "$model" "$@" >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
-  local seconds=$((SECONDS - start)) rss cpu epochs best
+    --split 8640,2880,2880 --scaler standard --out "$model" "$@" ${SELECT:+--select "$SELECT"} >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
+  local seconds=$((SECONDS - start)) rss cpu epochs best soup
   read -r rss user sys < <(tail -1 "$out/rss")
   rss=$((rss / 1024))
   cpu=$(python3 -c "print(round($user + $sys))")
   # Epoch lines read "epoch E/N … *" when E improved on the validation loss: the last starred one is restored.
   epochs=$(grep -c '^epoch [0-9]*/' "$out/train.log" || true)
   best=$(grep '^epoch [0-9]*/.*\*$' "$out/train.log" | tail -1 | sed 's#^epoch \([0-9]*\)/.*#\1#')
+  # With --select soup the restored weights average the epochs the log names ("greedy soup of epochs 3, 5 restored").
+  soup=$(grep -o 'greedy soup of epochs [0-9, ]*' "$out/train.log" | sed 's/greedy soup of epochs //; s/, /+/g' || true)
+  [ -z "$soup" ] || best="$best, soup $soup"
   $G forecast eval --model "$model" --data $D --eval-scale scaled --json 2>/dev/null | python3 -c "
 import json, sys
 d = json.load(sys.stdin)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test MASE of Gyre against seasonal naive on each bundled forecasting dataset (README table).
 # Usage: bench/forecast-table.sh   (builds the CLI, trains four models, prints a markdown table)
+#        SELECT=soup bench/forecast-table.sh   (the same rows with --select soup: a greedy soup of the best epochs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Gyre.Cli -c Release -v q >/dev/null
@@ -10,7 +11,7 @@ out=$(mktemp -d)
 row() {
   local name=$1; shift
   local start=$SECONDS json
-  json=$($G forecast train --json --out "$out/$name.gyre" "$@" 2>/dev/null)
+  json=$($G forecast train --json --out "$out/$name.gyre" "$@" ${SELECT:+--select "$SELECT"} 2>/dev/null)
   local seconds=$((SECONDS - start))
   python3 -c "
 import json, sys
