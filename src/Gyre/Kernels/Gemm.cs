@@ -114,7 +114,7 @@ public static unsafe partial class Gemm
                     var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
                     Chunks.Init(cursors, workers, panels);
                     // One panel cannot be shared: a dispatch would only wake a worker with nothing to do.
-                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.Run(ref packJob);
+                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.RunClaimed(ref packJob);
                 }
                 Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, accumulate);
             }
@@ -152,7 +152,7 @@ public static unsafe partial class Gemm
                 {
                     var packJob = new PackBJob { B = pb, Ldb = ldb, TransB = transB, N = n, K = k, Dst = pack, Cursors = cursors };
                     Chunks.Init(cursors, workers, panels);
-                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.Run(ref packJob);
+                    if (t is null || panels == 1) packJob.Execute(0, 1); else t.RunClaimed(ref packJob);
                 }
                 Compute(t, transA, m, n, k, pa, lda, pack, pc, ldc, false, pInit);
             }
@@ -247,7 +247,7 @@ public static unsafe partial class Gemm
                 Chunks = chunks, Cursors = cursors,
             };
             Chunks.Init(cursors, workers, chunks);
-            if (team is null) job.Execute(0, 1); else team.Run(ref job);
+            if (team is null) job.Execute(0, 1); else team.RunClaimed(ref job);
         }
     }
 

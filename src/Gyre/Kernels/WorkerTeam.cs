@@ -51,6 +51,11 @@ public sealed unsafe class WorkerTeam : IDisposable
         }
     }
 
+    // One seat per worker and job, each on its own cache line: opened by the dispatch, taken by the worker before it
+    // runs its share, or closed by the caller of a claimed job (RunClaimed) that finished before the worker came.
+    private const int SeatStride = 16, SeatOpen = 0, SeatTaken = 1, SeatClosed = 2;
+    private readonly int[] _seats;
+
     private readonly Thread[] _threads;
     private readonly object _gate = new();
     private void* _job;
@@ -67,6 +72,8 @@ public sealed unsafe class WorkerTeam : IDisposable
     {
         if (threads < 1 || threads > 1024) throw new ArgumentOutOfRangeException(nameof(threads), $"worker team size {threads} is outside 1..1024");
         Size = threads;
+        _seats = new int[threads * SeatStride];
+        for (int w = 0; w < threads; w++) _seats[w * SeatStride] = SeatTaken;
         _threads = new Thread[threads - 1];
         for (int i = 1; i < threads; i++)
         {
@@ -96,10 +103,27 @@ public sealed unsafe class WorkerTeam : IDisposable
     }
 
     /// <summary>
+    /// Like <see cref="Run{TJob}"/> for a job whose shares claim their work from a common pool (every share takes
+    /// whatever is left, <see cref="Gemm.Chunks"/>), so that when worker 0's share returns nothing is left for a worker
+    /// that has not started: the call then returns without waiting for it (its share is dropped; a worker that did
+    /// start is waited for). On a machine shared with other processes a descheduled worker thus costs the call its
+    /// help, never a wait until the host runs it again.
+    /// </summary>
+    internal void RunClaimed<TJob>(ref TJob job) where TJob : unmanaged, IWorkerJob
+    {
+        int size = Size;
+        if (size == 1) { job.Execute(0, 1); return; }
+        if (!TryRunConcurrently(ref job, claimed: true))
+            for (int w = 0; w < size; w++) job.Execute(w, size);
+    }
+
+    /// <summary>
     /// Like <see cref="Run{TJob}"/>, but when the team is busy (nested or concurrent use) runs nothing and
     /// returns false, for jobs whose shares must run at the same time (they meet at spin barriers).
     /// </summary>
-    internal bool TryRunConcurrently<TJob>(ref TJob job) where TJob : unmanaged, IWorkerJob
+    internal bool TryRunConcurrently<TJob>(ref TJob job) where TJob : unmanaged, IWorkerJob => TryRunConcurrently(ref job, claimed: false);
+
+    private bool TryRunConcurrently<TJob>(ref TJob job, bool claimed) where TJob : unmanaged, IWorkerJob
     {
         int size = Size;
         if (size == 1) { job.Execute(0, 1); return true; }
@@ -113,6 +137,8 @@ public sealed unsafe class WorkerTeam : IDisposable
                 _invoke = &Invoker<TJob>.Invoke;
                 _error = null;
                 Volatile.Write(ref _remaining, size - 1);
+                // Released after _job and _invoke: a worker that takes its seat reads this job.
+                for (int w = 1; w < size; w++) Volatile.Write(ref _seats[w * SeatStride], SeatOpen);
                 Interlocked.Increment(ref _generation);
                 // Dekker pair with the parking worker: it raises _sleepers, then re-checks _generation.
                 if (Volatile.Read(ref _sleepers) != 0)
@@ -120,6 +146,10 @@ public sealed unsafe class WorkerTeam : IDisposable
 
                 try { job.Execute(0, size); }
                 catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+                if (claimed)
+                    for (int w = 1; w < size; w++)
+                        if (Interlocked.CompareExchange(ref _seats[w * SeatStride], SeatClosed, SeatOpen) == SeatOpen)
+                            Interlocked.Decrement(ref _remaining);
 
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _remaining) != 0) spin.SpinOnce(sleep1Threshold: -1);
@@ -147,6 +177,9 @@ public sealed unsafe class WorkerTeam : IDisposable
         {
             seen = WaitForJob(seen);
             if (_disposed) return;
+            // The seat of the current job (possibly a newer one than the generation just seen, which it then runs:
+            // _job is that job's); closed when the caller finished a claimed job without this worker.
+            if (Interlocked.CompareExchange(ref _seats[worker * SeatStride], SeatTaken, SeatOpen) != SeatOpen) continue;
             try { _invoke(_job, worker, Size); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
             Interlocked.Decrement(ref _remaining);

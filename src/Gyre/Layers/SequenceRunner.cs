@@ -83,6 +83,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
+    private int[] _claims = [];                             // [workers, Gemm.Chunks.Stride] row-block claims of the backward loop
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
     /// <see cref="SequencePath.Scan"/> for a linear cell,
@@ -149,10 +150,13 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool inTmp = t % 2 == 1;
         if (TCell.Recurrent == RecurrentWeights.Dense) _gatesToHidden.Pack(false, a.OutWidth, gh, a.WHh, a.OutWidth);
         var dGh = TCell.HiddenBiasApart ? a.DGh : a.DGi;
+        // The row split's blocks are claimed (RowSplitBackward.Claims): one per worker.
+        int workers = path == SequencePath.RowSplit ? team.Size : 1;
+        if (_claims.Length < workers * Gemm.Chunks.Stride) _claims = GC.AllocateArray<int>(workers * Gemm.Chunks.Stride, pinned: true);
         fixed (float* pDOut = a.DOut) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         fixed (float* pDGi = a.DGi) fixed (float* pDGh = dGh) fixed (float* pD = a.D) fixed (float* pDTmp = a.DTmp)
         fixed (float* pScratch = a.Scratch) fixed (float* pWhh = a.WHh) fixed (float* pExtra = a.Extra)
-        fixed (float* pDExtra = a.DExtra) fixed (int* pLen = a.Lengths) fixed (float* pDWhh = a.DWHh)
+        fixed (float* pDExtra = a.DExtra) fixed (int* pLen = a.Lengths) fixed (float* pDWhh = a.DWHh) fixed (int* claims = _claims)
         {
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
             var grads = new ChunkGradients { States = pStates, Saved = pSaved, DGh = pDGh, DWhh = pDWhh, W = w };
@@ -184,13 +188,15 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
                 Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
                 DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
-                Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w,
+                Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w, Claims = claims,
             };
             for (int end = t; end > 0; end -= chunk)
             {
                 job.StepBegin = Math.Max(0, end - chunk);
                 job.StepEnd = end;
-                Run(ref job, path, team);
+                Gemm.Chunks.Init(claims, workers, workers);
+                if (workers > 1) team.RunClaimed(ref job);
+                else Run(ref job, path, team);
                 AccumulateGradients(a, grads, dGh, team, a.Reverse ? t - end : job.StepBegin, end - job.StepBegin);
             }
         }
@@ -299,31 +305,42 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         if (n == 0 || rows == 0) return;
         if ((long)src.Length < (long)rows * n || dst.Length < n) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src.Length} and {dst.Length}");
         if (!dst2.IsEmpty && ((long)src2.Length < (long)rows * n || dst2.Length < n)) throw new ArgumentException($"column sums of [{rows}, {n}] over spans of {src2.Length} and {dst2.Length}");
+        bool split = team.Size > 1 && n >= 2 * ColumnSumsJob.Block && (long)rows * n >= ColumnSumsJob.ParallelMin;
+        int workers = split ? team.Size : 1, chunks = Math.Min((n + ColumnSumsJob.Block - 1) / ColumnSumsJob.Block, ColumnSumsJob.ChunksPerWorker * workers);
         fixed (float* pDst = dst) fixed (float* pSrc = src) fixed (float* pDst2 = dst2) fixed (float* pSrc2 = src2)
+        fixed (int* cursors = ThreadScratch.Cursors(workers))
         {
-            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Dst2 = dst2.IsEmpty ? null : pDst2, Src2 = pSrc2, Rows = rows, N = n };
-            if (team.Size > 1 && n >= 2 * ColumnSumsJob.Block && (long)rows * n >= ColumnSumsJob.ParallelMin) team.Run(ref job);
+            var job = new ColumnSumsJob { Dst = pDst, Src = pSrc, Dst2 = dst2.IsEmpty ? null : pDst2, Src2 = pSrc2, Rows = rows, N = n, Chunks = chunks, Cursors = cursors };
+            Gemm.Chunks.Init(cursors, workers, chunks);
+            if (split) team.RunClaimed(ref job);
             else job.Execute(0, 1);
         }
     }
 
-    /// <summary>Worker w sums the columns of its share of <see cref="Block"/>-wide column blocks over every row, in row order.</summary>
+    /// <summary>Workers claim chunks of whole <see cref="Block"/>-wide column blocks and sum each column over every row, in
+    /// row order (a worker the host has descheduled leaves its chunks to the other).</summary>
     private struct ColumnSumsJob : IWorkerJob
     {
-        /// <summary>Columns per share unit: a whole number of cache lines.</summary>
+        /// <summary>Columns per block: a whole number of cache lines.</summary>
         public const int Block = 16;
+        /// <summary>Chunks per worker, so that one who finishes first takes over the tail of a late one.</summary>
+        public const int ChunksPerWorker = 4;
         /// <summary>Elements below which a dispatch costs more than the pass.</summary>
         public const long ParallelMin = 1L << 16;
         public float* Dst, Src, Dst2, Src2;   // Dst2 null: one sum
-        public int Rows, N;
+        public int Rows, N, Chunks;
+        public int* Cursors;
 
         public readonly void Execute(int worker, int workers)
         {
             int blocks = (N + Block - 1) / Block;
-            int j0 = (int)((long)blocks * worker / workers) * Block, j1 = Math.Min(N, (int)((long)blocks * (worker + 1) / workers) * Block);
-            if (j0 >= j1) return;
-            Sum(Dst, Src, j0, j1);
-            if (Dst2 != null) Sum(Dst2, Src2, j0, j1);
+            for (int v = 0, chunk; (chunk = Gemm.Chunks.Claim(Cursors, worker, workers, Chunks, ref v)) >= 0;)
+            {
+                int j0 = (int)((long)blocks * chunk / Chunks) * Block, j1 = Math.Min(N, (int)((long)blocks * (chunk + 1) / Chunks) * Block);
+                if (j0 >= j1) continue;
+                Sum(Dst, Src, j0, j1);
+                if (Dst2 != null) Sum(Dst2, Src2, j0, j1);
+            }
         }
 
         private readonly void Sum(float* dst, float* src, int j0, int j1)
@@ -960,7 +977,8 @@ internal unsafe struct ParallelTimeJob<TCell> : IWorkerJob where TCell : struct,
 }
 
 /// <summary>
-/// The time loop, backward, split by rows like <see cref="RowSplitForward{TCell}"/>: per step ∂L/∂h += this
+/// The time loop, backward, split by rows like <see cref="RowSplitForward{TCell}"/> (one block of rows per worker, claimed,
+/// so a worker the host has descheduled leaves its block to one that is running): per step ∂L/∂h += this
 /// direction's ∂L/∂y, the cell's backward, then padded rows pass ∂L/∂states through unchanged with zero
 /// ∂L/∂gx and their saved rows cleared; D and DTmp swap every step, so after T steps the result is in D for
 /// even T, else in DTmp.
@@ -975,10 +993,20 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     public int* Lengths;
     public CellWeights W;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Claims of the row blocks, one block per worker (<see cref="Gemm.Chunks"/>, set for the workers that run
+    /// the call): a worker that finishes its block takes one nobody has started, so a descheduled worker delays nothing.</summary>
+    public int* Claims;
+
     public readonly void Execute(int worker, int workers)
     {
-        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers), rows = r1 - r0;
+        for (int v = 0, block; (block = Gemm.Chunks.Claim(Claims, worker, workers, workers, ref v)) >= 0;)
+            Rows((int)((long)Batch * block / workers), (int)((long)Batch * (block + 1) / workers));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private readonly void Rows(int r0, int r1)
+    {
+        int rows = r1 - r0;
         if (rows == 0) return;
         int h = Hidden, ls = StateLd, w0 = OutWidth, gh = TCell.Gates * h, sw = CellOps.SavedWidthOf<TCell>(W.Params) * h, ns = TCell.States, d = Directions;
         nint bs = (nint)Batch * ls, rs = (nint)r0 * ls, stride = (nint)(Steps + 1) * bs;

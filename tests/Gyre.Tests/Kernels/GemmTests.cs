@@ -268,6 +268,52 @@ public class GemmTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerTeam(0));
     }
 
+    [Fact]
+    public void ClaimedRunsDoEveryChunkOnceWhileLateWorkersAreLeftOut()
+    {
+        // A claimed job that worker 0 can finish alone (one chunk) is mostly over before the others wake: their seats
+        // are closed. Plain runs in between must still run every share once, a late worker joining whichever job is
+        // current; any chunk done twice or never, or a share run for a closed seat, shows in the counts.
+        using var team = new WorkerTeam(3);
+        const int rounds = 3000;
+        var hits = new int[3];
+        var chunkHits = new int[5];
+        var cursors = GC.AllocateArray<int>(3 * Gemm.Chunks.Stride, pinned: true);
+        unsafe
+        {
+            fixed (int* p = hits) fixed (int* c = chunkHits) fixed (int* cur = cursors)
+            {
+                for (int round = 0; round < rounds; round++)
+                {
+                    int chunks = 1 + round % 5;
+                    Gemm.Chunks.Init(cur, team.Size, chunks);
+                    var claimed = new ClaimJob { Hits = c, Cursors = cur, Chunks = chunks };
+                    team.RunClaimed(ref claimed);
+                    if (round % 3 == 0)
+                    {
+                        var all = new CountJob { Hits = p };
+                        team.Run(ref all);
+                    }
+                }
+            }
+        }
+        int perRound = (rounds + 2) / 3;
+        Assert.Equal(new[] { perRound, perRound, perRound }, hits);
+        for (int k = 0; k < 5; k++) Assert.Equal(Enumerable.Range(0, rounds).Count(r => 1 + r % 5 > k), chunkHits[k]);
+    }
+
+    private unsafe struct ClaimJob : IWorkerJob
+    {
+        public int* Hits, Cursors;
+        public int Chunks;
+
+        public void Execute(int worker, int workers)
+        {
+            for (int v = 0, chunk; (chunk = Gemm.Chunks.Claim(Cursors, worker, workers, Chunks, ref v)) >= 0;)
+                Interlocked.Increment(ref Hits[chunk]);
+        }
+    }
+
     private unsafe struct CountJob : IWorkerJob
     {
         public int* Hits;
