@@ -104,9 +104,20 @@ public sealed record ExecutionOptions
     /// on at one-thread speed, so a descheduled partner no longer stalls every step (the barrier it replaced took
     /// 1.3 to 9 ms per 1000 GRU steps at H = 128 from run to run). GRU, batch 1, T = 1000, H = 128 on a quiet
     /// 2-vCPU Zen 5: 0.97–1.0 ms split against 1.36–1.42 ms on one thread; at H = 64 there is one unit block, nothing
-    /// to split (2026-12-01).
+    /// to split (2026-12-01). On another Zen 5 host the split lost to one thread at the same shape (2026-12-02), so
+    /// by default the layer times both and keeps the faster (<see cref="TimeFusedSplit"/>).
     /// </summary>
     public int ParallelFusedMinHidden { get; init; } = 128;
+
+    /// <summary>
+    /// Whether a layer times the fused unit split against one thread on its own calls and keeps the faster
+    /// (<see cref="SplitChooser"/>; default true); false: always split when <see cref="ParallelFusedMinHidden"/> allows.
+    /// The split pays half a step's work against an exchange of the state between cores every step, and that
+    /// exchange costs ten times more on some hosts than on others (a cache-line round trip of 1.5 µs against 0.2 µs
+    /// between the two vCPUs of two Zen 5 machines), so no shape threshold is right everywhere. Either arm gives
+    /// the same bits: only the time changes.
+    /// </summary>
+    public bool TimeFusedSplit { get; init; } = true;
 
     /// <summary>
     /// How long a worker of the fused unit split waits for a share of the previous step that another worker

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Gyre.Cells;
 using Gyre.Kernels;
@@ -83,6 +84,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
+    private readonly SplitChooser _splitChooser = new();    // unit split or one thread for the fused paths, by their timings
     private int[] _claims = [];                             // [workers, Gemm.Chunks.Stride] row-block claims of the backward loop
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
@@ -545,12 +547,18 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                     Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
                     Patience = options.FusedSplitPatience,
                 };
-                if (workers > 1 && hidden >= options.ParallelFusedMinHidden)
+                bool split = workers > 1 && hidden >= options.ParallelFusedMinHidden
+                    && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(1, hidden, a.Steps));
+                long start = Stopwatch.GetTimestamp();
+                if (split)
                 {
                     FusedSequenceJob<TCell>.ResetProgress(progress, 1, hidden, a.Steps, workers);
-                    if (team.TryRunConcurrently(ref job)) return;
+                    if (team.TryRunConcurrently(ref job)) { _splitChooser.Record(true, a.Steps, Stopwatch.GetTimestamp() - start); return; }
                 }
                 job.Execute(0, 1);
+                // A split that found the team busy ran alone by necessity: not a timing of the alone arm's choice.
+                if (!split && workers > 1 && hidden >= options.ParallelFusedMinHidden)
+                    _splitChooser.Record(false, a.Steps, Stopwatch.GetTimestamp() - start);
             }
         }
     }
@@ -564,9 +572,20 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     /// </summary>
     private void RunFusedRows(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
     {
+        bool splitRows = team.Size > 1 && a.Batch >= options.RowSplitMinRows * team.Size;
+        // Both arms of a unit split are timed whole (the projection differs between them: one GEMM before a split).
+        bool canSplitUnits = !splitRows && team.Size > 1 && a.Hidden >= options.ParallelFusedMinHidden;
+        bool splitUnits = canSplitUnits && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(a.Batch, a.Hidden, a.Steps));
+        long start = Stopwatch.GetTimestamp();
+        bool ranSplit = RunFusedRows(a, options, team, splitRows, splitUnits);
+        if (canSplitUnits && ranSplit == splitUnits) _splitChooser.Record(splitUnits, a.Steps, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>The body of <see cref="RunFusedRows(in DirectionForward, ExecutionOptions, WorkerTeam)"/>; returns
+    /// whether a unit split ran (false when asked but the team was busy).</summary>
+    private bool RunFusedRows(in DirectionForward a, ExecutionOptions options, WorkerTeam team, bool splitRows, bool splitUnits)
+    {
         int hidden = a.Hidden, batch = a.Batch, steps = a.Steps, inSize = a.InSize, g = TCell.Gates, gh = g * hidden;
-        bool splitRows = team.Size > 1 && batch >= options.RowSplitMinRows * team.Size;
-        bool splitUnits = !splitRows && team.Size > 1 && hidden >= options.ParallelFusedMinHidden;
         // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
         bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
         if (perStep)
@@ -602,7 +621,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                         Patience = options.FusedSplitPatience,
                     };
                     FusedSequenceJob<TCell>.ResetProgress(progress, batch, hidden, steps, workers);
-                    if (team.TryRunConcurrently(ref split)) return;
+                    if (team.TryRunConcurrently(ref split)) return true;
                 }
             }
             var job = new FusedRowsJob<TCell>
@@ -612,8 +631,9 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 X = perStep ? pX : null, InSize = inSize, WIh = perStep ? ThreadScratch.Align(pInput) : null,
                 Bias = a.Bias.IsEmpty ? null : pBias,
             };
-            if (splitRows && team.TryRunConcurrently(ref job)) return;
+            if (splitRows && team.TryRunConcurrently(ref job)) return false;
             job.Execute(0, 1);
+            return false;
         }
     }
 }

@@ -27,6 +27,7 @@ public class RecurrentStepTests
         {
             Team = team, AllowFused = fused, ParallelFusedMinHidden = parallelMin, RowSplitMinRows = splitMin,
             ProjectInStepMaxInput = projectMax, FusedSplitPatience = patience,
+            TimeFusedSplit = false,   // always the split where allowed (SplitChooser has its own tests)
         };
         int d = bidirectional ? 2 : 1, l = 2;
         var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7) { Execution = options };
@@ -172,6 +173,75 @@ public class RecurrentStepTests
         var layer = new RecurrentLayer(CellKind.GruResetBefore, 3, 4) { Execution = new ExecutionOptions { Path = SequencePath.FusedSingleRow } };
         var e = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(2, 1, 3)));
         Assert.Contains("FusedSingleRow", e.Message);
+    }
+
+    [Theory]
+    [InlineData("gru", 128, 1)]
+    [InlineData("lstm", 128, 1)]
+    [InlineData("lstm", 64, 5)]
+    public void TimedSplitChoiceChangesNoBit(string cell, int h, int batch)
+    {
+        // Long enough to be timed: the chooser alternates split, one thread, split, one thread over the first four
+        // calls, then keeps the faster; every call must give the bits of a one-thread team.
+        const int t = SplitChooser.MinTimedSteps + 7, i = 6;
+        var kind = CellRegistry.Parse(cell);
+        var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
+        float[] Infer(WorkerTeam team, int calls)
+        {
+            var options = new ExecutionOptions { Team = team, ParallelFusedMinHidden = 16, RowSplitMinRows = 1000 };
+            var layer = new RecurrentLayer(kind, i, h, 1, seed: 3) { Execution = options, Training = false };
+            var x = GradientCheckTests.Random(new Rng(5), [t, batch, i]);
+            float[]? first = null;
+            for (int c = 0; c < calls; c++)
+            {
+                var y = layer.Forward(x).Output.ReadOnlySpan.ToArray();
+                if (RecurrentStepKernels.IsSupported) Assert.All(layer.LastForwardPaths, p => Assert.Equal(path, p));
+                if (first == null) first = y;
+                else AssertSameBits([first], [y]);
+            }
+            return first!;
+        }
+        AssertSameBits([Infer(One, 1)], [Infer(Two, 6)]);
+    }
+
+    [Fact]
+    public void SplitChooserTriesBothArmsThenKeepsTheFaster()
+    {
+        var c = new SplitChooser();
+        int n = SplitChooser.MinTimedSteps;
+        // Before any timing, short (streaming) calls split.
+        Assert.True(c.ShouldSplit(1, 128, 1));
+        // The arms alternate, split first, until each has its trials; a cold first call (10× slower) does not
+        // condemn the split: an arm's time is the smaller of its last two.
+        Assert.True(c.ShouldSplit(1, 128, n)); c.Record(true, n, 10_000 * n);
+        Assert.False(c.ShouldSplit(1, 128, n)); c.Record(false, n, 1_500 * n);
+        Assert.True(c.ShouldSplit(1, 128, n)); c.Record(true, n, 1_000 * n);
+        Assert.False(c.ShouldSplit(1, 128, n)); c.Record(false, n, 1_600 * n);
+        Assert.Equal(2, c.SplitCalls); Assert.Equal(2, c.AloneCalls);
+        // The split is faster: it runs, and short calls follow it; the slower arm is retried every RetryEvery-th call.
+        int alone = 0;
+        for (int call = 5; call <= 4 + 2 * SplitChooser.RetryEvery; call++)
+        {
+            bool split = c.ShouldSplit(1, 128, n);
+            if (!split) alone++;
+            c.Record(split, n, (split ? 1_000 : 1_500) * (long)n);
+        }
+        Assert.Equal(2, alone);
+        Assert.True(c.ShouldSplit(1, 128, 1));
+        // The load changes and the split slows below one thread: once its last two timings say so, one thread runs.
+        for (int call = 0; call < SplitChooser.RetryEvery + 2; call++)
+        {
+            bool split = c.ShouldSplit(1, 128, n);
+            c.Record(split, n, (split ? 3_000 : 1_500) * (long)n);
+        }
+        Assert.False(c.ShouldSplit(1, 128, n));
+        Assert.False(c.ShouldSplit(1, 128, 1));
+        // Calls too short to time change nothing.
+        c.Record(true, n - 1, 1);
+        Assert.False(c.ShouldSplit(1, 128, n));
+        // A new shape starts over: split first.
+        Assert.True(c.ShouldSplit(4, 128, n));
+        Assert.Equal(0, c.SplitCalls + c.AloneCalls);
     }
 
     [Fact]
