@@ -82,11 +82,11 @@ switch (args[0])
             Console.WriteLine(Gyre.Benchmarks.RecurrentBenchmark.Run(shape, args[6], int.Parse(args[7]), int.Parse(args[8])).ToJson());
             return 0;
         }
-    case "rnn-parts": // rnn-parts cell B T I H reps: median ms of training Forward and of Backward, one thread
+    case "rnn-parts": // rnn-parts cell B T I H reps [threads]: median ms of inference, of a training Forward and of its Backward
         {
             var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
             int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
-            Gemm.Team = new WorkerTeam(1);
+            Gemm.Team = new WorkerTeam(args.Length > 7 ? int.Parse(args[7]) : 1);
             var layer = new Gyre.Layers.RecurrentLayer(cell, i, h);
             int ns = layer.StateCount;
             var x = Gyre.Tensors.Tensor.Zeros(t, b, i); x.Span.Fill(0.1f);
@@ -96,18 +96,29 @@ switch (args[0])
             var inits = new Gyre.Tensors.Tensor?[ns];
             var dy = Gyre.Tensors.Tensor.Zeros(t, b, h); dy.Span.Fill(1f);
             var dx = Gyre.Tensors.Tensor.Zeros(t, b, i);
-            var fw = new double[reps]; var bw = new double[reps];
+            var inf = new double[reps]; var fw = new double[reps]; var bw = new double[reps];
+            // Interleaved, so a slow minute hits all three.
             for (int r = -3; r < reps; r++)
             {
+                layer.Training = false;
                 long t0 = Stopwatch.GetTimestamp();
                 layer.Forward(x, inits, y, finals, default);
+                layer.Training = true;
                 long t1 = Stopwatch.GetTimestamp();
-                layer.Backward(dy, inits, dx, dInits);
+                layer.Forward(x, inits, y, finals, default);
                 long t2 = Stopwatch.GetTimestamp();
-                if (r >= 0) { fw[r] = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds; bw[r] = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds; }
+                layer.Backward(dy, inits, dx, dInits);
+                long t3 = Stopwatch.GetTimestamp();
+                if (r >= 0)
+                {
+                    inf[r] = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
+                    fw[r] = Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds; bw[r] = Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds;
+                }
             }
-            Array.Sort(fw); Array.Sort(bw);
-            Console.WriteLine($"forward(train) median {fw[reps / 2]:F3} ms min {fw[0]:F3}; backward median {bw[reps / 2]:F3} ms min {bw[0]:F3}");
+            Array.Sort(inf); Array.Sort(fw); Array.Sort(bw);
+
+            Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {Gemm.Team.Size}: inference median {inf[reps / 2]:F3} ms; forward(train) median {fw[reps / 2]:F3} ms; " +
+                $"backward median {bw[reps / 2]:F3} ms; (forward + backward) / inference {(fw[reps / 2] + bw[reps / 2]) / inf[reps / 2]:F2}");
             return 0;
         }
     case "rnn-cpu": // rnn-cpu reps "cell B T I H"...: one thread, median thread-CPU ms of inference and of training, and their ratio

@@ -72,7 +72,7 @@ public static class GlaChunkwise
         Gemm.Multiply(false, false, rows, input, g, dgx, g, weightIh, input, dx, input, false);
         Gemm.Multiply(true, false, g, input, rows, dgx, g, x, input, dWeightIh, input, true);
         if (dBiasIh.Length != 0)
-            for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dBiasIh, dgx.AsSpan(r * g, g), dBiasIh);
+            ColumnSums.Accumulate(dBiasIh, dgx, g, rows);
     }
 
     /// <summary>log σ(a) = −softplus(−a), finite for every a.</summary>

@@ -116,14 +116,14 @@ internal sealed class GruSharedStateStep : SharedStateStep
         var dwih = _wih.Grad.Span;
         // Every row's ∂L/∂gx reaches b_ih once, and each row is in exactly one channel's sum.
         var dbih = _bih.Grad.Span;
-        for (int c = 0; c < channels; c++) TensorPrimitives.Add(dbih, ws.DGChan.AsSpan(c * g, g), dbih);
+        ColumnSums.Accumulate(dbih, ws.DGChan, g, channels);
         Gemm.Multiply(true, false, g, e, m, ws.DGPos, g, pos, e, dwih, din, true);
         Gemm.Multiply(true, false, g, e, channels, ws.DGChan, g, chan, e, dwih[e..], din, true);
         if (futureWidth > 0) Gemm.Multiply(true, false, g, futureWidth, b * m, dgx, g, ws.Future, futureWidth, dwih[(2 * e)..], din, true);
         Gemm.Multiply(false, false, m, e, g, ws.DGPos, g, wih, din, dPos, e, true);
         Gemm.Multiply(false, false, channels, e, g, ws.DGChan, g, wih[e..], din, dChan, e, true);
         var dbhh = _bhh.Grad.Span;
-        for (int i = 0; i < b; i++) TensorPrimitives.Add(dbhh, dgh.Slice(i * g, g), dbhh);
+        ColumnSums.Accumulate(dbhh, dgh, g, b);
         Gemm.Multiply(true, false, g, h, b, dgh, g, h0, h, _whh.Grad.Span, h, true);
         Gemm.Multiply(false, false, b, h, g, dgh, g, _whh.Value.ReadOnlySpan, h, dh0, h, true);
     }

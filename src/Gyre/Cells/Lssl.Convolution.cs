@@ -105,7 +105,7 @@ public static class LsslConvolution
         Gemm.Multiply(false, false, rows, input, h, du, h, weightIh, input, dx, input, false);
         Gemm.Multiply(true, false, h, input, rows, du, h, x, input, dWeightIh, input, true);
         if (dBiasIh.Length != 0)
-            for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dBiasIh[..h], du.AsSpan(r * h, h), dBiasIh[..h]);
+            ColumnSums.Accumulate(dBiasIh[..h], du, h, rows);
     }
 
     private static (float[] U, double[] Kernel, float[] ABar, float[] BBar) Prepare(ReadOnlySpan<float> x, ReadOnlySpan<float> weightIh,

@@ -62,8 +62,11 @@ public sealed class Linear : Module
         if (Bias != null)
         {
             var db = Bias.Grad.Span;
-            for (int r = 0; r < rows; r++)
-                System.Numerics.Tensors.TensorPrimitives.Add(db, dy.Slice(r * o, o), db);
+            if (dy.Length < (long)rows * o || db.Length < o) throw new ArgumentException($"bias gradient of [{rows}, {o}] over spans of {dy.Length} and {db.Length}");
+            unsafe
+            {
+                fixed (float* pDb = db) fixed (float* pDy = dy) ColumnSums.Accumulate(pDb, pDy, o, rows, 0, o);
+            }
         }
         if (!dx.IsEmpty) Gemm.Multiply(false, false, rows, i, o, dy, o, Weight.Value.ReadOnlySpan, i, dx, i, accumulateDx);
     }

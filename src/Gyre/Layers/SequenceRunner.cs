@@ -320,11 +320,11 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     }
 
     /// <summary>Workers claim chunks of whole <see cref="Block"/>-wide column blocks and sum each column over every row, in
-    /// row order (a worker the host has descheduled leaves its chunks to the other).</summary>
+    /// row order (<see cref="ColumnSums"/>; a worker the host has descheduled leaves its chunks to the other).</summary>
     private struct ColumnSumsJob : IWorkerJob
     {
-        /// <summary>Columns per block: a whole number of cache lines.</summary>
-        public const int Block = 16;
+        /// <summary>Columns per block: four 512-bit vectors, so that a chunk is one or a few register passes over the rows.</summary>
+        public const int Block = 64;
         /// <summary>Chunks per worker, so that one who finishes first takes over the tail of a late one.</summary>
         public const int ChunksPerWorker = 4;
         /// <summary>Elements below which a dispatch costs more than the pass.</summary>
@@ -340,15 +340,9 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
             {
                 int j0 = (int)((long)blocks * chunk / Chunks) * Block, j1 = Math.Min(N, (int)((long)blocks * (chunk + 1) / Chunks) * Block);
                 if (j0 >= j1) continue;
-                Sum(Dst, Src, j0, j1);
-                if (Dst2 != null) Sum(Dst2, Src2, j0, j1);
+                ColumnSums.Accumulate(Dst, Src, N, Rows, j0, j1);
+                if (Dst2 != null) ColumnSums.Accumulate(Dst2, Src2, N, Rows, j0, j1);
             }
-        }
-
-        private readonly void Sum(float* dst, float* src, int j0, int j1)
-        {
-            var d = new Span<float>(dst + j0, j1 - j0);
-            for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(src + (nint)r * N + j0, j1 - j0), d);
         }
     }
 
