@@ -144,15 +144,16 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
         }
     }
 
-    /// <summary>Units [u0, u1) of every row of processing step <paramref name="s"/>.</summary>
+    /// <summary>Units [u0, u1) of every row of processing step <paramref name="s"/>; at batch 1 <paramref name="gx"/>
+    /// may name where that step's gates are (<see cref="ProjectAheadJob{TCell}"/>'s private block), else Gx's row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private readonly void Step(int s, int u0, int u1)
+    internal readonly void Step(int s, int u0, int u1, float* gx = null)
     {
         nint bh = (nint)Batch * Hidden, g = TCell.Gates, sw = TCell.SavedWidth, stride = (Steps + 1) * bh;
         int step = Reverse ? Steps - 1 - s : s;
         nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
         float* saved = Saved == null ? null : Saved + step * sw * bh;
-        if (Batch == 1) TCell.FusedStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, BiasHh, Hidden, u0, u1);
+        if (Batch == 1) TCell.FusedStep(States + next * bh, States + prev * bh, stride, saved, gx != null ? gx : Gx + step * g * bh, W, BiasHh, Hidden, u0, u1);
         else
         {
             // The step after this one, whose gates the kernel prefetches (null after the last step).

@@ -85,6 +85,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
     private readonly SplitChooser _splitChooser = new();    // unit split or one thread for the fused paths, by their timings
+    private readonly PackedMatrix _inputToGatesT = new();   // W_ihᵀ (K = I, N = G·H) for the batch-1 projection ahead
+    private int _inputToGatesTGen;
+    private int[] _aheadFlags = [];                         // [blocks, 16] block states of ProjectAheadJob
+    private float[] _aheadPrivate = [];                     // [32, G·H] (+16) the recurrence's own copy of a late block
     private int[] _claims = [];                             // [workers, Gemm.Chunks.Stride] row-block claims of the backward loop
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
@@ -107,22 +111,11 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         var path = SequencePaths.Choose(false, TCell.HasFusedStep && uniform, TCell.HasFusedRows && uniform, b, h, !a.Lengths.IsEmpty, options, team.Size,
             uniform || TCell.HasLinearState ? ParallelPath : null);
         if (path == SequencePath.FusedRows) { RunFusedRows(a, options, team); return path; }
-
-        // One GEMM accumulates x·W_ihᵀ over all T·B rows onto the bias.
-        var gx = a.Gx;
-        if (!a.Bias.IsEmpty && a.InSize > Gemm.InPlaceMaxK)
-            // Compute-bound: each tile starts from the bias row (LSTM B=16 I=256 H=256: −0.8 ms of 26).
-            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, a.Bias);
-        else if (!a.Bias.IsEmpty)
-        {
-            // Small K, bound by gx's memory traffic: the streaming pass that writes the bias rows first was
-            // measured faster than starting each tile from the bias (GRU B=64 I=32 H=128: 6.2 vs 6.5 ms).
-            for (int r = 0; r < rows; r++) a.Bias.CopyTo(gx.Slice(r * gh, gh));
-            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, true);
-        }
-        else Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, false);
-
+        // Batch 1 projects its inputs itself (on another core while the recurrence runs, where that pays).
         if (path == SequencePath.FusedSingleRow) { RunFused(a, options, team); return path; }
+
+        var gx = a.Gx;
+        Project(a, null);
         if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
         if (path == SequencePath.StateScan) { StateScanForward(a, options, team); return path; }
 
@@ -140,6 +133,24 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
             Run(ref job, path, team);
         }
         return path;
+    }
+
+    /// <summary>gx [T·B, G·H] = 1·bias + x·W_ihᵀ, one GEMM over all rows (on <paramref name="team"/>; null: the default).</summary>
+    private static void Project(in DirectionForward a, WorkerTeam? team)
+    {
+        int gh = TCell.Gates * a.Hidden, rows = a.Steps * a.Batch;
+        var gx = a.Gx;
+        if (!a.Bias.IsEmpty && a.InSize > Gemm.InPlaceMaxK)
+            // Compute-bound: each tile starts from the bias row (LSTM B=16 I=256 H=256: −0.8 ms of 26).
+            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, a.Bias, team);
+        else if (!a.Bias.IsEmpty)
+        {
+            // Small K, bound by gx's memory traffic: the streaming pass that writes the bias rows first was
+            // measured faster than starting each tile from the bias (GRU B=64 I=32 H=128: 6.2 vs 6.5 ms).
+            for (int r = 0; r < rows; r++) a.Bias.CopyTo(gx.Slice(r * gh, gh));
+            Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, true, team);
+        }
+        else Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, false, team);
     }
 
     public (SequencePath, bool) Backward(in DirectionBackward a, ExecutionOptions options)
@@ -510,11 +521,25 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 
     // ------------------------------------------------------------------ fused paths
 
-    /// <summary>A whole batch-1 sequence of fused steps: W_hh (and b_hh when apart) packed into unit blocks,
-    /// hidden units split over the team when H is large enough.</summary>
+    /// <summary>
+    /// A whole batch-1 sequence of fused steps, its input projection included: W_hh (and b_hh when apart) packed into
+    /// unit blocks; then either the hidden units split over the team (<see cref="FusedSequenceJob{TCell}"/>, after one
+    /// GEMM projects every step), or the recurrence on one core while the team projects the steps ahead
+    /// (<see cref="ProjectAheadJob{TCell}"/>), whichever <see cref="SplitChooser"/> measured faster here.
+    /// </summary>
     private void RunFused(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
     {
-        int hidden = a.Hidden, g = TCell.Gates, hp = RecurrentStepKernels.PaddedUnits(hidden);
+        int hidden = a.Hidden, g = TCell.Gates, gh = g * hidden, hp = RecurrentStepKernels.PaddedUnits(hidden), workers = team.Size;
+        bool canSplit = workers > 1 && hidden >= options.ParallelFusedMinHidden;
+        bool split = canSplit && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(1, hidden, a.Steps));
+        // Ahead only where the whole-sequence GEMM takes its blocked path (so every block's GEMM gives its bits) and
+        // there are blocks to overlap.
+        bool ahead = !split && workers > 1 && a.InSize > 0 && a.Steps >= 2 * ProjectAheadJob<TCell>.BlockSteps
+            && (long)a.Steps * gh * a.InSize > Gemm.SmallWork;
+        long start = Stopwatch.GetTimestamp();
+        if (!ahead) Project(a, team);
+        else if (Stale(ref _inputToGatesTGen, a.PackGeneration)) _inputToGatesT.Pack(true, gh, a.InSize, a.WIh, a.InSize);
+
         long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
         if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         if (_bias.Length < g * hp + 16) _bias = GC.AllocateArray<float>(g * hp + 16, pinned: true);
@@ -530,7 +555,6 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 padded.Clear();
                 for (int gate = 0; gate < g; gate++) a.BHh.Slice(gate * hidden, hidden).CopyTo(padded.Slice(gate * hp, hidden));
             }
-            int workers = team.Size;
             if (_progress.Length < workers * FusedSequenceJob<TCell>.ProgressStride)
                 _progress = GC.AllocateArray<int>(workers * FusedSequenceJob<TCell>.ProgressStride, pinned: true);
             fixed (int* progress = _progress)
@@ -541,21 +565,49 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                     Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
                     Patience = options.FusedSplitPatience,
                 };
-                bool split = workers > 1 && hidden >= options.ParallelFusedMinHidden
-                    && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(1, hidden, a.Steps));
-                long start = Stopwatch.GetTimestamp();
+                bool ran = false;
                 if (split)
                 {
                     FusedSequenceJob<TCell>.ResetProgress(progress, 1, hidden, a.Steps, workers);
-                    if (team.TryRunConcurrently(ref job)) { _splitChooser.Record(true, a.Steps, Stopwatch.GetTimestamp() - start); return; }
+                    ran = team.TryRunConcurrently(ref job);
                 }
-                job.Execute(0, 1);
-                // A split that found the team busy ran alone by necessity: not a timing of the alone arm's choice.
-                if (!split && workers > 1 && hidden >= options.ParallelFusedMinHidden)
-                    _splitChooser.Record(false, a.Steps, Stopwatch.GetTimestamp() - start);
+                else if (ahead) ran = RunProjectAhead(a, job, team);
+                if (!ran)
+                {
+                    if (ahead) Project(a, team);   // the team was busy: project here, then step
+                    job.Execute(0, 1);
+                }
+                // A split that found the team busy ran alone by necessity: not a timing of the arm it chose.
+                if (canSplit && (ran || !split)) _splitChooser.Record(split, a.Steps, Stopwatch.GetTimestamp() - start);
             }
         }
     }
+
+    /// <summary>Runs <paramref name="loop"/> on this thread with the input projection of the blocks ahead on the team;
+    /// false (nothing done) when the team is busy.</summary>
+    private bool RunProjectAhead(in DirectionForward a, in FusedSequenceJob<TCell> loop, WorkerTeam team)
+    {
+        int gh = TCell.Gates * a.Hidden, blocks = ProjectAheadJob<TCell>.Blocks(a.Steps);
+        int flags = blocks * ProjectAheadJob<TCell>.FlagStride;
+        if (_aheadFlags.Length < flags) _aheadFlags = GC.AllocateArray<int>(flags, pinned: true);
+        long privateNeed = (long)ProjectAheadJob<TCell>.BlockSteps * gh + 16;
+        if (_aheadPrivate.Length < privateNeed) _aheadPrivate = GC.AllocateUninitializedArray<float>(checked((int)privateNeed), pinned: true);
+        // Tests: every block as if claimed by a worker that never finishes, so the recurrence projects them all privately.
+        new Span<int>(_aheadFlags, 0, flags).Fill(ProjectAheadTesting.AbsentPartner ? 1 : 0);
+        fixed (int* pFlags = _aheadFlags) fixed (float* pPrivate = _aheadPrivate) fixed (float* pX = a.X) fixed (float* pBias = a.Bias)
+        {
+            var job = new ProjectAheadJob<TCell>
+            {
+                Loop = loop, X = pX, InSize = a.InSize, WIhT = _inputToGatesT.Pointer, Bias = a.Bias.IsEmpty ? null : pBias,
+                Private = ThreadScratch.Align(pPrivate), Flags = pFlags, Patience = ProjectAheadTesting.AbsentPartner ? 0 : ProjectAheadPatience,
+            };
+            return team.TryRunConcurrently(ref job);
+        }
+    }
+
+    /// <summary>How long the recurrence waits for a block another worker is projecting before it projects the block
+    /// itself: 50 µs, ten times a block's projection at I = 32, H = 128 and a fraction of a host's time slice.</summary>
+    private static readonly long ProjectAheadPatience = Stopwatch.Frequency / 20_000;
 
     /// <summary>
     /// A whole direction at batch above 1 with the fused multi-row step, including the input projection
