@@ -3,7 +3,8 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Gyre.Kernels;
 
-/// <summary>Per-core data cache sizes in bytes and where they were read from ("sysfs", "cpuid" or "default").</summary>
+/// <summary>Per-core data cache sizes in bytes and where they were read from ("sysfs", "cpuid", "cpuid legacy" or "default").
+/// L3 is informative only (the blocking reads L1d and L2): the legacy AMD leaf may give the whole socket's.</summary>
 public sealed record CacheSizes(int L1Data, int L2, int L3, string Source)
 {
     /// <summary>Sizes assumed when neither sysfs nor CPUID answers: 32 KiB L1d and 512 KiB L2, at or below every
@@ -11,7 +12,7 @@ public sealed record CacheSizes(int L1Data, int L2, int L3, string Source)
     public static CacheSizes Default { get; } = new(32 * 1024, 512 * 1024, 0, "default");
 
     /// <summary>The machine's sizes: sysfs (Linux) first, then CPUID (x86), then <see cref="Default"/>.</summary>
-    public static CacheSizes Detect() => FromSysfs("/sys/devices/system/cpu/cpu0/cache") ?? FromCpuid() ?? Default;
+    public static CacheSizes Detect() => FromSysfs("/sys/devices/system/cpu/cpu0/cache") ?? FromCpuid() ?? FromAmdLegacyCpuid() ?? Default;
 
     /// <summary>
     /// Reads index*/{level,type,size} under <paramref name="dir"/> (e.g. "1", "Data", "48K"); null when there is
@@ -77,6 +78,31 @@ public sealed record CacheSizes(int L1Data, int L2, int L3, string Source)
             else if (level == 3) l3 = (int)size;
         }
         return l1 > 0 && l2 > 0 ? new CacheSizes(l1, l2, l3, "cpuid") : null;
+    }
+
+    /// <summary>
+    /// AMD's older cache leaves, which some hypervisors fill while they zero 0x8000001D (a Zen 5 VM, 2026-12-02: no
+    /// sysfs cache folder, 0x8000001D all zero, 0x80000005/6 giving 48 KiB L1d and 1 MiB L2): L1d from 0x80000005 ECX,
+    /// L2 and L3 from 0x80000006 ECX and EDX. Null off AMD x86 or when the leaves are absent or empty.
+    /// </summary>
+    public static CacheSizes? FromAmdLegacyCpuid()
+    {
+        if (!X86Base.IsSupported) return null;
+        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
+        if (!(ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163)) return null; // "AuthenticAMD"
+        if ((uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax < 0x80000006u) return null;
+        var l1 = X86Base.CpuId(unchecked((int)0x80000005), 0);
+        var l2 = X86Base.CpuId(unchecked((int)0x80000006), 0);
+        return FromAmdLegacyRegisters((uint)l1.Ecx, (uint)l2.Ecx, (uint)l2.Edx);
+    }
+
+    /// <summary>The sizes in leaves 0x80000005 ECX (L1d KiB in bits 31:24), 0x80000006 ECX (L2 KiB in bits 31:16) and
+    /// EDX (L3 in 512 KiB units in bits 31:18); null unless both L1d and L2 are given.</summary>
+    public static CacheSizes? FromAmdLegacyRegisters(uint ecx5, uint ecx6, uint edx6)
+    {
+        long l1 = (long)(ecx5 >> 24) * 1024, l2 = (long)(ecx6 >> 16) * 1024, l3 = (long)(edx6 >> 18) * 512 * 1024;
+        if (l1 <= 0 || l2 <= 0) return null;
+        return new CacheSizes((int)l1, (int)l2, l3 <= int.MaxValue ? (int)l3 : 0, "cpuid legacy");
     }
 
     /// <inheritdoc/>

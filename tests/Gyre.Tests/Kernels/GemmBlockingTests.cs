@@ -80,11 +80,26 @@ public class GemmBlockingTests
     }
 
     [Fact]
+    public void AmdLegacyLeavesAreDecoded()
+    {
+        // The registers of a Zen 5 VM whose hypervisor zeroes leaf 0x8000001D (2026-12-02).
+        var caches = CacheSizes.FromAmdLegacyRegisters(0x300C0140, 0x04006140, 0x0FE09140);
+        Assert.NotNull(caches);
+        Assert.Equal(48 * 1024, caches!.L1Data);
+        Assert.Equal(1024 * 1024, caches.L2);
+        Assert.Equal(1016 * 512 * 1024, caches.L3);
+        Assert.Equal(new GemmBlocking(512, 126, caches), GemmBlocking.Derive(caches, 64, 6));
+        // Empty leaves (another hypervisor) give nothing, so detection falls through to the default.
+        Assert.Null(CacheSizes.FromAmdLegacyRegisters(0, 0, 0));
+        Assert.Null(CacheSizes.FromAmdLegacyRegisters(0x300C0140, 0, 0));
+    }
+
+    [Fact]
     public void DetectionAlwaysGivesUsableSizes()
     {
         var c = CacheSizes.Detect();
         Assert.True(c.L1Data > 0 && c.L2 > 0, c.ToString());
-        Assert.Contains(c.Source, new[] { "sysfs", "cpuid", "default" });
+        Assert.Contains(c.Source, new[] { "sysfs", "cpuid", "cpuid legacy", "default" });
         var cpuid = CacheSizes.FromCpuid();
         if (cpuid is not null) Assert.True(cpuid.L1Data > 0 && cpuid.L2 >= cpuid.L1Data, cpuid.ToString());
     }
