@@ -89,7 +89,7 @@ switch (args[0])
             Gemm.Team = new WorkerTeam(args.Length > 7 ? int.Parse(args[7]) : 1);
             var layer = new Gyre.Layers.RecurrentLayer(cell, i, h);
             int ns = layer.StateCount;
-            var x = Gyre.Tensors.Tensor.Zeros(t, b, i); x.Span.Fill(0.1f);
+            var x = Gyre.Tensors.Tensor.Zeros(t, b, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
             var y = Gyre.Tensors.Tensor.Zeros(t, b, h);
             var finals = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
             var dInits = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();

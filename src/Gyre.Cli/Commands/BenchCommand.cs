@@ -23,7 +23,7 @@ public static class BenchCommand
         var hidden = new Option<int?>("--hidden") { Description = "H" };
         var mode = new Option<string>("--mode") { Description = "infer, train or both", DefaultValueFactory = _ => "both" };
         var threads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Kernels.WorkerTeam.Shared.Size };
-        var reps = new Option<int>("--reps") { Description = "timed runs per row (median reported)", DefaultValueFactory = _ => 7 };
+        var reps = new Option<int>("--reps") { Description = "timed runs per row (median reported); 0: as many as fill 3 s, 3 to 50 (the peers' rule)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "one JSON object per row and mode" };
 
         var cmd = new Command("bench", "Time recurrent layers of the registered cells (ms, GFLOP/s, steps/s, allocations, peak RSS)")

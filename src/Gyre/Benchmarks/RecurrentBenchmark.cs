@@ -83,7 +83,7 @@ public static class RecurrentBenchmark
     /// <summary>
     /// Measures one shape in one mode ("infer" or "train") on a team of <paramref name="threads"/> workers
     /// (installed as <see cref="Gemm.Team"/> for the duration, then restored): <paramref name="warmup"/>
-    /// untimed runs, then the median of <paramref name="reps"/> timed runs.
+    /// untimed runs, then the median of <paramref name="reps"/> timed runs (0: as many as fill 3 s, 3 to 50, the peers' rule).
     /// </summary>
     public static RecurrentBenchResult Run(RecurrentBenchShape shape, string mode, int threads, int reps, int warmup = 3)
     {
@@ -124,30 +124,54 @@ public static class RecurrentBenchmark
         _ => throw new ArgumentException($"bench mode must be 'infer' or 'train', got '{mode}'"),
     };
 
+    /// <summary>Timed runs when none are asked for: as many as fill <see cref="AutoBudgetMs"/>, within [3, 50].</summary>
+    public const int AutoMinReps = 3, AutoMaxReps = 50;
+
+    /// <summary>Milliseconds of timed runs <see cref="AutoRepsFor"/> aims at.</summary>
+    public const double AutoBudgetMs = 3000;
+
+    /// <summary>
+    /// Timed runs for a case whose last warm-up run took <paramref name="warmMs"/>: the peers' rule
+    /// (bench/Peers/Common/PeerBench.cs), so that Gyre and ONNX Runtime / libtorch are timed alike. With a fixed
+    /// 3 + 7 runs Gyre's median fell while .NET was still tiering its code up (GRU 64·100·128·256 training at two
+    /// threads: 67–71 ms at 7 runs, 51 ms at 15, 2026-12-02), while the peers took up to 50.
+    /// </summary>
+    public static int AutoRepsFor(double warmMs) => Math.Clamp((int)Math.Ceiling(AutoBudgetMs / Math.Max(warmMs, 1e-3)), AutoMinReps, AutoMaxReps);
+
     /// <summary>
     /// Runs <paramref name="run"/> on a team of <paramref name="threads"/> workers (installed as <see cref="Gemm.Team"/>
-    /// for the duration, then restored): <paramref name="warmup"/> untimed runs, then <paramref name="reps"/> timed ones.
+    /// for the duration, then restored): up to <paramref name="warmup"/> untimed runs (one when a run takes over half a
+    /// second, as the peers do), then <paramref name="reps"/> timed ones (0: <see cref="AutoRepsFor"/> the last warm-up).
     /// Returns the median milliseconds and the median bytes the calling thread allocated per run.
     /// </summary>
     internal static (double Ms, long AllocBytes) Time(Action run, int threads, int reps, int warmup)
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be positive, got {threads}");
-        if (reps < 1) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive, got {reps}");
+        if (reps < 0) throw new ArgumentOutOfRangeException(nameof(reps), $"reps must be positive (or 0: automatic), got {reps}");
         var previous = Gemm.Team;
         using var team = new WorkerTeam(threads);
         Gemm.Team = team;
         try
         {
+            double warmMs = 0;
+            for (int w = 0; w < Math.Max(warmup, reps == 0 ? 1 : 0); w++)
+            {
+                long w0 = Stopwatch.GetTimestamp();
+                run();
+                warmMs = Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
+                if (warmMs > 500) break;
+            }
+            if (reps == 0) reps = AutoRepsFor(warmMs);
             var ms = new double[reps];
             var allocs = new long[reps];
-            for (int r = -warmup; r < reps; r++)
+            for (int r = 0; r < reps; r++)
             {
                 long a0 = GC.GetAllocatedBytesForCurrentThread();
                 long t0 = Stopwatch.GetTimestamp();
                 run();
                 double elapsed = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 long a1 = GC.GetAllocatedBytesForCurrentThread();
-                if (r >= 0) { ms[r] = elapsed; allocs[r] = a1 - a0; }
+                ms[r] = elapsed; allocs[r] = a1 - a0;
             }
             Array.Sort(ms);
             Array.Sort(allocs);
