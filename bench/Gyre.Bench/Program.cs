@@ -121,6 +121,33 @@ switch (args[0])
                 $"backward median {bw[reps / 2]:F3} ms; (forward + backward) / inference {(fw[reps / 2] + bw[reps / 2]) / inf[reps / 2]:F2}");
             return 0;
         }
+    case "advance": // advance cell I H threads k calls: µs per Advance of one stream by k steps (B = 1)
+        {
+            var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
+            int i = int.Parse(args[2]), h = int.Parse(args[3]), k = int.Parse(args[5]), calls = int.Parse(args[6]);
+            Gemm.Team = new WorkerTeam(int.Parse(args[4]));
+            var layer = new Gyre.Layers.RecurrentLayer(cell, i, h, seed: 1) { Training = false, WeightsFrozen = args.Length > 7 && args[7] == "frozen" };
+            var x = Gyre.Tensors.Tensor.Zeros(k, 1, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
+            var y = Gyre.Tensors.Tensor.Zeros(k, 1, h);
+            var states = Enumerable.Range(0, layer.StateCount).Select(j => Gyre.Tensors.Tensor.Zeros(1, 1, layer.StateWidth(j))).ToArray();
+            // Interleaved rounds: the layer as it is (timed arms) and always split (the arm before timing existed).
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = 0; round < 22; round++)
+            {
+                int arm = round % 2;
+                layer.Execution = new Gyre.Layers.ExecutionOptions { TimeFusedSplit = arm == 0 };
+                long t0 = Stopwatch.GetTimestamp();
+                for (int c = 0; c < calls; c++) layer.Advance(x, states, y);
+                if (round > 1) times[arm].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds / calls);
+            }
+            for (int arm = 0; arm < 2; arm++)
+            {
+                times[arm].Sort();
+                double m = times[arm][times[arm].Count / 2];
+                Console.WriteLine($"advance {args[1]} I={i} H={h} threads {Gemm.Team.Size} k={k} {(arm == 0 ? "timed arms" : "always split")}: median {m:F2} µs per call ({m / k:F2} per step)");
+            }
+            return 0;
+        }
     case "rnn-cpu": // rnn-cpu reps "cell B T I H"...: one thread, median thread-CPU ms of inference and of training, and their ratio
         {
             int reps = int.Parse(args[1]);

@@ -110,7 +110,8 @@ public sealed record ExecutionOptions
     public int ParallelFusedMinHidden { get; init; } = 128;
 
     /// <summary>
-    /// Whether a layer times the fused unit split against one thread on its own calls and keeps the faster
+    /// Whether a layer times the fused unit split against one thread on its own calls (in trials of ≥ 64 steps, per class
+    /// of call length) and keeps the faster
     /// (<see cref="SplitChooser"/>; default true); false: always split when <see cref="ParallelFusedMinHidden"/> allows.
     /// The split pays half a step's work against an exchange of the state between cores every step, and that
     /// exchange costs ten times more on some hosts than on others (a cache-line round trip of 1.5 µs against 0.2 µs

@@ -84,7 +84,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
     private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
     private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
-    private readonly SplitChooser _splitChooser = new();    // unit split or one thread for the fused paths, by their timings
+    private readonly SplitChooser[] _splitChoosers = new SplitChooser[SplitChooser.Buckets];   // unit split or one thread, per call length
     private readonly PackedMatrix _inputToGatesT = new();   // W_ihᵀ (K = I, N = G·H) for the batch-1 projection ahead
     private int _inputToGatesTGen;
     private int[] _aheadFlags = [];                         // [blocks, 16] block states of ProjectAheadJob
@@ -531,7 +531,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     {
         int hidden = a.Hidden, g = TCell.Gates, gh = g * hidden, hp = RecurrentStepKernels.PaddedUnits(hidden), workers = team.Size;
         bool canSplit = workers > 1 && hidden >= options.ParallelFusedMinHidden;
-        bool split = canSplit && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(1, hidden, a.Steps));
+        bool split = canSplit && (!options.TimeFusedSplit || Chooser(a.Steps).ShouldSplit(1, hidden, a.Steps));
         // Ahead only where the whole-sequence GEMM takes its blocked path (so every block's GEMM gives its bits) and
         // there are blocks to overlap.
         bool ahead = !split && workers > 1 && a.InSize > 0 && a.Steps >= 2 * ProjectAheadJob<TCell>.BlockSteps
@@ -578,10 +578,14 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                     job.Execute(0, 1);
                 }
                 // A split that found the team busy ran alone by necessity: not a timing of the arm it chose.
-                if (canSplit && (ran || !split)) _splitChooser.Record(split, a.Steps, Stopwatch.GetTimestamp() - start);
+                if (canSplit && (ran || !split)) Chooser(a.Steps).Record(split, a.Steps, Stopwatch.GetTimestamp() - start);
             }
         }
     }
+
+    /// <summary>The chooser for calls of <paramref name="steps"/> steps: one per power-of-two class of call length, since a
+    /// one-step call (a served stream's step) pays the team's dispatch that a long one spreads over its steps.</summary>
+    private SplitChooser Chooser(int steps) => _splitChoosers[SplitChooser.Bucket(steps)] ??= new SplitChooser();
 
     /// <summary>Runs <paramref name="loop"/> on this thread with the input projection of the blocks ahead on the team;
     /// false (nothing done) when the team is busy.</summary>
@@ -621,10 +625,10 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitRows = team.Size > 1 && a.Batch >= options.RowSplitMinRows * team.Size;
         // Both arms of a unit split are timed whole (the projection differs between them: one GEMM before a split).
         bool canSplitUnits = !splitRows && team.Size > 1 && a.Hidden >= options.ParallelFusedMinHidden;
-        bool splitUnits = canSplitUnits && (!options.TimeFusedSplit || _splitChooser.ShouldSplit(a.Batch, a.Hidden, a.Steps));
+        bool splitUnits = canSplitUnits && (!options.TimeFusedSplit || Chooser(a.Steps).ShouldSplit(a.Batch, a.Hidden, a.Steps));
         long start = Stopwatch.GetTimestamp();
         bool ranSplit = RunFusedRows(a, options, team, splitRows, splitUnits);
-        if (canSplitUnits && ranSplit == splitUnits) _splitChooser.Record(splitUnits, a.Steps, Stopwatch.GetTimestamp() - start);
+        if (canSplitUnits && ranSplit == splitUnits) Chooser(a.Steps).Record(splitUnits, a.Steps, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The body of <see cref="RunFusedRows(in DirectionForward, ExecutionOptions, WorkerTeam)"/>; returns

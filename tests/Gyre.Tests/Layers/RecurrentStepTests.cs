@@ -188,7 +188,7 @@ public class RecurrentStepTests
         // calls, then keeps the faster; every call must give the bits of a one-thread team. At batch 1 the
         // one-thread arm projects the inputs ahead on the other worker (ProjectAheadJob, blocks of 32 steps, a
         // ragged last block, reversed in time for the backward direction).
-        const int t = SplitChooser.MinTimedSteps + 7, i = 6;
+        const int t = SplitChooser.TrialSteps + 7, i = 6;
         var kind = CellRegistry.Parse(cell);
         var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
         float[] Infer(WorkerTeam team, int calls)
@@ -214,21 +214,64 @@ public class RecurrentStepTests
         finally { ProjectAheadTesting.AbsentPartner = false; }
     }
 
+    [Theory]
+    [InlineData("gru")]
+    [InlineData("lstm")]
+    public void StepByStepStreamsTimeTheirOwnArmAndChangeNoBit(string cell)
+    {
+        // A served stream advances one step per call: its calls are timed apart from long ones (their own chooser, in
+        // trials of TrialSteps calls: split, one thread, split, …), and every call must give a one-thread team's bits.
+        const int i = 5, h = 128, steps = 2 * SplitChooser.TrialSteps + 12;
+        var kind = CellRegistry.Parse(cell);
+        float[] Run(WorkerTeam team)
+        {
+            var layer = new RecurrentLayer(kind, i, h, 1, seed: 2)
+            {
+                Execution = new ExecutionOptions { Team = team, ParallelFusedMinHidden = 16 }, Training = false, WeightsFrozen = true,
+            };
+            var x = GradientCheckTests.Random(new Rng(8), [steps, 1, i]);
+            var states = Enumerable.Range(0, layer.StateCount).Select(j => Tensor.Zeros(1, 1, layer.StateWidth(j))).ToArray();
+            var y = Tensor.Zeros(1, 1, h);
+            var outputs = new List<float>();
+            for (int t = 0; t < steps; t++)
+            {
+                var xt = Tensor.Zeros(1, 1, i);
+                x.ReadOnlySpan.Slice(t * i, i).CopyTo(xt.Span);
+                layer.Advance(xt, states, y);
+                if (RecurrentStepKernels.IsSupported) Assert.All(layer.LastForwardPaths, p => Assert.Equal(SequencePath.FusedSingleRow, p));
+                outputs.AddRange(y.ReadOnlySpan.ToArray());
+            }
+            foreach (var s in states) outputs.AddRange(s.ReadOnlySpan.ToArray());
+            return outputs.ToArray();
+        }
+        AssertSameBits([Run(One)], [Run(Two)]);
+    }
+
+    [Fact]
+    public void CallLengthsFallInPowerOfTwoClasses()
+    {
+        Assert.Equal(0, SplitChooser.Bucket(1));
+        Assert.Equal(1, SplitChooser.Bucket(2));
+        Assert.Equal(1, SplitChooser.Bucket(3));
+        Assert.Equal(2, SplitChooser.Bucket(4));
+        Assert.Equal(5, SplitChooser.Bucket(63));
+        Assert.Equal(6, SplitChooser.Bucket(64));
+        Assert.Equal(SplitChooser.Buckets - 1, SplitChooser.Bucket(1_000_000));
+    }
+
     [Fact]
     public void SplitChooserTriesBothArmsThenKeepsTheFaster()
     {
         var c = new SplitChooser();
-        int n = SplitChooser.MinTimedSteps;
-        // Before any timing, short (streaming) calls split.
-        Assert.True(c.ShouldSplit(1, 128, 1));
-        // The arms alternate, split first, until each has its trials; a cold first call (10× slower) does not
+        int n = SplitChooser.TrialSteps;
+        // The arms alternate, split first, until each has its trials; a cold first trial (10× slower) does not
         // condemn the split: an arm's time is the smaller of its last two.
         Assert.True(c.ShouldSplit(1, 128, n)); c.Record(true, n, 10_000 * n);
         Assert.False(c.ShouldSplit(1, 128, n)); c.Record(false, n, 1_500 * n);
         Assert.True(c.ShouldSplit(1, 128, n)); c.Record(true, n, 1_000 * n);
         Assert.False(c.ShouldSplit(1, 128, n)); c.Record(false, n, 1_600 * n);
         Assert.Equal(2, c.SplitCalls); Assert.Equal(2, c.AloneCalls);
-        // The split is faster: it runs, and short calls follow it; the slower arm is retried every RetryEvery-th call.
+        // The split is faster: it runs, and the slower arm gets one trial every RetryEvery trials.
         int alone = 0;
         for (int call = 5; call <= 4 + 2 * SplitChooser.RetryEvery; call++)
         {
@@ -237,21 +280,37 @@ public class RecurrentStepTests
             c.Record(split, n, (split ? 1_000 : 1_500) * (long)n);
         }
         Assert.Equal(2, alone);
-        Assert.True(c.ShouldSplit(1, 128, 1));
-        // The load changes and the split slows below one thread: once its last two timings say so, one thread runs.
+        // The load changes and the split slows below one thread: once its last two trials say so, one thread runs.
         for (int call = 0; call < SplitChooser.RetryEvery + 2; call++)
         {
             bool split = c.ShouldSplit(1, 128, n);
             c.Record(split, n, (split ? 3_000 : 1_500) * (long)n);
         }
         Assert.False(c.ShouldSplit(1, 128, n));
-        Assert.False(c.ShouldSplit(1, 128, 1));
-        // Calls too short to time change nothing.
-        c.Record(true, n - 1, 1);
-        Assert.False(c.ShouldSplit(1, 128, n));
         // A new shape starts over: split first.
         Assert.True(c.ShouldSplit(4, 128, n));
         Assert.Equal(0, c.SplitCalls + c.AloneCalls);
+    }
+
+    [Fact]
+    public void ShortCallsAreTimedInTrialsOfSeveralCalls()
+    {
+        // One-step calls (a served stream): a trial gathers TrialSteps consecutive calls on one arm before it is scored.
+        var c = new SplitChooser();
+        int n = SplitChooser.TrialSteps;
+        for (int call = 0; call < n; call++) { Assert.True(c.ShouldSplit(1, 128, 1)); c.Record(true, 1, 10_000); }
+        Assert.Equal(1, c.SplitCalls);
+        for (int call = 0; call < n; call++) { Assert.False(c.ShouldSplit(1, 128, 1)); c.Record(false, 1, 7_000); }
+        Assert.Equal(1, c.AloneCalls);
+        // A call on the other arm (the team was busy) abandons the trial in progress rather than mixing the arms.
+        Assert.True(c.ShouldSplit(1, 128, 1)); c.Record(true, 1, 10_000);
+        c.Record(false, 1, 7_000);
+        for (int call = 1; call < n; call++) { Assert.False(c.ShouldSplit(1, 128, 1)); c.Record(false, 1, 7_000); }
+        Assert.Equal(2, c.AloneCalls);
+        Assert.Equal(1, c.SplitCalls);
+        // Both arms have their trials after one more split trial; then one thread, the faster, runs.
+        for (int call = 0; call < n; call++) { Assert.True(c.ShouldSplit(1, 128, 1)); c.Record(true, 1, 10_000); }
+        Assert.False(c.ShouldSplit(1, 128, 1));
     }
 
     [Fact]
