@@ -136,10 +136,20 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     }
 
     /// <summary>gx [T·B, G·H] = 1·bias + x·W_ihᵀ, one GEMM over all rows (on <paramref name="team"/>; null: the default).</summary>
-    private static void Project(in DirectionForward a, WorkerTeam? team)
+    private void Project(in DirectionForward a, WorkerTeam? team)
     {
         int gh = TCell.Gates * a.Hidden, rows = a.Steps * a.Batch;
         var gx = a.Gx;
+        if (a.PackGeneration != 0 && (long)rows * gh * a.InSize > Gemm.SmallWork)
+        {
+            // Frozen weights (inference, serving): W_ihᵀ packed once per freeze, not at every call, which at a stream's
+            // one-step call cost more than the product. The same bits: packed and unpacked B take one blocked path,
+            // and a bias row start is bit-identical to writing the bias rows and accumulating.
+            if (Stale(ref _inputToGatesTGen, a.PackGeneration)) _inputToGatesT.Pack(true, gh, a.InSize, a.WIh, a.InSize);
+            if (a.Bias.IsEmpty) Gemm.Multiply(false, rows, a.X, a.InSize, _inputToGatesT, gx, gh, false, team);
+            else Gemm.Multiply(false, rows, a.X, a.InSize, _inputToGatesT, gx, gh, a.Bias, team);
+            return;
+        }
         if (!a.Bias.IsEmpty && a.InSize > Gemm.InPlaceMaxK)
             // Compute-bound: each tile starts from the bias row (LSTM B=16 I=256 H=256: −0.8 ms of 26).
             Gemm.Multiply(false, true, rows, gh, a.InSize, a.X, a.InSize, a.WIh, a.InSize, gx, gh, a.Bias, team);
