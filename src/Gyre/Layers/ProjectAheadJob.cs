@@ -18,7 +18,8 @@ namespace Gyre.Layers;
 /// A block's flag goes 0 (free) → 1 (claimed, by compare-and-swap: one writer only) → 2 (projected). Worker 0 finding
 /// block j claimed by another worker waits at most <see cref="Patience"/> ticks, then projects it itself into its
 /// private buffer and steps from there (a descheduled partner delays a block by the patience once, never the
-/// sequence); the partner's copy, written later, is the same bits and is simply not read.
+/// sequence); the partner's copy, written later, is the same bits and is simply not read. The call still ends at the
+/// team's join, so a partner descheduled in the middle of a block delays the end once (as in the unit split).
 /// <para>
 /// Bits: every block is one GEMM call over its rows with the packed W_ihᵀ and the bias as the row start, the same
 /// FMA chain per element as the whole-sequence projection (GEMMs never split K; the rowInit form is bit-identical to
