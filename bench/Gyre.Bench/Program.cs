@@ -121,6 +121,35 @@ switch (args[0])
                 $"backward median {bw[reps / 2]:F3} ms; (forward + backward) / inference {(fw[reps / 2] + bw[reps / 2]) / inf[reps / 2]:F2}");
             return 0;
         }
+    case "fused-ab": // fused-ab cell B T I H reps threads: inference ms with the fused paths against without, interleaved
+        {
+            var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
+            int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
+            var team = new WorkerTeam(int.Parse(args[7]));
+            Gemm.Team = team;
+            var layer = new Gyre.Layers.RecurrentLayer(cell, i, h, seed: 1) { Training = false };
+            int ns = layer.StateCount;
+            var x = Gyre.Tensors.Tensor.Zeros(t, b, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
+            var y = Gyre.Tensors.Tensor.Zeros(t, b, h);
+            var finals = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
+            var inits = new Gyre.Tensors.Tensor?[ns];
+            var ms = new[] { new List<double>(), new List<double>() };
+            var options = new[] { new Gyre.Layers.ExecutionOptions { AllowFused = true }, new Gyre.Layers.ExecutionOptions { AllowFused = false } };
+            for (int r = -5; r < reps; r++)
+                for (int m = 0; m < 2; m++)
+                {
+                    layer.Execution = options[m];
+                    long t0 = Stopwatch.GetTimestamp();
+                    layer.Forward(x, inits, y, finals, default);
+                    if (r >= 0) ms[m].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                }
+            for (int m = 0; m < 2; m++)
+            {
+                ms[m].Sort();
+                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {team.Size} {(m == 0 ? "fused" : "unfused")} ({layer.LastForwardPaths[0]} last): median {ms[m][reps / 2]:F3} ms");
+            }
+            return 0;
+        }
     case "advance": // advance cell I H threads k calls: µs per Advance of one stream by k steps (B = 1)
         {
             var cell = Gyre.Cells.CellRegistry.FromText(args[1]);

@@ -17,7 +17,8 @@ namespace Gyre.Cells;
 /// bias_ih [3H], bias_hh [3H]. State: h. Saved per unit: r, z, n and W_hn h + b_hn.
 /// b_hh stays inside the step because r multiplies (W_hn h + b_hn): gx = x·W_ihᵀ + b_ih, and per step
 /// gh = b_hh + h·W_hhᵀ (the scratch), then the pointwise kernel <see cref="GruGates"/>.
-/// Fast paths: the fused batch-1 step <see cref="RecurrentStepKernels.GruStep"/>. ONNX: op GRU,
+/// Fast paths: the fused batch-1 step <see cref="RecurrentStepKernels.GruStep"/> and the fused multi-row step
+/// <see cref="RecurrentStepKernels.GruRowsStep"/>. ONNX: op GRU,
 /// linear_before_reset = 1, gates z, r, h.
 /// </summary>
 public readonly unsafe struct GruCellMath : ICell
@@ -38,6 +39,17 @@ public readonly unsafe struct GruCellMath : ICell
     public static void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
         float* biasHh, int hidden, int u0, int u1) =>
         RecurrentStepKernels.GruStep(next, saved, gx, prev, w, biasHh, hidden, u0, u1);
+
+    public static bool HasFusedRows => true;
+
+    /// <summary>w: the narrow unit blocks followed by b_hh [3, H] (zeros without a bias), as the runner lays out a cell
+    /// whose b_hh is apart; no in-step input projection (gi and gh stay apart), so <paramref name="input"/> is none.</summary>
+    public static void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input)
+    {
+        if (input.X != null) throw new NotSupportedException("the GRU's fused multi-row step reads a projected gx (gi and gh stay apart)");
+        RecurrentStepKernels.GruRowsStep(next, saved, gx, prev, w, w + RecurrentStepKernels.PackedLength(hidden, 3), rows, hidden, u0, u1, nextGx);
+    }
 }
 
 /// <summary>

@@ -116,6 +116,46 @@ internal static unsafe class GemmMicro
         cA0.Store(c6 + l4); cA1.Store(c6 + l4 + 16); cB0.Store(c6 + l5); cB1.Store(c6 + l5 + 16);
     }
 
+    /// <summary>
+    /// 6×48 tile with Vector512 over a [kc, 48] B panel (b += 48 per k): 18 accumulators, for three gates of 16 units
+    /// ([K, 3, 16] GRU unit blocks, <see cref="RecurrentStepKernels.GruRowsStep"/>), where the 6×64 tile would spend a
+    /// quarter of its FMAs on a zero fourth gate. Same FMA chain per element as <see cref="Kernel512{TR}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel512x48<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc) where TR : struct, IRowCount
+    {
+        int rows = TR.Rows;
+        Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default;
+        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
+        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
+        { c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16); c02 = Vector512.Load(c + 32); }
+        if (rows > 1) { c10 = Vector512.Load(c + l1); c11 = Vector512.Load(c + l1 + 16); c12 = Vector512.Load(c + l1 + 32); }
+        if (rows > 2) { c20 = Vector512.Load(c + l2); c21 = Vector512.Load(c + l2 + 16); c22 = Vector512.Load(c + l2 + 32); }
+        if (rows > 3) { c30 = Vector512.Load(c + l3); c31 = Vector512.Load(c + l3 + 16); c32 = Vector512.Load(c + l3 + 32); }
+        if (rows > 4) { c40 = Vector512.Load(c + l4); c41 = Vector512.Load(c + l4 + 16); c42 = Vector512.Load(c + l4 + 32); }
+        if (rows > 5) { c50 = Vector512.Load(c + l5); c51 = Vector512.Load(c + l5 + 16); c52 = Vector512.Load(c + l5 + 32); }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
+            Vector512<float> av;
+            { av = Vector512.Create(*a); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01); c02 = Vector512.FusedMultiplyAdd(av, b2, c02); }
+            if (rows > 1) { av = Vector512.Create(a[o1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11); c12 = Vector512.FusedMultiplyAdd(av, b2, c12); }
+            if (rows > 2) { av = Vector512.Create(a[o2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21); c22 = Vector512.FusedMultiplyAdd(av, b2, c22); }
+            if (rows > 3) { av = Vector512.Create(a[o3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31); c32 = Vector512.FusedMultiplyAdd(av, b2, c32); }
+            if (rows > 4) { av = Vector512.Create(a[o4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41); c42 = Vector512.FusedMultiplyAdd(av, b2, c42); }
+            if (rows > 5) { av = Vector512.Create(a[o5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51); c52 = Vector512.FusedMultiplyAdd(av, b2, c52); }
+            a += ps; b += 48;
+        }
+        { c00.Store(c); c01.Store(c + 16); c02.Store(c + 32); }
+        if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 16); c12.Store(c + l1 + 32); }
+        if (rows > 2) { c20.Store(c + l2); c21.Store(c + l2 + 16); c22.Store(c + l2 + 32); }
+        if (rows > 3) { c30.Store(c + l3); c31.Store(c + l3 + 16); c32.Store(c + l3 + 32); }
+        if (rows > 4) { c40.Store(c + l4); c41.Store(c + l4 + 16); c42.Store(c + l4 + 32); }
+        if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 16); c52.Store(c + l5 + 32); }
+    }
+
     /// <summary>6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount

@@ -327,6 +327,78 @@ internal static unsafe class RecurrentStepKernels
         Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
     }
 
+    // ------------------------------------------------------------------ GRU, several rows
+
+    /// <summary>
+    /// One GRU step of rows [0, R) and units [u0, u1) (multiples of 16; H a multiple of 16): for each 16-unit block and
+    /// 6-row tile, a 6×48 register tile computes gh = b_hh + h·W_hhᵀ of the three gates from the narrow unit block
+    /// [K, 3, 16], then <see cref="GruMath"/> runs on that L1 tile with the rows' gx, so [R, 3H] of gh never goes to
+    /// memory and no separate gate pass runs. Same FMA chains (b_hh, k = 0..K−1) and gate expression as the GEMM +
+    /// <see cref="GruGates"/> path: bit-identical to it, whatever the split of rows or units. gi and gh stay apart
+    /// (n = tanh(gi_n + r ⊙ gh_n)), so there is no in-step input projection: gx [R, 3H] is read.
+    /// hNext, hPrev [R, H]; saved [R, 4H] (r | z | n | gh_n) or null; w narrow unit blocks [H/16][K, 3, 16] followed by
+    /// b_hh [3, H] (<paramref name="biasHh"/>, or null: none).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GruRowsStep(float* hNext, float* saved, float* gx, float* hPrev, float* w, float* biasHh,
+        int rows, int hidden, int u0, int u1, float* nextGx = null)
+    {
+        int k = hidden;
+        nint hs = hidden, gs = 3 * hs;
+        const int width = 3 * Lanes;
+        float* raw = stackalloc float[Gemm.MR * width + Lanes];
+        float* tile = (float*)(((nuint)raw + 63) & ~(nuint)63);   // [6, 3, 16] gh of the tile's rows
+        for (int u = u0; u < u1; u += Lanes)
+        {
+            float* block = w + (nint)u * 3 * k;                    // [K, 3, 16]
+            for (int r = 0; r < rows; r += Gemm.MR)
+            {
+                int mr = Math.Min(Gemm.MR, rows - r);
+                for (int i = 0; i < mr; i++)
+                {
+                    float* dst = tile + i * width;
+                    if (biasHh == null) { new Span<float>(dst, width).Clear(); continue; }
+                    Vector512.Store(Vector512.Load(biasHh + u), dst);
+                    Vector512.Store(Vector512.Load(biasHh + hs + u), dst + Lanes);
+                    Vector512.Store(Vector512.Load(biasHh + 2 * hs + u), dst + 2 * Lanes);
+                }
+                // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
+                Tile48(mr, k, hPrev + r * hs, hs, block, tile);
+                if (nextGx != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    for (int i = 0; i < mr; i++)
+                    {
+                        // The next step's gx of these rows and units: scattered 64-byte pieces the prefetcher does not follow.
+                        float* next = nextGx + (r + i) * gs + u;
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + hs);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 2 * hs);
+                    }
+                for (int i = 0; i < mr; i++)
+                {
+                    nint row = r + i;
+                    GruMath(hNext + row * hs + u, saved == null ? null : saved + row * 4 * hs + u, hs,
+                        gx + row * gs + u, hs, hPrev + row * hs + u, tile + i * width, Lanes);
+                }
+            }
+        }
+    }
+
+    /// <summary>tile [mr, 48] += a [mr, K] (rows lda apart) · panel [K, 48].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile48(int mr, int k, float* a, nint lda, float* panel, float* tile)
+    {
+        const int w = 3 * Lanes;
+        switch (mr)
+        {
+            case 6: GemmMicro.Kernel512x48<R6>(k, a, lda, 1, panel, tile, w); break;
+            case 5: GemmMicro.Kernel512x48<R5>(k, a, lda, 1, panel, tile, w); break;
+            case 4: GemmMicro.Kernel512x48<R4>(k, a, lda, 1, panel, tile, w); break;
+            case 3: GemmMicro.Kernel512x48<R3>(k, a, lda, 1, panel, tile, w); break;
+            case 2: GemmMicro.Kernel512x48<R2>(k, a, lda, 1, panel, tile, w); break;
+            default: GemmMicro.Kernel512x48<R1>(k, a, lda, 1, panel, tile, w); break;
+        }
+    }
+
     // ------------------------------------------------------------------ LSTM, several rows
 
     /// <summary>

@@ -646,8 +646,9 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private bool RunFusedRows(in DirectionForward a, ExecutionOptions options, WorkerTeam team, bool splitRows, bool splitUnits)
     {
         int hidden = a.Hidden, batch = a.Batch, steps = a.Steps, inSize = a.InSize, g = TCell.Gates, gh = g * hidden;
-        // A worker owning units would need every row's projection, so a unit split projects the whole sequence first.
-        bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
+        // A worker owning units would need every row's projection, so a unit split projects the whole sequence first; a
+        // cell whose b_hh is apart (GRU) keeps gi and gh apart and reads a projected gx.
+        bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput && !TCell.HiddenBiasApart;
         if (perStep)
         {
             long inputNeed = RecurrentStepKernels.PackedLength(hidden, g, inSize) + 16;
@@ -659,7 +660,8 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
         else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
 
-        long need = RecurrentStepKernels.PackedLength(hidden, g) + 16;
+        // A cell whose b_hh is apart finds it right after the narrow blocks ([G, H], zeros without a bias).
+        long packed = RecurrentStepKernels.PackedLength(hidden, g), need = packed + (TCell.HiddenBiasApart ? gh : 0) + 16;
         if (_blocks.Length < need) { _blocks = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true); _wideGen = _narrowGen = 0; }
         fixed (float* blocksRaw = _blocks) fixed (float* w = a.WHh)
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
@@ -667,6 +669,11 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         {
             float* blocks = ThreadScratch.Align(blocksRaw);
             if (Stale(ref _narrowGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g, narrow: true); _wideGen = 0; }
+            if (TCell.HiddenBiasApart)
+            {
+                var bhh = new Span<float>(blocks + packed, gh);
+                if (a.BHh.IsEmpty) bhh.Clear(); else a.BHh.CopyTo(bhh);
+            }
             if (splitUnits)
             {
                 int workers = team.Size;

@@ -135,24 +135,30 @@ public class RecurrentStepTests
     }
 
     [Theory]
-    [InlineData(16, 2, false)]
-    [InlineData(32, 7, true)]
-    [InlineData(48, 11, true)]
-    [InlineData(64, 25, false)]
-    [InlineData(32, 4, false, false)]
-    public void FusedLstmRowsStepMatchesGemmPathBitForBit(int h, int batch, bool bidirectional, bool bias = true)
+    [InlineData("lstm", 16, 2, false)]
+    [InlineData("lstm", 32, 7, true)]
+    [InlineData("lstm", 48, 11, true)]
+    [InlineData("lstm", 64, 25, false)]
+    [InlineData("lstm", 32, 4, false, false)]
+    [InlineData("gru", 16, 2, false)]
+    [InlineData("gru", 32, 7, true)]
+    [InlineData("gru", 48, 13, true)]
+    [InlineData("gru", 64, 25, false)]
+    [InlineData("gru", 32, 4, true, false)]
+    public void FusedRowsStepMatchesGemmPathBitForBit(string cell, int h, int batch, bool bidirectional, bool bias = true)
     {
-        // Batch above 1: the multi-row fused LSTM step (GEMM tile + gate math on the tile) on one thread,
-        // split by rows (splitMin 3) and split by unit blocks (splitMin 1000, parallelMin 16) must all give
-        // the GEMM + gate-kernel bits.
+        // Batch above 1: the multi-row fused step (GEMM tile + gate math on the tile; LSTM 6×64 over [K, 4, 16], GRU
+        // 6×48 over [K, 3, 16] with b_hh apart) on one thread, split by rows (splitMin 3) and split by unit blocks
+        // (splitMin 1000, parallelMin 16) must all give the GEMM + gate-kernel bits, with ragged last row tiles.
+        var kind = CellRegistry.Parse(cell);
         var rows = SequencePath.FusedRows;
-        var gemm = Run(CellKind.Lstm, h, bias, bidirectional, fused: false, One, batch: batch);
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch, expected: rows));
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, expected: rows));
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: rows));
-        // The input projection once for the whole sequence instead of per step (as at large I).
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, One, batch: batch, projectMax: 0, expected: rows));
-        AssertSameBits(gemm, Run(CellKind.Lstm, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, projectMax: 0, expected: rows));
+        var gemm = Run(kind, h, bias, bidirectional, fused: false, One, batch: batch);
+        AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, One, batch: batch, expected: rows));
+        AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, expected: rows));
+        AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: rows));
+        // The input projection once for the whole sequence instead of per step (as at large I; the GRU always).
+        AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, One, batch: batch, projectMax: 0, expected: rows));
+        AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, Two, batch: batch, splitMin: 3, projectMax: 0, expected: rows));
     }
 
     [Theory]
