@@ -541,7 +541,8 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     {
         int hidden = a.Hidden, g = TCell.Gates, gh = g * hidden, hp = RecurrentStepKernels.PaddedUnits(hidden), workers = team.Size;
         bool canSplit = workers > 1 && hidden >= options.ParallelFusedMinHidden;
-        bool split = canSplit && (!options.TimeFusedSplit || Chooser(a.Steps).ShouldSplit(1, hidden, a.Steps));
+        bool timed = canSplit && options.TimeFusedSplit && !SplitChooser.SplitClearlyPays(1, g, hidden);
+        bool split = canSplit && (!timed || Chooser(a.Steps).ShouldSplit(1, hidden, a.Steps));
         // Ahead only where the whole-sequence GEMM takes its blocked path (so every block's GEMM gives its bits) and
         // there are blocks to overlap.
         bool ahead = !split && workers > 1 && a.InSize > 0 && a.Steps >= 2 * ProjectAheadJob<TCell>.BlockSteps
@@ -588,7 +589,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                     job.Execute(0, 1);
                 }
                 // A split that found the team busy ran alone by necessity: not a timing of the arm it chose.
-                if (canSplit && (ran || !split)) Chooser(a.Steps).Record(split, a.Steps, Stopwatch.GetTimestamp() - start);
+                if (timed && (ran || !split)) Chooser(a.Steps).Record(split, a.Steps, Stopwatch.GetTimestamp() - start);
             }
         }
     }
@@ -635,10 +636,11 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         bool splitRows = team.Size > 1 && a.Batch >= options.RowSplitMinRows * team.Size;
         // Both arms of a unit split are timed whole (the projection differs between them: one GEMM before a split).
         bool canSplitUnits = !splitRows && team.Size > 1 && a.Hidden >= options.ParallelFusedMinHidden;
-        bool splitUnits = canSplitUnits && (!options.TimeFusedSplit || Chooser(a.Steps).ShouldSplit(a.Batch, a.Hidden, a.Steps));
+        bool timed = canSplitUnits && options.TimeFusedSplit && !SplitChooser.SplitClearlyPays(a.Batch, TCell.Gates, a.Hidden);
+        bool splitUnits = canSplitUnits && (!timed || Chooser(a.Steps).ShouldSplit(a.Batch, a.Hidden, a.Steps));
         long start = Stopwatch.GetTimestamp();
         bool ranSplit = RunFusedRows(a, options, team, splitRows, splitUnits);
-        if (canSplitUnits && ranSplit == splitUnits) Chooser(a.Steps).Record(splitUnits, a.Steps, Stopwatch.GetTimestamp() - start);
+        if (timed && ranSplit == splitUnits) Chooser(a.Steps).Record(splitUnits, a.Steps, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The body of <see cref="RunFusedRows(in DirectionForward, ExecutionOptions, WorkerTeam)"/>; returns

@@ -39,6 +39,18 @@ internal sealed class SplitChooser
     /// <summary>The class of a call of <paramref name="steps"/> steps: ⌊log₂ steps⌋, at most <see cref="Buckets"/> − 1.</summary>
     public static int Bucket(int steps) => Math.Min(Buckets - 1, System.Numerics.BitOperations.Log2((uint)Math.Max(1, steps)));
 
+    /// <summary>
+    /// FLOPs of a step's recurrent product from which the split is taken without timing: half of a step that large is
+    /// over 5 µs on one core, several times the dearest exchange between cores measured (a 1.5 µs round trip), while
+    /// the trials themselves would cost whole calls of the slower arm (a GRU 16·1024·768·768 layer: two calls of half a
+    /// second each, 2026-12-02).
+    /// </summary>
+    public const long ClearSplitFlops = 1L << 20;
+
+    /// <summary>Whether a step of <paramref name="rows"/> rows, <paramref name="gates"/> gates and <paramref name="hidden"/>
+    /// units splits without timing (<see cref="ClearSplitFlops"/>).</summary>
+    public static bool SplitClearlyPays(int rows, int gates, int hidden) => 2L * rows * gates * hidden * hidden >= ClearSplitFlops;
+
     /// <summary>Trials of each arm before the faster one is trusted.</summary>
     public const int Trials = 2;
 

@@ -282,6 +282,19 @@ public class RecurrentStepTests
     }
 
     [Fact]
+    public void LargeStepsSplitWithoutTiming()
+    {
+        // 2·B·G·H² FLOPs per step: the GRU 16·768 step (57 MFLOP) and the LSTM 16·256 step (8 MFLOP) split at once; a
+        // batch-1 GRU or LSTM step at H = 128 (0.1 MFLOP) and a small LSTM batch are timed.
+        Assert.True(SplitChooser.SplitClearlyPays(16, 3, 768));
+        Assert.True(SplitChooser.SplitClearlyPays(16, 4, 256));
+        Assert.True(SplitChooser.SplitClearlyPays(1, 3, 768));
+        Assert.False(SplitChooser.SplitClearlyPays(1, 3, 128));
+        Assert.False(SplitChooser.SplitClearlyPays(1, 4, 256));
+        Assert.False(SplitChooser.SplitClearlyPays(5, 4, 64));
+    }
+
+    [Fact]
     public void SplitChooserTriesBothArmsThenKeepsTheFaster()
     {
         var c = new SplitChooser();
