@@ -659,8 +659,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 fixed (float* raw = _inputBlocks) fixed (float* wIh = a.WIh)
                     RecurrentStepKernels.PackUnitBlocks(ThreadScratch.Align(raw), wIh, hidden, g, narrow: true, depth: inSize);
         }
-        else if (a.Bias.IsEmpty) Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, false, team);
-        else Gemm.Multiply(false, true, steps * batch, gh, inSize, a.X, inSize, a.WIh, inSize, a.Gx, gh, a.Bias, team);
+        else Project(a, team);
 
         // A cell whose b_hh is apart finds it right after the narrow blocks ([G, H], zeros without a bias).
         long packed = RecurrentStepKernels.PackedLength(hidden, g), need = packed + (TCell.HiddenBiasApart ? gh : 0) + 16;
