@@ -364,15 +364,7 @@ internal static unsafe class RecurrentStepKernels
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile48(mr, k, hPrev + r * hs, hs, block, tile);
-                if (nextGx != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
-                    for (int i = 0; i < mr; i++)
-                    {
-                        // The next step's gx of these rows and units: scattered 64-byte pieces the prefetcher does not follow.
-                        float* next = nextGx + (r + i) * gs + u;
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next);
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + hs);
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 2 * hs);
-                    }
+                if (nextGx != null) PrefetchGates(nextGx + r * gs + u, mr, gs, hs, 3);
                 for (int i = 0; i < mr; i++)
                 {
                     nint row = r + i;
@@ -381,6 +373,19 @@ internal static unsafe class RecurrentStepKernels
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The next step's pre-activations of <paramref name="rows"/> rows (gs apart) and one 16-unit block, one 64-byte
+    /// piece per gate (hs apart): scattered pieces of a [R, G·H] block the hardware prefetcher does not follow, so the
+    /// multi-row steps fetch them a step ahead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchGates(float* next, int rows, nint gs, nint hs, int gates)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        for (int i = 0; i < rows; i++, next += gs)
+            for (int g = 0; g < gates; g++) System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + g * hs);
     }
 
     /// <summary>tile [mr, 48] += a [mr, K] (rows lda apart) · panel [K, 48].</summary>
@@ -458,17 +463,7 @@ internal static unsafe class RecurrentStepKernels
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile(mr, k, hPrev + r * hs, hs, block, tile);
-                if (nextGates != null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
-                    for (int i = 0; i < mr; i++)
-                    {
-                        // The next step's pre-activations of these rows and units, scattered 64-byte pieces of a
-                        // [R, 4H] block the hardware prefetcher does not follow: fetch them a step ahead.
-                        float* next = nextGates + (r + i) * gs + u;
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next);
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + hs);
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 2 * hs);
-                        System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + 3 * hs);
-                    }
+                if (nextGates != null) PrefetchGates(nextGates + r * gs + u, mr, gs, hs, 4);
                 for (int i = 0; i < mr; i++)
                 {
                     nint row = r + i;
