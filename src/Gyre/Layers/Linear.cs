@@ -59,15 +59,7 @@ public sealed class Linear : Module
     {
         int i = InputSize, o = OutputSize;
         Gemm.Multiply(true, false, o, i, rows, dy, o, x, i, Weight.Grad.Span, i, true);
-        if (Bias != null)
-        {
-            var db = Bias.Grad.Span;
-            if (dy.Length < (long)rows * o || db.Length < o) throw new ArgumentException($"bias gradient of [{rows}, {o}] over spans of {dy.Length} and {db.Length}");
-            unsafe
-            {
-                fixed (float* pDb = db) fixed (float* pDy = dy) ColumnSums.Accumulate(pDb, pDy, o, rows, 0, o);
-            }
-        }
+        if (Bias != null) ColumnSums.Accumulate(Bias.Grad.Span[..o], dy, o, rows);
         if (!dx.IsEmpty) Gemm.Multiply(false, false, rows, i, o, dy, o, Weight.Value.ReadOnlySpan, i, dx, i, accumulateDx);
     }
 
