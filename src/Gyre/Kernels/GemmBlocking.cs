@@ -59,8 +59,7 @@ public sealed record CacheSizes(int L1Data, int L2, int L3, string Source)
     public static CacheSizes? FromCpuid()
     {
         if (!X86Base.IsSupported) return null;
-        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
-        bool amd = ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163; // "AuthenticAMD"
+        bool amd = IsAmd();
         int leaf = amd ? unchecked((int)0x8000001D) : 4;
         int maxLeaf = amd ? X86Base.CpuId(unchecked((int)0x80000000), 0).Eax : X86Base.CpuId(0, 0).Eax;
         if ((uint)maxLeaf < (uint)leaf) return null;
@@ -87,13 +86,18 @@ public sealed record CacheSizes(int L1Data, int L2, int L3, string Source)
     /// </summary>
     public static CacheSizes? FromAmdLegacyCpuid()
     {
-        if (!X86Base.IsSupported) return null;
-        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
-        if (!(ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163)) return null; // "AuthenticAMD"
+        if (!X86Base.IsSupported || !IsAmd()) return null;
         if ((uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax < 0x80000006u) return null;
         var l1 = X86Base.CpuId(unchecked((int)0x80000005), 0);
         var l2 = X86Base.CpuId(unchecked((int)0x80000006), 0);
         return FromAmdLegacyRegisters((uint)l1.Ecx, (uint)l2.Ecx, (uint)l2.Edx);
+    }
+
+    /// <summary>Whether CPUID's vendor is "AuthenticAMD" (x86 only).</summary>
+    private static bool IsAmd()
+    {
+        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
+        return ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163;
     }
 
     /// <summary>The sizes in leaves 0x80000005 ECX (L1d KiB in bits 31:24), 0x80000006 ECX (L2 KiB in bits 31:16) and
