@@ -494,7 +494,7 @@ public static unsafe partial class Gemm
             {
                 float* ap = a + i * ars, bp = b + j * bcs;
                 float sum = accumulate ? c[i * ldc + j] : 0f;
-                for (int p = 0; p < k; p++, ap += aps, bp += bps) sum = MathF.FusedMultiplyAdd(*ap, *bp, sum);
+                for (int p = 0; p < k; p++, ap += aps, bp += bps) sum = GemmMicro.ChainStep(*ap, *bp, sum);
                 c[i * ldc + j] = sum;
             }
     }

@@ -106,6 +106,29 @@ public class GemmTests
     }
 
     [Fact]
+    public void SmallProblemLoopGivesTheBlockedPathsBits()
+    {
+        // A product's bits must not depend on whether it is small enough for the plain loop: a row split over the team
+        // makes each worker's product smaller. Without FMA hardware (CI runs this with AVX2 off) the vector tile rounds
+        // a·b and the sum apart, and the loop must do the same.
+        int seed = 900;
+        foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+            foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 7, 13), (6, 16, 9), (7, 33, 17), (15, 13, 13) })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var t = Make(ta, tb, m, n, k, pad: 1, seed: seed++);
+                    var small = (float[])t.C.Clone();
+                    var blocked = (float[])t.C.Clone();
+                    Gemm.Multiply(ta, tb, m, n, k, t.A, t.Lda, t.B, t.Ldb, small, t.Ldc, accumulate, new WorkerTeam(1));
+                    using (GemmTuning.ForceBlocked())
+                        Gemm.Multiply(ta, tb, m, n, k, t.A, t.Lda, t.B, t.Ldb, blocked, t.Ldc, accumulate, new WorkerTeam(1));
+                    for (int i = 0; i < small.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(small[i]) != BitConverter.SingleToInt32Bits(blocked[i]))
+                            Assert.Fail($"m={m} n={n} k={k} tA={ta} tB={tb} acc={accumulate}: element {i}: loop {small[i]:R}, blocked {blocked[i]:R}");
+                }
+    }
+
+    [Fact]
     public void ZeroDepthOverwritesOrKeepsC()
     {
         var c = new float[] { 1, 2, 3, 4, 5, 6 };
