@@ -107,7 +107,7 @@ public unsafe interface ICell
         throw new NotSupportedException();
 
     /// <summary>Whether <see cref="FusedStep"/> exists: a batch-1 step that does W_hh·h and the gate math
-    /// in one pass over unit blocks (Vector512 only; see <see cref="RecurrentStepKernels"/>).</summary>
+    /// in one pass over unit blocks (where <see cref="RecurrentStepKernels.IsSupported"/>).</summary>
     static virtual bool HasFusedStep => false;
 
     /// <summary>The fused batch-1 step of units [u0, u1): next/prev state 0 with state j at + j·stateStride;
@@ -116,7 +116,7 @@ public unsafe interface ICell
         float* biasHh, int hidden, int u0, int u1) => throw new NotSupportedException();
 
     /// <summary>Whether <see cref="FusedRowsStep"/> exists: several rows per step with the gate math on the
-    /// GEMM's register tile (Vector512 and H a multiple of 16).</summary>
+    /// GEMM's register tile (where <see cref="RecurrentStepKernels.IsSupported"/>, H a multiple of 16).</summary>
     static virtual bool HasFusedRows => false;
 
     /// <summary>The fused multi-row step of rows [0, R) and units [u0, u1); w narrow unit blocks; nextGx the

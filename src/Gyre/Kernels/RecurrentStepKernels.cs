@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Gyre.Kernels;
 
@@ -21,7 +22,13 @@ namespace Gyre.Kernels;
 /// Every pre-activation is the chain acc = init; acc = fma(W[u, k], h[k], acc) for k = 0..K−1, and the
 /// gate math is the same expression as <see cref="GruGates"/> / <see cref="LstmGates"/>: the result is
 /// bit-identical to the GEMM + gate-kernel path, and to itself whatever the split of blocks over threads.
-/// Vector512 only; callers take the GEMM path where it is not accelerated.
+/// </para>
+/// <para>
+/// Two widths over the same packed layout: Vector512, or Vector256 with FMA (AVX2 machines), where a 16-unit piece is
+/// two vectors and a block's accumulators do not fit the 16 registers at once, so the K loop runs once per slice of
+/// the block (32 units of a GRU block, 16 of an LSTM one) and the multi-row steps take the GEMM's 6×16 tile once per
+/// gate. Every chain and every gate expression is the same, so the two widths give the same bits. Callers take the
+/// GEMM path where neither is accelerated.
 /// </para>
 /// </remarks>
 internal static unsafe class RecurrentStepKernels
@@ -29,7 +36,15 @@ internal static unsafe class RecurrentStepKernels
     public const int Lanes = 16;
     public const int Wide = 64;
 
-    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+    public static bool IsSupported => Vector512.IsHardwareAccelerated || (Vector256.IsHardwareAccelerated && Fma.IsSupported);
+
+    /// <summary>dst [16] ← src [16]: one Vector512, or two Vector256 where 512 bits are not accelerated.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy16(float* src, float* dst)
+    {
+        if (Vector512.IsHardwareAccelerated) Vector512.Store(Vector512.Load(src), dst);
+        else { Vector256.Store(Vector256.Load(src), dst); Vector256.Store(Vector256.Load(src + 8), dst + 8); }
+    }
 
     /// <summary>Hp: H rounded up to whole vectors.</summary>
     public static int PaddedUnits(int hidden) => (hidden + Lanes - 1) / Lanes * Lanes;
@@ -80,7 +95,7 @@ internal static unsafe class RecurrentStepKernels
                             }
                             else
                                 for (int q = 0; q < kk; q++) tile[q * Lanes + u] = 0f;
-                        for (int q = 0; q < kk; q++) Vector512.Store(Vector512.Load(tile + q * Lanes), d + (nint)(p0 + q) * rowStride);
+                        for (int q = 0; q < kk; q++) Copy16(tile + q * Lanes, d + (nint)(p0 + q) * rowStride);
                     }
                 }
             u0 += width;
@@ -116,7 +131,12 @@ internal static unsafe class RecurrentStepKernels
             for (int g = 0; g < 3; g++)
                 if (biasHh != null) new ReadOnlySpan<float>(biasHh + g * hp + u, width).CopyTo(new Span<float>(acc + g * width, width));
                 else new Span<float>(acc + g * width, width).Clear();
-            if (width == Wide) Accumulate12(acc, block, hPrev, k); else Accumulate3(acc, block, hPrev, k);
+            if (!Vector512.IsHardwareAccelerated)
+            {
+                if (width == Wide) { Accumulate256x12(acc, block, hPrev, k, 192, 64); Accumulate256x12(acc + 32, block + 32, hPrev, k, 192, 64); }
+                else Accumulate256x6(acc, block, hPrev, k);
+            }
+            else if (width == Wide) Accumulate12(acc, block, hPrev, k); else Accumulate3(acc, block, hPrev, k);
             if (u + width <= hidden)
                 GruMath(hNext + u, saved == null ? null : saved + u, hs, gi + u, hs, hPrev + u, acc, width);
             else
@@ -140,28 +160,42 @@ internal static unsafe class RecurrentStepKernels
     /// Gate math of <paramref name="units"/> (a multiple of 16) units from gh = acc [3, units]; gate g of gi
     /// at gi + g·gs, of saved at saved + g·ss. Same expression as <see cref="GruGates"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GruMath(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
     {
-        for (int j = 0; j < units; j += Lanes)
+        if (Vector512.IsHardwareAccelerated) GruMath<Simd512, Vector512<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units);
+        else GruMath<Simd256, Vector256<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GruMath<TS, TV>(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int j = 0; j < units; j += TS.Count)
         {
-            var ghR = Vector512.Load(acc + j);
-            var ghZ = Vector512.Load(acc + units + j);
-            var ghN = Vector512.Load(acc + 2 * units + j);
-            var r = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + j) + ghR);
-            var z = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(gi + gs + j) + ghZ);
-            var n = Activations.Tanh<Simd512, Vector512<float>>(Simd512.MulAdd(r, ghN, Vector512.Load(gi + 2 * gs + j)));
-            var hp = Vector512.Load(hPrev + j);
-            Vector512.Store(Simd512.MulAdd(z, hp - n, n), hNext + j);
+            var ghR = Load<TS, TV>(acc + j);
+            var ghZ = Load<TS, TV>(acc + units + j);
+            var ghN = Load<TS, TV>(acc + 2 * units + j);
+            var r = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + j), ghR));
+            var z = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + gs + j), ghZ));
+            var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
+            var hp = Load<TS, TV>(hPrev + j);
+            Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
             if (saved != null)
             {
-                Vector512.Store(r, saved + j);
-                Vector512.Store(z, saved + ss + j);
-                Vector512.Store(n, saved + 2 * ss + j);
-                Vector512.Store(ghN, saved + 3 * ss + j);
+                Store<TS, TV>(r, saved + j);
+                Store<TS, TV>(z, saved + ss + j);
+                Store<TS, TV>(n, saved + 2 * ss + j);
+                Store<TS, TV>(ghN, saved + 3 * ss + j);
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Load<TS, TV>(float* p) where TS : struct, ISimd<TV> where TV : struct => TS.Load(ref *p, 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TS, TV>(TV v, float* p) where TS : struct, ISimd<TV> where TV : struct => TS.Store(v, ref *p, 0);
 
     /// <summary>acc [3, 64] += block [K, 3, 64] · h [K]: 12 accumulators, one broadcast per k.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -206,6 +240,59 @@ internal static unsafe class RecurrentStepKernels
         Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32);
     }
 
+    /// <summary>
+    /// Vector256, 32 units of three gates: acc[g·as + 0..32) += Σ_k row[k·rs + g·as + 0..32) · h[k] for g = 0..2, 12
+    /// accumulators (a 64-unit GRU block in two calls: rs 192, as 64, starting at unit 0 and at unit 32).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate256x12(float* acc, float* row, float* h, int k, nint rs, nint gs)
+    {
+        float* c1 = acc + gs, c2 = acc + 2 * gs;
+        Vector256<float> a0 = Vector256.Load(acc), a1 = Vector256.Load(acc + 8), a2 = Vector256.Load(acc + 16), a3 = Vector256.Load(acc + 24);
+        Vector256<float> a4 = Vector256.Load(c1), a5 = Vector256.Load(c1 + 8), a6 = Vector256.Load(c1 + 16), a7 = Vector256.Load(c1 + 24);
+        Vector256<float> a8 = Vector256.Load(c2), a9 = Vector256.Load(c2 + 8), a10 = Vector256.Load(c2 + 16), a11 = Vector256.Load(c2 + 24);
+        nint g1 = gs, g2 = 2 * gs;
+        for (int p = 0; p < k; p++, row += rs)
+        {
+            var x = Vector256.Create(h[p]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), x, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), x, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), x, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1), x, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1 + 8), x, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1 + 16), x, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1 + 24), x, a7);
+            a8 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2), x, a8);
+            a9 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2 + 8), x, a9);
+            a10 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2 + 16), x, a10);
+            a11 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2 + 24), x, a11);
+        }
+        Vector256.Store(a0, acc); Vector256.Store(a1, acc + 8); Vector256.Store(a2, acc + 16); Vector256.Store(a3, acc + 24);
+        Vector256.Store(a4, c1); Vector256.Store(a5, c1 + 8); Vector256.Store(a6, c1 + 16); Vector256.Store(a7, c1 + 24);
+        Vector256.Store(a8, c2); Vector256.Store(a9, c2 + 8); Vector256.Store(a10, c2 + 16); Vector256.Store(a11, c2 + 24);
+    }
+
+    /// <summary>Vector256: acc [3, 16] += block [K, 3, 16] · h [K], 6 accumulators.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate256x6(float* acc, float* row, float* h, int k)
+    {
+        Vector256<float> a0 = Vector256.Load(acc), a1 = Vector256.Load(acc + 8), a2 = Vector256.Load(acc + 16);
+        Vector256<float> a3 = Vector256.Load(acc + 24), a4 = Vector256.Load(acc + 32), a5 = Vector256.Load(acc + 40);
+        for (int p = 0; p < k; p++, row += 48)
+        {
+            var x = Vector256.Create(h[p]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), x, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 16), x, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 24), x, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 32), x, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 40), x, a5);
+        }
+        Vector256.Store(a0, acc); Vector256.Store(a1, acc + 8); Vector256.Store(a2, acc + 16);
+        Vector256.Store(a3, acc + 24); Vector256.Store(a4, acc + 32); Vector256.Store(a5, acc + 40);
+    }
+
     // ------------------------------------------------------------------ LSTM
 
     /// <summary>
@@ -233,7 +320,9 @@ internal static unsafe class RecurrentStepKernels
                 new ReadOnlySpan<float>(gates + g * hs + u, valid).CopyTo(new Span<float>(acc + g * width, valid));
                 if (partial) new Span<float>(acc + g * width + valid, width - valid).Clear();
             }
-            if (width == Wide) Accumulate16(acc, block, hPrev, k); else Accumulate4(acc, block, hPrev, k);
+            if (!Vector512.IsHardwareAccelerated)
+                for (int q = 0; q < width; q += Lanes) Accumulate256x8(acc + q, block + q, hPrev, k, 4 * width, width);
+            else if (width == Wide) Accumulate16(acc, block, hPrev, k); else Accumulate4(acc, block, hPrev, k);
             if (!partial)
                 LstmMath(hNext + u, cNext + u, saved == null ? null : saved + u, hs, cPrev + u, acc, width);
             else
@@ -253,26 +342,34 @@ internal static unsafe class RecurrentStepKernels
     }
 
     /// <summary>Gate math of <paramref name="units"/> units from a = acc [4, units]; same expression as <see cref="LstmGates"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void LstmMath(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
     {
-        for (int j = 0; j < units; j += Lanes)
+        if (Vector512.IsHardwareAccelerated) LstmMath<Simd512, Vector512<float>>(hNext, cNext, saved, ss, cPrev, acc, units);
+        else LstmMath<Simd256, Vector256<float>>(hNext, cNext, saved, ss, cPrev, acc, units);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmMath<TS, TV>(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int j = 0; j < units; j += TS.Count)
         {
-            var i = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + j));
-            var f = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + units + j));
-            var g = Activations.Tanh<Simd512, Vector512<float>>(Vector512.Load(acc + 2 * units + j));
-            var o = Activations.Sigmoid<Simd512, Vector512<float>>(Vector512.Load(acc + 3 * units + j));
-            var c = Simd512.MulAdd(f, Vector512.Load(cPrev + j), i * g);
-            var tc = Activations.Tanh<Simd512, Vector512<float>>(c);
-            Vector512.Store(c, cNext + j);
-            Vector512.Store(o * tc, hNext + j);
+            var i = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + j));
+            var f = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + units + j));
+            var g = Activations.Tanh<TS, TV>(Load<TS, TV>(acc + 2 * units + j));
+            var o = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + 3 * units + j));
+            var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
+            var tc = Activations.Tanh<TS, TV>(c);
+            Store<TS, TV>(c, cNext + j);
+            Store<TS, TV>(TS.Mul(o, tc), hNext + j);
             if (saved != null)
             {
-                Vector512.Store(i, saved + j);
-                Vector512.Store(f, saved + ss + j);
-                Vector512.Store(g, saved + 2 * ss + j);
-                Vector512.Store(o, saved + 3 * ss + j);
-                Vector512.Store(tc, saved + 4 * ss + j);
+                Store<TS, TV>(i, saved + j);
+                Store<TS, TV>(f, saved + ss + j);
+                Store<TS, TV>(g, saved + 2 * ss + j);
+                Store<TS, TV>(o, saved + 3 * ss + j);
+                Store<TS, TV>(tc, saved + 4 * ss + j);
             }
         }
     }
@@ -327,6 +424,33 @@ internal static unsafe class RecurrentStepKernels
         Vector512.Store(a0, acc); Vector512.Store(a1, acc + 16); Vector512.Store(a2, acc + 32); Vector512.Store(a3, acc + 48);
     }
 
+    /// <summary>
+    /// Vector256, 16 units of four gates: acc[g·gs + 0..16) += Σ_k row[k·rs + g·gs + 0..16) · h[k] for g = 0..3, 8
+    /// accumulators (a 64-unit LSTM block in four calls, rs 256 and gs 64; a 16-unit one in one, rs 64 and gs 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate256x8(float* acc, float* row, float* h, int k, nint rs, nint gs)
+    {
+        float* c1 = acc + gs, c2 = acc + 2 * gs, c3 = acc + 3 * gs;
+        Vector256<float> a0 = Vector256.Load(acc), a1 = Vector256.Load(acc + 8), a2 = Vector256.Load(c1), a3 = Vector256.Load(c1 + 8);
+        Vector256<float> a4 = Vector256.Load(c2), a5 = Vector256.Load(c2 + 8), a6 = Vector256.Load(c3), a7 = Vector256.Load(c3 + 8);
+        nint g1 = gs, g2 = 2 * gs, g3 = 3 * gs;
+        for (int p = 0; p < k; p++, row += rs)
+        {
+            var x = Vector256.Create(h[p]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), x, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1), x, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g1 + 8), x, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2), x, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g2 + 8), x, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g3), x, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Load(row + g3 + 8), x, a7);
+        }
+        Vector256.Store(a0, acc); Vector256.Store(a1, acc + 8); Vector256.Store(a2, c1); Vector256.Store(a3, c1 + 8);
+        Vector256.Store(a4, c2); Vector256.Store(a5, c2 + 8); Vector256.Store(a6, c3); Vector256.Store(a7, c3 + 8);
+    }
+
     // ------------------------------------------------------------------ GRU, several rows
 
     /// <summary>
@@ -358,9 +482,9 @@ internal static unsafe class RecurrentStepKernels
                 {
                     float* dst = tile + i * width;
                     if (biasHh == null) { new Span<float>(dst, width).Clear(); continue; }
-                    Vector512.Store(Vector512.Load(biasHh + u), dst);
-                    Vector512.Store(Vector512.Load(biasHh + hs + u), dst + Lanes);
-                    Vector512.Store(Vector512.Load(biasHh + 2 * hs + u), dst + 2 * Lanes);
+                    Copy16(biasHh + u, dst);
+                    Copy16(biasHh + hs + u, dst + Lanes);
+                    Copy16(biasHh + 2 * hs + u, dst + 2 * Lanes);
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile48(mr, k, hPrev + r * hs, hs, block, tile);
@@ -393,6 +517,7 @@ internal static unsafe class RecurrentStepKernels
     private static void Tile48(int mr, int k, float* a, nint lda, float* panel, float* tile)
     {
         const int w = 3 * Lanes;
+        if (!Vector512.IsHardwareAccelerated) { TileGates256(mr, k, a, lda, panel, tile, 3); return; }
         switch (mr)
         {
             case 6: GemmMicro.Kernel512x48<R6>(k, a, lda, 1, panel, tile, w); break;
@@ -441,10 +566,10 @@ internal static unsafe class RecurrentStepKernels
                     {
                         float* src = gates + (r + i) * gs + u;
                         float* dst = tile + i * Wide;
-                        Vector512.Store(Vector512.Load(src), dst);
-                        Vector512.Store(Vector512.Load(src + hs), dst + Lanes);
-                        Vector512.Store(Vector512.Load(src + 2 * hs), dst + 2 * Lanes);
-                        Vector512.Store(Vector512.Load(src + 3 * hs), dst + 3 * Lanes);
+                        Copy16(src, dst);
+                        Copy16(src + hs, dst + Lanes);
+                        Copy16(src + 2 * hs, dst + 2 * Lanes);
+                        Copy16(src + 3 * hs, dst + 3 * Lanes);
                     }
                 else
                 {
@@ -453,10 +578,10 @@ internal static unsafe class RecurrentStepKernels
                     {
                         float* dst = tile + i * Wide;
                         if (b == null) { new Span<float>(dst, Wide).Clear(); continue; }
-                        Vector512.Store(Vector512.Load(b + u), dst);
-                        Vector512.Store(Vector512.Load(b + hs + u), dst + Lanes);
-                        Vector512.Store(Vector512.Load(b + 2 * hs + u), dst + 2 * Lanes);
-                        Vector512.Store(Vector512.Load(b + 3 * hs + u), dst + 3 * Lanes);
+                        Copy16(b + u, dst);
+                        Copy16(b + hs + u, dst + Lanes);
+                        Copy16(b + 2 * hs + u, dst + 2 * Lanes);
+                        Copy16(b + 3 * hs + u, dst + 3 * Lanes);
                     }
                     // x rows in place: A(i, p) = x[(r + i)·ldx + p].
                     Tile(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tile);
@@ -478,6 +603,7 @@ internal static unsafe class RecurrentStepKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile(int mr, int k, float* a, nint lda, float* panel, float* tile)
     {
+        if (!Vector512.IsHardwareAccelerated) { TileGates256(mr, k, a, lda, panel, tile, 4); return; }
         switch (mr)
         {
             case 6: GemmMicro.Kernel512<R6>(k, a, lda, 1, panel, tile, Wide, true); break;
@@ -486,6 +612,29 @@ internal static unsafe class RecurrentStepKernels
             case 3: GemmMicro.Kernel512<R3>(k, a, lda, 1, panel, tile, Wide, true); break;
             case 2: GemmMicro.Kernel512<R2>(k, a, lda, 1, panel, tile, Wide, true); break;
             default: GemmMicro.Kernel512<R1>(k, a, lda, 1, panel, tile, Wide, true); break;
+        }
+    }
+
+    /// <summary>
+    /// Vector256: tile [mr, G·16] += a [mr, K] (rows lda apart) · panel [K, G·16], as G passes of the GEMM's 6×16 tile,
+    /// one per gate's 16 columns (the whole panel row is more accumulators than AVX2 has registers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileGates256(int mr, int k, float* a, nint lda, float* panel, float* tile, int gates)
+    {
+        nint w = gates * Lanes;
+        for (int g = 0; g < gates; g++)
+        {
+            float* b = panel + g * Lanes, c = tile + g * Lanes;
+            switch (mr)
+            {
+                case 6: GemmMicro.Kernel256Strided<R6>(k, a, lda, 1, b, w, c, w); break;
+                case 5: GemmMicro.Kernel256Strided<R5>(k, a, lda, 1, b, w, c, w); break;
+                case 4: GemmMicro.Kernel256Strided<R4>(k, a, lda, 1, b, w, c, w); break;
+                case 3: GemmMicro.Kernel256Strided<R3>(k, a, lda, 1, b, w, c, w); break;
+                case 2: GemmMicro.Kernel256Strided<R2>(k, a, lda, 1, b, w, c, w); break;
+                default: GemmMicro.Kernel256Strided<R1>(k, a, lda, 1, b, w, c, w); break;
+            }
         }
     }
 

@@ -183,7 +183,7 @@ public static class SequencePaths
     /// <item>the cell's parallel path (<see cref="SequencePath.Scan"/>, <see cref="SequencePath.Newton"/> or <see cref="SequencePath.StateScan"/>, an error when
     /// it has none) when <see cref="ExecutionOptions.Scan"/> is <see cref="ScanMode.Parallel"/> or the path is forced to it;
     /// else a forced <see cref="ExecutionOptions.Path"/> (an error when not possible);</item>
-    /// <item>forward, no padded rows, fused allowed and Vector512 accelerated: batch 1 with a fused step →
+    /// <item>forward, no padded rows, fused allowed and the fused kernels accelerated (<see cref="RecurrentStepKernels.IsSupported"/>): batch 1 with a fused step →
     /// <see cref="SequencePath.FusedSingleRow"/>; batch above 1 with a fused multi-row step and H a multiple
     /// of 16 → <see cref="SequencePath.FusedRows"/> (fused paths do not mask padded steps);</item>
     /// <item>a team of W &gt; 1 and at least <see cref="ExecutionOptions.RowSplitMinRows"/>·W rows →
@@ -215,7 +215,7 @@ public static class SequencePaths
                 SequencePath.FusedRows => fusedRows || backward,
                 _ => true,
             };
-            if (!ok) throw new ArgumentException($"execution path {forced} is not possible here (batch {batch}, hidden {hidden}, padded {padded}, cell fast paths {hasFusedStep}/{hasFusedRows}, Vector512 {RecurrentStepKernels.IsSupported})");
+            if (!ok) throw new ArgumentException($"execution path {forced} is not possible here (batch {batch}, hidden {hidden}, padded {padded}, cell fast paths {hasFusedStep}/{hasFusedRows}, fused kernels accelerated {RecurrentStepKernels.IsSupported})");
             if (!backward || forced is SequencePath.RowSplit or SequencePath.UnitSplit) return forced;
         }
         else if (options.AllowFused && (fusedStep || fusedRows)) return fusedStep ? SequencePath.FusedSingleRow : SequencePath.FusedRows;

@@ -10,15 +10,18 @@ namespace Gyre.Tests.Layers;
 /// The fused batch-1 step (unit-blocked GEMV with the gate math on the registers) must give the very same
 /// bits as the GEMM + gate-kernel path, and the same bits whatever the team splitting its units.
 /// </summary>
+// Category Kernels: CI also runs these with AVX-512 and then AVX2 switched off, so the Vector256 fused steps and the
+// GEMM fallback are compared bit for bit on a machine with AVX-512 too.
 [Collection(nameof(RecurrentStepTests))]
+[Trait("Category", "Kernels")]
 public class RecurrentStepTests
 {
     // Never disposed: another test may still hold it through Gemm.Team for a moment after we restore.
     private static readonly WorkerTeam Two = new(2), One = new(1);
 
     /// <summary>Runs forward + backward twice and inference once with the given execution options and checks that
-    /// every layer direction took <paramref name="expected"/> forward (the fused paths exist only where Vector512
-    /// is accelerated: elsewhere the caller's expectation is the split the runner falls back to).</summary>
+    /// every layer direction took <paramref name="expected"/> forward (the fused paths exist only where
+    /// <see cref="RecurrentStepKernels.IsSupported"/>: elsewhere the caller's expectation is the split the runner falls back to).</summary>
     private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256,
         int batch = 1, int splitMin = 12, int projectMax = 128, SequencePath? expected = null, double patience = 1.0)
     {
