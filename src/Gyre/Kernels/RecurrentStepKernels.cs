@@ -157,38 +157,86 @@ internal static unsafe class RecurrentStepKernels
     }
 
     /// <summary>
-    /// Gate math of <paramref name="units"/> (a multiple of 16) units from gh = acc [3, units]; gate g of gi
-    /// at gi + g·gs, of saved at saved + g·ss. Same expression as <see cref="GruGates"/>.
+    /// Gate math of <paramref name="units"/> (a multiple of 16) units of <paramref name="rows"/> rows from gh = acc
+    /// [3, units] (row i at acc + i·accRow); gate g of gi at gi + g·gs, of saved at saved + g·ss; row i of hNext and
+    /// hPrev at + i·stateRow, of gi at + i·giRow, of saved at + i·savedRow. Same expression as <see cref="GruGates"/>.
+    /// A multi-row step passes its whole register tile (up to 6 rows) in one call: the activations' constants are set
+    /// up once for all of it, and a call per row of 16 units cost as much again as the math (measured with AVX2).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GruMath(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
+    private static void GruMath(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units,
+        int rows = 1, nint stateRow = 0, nint giRow = 0, nint savedRow = 0, nint accRow = 0)
     {
-        if (Vector512.IsHardwareAccelerated) GruMath<Simd512, Vector512<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units);
-        else GruMath<Simd256, Vector256<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units);
+        if (Vector512.IsHardwareAccelerated)
+            GruMath<Simd512, Vector512<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units, rows, stateRow, giRow, savedRow, accRow);
+        else
+        {
+            // 16 ymm registers cannot hold three activations' constants and chains at once (the one-pass loop spilled
+            // both to the stack): r and z first, in place on the L1 tile, one loop each, then the rest.
+            SigmoidOfSumInPlace<Simd256, Vector256<float>>(acc, gi, units, rows, accRow, giRow);
+            SigmoidOfSumInPlace<Simd256, Vector256<float>>(acc + units, gi + gs, units, rows, accRow, giRow);
+            GruCandidateUpdate<Simd256, Vector256<float>>(hNext, saved, ss, gi, gs, hPrev, acc, units, rows, stateRow, giRow, savedRow, accRow);
+        }
+    }
+
+    /// <summary>p[0..n) ← σ(x[0..n) + p[0..n)) in each of <paramref name="rows"/> rows (pRow, xRow apart), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SigmoidOfSumInPlace<TS, TV>(float* p, float* x, int n, int rows, nint pRow, nint xRow)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int i = 0; i < rows; i++, p += pRow, x += xRow)
+            for (int j = 0; j < n; j += TS.Count) Store<TS, TV>(Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(x + j), Load<TS, TV>(p + j))), p + j);
+    }
+
+    /// <summary>The rest of <see cref="GruMath"/> from acc [3, units] holding r | z (activated) | gh_n.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GruCandidateUpdate<TS, TV>(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc,
+        int units, int rows, nint stateRow, nint giRow, nint savedRow, nint accRow)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int row = 0; row < rows; row++, hNext += stateRow, hPrev += stateRow, gi += giRow, acc += accRow, saved += saved == null ? 0 : savedRow)
+            for (int j = 0; j < units; j += TS.Count)
+            {
+                var r = Load<TS, TV>(acc + j);
+                var z = Load<TS, TV>(acc + units + j);
+                var ghN = Load<TS, TV>(acc + 2 * units + j);
+                var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
+                var hp = Load<TS, TV>(hPrev + j);
+                Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
+                if (saved != null)
+                {
+                    Store<TS, TV>(r, saved + j);
+                    Store<TS, TV>(z, saved + ss + j);
+                    Store<TS, TV>(n, saved + 2 * ss + j);
+                    Store<TS, TV>(ghN, saved + 3 * ss + j);
+                }
+            }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void GruMath<TS, TV>(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units)
+    private static void GruMath<TS, TV>(float* hNext, float* saved, nint ss, float* gi, nint gs, float* hPrev, float* acc, int units,
+        int rows, nint stateRow, nint giRow, nint savedRow, nint accRow)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        for (int j = 0; j < units; j += TS.Count)
-        {
-            var ghR = Load<TS, TV>(acc + j);
-            var ghZ = Load<TS, TV>(acc + units + j);
-            var ghN = Load<TS, TV>(acc + 2 * units + j);
-            var r = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + j), ghR));
-            var z = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + gs + j), ghZ));
-            var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
-            var hp = Load<TS, TV>(hPrev + j);
-            Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
-            if (saved != null)
+        for (int row = 0; row < rows; row++, hNext += stateRow, hPrev += stateRow, gi += giRow, acc += accRow, saved += saved == null ? 0 : savedRow)
+            for (int j = 0; j < units; j += TS.Count)
             {
-                Store<TS, TV>(r, saved + j);
-                Store<TS, TV>(z, saved + ss + j);
-                Store<TS, TV>(n, saved + 2 * ss + j);
-                Store<TS, TV>(ghN, saved + 3 * ss + j);
+                var ghR = Load<TS, TV>(acc + j);
+                var ghZ = Load<TS, TV>(acc + units + j);
+                var ghN = Load<TS, TV>(acc + 2 * units + j);
+                var r = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + j), ghR));
+                var z = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + gs + j), ghZ));
+                var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
+                var hp = Load<TS, TV>(hPrev + j);
+                Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
+                if (saved != null)
+                {
+                    Store<TS, TV>(r, saved + j);
+                    Store<TS, TV>(z, saved + ss + j);
+                    Store<TS, TV>(n, saved + 2 * ss + j);
+                    Store<TS, TV>(ghN, saved + 3 * ss + j);
+                }
             }
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -341,37 +389,97 @@ internal static unsafe class RecurrentStepKernels
         }
     }
 
-    /// <summary>Gate math of <paramref name="units"/> units from a = acc [4, units]; same expression as <see cref="LstmGates"/>.</summary>
+    /// <summary>
+    /// Gate math of <paramref name="units"/> units of <paramref name="rows"/> rows from a = acc [4, units] (row i at acc +
+    /// i·accRow; of hNext, cNext and cPrev at + i·stateRow, of saved at + i·savedRow); same expression as
+    /// <see cref="LstmGates"/>. One call for a whole register tile, as <see cref="GruMath"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LstmMath(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
+    private static void LstmMath(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units,
+        int rows = 1, nint stateRow = 0, nint savedRow = 0, nint accRow = 0)
     {
-        if (Vector512.IsHardwareAccelerated) LstmMath<Simd512, Vector512<float>>(hNext, cNext, saved, ss, cPrev, acc, units);
-        else LstmMath<Simd256, Vector256<float>>(hNext, cNext, saved, ss, cPrev, acc, units);
+        if (Vector512.IsHardwareAccelerated)
+            LstmMath<Simd512, Vector512<float>>(hNext, cNext, saved, ss, cPrev, acc, units, rows, stateRow, savedRow, accRow);
+        else
+        {
+            // 16 ymm registers cannot hold five activations' constants and chains at once (the one-pass loop spilled
+            // both to the stack): the four gate activations first, in place on the L1 tile, one function a loop.
+            SigmoidInPlace<Simd256, Vector256<float>>(acc, 2 * units, rows, accRow);
+            TanhInPlace<Simd256, Vector256<float>>(acc + 2 * units, units, rows, accRow);
+            SigmoidInPlace<Simd256, Vector256<float>>(acc + 3 * units, units, rows, accRow);
+            LstmCellUpdate<Simd256, Vector256<float>>(hNext, cNext, saved, ss, cPrev, acc, units, rows, stateRow, savedRow, accRow);
+        }
+    }
+
+    /// <summary>p[0..n) ← σ(p[0..n)) in each of <paramref name="rows"/> rows (pRow apart), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SigmoidInPlace<TS, TV>(float* p, int n, int rows, nint pRow) where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int i = 0; i < rows; i++, p += pRow)
+            for (int j = 0; j < n; j += TS.Count) Store<TS, TV>(Activations.Sigmoid<TS, TV>(Load<TS, TV>(p + j)), p + j);
+    }
+
+    /// <summary>p[0..n) ← tanh(p[0..n)) in each of <paramref name="rows"/> rows (pRow apart), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void TanhInPlace<TS, TV>(float* p, int n, int rows, nint pRow) where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int i = 0; i < rows; i++, p += pRow)
+            for (int j = 0; j < n; j += TS.Count) Store<TS, TV>(Activations.Tanh<TS, TV>(Load<TS, TV>(p + j)), p + j);
+    }
+
+    /// <summary>The rest of <see cref="LstmMath"/> from activated gates acc [4, units] (i | f | g | o).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmCellUpdate<TS, TV>(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units,
+        int rows, nint stateRow, nint savedRow, nint accRow)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int row = 0; row < rows; row++, hNext += stateRow, cNext += stateRow, cPrev += stateRow, acc += accRow, saved += saved == null ? 0 : savedRow)
+            for (int j = 0; j < units; j += TS.Count)
+            {
+                var i = Load<TS, TV>(acc + j);
+                var f = Load<TS, TV>(acc + units + j);
+                var g = Load<TS, TV>(acc + 2 * units + j);
+                var o = Load<TS, TV>(acc + 3 * units + j);
+                var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
+                var tc = Activations.Tanh<TS, TV>(c);
+                Store<TS, TV>(c, cNext + j);
+                Store<TS, TV>(TS.Mul(o, tc), hNext + j);
+                if (saved != null)
+                {
+                    Store<TS, TV>(i, saved + j);
+                    Store<TS, TV>(f, saved + ss + j);
+                    Store<TS, TV>(g, saved + 2 * ss + j);
+                    Store<TS, TV>(o, saved + 3 * ss + j);
+                    Store<TS, TV>(tc, saved + 4 * ss + j);
+                }
+            }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void LstmMath<TS, TV>(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units)
+    private static void LstmMath<TS, TV>(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, float* acc, int units,
+        int rows, nint stateRow, nint savedRow, nint accRow)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        for (int j = 0; j < units; j += TS.Count)
-        {
-            var i = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + j));
-            var f = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + units + j));
-            var g = Activations.Tanh<TS, TV>(Load<TS, TV>(acc + 2 * units + j));
-            var o = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + 3 * units + j));
-            var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
-            var tc = Activations.Tanh<TS, TV>(c);
-            Store<TS, TV>(c, cNext + j);
-            Store<TS, TV>(TS.Mul(o, tc), hNext + j);
-            if (saved != null)
+        for (int row = 0; row < rows; row++, hNext += stateRow, cNext += stateRow, cPrev += stateRow, acc += accRow, saved += saved == null ? 0 : savedRow)
+            for (int j = 0; j < units; j += TS.Count)
             {
-                Store<TS, TV>(i, saved + j);
-                Store<TS, TV>(f, saved + ss + j);
-                Store<TS, TV>(g, saved + 2 * ss + j);
-                Store<TS, TV>(o, saved + 3 * ss + j);
-                Store<TS, TV>(tc, saved + 4 * ss + j);
+                var i = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + j));
+                var f = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + units + j));
+                var g = Activations.Tanh<TS, TV>(Load<TS, TV>(acc + 2 * units + j));
+                var o = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + 3 * units + j));
+                var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
+                var tc = Activations.Tanh<TS, TV>(c);
+                Store<TS, TV>(c, cNext + j);
+                Store<TS, TV>(TS.Mul(o, tc), hNext + j);
+                if (saved != null)
+                {
+                    Store<TS, TV>(i, saved + j);
+                    Store<TS, TV>(f, saved + ss + j);
+                    Store<TS, TV>(g, saved + 2 * ss + j);
+                    Store<TS, TV>(o, saved + 3 * ss + j);
+                    Store<TS, TV>(tc, saved + 4 * ss + j);
+                }
             }
-        }
     }
 
     /// <summary>acc [4, 64] += block [K, 4, 64] · h [K]: 16 accumulators, one broadcast per k.</summary>
@@ -458,23 +566,28 @@ internal static unsafe class RecurrentStepKernels
     /// 6-row tile, a 6×48 register tile computes gh = b_hh + h·W_hhᵀ of the three gates from the narrow unit block
     /// [K, 3, 16], then <see cref="GruMath"/> runs on that L1 tile with the rows' gx, so [R, 3H] of gh never goes to
     /// memory and no separate gate pass runs. Same FMA chains (b_hh, k = 0..K−1) and gate expression as the GEMM +
-    /// <see cref="GruGates"/> path: bit-identical to it, whatever the split of rows or units. gi and gh stay apart
-    /// (n = tanh(gi_n + r ⊙ gh_n)), so there is no in-step input projection: gx [R, 3H] is read.
+    /// <see cref="GruGates"/> path: bit-identical to it, whatever the split of rows or units.
     /// hNext, hPrev [R, H]; saved [R, 4H] (r | z | n | gh_n) or null; w narrow unit blocks [H/16][K, 3, 16] followed by
-    /// b_hh [3, H] (<paramref name="biasHh"/>, or null: none).
+    /// b_hh [3, H] (<paramref name="biasHh"/>, or null: none); gx [R, 3H] = x·W_ihᵀ + b_ih.
+    /// With <paramref name="input"/> (X not null) gx is not read: gi and gh stay apart (n = tanh(gi_n + r ⊙ gh_n)), so a
+    /// second tile computes gi = b_ih + x·W_ihᵀ of the tile's rows beside gh (the chain of the projection GEMM: bias,
+    /// k = 0..I−1), and no [R, 3H] block of gx goes to memory and back (same bits as projecting first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GruRowsStep(float* hNext, float* saved, float* gx, float* hPrev, float* w, float* biasHh,
-        int rows, int hidden, int u0, int u1, float* nextGx = null)
+        int rows, int hidden, int u0, int u1, float* nextGx = null, in StepInput input = default)
     {
         int k = hidden;
         nint hs = hidden, gs = 3 * hs;
         const int width = 3 * Lanes;
-        float* raw = stackalloc float[Gemm.MR * width + Lanes];
+        float* raw = stackalloc float[2 * Gemm.MR * width + Lanes];
         float* tile = (float*)(((nuint)raw + 63) & ~(nuint)63);   // [6, 3, 16] gh of the tile's rows
+        float* tileI = tile + Gemm.MR * width;                     // [6, 3, 16] gi of the tile's rows (with input)
+        float* x = input.X;
         for (int u = u0; u < u1; u += Lanes)
         {
             float* block = w + (nint)u * 3 * k;                    // [K, 3, 16]
+            float* inBlock = x == null ? null : input.W + (nint)u * 3 * input.Size;   // [I, 3, 16]
             for (int r = 0; r < rows; r += Gemm.MR)
             {
                 int mr = Math.Min(Gemm.MR, rows - r);
@@ -488,13 +601,31 @@ internal static unsafe class RecurrentStepKernels
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile48(mr, k, hPrev + r * hs, hs, block, tile);
-                if (nextGx != null) PrefetchGates(nextGx + r * gs + u, mr, gs, hs, 3);
-                for (int i = 0; i < mr; i++)
+                // gi: gate g of row i at gi + i·giRow + g·giGate.
+                float* gi;
+                nint giRow, giGate;
+                if (x == null)
                 {
-                    nint row = r + i;
-                    GruMath(hNext + row * hs + u, saved == null ? null : saved + row * 4 * hs + u, hs,
-                        gx + row * gs + u, hs, hPrev + row * hs + u, tile + i * width, Lanes);
+                    gi = gx + r * gs + u; giRow = gs; giGate = hs;
+                    if (nextGx != null) PrefetchGates(nextGx + r * gs + u, mr, gs, hs, 3);
                 }
+                else
+                {
+                    float* b = input.Bias;
+                    for (int i = 0; i < mr; i++)
+                    {
+                        float* dst = tileI + i * width;
+                        if (b == null) { new Span<float>(dst, width).Clear(); continue; }
+                        Copy16(b + u, dst);
+                        Copy16(b + hs + u, dst + Lanes);
+                        Copy16(b + 2 * hs + u, dst + 2 * Lanes);
+                    }
+                    // x rows in place: A(i, p) = x[(r + i)·ldx + p].
+                    Tile48(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tileI);
+                    gi = tileI; giRow = width; giGate = Lanes;
+                }
+                GruMath(hNext + r * hs + u, saved == null ? null : saved + r * 4 * hs + u, hs, gi, giGate, hPrev + r * hs + u,
+                    tile, Lanes, mr, stateRow: hs, giRow: giRow, savedRow: 4 * hs, accRow: width);
             }
         }
     }
@@ -589,12 +720,8 @@ internal static unsafe class RecurrentStepKernels
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile(mr, k, hPrev + r * hs, hs, block, tile);
                 if (nextGates != null) PrefetchGates(nextGates + r * gs + u, mr, gs, hs, 4);
-                for (int i = 0; i < mr; i++)
-                {
-                    nint row = r + i;
-                    LstmMath(hNext + row * hs + u, cNext + row * hs + u, saved == null ? null : saved + row * ss + u, hs,
-                        cPrev + row * hs + u, tile + i * Wide, Lanes);
-                }
+                LstmMath(hNext + r * hs + u, cNext + r * hs + u, saved == null ? null : saved + r * ss + u, hs, cPrev + r * hs + u,
+                    tile, Lanes, mr, stateRow: hs, savedRow: ss, accRow: Wide);
             }
         }
     }
@@ -620,22 +747,23 @@ internal static unsafe class RecurrentStepKernels
     /// one per gate's 16 columns (the whole panel row is more accumulators than AVX2 has registers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TileGates256(int mr, int k, float* a, nint lda, float* panel, float* tile, int gates)
+    private static void TileGates256(int rows, int k, float* a, nint lda, float* panel, float* tile, int gates)
     {
         nint w = gates * Lanes;
         for (int g = 0; g < gates; g++)
-        {
-            float* b = panel + g * Lanes, c = tile + g * Lanes;
-            switch (mr)
+            for (int r = 0; r < rows; r += Gemm.MR)
             {
-                case 6: GemmMicro.Kernel256Strided<R6>(k, a, lda, 1, b, w, c, w); break;
-                case 5: GemmMicro.Kernel256Strided<R5>(k, a, lda, 1, b, w, c, w); break;
-                case 4: GemmMicro.Kernel256Strided<R4>(k, a, lda, 1, b, w, c, w); break;
-                case 3: GemmMicro.Kernel256Strided<R3>(k, a, lda, 1, b, w, c, w); break;
-                case 2: GemmMicro.Kernel256Strided<R2>(k, a, lda, 1, b, w, c, w); break;
-                default: GemmMicro.Kernel256Strided<R1>(k, a, lda, 1, b, w, c, w); break;
+                float* b = panel + g * Lanes, c = tile + r * w + g * Lanes, ar = a + r * lda;
+                switch (Math.Min(Gemm.MR, rows - r))
+                {
+                    case 6: GemmMicro.Kernel256Strided<R6>(k, ar, lda, 1, b, w, c, w); break;
+                    case 5: GemmMicro.Kernel256Strided<R5>(k, ar, lda, 1, b, w, c, w); break;
+                    case 4: GemmMicro.Kernel256Strided<R4>(k, ar, lda, 1, b, w, c, w); break;
+                    case 3: GemmMicro.Kernel256Strided<R3>(k, ar, lda, 1, b, w, c, w); break;
+                    case 2: GemmMicro.Kernel256Strided<R2>(k, ar, lda, 1, b, w, c, w); break;
+                    default: GemmMicro.Kernel256Strided<R1>(k, ar, lda, 1, b, w, c, w); break;
+                }
             }
-        }
     }
 
     // ------------------------------------------------------------------ sequence driver

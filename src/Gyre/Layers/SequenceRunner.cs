@@ -648,9 +648,9 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private bool RunFusedRows(in DirectionForward a, ExecutionOptions options, WorkerTeam team, bool splitRows, bool splitUnits)
     {
         int hidden = a.Hidden, batch = a.Batch, steps = a.Steps, inSize = a.InSize, g = TCell.Gates, gh = g * hidden;
-        // A worker owning units would need every row's projection, so a unit split projects the whole sequence first; a
-        // cell whose b_hh is apart (GRU) keeps gi and gh apart and reads a projected gx.
-        bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput && !TCell.HiddenBiasApart;
+        // A worker owning units would need every row's projection, so a unit split projects the whole sequence first. A
+        // cell whose b_hh is apart (GRU) projects in step too, into a tile of its own (gi and gh stay apart).
+        bool perStep = !splitUnits && inSize <= options.ProjectInStepMaxInput;
         if (perStep)
         {
             long inputNeed = RecurrentStepKernels.PackedLength(hidden, g, inSize) + 16;
