@@ -156,9 +156,13 @@ internal static unsafe class GemmMicro
         if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 16); c52.Store(c + l5 + 32); }
     }
 
-    /// <summary>6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row.</summary>
+    /// <summary>
+    /// 6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row. <paramref name="ldb"/>: B's
+    /// row stride, 16 in the GEMM's packed panels; wider for one gate's 16 columns of a [K, G, 16] unit block (the fused
+    /// recurrent steps on AVX2, <see cref="RecurrentStepKernels"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount
+    public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load, nint ldb = 16) where TR : struct, IRowCount
     {
         int rows = TR.Rows;
         Vector256<float> c00 = default, c01 = default;
@@ -178,49 +182,6 @@ internal static unsafe class GemmMicro
             if (rows > 4) { c40 = Vector256.Load(c + l4); c41 = Vector256.Load(c + l4 + 8); }
             if (rows > 5) { c50 = Vector256.Load(c + l5); c51 = Vector256.Load(c + l5 + 8); }
         }
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
-            Vector256<float> av;
-            { av = Vector256.Create(*a); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01); }
-            if (rows > 1) { av = Vector256.Create(a[o1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11); }
-            if (rows > 2) { av = Vector256.Create(a[o2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21); }
-            if (rows > 3) { av = Vector256.Create(a[o3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
-            if (rows > 4) { av = Vector256.Create(a[o4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); }
-            if (rows > 5) { av = Vector256.Create(a[o5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); }
-            a += ps; b += 16;
-        }
-        { c00.Store(c); c01.Store(c + 8); }
-        if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 8); }
-        if (rows > 2) { c20.Store(c + l2); c21.Store(c + l2 + 8); }
-        if (rows > 3) { c30.Store(c + l3); c31.Store(c + l3 + 8); }
-        if (rows > 4) { c40.Store(c + l4); c41.Store(c + l4 + 8); }
-        if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 8); }
-    }
-
-    /// <summary>
-    /// 6×16 tile with Vector256 over 16 columns of a wider B panel (b += ldb per k), accumulating onto C: one gate's
-    /// columns of a [K, G, 16] unit block (<see cref="RecurrentStepKernels"/> on AVX2 machines). Same FMA chain per
-    /// element as <see cref="Kernel256{TR}"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256Strided<TR>(int kc, float* a, nint rs, nint ps, float* b, nint ldb, float* c, nint ldc) where TR : struct, IRowCount
-    {
-        int rows = TR.Rows;
-        Vector256<float> c00 = default, c01 = default;
-        Vector256<float> c10 = default, c11 = default;
-        Vector256<float> c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default;
-        Vector256<float> c40 = default, c41 = default;
-        Vector256<float> c50 = default, c51 = default;
-        nint o1 = 1 * rs, o2 = 2 * rs, o3 = 3 * rs, o4 = 4 * rs, o5 = 5 * rs;
-        nint l1 = 1 * ldc, l2 = 2 * ldc, l3 = 3 * ldc, l4 = 4 * ldc, l5 = 5 * ldc;
-        { c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8); }
-        if (rows > 1) { c10 = Vector256.Load(c + l1); c11 = Vector256.Load(c + l1 + 8); }
-        if (rows > 2) { c20 = Vector256.Load(c + l2); c21 = Vector256.Load(c + l2 + 8); }
-        if (rows > 3) { c30 = Vector256.Load(c + l3); c31 = Vector256.Load(c + l3 + 8); }
-        if (rows > 4) { c40 = Vector256.Load(c + l4); c41 = Vector256.Load(c + l4 + 8); }
-        if (rows > 5) { c50 = Vector256.Load(c + l5); c51 = Vector256.Load(c + l5 + 8); }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);

@@ -24,17 +24,25 @@ namespace Gyre.Kernels;
 /// bit-identical to the GEMM + gate-kernel path, and to itself whatever the split of blocks over threads.
 /// </para>
 /// <para>
-/// Two widths over the same packed layout: Vector512, or Vector256 with FMA (AVX2 machines), where a 16-unit piece is
-/// two vectors and a block's accumulators do not fit the 16 registers at once, so the K loop runs once per slice of
-/// the block (32 units of a GRU block, 16 of an LSTM one) and the multi-row steps take the GEMM's 6×16 tile once per
-/// gate. Every chain and every gate expression is the same, so the two widths give the same bits. Callers take the
-/// GEMM path where neither is accelerated.
+/// Two widths: Vector512, or Vector256 with FMA (AVX2 machines), where a 16-unit piece is two vectors and a block's
+/// accumulators do not fit the 16 registers at once, so the K loop runs once per slice of the block (32 units of a GRU
+/// block, 16 of an LSTM one) and the multi-row steps take the GEMM's 6×16 tile once per gate, over narrow blocks laid
+/// gate-major (<see cref="GateMajorNarrowBlocks"/>). Every chain and every gate expression is the same, so the two
+/// widths give the same bits. Callers take the GEMM path where neither is accelerated.
 /// </para>
 /// </remarks>
 internal static unsafe class RecurrentStepKernels
 {
     public const int Lanes = 16;
     public const int Wide = 64;
+
+    /// <summary>
+    /// Whether the narrow (16-unit) blocks are laid gate-major, [G, K, 16], instead of [K, G, 16]: where the multi-row
+    /// steps take the 6×16 tile once per gate (no Vector512), each gate's [K, 16] slice is then one contiguous stream, as
+    /// the GEMM's packed panels are; strided by G·16 floats it was read from L2 line by line once K·64 bytes outgrew L1
+    /// (GRU H = 768 on one thread: 1.8× slower than the GEMM path).
+    /// </summary>
+    internal static bool GateMajorNarrowBlocks => !Vector512.IsHardwareAccelerated;
 
     public static bool IsSupported => Vector512.IsHardwareAccelerated || (Vector256.IsHardwareAccelerated && Fma.IsSupported);
 
@@ -61,7 +69,8 @@ internal static unsafe class RecurrentStepKernels
 
     /// <summary>
     /// dst [Hp·G·K] ← W_hh [G·H, K] (row-major, row = gate·H + unit) in unit blocks; padded units are zero.
-    /// <paramref name="narrow"/>: every block 16 units ([K, G, 16], the B panel of <see cref="LstmRowsStep"/>).
+    /// <paramref name="narrow"/>: every block 16 units ([K, G, 16], the B panel of <see cref="LstmRowsStep"/>; gate-major
+    /// [G, K, 16] where <see cref="GateMajorNarrowBlocks"/>).
     /// <paramref name="depth"/>: K when it is not H (W_ih [G·H, I] for the in-step projection); 0 means H.
     /// </summary>
     /// <remarks>
@@ -78,12 +87,13 @@ internal static unsafe class RecurrentStepKernels
         {
             int width = narrow ? Lanes : BlockWidth(u0, hp);
             float* block = dst + (nint)u0 * gates * k;
-            nint rowStride = (nint)gates * width;
+            bool gateMajor = narrow && GateMajorNarrowBlocks;
+            nint rowStride = gateMajor ? width : (nint)gates * width;
             for (int g = 0; g < gates; g++)
                 for (int v = 0; v < width; v += Lanes)
                 {
                     int valid = Math.Min(Lanes, hidden - (u0 + v));
-                    float* d = block + g * width + v;
+                    float* d = block + (gateMajor ? (nint)g * k * width : g * width) + v;
                     for (int p0 = 0; p0 < k; p0 += Lanes)
                     {
                         int kk = Math.Min(Lanes, k - p0);
@@ -196,21 +206,25 @@ internal static unsafe class RecurrentStepKernels
     {
         for (int row = 0; row < rows; row++, hNext += stateRow, hPrev += stateRow, gi += giRow, acc += accRow, saved += saved == null ? 0 : savedRow)
             for (int j = 0; j < units; j += TS.Count)
-            {
-                var r = Load<TS, TV>(acc + j);
-                var z = Load<TS, TV>(acc + units + j);
-                var ghN = Load<TS, TV>(acc + 2 * units + j);
-                var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
-                var hp = Load<TS, TV>(hPrev + j);
-                Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
-                if (saved != null)
-                {
-                    Store<TS, TV>(r, saved + j);
-                    Store<TS, TV>(z, saved + ss + j);
-                    Store<TS, TV>(n, saved + 2 * ss + j);
-                    Store<TS, TV>(ghN, saved + 3 * ss + j);
-                }
-            }
+                GruFinish<TS, TV>(hNext + j, saved == null ? null : saved + j, ss, gi + 2 * gs + j, hPrev + j,
+                    Load<TS, TV>(acc + j), Load<TS, TV>(acc + units + j), Load<TS, TV>(acc + 2 * units + j));
+    }
+
+    /// <summary>n = tanh(gi_n + r ⊙ gh_n), h' = n + z ⊙ (h − n) and the saved r | z | n | gh_n of one vector of units.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GruFinish<TS, TV>(float* hNext, float* saved, nint ss, float* giN, float* hPrev, TV r, TV z, TV ghN)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(giN)));
+        var hp = Load<TS, TV>(hPrev);
+        Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext);
+        if (saved != null)
+        {
+            Store<TS, TV>(r, saved);
+            Store<TS, TV>(z, saved + ss);
+            Store<TS, TV>(n, saved + 2 * ss);
+            Store<TS, TV>(ghN, saved + 3 * ss);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -221,21 +235,9 @@ internal static unsafe class RecurrentStepKernels
         for (int row = 0; row < rows; row++, hNext += stateRow, hPrev += stateRow, gi += giRow, acc += accRow, saved += saved == null ? 0 : savedRow)
             for (int j = 0; j < units; j += TS.Count)
             {
-                var ghR = Load<TS, TV>(acc + j);
-                var ghZ = Load<TS, TV>(acc + units + j);
-                var ghN = Load<TS, TV>(acc + 2 * units + j);
-                var r = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + j), ghR));
-                var z = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + gs + j), ghZ));
-                var n = Activations.Tanh<TS, TV>(TS.MulAdd(r, ghN, Load<TS, TV>(gi + 2 * gs + j)));
-                var hp = Load<TS, TV>(hPrev + j);
-                Store<TS, TV>(TS.MulAdd(z, TS.Sub(hp, n), n), hNext + j);
-                if (saved != null)
-                {
-                    Store<TS, TV>(r, saved + j);
-                    Store<TS, TV>(z, saved + ss + j);
-                    Store<TS, TV>(n, saved + 2 * ss + j);
-                    Store<TS, TV>(ghN, saved + 3 * ss + j);
-                }
+                var r = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + j), Load<TS, TV>(acc + j)));
+                var z = Activations.Sigmoid<TS, TV>(TS.Add(Load<TS, TV>(gi + gs + j), Load<TS, TV>(acc + units + j)));
+                GruFinish<TS, TV>(hNext + j, saved == null ? null : saved + j, ss, gi + 2 * gs + j, hPrev + j, r, z, Load<TS, TV>(acc + 2 * units + j));
             }
     }
 
@@ -435,24 +437,27 @@ internal static unsafe class RecurrentStepKernels
     {
         for (int row = 0; row < rows; row++, hNext += stateRow, cNext += stateRow, cPrev += stateRow, acc += accRow, saved += saved == null ? 0 : savedRow)
             for (int j = 0; j < units; j += TS.Count)
-            {
-                var i = Load<TS, TV>(acc + j);
-                var f = Load<TS, TV>(acc + units + j);
-                var g = Load<TS, TV>(acc + 2 * units + j);
-                var o = Load<TS, TV>(acc + 3 * units + j);
-                var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
-                var tc = Activations.Tanh<TS, TV>(c);
-                Store<TS, TV>(c, cNext + j);
-                Store<TS, TV>(TS.Mul(o, tc), hNext + j);
-                if (saved != null)
-                {
-                    Store<TS, TV>(i, saved + j);
-                    Store<TS, TV>(f, saved + ss + j);
-                    Store<TS, TV>(g, saved + 2 * ss + j);
-                    Store<TS, TV>(o, saved + 3 * ss + j);
-                    Store<TS, TV>(tc, saved + 4 * ss + j);
-                }
-            }
+                LstmFinish<TS, TV>(hNext + j, cNext + j, saved == null ? null : saved + j, ss, cPrev + j,
+                    Load<TS, TV>(acc + j), Load<TS, TV>(acc + units + j), Load<TS, TV>(acc + 2 * units + j), Load<TS, TV>(acc + 3 * units + j));
+    }
+
+    /// <summary>c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c') and the saved i | f | g | o | tanh(c') of one vector of units.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmFinish<TS, TV>(float* hNext, float* cNext, float* saved, nint ss, float* cPrev, TV i, TV f, TV g, TV o)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        var c = TS.MulAdd(f, Load<TS, TV>(cPrev), TS.Mul(i, g));
+        var tc = Activations.Tanh<TS, TV>(c);
+        Store<TS, TV>(c, cNext);
+        Store<TS, TV>(TS.Mul(o, tc), hNext);
+        if (saved != null)
+        {
+            Store<TS, TV>(i, saved);
+            Store<TS, TV>(f, saved + ss);
+            Store<TS, TV>(g, saved + 2 * ss);
+            Store<TS, TV>(o, saved + 3 * ss);
+            Store<TS, TV>(tc, saved + 4 * ss);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -462,24 +467,9 @@ internal static unsafe class RecurrentStepKernels
     {
         for (int row = 0; row < rows; row++, hNext += stateRow, cNext += stateRow, cPrev += stateRow, acc += accRow, saved += saved == null ? 0 : savedRow)
             for (int j = 0; j < units; j += TS.Count)
-            {
-                var i = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + j));
-                var f = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + units + j));
-                var g = Activations.Tanh<TS, TV>(Load<TS, TV>(acc + 2 * units + j));
-                var o = Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + 3 * units + j));
-                var c = TS.MulAdd(f, Load<TS, TV>(cPrev + j), TS.Mul(i, g));
-                var tc = Activations.Tanh<TS, TV>(c);
-                Store<TS, TV>(c, cNext + j);
-                Store<TS, TV>(TS.Mul(o, tc), hNext + j);
-                if (saved != null)
-                {
-                    Store<TS, TV>(i, saved + j);
-                    Store<TS, TV>(f, saved + ss + j);
-                    Store<TS, TV>(g, saved + 2 * ss + j);
-                    Store<TS, TV>(o, saved + 3 * ss + j);
-                    Store<TS, TV>(tc, saved + 4 * ss + j);
-                }
-            }
+                LstmFinish<TS, TV>(hNext + j, cNext + j, saved == null ? null : saved + j, ss, cPrev + j,
+                    Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + j)), Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + units + j)),
+                    Activations.Tanh<TS, TV>(Load<TS, TV>(acc + 2 * units + j)), Activations.Sigmoid<TS, TV>(Load<TS, TV>(acc + 3 * units + j)));
     }
 
     /// <summary>acc [4, 64] += block [K, 4, 64] · h [K]: 16 accumulators, one broadcast per k.</summary>
@@ -753,15 +743,16 @@ internal static unsafe class RecurrentStepKernels
         for (int g = 0; g < gates; g++)
             for (int r = 0; r < rows; r += Gemm.MR)
             {
-                float* b = panel + g * Lanes, c = tile + r * w + g * Lanes, ar = a + r * lda;
+                // The gate's [K, 16] slice, contiguous in the gate-major block (the GEMM's own panel layout).
+                float* b = panel + (nint)g * k * Lanes, c = tile + r * w + g * Lanes, ar = a + r * lda;
                 switch (Math.Min(Gemm.MR, rows - r))
                 {
-                    case 6: GemmMicro.Kernel256Strided<R6>(k, ar, lda, 1, b, w, c, w); break;
-                    case 5: GemmMicro.Kernel256Strided<R5>(k, ar, lda, 1, b, w, c, w); break;
-                    case 4: GemmMicro.Kernel256Strided<R4>(k, ar, lda, 1, b, w, c, w); break;
-                    case 3: GemmMicro.Kernel256Strided<R3>(k, ar, lda, 1, b, w, c, w); break;
-                    case 2: GemmMicro.Kernel256Strided<R2>(k, ar, lda, 1, b, w, c, w); break;
-                    default: GemmMicro.Kernel256Strided<R1>(k, ar, lda, 1, b, w, c, w); break;
+                    case 6: GemmMicro.Kernel256<R6>(k, ar, lda, 1, b, c, w, true); break;
+                    case 5: GemmMicro.Kernel256<R5>(k, ar, lda, 1, b, c, w, true); break;
+                    case 4: GemmMicro.Kernel256<R4>(k, ar, lda, 1, b, c, w, true); break;
+                    case 3: GemmMicro.Kernel256<R3>(k, ar, lda, 1, b, c, w, true); break;
+                    case 2: GemmMicro.Kernel256<R2>(k, ar, lda, 1, b, c, w, true); break;
+                    default: GemmMicro.Kernel256<R1>(k, ar, lda, 1, b, c, w, true); break;
                 }
             }
     }

@@ -9,7 +9,7 @@ namespace Gyre.Tests.Kernels;
 /// <summary>
 /// The fused multi-row steps' register tiles against their scalar twin, the FMA chain c = fma(a[r, p], b[p, j], c) for
 /// p = 0..kc−1 written out here: <see cref="GemmMicro.Kernel512x48{TR}"/> (6×48 over a [kc, 48] panel, the GRU rows
-/// step with AVX-512) and <see cref="GemmMicro.Kernel256Strided{TR}"/> (6×16 over 16 columns of a wider panel, both
+/// step with AVX-512) and <see cref="GemmMicro.Kernel256{TR}"/> with a B stride (6×16 over 16 columns of a wider panel, both
 /// rows steps with AVX2). The same bits for every row count 1..6, every depth 0..70, in-place A strides, special
 /// values, and nothing written outside the tile's rows and columns.
 /// </summary>
@@ -39,12 +39,12 @@ public unsafe class GemmMicroTileTests
         else
             switch (rows)
             {
-                case 6: GemmMicro.Kernel256Strided<R6>(kc, a, rs, ps, b, ldb, c, ldc); break;
-                case 5: GemmMicro.Kernel256Strided<R5>(kc, a, rs, ps, b, ldb, c, ldc); break;
-                case 4: GemmMicro.Kernel256Strided<R4>(kc, a, rs, ps, b, ldb, c, ldc); break;
-                case 3: GemmMicro.Kernel256Strided<R3>(kc, a, rs, ps, b, ldb, c, ldc); break;
-                case 2: GemmMicro.Kernel256Strided<R2>(kc, a, rs, ps, b, ldb, c, ldc); break;
-                default: GemmMicro.Kernel256Strided<R1>(kc, a, rs, ps, b, ldb, c, ldc); break;
+                case 6: GemmMicro.Kernel256<R6>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
+                case 5: GemmMicro.Kernel256<R5>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
+                case 4: GemmMicro.Kernel256<R4>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
+                case 3: GemmMicro.Kernel256<R3>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
+                case 2: GemmMicro.Kernel256<R2>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
+                default: GemmMicro.Kernel256<R1>(kc, a, rs, ps, b, c, ldc, true, ldb); break;
             }
     }
 
