@@ -581,14 +581,7 @@ internal static unsafe class RecurrentStepKernels
             for (int r = 0; r < rows; r += Gemm.MR)
             {
                 int mr = Math.Min(Gemm.MR, rows - r);
-                for (int i = 0; i < mr; i++)
-                {
-                    float* dst = tile + i * width;
-                    if (biasHh == null) { new Span<float>(dst, width).Clear(); continue; }
-                    Copy16(biasHh + u, dst);
-                    Copy16(biasHh + hs + u, dst + Lanes);
-                    Copy16(biasHh + 2 * hs + u, dst + 2 * Lanes);
-                }
+                InitTileRows(tile, width, biasHh, hs, u, mr, 3);
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
                 Tile48(mr, k, hPrev + r * hs, hs, block, tile);
                 // gi: gate g of row i at gi + i·giRow + g·giGate.
@@ -601,15 +594,7 @@ internal static unsafe class RecurrentStepKernels
                 }
                 else
                 {
-                    float* b = input.Bias;
-                    for (int i = 0; i < mr; i++)
-                    {
-                        float* dst = tileI + i * width;
-                        if (b == null) { new Span<float>(dst, width).Clear(); continue; }
-                        Copy16(b + u, dst);
-                        Copy16(b + hs + u, dst + Lanes);
-                        Copy16(b + 2 * hs + u, dst + 2 * Lanes);
-                    }
+                    InitTileRows(tileI, width, input.Bias, hs, u, mr, 3);
                     // x rows in place: A(i, p) = x[(r + i)·ldx + p].
                     Tile48(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tileI);
                     gi = tileI; giRow = width; giGate = Lanes;
@@ -617,6 +602,19 @@ internal static unsafe class RecurrentStepKernels
                 GruMath(hNext + r * hs + u, saved == null ? null : saved + r * 4 * hs + u, hs, gi, giGate, hPrev + r * hs + u,
                     tile, Lanes, mr, stateRow: hs, giRow: giRow, savedRow: 4 * hs, accRow: width);
             }
+        }
+    }
+
+    /// <summary>Rows [0, mr) of a [mr, G, 16] tile (rowWidth = G·16 apart) ← the bias's units [u, u + 16) of each gate
+    /// (gate g at bias + g·hs), or zeros without a bias: where each tile element's chain starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InitTileRows(float* tile, int rowWidth, float* bias, nint hs, int u, int mr, int gates)
+    {
+        for (int i = 0; i < mr; i++)
+        {
+            float* dst = tile + i * rowWidth;
+            if (bias == null) { new Span<float>(dst, rowWidth).Clear(); continue; }
+            for (int g = 0; g < gates; g++) Copy16(bias + g * hs + u, dst + g * Lanes);
         }
     }
 
@@ -694,16 +692,7 @@ internal static unsafe class RecurrentStepKernels
                     }
                 else
                 {
-                    float* b = input.Bias;
-                    for (int i = 0; i < mr; i++)
-                    {
-                        float* dst = tile + i * Wide;
-                        if (b == null) { new Span<float>(dst, Wide).Clear(); continue; }
-                        Copy16(b + u, dst);
-                        Copy16(b + hs + u, dst + Lanes);
-                        Copy16(b + 2 * hs + u, dst + 2 * Lanes);
-                        Copy16(b + 3 * hs + u, dst + 3 * Lanes);
-                    }
+                    InitTileRows(tile, Wide, input.Bias, hs, u, mr, 4);
                     // x rows in place: A(i, p) = x[(r + i)·ldx + p].
                     Tile(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tile);
                 }
