@@ -156,13 +156,10 @@ internal static unsafe class GemmMicro
         if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 16); c52.Store(c + l5 + 32); }
     }
 
-    /// <summary>
-    /// 6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row. <paramref name="ldb"/>: B's
-    /// row stride, 16 in the GEMM's packed panels; wider for one gate's 16 columns of a [K, G, 16] unit block (the fused
-    /// recurrent steps on AVX2, <see cref="RecurrentStepKernels"/>).
-    /// </summary>
+    /// <summary>6×16 tile with Vector256: 12 accumulators, one B row of 2 vectors shared by every row (also one gate's
+    /// [K, 16] slice of a gate-major unit block in the fused recurrent steps on AVX2, <see cref="RecurrentStepKernels"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load, nint ldb = 16) where TR : struct, IRowCount
+    public static void Kernel256<TR>(int kc, float* a, nint rs, nint ps, float* b, float* c, nint ldc, bool load) where TR : struct, IRowCount
     {
         int rows = TR.Rows;
         Vector256<float> c00 = default, c01 = default;
@@ -192,7 +189,7 @@ internal static unsafe class GemmMicro
             if (rows > 3) { av = Vector256.Create(a[o3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31); }
             if (rows > 4) { av = Vector256.Create(a[o4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41); }
             if (rows > 5) { av = Vector256.Create(a[o5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51); }
-            a += ps; b += ldb;
+            a += ps; b += 16;
         }
         { c00.Store(c); c01.Store(c + 8); }
         if (rows > 1) { c10.Store(c + l1); c11.Store(c + l1 + 8); }
