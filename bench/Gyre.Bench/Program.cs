@@ -135,6 +135,7 @@ switch (args[0])
             var inits = new Gyre.Tensors.Tensor?[ns];
             var ms = new[] { new List<double>(), new List<double>() };
             var options = new[] { new Gyre.Layers.ExecutionOptions { AllowFused = true }, new Gyre.Layers.ExecutionOptions { AllowFused = false } };
+            var paths = new string[2];
             for (int r = -5; r < reps; r++)
                 for (int m = 0; m < 2; m++)
                 {
@@ -142,11 +143,12 @@ switch (args[0])
                     long t0 = Stopwatch.GetTimestamp();
                     layer.Forward(x, inits, y, finals, default);
                     if (r >= 0) ms[m].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    paths[m] = layer.LastForwardPaths[0].ToString();
                 }
             for (int m = 0; m < 2; m++)
             {
                 ms[m].Sort();
-                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {team.Size} {(m == 0 ? "fused" : "unfused")} ({layer.LastForwardPaths[0]} last): median {ms[m][reps / 2]:F3} ms");
+                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {team.Size} {(m == 0 ? "fused" : "unfused")} (path {paths[m]}): median {ms[m][reps / 2]:F3} ms");
             }
             return 0;
         }

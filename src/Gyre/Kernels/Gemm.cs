@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Gyre.Kernels;
 
@@ -445,7 +446,7 @@ public static unsafe partial class Gemm
             else
             {
                 int p0 = 0;
-                if (mr == MR && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                if (mr == MR && Sse.IsSupported)
                     p0 = PackRowsTransposed(t, a + (i0 + ir) * lda + k0, lda, kc);
                 for (int r = 0; r < mr; r++)
                 {
@@ -471,19 +472,19 @@ public static unsafe partial class Gemm
         {
             Vector128<float> a0 = Vector128.Load(s0 + p), a1 = Vector128.Load(s1 + p), a2 = Vector128.Load(s2 + p), a3 = Vector128.Load(s3 + p);
             Vector128<float> a4 = Vector128.Load(s4 + p), a5 = Vector128.Load(s5 + p);
-            var t0 = System.Runtime.Intrinsics.X86.Sse.UnpackLow(a0, a1);    // a0p0 a1p0 a0p1 a1p1
-            var t1 = System.Runtime.Intrinsics.X86.Sse.UnpackLow(a2, a3);    // a2p0 a3p0 a2p1 a3p1
-            var t2 = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(a0, a1);   // a0p2 a1p2 a0p3 a1p3
-            var t3 = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(a2, a3);   // a2p2 a3p2 a2p3 a3p3
-            var lo = System.Runtime.Intrinsics.X86.Sse.UnpackLow(a4, a5).AsUInt64();    // (a4p0 a5p0) (a4p1 a5p1)
-            var hi = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(a4, a5).AsUInt64();   // (a4p2 a5p2) (a4p3 a5p3)
-            Vector128.Store(System.Runtime.Intrinsics.X86.Sse.MoveLowToHigh(t0, t1), t);
+            var t0 = Sse.UnpackLow(a0, a1);    // a0p0 a1p0 a0p1 a1p1
+            var t1 = Sse.UnpackLow(a2, a3);    // a2p0 a3p0 a2p1 a3p1
+            var t2 = Sse.UnpackHigh(a0, a1);   // a0p2 a1p2 a0p3 a1p3
+            var t3 = Sse.UnpackHigh(a2, a3);   // a2p2 a3p2 a2p3 a3p3
+            var lo = Sse.UnpackLow(a4, a5).AsUInt64();    // (a4p0 a5p0) (a4p1 a5p1)
+            var hi = Sse.UnpackHigh(a4, a5).AsUInt64();   // (a4p2 a5p2) (a4p3 a5p3)
+            Vector128.Store(Sse.MoveLowToHigh(t0, t1), t);
             *(ulong*)(t + 4) = lo.GetElement(0);
-            Vector128.Store(System.Runtime.Intrinsics.X86.Sse.MoveHighToLow(t1, t0), t + MR);
+            Vector128.Store(Sse.MoveHighToLow(t1, t0), t + MR);
             *(ulong*)(t + MR + 4) = lo.GetElement(1);
-            Vector128.Store(System.Runtime.Intrinsics.X86.Sse.MoveLowToHigh(t2, t3), t + 2 * MR);
+            Vector128.Store(Sse.MoveLowToHigh(t2, t3), t + 2 * MR);
             *(ulong*)(t + 2 * MR + 4) = hi.GetElement(0);
-            Vector128.Store(System.Runtime.Intrinsics.X86.Sse.MoveHighToLow(t3, t2), t + 3 * MR);
+            Vector128.Store(Sse.MoveHighToLow(t3, t2), t + 3 * MR);
             *(ulong*)(t + 3 * MR + 4) = hi.GetElement(1);
         }
         return p;

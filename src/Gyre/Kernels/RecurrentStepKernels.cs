@@ -626,9 +626,9 @@ internal static unsafe class RecurrentStepKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchGates(float* next, int rows, nint gs, nint hs, int gates)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        if (!Sse.IsSupported) return;
         for (int i = 0; i < rows; i++, next += gs)
-            for (int g = 0; g < gates; g++) System.Runtime.Intrinsics.X86.Sse.Prefetch0(next + g * hs);
+            for (int g = 0; g < gates; g++) Sse.Prefetch0(next + g * hs);
     }
 
     /// <summary>tile [mr, 48] += a [mr, K] (rows lda apart) · panel [K, 48].</summary>
@@ -722,28 +722,27 @@ internal static unsafe class RecurrentStepKernels
     }
 
     /// <summary>
-    /// Vector256: tile [mr, G·16] += a [mr, K] (rows lda apart) · panel [K, G·16], as G passes of the GEMM's 6×16 tile,
-    /// one per gate's 16 columns (the whole panel row is more accumulators than AVX2 has registers).
+    /// Vector256: tile [mr, G·16] += a [mr, K] (rows lda apart) · panel [G, K, 16] (gate-major), as G passes of the
+    /// GEMM's 6×16 tile over each gate's contiguous [K, 16] slice (the whole panel row is more accumulators than AVX2
+    /// has registers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TileGates256(int rows, int k, float* a, nint lda, float* panel, float* tile, int gates)
+    private static void TileGates256(int mr, int k, float* a, nint lda, float* panel, float* tile, int gates)
     {
         nint w = gates * Lanes;
         for (int g = 0; g < gates; g++)
-            for (int r = 0; r < rows; r += Gemm.MR)
+        {
+            float* b = panel + (nint)g * k * Lanes, c = tile + g * Lanes;
+            switch (mr)
             {
-                // The gate's [K, 16] slice, contiguous in the gate-major block (the GEMM's own panel layout).
-                float* b = panel + (nint)g * k * Lanes, c = tile + r * w + g * Lanes, ar = a + r * lda;
-                switch (Math.Min(Gemm.MR, rows - r))
-                {
-                    case 6: GemmMicro.Kernel256<R6>(k, ar, lda, 1, b, c, w, true); break;
-                    case 5: GemmMicro.Kernel256<R5>(k, ar, lda, 1, b, c, w, true); break;
-                    case 4: GemmMicro.Kernel256<R4>(k, ar, lda, 1, b, c, w, true); break;
-                    case 3: GemmMicro.Kernel256<R3>(k, ar, lda, 1, b, c, w, true); break;
-                    case 2: GemmMicro.Kernel256<R2>(k, ar, lda, 1, b, c, w, true); break;
-                    default: GemmMicro.Kernel256<R1>(k, ar, lda, 1, b, c, w, true); break;
-                }
+                case 6: GemmMicro.Kernel256<R6>(k, a, lda, 1, b, c, w, true); break;
+                case 5: GemmMicro.Kernel256<R5>(k, a, lda, 1, b, c, w, true); break;
+                case 4: GemmMicro.Kernel256<R4>(k, a, lda, 1, b, c, w, true); break;
+                case 3: GemmMicro.Kernel256<R3>(k, a, lda, 1, b, c, w, true); break;
+                case 2: GemmMicro.Kernel256<R2>(k, a, lda, 1, b, c, w, true); break;
+                default: GemmMicro.Kernel256<R1>(k, a, lda, 1, b, c, w, true); break;
             }
+        }
     }
 
     // ------------------------------------------------------------------ sequence driver
