@@ -121,7 +121,8 @@ switch (args[0])
                 $"backward median {bw[reps / 2]:F3} ms; (forward + backward) / inference {(fw[reps / 2] + bw[reps / 2]) / inf[reps / 2]:F2}");
             return 0;
         }
-    case "fused-ab": // fused-ab cell B T I H reps threads: inference ms with the fused paths against without, interleaved
+    case "fused-ab": // fused-ab cell B T I H reps threads [fixed-rows]: inference ms with the fused paths against without
+                     // (fixed-rows: with claimed row blocks against the fixed row split), interleaved
         {
             var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
             int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
@@ -134,7 +135,10 @@ switch (args[0])
             var finals = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
             var inits = new Gyre.Tensors.Tensor?[ns];
             var ms = new[] { new List<double>(), new List<double>() };
-            var options = new[] { new Gyre.Layers.ExecutionOptions { AllowFused = true }, new Gyre.Layers.ExecutionOptions { AllowFused = false } };
+            bool rowBlocks = args.Length > 8 && args[8] == "fixed-rows";
+            var options = new[] { new Gyre.Layers.ExecutionOptions { AllowFused = true },
+                rowBlocks ? new Gyre.Layers.ExecutionOptions { FusedRowBlocks = false } : new Gyre.Layers.ExecutionOptions { AllowFused = false } };
+            string[] arms = rowBlocks ? ["row blocks", "fixed rows"] : ["fused", "unfused"];
             var paths = new string[2];
             for (int r = -5; r < reps; r++)
                 for (int m = 0; m < 2; m++)
@@ -148,7 +152,7 @@ switch (args[0])
             for (int m = 0; m < 2; m++)
             {
                 ms[m].Sort();
-                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {team.Size} {(m == 0 ? "fused" : "unfused")} (path {paths[m]}): median {ms[m][reps / 2]:F3} ms");
+                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {team.Size} {arms[m]} (path {paths[m]}): median {ms[m][reps / 2]:F3} ms");
             }
             return 0;
         }

@@ -99,6 +99,14 @@ public sealed record ExecutionOptions
     public int RowSplitMinRows { get; init; } = 12;
 
     /// <summary>
+    /// Whether a fused multi-row sequence split by rows hands its rows out as blocks that workers claim a few steps at
+    /// a time (the least advanced first), so that a core the host runs slower takes fewer steps instead of the other
+    /// waiting for its fixed half; used where the step's packed weights fit in half the L2 (<c>FusedRowsJob.Plan</c>).
+    /// Speed only: the bits are those of the fixed split (tested).
+    /// </summary>
+    public bool FusedRowBlocks { get; init; } = true;
+
+    /// <summary>
     /// Hidden sizes from which the fused paths split units over a team (batch 1, and batches too small to split by
     /// rows). The split has no per-step barrier (<see cref="FusedSequenceJob{TCell}"/>): a worker left alone goes
     /// on at one-thread speed, so a descheduled partner no longer stalls every step (the barrier it replaced took

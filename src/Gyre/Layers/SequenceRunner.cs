@@ -90,6 +90,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private int[] _aheadFlags = [];                         // [blocks, 16] block states of ProjectAheadJob
     private float[] _aheadPrivate = [];                     // [32, G·H] (+16) the recurrence's own copy of a late block
     private int[] _claims = [];                             // [workers, Gemm.Chunks.Stride] row-block claims of the backward loop
+    private int[] _rowClaims = [];                          // [blocks, FusedRowBlocks.ClaimStride] claims of the fused multi-row forward
 
     /// <summary>The cell's parallel-in-time path: <see cref="SequencePath.StateScan"/> for a read-out over a wide linear state,
     /// <see cref="SequencePath.Scan"/> for a linear cell,
@@ -699,8 +700,24 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 X = perStep ? pX : null, InSize = inSize, WIh = perStep ? ThreadScratch.Align(pInput) : null,
                 Bias = a.Bias.IsEmpty ? null : pBias,
             };
-            if (splitRows && team.TryRunConcurrently(ref job)) return false;
-            job.Execute(0, 1);
+            if (!splitRows) { job.Execute(0, 1); return false; }
+            long weightBytes = (packed + (perStep ? RecurrentStepKernels.PackedLength(hidden, g, inSize) : 0)) * sizeof(float);
+            (job.BlockRows, job.Blocks, job.ChunkSteps) = options.FusedRowBlocks
+                ? FusedRowBlocks.Plan(batch, steps, g, hidden, perStep ? inSize : 0, weightBytes, team.Size, Gemm.Blocking.Caches.L2)
+                : (0, 0, 0);
+            if (job.Blocks == 0)
+            {
+                if (!team.TryRunConcurrently(ref job)) job.Execute(0, 1);
+                return false;
+            }
+            if (_rowClaims.Length < job.Blocks * FusedRowBlocks.ClaimStride)
+                _rowClaims = GC.AllocateArray<int>(job.Blocks * FusedRowBlocks.ClaimStride, pinned: true);
+            fixed (int* claims = _rowClaims)
+            {
+                FusedRowBlocks.ResetClaims(claims, job.Blocks);
+                job.Claims = claims;
+                team.RunClaimed(ref job);
+            }
             return false;
         }
     }
@@ -1146,8 +1163,13 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
 }
 
 /// <summary>
-/// A whole sequence of the cell's fused multi-row steps (batch above 1), each worker owning a share of the batch
-/// rows for all steps (no synchronisation); a split by units is <see cref="FusedSequenceJob{TCell}"/>.
+/// A whole sequence of the cell's fused multi-row steps (batch above 1), its rows split over the team; a split by units
+/// is <see cref="FusedSequenceJob{TCell}"/>. Without <see cref="Claims"/> worker w owns rows [w·B/W, (w+1)·B/W) for all
+/// steps (no synchronisation). With them the rows are <see cref="Blocks"/> blocks (<see cref="FusedRowBlocks"/>) that
+/// workers claim a chunk of steps at a time, always the least advanced free block: rows never depend on each other, so
+/// a block may move between workers between chunks, and a worker the host runs slower (a shared machine's cores differ
+/// from minute to minute) advances fewer chunks instead of making the other wait for its fixed half. Every row is the
+/// same chain of operations whichever worker steps it, so the bits do not depend on the team or the blocks.
 /// Buffers are time-major: gx [T, B, G·H] (or its first [B, G·H] with X), states [NS, T+1, B, H], saved [T, B, S·H] or null.
 /// </summary>
 internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, ICell
@@ -1161,15 +1183,50 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
     public float* X, WIh, Bias;      // x [T, B, I]; W_ih in narrow unit blocks [H/16][I, G, 16]; bias [G·H] or null
     public int InSize;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Per block b, at [b·FusedRowBlocks.ClaimStride]: 2·(steps done) + 1 while a worker holds it; null: the fixed split.</summary>
+    public int* Claims;
+    /// <summary>Rows per claimed block (the last may be shorter), blocks, and steps a claim advances its block by.</summary>
+    public int BlockRows, Blocks, ChunkSteps;
+
     public void Execute(int worker, int workers)
     {
-        int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers);
-        if (r0 == r1) return;
+        if (Claims == null)
+        {
+            int r0 = (int)((long)Batch * worker / workers), r1 = (int)((long)Batch * (worker + 1) / workers);
+            if (r0 < r1) Rows(r0, r1, 0, Steps);
+            return;
+        }
+        // Each worker starts its scan at its own share of the blocks, so ties go to the blocks it stepped before.
+        int first = Blocks * worker / workers;
+        while (true)
+        {
+            int best = -1, bestDone = int.MaxValue, bestWord = 0;
+            for (int i = 0; i < Blocks; i++)
+            {
+                int b = first + i < Blocks ? first + i : first + i - Blocks;
+                int word = Volatile.Read(ref Claims[b * FusedRowBlocks.ClaimStride]);
+                int done = word >> 1;
+                if ((word & 1) != 0 || done >= Steps || done >= bestDone) continue;
+                best = b; bestDone = done; bestWord = word;
+            }
+            // Nothing free is left to do: what others hold they finish (they release, then claim again).
+            if (best < 0) return;
+            ref int claim = ref Claims[best * FusedRowBlocks.ClaimStride];
+            if (Interlocked.CompareExchange(ref claim, bestWord | 1, bestWord) != bestWord) continue;
+            int end = Math.Min(Steps, bestDone + ChunkSteps);
+            Rows(best * BlockRows, Math.Min(Batch, (best + 1) * BlockRows), bestDone, end);
+            Volatile.Write(ref claim, end << 1);
+        }
+    }
+
+    /// <summary>Rows [r0, r1) through processing steps [s0, s1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private readonly void Rows(int r0, int r1, int s0, int s1)
+    {
         int g = TCell.Gates;
         nint h = Hidden, bh = (nint)Batch * h, rh = (nint)r0 * h, stride = (Steps + 1) * bh, sw = TCell.SavedWidth * h;
         int rows = r1 - r0;
-        for (int s = 0; s < Steps; s++)
+        for (int s = s0; s < s1; s++)
         {
             int step = Reverse ? Steps - 1 - s : s;
             nint prev = Reverse ? step + 1 : step, next = Reverse ? step : step + 1;
@@ -1185,5 +1242,43 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
             }
             TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx, input);
         }
+    }
+}
+
+/// <summary>How <see cref="FusedRowsJob{TCell}"/> hands out its rows as claimed blocks (none: the fixed split).</summary>
+internal static unsafe class FusedRowBlocks
+{
+    /// <summary>Ints between two blocks' claim words: one cache line each, so claims do not bounce a shared line.</summary>
+    public const int ClaimStride = 16;
+
+    /// <summary>A claim advances its block by about this many flops (tens of microseconds): a claim costs one
+    /// compare-and-swap, and the worker left waiting at the end waits for at most one unit. Tests lower it.</summary>
+    public static double ChunkFlops = 6e6;
+
+    /// <summary>
+    /// The blocks for <paramref name="workers"/> workers: up to four per worker of at least two 6-row tiles, when
+    /// the step's packed weights (<paramref name="weightBytes"/>) fit in half the L2 (each block then reads them from
+    /// there again every step, where with one block per worker they are read once); else one per worker, the fixed
+    /// split (blocks 0). Chunks are sized from the flops of a block's step.
+    /// </summary>
+    public static (int BlockRows, int Blocks, int ChunkSteps) Plan(int batch, int steps, int gates, int hidden, int inSize,
+        long weightBytes, int workers, long l2Bytes)
+    {
+        int tile = 2 * Gemm.MR;
+        if (workers <= 1 || weightBytes > l2Bytes / 2) return (0, 0, 0);
+        int target = Math.Min(4 * workers, batch / tile);
+        if (target <= workers) return (0, 0, 0);
+        int blockRows = Gemm.MR * (int)Math.Ceiling((double)batch / target / Gemm.MR);
+        int blocks = (batch + blockRows - 1) / blockRows;
+        if (blocks <= workers) return (0, 0, 0);
+        double stepFlops = 2.0 * blockRows * gates * hidden * (hidden + inSize);
+        int chunk = (int)Math.Clamp(Math.Ceiling(ChunkFlops / stepFlops), 1, steps);
+        return (blockRows, blocks, chunk);
+    }
+
+    /// <summary>Every block at step 0, free.</summary>
+    public static void ResetClaims(int* claims, int blocks)
+    {
+        for (int b = 0; b < blocks; b++) claims[b * ClaimStride] = 0;
     }
 }

@@ -165,6 +165,45 @@ public class RecurrentStepTests
     }
 
     [Theory]
+    [InlineData("lstm", 16, 40, false)]
+    [InlineData("lstm", 32, 61, true)]
+    [InlineData("gru", 16, 40, true)]
+    [InlineData("gru", 48, 61, false)]
+    public void ClaimedRowBlocksChangeNoBit(string cell, int h, int batch, bool bidirectional)
+    {
+        // A row split over claimed blocks (3 and 4 blocks of 18 rows, the last ragged), each claim advancing its block by
+        // one step so that blocks change hands all the time: the GEMM path's bits, in training and in inference.
+        var kind = CellRegistry.Parse(cell);
+        int gates = kind == CellKind.Lstm ? 4 : 3;
+        var plan = FusedRowBlocks.Plan(batch, 9, gates, h, 5, 0, 2, Gemm.Blocking.Caches.L2);
+        Assert.Equal((18, batch == 40 ? 3 : 4), (plan.BlockRows, plan.Blocks));
+        double saved = FusedRowBlocks.ChunkFlops;
+        try
+        {
+            FusedRowBlocks.ChunkFlops = 1;
+            var gemm = Run(kind, h, true, bidirectional, fused: false, One, batch: batch);
+            AssertSameBits(gemm, Run(kind, h, true, bidirectional, fused: true, Two, batch: batch, splitMin: 3, expected: SequencePath.FusedRows));
+            AssertSameBits(gemm, Run(kind, h, true, bidirectional, fused: true, Two, batch: batch, splitMin: 3, projectMax: 0, expected: SequencePath.FusedRows));
+        }
+        finally { FusedRowBlocks.ChunkFlops = saved; }
+    }
+
+    [Fact]
+    public void RowBlocksOnlyWhereTheyPay()
+    {
+        long l2 = 1 << 20;
+        // One worker, weights over half the L2, or too few rows for more blocks than workers: the fixed split.
+        Assert.Equal(0, FusedRowBlocks.Plan(64, 100, 3, 128, 32, 100_000, 1, l2).Blocks);
+        Assert.Equal(0, FusedRowBlocks.Plan(64, 100, 3, 256, 128, 600_000, 2, l2).Blocks);
+        Assert.Equal(0, FusedRowBlocks.Plan(24, 100, 3, 64, 32, 1000, 2, l2).Blocks);
+        // Blocks of whole 6-row tiles, at most four per worker, chunks of about ChunkFlops.
+        var (rows, blocks, chunk) = FusedRowBlocks.Plan(64, 100, 4, 128, 32, 327_680, 2, l2);
+        Assert.Equal((18, 4), (rows, blocks));
+        Assert.Equal((int)Math.Ceiling(FusedRowBlocks.ChunkFlops / (2.0 * 18 * 4 * 128 * 160)), chunk);
+        Assert.Equal((36, 8), FusedRowBlocks.Plan(256, 50, 3, 64, 64, 100_000, 2, l2) is var p ? (p.BlockRows, p.Blocks) : default);
+    }
+
+    [Theory]
     [InlineData("gru_reset_before", 13, 30)]
     [InlineData("rnn_tanh", 21, 26)]
     [InlineData("rnn_relu", 8, 25)]
