@@ -88,6 +88,9 @@ switch (args[0])
             int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
             Gemm.Team = new WorkerTeam(args.Length > 7 ? int.Parse(args[7]) : 1);
             var layer = new Gyre.Layers.RecurrentLayer(cell, i, h);
+            // GYRE_BENCH_GROUP_ROWS: the backward's row groups (ExecutionOptions.BackwardGroupRows; 0: none) for A/B runs.
+            if (Environment.GetEnvironmentVariable("GYRE_BENCH_GROUP_ROWS") is { } groupRows)
+                layer.Execution = layer.Execution with { BackwardGroupRows = int.Parse(groupRows) };
             int ns = layer.StateCount;
             var x = Gyre.Tensors.Tensor.Zeros(t, b, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
             var y = Gyre.Tensors.Tensor.Zeros(t, b, h);
@@ -119,6 +122,43 @@ switch (args[0])
 
             Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {Gemm.Team.Size}: inference median {inf[reps / 2]:F3} ms; forward(train) median {fw[reps / 2]:F3} ms; " +
                 $"backward median {bw[reps / 2]:F3} ms; (forward + backward) / inference {(fw[reps / 2] + bw[reps / 2]) / inf[reps / 2]:F2}");
+            return 0;
+        }
+    case "groups-ab": // groups-ab cell B T I H reps threads: training ms (forward + backward) with the backward's row groups
+                      // (ExecutionOptions.BackwardGroupRows 32) against the shared loop (0), interleaved in one process
+        {
+            var cell = Gyre.Cells.CellRegistry.FromText(args[1]);
+            int b = int.Parse(args[2]), t = int.Parse(args[3]), i = int.Parse(args[4]), h = int.Parse(args[5]), reps = int.Parse(args[6]);
+            Gemm.Team = new WorkerTeam(int.Parse(args[7]));
+            var layers = new[] { 32, 0 }.Select(g => new Gyre.Layers.RecurrentLayer(cell, i, h, seed: 1)
+            {
+                Execution = new Gyre.Layers.ExecutionOptions { BackwardGroupRows = g },
+            }).ToArray();
+            int ns = layers[0].StateCount;
+            var x = Gyre.Tensors.Tensor.Zeros(t, b, i); new Gyre.Tensors.Rng(2).Uniform(x.Span, -1f, 1f);
+            var y = Gyre.Tensors.Tensor.Zeros(t, b, h);
+            var finals = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
+            var dInits = Enumerable.Range(0, ns).Select(_ => Gyre.Tensors.Tensor.Zeros(1, b, h)).ToArray();
+            var inits = new Gyre.Tensors.Tensor?[ns];
+            var dy = Gyre.Tensors.Tensor.Zeros(t, b, h); new Gyre.Tensors.Rng(3).Uniform(dy.Span, -1f, 1f);
+            var dx = Gyre.Tensors.Tensor.Zeros(t, b, i);
+            var fw = new[] { new List<double>(), new List<double>() }; var bw = new[] { new List<double>(), new List<double>() };
+            for (int r = -5; r < reps; r++)
+                for (int m = 0; m < 2; m++)
+                {
+                    int arm = r % 2 == 0 ? m : 1 - m;   // alternate which arm runs first
+                    long t0 = Stopwatch.GetTimestamp();
+                    layers[arm].Forward(x, inits, y, finals, default);
+                    long t1 = Stopwatch.GetTimestamp();
+                    layers[arm].Backward(dy, inits, dx, dInits);
+                    long t2 = Stopwatch.GetTimestamp();
+                    if (r >= 0) { fw[arm].Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds); bw[arm].Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds); }
+                }
+            for (int m = 0; m < 2; m++)
+            {
+                fw[m].Sort(); bw[m].Sort();
+                Console.WriteLine($"{args[1]} {b}·{t}·{i}·{h} threads {Gemm.Team.Size} {(m == 0 ? "row groups" : "shared loop")}: forward median {fw[m][reps / 2]:F3} ms, backward median {bw[m][reps / 2]:F3} ms");
+            }
             return 0;
         }
     case "fused-ab": // fused-ab cell B T I H reps threads [fixed-rows]: inference ms with the fused paths against without

@@ -23,6 +23,8 @@ namespace Gyre.Cells;
 /// </summary>
 public readonly unsafe struct GruCellMath : ICell
 {
+    public static bool RowGroupGradients => true;
+
     public static int Gates => 3;
     public static int States => 1;
     public static int SavedWidth => 4;
@@ -57,6 +59,8 @@ public readonly unsafe struct GruCellMath : ICell
 /// </summary>
 public readonly unsafe struct GruCell<TRec> : ICell where TRec : struct, IRecurrence
 {
+    public static bool RowGroupGradients => true;
+
     public static int Gates => 3;
     public static int States => 1;
     public static int SavedWidth => 4;

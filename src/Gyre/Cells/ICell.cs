@@ -78,6 +78,11 @@ public unsafe interface ICell
     /// parameters, so a cell with extra parameters and no weight_hh must give its own.</summary>
     static virtual void RecurrentWeightGradients(in CellWeightGradients g) => CellOps.DenseRecurrentGradients(g);
 
+    /// <summary>Whether <see cref="RecurrentWeightGradients"/> reads only ∂L/∂gh, H_prev (any row stride) and writes only
+    /// dW_hh, and the cell has no extra parameters: then the runner may run the backward loop in row groups, each with
+    /// its own weight gradients (SequenceRunner.RowGroups.cs), which gives H_prev rows gathered and no saved rows.</summary>
+    static virtual bool RowGroupGradients => false;
+
     /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b [R, H] from gx alone (minGRU,
     /// minLSTM): then the runner can solve all T steps at once with <see cref="LinearRecurrence"/>
     /// (<see cref="Layers.SequencePath.Scan"/>).</summary>

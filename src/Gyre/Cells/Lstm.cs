@@ -17,6 +17,8 @@ namespace Gyre.Cells;
 /// </summary>
 public readonly unsafe struct LstmCellMath : ICell
 {
+    public static bool RowGroupGradients => true;
+
     public static int Gates => 4;
     public static int States => 2;
     public static int SavedWidth => 5;
@@ -49,6 +51,8 @@ public readonly unsafe struct LstmCellMath : ICell
 /// </summary>
 public readonly unsafe struct LstmCell<TRec> : ICell where TRec : struct, IRecurrence
 {
+    public static bool RowGroupGradients => true;
+
     public static int Gates => 4;
     public static int States => 2;
     public static int SavedWidth => 5;

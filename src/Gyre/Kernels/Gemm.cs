@@ -214,7 +214,7 @@ public static unsafe partial class Gemm
 
     private static WorkerTeam? ChooseTeam(WorkerTeam? team, int m, int n, int k)
     {
-        if ((long)m * n * k < ParallelWork) return null;
+        if ((long)m * n * k < ParallelWork || WorkerTeam.InJob) return null;
         team ??= Team ?? WorkerTeam.Shared;
         return team.Size > 1 ? team : null;
     }

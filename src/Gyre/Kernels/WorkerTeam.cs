@@ -87,6 +87,12 @@ public sealed unsafe class WorkerTeam : IDisposable
     /// <summary>Number of workers, the calling thread included.</summary>
     public int Size { get; }
 
+    [ThreadStatic] private static int t_inJob;
+
+    /// <summary>Whether this thread is running a share of a job (of any team): a parallel kernel called from there runs on
+    /// this thread alone (<see cref="Gemm"/> checks it), instead of dispatching onto a second team beside the running one.</summary>
+    internal static bool InJob => t_inJob != 0;
+
     /// <summary>
     /// Runs <c>job.Execute(w, Size)</c> for every worker w, w = 0 on the calling thread, and returns when all
     /// are done. The first exception thrown by any share is rethrown here after every share has finished.
@@ -144,8 +150,10 @@ public sealed unsafe class WorkerTeam : IDisposable
                 if (Volatile.Read(ref _sleepers) != 0)
                     lock (_gate) Monitor.PulseAll(_gate);
 
+                t_inJob++;
                 try { job.Execute(0, size); }
                 catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+                finally { t_inJob--; }
                 if (claimed)
                     for (int w = 1; w < size; w++)
                         if (Interlocked.CompareExchange(ref _seats[w * SeatStride], SeatClosed, SeatOpen) == SeatOpen)
@@ -180,8 +188,10 @@ public sealed unsafe class WorkerTeam : IDisposable
             // The seat of the current job (possibly a newer one than the generation just seen, which it then runs:
             // _job is that job's); closed when the caller finished a claimed job without this worker.
             if (Interlocked.CompareExchange(ref _seats[worker * SeatStride], SeatTaken, SeatOpen) != SeatOpen) continue;
+            t_inJob++;
             try { _invoke(_job, worker, Size); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            finally { t_inJob--; }
             Interlocked.Decrement(ref _remaining);
         }
     }

@@ -170,6 +170,19 @@ public sealed record ExecutionOptions
     /// </summary>
     public int BackwardChunkSteps { get; init; }
 
+    /// <summary>
+    /// Batch rows per row group of the backward loop, for cells whose weight gradients allow it (GRU, LSTM): each group
+    /// runs its loop and its own weight gradients on one worker (SequenceRunner.RowGroups.cs), as many groups as the
+    /// machine has processors (at most 8), none below two groups' rows; 0: no groups. The groups come from the batch,
+    /// this and the machine, never the team, so the bits are the same for any thread count (another value, or a machine
+    /// with another processor count, sums the gradients in another order).
+    /// </summary>
+    public int BackwardGroupRows { get; init; } = 32;
+
+    /// <summary>Most row groups (<see cref="BackwardGroupRows"/>); 0: the machine's processors, at most 8. Tests set it to
+    /// run several groups on any machine.</summary>
+    internal int BackwardMaxGroups { get; init; }
+
     /// <summary>Newton stops once max_t |F_t| ≤ this (float32: 1e-6 is a few ulp of states of order 1).</summary>
     public float NewtonTolerance { get; init; } = 1e-6f;
 

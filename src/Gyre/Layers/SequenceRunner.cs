@@ -183,6 +183,20 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         fixed (float* pDExtra = a.DExtra) fixed (int* pLen = a.Lengths) fixed (float* pDWhh = a.DWHh) fixed (int* claims = _claims)
         {
             var w = Weights(true, pWhh, null, pExtra, pDExtra, a.Params);
+            var job = new RowSplitBackward<TCell>
+            {
+                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
+                Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
+                DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
+                Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w, Claims = claims,
+            };
+            int groups = BackwardGroups(b, options.BackwardGroupRows, options.BackwardMaxGroups > 0 ? options.BackwardMaxGroups : MaxBackwardGroups);
+            if (groups > 1 && path is not (SequencePath.Scan or SequencePath.Newton or SequencePath.StateScan)
+                && TCell.Recurrent != RecurrentWeights.None && a.DExtra.IsEmpty)
+            {
+                GroupedBackward(a, options, team, groups, job, pDGi, pDGh);
+                return (path, inTmp);
+            }
             var grads = new ChunkGradients { States = pStates, Saved = pSaved, DGh = pDGh, DWhh = pDWhh, W = w };
             int chunk = TCell.HasLinearState ? t : options.BackwardChunkSteps > 0 ? Math.Min(options.BackwardChunkSteps, t)
                 : BackwardChunkSteps(b, t, a.InSize, a.OutWidth, gh, TCell.HiddenBiasApart);
@@ -207,13 +221,6 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 }
                 return (path, true);
             }
-            var job = new RowSplitBackward<TCell>
-            {
-                Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, OutWidth = a.OutWidth,
-                Reverse = a.Reverse, Direction = a.Direction, Directions = a.Directions,
-                DOut = pDOut, States = pStates, Saved = pSaved, DGi = pDGi, DGh = pDGh, D = pD, DTmp = pDTmp,
-                Scratch = pScratch, Lengths = a.Lengths.IsEmpty ? null : pLen, W = w, Claims = claims,
-            };
             for (int end = t; end > 0; end -= chunk)
             {
                 job.StepBegin = Math.Max(0, end - chunk);
@@ -1102,6 +1109,10 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     /// the call): a worker that finishes its block takes one nobody has started, so a descheduled worker delays nothing.</summary>
     public int* Claims;
 
+    /// <summary>∂L/∂g laid out by row groups ([T, rows, G·H] per group from row r0·T, <see cref="RowGroupBackward{TCell}"/>)
+    /// instead of [T, B, G·H].</summary>
+    public bool GroupMajor;
+
     public readonly void Execute(int worker, int workers)
     {
         for (int v = 0, block; (block = Gemm.Chunks.Claim(Claims, worker, workers, workers, ref v)) >= 0;)
@@ -1109,7 +1120,7 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows(int r0, int r1)
+    internal readonly void Rows(int r0, int r1)
     {
         int rows = r1 - r0;
         if (rows == 0) return;
@@ -1144,8 +1155,10 @@ internal unsafe struct RowSplitBackward<TCell> : IWorkerJob where TCell : struct
             step.Prev = States + (Reverse ? t + 1 : t) * bs + rs;
             step.Next = States + (Reverse ? t : t + 1) * bs + rs;
             step.Saved = sw == 0 ? null : Saved + ((nint)t * Batch + r0) * sw;
-            step.DGx = DGi + ((nint)t * Batch + r0) * gh;
-            step.DGh = DGh + ((nint)t * Batch + r0) * gh;
+            // Group-major (RowGroupBackward): this group's block [T, rows, G·H] starts at row r0·T.
+            nint dg = GroupMajor ? (nint)r0 * Steps + (nint)t * rows : (nint)t * Batch + r0;
+            step.DGx = DGi + dg * gh;
+            step.DGh = DGh + dg * gh;
             TCell.Backward(step);
             if (Lengths != null)
                 for (int r = 0; r < rows; r++)
