@@ -14,9 +14,10 @@ namespace Gyre.Layers;
 // Measured on a 2-core Zen 5 (GRU 64·100·32·128): two independent half-batch backwards side by side take 6.5 ms each
 // where the split loop took 9–9.5 ms on two threads.
 //
-// Bits: the groups come from the batch alone (never the team), group 0 accumulates onto the gradients as they were and
-// every later group into a partial of its own, added in group order at the end; so the bits are the same for any
-// team (one worker runs the groups one after the other), though not those of the shared loop (another summation order).
+// Bits: the groups come from the batch and the machine's processor count (never the team), group 0 accumulates onto the
+// gradients as they were and every later group into a partial of its own, added in group order at the end; so the bits
+// are the same for any team (one worker runs the groups one after the other), though not those of the shared loop
+// (another summation order).
 internal sealed unsafe partial class SequenceRunner<TCell>
 {
     private float[] _groupPartials = [];   // [G − 1, |dW_ih| + |dW_hh| + |db_ih| + |db_hh|] the later groups' gradients
