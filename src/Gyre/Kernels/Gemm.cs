@@ -72,6 +72,9 @@ public static unsafe partial class Gemm
     internal static long SmallWork = 4096;
     /// <summary>Problems with m·n·k below this stay on the calling thread (a dispatch costs microseconds).</summary>
     internal static long ParallelWork = 1L << 18;
+    /// <summary>Products of A (not transposed) with at most this many rows and a row-major B, small enough for one thread,
+    /// stream B's rows (<see cref="GemmMicro.RowStream"/>) instead of packing B. Tests set 0 to reach the tile.</summary>
+    internal static int RowStreamMaxRows = 2;
     /// <summary>With K at most this, A tiles are read in place through row pointers instead of being packed.</summary>
     internal static int InPlaceMaxK = 128;
     /// <summary>Whether panels at most 32 wide take the 12×32 tile (<see cref="GemmMicro.Kernel512Narrow"/>); tests
@@ -104,6 +107,13 @@ public static unsafe partial class Gemm
             if ((long)m * n * k <= SmallWork) { SmallMultiply(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate); return; }
 
             WorkerTeam? t = ChooseTeam(team, m, n, k);
+            if (t is null && !transA && !transB && m <= RowStreamMaxRows && GemmMicro.RowStreamSupported)
+            {
+                // A row or two times a row-major B (a batch-1 step's ∂L/∂g·W_hh block): packing B would copy all of it
+                // for one pass; streaming its rows reads it once, with the tile's FMA chain per element (same bits).
+                for (int i = 0; i < m; i++) GemmMicro.RowStream(n, k, pa + i * lda, pb, ldb, pc + i * ldc, accumulate);
+                return;
+            }
             int panels = (n + NR - 1) / NR;
             float[] scratch = ThreadScratch.PackedB((long)panels * k * NR);
             fixed (float* raw = scratch)

@@ -243,6 +243,79 @@ internal static unsafe class GemmMicro
         if (rows > 5) { c50.Store(c + l5); c51.Store(c + l5 + 4); }
     }
 
+    /// <summary>Whether <see cref="RowStream"/> runs: with a Vector512 or Vector256 tile (the same
+    /// <c>FusedMultiplyAdd</c> chain as <see cref="Kernel512{TR}"/> / <see cref="Kernel256{TR}"/>).</summary>
+    public static bool RowStreamSupported => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
+
+    /// <summary>
+    /// c[N] = (accumulate ? c : 0) + a[K] · B[K, N] (B row-major, rows ldb apart), streaming B's rows: for each k the
+    /// broadcast a[k] times row k into up to four vectors of accumulators. Each element is the tile's chain,
+    /// acc = FusedMultiplyAdd(a[k], b[k, j], acc) for k = 0, 1, …, from c or 0, so the bits are the packed path's
+    /// (tested over every tail and special value). The scalar tail is that chain one element at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowStream(int n, int k, float* a, float* b, nint ldb, float* c, bool accumulate)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 64 <= n; j += 64)
+            {
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                if (accumulate) { c0 = Vector512.Load(c + j); c1 = Vector512.Load(c + j + 16); c2 = Vector512.Load(c + j + 32); c3 = Vector512.Load(c + j + 48); }
+                float* bp = b + j;
+                for (int p = 0; p < k; p++, bp += ldb)
+                {
+                    var av = Vector512.Create(a[p]);
+                    c0 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp), c0);
+                    c1 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 16), c1);
+                    c2 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 32), c2);
+                    c3 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 48), c3);
+                }
+                c0.Store(c + j); c1.Store(c + j + 16); c2.Store(c + j + 32); c3.Store(c + j + 48);
+            }
+            for (; j + 16 <= n; j += 16)
+            {
+                Vector512<float> c0 = accumulate ? Vector512.Load(c + j) : default;
+                float* bp = b + j;
+                for (int p = 0; p < k; p++, bp += ldb) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[p]), Vector512.Load(bp), c0);
+                c0.Store(c + j);
+            }
+        }
+        else
+        {
+            for (; j + 32 <= n; j += 32)
+            {
+                Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                if (accumulate) { c0 = Vector256.Load(c + j); c1 = Vector256.Load(c + j + 8); c2 = Vector256.Load(c + j + 16); c3 = Vector256.Load(c + j + 24); }
+                float* bp = b + j;
+                for (int p = 0; p < k; p++, bp += ldb)
+                {
+                    var av = Vector256.Create(a[p]);
+                    c0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp), c0);
+                    c1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 8), c1);
+                    c2 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 16), c2);
+                    c3 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 24), c3);
+                }
+                c0.Store(c + j); c1.Store(c + j + 8); c2.Store(c + j + 16); c3.Store(c + j + 24);
+            }
+        }
+        for (; j + 8 <= n; j += 8)
+        {
+            Vector256<float> c0 = accumulate ? Vector256.Load(c + j) : default;
+            float* bp = b + j;
+            for (int p = 0; p < k; p++, bp += ldb) c0 = Vector256.FusedMultiplyAdd(Vector256.Create(a[p]), Vector256.Load(bp), c0);
+            c0.Store(c + j);
+        }
+        for (; j < n; j++)
+        {
+            float acc = accumulate ? c[j] : 0f;
+            float* bp = b + j;
+            for (int p = 0; p < k; p++, bp += ldb) acc = MathF.FusedMultiplyAdd(a[p], *bp, acc);
+            c[j] = acc;
+        }
+    }
+
     /// <summary>
     /// One step c + a·b of an element's chain, rounded as the tile <see cref="Gemm"/> uses on this machine rounds it:
     /// fused with the Vector512, Vector256 and scalar tiles; with the Vector128 tile (no AVX2) MultiplyAddEstimate,

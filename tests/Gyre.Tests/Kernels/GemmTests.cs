@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Gyre.Kernels;
 using Gyre.Kernels.Reference;
 using Xunit;
@@ -126,6 +127,40 @@ public class GemmTests
                         if (BitConverter.SingleToInt32Bits(small[i]) != BitConverter.SingleToInt32Bits(blocked[i]))
                             Assert.Fail($"m={m} n={n} k={k} tA={ta} tB={tb} acc={accumulate}: element {i}: loop {small[i]:R}, blocked {blocked[i]:R}");
                 }
+    }
+
+    [Fact]
+    public void RowStreamGivesTheTilesBits()
+    {
+        // One or two rows of A times a row-major B stream B's rows (GemmMicro.RowStream) instead of packing it: every
+        // column tail (64-, 32-, 16-, 8-wide blocks and single lanes), depths across a K block, accumulate or not, and
+        // special values (NaN, ±∞, −0, subnormals) must give the packed tile's bits (and the plain loop's, its scalar
+        // twin, since the loop and the tile agree: SmallProblemLoopGivesTheBlockedPathsBits).
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 1e-40f, -3e-39f, 0f];
+        int seed = 1200;
+        foreach (int m in new[] { 1, 2 })
+            for (int n = 1; n <= 140; n += n < 20 ? 1 : 7)
+                foreach (int k in new[] { 1, 3, 64, 600 })
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        var t = Make(false, false, m, n, k, pad: 2, seed: seed++);
+                        if (seed % 3 == 0)
+                            for (int s = 0; s < 3; s++) t.B[(seed * 7 + s * 13) % t.B.Length] = specials[(seed + s) % specials.Length];
+                        if (seed % 5 == 0) t.A[seed % t.A.Length] = specials[seed % specials.Length];
+                        if (accumulate && seed % 4 == 0) t.C[0] = -0f;
+                        var streamed = (float[])t.C.Clone();
+                        var tiled = (float[])t.C.Clone();
+                        Assert.True(GemmMicro.RowStreamSupported || !Vector256.IsHardwareAccelerated);
+                        long saved = Gemm.SmallWork;
+                        Gemm.SmallWork = 0;   // the row path, not the plain loop, for these small products too
+                        try { Gemm.Multiply(false, false, m, n, k, t.A, t.Lda, t.B, t.Ldb, streamed, t.Ldc, accumulate, new WorkerTeam(1)); }
+                        finally { Gemm.SmallWork = saved; }
+                        using (GemmTuning.ForceBlocked())
+                            Gemm.Multiply(false, false, m, n, k, t.A, t.Lda, t.B, t.Ldb, tiled, t.Ldc, accumulate, new WorkerTeam(1));
+                        for (int i = 0; i < tiled.Length; i++)
+                            if (BitConverter.SingleToInt32Bits(streamed[i]) != BitConverter.SingleToInt32Bits(tiled[i]))
+                                Assert.Fail($"m={m} n={n} k={k} acc={accumulate}: element {i}: streamed {streamed[i]:R}, tiled {tiled[i]:R}");
+                    }
     }
 
     [Fact]
@@ -359,9 +394,11 @@ public class GemmTuningCollection { }
 internal sealed class GemmTuning : IDisposable
 {
     private readonly long _small = Gemm.SmallWork;
-    private GemmTuning() => Gemm.SmallWork = 0;
+    private readonly int _rowStream = Gemm.RowStreamMaxRows;
+    private GemmTuning() { Gemm.SmallWork = 0; Gemm.RowStreamMaxRows = 0; }
+    /// <summary>The packed, tiled path for every product (no plain loop for tiny ones, no row streaming).</summary>
     public static GemmTuning ForceBlocked() => new();
-    public void Dispose() => Gemm.SmallWork = _small;
+    public void Dispose() { Gemm.SmallWork = _small; Gemm.RowStreamMaxRows = _rowStream; }
 }
 
 /// <summary>The 12×32 tile for panels at most 32 wide against the 6×64 tile it replaces: the same bits.</summary>
