@@ -8,23 +8,12 @@ namespace Gyre.Cells;
 /// </summary>
 public static class RnnCellMath
 {
-    /// <summary>h = act(pre) in place over one step's [R, H] block.</summary>
-    public static void Forward(Span<float> h, ReadOnlySpan<float> pre, bool relu)
-    {
-        if (relu)
-            for (int i = 0; i < pre.Length; i++) h[i] = pre[i] > 0f ? pre[i] : 0f;
-        else
-            Kernels.Activations.Tanh(h, pre);
-    }
+    /// <summary>h = act(pre) in place over one step's [R, H] block (<see cref="Kernels.RnnGates"/>).</summary>
+    public static void Forward(Span<float> h, ReadOnlySpan<float> pre, bool relu) => Kernels.RnnGates.Forward(h, pre, relu);
 
-    /// <summary>dPre = dh ⊙ act'(h) from the step's output h.</summary>
-    public static void Backward(Span<float> dPre, ReadOnlySpan<float> dh, ReadOnlySpan<float> h, bool relu)
-    {
-        if (relu)
-            for (int i = 0; i < dh.Length; i++) dPre[i] = h[i] > 0f ? dh[i] : 0f;
-        else
-            for (int i = 0; i < dh.Length; i++) dPre[i] = dh[i] * (1f - h[i] * h[i]);
-    }
+    /// <summary>dPre = dh ⊙ act'(h) from the step's output h (<see cref="Kernels.RnnGates"/>).</summary>
+    public static void Backward(Span<float> dPre, ReadOnlySpan<float> dh, ReadOnlySpan<float> h, bool relu) =>
+        Kernels.RnnGates.Backward(dPre, dh, h, relu);
 
     internal static unsafe void Forward(in CellStep s, bool relu)
     {
