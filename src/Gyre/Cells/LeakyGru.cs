@@ -1,5 +1,4 @@
 using Gyre.Kernels;
-using Gyre.Kernels.Reference;
 
 namespace Gyre.Cells;
 
@@ -78,7 +77,7 @@ public readonly unsafe struct LeakyGruCell : ICell
     {
         CellOps.DenseRecurrentGradients(g);
         int h = g.Hidden;
-        LeakyReference.RhoGradient(new Span<float>(g.W.ExtraGrad, h), new ReadOnlySpan<float>(g.Saved + 5 * h, Math.Max((g.Rows - 1) * 6 * h + h, 0)),
+        LeakyGates.RhoGradient(new Span<float>(g.W.ExtraGrad, h), new ReadOnlySpan<float>(g.Saved + 5 * h, Math.Max((g.Rows - 1) * 6 * h + h, 0)),
             6 * h, g.Rows, new ReadOnlySpan<float>(g.W.Extra, h), h);
     }
 }

@@ -1,5 +1,4 @@
 using Gyre.Kernels;
-using Gyre.Kernels.Reference;
 
 namespace Gyre.Cells;
 
@@ -15,7 +14,7 @@ namespace Gyre.Cells;
 /// Parameters: weight_ih [H, I], weight_hh [H, H], bias_ih [H], bias_hh [H], then rho [H] (<c>rho_l{k}</c>), all
 /// U(−1/√H, 1/√H) (ρ ≈ 0: τ ≈ 2 at the start). State: h. Saved per unit: u and, written by backward,
 /// rec = ∂L/∂h' ⊙ (u − h), from which dρ = −Σ α(1 − α) rec is one pass after the time loop
-/// (<see cref="LeakyReference.RhoGradient"/>; no write shared between the row split's workers).
+/// (<see cref="LeakyGates.RhoGradient"/>; no write shared between the row split's workers).
 /// Kernels: <see cref="LeakyGates"/> (the blend, row by row because saved interleaves u and rec). No fused paths.
 /// ONNX: a Scan over the step.
 /// </summary>
@@ -58,7 +57,7 @@ public readonly unsafe struct LeakyRnnCell : ICell
     {
         CellOps.DenseRecurrentGradients(g);
         int h = g.Hidden;
-        LeakyReference.RhoGradient(new Span<float>(g.W.ExtraGrad, h), new ReadOnlySpan<float>(g.Saved + h, Math.Max((g.Rows - 1) * 2 * h + h, 0)),
+        LeakyGates.RhoGradient(new Span<float>(g.W.ExtraGrad, h), new ReadOnlySpan<float>(g.Saved + h, Math.Max((g.Rows - 1) * 2 * h + h, 0)),
             2 * h, g.Rows, new ReadOnlySpan<float>(g.W.Extra, h), h);
     }
 }

@@ -48,6 +48,27 @@ public class LeakyGatesTests
     }
 
     [Fact]
+    public void RhoGradientGivesTheTwinsBits()
+    {
+        // The record summed by ColumnSums (every column block width and tail) against the twin's column walk: the same
+        // chain per unit, so the same bits, onto a dρ that already holds something; special values included.
+        var rng = new Rng(21);
+        foreach (int rows in new[] { 0, 1, 5, 130 })
+            for (int hidden = 0; hidden <= 70; hidden += hidden < 20 ? 1 : 9)
+            {
+                int ld = 2 * hidden + 3, len = rows == 0 ? 0 : (rows - 1) * ld + hidden;
+                var record = hidden % 4 == 1 ? WithSpecials(rng, len, hidden) : Uniform(rng, len, 2f);
+                var rho = Uniform(rng, hidden, 3f);
+                var start = Uniform(rng, hidden, 1f);
+                float[] fast = (float[])start.Clone(), twin = (float[])start.Clone();
+                LeakyGates.RhoGradient(fast, record, ld, rows, rho, hidden);
+                LeakyReference.RhoGradient(twin, record, ld, rows, rho, hidden);
+                AssertSameBits(fast, twin, $"rows {rows} H {hidden} dρ");
+            }
+        Assert.Throws<ArgumentException>(() => LeakyGates.RhoGradient(new float[4], new float[10], 4, 3, new float[4], 4));
+    }
+
+    [Fact]
     public void SpecialValuesMatchTheScalarTwin()
     {
         var rng = new Rng(13);
