@@ -72,6 +72,7 @@ internal static unsafe class MinStep
 public sealed class MinGruDefinition : CellDefinition<MinGruCell>
 {
     public override string Name => "mingru";
+    public override string Equation => "z = σ(W_z x + b_z); h̃ = g(W_h x + b_h), g(v) = v + ½ (v ≥ 0), σ(v) (v < 0); h' = (1 − z) ⊙ h + z ⊙ h̃";
 
     /// <summary>The linear scan's forward: x copy, 2 gx, 3 saved, state and a floats per (row, unit).</summary>
     public override long ParallelForwardFloats(int hidden) => 8L * hidden;

@@ -38,6 +38,7 @@ public readonly unsafe struct MinLstmCell : ICell
 public sealed class MinLstmDefinition : CellDefinition<MinLstmCell>
 {
     public override string Name => "minlstm";
+    public override string Equation => "f, i = σ(W x + b); f′ = f / (f + i); h̃ = g(W_h x + b_h); h' = f′ ⊙ h + (1 − f′) ⊙ h̃";
 
     /// <summary>The linear scan's forward: x copy, 3 gx, 5 saved, state and a floats per (row, unit).</summary>
     public override long ParallelForwardFloats(int hidden) => 11L * hidden;

@@ -70,6 +70,7 @@ public readonly unsafe struct ParaLstmCell : ICell
 public sealed class ParaLstmDefinition : CellDefinition<ParaLstmCell>
 {
     public override string Name => "paralstm";
+    public override string Equation => "f = σ(W_f x + p_f ⊙ c + a_f ⊙ h + b_f); g = tanh(W_g x + a_g ⊙ h + b_g); c' = g + f ⊙ (c − g); o = σ(W_o x + p_o ⊙ c' + a_o ⊙ h + b_o); h' = o ⊙ tanh(c')";
 
     /// <summary>Newton's forward: x copy, 2 states, 4 Jacobian blocks, 2 work, y, 6 saved and 3 gx floats per (row, unit).</summary>
     public override long ParallelForwardFloats(int hidden) => 19L * hidden;
