@@ -56,9 +56,10 @@ public class GradientCheckTests
 
     /// <summary>
     /// Random inputs, states and upstream gradients for <paramref name="layer"/>, then every input, state and
-    /// parameter gradient against central differences of L = Σ y ⊙ dy + Σ h_n ⊙ dh_n (+ Σ c_n ⊙ dc_n).
+    /// parameter gradient against central differences of L = Σ y ⊙ dy + Σ h_n ⊙ dh_n (+ Σ c_n ⊙ dc_n), with per-row
+    /// <paramref name="lengths"/> when given.
     /// </summary>
-    internal static void CheckLayer(RecurrentLayer layer, Rng rng, string kind, int batch, int steps)
+    internal static void CheckLayer(RecurrentLayer layer, Rng rng, string kind, int batch, int steps, int[]? lengths = null)
     {
         bool lstm = layer.StateCount > 1, batchFirst = layer.BatchFirst;
         int ld = layer.NumLayers * layer.Directions, d = layer.Directions, hidden = layer.HiddenSize, inputSize = layer.InputSize;
@@ -72,7 +73,7 @@ public class GradientCheckTests
         double Loss()
         {
             layer.DropoutRng = new Rng(99); // the same dropout mask on every evaluation
-            var o = layer.Forward(x, h0, c0);
+            var o = layer.Forward(x, h0, c0, lengths);
             double l = Dot(o.Output, dy) + Dot(o.Hidden, dhN);
             if (lstm) l += Dot(o.Cell!, dcN!);
             return l;
