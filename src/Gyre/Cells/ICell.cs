@@ -83,6 +83,11 @@ public unsafe interface ICell
     /// its own weight gradients (SequenceRunner.RowGroups.cs), which gives H_prev rows gathered and no saved rows.</summary>
     static virtual bool RowGroupGradients => false;
 
+    /// <summary>N &gt; 0 when the forward step multiplies by the first N·H floats of <see cref="CellWeights.Extra"/> as a
+    /// matrix E [N, H] (x·Eᵀ, e.g. LSTM-proj's W_hr): the runner then packs it once per call, as it packs W_hhᵀ, into
+    /// <see cref="CellWeights.ExtraPacked"/> (a batch-1 step would otherwise pack E at every step).</summary>
+    static virtual int PackedExtraColumns(in CellParams p) => 0;
+
     /// <summary>Whether the step is linear in its one state, h' = a ⊙ h + b with a, b [R, H] from gx alone (minGRU,
     /// minLSTM): then the runner can solve all T steps at once with <see cref="LinearRecurrence"/>
     /// (<see cref="Layers.SequencePath.Scan"/>).</summary>
@@ -146,6 +151,9 @@ public unsafe struct CellWeights
     public float* Extra;
     /// <summary>Gradient of <see cref="Extra"/> (backward only).</summary>
     public float* ExtraGrad;
+    /// <summary>Forward only: the first N·H floats of <see cref="Extra"/>, E [N, H], packed for x·Eᵀ (K = H, N =
+    /// <see cref="ICell.PackedExtraColumns"/>), or null.</summary>
+    public float* ExtraPacked;
     /// <summary>Cell options as numbers (e.g. heads, a bound), filled by the definition.</summary>
     public CellParams Params;
 }

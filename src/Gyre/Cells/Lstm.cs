@@ -143,6 +143,9 @@ public sealed class LstmDefinition : CellDefinition<LstmCellMath>
 /// </summary>
 public readonly unsafe struct LstmProjCell : ICell
 {
+    /// <summary>W_hr [P, H], the first P·H floats of Extra: packed once per call for h̃·W_hrᵀ.</summary>
+    public static int PackedExtraColumns(in CellParams p) => p.I0;
+
     public static int Gates => 4;
     public static int States => 2;
     public static int SavedWidth => 7;
@@ -171,8 +174,9 @@ public readonly unsafe struct LstmProjCell : ICell
                 LstmGates.Forward(new Span<float>(hTilde + i * sw, h), new Span<float>(cNext + i * h, h), new Span<float>(s.Saved + i * sw, 5 * h),
                     new ReadOnlySpan<float>(s.Gx + i * 4 * h, 4 * h), new ReadOnlySpan<float>(cPrev + i * h, h), 1, h);
         }
-        // h' [R, P] = h̃ [R, H] · W_hrᵀ.
-        CellOps.Multiply(false, true, r, p, h, hTilde, (int)ldt, (r - 1) * ldt + h, s.W.Extra, h, (long)p * h,
+        // h' [R, P] = h̃ [R, H] · W_hrᵀ, with W_hr packed once per call by the runner (PackedExtraColumns).
+        if (s.W.ExtraPacked != null) Gemm.MultiplyPacked(r, hTilde, ldt, s.W.ExtraPacked, p, h, s.Next, ls, false, CellOps.StepTeam);
+        else CellOps.Multiply(false, true, r, p, h, hTilde, (int)ldt, (r - 1) * ldt + h, s.W.Extra, h, (long)p * h,
             s.Next, (int)ls, (r - 1) * ls + p, false);
     }
 

@@ -76,13 +76,14 @@ internal interface ISequenceRunner
 internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner where TCell : struct, ICell
 {
     private readonly PackedMatrix _hiddenToGates = new();   // W_hhᵀ (K = H, N = G·H)
+    private readonly PackedMatrix _extraProduct = new();    // E [N, H] of Extra packed for x·Eᵀ (ICell.PackedExtraColumns)
     private readonly PackedMatrix _gatesToHidden = new();   // W_hh (K = G·H, N = H)
     private float[] _inputBlocks = [];                      // W_ih in narrow unit blocks for the in-step projection of FusedRows (+16)
     private readonly PackedMatrix _gatesToInput = new();    // W_ih (K = G·H, N = I) for dX of every backward chunk
     private float[] _blocks = [];                           // unit blocks for the fused paths (+16 for alignment)
     private float[] _bias = [];                             // b_hh [G, Hp] zero-padded (+16)
     // The weight generation each packed form holds (0: none). _blocks holds the wide or the narrow unit blocks.
-    private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen;
+    private int _hiddenToGatesGen, _inputToGatesGen, _wideGen, _narrowGen, _extraProductGen;
     private int[] _progress = [];                           // [workers, 32] progress of the batch-1 split (FusedSequenceJob)
     private readonly SplitChooser[] _splitChoosers = new SplitChooser[SplitChooser.Buckets];   // unit split or one thread, per call length
     private readonly PackedMatrix _inputToGatesT = new();   // W_ihᵀ (K = I, N = G·H) for the batch-1 projection ahead
@@ -117,6 +118,9 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
 
         var gx = a.Gx;
         Project(a, null);
+        int extraColumns = TCell.PackedExtraColumns(a.Params);
+        if (extraColumns > 0 && Stale(ref _extraProductGen, a.PackGeneration))
+            _extraProduct.Pack(true, extraColumns, h, a.Extra, h);
         if (path is SequencePath.Scan or SequencePath.Newton) { ParallelForward(a, options, team, path == SequencePath.Newton); return path; }
         if (path == SequencePath.StateScan) { StateScanForward(a, options, team); return path; }
 
@@ -129,7 +133,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 Batch = b, Hidden = h, Steps = t, StateLd = a.StateLd, Reverse = a.Reverse,
                 Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Scratch = pScratch,
                 Lengths = a.Lengths.IsEmpty ? null : pLen,
-                W = Weights(false, pWhh, pBhh, pExtra, null, a.Params),
+                W = Weights(false, pWhh, pBhh, pExtra, null, a.Params, extraPacked: extraColumns > 0),
             };
             Run(ref job, path, team);
         }
@@ -305,11 +309,13 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     }
 
     /// <summary>The step's view of the weights; the packed forms packed for this call only (forward or backward).</summary>
-    private CellWeights Weights(bool backward, float* whh, float* bhh, float* extra, float* dExtra, CellParams p) => new()
+    private CellWeights Weights(bool backward, float* whh, float* bhh, float* extra, float* dExtra, CellParams p, bool extraPacked = false) => new()
     {
         Whh = whh,
         WhhT = TCell.Recurrent == RecurrentWeights.Dense && !backward ? _hiddenToGates.Pointer : null,
         WhhPacked = TCell.Recurrent == RecurrentWeights.Dense && backward ? _gatesToHidden.Pointer : null,
+        // Only where the caller packed it for this call (the time loop's forward).
+        ExtraPacked = extraPacked ? _extraProduct.Pointer : null,
         BiasHh = bhh, Extra = extra, ExtraGrad = dExtra, Params = p,
     };
 

@@ -77,6 +77,51 @@ public class LstmProjTests
     /// h_t = W_hr h̃_t with W_hr = [1, 2]: c_1 = ±tanh(1)/2, h_1 = −tanh(tanh(1)/2)/2 = −0.181699742…,
     /// c_2 = ±(3/4)·tanh(1), h_2 = −tanh((3/4)·tanh(1))/2 = −0.258118401….
     /// </summary>
+    [Theory]
+    [InlineData(1, 128, 64)]
+    [InlineData(2, 48, 20)]
+    [InlineData(5, 33, 7)]
+    public unsafe void ProjectionThroughThePackedWeightGivesTheStepsBits(int rows, int hidden, int proj)
+    {
+        // The runner packs W_hr once per call (ICell.PackedExtraColumns) and the step multiplies through it; without the
+        // packed form the step multiplies W_hr as stored. Both must give the same bits, in inference and in training.
+        var rng = new Gyre.Tensors.Rng(9);
+        int h = hidden, p = proj, g = 4 * h;
+        float[] R(int n) { var x = new float[n]; rng.Uniform(x, -1f, 1f); return x; }
+        float[] whh = R(g * p), whr = R(p * h), prev = R(2 * rows * h);
+        var hiddenToGates = Gyre.Kernels.Gemm.PackB(true, g, p, whh, p);
+        var projection = Gyre.Kernels.Gemm.PackB(true, p, h, whr, h);
+        foreach (bool training in new[] { false, true })
+        {
+            float[]? first = null;
+            foreach (bool packed in new[] { true, false })
+            {
+                float[] gx = R(rows * g), next = new float[2 * rows * h], saved = new float[rows * 7 * h], scratch = new float[rows * h];
+                var again = new Gyre.Tensors.Rng(17); again.Uniform(gx, -1f, 1f);
+                fixed (float* pW = whh) fixed (float* pR = whr) fixed (float* pPrev = prev) fixed (float* pNext = next)
+                fixed (float* pGx = gx) fixed (float* pSaved = saved) fixed (float* pScratch = scratch)
+                fixed (float* pWT = hiddenToGates.Buffer) fixed (float* pRP = projection.Buffer)
+                {
+                    var step = new CellStep
+                    {
+                        Rows = rows, Hidden = h, Prev = pPrev, Next = pNext, StateStride = rows * h, StateLd = h,
+                        Gx = pGx, Saved = training ? pSaved : null, Scratch = pScratch,
+                        W = new CellWeights
+                        {
+                            Whh = pW, WhhT = pWT + hiddenToGates.Start, Extra = pR,
+                            ExtraPacked = packed ? pRP + projection.Start : null, Params = new CellParams { I0 = p },
+                        },
+                    };
+                    LstmProjCell.Forward(step);
+                }
+                if (first is null) { first = next; continue; }
+                for (int i = 0; i < next.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(first[i]) == BitConverter.SingleToInt32Bits(next[i]),
+                        $"training={training} state[{i}]: packed {first[i]:R}, as stored {next[i]:R}");
+            }
+        }
+    }
+
     [Fact]
     public void HandComputedCase()
     {
