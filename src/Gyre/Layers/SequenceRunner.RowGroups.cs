@@ -21,8 +21,12 @@ namespace Gyre.Layers;
 internal sealed unsafe partial class SequenceRunner<TCell>
 {
     private float[] _groupPartials = [];   // [G − 1, |dW_ih| + |dW_hh| + |db_ih| + |db_hh|] the later groups' gradients
-    private float[] _groupGather = [];     // [G, K, W_0 + I] each group's H_prev and X rows of a chunk, time order
+    private float[] _groupGather = [];     // [G, GatherSteps·Gr, W_0 + I] each group's H_prev and X rows of a few steps, time order
     private int[] _groupClaims = [];       // [workers, Gemm.Chunks.Stride] the groups' claim cursors
+
+    /// <summary>Bytes of gathered H_prev and X rows a group holds at once (a few steps of a chunk; see GroupedBackward).
+    /// Speed and memory only, never a bit; tests lower it.</summary>
+    internal static long GatherBytes = 1L << 20;
 
     /// <summary>
     /// At most this many groups: the machine's processors (at most 8), never the team, so the bits do not depend on the
@@ -48,7 +52,12 @@ internal sealed unsafe partial class SequenceRunner<TCell>
             : BackwardChunkSteps(rowsPerGroup, t, i, w0, gh, TCell.HiddenBiasApart);
         int nIh = a.DWIh.Length, nHh = a.DWHh.Length, nBIh = a.DBIh.Length, nBHh = a.DBHh.Length;
         long partial = (long)nIh + nHh + nBIh + nBHh, partials = (groups - 1) * partial;
-        long gather = (long)chunk * maxRows * (w0 + i), gathers = groups * gather;
+        // The gathered rows of a chunk's steps go through the weight-gradient products a few steps at a time, at most
+        // GatherBytes a group: a product continued over the next rows with accumulate is the same FMA chain per element
+        // as one product over all of them (same bits), and a long chunk (the whole sequence where chunks do not pay)
+        // would otherwise copy all of X and H_prev.
+        int gatherSteps = (int)Math.Clamp(GatherBytes / sizeof(float) / ((long)maxRows * (w0 + i)), 1, chunk);
+        long gather = (long)gatherSteps * maxRows * (w0 + i), gathers = groups * gather;
         if (partials > Array.MaxLength || gathers > Array.MaxLength)
             throw new OutOfMemoryException($"backward row groups need {Math.Max(partials, gathers)} floats");
         if (_groupPartials.Length < partials) _groupPartials = GC.AllocateUninitializedArray<float>((int)partials, pinned: true);
@@ -64,7 +73,7 @@ internal sealed unsafe partial class SequenceRunner<TCell>
         {
             var job = new RowGroupBackward<TCell>
             {
-                Loop = loop, Groups = groups, ChunkSteps = chunk, InSize = i, HasBias = a.HasBias,
+                Loop = loop, Groups = groups, ChunkSteps = chunk, GatherSteps = gatherSteps, InSize = i, HasBias = a.HasBias,
                 X = pX, DIn = pDIn, DGi = pDGi, DGh = pDGh, WIhPacked = pWIh + _gatesToInput.Start,
                 DWIh = pDWIh, DWHh = pDWHh, DBIh = nBIh == 0 ? null : pDBIh, DBHh = nBHh == 0 ? null : pDBHh,
                 NIh = nIh, NHh = nHh, NBIh = nBIh, Partials = pPartials, PartialLength = partial,
@@ -90,12 +99,12 @@ internal sealed unsafe partial class SequenceRunner<TCell>
 /// One backward row group per claim (<see cref="Gemm.Chunks"/>): group g's rows [B·g/G, B·(g+1)/G) through every chunk of
 /// steps in processing order — the loop (<see cref="RowSplitBackward{TCell}"/> with ∂L/∂g group-major, so a chunk's rows
 /// are one [K, G·H] block), then the chunk's dW_hh (the cell's rule), dW_ih, bias sums and dX += ∂L/∂gx·W_ih.
-/// Buffers: ∂L/∂g [G][T, Gr, G·H] (group g from row B·g/G·T); partials [G − 1, ·]; gather [G, K, W_0 + I].
+/// Buffers: ∂L/∂g [G][T, Gr, G·H] (group g from row B·g/G·T); partials [G − 1, ·]; gather [G, GatherSteps·Gr, W_0 + I].
 /// </summary>
 internal unsafe struct RowGroupBackward<TCell> : IWorkerJob where TCell : struct, ICell
 {
     public RowSplitBackward<TCell> Loop;
-    public int Groups, ChunkSteps, InSize, NIh, NHh, NBIh;
+    public int Groups, ChunkSteps, GatherSteps, InSize, NIh, NHh, NBIh;
     public bool HasBias;
     public float* X, DIn, DGi, DGh, WIhPacked;       // x and ∂L/∂x [T, B, I]; W_ih packed [I panels, G·H]
     public float* DWIh, DWHh, DBIh, DBHh;            // group 0's gradients (the layer's); DBIh/DBHh null without
@@ -122,40 +131,45 @@ internal unsafe struct RowGroupBackward<TCell> : IWorkerJob where TCell : struct
         var loop = Loop;
         for (int end = t; end > 0; end -= ChunkSteps)
         {
-            int begin = Math.Max(0, end - ChunkSteps), steps = end - begin, k = steps * rows;
+            int begin = Math.Max(0, end - ChunkSteps), steps = end - begin;
             loop.StepBegin = begin; loop.StepEnd = end;
             loop.Rows(r0, r1);
-            // The chunk's time steps [t0, t0 + steps): its ∂L/∂g rows are contiguous in the group's block.
+            // The chunk's time steps [t0, t0 + steps): its ∂L/∂g rows are contiguous in the group's block. Its products
+            // run GatherSteps steps at a time, each continuing the last one's FMA chains (accumulate): the bits of one product.
             int t0 = Loop.Reverse ? t - end : begin;
-            float* xg = hg + (nint)k * w0;                                // [K, I]
-            for (int s = 0; s < steps; s++)
+            for (int s0 = 0; s0 < steps; s0 += GatherSteps)
             {
-                int tt = t0 + s;
-                float* hPrev = Loop.States + (Loop.Reverse ? tt + 1 : tt) * bs + (nint)r0 * ls;
-                for (int r = 0; r < rows; r++)
-                    new ReadOnlySpan<float>(hPrev + (nint)r * ls, w0).CopyTo(new Span<float>(hg + ((nint)s * rows + r) * w0, w0));
-                new ReadOnlySpan<float>(X + ((nint)tt * b + r0) * i, rows * i).CopyTo(new Span<float>(xg + (nint)s * rows * i, rows * i));
-            }
-            float* dGi = dGiGroup + (nint)t0 * rows * gh, dGh = dGhGroup + (nint)t0 * rows * gh;
-            if (NHh > 0)
-                TCell.RecurrentWeightGradients(new CellWeightGradients
+                int part = Math.Min(GatherSteps, steps - s0), k = part * rows, ts = t0 + s0;
+                float* xg = hg + (nint)k * w0;                            // [K, I]
+                for (int s = 0; s < part; s++)
                 {
-                    Rows = k, Hidden = h, Gates = TCell.Gates, SavedWidth = 0, HWidth = w0, HPrevLd = w0,
-                    DGh = dGh, HPrev = hg, Saved = null, DWhh = dwHh, W = Loop.W,
-                });
-            Gemm.Multiply(true, false, gh, i, k, new ReadOnlySpan<float>(dGi, k * gh), gh, new ReadOnlySpan<float>(xg, k * i), i,
-                new Span<float>(dwIh, gh * i), i, true);
-            if (HasBias)
-            {
-                if (dbIh != null) ColumnSums.Accumulate(dbIh, dGi, gh, k, 0, gh);
-                if (dbHh != null) ColumnSums.Accumulate(dbHh, dGh, gh, k, 0, gh);
-            }
-            // ∂L/∂x of the chunk's rows in one product (into the gathered X, read already), then onto ∂L/∂x by rows.
-            Gemm.MultiplyPackedSerial(k, dGi, gh, WIhPacked, i, gh, xg, i, false);
-            for (int s = 0; s < steps; s++)
-            {
-                var dIn = new Span<float>(DIn + ((nint)(t0 + s) * b + r0) * i, rows * i);
-                TensorPrimitives.Add(dIn, new ReadOnlySpan<float>(xg + (nint)s * rows * i, rows * i), dIn);
+                    int tt = ts + s;
+                    float* hPrev = Loop.States + (Loop.Reverse ? tt + 1 : tt) * bs + (nint)r0 * ls;
+                    for (int r = 0; r < rows; r++)
+                        new ReadOnlySpan<float>(hPrev + (nint)r * ls, w0).CopyTo(new Span<float>(hg + ((nint)s * rows + r) * w0, w0));
+                    new ReadOnlySpan<float>(X + ((nint)tt * b + r0) * i, rows * i).CopyTo(new Span<float>(xg + (nint)s * rows * i, rows * i));
+                }
+                float* dGi = dGiGroup + (nint)ts * rows * gh, dGh = dGhGroup + (nint)ts * rows * gh;
+                if (NHh > 0)
+                    TCell.RecurrentWeightGradients(new CellWeightGradients
+                    {
+                        Rows = k, Hidden = h, Gates = TCell.Gates, SavedWidth = 0, HWidth = w0, HPrevLd = w0,
+                        DGh = dGh, HPrev = hg, Saved = null, DWhh = dwHh, W = Loop.W,
+                    });
+                Gemm.Multiply(true, false, gh, i, k, new ReadOnlySpan<float>(dGi, k * gh), gh, new ReadOnlySpan<float>(xg, k * i), i,
+                    new Span<float>(dwIh, gh * i), i, true);
+                if (HasBias)
+                {
+                    if (dbIh != null) ColumnSums.Accumulate(dbIh, dGi, gh, k, 0, gh);
+                    if (dbHh != null) ColumnSums.Accumulate(dbHh, dGh, gh, k, 0, gh);
+                }
+                // ∂L/∂x of these rows in one product (into the gathered X, read already), then onto ∂L/∂x by rows.
+                Gemm.MultiplyPackedSerial(k, dGi, gh, WIhPacked, i, gh, xg, i, false);
+                for (int s = 0; s < part; s++)
+                {
+                    var dIn = new Span<float>(DIn + ((nint)(ts + s) * b + r0) * i, rows * i);
+                    TensorPrimitives.Add(dIn, new ReadOnlySpan<float>(xg + (nint)s * rows * i, rows * i), dIn);
+                }
             }
         }
     }
