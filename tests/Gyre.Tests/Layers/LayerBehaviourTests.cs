@@ -33,6 +33,44 @@ public class LayerBehaviourTests
     }
 
     [Theory]
+    [InlineData("gru", false, false)]
+    [InlineData("gru", true, true)]
+    [InlineData("lstm", true, false)]
+    [InlineData("lstm", false, true)]
+    public void BackwardReadsATimeMajorDyInPlaceAndLeavesIt(string kind, bool bidirectional, bool padded)
+    {
+        // A time-major dy is read where it lies (a batch-first one is transposed into the layer's buffer first): the two
+        // layouts must give the same bits for every gradient, and dy must come back untouched. Batch 70 with two layers
+        // runs the row groups on the last layer and the layer below reads the buffer that carries ∂L/∂(its output).
+        const int b = 70, t = 6, i = 5, h = 16, l = 2;
+        var cell = Cells.CellRegistry.Parse(kind);
+        var timeMajor = new RecurrentLayer(cell, i, h, l, batchFirst: false, bidirectional: bidirectional, seed: 9) { Training = true };
+        var batchFirst = new RecurrentLayer(cell, i, h, l, batchFirst: true, bidirectional: bidirectional, seed: 9) { Training = true };
+        int d = bidirectional ? 2 : 1;
+        var rng = new Rng(12);
+        var x = GradientCheckTests.Random(rng, [t, b, i]);
+        var dy = GradientCheckTests.Random(rng, [t, b, d * h]);
+        var dyBefore = dy.ReadOnlySpan.ToArray();
+        int[] lengths = padded ? Enumerable.Range(0, b).Select(r => 1 + r % t).ToArray() : [];
+        timeMajor.Forward(x, lengths: lengths);
+        var gTime = timeMajor.Backward(dy);
+        Assert.Equal(dyBefore, dy.ReadOnlySpan.ToArray());
+        batchFirst.Forward(Transposed(x), lengths: lengths);
+        var gBatch = batchFirst.Backward(Transposed(dy));
+        Assert.Equal(Transposed(gTime.Input).ReadOnlySpan.ToArray(), gBatch.Input.ReadOnlySpan.ToArray());
+        for (int j = 0; j < gTime.States.Count; j++) Assert.Equal(gTime.States[j].ReadOnlySpan.ToArray(), gBatch.States[j].ReadOnlySpan.ToArray());
+        var pTime = timeMajor.Parameters().ToArray(); var pBatch = batchFirst.Parameters().ToArray();
+        for (int k = 0; k < pTime.Length; k++) Assert.Equal(pTime[k].Grad.ReadOnlySpan.ToArray(), pBatch[k].Grad.ReadOnlySpan.ToArray());
+
+        static Tensor Transposed(Tensor a)
+        {
+            var o = Tensor.Zeros(a.Dim(1), a.Dim(0), a.Dim(2));
+            RecurrentLayer.TransposeInto(o.Span, a.ReadOnlySpan, a.Dim(0), a.Dim(1), a.Dim(2));
+            return o;
+        }
+    }
+
+    [Theory]
     [InlineData("gru")]
     [InlineData("lstm")]
     [InlineData("gru_reset_before")]
