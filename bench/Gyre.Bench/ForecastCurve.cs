@@ -11,7 +11,7 @@ namespace Gyre.Bench;
 /// protocol (all targets, time column 'date', lookback 96, split 8640,2880,2880, standard scaler) and prints, after every
 /// epoch, the validation and test MSE in the scaler's space of the epoch's weights and of exponential moving averages of the
 /// weights (half-lives in epochs, updated after every step): how far the validation split's choice of epoch is from the
-/// test split's, and whether averaging the weights would help, in one run.
+/// test split's, and whether averaging the weights would help, in one run. GYRE_BENCH_SEED sets the seed.
 /// </summary>
 internal static class ForecastCurve
 {
@@ -25,6 +25,8 @@ internal static class ForecastCurve
             Targets = ["all"], TimeColumn = "date", Lookback = 96, Horizon = horizon, Split = "8640,2880,2880", Scaler = "standard",
         });
         if (args.Length > 2) o = o with { Epochs = int.Parse(args[2], c), Patience = 0 };
+        // GYRE_BENCH_SEED: another seed than the preset's (as `forecast train --seed`), to see the curves' spread.
+        if (Environment.GetEnvironmentVariable("GYRE_BENCH_SEED") is { Length: > 0 } seed) o = o with { Seed = ulong.Parse(seed, c) };
         double[] halfLives = args.Length > 3 ? args[3..].Select(a => double.Parse(a, c)).ToArray() : [0.5, 1, 2];
 
         var f = Forecaster.Create(data, o);
