@@ -53,6 +53,7 @@ internal sealed class TrainingOptions
     public readonly Option<int?> Batch = UserInput.Int("--batch", "Batch size", min: 1, max: 1_000_000);
     public readonly Option<float?> Lr = UserInput.Float("--lr", "AdamW learning rate", 0f, 10f, minExclusive: true);
     public readonly Option<float?> WeightDecay = UserInput.Float("--weight-decay", "AdamW weight decay", 0f, 1f);
+    public readonly Option<string?> Betas = new("--betas") { Description = "AdamW's β1,β2 (the decays of the gradient's and the squared gradient's running means), e.g. 0.9,0.999" };
     public readonly Option<string?> Loss = new("--loss") { Description = "mse | mae | huber | quantile | gaussian | studentt | negbinomial (the last three: a forecast distribution trained by negative log-likelihood; quantiles, 50 % and 90 % intervals and CRPS from --samples draws)" };
     public readonly Option<int?> Samples = UserInput.Int("--samples", "Draws per forecast value from a distribution loss's forecast (quantiles, intervals, CRPS)", min: 2, max: 1_000_000);
     public readonly Option<string?> Quantiles = new("--quantiles") { Description = "Quantile levels for --loss quantile, e.g. 0.1,0.5,0.9" };
@@ -69,7 +70,7 @@ internal sealed class TrainingOptions
     [
         Target, TimeCol, IdCol, Features, FutureFeatures, CalendarFeatures, Fill, Sep, Decimal, TimeFormat, FillGaps, AllowGaps, Lookback, Horizon, Split, Scaler,
         InstanceNorm, Norm, Preset, ChannelIndependent, WholeWindows, Season, Cell, Heads, ProjSize, Hidden, Layers, Gmu, GmuMemory, Patch, Decoder, SharedDecoder, Stateful, Chunk, Dropout, Epochs, Batch, Lr,
-        WeightDecay, Loss, Samples, Quantiles, Clip, Schedule, Patience, Select, Seed, OnNan,
+        WeightDecay, Betas, Loss, Samples, Quantiles, Clip, Schedule, Patience, Select, Seed, OnNan,
     ];
 
     public void AddTo(Command command)
@@ -164,6 +165,7 @@ internal sealed class TrainingOptions
         yield return (Batch, o.Batch.ToString(c));
         yield return (Lr, o.LearningRate.ToString(c));
         yield return (WeightDecay, o.WeightDecay.ToString(c));
+        yield return (Betas, $"{o.Beta1.ToString(c)},{o.Beta2.ToString(c)}");
         yield return (Loss, o.Loss);
         yield return (Samples, o.Samples.ToString(c));
         yield return (Quantiles, o.Quantiles.Length > 0 ? string.Join(",", o.Quantiles.Select(q => q.ToString(c))) : "0.1,0.5,0.9 with --loss quantile");
@@ -236,6 +238,7 @@ internal sealed class TrainingOptions
         if (p.GetValue(Batch) is { } b) o = o with { Batch = b };
         if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
         if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
+        if (p.GetValue(Betas) is { } betas) { var (b1, b2) = ParseBetas(betas); o = o with { Beta1 = b1, Beta2 = b2 }; }
         if (p.GetValue(Loss) is { } loss) o = o with { Loss = loss.ToLowerInvariant() };
         if (p.GetValue(Samples) is { } samples) o = o with { Samples = samples };
         if (p.GetValue(Quantiles) is { } qs) o = o with { Quantiles = ParseQuantiles(qs) };
@@ -275,6 +278,16 @@ internal sealed class TrainingOptions
         {
             throw new GyreDataException($"{option}: {e.Message}");
         }
+    }
+
+    /// <summary>"β1,β2", each in [0, 1); anything else is a one-line error naming --betas.</summary>
+    internal static (float Beta1, float Beta2) ParseBetas(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = parts.Select(s => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var b) && b >= 0 && b < 1 ? b : float.NaN).ToArray();
+        if (values.Length != 2 || values.Any(float.IsNaN))
+            throw new GyreDataException($"--betas must be two numbers in [0, 1) as β1,β2, e.g. 0.9,0.999 (got '{text}')");
+        return (values[0], values[1]);
     }
 
     private static float[] ParseQuantiles(string text) =>

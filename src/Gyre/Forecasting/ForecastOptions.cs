@@ -124,6 +124,9 @@ public sealed record ForecastOptions
     public int Batch { get; init; } = 32;
     public float LearningRate { get; init; } = 3e-3f;
     public float WeightDecay { get; init; } = 1e-4f;
+    /// <summary>AdamW's β1 and β2 (PyTorch's betas).</summary>
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.999f;
     /// <summary>mse | mae | huber | quantile.</summary>
     public string Loss { get; init; } = "mse";
     public float[] Quantiles { get; init; } = [];
@@ -167,6 +170,7 @@ public sealed record ForecastOptions
         if (Epochs < 0) throw new GyreDataException($"epochs must be >= 0 (got {Epochs})");
         if (Batch <= 0) throw new GyreDataException($"batch must be > 0 (got {Batch})");
         if (!(LearningRate > 0)) throw new GyreDataException($"lr must be > 0 (got {LearningRate})");
+        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) throw new GyreDataException($"betas must lie in [0, 1) (got {Beta1}, {Beta2})");
         if (Dropout is < 0 or >= 1) throw new GyreDataException($"dropout must be in [0, 1) (got {Dropout})");
         if (Patch < 0 || Patch > Lookback) throw new GyreDataException($"patch must be in 0..lookback (got {Patch})");
         CheckCell(Cell, Hidden);

@@ -15,7 +15,9 @@ namespace Gyre.Forecasting;
 /// gradient clipping (at 1e-3 the validation loss rises after the first epoch), 30 epochs, early-stopping patience 10
 /// on the validation MSE in the scaler's space, and their schedule: the first epoch at 1/25 of the rate (the rate
 /// their one-cycle scheduler sets when it is built, although their loop never steps it), epochs 2–4 at the rate, then
-/// ×0.8 per epoch — <c>exponential(gamma=0.8,hold=4,warmup=1,start=0.04)</c>.</item>
+/// ×0.8 per epoch — <c>exponential(gamma=0.8,hold=4,warmup=1,start=0.04)</c>. The same one-cycle scheduler, built with
+/// its default momentum cycling, also sets Adam's β1 to its maximum momentum, 0.95, when it is built; never stepped, it
+/// leaves it there for the whole run, so their Adam runs with betas (0.95, 0.999), not PyTorch's default (0.9, 0.999).</item>
 /// </list>
 /// </summary>
 public static class ForecastPresets
@@ -33,7 +35,7 @@ public static class ForecastPresets
         {
             Preset = "segrnn", Cell = "gru", Hidden = 512, Layers = 1, Patch = 24, Decoder = "pmf", SharedDecoder = true, Dropout = 0.5f,
             ChannelIndependent = true, WholeWindows = true, Norm = "last", InstanceNorm = false, Loss = "mse", Batch = 256, LearningRate = 2e-4f,
-            WeightDecay = 0f, ClipNorm = 0f, Schedule = SegRnnSchedule, Epochs = 30, Patience = 10,
+            Beta1 = 0.95f, Beta2 = 0.999f, WeightDecay = 0f, ClipNorm = 0f, Schedule = SegRnnSchedule, Epochs = 30, Patience = 10,
         },
         _ => throw new ArgumentException($"unknown preset '{name}' (known: {string.Join(", ", Names)})"),
     };

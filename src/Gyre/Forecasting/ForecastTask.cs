@@ -78,7 +78,7 @@ internal sealed class ForecastTask : ITrainingTask
     /// <summary>The trainer's settings for this forecaster's options.</summary>
     public static TrainerOptions TrainerOptionsFor(ForecastOptions o) => new()
     {
-        Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, ClipNorm = o.ClipNorm,
+        Epochs = o.Epochs, Batch = o.Batch, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, Beta1 = o.Beta1, Beta2 = o.Beta2, ClipNorm = o.ClipNorm,
         Schedule = o.Schedule, Patience = o.Patience, Seed = o.Seed, OnNan = o.OnNan, Select = CheckpointSelections.Parse(o.Select),
     };
 

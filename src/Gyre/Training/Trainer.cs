@@ -114,7 +114,7 @@ public sealed class Trainer
         var o = Options;
         var model = task.Model;
         var parameters = model.Parameters().ToList();
-        var opt = new AdamW(parameters, o.LearningRate, weightDecay: o.WeightDecay);
+        var opt = new AdamW(parameters, o.LearningRate, o.Beta1, o.Beta2, weightDecay: o.WeightDecay);
         var spec = ScheduleSpec.Parse(o.Schedule);
         // A warm-up given in the options (classify's share of the epochs) wins over one named in the schedule's text.
         if (o.WarmupEpochs > 0) spec = spec with { Warmup = o.WarmupEpochs, WarmupStart = null };

@@ -9,6 +9,10 @@ public sealed record TrainerOptions
     public float LearningRate { get; init; } = 3e-3f;
     /// <summary>AdamW's decoupled weight decay λ.</summary>
     public float WeightDecay { get; init; } = 1e-4f;
+    /// <summary>AdamW's β1: the decay of the gradient's running mean (momentum).</summary>
+    public float Beta1 { get; init; } = 0.9f;
+    /// <summary>AdamW's β2: the decay of the squared gradient's running mean.</summary>
+    public float Beta2 { get; init; } = 0.999f;
     /// <summary>Global gradient-norm clip (0 = off; the norm is still recorded).</summary>
     public float ClipNorm { get; init; } = 1f;
     /// <summary>"constant", "cosine", "plateau" or "exponential", with options as name(key=value,…) (<see cref="ScheduleSpec"/>).</summary>
@@ -47,6 +51,7 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"learning rate must be positive, got {LearningRate}");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
         if (!(ClipNorm >= 0)) throw new ArgumentException($"clip must be ≥ 0, got {ClipNorm}");
+        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"Adam's betas must lie in [0, 1), got {Beta1}, {Beta2}");
         LearningRateSchedule.Parse(Schedule);
         if (WarmupEpochs < 0) throw new ArgumentException($"warm-up epochs must be ≥ 0, got {WarmupEpochs}");
         if (Patience < 0) throw new ArgumentException($"patience must be ≥ 0, got {Patience}");

@@ -209,8 +209,16 @@ public sealed class ForecastCommandTests : IDisposable
         Assert.Contains("--shared-decoder on", r.Out);
         // Trained as SegRNN's runs: whole-window batches, Adam without decay or clipping, their schedule.
         Assert.Contains("--whole-windows on", r.Out);
-        Assert.Contains("--weight-decay 0, --clip off, --schedule exponential(gamma=0.8,hold=4,warmup=1,start=0.04)", r.Out);
+        Assert.Contains("--weight-decay 0, --betas 0.95,0.999, --clip off, --schedule exponential(gamma=0.8,hold=4,warmup=1,start=0.04)", r.Out);
         Assert.Equal((0f, 0f, true), (f.Options.WeightDecay, f.Options.ClipNorm, f.Options.WholeWindows));
+        // Their never-stepped one-cycle scheduler leaves Adam's β1 at its maximum momentum, 0.95.
+        Assert.Equal((0.95f, 0.999f), (f.Options.Beta1, f.Options.Beta2));
+        // --betas beside the preset overrides it; a malformed pair is one line naming the option, exit 2, no model.
+        _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
+            "--patch", "7", "--epochs", "1", "--batch", "16", "--betas", "0.8, 0.99", "--out", _dir["b.gyre"]);
+        Assert.Equal((0.8f, 0.99f), (Forecaster.Load(_dir["b.gyre"]).Options.Beta1, Forecaster.Load(_dir["b.gyre"]).Options.Beta2));
+        foreach (var bad in new[] { "0.9", "0.9,1", "a,0.999", "0.9,0.99,0.9" })
+            _dir.Fails(["forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--betas", bad, "--out", _dir["bad.gyre"]], "--betas", bad);
         // An option beside the preset that rules sharing out gives the decoder weights of its own instead of an error.
         _dir.Ok("forecast", "train", "--data", data, "--target", "y", "--horizon", "7", "--preset", "segrnn", "--hidden", "8",
             "--patch", "7", "--layers", "2", "--epochs", "1", "--batch", "16", "--out", _dir["p2.gyre"]);

@@ -55,6 +55,23 @@ public sealed class TrainerTests : IDisposable
         Assert.False(model.Training);
     }
 
+    /// <summary>The options' betas reach the optimizer: (0.9, 0.999) stated gives the default's bits, another β1 or β2 other bits.</summary>
+    [Fact]
+    public void BetasReachTheOptimizer()
+    {
+        float[] Train(TrainerOptions o)
+        {
+            var model = new SequenceModel(Spec());
+            new Trainer(o).Fit(new SequenceTask(model, Synthetic(96, 6, 1), null, "classify"), []);
+            return [.. model.Parameters().SelectMany(p => p.Value.ReadOnlySpan.ToArray())];
+        }
+        var o = new TrainerOptions { Epochs = 1, Batch = 16, LearningRate = 1e-2f, Seed = 1, Patience = 0 };
+        var defaults = Train(o);
+        Assert.Equal(defaults, Train(o with { Beta1 = 0.9f, Beta2 = 0.999f }));
+        Assert.NotEqual(defaults, Train(o with { Beta1 = 0.5f }));
+        Assert.NotEqual(defaults, Train(o with { Beta2 = 0.9f }));
+    }
+
     [Fact]
     public void ResumeAfterAKillEndsBitIdentical()
     {

@@ -59,6 +59,34 @@ public class TrainingPartsTests
         Assert.Equal(-2f * (1 - 0.001f) + 0.1f, w.Value.Span[1], 5);
     }
 
+    /// <summary>The second step is the first that β1 and β2 shape (the first is ±lr whatever they are): m̂ and v̂ by hand.</summary>
+    [Theory]
+    [InlineData(0.9f, 0.999f)]
+    [InlineData(0.95f, 0.999f)]
+    [InlineData(0.5f, 0.9f)]
+    public void AdamWSecondStepFollowsItsBetas(float beta1, float beta2)
+    {
+        var block = new ParameterBlock([("w", [1])]);
+        var w = block.Parameters[0];
+        w.Value.Span[0] = 1f;
+        var opt = new AdamW(block.Parameters, lr: 0.1f, beta1: beta1, beta2: beta2, weightDecay: 0f);
+        w.Grad.Span[0] = 0.5f; opt.Step();
+        w.Grad.Span[0] = -1f; opt.Step();
+        double m = (1 - beta1) * 0.5, v = (1 - beta2) * 0.25;
+        m = beta1 * m + (1 - beta1) * -1.0; v = beta2 * v + (1 - beta2) * 1.0;
+        double mHat = m / (1 - beta1 * beta1), vHat = v / (1 - beta2 * beta2);
+        Assert.Equal(1.0 - 0.1 - 0.1 * mHat / (Math.Sqrt(vHat) + 1e-8), w.Value.Span[0], 5);
+    }
+
+    [Fact]
+    public void TrainerOptionsRejectBetasOutsideTheUnitInterval()
+    {
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { Beta1 = 1f }.Validate());
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { Beta2 = -0.1f }.Validate());
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { Beta1 = float.NaN }.Validate());
+        new TrainerOptions { Beta1 = 0f, Beta2 = 0.95f }.Validate();
+    }
+
     [Fact]
     public void ClippingScalesToTheMaxNorm()
     {
