@@ -53,6 +53,7 @@ internal static class ClassifyCommand
         public readonly Option<float?> Lr = new("--lr") { Description = "AdamW learning rate" };
         public readonly Option<double?> Warmup = new("--warmup") { Description = "Share of the epochs over which the learning rate ramps up linearly (default 0.1; 0 = off)" };
         public readonly Option<float?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay" };
+        public readonly Option<string?> Betas = new("--betas") { Description = "AdamW's β1,β2 (default 0.9,0.999)" };
         public readonly Option<float?> Clip = new("--clip") { Description = "Clip gradients to this global norm (0 = off)" };
         public readonly Option<int?> Patience = new("--patience") { Description = "Early-stopping patience in epochs (with --valid)" };
         public readonly Option<ulong?> Seed = new("--seed") { Description = "Random seed (same seed, same bits)" };
@@ -63,7 +64,7 @@ internal static class ClassifyCommand
         public Option[] All =>
         [
             Task, Normalize, Patch, Fill, IdCol, TimeCol, LabelCol, Features, Input, Conv, ConvBranch, Cell, Hidden, Layers, Bidirectional, Dropout, Gmu, GmuMemory, Pool, Head,
-            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, Warmup, WeightDecay, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
+            LabelSmoothing, ClassWeights, Valid, Epochs, Augment, TestAugment, Batch, Lr, Warmup, WeightDecay, Betas, Clip, Patience, Seed, Threads, NoBaselines, OnNan,
         ];
 
         public void AddTo(Command c)
@@ -112,6 +113,7 @@ internal static class ClassifyCommand
             if (p.GetValue(Lr) is { } lr) o = o with { LearningRate = lr };
             if (p.GetValue(Warmup) is { } warm) o = o with { Warmup = warm };
             if (p.GetValue(WeightDecay) is { } wd) o = o with { WeightDecay = wd };
+            if (p.GetValue(Betas) is { } betas) { var (b1, b2) = TrainingOptions.ParseBetas(betas); o = o with { Beta1 = b1, Beta2 = b2 }; }
             if (p.GetValue(Clip) is { } clip) o = o with { ClipNorm = clip };
             if (p.GetValue(Patience) is { } pat) o = o with { Patience = pat };
             if (p.GetValue(Seed) is { } seed) o = o with { Seed = seed };

@@ -74,6 +74,9 @@ public sealed record ClassifierOptions
     /// seed, and on few training cases that spread, not the mean, decides whether it beats 1-NN.</summary>
     public double Warmup { get; init; } = 0.1;
     public float WeightDecay { get; init; } = 1e-4f;
+    /// <summary>AdamW's β1 and β2 (PyTorch's betas).</summary>
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.999f;
     public float ClipNorm { get; init; } = 1f;
     public int Patience { get; init; } = 20;
     public ulong Seed { get; init; } = 1;
@@ -89,6 +92,7 @@ public sealed record ClassifierOptions
     {
         // The options are the user's words: every problem is bad input (exit 2), named by its option.
         SequenceNormalizer.Parse(Normalize);
+        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) throw new GyreDataException($"--betas must lie in [0, 1) (got {Beta1}, {Beta2})");
         try { Cells.CellRegistry.Get(Cell); }
         catch (ArgumentException e) { throw new GyreDataException($"--cell: {e.Message}"); }
         if (!Models.Pooling.Names.Contains(Pool)) throw new GyreDataException($"--pool: unknown pooling '{Pool}' (known: {string.Join(", ", Models.Pooling.Names)})");

@@ -165,7 +165,7 @@ public sealed class SequenceClassifier
         var trainerOptions = new TrainerOptions
         {
             Epochs = epochs, Batch = options.Batch, LearningRate = options.LearningRate, WeightDecay = options.WeightDecay,
-            ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
+            Beta1 = options.Beta1, Beta2 = options.Beta2, ClipNorm = options.ClipNorm, Patience = validIdx.Length > 0 ? options.Patience : 0, Seed = options.Seed, Schedule = "cosine",
             WarmupEpochs = (int)Math.Round(options.Warmup * epochs),
             OnNan = options.OnNan,
         };

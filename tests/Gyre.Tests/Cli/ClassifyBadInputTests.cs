@@ -72,6 +72,8 @@ public sealed class ClassifyBadInputTests : IDisposable
         Fails(Train(train, "--label-smoothing", "1"), "--label-smoothing", "[0, 1)");
         Fails(Train(train, "--head", "svm", "--label-smoothing", "0.1"), "--label-smoothing", "softmax");
         Fails(Train(train, "--warmup", "-0.1"), "--warmup");
+        Fails(Train(train, "--betas", "0.9"), "--betas", "'0.9'");
+        Fails(Train(train, "--betas", "1,0.999"), "--betas", "[0, 1)");
         Fails(Train(train, "--task", "regression"), "train.ts", "classification labels but the task is regression");
         Fails(Train(_dir["nope.ts"]), "nope.ts", "file not found");
         Fails(["classify", "train", "--data", train, .. ClassifyCommandTests.Small, "--out", _dir["no/such/m.gyre"]], "folder does not exist");

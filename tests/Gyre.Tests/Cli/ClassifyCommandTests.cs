@@ -35,6 +35,16 @@ public sealed class ClassifyCommandTests : IDisposable
 
     private static JsonElement Json(string stdout) => JsonDocument.Parse(stdout).RootElement;
 
+    /// <summary>--betas reaches the model's options (and so its trainer) and is kept in the model file.</summary>
+    [Fact]
+    public void Betas_are_kept_with_the_model()
+    {
+        string train = Ts(_dir, "train.ts", 12, 1);
+        _dir.Ok(["classify", "train", "--data", train, "--out", _dir["b.gyre"], "--hidden", "8", "--epochs", "2", "--batch", "8", "--betas", "0.8,0.99", "--no-baselines"]);
+        var o = global::Gyre.Classification.SequenceClassifier.Load(_dir["b.gyre"]).Options;
+        Assert.Equal((0.8f, 0.99f), (o.Beta1, o.Beta2));
+    }
+
     [Fact]
     public void Train_with_test_reports_metrics_baselines_and_confusion_as_json()
     {
