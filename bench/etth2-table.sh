@@ -6,13 +6,16 @@
 #        SEGRNN_EPOCHS=4 bench/etth2-table.sh    (the preset with fewer epochs, for a quick look on a shared 2-core machine)
 #        ROWS=preset|defaults bench/etth2-table.sh  (only those rows; default both)
 #        SELECT=best|soup bench/etth2-table.sh  (--select for every row: the best epoch's weights or a greedy soup of the best epochs')
-# Prints a markdown table: test MSE, MAE, training wall seconds and process CPU seconds (user + sys: on a shared machine
+# Prints a markdown table: test MSE, MAE, the drop-last MSE (the first ⌊W/256⌋·256 test windows of each series, as the
+# published code's test loader scores: `Gyre.Bench droplast`), training wall seconds and process CPU seconds (user + sys: on a shared machine
 # the wall time is inflated, CPU time / cores bounds the idle wall from below), epochs run and the best (restored) epoch,
 # peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Gyre.Cli -c Release -v q >/dev/null
+dotnet build bench/Gyre.Bench -c Release -v q >/dev/null
 G="dotnet src/Gyre.Cli/bin/Release/net10.0/Gyre.Cli.dll"
+B="dotnet bench/Gyre.Bench/bin/Release/net10.0/Gyre.Bench.dll"
 D=bench/data/ETTh2.csv
 horizons=("$@"); [ ${#horizons[@]} -gt 0 ] || horizons=(96 192 336 720)
 out=$(mktemp -d)
@@ -33,14 +36,17 @@ row() {
   # With --select soup the restored weights average the epochs the log names ("greedy soup of epochs 3, 5 restored").
   soup=$(grep -o 'greedy soup of epochs [0-9, ]*' "$out/train.log" | sed 's/greedy soup of epochs //; s/, /+/g' || true)
   [ -z "$soup" ] || best="$best, soup $soup"
+  # droplast prints "all W windows per series: MSE m MAE a; first K (drop-last, batch 256): MSE m MAE a".
+  local dl
+  dl=$($B droplast "$model" $D | tail -1 | sed -n 's/.*; first.*: MSE \([0-9.]*\) MAE.*/\1/p')
   $G forecast eval --model "$model" --data $D --eval-scale scaled --json 2>/dev/null | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
 m, s, n = d['metrics'], d['baselines']['seasonal_naive'], d['baselines']['naive']
-print(f\"| $horizon | $name | {m['mse']:.3f} | {m['mae']:.3f} | {s['mse']:.3f} / {s['mae']:.3f} | {n['mse']:.3f} / {n['mae']:.3f} | {'yes' if m['mse'] < s['mse'] else 'no'} | $seconds s | $cpu s | $epochs / ${best:-–} | $rss MiB |\")"
+print(f\"| $horizon | $name | {m['mse']:.3f} | {m['mae']:.3f} | {$dl:.3f} | {s['mse']:.3f} / {s['mae']:.3f} | {n['mse']:.3f} / {n['mae']:.3f} | {'yes' if m['mse'] < s['mse'] else 'no'} | $seconds s | $cpu s | $epochs / ${best:-–} | $rss MiB |\")"
 }
-echo "| horizon | configuration | test MSE | test MAE | seasonal naive (24) MSE / MAE | naive MSE / MAE | beats s-naive | training wall | CPU (user+sys) | epochs / best | peak RSS |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| horizon | configuration | test MSE | test MAE | drop-last MSE | seasonal naive (24) MSE / MAE | naive MSE / MAE | beats s-naive | training wall | CPU (user+sys) | epochs / best | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 rows=${ROWS:-both}
 for h in "${horizons[@]}"; do
   if [ "$rows" != defaults ]; then
