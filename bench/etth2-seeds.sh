@@ -6,16 +6,8 @@
 # Usage: bench/etth2-seeds.sh [HORIZON ...]          (default 96 192 336 720)
 #        SEEDS="1 2 3" bench/etth2-seeds.sh 192       (default seeds 1 2 3; one training run at a time)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-dotnet build src/Gyre.Cli -c Release -v q >/dev/null
-dotnet build bench/Gyre.Bench -c Release -v q >/dev/null
-G="dotnet src/Gyre.Cli/bin/Release/net10.0/Gyre.Cli.dll"
-B="dotnet bench/Gyre.Bench/bin/Release/net10.0/Gyre.Bench.dll"
-D=bench/data/ETTh2.csv
-horizons=("$@"); [ ${#horizons[@]} -gt 0 ] || horizons=(96 192 336 720)
+source "$(dirname "$0")/etth2-common.sh"
 read -r -a seeds <<< "${SEEDS:-1 2 3}"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 echo "| horizon | seed | test MSE | test MAE | drop-last MSE | best epoch | training wall |"
 echo "|---|---|---|---|---|---|---|"
 for h in "${horizons[@]}"; do
@@ -23,13 +15,10 @@ for h in "${horizons[@]}"; do
   for seed in "${seeds[@]}"; do
     model="$out/segrnn-$h-$seed.gyre"
     start=$SECONDS
-    $G forecast train --data $D --target all --time-col date --lookback 96 --horizon "$h" --split 8640,2880,2880 \
-      --scaler standard --preset segrnn --seed "$seed" --out "$model" >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
+    $G forecast train "${PROTOCOL[@]}" --horizon "$h" --preset segrnn --seed "$seed" --out "$model" >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
     wall=$((SECONDS - start))
-    best=$(grep '^epoch [0-9]*/.*\*$' "$out/train.log" | tail -1 | sed 's#^epoch \([0-9]*\)/.*#\1#')
-    # droplast prints "all W windows per series: MSE m MAE a; first K (drop-last, batch 256): MSE m MAE a".
-    $B droplast "$model" $D | tail -1 | sed -n 's/.*: MSE \([0-9.]*\) MAE \([0-9.]*\); first.*: MSE \([0-9.]*\) MAE.*/\1 \2 \3/p' > "$out/m"
-    read -r mse mae dl < "$out/m"
+    best=$(best_epoch "$out/train.log")
+    read -r mse mae dl < <(test_scores "$model")
     echo "$mse $mae $dl" >> "$out/rows"
     printf '| %s | %s | %.3f | %.3f | %.3f | %s | %s s |\n' "$h" "$seed" "$mse" "$mae" "$dl" "${best:-–}" "$wall"
   done

@@ -11,34 +11,23 @@
 # the wall time is inflated, CPU time / cores bounds the idle wall from below), epochs run and the best (restored) epoch,
 # peak RSS. Data: bench/data/ETTh2.csv (see SOURCES.md).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-dotnet build src/Gyre.Cli -c Release -v q >/dev/null
-dotnet build bench/Gyre.Bench -c Release -v q >/dev/null
-G="dotnet src/Gyre.Cli/bin/Release/net10.0/Gyre.Cli.dll"
-B="dotnet bench/Gyre.Bench/bin/Release/net10.0/Gyre.Bench.dll"
-D=bench/data/ETTh2.csv
-horizons=("$@"); [ ${#horizons[@]} -gt 0 ] || horizons=(96 192 336 720)
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source "$(dirname "$0")/etth2-common.sh"
 row() {
   local name=$1 horizon=$2; shift 2
   local model="$out/$name-$horizon.gyre"
   local start=$SECONDS
-  /usr/bin/time -f "%M %U %S" -o "$out/rss" $G forecast train --data $D --target all --time-col date --lookback 96 --horizon "$horizon" \
-    --split 8640,2880,2880 --scaler standard --out "$model" "$@" ${SELECT:+--select "$SELECT"} >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
+  /usr/bin/time -f "%M %U %S" -o "$out/rss" $G forecast train "${PROTOCOL[@]}" --horizon "$horizon" --out "$model" "$@" ${SELECT:+--select "$SELECT"} >"$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
   local seconds=$((SECONDS - start)) rss cpu epochs best soup
   read -r rss user sys < <(tail -1 "$out/rss")
   rss=$((rss / 1024))
   cpu=$(python3 -c "print(round($user + $sys))")
-  # Epoch lines read "epoch E/N … *" when E improved on the validation loss: the last starred one is restored.
   epochs=$(grep -c '^epoch [0-9]*/' "$out/train.log" || true)
-  best=$(grep '^epoch [0-9]*/.*\*$' "$out/train.log" | tail -1 | sed 's#^epoch \([0-9]*\)/.*#\1#')
+  best=$(best_epoch "$out/train.log")
   # With --select soup the restored weights average the epochs the log names ("greedy soup of epochs 3, 5 restored").
   soup=$(grep -o 'greedy soup of epochs [0-9, ]*' "$out/train.log" | sed 's/greedy soup of epochs //; s/, /+/g' || true)
   [ -z "$soup" ] || best="$best, soup $soup"
-  # droplast prints "all W windows per series: MSE m MAE a; first K (drop-last, batch 256): MSE m MAE a".
   local dl
-  dl=$($B droplast "$model" $D | tail -1 | sed -n 's/.*; first.*: MSE \([0-9.]*\) MAE.*/\1/p')
+  dl=$(test_scores "$model" | cut -d' ' -f3)
   $G forecast eval --model "$model" --data $D --eval-scale scaled --json 2>/dev/null | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
