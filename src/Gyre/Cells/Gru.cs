@@ -47,7 +47,7 @@ public readonly unsafe struct GruCellMath : ICell
     /// <summary>w: the narrow unit blocks followed by b_hh [3, H] (zeros without a bias), as the runner lays out a cell
     /// whose b_hh is apart; with <paramref name="input"/> the step computes gi = b_ih + x·W_ihᵀ in its own tile.</summary>
     public static void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
-        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input) =>
+        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input, in CellParams p) =>
         RecurrentStepKernels.GruRowsStep(next, saved, gx, prev, w, w + RecurrentStepKernels.PackedLength(hidden, 3), rows, hidden, u0, u1, nextGx, input);
 }
 

@@ -130,9 +130,10 @@ public unsafe interface ICell
     static virtual bool HasFusedRows => false;
 
     /// <summary>The fused multi-row step of rows [0, R) and units [u0, u1); w narrow unit blocks; nextGx the
-    /// next step's gx to prefetch, or null; input: the step's own input projection (then gx is not read), or none.</summary>
+    /// next step's gx to prefetch, or null; input: the step's own input projection (then gx is not read), or none;
+    /// p the cell's options (e.g. sLSTM's forget gate).</summary>
     static virtual void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
-        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input) => throw new NotSupportedException();
+        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input, in CellParams p) => throw new NotSupportedException();
 }
 
 /// <summary>The recurrent parameters of one layer direction as the step sees them (pointers into pinned or

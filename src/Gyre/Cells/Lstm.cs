@@ -39,7 +39,7 @@ public readonly unsafe struct LstmCellMath : ICell
     public static bool HasFusedRows => true;
 
     public static void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
-        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input) =>
+        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input, in CellParams p) =>
         RecurrentStepKernels.LstmRowsStep(next, next + stateStride, saved, gx, prev, prev + stateStride, w, rows, hidden, u0, u1, nextGx, input);
 }
 

@@ -26,7 +26,8 @@ namespace Gyre.Cells;
 /// </para>
 /// Parameters: weight_ih [4H, I], weight_hh [4H, H] (heads = n &gt; 1: [n, 4H/n, H/n], one block per head with gate
 /// blocks i, f, z, o inside), bias_ih [4H], bias_hh [4H] (both fold into gx), U(−1/√H, 1/√H).
-/// Saved per unit: i', f', z, o, ∂log f/∂a_f. Pointwise kernel: <see cref="SlstmGates"/>. No native ONNX operator: export is a Scan over the step (<see cref="SlstmDefinition.EmitStep"/>).
+/// Saved per unit: i', f', z, o, ∂log f/∂a_f. Pointwise kernel: <see cref="SlstmGates"/>; dense weight_hh at batch above 1:
+/// the fused multi-row step <see cref="RecurrentStepKernels.SlstmRowsStep"/> (the gate math on the GEMM's register tile). No native ONNX operator: export is a Scan over the step (<see cref="SlstmDefinition.EmitStep"/>).
 /// </summary>
 public readonly unsafe struct SlstmCell<TRec> : ICell where TRec : struct, IRecurrence
 {
@@ -61,6 +62,17 @@ public readonly unsafe struct SlstmCell<TRec> : ICell where TRec : struct, IRecu
     }
 
     public static void RecurrentWeightGradients(in CellWeightGradients g) => TRec.Gradients(g);
+
+    /// <summary>dW_hh from ∂L/∂gh and H_prev only (dense or per head, no extra parameters): the backward may run in row groups.</summary>
+    public static bool RowGroupGradients => true;
+
+    /// <summary>The dense weight_hh [4H, H] has the LSTM's layout (four gate blocks of H rows), so the fused multi-row step
+    /// packs and multiplies it as LSTM's does, with this cell's gate math on the register tile; with heads there is none.</summary>
+    public static bool HasFusedRows => TRec.Shape == RecurrentWeights.Dense;
+
+    public static void FusedRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        int rows, int hidden, int u0, int u1, float* nextGx, in StepInput input, in CellParams p) =>
+        RecurrentStepKernels.SlstmRowsStep(next, prev, stateStride, saved, gx, w, rows, hidden, u0, u1, p.I0 != 0, nextGx, input);
 }
 
 /// <summary>

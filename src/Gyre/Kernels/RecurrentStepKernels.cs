@@ -668,8 +668,57 @@ internal static unsafe class RecurrentStepKernels
     public static void LstmRowsStep(float* hNext, float* cNext, float* saved, float* gates, float* hPrev, float* cPrev,
         float* w, int rows, int hidden, int u0, int u1, float* nextGates = null, in StepInput input = default)
     {
+        // c is state 1: cNext − hNext, the same distance as cPrev − hPrev (states [NS, ·] one stride apart).
+        RowsStep4(hNext, hPrev, (nint)(cNext - hNext), saved, 5, gates, w, rows, hidden, u0, u1, nextGates, input, new LstmTile());
+    }
+
+    /// <summary>
+    /// One sLSTM step (<see cref="SlstmGates"/>) of rows [0, R) and units [u0, u1), exactly as <see cref="LstmRowsStep"/>
+    /// with the stabilised exponential gating on the tile: the same FMA chains as the GEMM path and the expression of
+    /// <see cref="SlstmGates.Forward"/>, so the same bits. States h, c, n, m at next / prev + j·stateStride ([R, H] each);
+    /// saved [R, 5H] or null; <paramref name="expForget"/>: log f = f̃ instead of log σ(f̃).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SlstmRowsStep(float* next, float* prev, nint stateStride, float* saved, float* gates, float* w,
+        int rows, int hidden, int u0, int u1, bool expForget, float* nextGates = null, in StepInput input = default) =>
+        RowsStep4(next, prev, stateStride, saved, 5, gates, w, rows, hidden, u0, u1, nextGates, input, new SlstmTile { ExpForget = expForget });
+
+    /// <summary>The gate math a four-gate multi-row step runs on its register tile: rows [0, mr) of one 16-unit block,
+    /// pre-activations tile [mr, 4, 16]; state j of row i at next / prev + j·stateStride + i·hs; saved [mr, S·H] or null.
+    /// A struct, so each cell's step is its own specialisation with the math inlined.</summary>
+    private interface ITileGates
+    {
+        void Apply(float* next, float* prev, nint stateStride, float* saved, float* tile, int mr, nint hs);
+    }
+
+    private readonly struct LstmTile : ITileGates
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply(float* next, float* prev, nint stateStride, float* saved, float* tile, int mr, nint hs) =>
+            LstmMath(next, next + stateStride, saved, hs, prev + stateStride, tile, Lanes, mr, stateRow: hs, savedRow: 5 * hs, accRow: Wide);
+    }
+
+    private readonly struct SlstmTile : ITileGates
+    {
+        public bool ExpForget { get; init; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply(float* next, float* prev, nint stateStride, float* saved, float* tile, int mr, nint hs) =>
+            SlstmGates.TileForward(next, prev, stateStride, saved, tile, mr, hs, ExpForget);
+    }
+
+    /// <summary>
+    /// The multi-row step of a four-gate cell: for each 16-unit block and 6-row tile, the register tile starts from the
+    /// step's gates (or from the bias and x·W_ihᵀ with <paramref name="input"/>), accumulates h·W_hhᵀ from the narrow
+    /// unit block [K, 4, 16], and <paramref name="math"/> runs on it. State 0 (h) of row i at next / prev + i·H;
+    /// saved rows <paramref name="savedWidth"/>·H floats apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowsStep4<TGates>(float* next, float* prev, nint stateStride, float* saved, int savedWidth, float* gates,
+        float* w, int rows, int hidden, int u0, int u1, float* nextGates, in StepInput input, TGates math) where TGates : struct, ITileGates
+    {
         int k = hidden;
-        nint hs = hidden, gs = 4 * hs, ss = 5 * hs;
+        nint hs = hidden, gs = 4 * hs, ss = savedWidth * hs;
         float* raw = stackalloc float[Gemm.MR * Wide + Lanes];
         float* tile = (float*)(((nuint)raw + 63) & ~(nuint)63);   // [6, 4, 16] pre-activations
         float* x = input.X;
@@ -697,10 +746,9 @@ internal static unsafe class RecurrentStepKernels
                     Tile(mr, input.Size, x + r * input.Ldx, input.Ldx, inBlock, tile);
                 }
                 // h rows in place: A(i, p) = hPrev[(r + i)·H + p].
-                Tile(mr, k, hPrev + r * hs, hs, block, tile);
+                Tile(mr, k, prev + r * hs, hs, block, tile);
                 if (nextGates != null) PrefetchGates(nextGates + r * gs + u, mr, gs, hs, 4);
-                LstmMath(hNext + r * hs + u, cNext + r * hs + u, saved == null ? null : saved + r * ss + u, hs, cPrev + r * hs + u,
-                    tile, Lanes, mr, stateRow: hs, savedRow: ss, accRow: Wide);
+                math.Apply(next + r * hs + u, prev + r * hs + u, stateStride, saved == null ? null : saved + r * ss + u, tile, mr, hs);
             }
         }
     }

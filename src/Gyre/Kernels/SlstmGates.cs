@@ -71,42 +71,87 @@ public static class SlstmGates
         where S : struct, ISimd<TV> where TV : struct
     {
         nuint h = p.H, g = b * 4 * h, o = b * h, s = b * 5 * h, w = (nuint)S.Count;
-        TV one = S.Splat(1f), zero = S.Splat(0f);
         for (; j + w <= h; j += w)
-        {
-            TV ai = S.Load(ref gates, g + j), af = S.Load(ref gates, g + h + j);
-            TV logF, dLogF;
-            if (p.ExpForget) { logF = af; dLogF = one; }
-            else
-            {
-                // log σ(f̃) = min(f̃, 0) − log1p(e^(−|f̃|)), never forming 1 + e^(−f̃) (overflows for f̃ ≪ 0);
-                // ∂/∂f̃ = σ(−f̃) from the same e.
-                TV e = Activations.Exp<S, TV>(S.Or(af, S.Splat(-0f)));
-                logF = S.Sub(S.Min(af, zero), Log1pUnit<S, TV>(e));
-                dLogF = S.Div(S.Select(S.GreaterThanOrEqual(af, zero), e, one), S.Add(one, e));
-            }
-            TV a = S.Add(logF, S.Load(ref mPrev, o + j));
-            TV m = MaxNaN<S, TV>(a, ai);
-            TV ig = Activations.Exp<S, TV>(S.Sub(ai, m));
-            TV fg = Activations.Exp<S, TV>(S.Sub(a, m));
-            TV z = Activations.Tanh<S, TV>(S.Load(ref gates, g + 2 * h + j));
-            TV og = Activations.Sigmoid<S, TV>(S.Load(ref gates, g + 3 * h + j));
-            TV c = S.MulAdd(fg, S.Load(ref cPrev, o + j), S.Mul(ig, z));
-            TV n = S.MulAdd(fg, S.Load(ref nPrev, o + j), ig);
-            S.Store(S.Div(S.Mul(og, c), n), ref hNext, o + j);
-            S.Store(c, ref cNext, o + j);
-            S.Store(n, ref nNext, o + j);
-            S.Store(m, ref mNext, o + j);
-            if (p.Save)
-            {
-                S.Store(ig, ref saved, s + j);
-                S.Store(fg, ref saved, s + h + j);
-                S.Store(z, ref saved, s + 2 * h + j);
-                S.Store(og, ref saved, s + 3 * h + j);
-                S.Store(dLogF, ref saved, s + 4 * h + j);
-            }
-        }
+            StepVector<S, TV>(p.ExpForget, ref gates, g + j, h, ref cPrev, ref nPrev, ref mPrev, ref hNext, ref cNext, ref nNext, ref mNext,
+                o + j, p.Save, ref saved, s + j, h);
         return j;
+    }
+
+    /// <summary>
+    /// The step of one vector of units: pre-activations ĩ, f̃, z̃, õ at <paramref name="gates"/>[<paramref name="gi"/> + k·gateStride]
+    /// (k = 0..3); states at [<paramref name="si"/>] of each; when <paramref name="save"/>, i' | f' | z | o | ∂log f/∂f̃ at
+    /// <paramref name="saved"/>[<paramref name="sv"/> + k·savedStride]. The one expression of the forward: the span kernel
+    /// above and the fused multi-row step (<see cref="TileForward"/>, on the GEMM's register tile) both run it, so they
+    /// give the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StepVector<S, TV>(bool expForget, ref float gates, nuint gi, nuint gateStride,
+        ref float cPrev, ref float nPrev, ref float mPrev, ref float hNext, ref float cNext, ref float nNext, ref float mNext, nuint si,
+        bool save, ref float saved, nuint sv, nuint savedStride)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        TV one = S.Splat(1f), zero = S.Splat(0f);
+        TV ai = S.Load(ref gates, gi), af = S.Load(ref gates, gi + gateStride);
+        TV logF, dLogF;
+        if (expForget) { logF = af; dLogF = one; }
+        else
+        {
+            // log σ(f̃) = min(f̃, 0) − log1p(e^(−|f̃|)), never forming 1 + e^(−f̃) (overflows for f̃ ≪ 0);
+            // ∂/∂f̃ = σ(−f̃) from the same e.
+            TV e = Activations.Exp<S, TV>(S.Or(af, S.Splat(-0f)));
+            logF = S.Sub(S.Min(af, zero), Log1pUnit<S, TV>(e));
+            dLogF = S.Div(S.Select(S.GreaterThanOrEqual(af, zero), e, one), S.Add(one, e));
+        }
+        TV a = S.Add(logF, S.Load(ref mPrev, si));
+        TV m = MaxNaN<S, TV>(a, ai);
+        TV ig = Activations.Exp<S, TV>(S.Sub(ai, m));
+        TV fg = Activations.Exp<S, TV>(S.Sub(a, m));
+        TV z = Activations.Tanh<S, TV>(S.Load(ref gates, gi + 2 * gateStride));
+        TV og = Activations.Sigmoid<S, TV>(S.Load(ref gates, gi + 3 * gateStride));
+        TV c = S.MulAdd(fg, S.Load(ref cPrev, si), S.Mul(ig, z));
+        TV n = S.MulAdd(fg, S.Load(ref nPrev, si), ig);
+        S.Store(S.Div(S.Mul(og, c), n), ref hNext, si);
+        S.Store(c, ref cNext, si);
+        S.Store(n, ref nNext, si);
+        S.Store(m, ref mNext, si);
+        if (save)
+        {
+            S.Store(ig, ref saved, sv);
+            S.Store(fg, ref saved, sv + savedStride);
+            S.Store(z, ref saved, sv + 2 * savedStride);
+            S.Store(og, ref saved, sv + 3 * savedStride);
+            S.Store(dLogF, ref saved, sv + 4 * savedStride);
+        }
+    }
+
+    /// <summary>
+    /// The forward of one 16-unit block of <paramref name="rows"/> rows from a GEMM register tile: pre-activations
+    /// tile [rows, 4, 16] (row i at tile + i·64, gate k at + k·16); state j of row i at next / prev + j·stateStride + i·hs;
+    /// saved [rows, 5H] (gate k of row i at saved + i·5·hs + k·hs) or null. Same expression as <see cref="Forward"/>
+    /// (<see cref="StepVector"/>), in vectors of 16 (two of 8 without Vector512), so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void TileForward(float* next, float* prev, nint stateStride, float* saved, float* tile, int rows, nint hs, bool expForget)
+    {
+        if (Vector512.IsHardwareAccelerated) TileForward<Simd512, Vector512<float>>(next, prev, stateStride, saved, tile, rows, hs, expForget);
+        else TileForward<Simd256, Vector256<float>>(next, prev, stateStride, saved, tile, rows, hs, expForget);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void TileForward<S, TV>(float* next, float* prev, nint stateStride, float* saved, float* tile, int rows, nint hs, bool expForget)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        const int lanes = 16;
+        for (int i = 0; i < rows; i++)
+        {
+            float* nx = next + i * hs, pv = prev + i * hs, acc = tile + i * 4 * lanes;
+            // Without saved rows the reference is never read (save is false): any valid address will do.
+            float* sv = saved == null ? acc : saved + i * 5 * hs;
+            for (int j = 0; j < lanes; j += S.Count)
+                StepVector<S, TV>(expForget, ref *acc, (nuint)j, lanes, ref *(pv + stateStride), ref *(pv + 2 * stateStride), ref *(pv + 3 * stateStride),
+                    ref *nx, ref *(nx + stateStride), ref *(nx + 2 * stateStride), ref *(nx + 3 * stateStride), (nuint)j,
+                    saved != null, ref *sv, (nuint)j, (nuint)hs);
+        }
     }
 
     /// <summary>max(a, b), NaN when either is (the native max returns one operand for NaN, which depends on the order).</summary>

@@ -48,6 +48,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
     public float* Gx;                // [T, B, G·H] input projections
     public float* States;            // [NS, T+1, B, H]
     public float* Saved;             // [T, B, S·H] or null (inference)
+    public CellParams Params;        // the cell's options, for the multi-row step
     public int* Progress;            // [workers, 32]: done at 0, own at 16, started at 17
     /// <summary>How long a worker waits for a missing share, as a multiple of the time a recent share took it
     /// (1: wait as long as doing it; 0: cover at once).</summary>
@@ -158,7 +159,7 @@ internal unsafe struct FusedSequenceJob<TCell> : IWorkerJob where TCell : struct
         {
             // The step after this one, whose gates the kernel prefetches (null after the last step).
             float* nextGx = s + 1 < Steps ? Gx + (Reverse ? step - 1 : step + 1) * g * bh : null;
-            TCell.FusedRowsStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, Batch, Hidden, u0, u1, nextGx, default);
+            TCell.FusedRowsStep(States + next * bh, States + prev * bh, stride, saved, Gx + step * g * bh, W, Batch, Hidden, u0, u1, nextGx, default, Params);
         }
     }
 }

@@ -700,7 +700,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                     {
                         Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
                         Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved, Progress = progress,
-                        Patience = options.FusedSplitPatience,
+                        Patience = options.FusedSplitPatience, Params = a.Params,
                     };
                     FusedSequenceJob<TCell>.ResetProgress(progress, batch, hidden, steps, workers);
                     if (team.TryRunConcurrently(ref split)) return true;
@@ -711,7 +711,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
                 Reverse = a.Reverse, Batch = batch, Hidden = hidden, Steps = steps, W = blocks,
                 Gx = pGx, States = pStates, Saved = a.Saved.IsEmpty ? null : pSaved,
                 X = perStep ? pX : null, InSize = inSize, WIh = perStep ? ThreadScratch.Align(pInput) : null,
-                Bias = a.Bias.IsEmpty ? null : pBias,
+                Bias = a.Bias.IsEmpty ? null : pBias, Params = a.Params,
             };
             if (!splitRows) { job.Execute(0, 1); return false; }
             long weightBytes = (packed + (perStep ? RecurrentStepKernels.PackedLength(hidden, g, inSize) : 0)) * sizeof(float);
@@ -1201,6 +1201,7 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
     // (StepInput), so gx never goes to memory; else Gx holds all T steps.
     public float* X, WIh, Bias;      // x [T, B, I]; W_ih in narrow unit blocks [H/16][I, G, 16]; bias [G·H] or null
     public int InSize;
+    public CellParams Params;        // the cell's options, for its step
 
     /// <summary>Per block b, at [b·FusedRowBlocks.ClaimStride]: 2·(steps done) + 1 while a worker holds it; null: the fixed split.</summary>
     public int* Claims;
@@ -1259,7 +1260,7 @@ internal unsafe struct FusedRowsJob<TCell> : IWorkerJob where TCell : struct, IC
                 gStep = Gx + ((nint)step * bh + rh) * g;
                 if (s + 1 < Steps) nextGx = Gx + ((nint)(Reverse ? step - 1 : step + 1) * bh + rh) * g;
             }
-            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx, input);
+            TCell.FusedRowsStep(States + next * bh + rh, States + prev * bh + rh, stride, saved, gStep, W, rows, Hidden, 0, Hidden, nextGx, input, Params);
         }
     }
 }

@@ -22,7 +22,7 @@ public class RecurrentStepTests
     /// <summary>Runs forward + backward twice and inference once with the given execution options and checks that
     /// every layer direction took <paramref name="expected"/> forward (the fused paths exist only where
     /// <see cref="RecurrentStepKernels.IsSupported"/>: elsewhere the caller's expectation is the split the runner falls back to).</summary>
-    private static float[][] Run(CellKind kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256,
+    private static float[][] Run(CellDefinition kind, int h, bool bias, bool bidirectional, bool fused, WorkerTeam team, int parallelMin = 256,
         int batch = 1, int splitMin = 12, int projectMax = 128, SequencePath? expected = null, double patience = 1.0)
     {
         const int t = 9, i = 5;
@@ -36,8 +36,14 @@ public class RecurrentStepTests
         var layer = new RecurrentLayer(kind, i, h, l, bias: bias, bidirectional: bidirectional, seed: 7) { Execution = options };
         var rng = new Rng(11);
         var x = GradientCheckTests.Random(rng, [t, batch, i]);
-        var h0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
-        var c0 = kind == CellKind.Lstm ? GradientCheckTests.Random(rng, [l * d, batch, h]) : null;
+        // Every state starts away from zero (sLSTM's normaliser n positive, as the cell keeps it).
+        var inits = new Tensor?[layer.StateCount];
+        for (int j = 0; j < inits.Length; j++)
+        {
+            var s0 = GradientCheckTests.Random(rng, [l * d, batch, h]);
+            if (j == 2) foreach (ref float v in s0.Span) v = 0.5f + Math.Abs(v);
+            inits[j] = s0;
+        }
         var outputs = new List<float[]>();
         var split = team.Size > 1 && batch >= splitMin * team.Size ? SequencePath.RowSplit : team.Size > 1 ? SequencePath.UnitSplit : SequencePath.RowSplit;
         var want = fused && RecurrentStepKernels.IsSupported && expected is { } e ? e : split;
@@ -45,20 +51,19 @@ public class RecurrentStepTests
         for (int call = 0; call < 2; call++)
         {
             if (call == 1) foreach (var p in layer.Parameters()) p.Value.Span[0] += 0.25f;
-            var r = layer.Forward(x, h0, c0);
+            var r = layer.ForwardStates(x, inits);
             Assert.All(layer.LastForwardPaths, p => Assert.Equal(want, p));
             var dy = GradientCheckTests.Random(rng, r.Output.Shape.ToArray());
             var g = layer.Backward(dy);
             Assert.All(layer.LastBackwardPaths, p => Assert.Equal(split, p));
             outputs.Add(r.Output.ReadOnlySpan.ToArray());
-            outputs.Add(r.Hidden.ReadOnlySpan.ToArray());
-            if (r.Cell != null) outputs.Add(r.Cell.ReadOnlySpan.ToArray());
+            foreach (var state in r.States) outputs.Add(state.ReadOnlySpan.ToArray());
             outputs.Add(g.Input.ReadOnlySpan.ToArray());
             outputs.Add(g.Hidden.ReadOnlySpan.ToArray());
             foreach (var p in layer.Parameters()) outputs.Add(p.Grad.ReadOnlySpan.ToArray());
         }
         layer.Training = false;
-        var inference = layer.Forward(x, h0, c0);
+        var inference = layer.ForwardStates(x, inits);
         Assert.All(layer.LastForwardPaths, p => Assert.Equal(want, p));
         outputs.Add(inference.Output.ReadOnlySpan.ToArray());
         return outputs.ToArray();
@@ -90,7 +95,7 @@ public class RecurrentStepTests
     [InlineData("lstm", 150, true, true)]
     public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
     {
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         AssertSameBits(Run(kind, h, bias, bidirectional, fused: false, One),
             Run(kind, h, bias, bidirectional, fused: true, One, expected: SequencePath.FusedSingleRow));
     }
@@ -102,7 +107,7 @@ public class RecurrentStepTests
     [InlineData("lstm", 272)]
     public void UnitSplitOverTheTeamChangesNoBit(string cell, int h)
     {
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, expected: SequencePath.FusedSingleRow),
                        Run(kind, h, true, true, fused: true, Two, parallelMin: 16, expected: SequencePath.FusedSingleRow));
     }
@@ -111,11 +116,12 @@ public class RecurrentStepTests
     [InlineData("gru", 128, 1)]
     [InlineData("lstm", 150, 1)]
     [InlineData("lstm", 64, 5)]
+    [InlineData("slstm", 48, 5)]
     public void UnitSplitThatNeverWaitsChangesNoBit(string cell, int h, int batch)
     {
         // Patience 0: a worker computes every missing share of the other at once, so shares are computed twice,
         // often at the same time; duplicates write the same bits.
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
         AssertSameBits(Run(kind, h, true, true, fused: true, One, parallelMin: 16, batch: batch, splitMin: 1000, expected: path),
                        Run(kind, h, true, true, fused: true, Two, parallelMin: 16, batch: batch, splitMin: 1000, expected: path, patience: 0));
@@ -128,7 +134,7 @@ public class RecurrentStepTests
     [InlineData("lstm", 64, 25)]
     public void BatchSplitOverTheTeamChangesNoBit(string cell, int h, int batch)
     {
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         // Not fused: the row split itself (the fused multi-row LSTM has its own test below).
         var one = Run(kind, h, true, true, fused: false, One, batch: batch, splitMin: 3);
         var two = Run(kind, h, true, true, fused: false, Two, batch: batch, splitMin: 3);
@@ -148,12 +154,17 @@ public class RecurrentStepTests
     [InlineData("gru", 48, 13, true)]
     [InlineData("gru", 64, 25, false)]
     [InlineData("gru", 32, 4, true, false)]
+    [InlineData("slstm", 16, 2, false)]
+    [InlineData("slstm", 32, 7, true)]
+    [InlineData("slstm", 48, 13, true, false)]
+    [InlineData("slstm(forget=exp)", 32, 11, false)]
+    [InlineData("slstm(forget=exp)", 64, 25, true)]
     public void FusedRowsStepMatchesGemmPathBitForBit(string cell, int h, int batch, bool bidirectional, bool bias = true)
     {
-        // Batch above 1: the multi-row fused step (GEMM tile + gate math on the tile; LSTM 6×64 over [K, 4, 16], GRU
-        // 6×48 over [K, 3, 16] with b_hh apart) on one thread, split by rows (splitMin 3) and split by unit blocks
+        // Batch above 1: the multi-row fused step (GEMM tile + gate math on the tile; LSTM and sLSTM 6×64 over [K, 4, 16],
+        // GRU 6×48 over [K, 3, 16] with b_hh apart) on one thread, split by rows (splitMin 3) and split by unit blocks
         // (splitMin 1000, parallelMin 16) must all give the GEMM + gate-kernel bits, with ragged last row tiles.
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         var rows = SequencePath.FusedRows;
         var gemm = Run(kind, h, bias, bidirectional, fused: false, One, batch: batch);
         AssertSameBits(gemm, Run(kind, h, bias, bidirectional, fused: true, One, batch: batch, expected: rows));
@@ -169,12 +180,13 @@ public class RecurrentStepTests
     [InlineData("lstm", 32, 61, true)]
     [InlineData("gru", 16, 40, true)]
     [InlineData("gru", 48, 61, false)]
+    [InlineData("slstm", 32, 61, true)]
     public void ClaimedRowBlocksChangeNoBit(string cell, int h, int batch, bool bidirectional)
     {
         // A row split over claimed blocks (3 and 4 blocks of 18 rows, the last ragged), each claim advancing its block by
         // one step so that blocks change hands all the time: the GEMM path's bits, in training and in inference.
-        var kind = CellRegistry.Parse(cell);
-        int gates = kind == CellKind.Lstm ? 4 : 3;
+        var kind = CellRegistry.FromText(cell);
+        int gates = kind.Gates;
         var plan = FusedRowBlocks.Plan(batch, 9, gates, h, 5, 0, 2, Gemm.Blocking.Caches.L2);
         Assert.Equal((18, batch == 40 ? 3 : 4), (plan.BlockRows, plan.Blocks));
         double saved = FusedRowBlocks.ChunkFlops;
@@ -209,7 +221,7 @@ public class RecurrentStepTests
     [InlineData("rnn_relu", 8, 25)]
     public void EveryCellRowSplitAndUnitSplitChangeNoBit(string cell, int h, int batch)
     {
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         var one = Run(kind, h, true, true, fused: true, One, batch: batch, splitMin: 3);
         AssertSameBits(one, Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 3));
         AssertSameBits(one, Run(kind, h, true, true, fused: true, Two, batch: batch, splitMin: 1000));
@@ -237,7 +249,7 @@ public class RecurrentStepTests
         // one-thread arm projects the inputs ahead on the other worker (ProjectAheadJob, blocks of 32 steps, a
         // ragged last block, reversed in time for the backward direction).
         const int t = SplitChooser.TrialSteps + 7, i = 6;
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         var path = batch == 1 ? SequencePath.FusedSingleRow : SequencePath.FusedRows;
         // Each call: the output, and in training mode (odd calls) every gradient too — a training forward at batch 1
         // takes the same arms and saves its activations from them.
@@ -286,7 +298,7 @@ public class RecurrentStepTests
         // A served stream advances one step per call: its calls are timed apart from long ones (their own chooser, in
         // trials of TrialSteps calls: split, one thread, split, …), and every call must give a one-thread team's bits.
         const int i = 5, h = 128, steps = 2 * SplitChooser.TrialSteps + 12;
-        var kind = CellRegistry.Parse(cell);
+        var kind = CellRegistry.FromText(cell);
         float[] Run(WorkerTeam team)
         {
             var layer = new RecurrentLayer(kind, i, h, 1, seed: 2)
