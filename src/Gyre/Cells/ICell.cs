@@ -125,6 +125,16 @@ public unsafe interface ICell
     static virtual void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
         float* biasHh, int hidden, int u0, int u1) => throw new NotSupportedException();
 
+    /// <summary>Whether <see cref="FusedStep"/> may run on a share of the units, the team splitting them (one exchange of
+    /// h per step); false when a step needs every unit of an intermediate first (MGU: U_h reads all of f ⊙ h).</summary>
+    static virtual bool FusedStepSplitsUnits => true;
+
+    /// <summary>How the runner packs W_hh for <see cref="FusedStep"/>: false, all G gates of a unit block together
+    /// (<see cref="RecurrentStepKernels.PackUnitBlocks"/> with G gates); true, each gate's [H, H] rows apart as a one-gate
+    /// matrix, gate g at g·<see cref="RecurrentStepKernels.PackedLength(int, int)"/>(H, 1) (a cell whose gates are two
+    /// products in sequence, MGU).</summary>
+    static virtual bool FusedStepPacksGatesApart => false;
+
     /// <summary>Whether <see cref="FusedRowsStep"/> exists: several rows per step with the gate math on the
     /// GEMM's register tile (where <see cref="RecurrentStepKernels.IsSupported"/>, H a multiple of 16).</summary>
     static virtual bool HasFusedRows => false;

@@ -549,6 +549,84 @@ internal static unsafe class RecurrentStepKernels
         Vector256.Store(a4, c2); Vector256.Store(a5, c2 + 8); Vector256.Store(a6, c3); Vector256.Store(a7, c3 + 8);
     }
 
+    // ------------------------------------------------------------------ MGU
+
+    /// <summary>
+    /// One minimal-gated-unit step of all H units (batch 1): f = σ(gates_f + U_f·h), then, once every f ⊙ h is known,
+    /// h̃ = tanh(gates_h̃ + U_h·(f ⊙ h)), h' = h + f ⊙ (h̃ − h). The two products are the two stages of the GEMM path
+    /// (<see cref="Cells.MguCellMath"/>) as GEMVs over unit blocks: the same chains (gates, then k = 0..K−1) and the
+    /// expressions of <see cref="MguGates"/>, so the same bits. The second stage reads every f ⊙ h, so the units do not
+    /// split over a team. hNext, hPrev [H]; gates [2H] (x·W_ihᵀ + both biases, read only); saved [3H] (f | h̃ | f ⊙ h)
+    /// or null; w: U_f then U_h, each packed apart as a one-gate matrix (<see cref="PackUnitBlocks"/> with G = 1,
+    /// Hp·K floats each).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MguStep(float* hNext, float* saved, float* gates, float* hPrev, float* w, int hidden)
+    {
+        int hp = PaddedUnits(hidden), k = hidden;
+        nint hs = hidden;
+        // [5, Hp] on the stack, 64-byte aligned: h; f (its pre-activation first); f ⊙ h (stage 2's x: K of it read);
+        // h̃ (its pre-activation first); h'. Padded units compute from zero weights and a zero h and are never stored.
+        float* raw = stackalloc float[5 * hp + Lanes];
+        float* h = (float*)(((nuint)raw + 63) & ~(nuint)63), f = h + hp, fh = f + hp, c = fh + hp, next = c + hp;
+        new Span<float>(h, 5 * hp).Clear();
+        new ReadOnlySpan<float>(hPrev, hidden).CopyTo(new Span<float>(h, hidden));
+        new ReadOnlySpan<float>(gates, hidden).CopyTo(new Span<float>(f, hidden));
+        new ReadOnlySpan<float>(gates + hs, hidden).CopyTo(new Span<float>(c, hidden));
+        AccumulateOneGate(f, w, h, k, hp);                                  // f's pre-activation: gates_f + U_f·h
+        MguGates.GateRow(f, fh, h, hp);                                     // f = σ(·), f ⊙ h
+        AccumulateOneGate(c, w + PackedLength(hidden, 1), fh, k, hp);      // h̃'s: gates_h̃ + U_h·(f ⊙ h)
+        MguGates.CandidateRow(c, next, f, h, hp);                           // h̃ = tanh(·), h' = h + f ⊙ (h̃ − h)
+        new ReadOnlySpan<float>(next, hidden).CopyTo(new Span<float>(hNext, hidden));
+        if (saved != null)
+        {
+            new ReadOnlySpan<float>(f, hidden).CopyTo(new Span<float>(saved, hidden));
+            new ReadOnlySpan<float>(c, hidden).CopyTo(new Span<float>(saved + hs, hidden));
+            new ReadOnlySpan<float>(fh, hidden).CopyTo(new Span<float>(saved + 2 * hs, hidden));
+        }
+    }
+
+    /// <summary>acc [Hp] += W [Hp, K] (a one-gate matrix in unit blocks: [K, 64] while 64 fit, then [K, 16]) · x [K].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateOneGate(float* acc, float* w, float* x, int k, int hp)
+    {
+        for (int u = 0; u < hp;)
+        {
+            int width = BlockWidth(u, hp);
+            float* block = w + (nint)u * k;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                if (width == Wide) Accumulate4(acc + u, block, x, k); else Accumulate1(acc + u, block, x, k);
+            }
+            else if (width == Wide) Accumulate256x8(acc + u, block, x, k, Wide, Lanes);
+            else Accumulate256x2(acc + u, block, x, k);
+            u += width;
+        }
+    }
+
+    /// <summary>acc [16] += block [K, 16] · h [K].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate1(float* acc, float* row, float* h, int k)
+    {
+        Vector512<float> a0 = Vector512.Load(acc);
+        for (int p = 0; p < k; p++, row += 16) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), Vector512.Create(h[p]), a0);
+        Vector512.Store(a0, acc);
+    }
+
+    /// <summary>Vector256: acc [16] += block [K, 16] · h [K], two accumulators.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate256x2(float* acc, float* row, float* h, int k)
+    {
+        Vector256<float> a0 = Vector256.Load(acc), a1 = Vector256.Load(acc + 8);
+        for (int p = 0; p < k; p++, row += 16)
+        {
+            var x = Vector256.Create(h[p]);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(row), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(row + 8), x, a1);
+        }
+        Vector256.Store(a0, acc); Vector256.Store(a1, acc + 8);
+    }
+
     // ------------------------------------------------------------------ GRU, several rows
 
     /// <summary>

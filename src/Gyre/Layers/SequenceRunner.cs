@@ -554,7 +554,7 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
     private void RunFused(in DirectionForward a, ExecutionOptions options, WorkerTeam team)
     {
         int hidden = a.Hidden, g = TCell.Gates, gh = g * hidden, hp = RecurrentStepKernels.PaddedUnits(hidden), workers = team.Size;
-        bool canSplit = workers > 1 && hidden >= options.ParallelFusedMinHidden;
+        bool canSplit = workers > 1 && hidden >= options.ParallelFusedMinHidden && TCell.FusedStepSplitsUnits;
         bool timed = canSplit && options.TimeFusedSplit && !SplitChooser.SplitClearlyPays(1, g, hidden);
         bool split = canSplit && (!timed || Chooser(a.Steps).ShouldSplit(1, hidden, a.Steps));
         // Ahead only where the whole-sequence GEMM takes its blocked path (so every block's GEMM gives its bits) and
@@ -572,7 +572,13 @@ internal sealed unsafe partial class SequenceRunner<TCell> : ISequenceRunner whe
         fixed (float* pGx = a.Gx) fixed (float* pStates = a.States) fixed (float* pSaved = a.Saved)
         {
             float* blocks = ThreadScratch.Align(blocksRaw), bias = null;
-            if (Stale(ref _wideGen, a.PackGeneration)) { RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g); _narrowGen = 0; }
+            if (Stale(ref _wideGen, a.PackGeneration))
+            {
+                if (!TCell.FusedStepPacksGatesApart) RecurrentStepKernels.PackUnitBlocks(blocks, w, hidden, g);
+                else for (int gate = 0; gate < g; gate++)
+                    RecurrentStepKernels.PackUnitBlocks(blocks + gate * RecurrentStepKernels.PackedLength(hidden, 1), w + (nint)gate * hidden * hidden, hidden, 1);
+                _narrowGen = 0;
+            }
             if (TCell.HiddenBiasApart && !a.BHh.IsEmpty)
             {
                 bias = ThreadScratch.Align(biasRaw);

@@ -93,6 +93,12 @@ public class RecurrentStepTests
     [InlineData("lstm", 45, false, true)]
     [InlineData("lstm", 64, true, false)]
     [InlineData("lstm", 150, true, true)]
+    [InlineData("mgu", 5, true, false)]
+    [InlineData("mgu", 16, false, true)]
+    [InlineData("mgu", 37, true, true)]
+    [InlineData("mgu", 64, true, false)]
+    [InlineData("mgu", 100, true, true)]
+    [InlineData("mgu", 144, false, false)]
     public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
     {
         var kind = CellRegistry.FromText(cell);
@@ -242,6 +248,8 @@ public class RecurrentStepTests
     [InlineData("lstm", 128, 1, true, 16, false)]
     [InlineData("lstm", 100, 1, true, 16, true)]
     [InlineData("lstm", 64, 5, false, 16, false)]
+    [InlineData("mgu", 128, 1, true, 16, false)]
+    [InlineData("mgu", 100, 1, false, 16, true)]
     public void TimedSplitChoiceChangesNoBit(string cell, int h, int batch, bool bidirectional, int parallelMin, bool absentPartner)
     {
         // Long enough to be timed: the chooser alternates split, one thread, split, one thread over the first four
@@ -293,6 +301,7 @@ public class RecurrentStepTests
     [Theory]
     [InlineData("gru")]
     [InlineData("lstm")]
+    [InlineData("mgu")]
     public void StepByStepStreamsTimeTheirOwnArmAndChangeNoBit(string cell)
     {
         // A served stream advances one step per call: its calls are timed apart from long ones (their own chooser, in
