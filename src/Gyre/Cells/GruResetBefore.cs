@@ -17,10 +17,24 @@ namespace Gyre.Cells;
 /// <see cref="GruResetBeforeGates.ResetForward"/> (r, z, r ⊙ h into the scratch), then gx[n] += (r ⊙ h)·W_hnᵀ,
 /// then <see cref="GruResetBeforeGates.CandidateForward"/>. Saved per unit: r, z, n and r ⊙ h (the input of
 /// dW_hn). Backward mirrors it; ∂L/∂gx equals ∂L/∂gh in every column, so one buffer holds both.
+/// Batch 1: the fused step <see cref="RecurrentStepKernels.TwoStageStep{TMath}"/> (both stages as GEMVs over unit
+/// blocks, W_h[r|z] and W_hn packed apart, on one core: stage 2 needs every r ⊙ h).
 /// ONNX: op GRU, linear_before_reset = 0.
 /// </summary>
 public readonly unsafe struct GruResetBeforeCellMath : ICell
 {
+    public static bool HasFusedStep => true;
+    public static bool FusedStepSplitsUnits => false;
+    public static bool FusedStepPacksGatesApart => true;
+
+    /// <summary>All units at once (<see cref="FusedStepSplitsUnits"/> is false, so [u0, u1) is always [0, H)).</summary>
+    public static void FusedStep(float* next, float* prev, nint stateStride, float* saved, float* gx, float* w,
+        float* biasHh, int hidden, int u0, int u1)
+    {
+        System.Diagnostics.Debug.Assert(u0 == 0 && u1 >= hidden);
+        RecurrentStepKernels.TwoStageStep<RecurrentStepKernels.GruResetBeforeTwoStage>(next, saved, gx, prev, w, hidden);
+    }
+
     public static int Gates => 3;
     public static int States => 1;
     public static int SavedWidth => 4;

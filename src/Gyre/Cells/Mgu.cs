@@ -16,7 +16,7 @@ namespace Gyre.Cells;
 /// <see cref="MguGates.GateForward"/> (f, and f ⊙ h into the scratch), then gx_h̃ += (f ⊙ h)·U_hᵀ, then
 /// <see cref="MguGates.CandidateForward"/>. Saved per unit: f, h̃ and f ⊙ h (the input of dU_h).
 /// Backward mirrors it; ∂L/∂gx equals ∂L/∂gh in every column, so one buffer holds both.
-/// Batch 1: the fused step <see cref="RecurrentStepKernels.MguStep"/> (both stages as GEMVs over unit blocks, U_f and
+/// Batch 1: the fused step <see cref="RecurrentStepKernels.TwoStageStep{TMath}"/> (both stages as GEMVs over unit blocks, U_f and
 /// U_h packed apart, on one core: stage 2 needs every f ⊙ h). ONNX: no native operator, a Scan over the step.
 /// </summary>
 public readonly unsafe struct MguCellMath : ICell
@@ -30,7 +30,7 @@ public readonly unsafe struct MguCellMath : ICell
         float* biasHh, int hidden, int u0, int u1)
     {
         System.Diagnostics.Debug.Assert(u0 == 0 && u1 >= hidden);
-        RecurrentStepKernels.MguStep(next, saved, gx, prev, w, hidden);
+        RecurrentStepKernels.TwoStageStep<RecurrentStepKernels.MguTwoStage>(next, saved, gx, prev, w, hidden);
     }
 
     public static int Gates => 2;

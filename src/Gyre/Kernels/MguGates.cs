@@ -43,54 +43,13 @@ public static class MguGates
         where S : struct, ISimd<TV> where TV : struct
     {
         nuint g = b * 2 * h, o = b * h, w = (nuint)S.Count;
-        for (; j + w <= h; j += w) GateVector<S, TV>(ref gates, g + j, ref hPrev, ref fh, o + j);
-        return j;
-    }
-
-    /// <summary>f = σ(gates[gi]) stored back, fh[o] = f ⊙ hPrev[o]: the gate's one expression (the span kernel and the
-    /// fused batch-1 step both run it, so they give the same bits).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void GateVector<S, TV>(ref float gates, nuint gi, ref float hPrev, ref float fh, nuint o)
-        where S : struct, ISimd<TV> where TV : struct
-    {
-        TV f = Activations.Sigmoid<S, TV>(S.Load(ref gates, gi));
-        S.Store(f, ref gates, gi);
-        S.Store(S.Mul(f, S.Load(ref hPrev, o)), ref fh, o);
-    }
-
-    /// <summary>h' = h + f·(h̃ − h): (1 − f)·h + f·h̃ with one rounding fewer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static TV Blend<S, TV>(TV f, TV c, TV hp) where S : struct, ISimd<TV> where TV : struct => S.MulAdd(f, S.Sub(c, hp), hp);
-
-    /// <summary>The fused batch-1 step's gate (<see cref="RecurrentStepKernels.MguStep"/>): f [n] ← σ(f), fh [n] = f ⊙ h,
-    /// n a multiple of 16; <see cref="GateForward"/>'s expression.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void GateRow(float* f, float* fh, float* h, int n)
-    {
-        if (Vector512.IsHardwareAccelerated)
-            for (nuint j = 0; j < (nuint)n; j += 16) GateVector<Simd512, Vector512<float>>(ref *f, j, ref *h, ref *fh, j);
-        else
-            for (nuint j = 0; j < (nuint)n; j += 8) GateVector<Simd256, Vector256<float>>(ref *f, j, ref *h, ref *fh, j);
-    }
-
-    /// <summary>The fused batch-1 step's candidate: c [n] ← h̃ = tanh(c), hNext [n] = h + f ⊙ (h̃ − h), n a multiple of 16;
-    /// <see cref="CandidateForward"/>'s expression.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void CandidateRow(float* c, float* hNext, float* f, float* h, int n)
-    {
-        if (Vector512.IsHardwareAccelerated) CandidateRow<Simd512, Vector512<float>>(c, hNext, f, h, n);
-        else CandidateRow<Simd256, Vector256<float>>(c, hNext, f, h, n);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void CandidateRow<S, TV>(float* c, float* hNext, float* f, float* h, int n) where S : struct, ISimd<TV> where TV : struct
-    {
-        for (nuint j = 0; j < (nuint)n; j += (nuint)S.Count)
+        for (; j + w <= h; j += w)
         {
-            TV ht = Activations.Tanh<S, TV>(S.Load(ref *c, j));
-            S.Store(ht, ref *c, j);
-            S.Store(Blend<S, TV>(S.Load(ref *f, j), ht, S.Load(ref *h, j)), ref *hNext, j);
+            TV f = Activations.Sigmoid<S, TV>(S.Load(ref gates, g + j));
+            S.Store(f, ref gates, g + j);
+            S.Store(S.Mul(f, S.Load(ref hPrev, o + j)), ref fh, o + j);
         }
+        return j;
     }
 
     /// <inheritdoc cref="Reference.MguReference.CandidateForward"/>
@@ -129,7 +88,9 @@ public static class MguGates
         {
             TV f = S.Load(ref gates, g + j);
             TV c = Activations.Tanh<S, TV>(S.Load(ref gates, g + h + j));
-            S.Store(Blend<S, TV>(f, c, S.Load(ref hPrev, o + j)), ref hNext, o + j);
+            TV hp = S.Load(ref hPrev, o + j);
+            // h + f·(c − h) is (1 − f)·h + f·c with one rounding fewer.
+            S.Store(S.MulAdd(f, S.Sub(c, hp), hp), ref hNext, o + j);
             if (save)
             {
                 S.Store(f, ref saved, s + j);

@@ -549,41 +549,44 @@ internal static unsafe class RecurrentStepKernels
         Vector256.Store(a4, c2); Vector256.Store(a5, c2 + 8); Vector256.Store(a6, c3); Vector256.Store(a7, c3 + 8);
     }
 
-    // ------------------------------------------------------------------ MGU
+    // ------------------------------------------------------------------ two-stage cells (MGU, reset-before GRU), batch 1
 
     /// <summary>
-    /// One minimal-gated-unit step of all H units (batch 1): f = σ(gates_f + U_f·h), then, once every f ⊙ h is known,
-    /// h̃ = tanh(gates_h̃ + U_h·(f ⊙ h)), h' = h + f ⊙ (h̃ − h). The two products are the two stages of the GEMM path
-    /// (<see cref="Cells.MguCellMath"/>) as GEMVs over unit blocks: the same chains (gates, then k = 0..K−1) and the
-    /// expressions of <see cref="MguGates"/>, so the same bits. The second stage reads every f ⊙ h, so the units do not
-    /// split over a team. hNext, hPrev [H]; gates [2H] (x·W_ihᵀ + both biases, read only); saved [3H] (f | h̃ | f ⊙ h)
-    /// or null; w: U_f then U_h, each packed apart as a one-gate matrix (<see cref="PackUnitBlocks"/> with G = 1,
-    /// Hp·K floats each).
+    /// One batch-1 step of a cell whose last gate's recurrent product reads a gated h (MGU: U_h·(f ⊙ h); reset-before GRU:
+    /// W_hn·(r ⊙ h)), all H units: stage 1 accumulates the first G − 1 gates' pre-activations gates_g + W_g·h, the cell's
+    /// first pointwise kernel gates them and writes the gated h; stage 2 accumulates gates_last + W_last·(gated h) and the
+    /// second kernel finishes the step. The products are the GEMM path's (<see cref="Cells.MguCellMath"/>,
+    /// <see cref="Cells.GruResetBeforeCellMath"/>) as GEMVs over unit blocks, the same chains (gates, then k = 0..K−1), and
+    /// the pointwise kernels are the GEMM path's own, run on Hp-wide rows (their expressions per lane do not depend on the
+    /// width), so the same bits. Stage 2 reads every unit of the gated h, so the units do not split over a team.
+    /// hNext, hPrev [H]; gates [G·H] (x·W_ihᵀ + both biases, read only); saved [S·H] or null; w: each gate's [H, H] rows
+    /// packed apart as a one-gate matrix (<see cref="PackUnitBlocks"/> with G = 1, Hp·K floats each).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MguStep(float* hNext, float* saved, float* gates, float* hPrev, float* w, int hidden)
+    public static void TwoStageStep<TMath>(float* hNext, float* saved, float* gates, float* hPrev, float* w, int hidden)
+        where TMath : struct, ITwoStageGates
     {
-        int hp = PaddedUnits(hidden), k = hidden;
+        int hp = PaddedUnits(hidden), k = hidden, g = TMath.Gates, sw = TMath.SavedWidth;
         nint hs = hidden;
-        // [5, Hp] on the stack, 64-byte aligned: h; f (its pre-activation first); f ⊙ h (stage 2's x: K of it read);
-        // h̃ (its pre-activation first); h'. Padded units compute from zero weights and a zero h and are never stored.
-        float* raw = stackalloc float[5 * hp + Lanes];
-        float* h = (float*)(((nuint)raw + 63) & ~(nuint)63), f = h + hp, fh = f + hp, c = fh + hp, next = c + hp;
-        new Span<float>(h, 5 * hp).Clear();
+        long packed = PackedLength(hidden, 1);
+        // On the stack, 64-byte aligned, every row Hp wide: h; the G gates' pre-activations (gated in place); the gated h
+        // (stage 2's input, K of it read); h'; the saved rows. Padded units compute from zero weights and a zero h and are
+        // never copied out.
+        int floats = (2 + g + 1 + sw) * hp;
+        float* raw = stackalloc float[floats + Lanes];
+        float* h = (float*)(((nuint)raw + 63) & ~(nuint)63), pre = h + hp, gated = pre + g * hp, next = gated + hp, rows = next + hp;
+        new Span<float>(h, floats).Clear();
         new ReadOnlySpan<float>(hPrev, hidden).CopyTo(new Span<float>(h, hidden));
-        new ReadOnlySpan<float>(gates, hidden).CopyTo(new Span<float>(f, hidden));
-        new ReadOnlySpan<float>(gates + hs, hidden).CopyTo(new Span<float>(c, hidden));
-        AccumulateOneGate(f, w, h, k, hp);                                  // f's pre-activation: gates_f + U_f·h
-        MguGates.GateRow(f, fh, h, hp);                                     // f = σ(·), f ⊙ h
-        AccumulateOneGate(c, w + PackedLength(hidden, 1), fh, k, hp);      // h̃'s: gates_h̃ + U_h·(f ⊙ h)
-        MguGates.CandidateRow(c, next, f, h, hp);                           // h̃ = tanh(·), h' = h + f ⊙ (h̃ − h)
+        for (int gate = 0; gate < g; gate++)
+            new ReadOnlySpan<float>(gates + gate * hs, hidden).CopyTo(new Span<float>(pre + gate * hp, hidden));
+        for (int gate = 0; gate < g - 1; gate++) AccumulateOneGate(pre + gate * hp, w + gate * packed, h, k, hp);
+        TMath.Gate(new Span<float>(gated, hp), new Span<float>(pre, g * hp), new ReadOnlySpan<float>(h, hp), hp);
+        AccumulateOneGate(pre + (g - 1) * hp, w + (g - 1) * packed, gated, k, hp);
+        TMath.Candidate(new Span<float>(next, hp), saved == null ? default : new Span<float>(rows, sw * hp),
+            new ReadOnlySpan<float>(pre, g * hp), new ReadOnlySpan<float>(gated, hp), new ReadOnlySpan<float>(h, hp), hp);
         new ReadOnlySpan<float>(next, hidden).CopyTo(new Span<float>(hNext, hidden));
         if (saved != null)
-        {
-            new ReadOnlySpan<float>(f, hidden).CopyTo(new Span<float>(saved, hidden));
-            new ReadOnlySpan<float>(c, hidden).CopyTo(new Span<float>(saved + hs, hidden));
-            new ReadOnlySpan<float>(fh, hidden).CopyTo(new Span<float>(saved + 2 * hs, hidden));
-        }
+            for (int q = 0; q < sw; q++) new ReadOnlySpan<float>(rows + q * hp, hidden).CopyTo(new Span<float>(saved + q * hs, hidden));
     }
 
     /// <summary>acc [Hp] += W [Hp, K] (a one-gate matrix in unit blocks: [K, 64] while 64 fit, then [K, 16]) · x [K].</summary>
@@ -869,6 +872,40 @@ internal static unsafe class RecurrentStepKernels
                 default: GemmMicro.Kernel256<R1>(k, a, lda, 1, b, c, w, true); break;
             }
         }
+    }
+
+    /// <summary>The pointwise halves of a two-stage cell's step (<see cref="TwoStageStep{TMath}"/>), one row of
+    /// <c>hidden</c> units: <see cref="Gate"/> gates the first G − 1 pre-activations in place and writes the gated h;
+    /// <see cref="Candidate"/> writes h' and (when not empty) the saved row [S·hidden].</summary>
+    public interface ITwoStageGates
+    {
+        static abstract int Gates { get; }
+        static abstract int SavedWidth { get; }
+        static abstract void Gate(Span<float> gated, Span<float> gates, ReadOnlySpan<float> hPrev, int hidden);
+        static abstract void Candidate(Span<float> hNext, Span<float> saved, ReadOnlySpan<float> gates, ReadOnlySpan<float> gated,
+            ReadOnlySpan<float> hPrev, int hidden);
+    }
+
+    /// <summary>MGU: f, then h̃ from U_h·(f ⊙ h) (<see cref="MguGates"/>).</summary>
+    public readonly struct MguTwoStage : ITwoStageGates
+    {
+        public static int Gates => 2;
+        public static int SavedWidth => 3;
+        public static void Gate(Span<float> gated, Span<float> gates, ReadOnlySpan<float> hPrev, int hidden) =>
+            MguGates.GateForward(gated, gates, hPrev, 1, hidden);
+        public static void Candidate(Span<float> hNext, Span<float> saved, ReadOnlySpan<float> gates, ReadOnlySpan<float> gated,
+            ReadOnlySpan<float> hPrev, int hidden) => MguGates.CandidateForward(hNext, saved, gates, gated, hPrev, 1, hidden);
+    }
+
+    /// <summary>Reset-before GRU: r and z, then n from W_hn·(r ⊙ h) (<see cref="GruResetBeforeGates"/>).</summary>
+    public readonly struct GruResetBeforeTwoStage : ITwoStageGates
+    {
+        public static int Gates => 3;
+        public static int SavedWidth => 4;
+        public static void Gate(Span<float> gated, Span<float> gates, ReadOnlySpan<float> hPrev, int hidden) =>
+            GruResetBeforeGates.ResetForward(gated, gates, hPrev, 1, hidden);
+        public static void Candidate(Span<float> hNext, Span<float> saved, ReadOnlySpan<float> gates, ReadOnlySpan<float> gated,
+            ReadOnlySpan<float> hPrev, int hidden) => GruResetBeforeGates.CandidateForward(hNext, saved, gates, gated, hPrev, 1, hidden);
     }
 
     // ------------------------------------------------------------------ sequence driver

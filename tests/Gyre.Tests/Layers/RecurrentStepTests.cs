@@ -99,6 +99,10 @@ public class RecurrentStepTests
     [InlineData("mgu", 64, true, false)]
     [InlineData("mgu", 100, true, true)]
     [InlineData("mgu", 144, false, false)]
+    [InlineData("gru_reset_before", 7, true, true)]
+    [InlineData("gru_reset_before", 64, false, false)]
+    [InlineData("gru_reset_before", 128, true, false)]
+    [InlineData("gru_reset_before", 150, true, true)]
     public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
     {
         var kind = CellRegistry.FromText(cell);
@@ -236,7 +240,7 @@ public class RecurrentStepTests
     [Fact]
     public void AForcedPathThatCannotRunIsAnError()
     {
-        var layer = new RecurrentLayer(CellKind.GruResetBefore, 3, 4) { Execution = new ExecutionOptions { Path = SequencePath.FusedSingleRow } };
+        var layer = new RecurrentLayer(CellRegistry.Get("rnn_tanh"), 3, 4) { Execution = new ExecutionOptions { Path = SequencePath.FusedSingleRow } };
         var e = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(2, 1, 3)));
         Assert.Contains("FusedSingleRow", e.Message);
     }
@@ -250,6 +254,7 @@ public class RecurrentStepTests
     [InlineData("lstm", 64, 5, false, 16, false)]
     [InlineData("mgu", 128, 1, true, 16, false)]
     [InlineData("mgu", 100, 1, false, 16, true)]
+    [InlineData("gru_reset_before", 64, 1, true, 16, false)]
     public void TimedSplitChoiceChangesNoBit(string cell, int h, int batch, bool bidirectional, int parallelMin, bool absentPartner)
     {
         // Long enough to be timed: the chooser alternates split, one thread, split, one thread over the first four
