@@ -57,7 +57,7 @@ public static class Activations
     /// e^x: n = round(x·log₂e), r = x − n·ln 2 ∈ [−ln2/2, ln2/2], e^r = 1 + r·g(r) with g a degree-5
     /// Chebyshev fit of (e^r − 1)/r (max error 1.1e-8, fitted with mpmath.chebyfit), then ·2ⁿ.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static TV Exp<S, TV>(TV x) where S : struct, ISimd<TV> where TV : struct
     {
         // Clamp so that n stays in [−160, 130]: e^90 overflows to +∞ and e^−110 underflows to +0 in
@@ -83,7 +83,7 @@ public static class Activations
     /// σ(x) from e = e^(−|x|) ∈ (0, 1]: σ = 1/(1 + e) for x ≥ 0 and e/(1 + e) for x &lt; 0. Never
     /// forms 1 − (small), so relative accuracy holds far into the tail (σ(−100) is a subnormal).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static TV Sigmoid<S, TV>(TV x) where S : struct, ISimd<TV> where TV : struct
     {
         TV negAbs = S.Or(x, S.Splat(-0f));
@@ -98,7 +98,7 @@ public static class Activations
     /// (tanh(√y)/√y − 1)/y (relative error 6e-10), which keeps full relative accuracy near 0 and ±0 exact;
     /// otherwise sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|), which saturates to ±1 without overflow.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static TV Tanh<S, TV>(TV x) where S : struct, ISimd<TV> where TV : struct
     {
         TV sign = S.And(x, S.Splat(-0f));

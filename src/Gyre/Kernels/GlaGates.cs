@@ -38,7 +38,7 @@ public static class GlaGates
         Run<Simd1, Vector128<float>>(ref pq, ref pa, ref ps, save, scale, n, j);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint Run<S, TV>(ref float q, ref float a, ref float slope, bool save, float scale, nuint n, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {

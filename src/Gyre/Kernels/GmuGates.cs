@@ -33,7 +33,7 @@ public static class GmuGates
         ForwardRun<Simd1, Vector128<float>>(ref yy, ref gg, ref aa, ref mm, len, j);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float y, ref float gate, ref float a, ref float m, nuint n, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -66,7 +66,7 @@ public static class GmuGates
         BackwardRun<Simd1, Vector128<float>>(ref da, ref dm, ref dd, ref gg, ref mm, len, j);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dA, ref float dM, ref float dy, ref float gate, ref float m, nuint n, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {

@@ -51,7 +51,7 @@ public static class GruGates
     }
 
     /// <summary>Units j, j + S.Count, ... of row b while a whole vector fits; returns the next unit.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float hNext, ref float saved, bool save,
         ref float gi, ref float gh, ref float hPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct
@@ -109,7 +109,7 @@ public static class GruGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dGi, ref float dGh, ref float dhPrev,
         ref float dhNext, ref float saved, ref float hPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct

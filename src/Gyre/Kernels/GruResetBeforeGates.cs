@@ -40,7 +40,7 @@ public static class GruResetBeforeGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ResetRun<S, TV>(ref float rh, ref float gates, ref float hPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -83,7 +83,7 @@ public static class GruResetBeforeGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint CandidateRun<S, TV>(ref float hNext, ref float saved, bool save, ref float gates, ref float rh, ref float hPrev,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
@@ -131,7 +131,7 @@ public static class GruResetBeforeGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint CandidateBackRun<S, TV>(ref float dGates, ref float dhPrev, ref float dhNext, ref float saved, ref float hPrev,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
@@ -174,7 +174,7 @@ public static class GruResetBeforeGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ResetBackRun<S, TV>(ref float dGates, ref float dhPrev, ref float dRh, ref float saved, ref float hPrev,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {

@@ -43,7 +43,7 @@ public static class IndRnnGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float hNext, ref float gx, ref float u, ref float hPrev, nuint b, nuint h, nuint j,
         bool relu, float bound) where S : struct, ISimd<TV> where TV : struct
     {
@@ -90,7 +90,7 @@ public static class IndRnnGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dPre, ref float dhPrev, ref float dhNext, ref float hNext, ref float u,
         nuint b, nuint h, nuint j, bool relu, float bound) where S : struct, ISimd<TV> where TV : struct
     {

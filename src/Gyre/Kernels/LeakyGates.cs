@@ -63,7 +63,7 @@ public static class LeakyGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float hNext, ref float u, ref float hPrev, ref float rho, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -106,7 +106,7 @@ public static class LeakyGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dU, ref float dhPrev, ref float record, ref float dhNext, ref float u, ref float hPrev,
         ref float rho, nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {

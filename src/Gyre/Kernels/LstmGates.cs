@@ -48,7 +48,7 @@ public static class LstmGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float hNext, ref float cNext, ref float saved, bool save,
         ref float gates, ref float cPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct
@@ -109,7 +109,7 @@ public static class LstmGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dGates, ref float dcPrev,
         ref float dhNext, ref float dcNext, ref float saved, ref float cPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct

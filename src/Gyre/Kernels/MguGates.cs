@@ -38,7 +38,7 @@ public static class MguGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint GateRun<S, TV>(ref float fh, ref float gates, ref float hPrev, nuint b, nuint h, nuint j)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -79,7 +79,7 @@ public static class MguGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint CandidateRun<S, TV>(ref float hNext, ref float saved, bool save, ref float gates, ref float fh, ref float hPrev,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
@@ -125,7 +125,7 @@ public static class MguGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint CandidateBackRun<S, TV>(ref float dGates, ref float dhPrev, ref float dhNext, ref float saved,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
@@ -167,7 +167,7 @@ public static class MguGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint GateBackRun<S, TV>(ref float dGates, ref float dhPrev, ref float dFh, ref float dhNext, ref float saved, ref float hPrev,
         nuint b, nuint h, nuint j) where S : struct, ISimd<TV> where TV : struct
     {

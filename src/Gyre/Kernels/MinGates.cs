@@ -70,7 +70,7 @@ public static class MinGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref float first, ref float second, ref float saved, ref float gx, bool save,
         nuint r, nuint h, nuint j, bool lstm, bool step) where S : struct, ISimd<TV> where TV : struct
     {
@@ -150,7 +150,7 @@ public static class MinGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dGx, ref float dhPrev, ref float dhNext, ref float saved, ref float hPrev,
         nuint r, nuint h, nuint j, bool lstm) where S : struct, ISimd<TV> where TV : struct
     {

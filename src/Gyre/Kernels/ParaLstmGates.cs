@@ -52,7 +52,7 @@ public static class ParaLstmGates
         public nuint Hidden;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(ref Args s, nuint r, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
         nuint w = (nuint)S.Count, h = s.Hidden, o = r * h, og = 3 * o, os = 6 * o;
@@ -105,7 +105,7 @@ public static class ParaLstmGates
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref Args s, nuint r, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
         nuint w = (nuint)S.Count, h = s.Hidden, o = r * h, og = 3 * o, os = 6 * o;

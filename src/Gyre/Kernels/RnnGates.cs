@@ -49,7 +49,7 @@ public static class RnnGates
         BackwardRun<Simd1, Vector128<float>>(ref d, ref g, ref y, n, i, relu);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ReluRun<S, TV>(ref float h, ref float pre, nuint n, nuint i) where S : struct, ISimd<TV> where TV : struct
     {
         TV zero = S.Splat(0f);
@@ -62,7 +62,7 @@ public static class RnnGates
         return i;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref float dPre, ref float dh, ref float h, nuint n, nuint i, bool relu)
         where S : struct, ISimd<TV> where TV : struct
     {

@@ -65,7 +65,7 @@ public static class SlstmGates
         public nuint H;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint ForwardRun<S, TV>(in ForwardRefs p, ref float hNext, ref float cNext, ref float nNext, ref float mNext,
         ref float saved, ref float gates, ref float cPrev, ref float nPrev, ref float mPrev, nuint b, nuint j)
         where S : struct, ISimd<TV> where TV : struct
@@ -137,7 +137,7 @@ public static class SlstmGates
         else TileForward<Simd256, Vector256<float>>(next, prev, stateStride, saved, tile, rows, hs, expForget);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void TileForward<S, TV>(float* next, float* prev, nint stateStride, float* saved, float* tile, int rows, nint hs, bool expForget)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -228,7 +228,7 @@ public static class SlstmGates
         public nuint H;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static nuint BackwardRun<S, TV>(ref BackwardRefs r, nuint b, nuint j) where S : struct, ISimd<TV> where TV : struct
     {
         nuint h = r.H, g = b * 4 * h, o = b * h, s = b * 5 * h, w = (nuint)S.Count;
