@@ -562,6 +562,12 @@ internal static unsafe class RecurrentStepKernels
     /// hNext, hPrev [H]; gates [G·H] (x·W_ihᵀ + both biases, read only); saved [S·H] or null; w: each gate's [H, H] rows
     /// packed apart as a one-gate matrix (<see cref="PackUnitBlocks"/> with G = 1, Hp·K floats each).
     /// </summary>
+    /// <summary>Floats of <see cref="TwoStageStep{TMath}"/>'s rows kept on the stack (32 KB); more go to <see cref="_twoStageScratch"/>.</summary>
+    private const int TwoStageStackFloats = 8192;
+
+    /// <summary>The rows of <see cref="TwoStageStep{TMath}"/> at large H, one pinned buffer per thread.</summary>
+    [ThreadStatic] private static float[]? _twoStageScratch;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TwoStageStep<TMath>(float* hNext, float* saved, float* gates, float* hPrev, float* w, int hidden)
         where TMath : struct, ITwoStageGates
@@ -573,7 +579,15 @@ internal static unsafe class RecurrentStepKernels
         // (stage 2's input, K of it read); h'; the saved rows. Padded units compute from zero weights and a zero h and are
         // never copied out.
         int floats = (2 + g + 1 + sw) * hp;
-        float* raw = stackalloc float[floats + Lanes];
+        // On the stack up to 32 KB; beyond (H over ~800), a per-thread pinned buffer, grown once: a stack frame of
+        // (3 + G + S)·4·Hp bytes would overflow a thread's stack at large H.
+        float* raw = stackalloc float[floats <= TwoStageStackFloats ? floats + Lanes : 0];
+        if (floats > TwoStageStackFloats)
+        {
+            if (_twoStageScratch is not { } buffer || buffer.Length < floats + Lanes)
+                _twoStageScratch = buffer = GC.AllocateUninitializedArray<float>(floats + Lanes, pinned: true);
+            raw = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref buffer[0]);
+        }
         float* h = (float*)(((nuint)raw + 63) & ~(nuint)63), pre = h + hp, gated = pre + g * hp, next = gated + hp, rows = next + hp;
         new Span<float>(h, floats).Clear();
         new ReadOnlySpan<float>(hPrev, hidden).CopyTo(new Span<float>(h, hidden));

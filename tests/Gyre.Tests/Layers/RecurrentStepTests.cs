@@ -103,6 +103,7 @@ public class RecurrentStepTests
     [InlineData("gru_reset_before", 64, false, false)]
     [InlineData("gru_reset_before", 128, true, false)]
     [InlineData("gru_reset_before", 150, true, true)]
+    [InlineData("gru_reset_before", 900, true, false)]
     public void FusedStepMatchesGemmPathBitForBit(string cell, int h, bool bias, bool bidirectional)
     {
         var kind = CellRegistry.FromText(cell);
